@@ -1,0 +1,80 @@
+"""Settings from environment variables; every path Holdout writes lives under HOLDOUT_HOME."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Resolved locations of all Holdout state. Build one with :func:`get_settings`."""
+
+    home: Path
+    project_root: Path = PROJECT_ROOT
+    mlflow_tracking_uri_override: str | None = None
+
+    @property
+    def raw_dir(self) -> Path:
+        return self.home / "raw"
+
+    @property
+    def ground_truth_dir(self) -> Path:
+        return self.home / "ground_truth"
+
+    @property
+    def warehouse_path(self) -> Path:
+        return self.home / "warehouse.duckdb"
+
+    @property
+    def mlflow_dir(self) -> Path:
+        return self.home / "mlflow"
+
+    @property
+    def mlflow_tracking_uri(self) -> str:
+        return self.mlflow_tracking_uri_override or f"sqlite:///{self.mlflow_dir / 'mlflow.db'}"
+
+    @property
+    def mlflow_artifacts_dir(self) -> Path:
+        return self.mlflow_dir / "artifacts"
+
+    @property
+    def airflow_home(self) -> Path:
+        return self.home / "airflow"
+
+    @property
+    def outbox_dir(self) -> Path:
+        return self.home / "outbox"
+
+    @property
+    def reports_dir(self) -> Path:
+        return self.home / "reports"
+
+    @property
+    def dbt_project_dir(self) -> Path:
+        return self.project_root / "dbt_project"
+
+    @property
+    def dbt_target_dir(self) -> Path:
+        return self.home / "dbt_target"
+
+    @property
+    def segments_dir(self) -> Path:
+        return self.dbt_project_dir / "segments"
+
+    @property
+    def campaigns_dir(self) -> Path:
+        return Path(os.environ.get("HOLDOUT_CAMPAIGNS_DIR", self.project_root / "campaigns"))
+
+    @property
+    def expectations_dir(self) -> Path:
+        return self.project_root / "expectations"
+
+
+def get_settings() -> Settings:
+    """Read settings from the environment (HOLDOUT_HOME, HOLDOUT_MLFLOW_TRACKING_URI)."""
+    home = Path(os.environ.get("HOLDOUT_HOME", Path.cwd() / ".holdout")).resolve()
+    return Settings(home=home, mlflow_tracking_uri_override=os.environ.get("HOLDOUT_MLFLOW_TRACKING_URI"))

@@ -1,0 +1,83 @@
+"""DuckDB warehouse access and the Python-owned `ops` ledgers."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date
+from pathlib import Path
+
+import duckdb
+
+from holdout.config import Settings, get_settings
+
+OPS_DDL = [
+    "create schema if not exists ops",
+    """create table if not exists ops.model_scores (
+        customer_id varchar not null, model varchar not null, model_version varchar not null,
+        score double not null, decile integer not null, scoring_date date not null,
+        scored_at timestamp not null)""",
+    """create table if not exists ops.campaign_launches (
+        launch_id varchar primary key, campaign_id varchar not null, launch_date date not null,
+        window_end date not null, channel varchar not null, status varchar not null,
+        audience_size integer, test_size integer, control_size integer, funnel json,
+        report_path varchar, created_at timestamp not null)""",
+    """create table if not exists ops.campaign_assignments (
+        campaign_id varchar not null, launch_id varchar not null, customer_id varchar not null,
+        "group" varchar not null, assigned_at timestamp not null, window_end date not null)""",
+    """create table if not exists ops.campaign_exports (
+        launch_id varchar not null, channel varchar not null, path varchar not null,
+        row_count integer not null, sha256 varchar not null, exported_at timestamp not null)""",
+    """create table if not exists ops.campaign_results (
+        campaign_id varchar not null, launch_id varchar not null, metric varchar not null,
+        launch_date date, window_end date, test_customers integer, control_customers integer,
+        test_response_rate double, control_response_rate double,
+        test_revenue_per_customer double, control_revenue_per_customer double,
+        uplift double, uplift_ci_low double, uplift_ci_high double, p_value double,
+        incremental_revenue double, cost double, roi double, method varchar,
+        closed_at timestamp not null)""",
+    """create table if not exists ops.campaign_persona_results (
+        campaign_id varchar not null, launch_id varchar not null, persona_id varchar not null,
+        persona_definition varchar not null, test_customers integer, control_customers integer,
+        uplift double, uplift_ci_low double, uplift_ci_high double, p_value double,
+        incremental_revenue double, verdict varchar, recommendation varchar,
+        closed_at timestamp not null)""",
+]
+
+
+def ensure_ops_schema(con: duckdb.DuckDBPyConnection) -> None:
+    """Create the append-only `ops` ledgers if they do not exist (dbt reads them as sources)."""
+    for ddl in OPS_DDL:
+        con.execute(ddl)
+
+
+@contextmanager
+def connect(read_only: bool = False, settings: Settings | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
+    """Open the warehouse file; writers create it and the `ops` schema when missing."""
+    settings = settings or get_settings()
+    path = settings.warehouse_path
+    if read_only and not path.exists():
+        raise FileNotFoundError(f"No warehouse at {path}: run `holdout build` first.")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect(str(path), read_only=read_only)
+    try:
+        if not read_only:
+            ensure_ops_schema(con)
+        yield con
+    finally:
+        con.close()
+
+
+def read_export_manifest(raw_dir: Path) -> dict:
+    """The landing zone's `_export.json` (as-of date and systems) written by the generator."""
+    path = raw_dir / "_export.json"
+    if not path.exists():
+        raise FileNotFoundError(f"No landing zone at {raw_dir} ({path.name} missing): run `holdout generate` first.")
+    return json.loads(path.read_text())
+
+
+def as_of_date(settings: Settings | None = None) -> date:
+    """The warehouse's 'today': the day after the last exported day of the landing zone."""
+    settings = settings or get_settings()
+    return date.fromisoformat(read_export_manifest(settings.raw_dir)["as_of_date"])
