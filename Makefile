@@ -1,0 +1,67 @@
+# Holdout: every target sets itself up from nothing (python3 is the only prerequisite).
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+export HOLDOUT_HOME ?= $(CURDIR)/.holdout
+export AIRFLOW__COSMOS__ENABLE_TELEMETRY ?= False
+export DO_NOT_TRACK ?= 1
+export MPLBACKEND ?= Agg
+
+.PHONY: help install install-dev compose-tool demo test lint format benchmark airflow mlflow clean
+
+help:
+	@echo "make demo       set up, generate the default retailer, build, train, launch, simulate, close"
+	@echo "make test       set up with dev extras and run the whole test suite"
+	@echo "make airflow    start Airflow (standalone) on the project's DAGs"
+	@echo "make mlflow     start the MLflow UI on the project's tracking store"
+	@echo "make benchmark  1M-customer benchmark (see BENCHMARKS.md)"
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(BIN)/uv: | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check 'uv==0.13.9'
+
+# Installs are pinned by the lock files and re-run only when a lock or pyproject changes.
+$(VENV)/.installed: requirements.lock pyproject.toml | $(BIN)/uv
+	$(BIN)/uv pip install --python $(BIN)/python --quiet -r requirements.lock
+	$(BIN)/uv pip install --python $(BIN)/python --quiet --no-deps -e .
+	touch $@
+
+$(VENV)/.installed-dev: requirements-dev.lock pyproject.toml | $(BIN)/uv
+	$(BIN)/uv pip install --python $(BIN)/python --quiet -r requirements-dev.lock
+	$(BIN)/uv pip install --python $(BIN)/python --quiet --no-deps -e .
+	touch $@ $(VENV)/.installed
+
+install: $(VENV)/.installed
+install-dev: $(VENV)/.installed-dev
+
+# Debian's docker-compose validates docker-compose.yml in the tests (no Docker engine is needed for that).
+compose-tool:
+	@command -v docker-compose >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && (apt-get update -qq >/dev/null 2>&1; apt-get install -y -qq docker-compose >/dev/null 2>&1) || echo "docker-compose not installed: compose validation falls back to the schema checks"; }
+
+demo: install
+	$(BIN)/holdout demo
+
+test: install-dev compose-tool
+	$(BIN)/python -m pytest -q --timeout=1200
+
+lint: install-dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install-dev
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+benchmark: install
+	$(BIN)/python benchmarks/bench_build.py
+
+airflow: install
+	$(BIN)/holdout airflow
+
+mlflow: install
+	$(BIN)/holdout mlflow-ui
+
+clean:
+	rm -rf $(HOLDOUT_HOME) dbt_project/target dbt_project/logs

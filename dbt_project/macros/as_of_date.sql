@@ -1,0 +1,26 @@
+{#
+    The warehouse's "today" as a SQL date literal. Every recency (days since, last N days, lifecycle)
+    is measured against it, never against current_date, so a rebuild on the same landing zone is
+    reproducible and a past as-of date gives a point-in-time profile.
+#}
+{% macro as_of_date() -%}
+    {%- set value = var('as_of_date', none) -%}
+    {%- if value is none or value == '' -%}
+        {%- if execute -%}
+            {{ exceptions.raise_compiler_error("var 'as_of_date' (YYYY-MM-DD) is required: run dbt through holdout.dbt_runner or pass --vars '{as_of_date: 2025-01-01}'") }}
+        {%- endif -%}
+        cast('1970-01-01' as date)
+    {%- else -%}
+        cast('{{ value }}' as date)
+    {%- endif -%}
+{%- endmacro %}
+
+{# Days from `column` (a date or timestamp) to the as-of date. #}
+{% macro days_before_as_of(column) -%}
+    {{ dbt.datediff(column, as_of_date(), 'day') }}
+{%- endmacro %}
+
+{# True when `column` falls in the `days` days before the as-of date (the as-of day itself excluded). #}
+{% macro within_days_before_as_of(column, days) -%}
+    ({{ column }} >= {{ dbt.dateadd('day', -days, as_of_date()) }} and {{ column }} < {{ as_of_date() }})
+{%- endmacro %}

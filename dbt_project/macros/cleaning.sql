@@ -1,0 +1,52 @@
+{# Cleaning rules shared by the staging models; dispatched so another engine can override them. #}
+
+{% macro normalize_email(column) -%}
+    {{ return(adapter.dispatch('normalize_email', 'holdout')(column)) }}
+{%- endmacro %}
+{% macro default__normalize_email(column) -%}
+    nullif(lower(trim({{ column }})), '')
+{%- endmacro %}
+
+{# An address is valid when it is one local part, one @, and a dotted domain with a 2+ letter TLD. #}
+{% macro is_valid_email(column) -%}
+    {{ return(adapter.dispatch('is_valid_email', 'holdout')(column)) }}
+{%- endmacro %}
+{% macro default__is_valid_email(column) -%}
+    coalesce(regexp_matches({{ column }}, '^[a-z0-9._%+''-]+@[a-z0-9-]+(\.[a-z0-9-]+)*\.[a-z]{2,}$'), false)
+{%- endmacro %}
+
+{# Digits only, with a leading + for international numbers ("00" prefix becomes "+"). #}
+{% macro normalize_phone(column) -%}
+    {{ return(adapter.dispatch('normalize_phone', 'holdout')(column)) }}
+{%- endmacro %}
+{% macro default__normalize_phone(column) -%}
+    nullif(
+        case
+            when trim({{ column }}) like '+%' then '+' || regexp_replace({{ column }}, '[^0-9]', '', 'g')
+            when trim({{ column }}) like '00%' then '+' || substr(regexp_replace({{ column }}, '[^0-9]', '', 'g'), 3)
+            else regexp_replace(coalesce({{ column }}, ''), '[^0-9]', '', 'g')
+        end,
+        ''
+    )
+{%- endmacro %}
+
+{# An E.164-like number: 8 to 15 digits after normalization. #}
+{% macro is_valid_phone(normalized_column) -%}
+    coalesce(length(regexp_replace({{ normalized_column }}, '[^0-9]', '', 'g')) between 8 and 15, false)
+{%- endmacro %}
+
+{# Text flag ('true', '1', 'yes', 't', 'y') to boolean; anything else is false, null stays null. #}
+{% macro text_to_boolean(column) -%}
+    case
+        when lower(trim({{ column }})) in ('true', 't', '1', 'yes', 'y') then true
+        when lower(trim({{ column }})) in ('false', 'f', '0', 'no', 'n') then false
+    end
+{%- endmacro %}
+
+{# A UTC timestamp from text that may carry an offset ("2025-03-01T18:22:05+01:00"); null when unparseable. #}
+{% macro to_utc_timestamp(column) -%}
+    {{ return(adapter.dispatch('to_utc_timestamp', 'holdout')(column)) }}
+{%- endmacro %}
+{% macro default__to_utc_timestamp(column) -%}
+    (try_cast(trim(cast({{ column }} as varchar)) as timestamptz) at time zone 'UTC')
+{%- endmacro %}

@@ -1,0 +1,103 @@
+"""`holdout build` and `holdout segments`: the warehouse and what it segments."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from holdout.config import get_settings
+
+
+@click.command()
+@click.option("--select", default=None, help="dbt selection (e.g. 'marts.segments+'); default: everything.")
+def build(select: str | None) -> None:
+    """Validate the segment library, then dbt build staging, intermediate and marts."""
+    from holdout.build import build as run_build
+    from holdout.segments import SegmentLibraryError
+
+    settings = get_settings()
+    try:
+        result = run_build(settings, select=select)
+    except SegmentLibraryError as error:
+        click.echo(f"Segment library is invalid:\n{error}", err=True)
+        sys.exit(2)
+    except FileNotFoundError as error:
+        click.echo(str(error), err=True)
+        sys.exit(2)
+    click.echo(str(result))
+
+
+@click.group()
+def segments() -> None:
+    """List and inspect the segments in marts.dim_segments."""
+
+
+@segments.command("list")
+@click.option("--dimension", default=None, help="Only segments of this dimension (e.g. lifecycle).")
+@click.option("--kind", default=None, help="dimension, cross, custom or predictive.")
+@click.option("--limit", default=50, show_default=True, help="Rows to show (0 = all).")
+@click.option("--include-empty", is_flag=True, help="Also show segments with no members.")
+def list_segments(dimension: str | None, kind: str | None, limit: int, include_empty: bool) -> None:
+    """Segments ordered by size, largest first."""
+    from holdout.warehouse import connect
+
+    filters, params = [], []
+    if dimension:
+        filters.append("dimension = ?")
+        params.append(dimension)
+    if kind:
+        filters.append("kind = ?")
+        params.append(kind)
+    if not include_empty:
+        filters.append("member_count > 0")
+    where = f"where {' and '.join(filters)}" if filters else ""
+    limit_sql = f"limit {int(limit)}" if limit else ""
+    with connect(read_only=True) as con:
+        total = con.execute(f"select count(*) from marts.dim_segments {where}", params).fetchone()[0]
+        rows = con.execute(
+            f"select segment_id, kind, member_count, name from marts.dim_segments {where} "
+            f"order by member_count desc, segment_id {limit_sql}",
+            params,
+        ).fetchall()
+    click.echo(f"{'segment_id':<60} {'kind':<11} {'members':>9}  name")
+    for segment_id, seg_kind, members, name in rows:
+        click.echo(f"{segment_id:<60} {seg_kind:<11} {members:>9,}  {name}")
+    click.echo(f"({len(rows)} of {total} segments shown)")
+
+
+@segments.command("show")
+@click.argument("segment_id")
+@click.option("--sample", default=5, show_default=True, help="Member customer ids to show.")
+def show_segment(segment_id: str, sample: int) -> None:
+    """One segment: its definition, size, and recent entries and exits."""
+    from holdout.warehouse import connect
+
+    with connect(read_only=True) as con:
+        row = con.execute(
+            "select segment_id, name, description, dimension, kind, definition, member_count "
+            "from marts.dim_segments where segment_id = ?",
+            [segment_id],
+        ).fetchone()
+        if row is None:
+            click.echo(f"No segment '{segment_id}'. Try `holdout segments list`.", err=True)
+            sys.exit(1)
+        members = con.execute(
+            "select customer_id from marts.fct_segment_memberships where segment_id = ? "
+            "order by customer_id limit ?",
+            [segment_id, sample],
+        ).fetchall()
+        history = con.execute(
+            "select count(*) filter (where valid_from >= as_of - 7), "
+            "count(*) filter (where valid_to is not null and valid_to >= as_of - 7) "
+            "from marts.fct_segment_membership_history, "
+            "(select max(as_of_date) as as_of from marts.fct_segment_memberships) "
+            "where segment_id = ?",
+            [segment_id],
+        ).fetchone()
+    labels = ["id", "name", "description", "dimension", "kind", "definition", "members"]
+    for label, value in zip(labels, row, strict=True):
+        click.echo(f"{label:>12}: {value}")
+    click.echo(f"{'entered 7d':>12}: {history[0]:,}")
+    click.echo(f"{'left 7d':>12}: {history[1]:,}")
+    click.echo(f"{'sample':>12}: {', '.join(m[0] for m in members)}")

@@ -1,0 +1,71 @@
+"""The `holdout` command line. Sub-commands load lazily from the modules that own them, so
+`holdout --help` stays fast and a heavy import (Airflow, MLflow, GX) happens only when needed."""
+
+from __future__ import annotations
+
+import importlib
+
+import click
+
+# command name -> (module, attribute): each module owns its commands.
+LAZY_COMMANDS: dict[str, tuple[str, str]] = {
+    "generate": ("holdout.generate.cli", "generate"),
+    "simulate": ("holdout.generate.cli", "simulate"),
+    "build": ("holdout.build_cli", "build"),
+    "segments": ("holdout.build_cli", "segments"),
+    "demo": ("holdout.demo", "demo"),
+    "train": ("ml.cli", "train"),
+    "score": ("ml.cli", "score"),
+    "model": ("ml.cli", "model"),
+    "campaign": ("holdout.campaigns.cli", "campaign"),
+    "airflow": ("holdout.ui", "airflow"),
+    "mlflow-ui": ("holdout.ui", "mlflow_ui"),
+}
+
+COMMAND_HELP = {
+    "generate": "Generate the raw landing zone of a realistic retailer (and its ground truth).",
+    "simulate": "Advance the generated world by N days; campaigns' test groups respond.",
+    "build": "Validate the segment library and run dbt build into the DuckDB warehouse.",
+    "segments": "List and inspect segments.",
+    "demo": "Generate, build, train, launch, simulate, close: the whole loop on the default data.",
+    "train": "Train models, track them in MLflow, promote a challenger that wins.",
+    "score": "Score customers with each model's champion into marts.customer_scores.",
+    "model": "Model registry operations (list, rollback).",
+    "campaign": "Declarative campaigns: validate, launch, close, report.",
+    "airflow": "Start a local Airflow (standalone) on the project's DAGs.",
+    "mlflow-ui": "Start the MLflow UI on the project's tracking store.",
+}
+
+
+class LazyGroup(click.Group):
+    """A click group whose sub-commands are imported on first use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(LAZY_COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in LAZY_COMMANDS:
+            return None
+        module_name, attr = LAZY_COMMANDS[cmd_name]
+        module = importlib.import_module(module_name)
+        return getattr(module, attr)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        # Listing help must not import every sub-package (Airflow, MLflow...): use the static texts.
+        rows = [(name, COMMAND_HELP.get(name, "")) for name in self.list_commands(ctx)]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="holdout")
+def main() -> None:
+    """Holdout: precise segments, measured campaigns.
+
+    State lives under HOLDOUT_HOME (default ./.holdout): raw landing zone, ground truth,
+    DuckDB warehouse, MLflow store, Airflow home, outbox and reports.
+    """
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,67 @@
+"""Shared fixtures: one small generated and built warehouse per test session, and mutable copies of it."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from holdout.config import Settings, get_settings
+
+FIXTURE_CUSTOMERS = int(os.environ.get("HOLDOUT_TEST_CUSTOMERS", "5000"))
+FIXTURE_SEED = 7
+FIXTURE_START = date(2024, 11, 1)
+FIXTURE_DAYS = 730
+
+os.environ.setdefault("AIRFLOW__COSMOS__ENABLE_TELEMETRY", "False")
+os.environ.setdefault("DO_NOT_TRACK", "1")
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+
+def shared_data_dir() -> Path:
+    """`../shared/data` beside the repository (or HOLDOUT_SHARED_DIR/data)."""
+    base = os.environ.get("HOLDOUT_SHARED_DIR")
+    root = Path(base) if base else Path(__file__).resolve().parents[2] / "shared"
+    return root / "data"
+
+
+def use_home(monkeypatch: pytest.MonkeyPatch, home: Path) -> Settings:
+    """Point HOLDOUT_HOME (and so every Settings) at `home` for one test."""
+    monkeypatch.setenv("HOLDOUT_HOME", str(home))
+    return get_settings()
+
+
+@pytest.fixture(scope="session")
+def built_home(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """A generated (5,000 customers, seed 7) and dbt-built warehouse. Treat it as read-only:
+    tests that launch, simulate or train take `fresh_home` instead."""
+    from holdout.build import build
+    from holdout.generate import generate_landing_zone
+
+    home = tmp_path_factory.mktemp("built_home")
+    previous = os.environ.get("HOLDOUT_HOME")
+    os.environ["HOLDOUT_HOME"] = str(home)
+    try:
+        settings = get_settings()
+        generate_landing_zone(
+            settings, customers=FIXTURE_CUSTOMERS, seed=FIXTURE_SEED, start=FIXTURE_START,
+            days=FIXTURE_DAYS, progress=False,
+        )
+        build(settings)
+    finally:
+        if previous is None:
+            os.environ.pop("HOLDOUT_HOME", None)
+        else:
+            os.environ["HOLDOUT_HOME"] = previous
+    return settings
+
+
+@pytest.fixture
+def fresh_home(built_home: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    """A private, writable copy of the built warehouse and landing zone (HOLDOUT_HOME points at it)."""
+    home = tmp_path / "home"
+    shutil.copytree(built_home.home, home, ignore=shutil.ignore_patterns("*.wal", "dbt_target", "logs"))
+    return use_home(monkeypatch, home)
