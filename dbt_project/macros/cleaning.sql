@@ -50,3 +50,13 @@
 {% macro default__to_utc_timestamp(column) -%}
     (try_cast(trim(cast({{ column }} as varchar)) as timestamptz) at time zone 'UTC')
 {%- endmacro %}
+
+{# Affinity level of a 0-1 share: high >= 0.5, medium >= 0.2, low > 0, none otherwise (also without orders). #}
+{% macro affinity_level(share_column) -%}
+    case
+        when {{ share_column }} >= 0.5 then 'high'
+        when {{ share_column }} >= 0.2 then 'medium'
+        when {{ share_column }} > 0 then 'low'
+        else 'none'
+    end
+{%- endmacro %}

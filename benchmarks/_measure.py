@@ -1,0 +1,63 @@
+"""Run a benchmark stage as a child process and record its wall time and peak memory (RSS of its process tree)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass
+
+import psutil
+
+
+@dataclass
+class StageResult:
+    name: str
+    seconds: float
+    peak_rss_gb: float
+
+    def row(self) -> str:
+        return f"| {self.name} | {self.seconds:,.1f} s | {self.peak_rss_gb:,.2f} GB |"
+
+
+def _tree_rss(process: psutil.Process) -> int:
+    total = 0
+    try:
+        for proc in [process, *process.children(recursive=True)]:
+            try:
+                total += proc.memory_info().rss
+            except psutil.Error:
+                pass
+    except psutil.Error:
+        pass
+    return total
+
+
+def run_stage(name: str, argv: list[str], env: dict[str, str] | None = None) -> StageResult:
+    """Run argv, sampling the RSS of it and its children every 100 ms; fail loudly on a non-zero exit."""
+    print(f"[bench] {name}: {' '.join(argv)}", flush=True)
+    started = time.perf_counter()
+    child = subprocess.Popen(argv, env={**os.environ, **(env or {})}, stdout=sys.stdout, stderr=sys.stderr)
+    watched = psutil.Process(child.pid)
+    peak = 0
+    stop = threading.Event()
+
+    def sample() -> None:
+        nonlocal peak
+        while not stop.is_set():
+            peak = max(peak, _tree_rss(watched))
+            stop.wait(0.1)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    code = child.wait()
+    stop.set()
+    sampler.join()
+    seconds = time.perf_counter() - started
+    if code != 0:
+        raise SystemExit(f"[bench] {name} failed with exit code {code}")
+    result = StageResult(name, seconds, peak / 1024**3)
+    print(f"[bench] {name}: {result.seconds:,.1f} s, peak {result.peak_rss_gb:,.2f} GB", flush=True)
+    return result

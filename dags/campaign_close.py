@@ -1,0 +1,56 @@
+"""
+### campaign_close: close ended windows → persona analysis → reports
+
+Daily. For every launch whose response window has ended by the as-of date (the landing zone's "today"):
+
+1. **close_windows**: `holdout.campaigns.close.close_due`: measures test vs control (uplift, confidence
+   interval, incremental revenue, ROI) and the persona analysis (which micro-segments responded), appended to
+   the `ops` result ledgers. A window already closed is skipped, so a re-run is a no-op.
+2. **refresh_result_marts**: rebuilds `marts.fct_campaign_results` and `marts.fct_campaign_persona_results`
+   from the ledgers (dbt) and emits the results Asset.
+3. **report** (one per closed campaign): the campaign HTML report under `reports/`.
+"""
+
+from __future__ import annotations
+
+from airflow.sdk import Asset, dag, task
+
+from holdout.orchestration import ASSET_RESULTS, DAG_DEFAULT_ARGS, DAG_START_DATE, WAREHOUSE_POOL
+
+RESULTS = Asset(ASSET_RESULTS)
+
+
+@dag(
+    dag_id="campaign_close",
+    schedule="@daily",
+    start_date=DAG_START_DATE,
+    catchup=False,
+    max_active_runs=1,
+    default_args=DAG_DEFAULT_ARGS,
+    doc_md=__doc__,
+    tags=["holdout", "campaigns", "measurement"],
+)
+def campaign_close():
+    @task(pool=WAREHOUSE_POOL)
+    def close_windows() -> list[str]:
+        from holdout.orchestration import close_due_windows
+
+        return close_due_windows()
+
+    @task(pool=WAREHOUSE_POOL, outlets=[RESULTS])
+    def refresh_result_marts(closed: list[str]) -> list[str]:
+        from holdout.orchestration import refresh_campaign_marts
+
+        refresh_campaign_marts()
+        return closed
+
+    @task(pool=WAREHOUSE_POOL)
+    def report(campaign_id: str) -> str:
+        from holdout.orchestration import write_campaign_report
+
+        return write_campaign_report(campaign_id)
+
+    report.expand(campaign_id=refresh_result_marts(close_windows()))
+
+
+campaign_close()

@@ -1,0 +1,126 @@
+"""
+### customer_build: landing zone → dbt (staging, intermediate, marts) → marts checkpoint
+
+Daily. Builds the customer profile, the segment dimension and the memberships from the raw landing zone.
+
+1. **check_landing_zone**: the generated landing zone is this project's source system. The task checks its
+   manifest (`raw/_export.json`) and that every entity folder has part files, and refuses an export older than
+   the warehouse. It never regenerates data.
+2. **prepare_warehouse**: creates the Python-owned `ops` ledgers (dbt reads them as sources) and validates the
+   segment library (`dbt_project/segments/*.yml`), failing with file / segment / field on a bad library.
+3. **dbt_build**: astronomer-cosmos in `ExecutionMode.WATCHER`: *one* `dbt build` process (DuckDB allows one
+   writer) and one watcher task per model so progress and failures show per model. dbt vars (`as_of_date`,
+   `segment_library`) and env (`HOLDOUT_WAREHOUSE_PATH`, `HOLDOUT_RAW_DIR`) are resolved by an interceptor when
+   the task runs, never when the file is parsed.
+4. **validate_marts**: GX checkpoint on `dim_customers`, `dim_segments`, `fct_segment_memberships`; the JSON
+   result lands in `reports/gx/marts/<logical date>.json`. On success it emits the profile, segments and
+   memberships Assets, which trigger `model_retrain`.
+
+Every task that opens the warehouse runs in the one-slot pool `holdout_warehouse`.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from pathlib import Path
+
+from airflow.sdk import Asset, dag, task
+from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
+from cosmos.constants import ExecutionMode, InvocationMode, LoadMode, TestBehavior
+
+from holdout.config import get_settings
+from holdout.orchestration import (
+    ASSET_MEMBERSHIPS,
+    ASSET_PROFILE,
+    ASSET_SEGMENTS,
+    DAG_DEFAULT_ARGS,
+    DAG_START_DATE,
+    WAREHOUSE_POOL,
+    cosmos_dbt_interceptor,
+)
+
+PROFILE = Asset(ASSET_PROFILE)
+SEGMENTS = Asset(ASSET_SEGMENTS)
+MEMBERSHIPS = Asset(ASSET_MEMBERSHIPS)
+
+# Paths only (environment + the repository layout): no file is opened here.
+_SETTINGS = get_settings()
+_DBT_PROJECT = _SETTINGS.dbt_project_dir
+_DBT_EXECUTABLE = (
+    str(Path(sys.executable).with_name("dbt"))
+    if Path(sys.executable).with_name("dbt").exists()
+    else (shutil.which("dbt") or "dbt")
+)
+# The profile reads the warehouse path from the environment. Rendering (`dbt ls`) never opens the database,
+# but the profile must resolve; the interceptor sets the real values for the run.
+_RENDER_ENV = {
+    "HOLDOUT_WAREHOUSE_PATH": str(_SETTINGS.warehouse_path),
+    "HOLDOUT_RAW_DIR": str(_SETTINGS.raw_dir),
+    "HOLDOUT_HOME": str(_SETTINGS.home),
+}
+
+
+@dag(
+    dag_id="customer_build",
+    schedule="@daily",
+    start_date=DAG_START_DATE,
+    catchup=False,
+    max_active_runs=1,
+    default_args=DAG_DEFAULT_ARGS,
+    doc_md=__doc__,
+    tags=["holdout", "dbt", "profile", "segments"],
+)
+def customer_build():
+    @task(retries=0)  # a missing or stale export does not fix itself within minutes
+    def check_landing_zone() -> dict:
+        from holdout.orchestration import check_landing_zone as check
+
+        return check()
+
+    @task(pool=WAREHOUSE_POOL)
+    def prepare_warehouse() -> dict:
+        from holdout.orchestration import prepare_warehouse as prepare
+
+        return prepare()
+
+    dbt_build = DbtTaskGroup(
+        group_id="dbt_build",
+        project_config=ProjectConfig(
+            dbt_project_path=_DBT_PROJECT,
+            env_vars=_RENDER_ENV,
+            install_dbt_deps=False,
+        ),
+        profile_config=ProfileConfig(
+            profile_name="holdout",
+            target_name="local",
+            profiles_yml_filepath=_DBT_PROJECT / "profiles.yml",
+        ),
+        execution_config=ExecutionConfig(
+            execution_mode=ExecutionMode.WATCHER,
+            dbt_executable_path=_DBT_EXECUTABLE,
+        ),
+        render_config=RenderConfig(
+            load_method=LoadMode.DBT_LS,
+            invocation_mode=InvocationMode.DBT_RUNNER,
+            select=["path:models/staging", "path:models/intermediate", "path:models/marts"],
+            test_behavior=TestBehavior.AFTER_EACH,
+            emit_datasets=False,  # the checkpoint task emits the public Assets once the marts are validated
+            enable_mock_profile=False,
+        ),
+        operator_args={
+            "interceptors": [cosmos_dbt_interceptor],
+            "pool": WAREHOUSE_POOL,
+        },
+    )
+
+    @task(pool=WAREHOUSE_POOL, outlets=[PROFILE, SEGMENTS, MEMBERSHIPS])
+    def validate_marts(ds: str | None = None) -> dict:
+        from holdout.orchestration import validate_marts as validate
+
+        return validate(run_key=ds)
+
+    check_landing_zone() >> prepare_warehouse() >> dbt_build >> validate_marts()
+
+
+customer_build()

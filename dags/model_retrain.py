@@ -1,0 +1,88 @@
+"""
+### model_retrain: training features → train each model → promotion → score → score marts
+
+Weekly (Sunday 03:00 UTC) **and** whenever `customer_build` publishes a new profile (`AssetOrTimeSchedule`).
+
+1. **build_features**: the point-in-time training features (dbt models under `models/ml`).
+2. **train** (one mapped task per model of `ml/models.yml`, listed when the run starts, one at a time): LightGBM tracked in MLflow; each new version gets the
+   `challenger` alias. Serialized (`max_active_tis_per_dagrun=1` and the warehouse pool) because the MLflow
+   SQLite store and the DuckDB file both lock under concurrent writers.
+3. **promotion**: the metric gate moves `champion` only when the challenger wins; logs the decision per model.
+4. **score**: every model's champion scores every customer into `ops.model_scores` (keyed by scoring date:
+   a re-run replaces that date's scores).
+5. **rebuild_score_marts**: dbt rebuilds `marts.customer_scores` and the marts that read it (profile scores,
+   predictive segments); emits the scores Asset.
+"""
+
+from __future__ import annotations
+
+from airflow.sdk import Asset, AssetOrTimeSchedule, CronTriggerTimetable, dag, task
+
+from holdout.orchestration import (
+    ASSET_PROFILE,
+    ASSET_SCORES,
+    DAG_DEFAULT_ARGS,
+    DAG_START_DATE,
+    WAREHOUSE_POOL,
+)
+
+PROFILE = Asset(ASSET_PROFILE)
+SCORES = Asset(ASSET_SCORES)
+
+
+@dag(
+    dag_id="model_retrain",
+    schedule=AssetOrTimeSchedule(
+        timetable=CronTriggerTimetable("0 3 * * 0", timezone="UTC"),
+        assets=[PROFILE],
+    ),
+    start_date=DAG_START_DATE,
+    catchup=False,
+    max_active_runs=1,
+    default_args=DAG_DEFAULT_ARGS,
+    doc_md=__doc__,
+    tags=["holdout", "ml", "mlflow"],
+)
+def model_retrain():
+    @task(pool=WAREHOUSE_POOL)
+    def build_features() -> dict:
+        from holdout.orchestration import build_training_features
+
+        return build_training_features()
+
+    @task
+    def list_models() -> list[str]:
+        from holdout.orchestration import model_names
+
+        return model_names()
+
+    @task(pool=WAREHOUSE_POOL, max_active_tis_per_dagrun=1)
+    def train(model: str) -> dict:
+        from holdout.orchestration import train_model
+
+        return train_model(model)
+
+    @task
+    def promotion(trained: list[dict]) -> dict:
+        from holdout.orchestration import promotion_decision
+
+        return promotion_decision(list(trained))
+
+    @task(pool=WAREHOUSE_POOL)
+    def score(ds: str | None = None) -> dict:
+        from holdout.orchestration import score_customers
+
+        return score_customers()
+
+    @task(pool=WAREHOUSE_POOL, outlets=[SCORES])
+    def rebuild_score_marts() -> dict:
+        from holdout.orchestration import rebuild_score_marts as rebuild
+
+        return rebuild()
+
+    trained = train.expand(model=list_models())
+    build_features() >> trained
+    promotion(trained) >> score() >> rebuild_score_marts()
+
+
+model_retrain()

@@ -1,0 +1,31 @@
+-- Public: one row per closed launch and persona: where the campaign worked, did nothing, or harmed.
+with
+
+personas as (
+
+    select * from {{ source('ops', 'campaign_persona_results') }}
+
+),
+
+final as (
+
+    select
+        campaign_id,
+        launch_id,
+        persona_id,
+        persona_definition,
+        test_customers,
+        control_customers,
+        uplift,
+        uplift_ci_low,
+        uplift_ci_high,
+        p_value,
+        incremental_revenue,
+        verdict,
+        recommendation,
+        closed_at
+    from personas
+
+)
+
+select * from final

@@ -1,0 +1,66 @@
+{{ config(materialized='table', schema='ml_features', tags=['ml']) }}
+{#-
+    Order features per customer and cutoff, from completed orders placed strictly before the cutoff.
+    Amounts are paid (gross) amounts: `is_returned` is today's state and would leak returns made after
+    the cutoff.
+-#}
+{%- set departments = ['women', 'men', 'shoes', 'kids', 'home', 'beauty'] -%}
+
+with order_lines as (
+    select * from {{ ref('int_order_lines_enriched') }}
+),
+
+cutoffs as (
+    select cutoff_date from {{ ref('ml_cutoffs') }}
+),
+
+orders as (
+    select
+        order_id,
+        customer_id,
+        min(ordered_at) as ordered_at,
+        sum(paid_amount_eur) as paid_eur,
+        sum(case when is_discounted then paid_amount_eur else 0 end) as discounted_eur,
+        sum(case when is_new_collection then paid_amount_eur else 0 end) as new_collection_eur,
+        {%- for department in departments %}
+        sum(case when department = '{{ department }}' then paid_amount_eur else 0 end) as {{ department }}_eur,
+        {%- endfor %}
+    from order_lines
+    group by order_id, customer_id
+),
+
+orders_before_cutoff as (
+    select
+        cutoffs.cutoff_date,
+        orders.*,
+        {{ dbt.datediff('cast(orders.ordered_at as date)', 'cutoffs.cutoff_date', 'day') }} as age_days,
+    from orders
+    inner join cutoffs on orders.ordered_at < cutoffs.cutoff_date
+),
+
+final as (
+    select
+        customer_id,
+        cutoff_date,
+        count(*) as orders_lifetime,
+        sum(paid_eur) as revenue_lifetime_eur,
+        max(paid_eur) as max_order_value_eur,
+        min(age_days) as days_since_last_order,
+        max(age_days) as days_since_first_order,
+        (max(age_days) - min(age_days)) / nullif(count(*) - 1, 0) as mean_days_between_orders,
+        {%- for days in [30, 90, 365] %}
+        count(*) filter (where age_days <= {{ days }}) as orders_{{ days }}d,
+        coalesce(sum(paid_eur) filter (where age_days <= {{ days }}), 0) as revenue_{{ days }}d_eur,
+        {%- endfor %}
+        count(*) filter (where age_days > 90 and age_days <= 180) as orders_prev_90d,
+        {%- for department in departments %}
+        sum({{ department }}_eur) filter (where age_days <= 365)
+            / nullif(sum(paid_eur) filter (where age_days <= 365), 0) as share_{{ department }}_365d,
+        {%- endfor %}
+        sum(discounted_eur) / nullif(sum(paid_eur), 0) as discount_share,
+        sum(new_collection_eur) / nullif(sum(paid_eur), 0) as new_collection_share,
+    from orders_before_cutoff
+    group by customer_id, cutoff_date
+)
+
+select * from final

@@ -1,0 +1,49 @@
+-- Every consent event row, typed, with the reason it cannot be used (null = usable).
+with
+
+source as (
+
+    select * from {{ source('consents', 'events') }}
+
+),
+
+typed as (
+
+    select
+        upper(trim(customer_id)) as customer_id,
+        lower(trim(channel)) as channel,
+        lower(replace(trim(action), '-', '_')) as action,
+        try_cast(trim(cast(event_at as varchar)) as timestamp) as event_at,
+        lower(nullif(trim(source), '')) as source,
+        filename as source_file
+    from source
+
+),
+
+ranked as (
+
+    select
+        *,
+        row_number() over (
+            partition by customer_id, channel, action, event_at order by source_file
+        ) as duplicate_rank
+    from typed
+
+),
+
+final as (
+
+    select
+        *,
+        case
+            when customer_id is null or customer_id = '' then 'missing_customer_id'
+            when channel not in ('email', 'sms', 'push') or channel is null then 'invalid_channel'
+            when action not in ('opt_in', 'opt_out') or action is null then 'invalid_action'
+            when event_at is null then 'invalid_event_at'
+            when duplicate_rank > 1 then 'duplicate_row'
+        end as rejection_reason
+    from ranked
+
+)
+
+select * from final

@@ -1,0 +1,31 @@
+-- Every erasure request row, typed, with the reason it cannot be used (null = usable).
+with
+
+source as (
+
+    select * from {{ source('crm', 'erasure_requests') }}
+
+),
+
+typed as (
+
+    select
+        upper(trim(customer_id)) as customer_id,
+        try_cast(trim(requested_at) as timestamp) as requested_at,
+        filename as source_file
+    from source
+
+),
+
+final as (
+
+    select
+        *,
+        case
+            when customer_id is null or not regexp_matches(customer_id, '^C[0-9]+$') then 'invalid_customer_id'
+        end as rejection_reason
+    from typed
+
+)
+
+select * from final

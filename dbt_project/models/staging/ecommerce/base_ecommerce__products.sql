@@ -1,0 +1,48 @@
+-- Every product row, typed, with the reason it cannot be used (null = usable).
+with
+
+source as (
+
+    select * from {{ source('ecommerce', 'products') }}
+
+),
+
+typed as (
+
+    select
+        trim(cast(product_id as varchar)) as product_id,
+        nullif(trim(cast(product_name as varchar)), '') as product_name,
+        lower(trim(cast(department as varchar))) as department,
+        lower(trim(cast(category as varchar))) as category,
+        coalesce(try_cast(is_new_collection as boolean), false) as is_new_collection,
+        try_cast(collection_launch_date as date) as collection_launch_date,
+        try_cast(list_price as double) as list_price_eur,
+        filename as source_file
+    from source
+
+),
+
+ranked as (
+
+    select
+        *,
+        row_number() over (partition by product_id order by source_file desc) as product_rank
+    from typed
+
+),
+
+final as (
+
+    select
+        *,
+        case
+            when product_id is null or product_id = '' then 'missing_product_id'
+            when product_rank > 1 then 'duplicate_product_id'
+            when department not in ('women', 'men', 'shoes', 'kids', 'home', 'beauty')
+                or department is null then 'invalid_department'
+        end as rejection_reason
+    from ranked
+
+)
+
+select * from final

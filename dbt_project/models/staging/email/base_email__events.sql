@@ -1,0 +1,48 @@
+-- Every e-mail event row, typed, with the reason it cannot be used (null = usable).
+with
+
+source as (
+
+    select * from {{ source('email', 'events') }}
+
+),
+
+typed as (
+
+    select
+        trim(event_id) as event_id,
+        {{ normalize_email('email_address') }} as email,
+        lower(trim(event_type)) as event_type,
+        nullif(trim(campaign_code), '') as campaign_code,
+        try_cast(trim(cast(event_at as varchar)) as timestamp) as event_at,
+        filename as source_file
+    from source
+
+),
+
+ranked as (
+
+    select
+        *,
+        row_number() over (partition by event_id order by source_file) as event_rank
+    from typed
+
+),
+
+final as (
+
+    select
+        *,
+        case
+            when event_id is null or event_id = '' then 'missing_event_id'
+            when event_rank > 1 then 'duplicate_event_id'
+            when email is null then 'missing_email'
+            when event_at is null then 'invalid_event_at'
+            when event_type not in ('send', 'open', 'click', 'unsubscribe', 'bounce')
+                or event_type is null then 'invalid_event_type'
+        end as rejection_reason
+    from ranked
+
+)
+
+select * from final

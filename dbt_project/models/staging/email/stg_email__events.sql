@@ -1,0 +1,22 @@
+with
+
+events as (
+
+    select * from {{ ref('base_email__events') }}
+    where rejection_reason is null
+
+),
+
+final as (
+
+    select
+        event_id,
+        email,
+        event_type,
+        campaign_code,
+        event_at
+    from events
+
+)
+
+select * from final

@@ -1,0 +1,35 @@
+-- Every loyalty member row, typed, with the reason it cannot be used (null = usable).
+with
+
+source as (
+
+    select * from {{ source('loyalty', 'members') }}
+
+),
+
+typed as (
+
+    select
+        upper(trim(customer_id)) as customer_id,
+        lower(trim(tier)) as tier,
+        try_cast(trim(points_balance) as integer) as points_balance,
+        try_cast(trim(enrolled_at) as timestamp) as enrolled_at,
+        try_cast(trim(updated_at) as timestamp) as updated_at,
+        filename as source_file
+    from source
+
+),
+
+final as (
+
+    select
+        *,
+        case
+            when customer_id is null or customer_id = '' then 'missing_customer_id'
+            when tier not in ('bronze', 'silver', 'gold', 'platinum') or tier is null then 'invalid_tier'
+        end as rejection_reason
+    from typed
+
+)
+
+select * from final

@@ -1,0 +1,36 @@
+-- One row per member: the latest valid version.
+with
+
+members as (
+
+    select * from {{ ref('base_loyalty__members') }}
+    where rejection_reason is null
+
+),
+
+latest as (
+
+    select
+        *,
+        row_number() over (
+            partition by customer_id order by updated_at desc nulls last, source_file desc
+        ) as latest_rank
+    from members
+
+),
+
+final as (
+
+    select
+        customer_id,
+        tier,
+        -- a negative or unreadable balance is reported as 0, the member stays
+        greatest(coalesce(points_balance, 0), 0) as points_balance,
+        enrolled_at,
+        updated_at
+    from latest
+    where latest_rank = 1
+
+)
+
+select * from final

@@ -1,0 +1,27 @@
+with
+
+events as (
+
+    select * from {{ ref('base_web__events') }}
+    where rejection_reason is null
+
+),
+
+final as (
+
+    select
+        event_id,
+        cookie_id,
+        -- the customer is only known on login events; int_web_events_identified stitches the rest
+        case when event_type = 'login' then customer_id end as customer_id,
+        event_type,
+        event_at,
+        product_id,
+        category,
+        department,
+        device
+    from events
+
+)
+
+select * from final

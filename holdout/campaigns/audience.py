@@ -1,0 +1,186 @@
+"""Audience resolution and the eligibility funnel of one campaign on one launch date.
+
+Everything is read from the warehouse: segment memberships and the profile from `marts`, consent on the
+launch date from the SCD2 `marts.fct_consent_history` (a range query, not today's flag), open response
+windows and contact history from the `ops` ledgers.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta
+
+import duckdb
+import pandas as pd
+
+from holdout.campaigns.channels import Channel, get_channel
+from holdout.campaigns.spec import CampaignSpec
+
+# Profile snapshot carried in the staged audience: balance checks, persona discovery at close time (the
+# profile *as of launch*, so a persona is not defined by what the campaign itself changed).
+PROFILE_COLUMNS = (
+    "revenue_eur", "orders_count", "recency_days", "tenure_days", "avg_order_value_eur",
+    "revenue_last_90d_eur", "orders_last_365d", "departments_bought_count", "age", "gender", "country",
+    "loyalty_tier", "lifecycle_stage", "value_tier", "discount_affinity", "new_collection_affinity",
+    "top_department", "email_open_rate", "sessions_last_30d", "days_since_last_visit",
+    "purchase_14d_score", "churn_60d_score", "value_90d_score",
+)
+BALANCE_COLUMNS = ("revenue_eur", "orders_count", "recency_days", "tenure_days", "purchase_14d_score")
+
+# Funnel steps, in the order they are applied (each count is the audience left after the step).
+FUNNEL_STEPS = (
+    ("segments", "in the audience segments (all_of / any_of / none_of)"),
+    ("not_erased", "still a customer (not erased: present in marts.dim_customers)"),
+    ("not_test_account", "not a test account"),
+    ("scores", "score thresholds met"),
+    ("consent", "consent for the channel on the launch date"),
+    ("valid_contact", "valid contact for the channel"),
+    ("not_suppressed", "not suppressed (hard bounce)"),
+    ("no_open_window", "not inside another campaign's open response window (test or control)"),
+    ("frequency_cap", "under the channel frequency cap"),
+)
+
+
+def launch_ts(launch_date: date) -> datetime:
+    """Campaigns go out at the start of the launch day: state valid at midnight counts."""
+    return datetime.combine(launch_date, time.min)
+
+
+def dim_columns(con: duckdb.DuckDBPyConnection) -> set[str]:
+    rows = con.execute(
+        "select column_name from information_schema.columns where table_schema = 'marts' and table_name = 'dim_customers'"
+    ).fetchall()
+    return {r[0] for r in rows}
+
+
+def contact_sql(channel: Channel, cols: set[str], alias: str = "c") -> str:
+    """SQL boolean: does the profile row carry a usable contact for the channel."""
+    if channel.contact == "email":
+        return f"coalesce({alias}.is_email_valid, false) and {alias}.email is not null"
+    if channel.contact == "phone":
+        return f"coalesce({alias}.is_phone_valid, false)"
+    if channel.contact == "app":
+        # the app registers a device with the push opt-in: no push consent, no token to send to
+        return f"coalesce({alias}.consent_push, false)"
+    return f"{alias}.city is not null and {alias}.country is not null"
+
+
+def consent_cte(channel: Channel) -> str:
+    if channel.consent is None:
+        return "consent as (select null::varchar as customer_id, true as ok where false)"
+    return """consent as (
+        select customer_id, bool_or(is_opted_in) as ok
+        from marts.fct_consent_history
+        where channel = $consent_channel
+          and valid_from <= $launch_ts
+          and (valid_to is null or valid_to > $launch_ts)
+        group by customer_id)"""
+
+
+def eligible_audience(
+    con: duckdb.DuckDBPyConnection, spec: CampaignSpec, launch_date: date, launch_id: str
+) -> tuple[pd.DataFrame, list[dict]]:
+    """The eligible audience (customer_id + profile snapshot) and the funnel counts, step by step."""
+    channel = get_channel(spec.channel)
+    cols = dim_columns(con)
+    aud = spec.audience
+    having = []
+    if aud.all_of:
+        having.append("count(distinct case when list_contains($all_of, segment_id) then segment_id end) = $n_all")
+    if aud.any_of:
+        having.append("count(case when list_contains($any_of, segment_id) then 1 end) > 0")
+    if aud.none_of:
+        having.append("count(case when list_contains($none_of, segment_id) then 1 end) = 0")
+    score_terms = []
+    for thr in aud.scores:
+        if thr.min is not None:
+            score_terms.append(f'c."{thr.column}" >= {float(thr.min)!r}')
+        if thr.max is not None:
+            score_terms.append(f'c."{thr.column}" <= {float(thr.max)!r}')
+    scores_ok = " and ".join(score_terms) if score_terms else "true"
+    suppressed = "coalesce(c.has_bounced_email, false)" if channel.suppress_bounced and "has_bounced_email" in cols else "false"
+    consent_ok = "coalesce(consent.ok, false)" if channel.consent else "true"
+    cap = spec.frequency_cap
+    profile = [c for c in PROFILE_COLUMNS if c in cols]
+    profile_sql = "".join(f', c."{c}"' for c in profile)
+
+    sql = f"""
+    with members as (
+        select distinct customer_id, segment_id from marts.fct_segment_memberships
+        where list_contains($segments, segment_id)),
+    segment_hits as (
+        select customer_id from members group by customer_id having {' and '.join(having)}),
+    {consent_cte(channel)},
+    open_windows as (
+        select distinct customer_id from ops.campaign_assignments
+        where window_end > $launch_date and launch_id <> $launch_id),
+    contacts as (
+        select a.customer_id, count(*) as n
+        from ops.campaign_assignments as a
+        join ops.campaign_launches as l on l.launch_id = a.launch_id
+        where a."group" = 'test' and l.status = 'launched' and l.channel = $channel
+          and l.launch_date > $launch_date - {int(cap.per_days) if cap else 0}
+          and l.launch_date <= $launch_date and a.launch_id <> $launch_id
+        group by a.customer_id)
+    select
+        s.customer_id,
+        c.customer_id is not null as not_erased,
+        not coalesce(c.is_test_account, false) as not_test_account,
+        coalesce({scores_ok}, false) as scores,
+        coalesce({consent_ok}, false) as consent,
+        coalesce({contact_sql(channel, cols)}, false) as valid_contact,
+        not {suppressed} as not_suppressed,
+        w.customer_id is null as no_open_window,
+        {"coalesce(k.n, 0) < " + str(int(cap.max_contacts)) if cap else "true"} as frequency_cap
+        {profile_sql}
+    from segment_hits as s
+    left join marts.dim_customers as c on c.customer_id = s.customer_id
+    left join consent on consent.customer_id = s.customer_id
+    left join open_windows as w on w.customer_id = s.customer_id
+    left join contacts as k on k.customer_id = s.customer_id
+    order by s.customer_id
+    """
+    params = {
+        "segments": list(aud.segment_ids), "launch_date": launch_date, "launch_id": launch_id,
+        "channel": spec.channel, "launch_ts": launch_ts(launch_date),
+    }
+    if aud.all_of:
+        params |= {"all_of": list(aud.all_of), "n_all": len(set(aud.all_of))}
+    if aud.any_of:
+        params["any_of"] = list(aud.any_of)
+    if aud.none_of:
+        params["none_of"] = list(aud.none_of)
+    if channel.consent:
+        params["consent_channel"] = channel.consent
+    # DuckDB rejects unused named parameters: pass only the ones the query text mentions
+    params = {k: v for k, v in params.items() if f"${k}" in sql}
+    frame = con.execute(sql, params).df()
+
+    funnel = [{"step": "segments", "label": FUNNEL_STEPS[0][1], "count": int(len(frame))}]
+    keep = pd.Series(True, index=frame.index)
+    for step, label in FUNNEL_STEPS[1:]:
+        keep &= frame[step].astype(bool)
+        funnel.append({"step": step, "label": label, "count": int(keep.sum())})
+    eligible = frame.loc[keep, ["customer_id", *profile]].reset_index(drop=True)
+    return eligible, funnel
+
+
+def pre_period_revenue(
+    con: duckdb.DuckDBPyConnection, customer_ids: list[str], launch_date: date, days: int
+) -> pd.Series:
+    """Net revenue per customer over the `days` before launch: the no-campaign analogue of the outcome,
+    used for the minimum detectable uplift."""
+    ids = pd.DataFrame({"customer_id": customer_ids})
+    con.register("_ids", ids)
+    try:
+        out = con.execute(
+            """select i.customer_id, coalesce(sum(o.net_revenue_eur), 0) as revenue
+               from _ids as i
+               left join intermediate.int_order_lines_enriched as o
+                 on o.customer_id = i.customer_id
+                and o.order_date >= $start and o.order_date < $end
+               group by i.customer_id""",
+            {"start": launch_date - timedelta(days=days), "end": launch_date},
+        ).df()
+    finally:
+        con.unregister("_ids")
+    return out.set_index("customer_id")["revenue"].astype(float)

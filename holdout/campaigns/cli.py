@@ -1,0 +1,173 @@
+"""`holdout campaign ...`: validate specs, launch (with the GX activation gate), close and report.
+
+Heavy imports (GX, scipy, dbt) happen inside the commands so `holdout campaign --help` stays fast.
+"""
+
+from __future__ import annotations
+
+import sys
+from datetime import date
+
+import click
+
+from holdout.config import get_settings
+
+
+def _date(_ctx, _param, value: str | None) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError as exc:
+        raise click.BadParameter(f"expected YYYY-MM-DD, got {value!r}") from exc
+
+
+DATE_OPTION = click.option("--date", "on", callback=_date, default=None, metavar="YYYY-MM-DD",
+                           help="Launch/close date (default: the warehouse's as-of date).")
+
+
+def _print_outcome(o) -> None:
+    line = f"{o.launch_id}: {o.status} (audience {o.audience_size:,}: test {o.test_size:,}, control {o.control_size:,})"
+    if o.export_path:
+        line += f" -> {o.export_path} ({o.exported_rows:,} rows)"
+    click.echo(line)
+    if o.message:
+        click.echo(f"  {o.message}")
+    if o.timings:
+        click.echo("  timings: " + ", ".join(f"{k} {v:.2f}s" for k, v in o.timings.items()))
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def campaign() -> None:
+    """Declarative campaigns (campaigns/*.yml): validate, launch behind a GX gate, close, report."""
+
+
+@campaign.command()
+def validate() -> None:
+    """Check every campaign spec; print all problems (file: field: message) and exit 1 if any."""
+    from holdout.campaigns.spec import known_segments, validate_specs
+
+    settings = get_settings()
+    ids, source = known_segments(settings)
+    problems = validate_specs(settings, known_segment_ids=ids)
+    for p in problems:
+        click.echo(str(p), err=True)
+    if problems:
+        click.echo(f"{len(problems)} problem(s) in {settings.campaigns_dir}", err=True)
+        sys.exit(1)
+    click.echo(f"All campaign specs in {settings.campaigns_dir} are valid (segments checked against {source}).")
+
+
+@campaign.command("list")
+def list_() -> None:
+    """List campaigns with channel, priority, schedule and their latest launch."""
+    import duckdb
+
+    from holdout.campaigns.spec import load_specs
+
+    settings = get_settings()
+    specs = load_specs(settings, strict=False)
+    latest: dict[str, tuple] = {}
+    if settings.warehouse_path.exists():
+        try:
+            con = duckdb.connect(str(settings.warehouse_path), read_only=True)
+            try:
+                for cid, lid, status in con.execute(
+                    "select campaign_id, launch_id, status from ops.campaign_launches order by launch_date").fetchall():
+                    latest[cid] = (lid, status)
+            finally:
+                con.close()
+        except duckdb.Error:
+            pass
+    click.echo(f"{'id':<28} {'channel':<12} {'priority':>8} {'control':>8} {'window':>7}  {'schedule':<12} latest launch")
+    for s in specs:
+        sched = f"every {s.every_days}d" if s.schedule == "every" else s.schedule
+        prio = "auto" if s.priority is None else str(s.priority)
+        lid, status = latest.get(s.id, ("-", ""))
+        click.echo(f"{s.id:<28} {s.channel:<12} {prio:>8} {s.control_share:>8.0%} {s.response_window_days:>6}d  "
+                   f"{sched:<12} {lid} {status}")
+
+
+@campaign.command()
+@click.argument("campaign_id")
+@DATE_OPTION
+@click.option("--dry-run", is_flag=True, help="Plan and run the gate; record a dry_run launch; export nothing.")
+@click.option("--inject-fault", type=click.Choice(["consent"]), default=None,
+              help="DEMO/TESTING ONLY: after eligibility and before the gate, swap audience members for "
+                   "customers without consent, to prove the gate blocks the launch.")
+@click.option("--fault-size", type=int, default=25, show_default=True, help="Customers affected by --inject-fault.")
+def launch(campaign_id: str, on: date | None, dry_run: bool, inject_fault: str | None, fault_size: int) -> None:
+    """Launch one campaign: eligibility, assignment, GX gate, ledger, export (idempotent per date)."""
+    from holdout.campaigns.launch import GateFailed, launch_campaign
+
+    settings = get_settings()
+    try:
+        outcome = launch_campaign(settings, campaign_id, launch_date=on, dry_run=dry_run,
+                                  inject=inject_fault, inject_size=fault_size)
+    except GateFailed as exc:
+        click.echo(f"BLOCKED by the activation gate; nothing exported.\n{exc}", err=True)
+        if exc.summary_path:
+            click.echo(f"Summary: {exc.summary_path}", err=True)
+        sys.exit(2)
+    _print_outcome(outcome)
+
+
+@campaign.command("launch-due")
+@DATE_OPTION
+def launch_due_cmd(on: date | None) -> None:
+    """Launch every campaign due on the date, planned together (priority decides shared customers)."""
+    from holdout.campaigns.launch import launch_due
+
+    outcomes = launch_due(get_settings(), on)
+    if not outcomes:
+        click.echo("No campaign due.")
+    for o in outcomes:
+        _print_outcome(o)
+    if any(o.status == "blocked" for o in outcomes):
+        sys.exit(2)
+
+
+@campaign.command()
+@DATE_OPTION
+def close(on: date | None) -> None:
+    """Measure every launch whose response window has ended; write results, personas and HTML reports."""
+    from holdout.campaigns.close import close_due
+
+    closed = close_due(get_settings(), on)
+    if not closed:
+        click.echo("Nothing to close.")
+    for c in closed:
+        click.echo(f"{c.launch_id}: uplift {c.revenue_uplift:+.2f} EUR/customer [{c.revenue_ci[0]:+.2f}, "
+                   f"{c.revenue_ci[1]:+.2f}], incremental {c.incremental_revenue:,.0f} EUR, "
+                   f"{c.personas} persona(s) -> {c.report_path}")
+
+
+@campaign.command()
+@click.argument("campaign_id")
+def report(campaign_id: str) -> None:
+    """Print a campaign's launches, measured uplift and personas."""
+    from holdout.campaigns.close import campaign_report
+
+    click.echo(campaign_report(get_settings(), campaign_id))
+
+
+@campaign.command("measure-experiment")
+@click.option("--csv", "csv_path", required=True, type=click.Path(exists=True, dir_okay=False),
+              help="A randomized e-mail experiment in the Hillstrom format.")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None,
+              help="Where to write the reports (default: HOLDOUT_HOME/reports/experiments).")
+def measure_experiment_cmd(csv_path: str, out_dir: str | None) -> None:
+    """Measure a public randomized experiment (e.g. Hillstrom) with the same statistics as campaigns."""
+    from holdout.measure.experiment import (
+        load_hillstrom,
+        measure_experiment,
+        render_experiment_markdown,
+        write_experiment_reports,
+    )
+
+    settings = get_settings()
+    result = measure_experiment(load_hillstrom(csv_path))
+    click.echo(render_experiment_markdown(result))
+    paths = write_experiment_reports(result, out_dir or settings.reports_dir / "experiments")
+    for p in paths:
+        click.echo(f"wrote {p}")

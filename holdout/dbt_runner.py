@@ -1,0 +1,207 @@
+"""Run dbt on the Holdout project (a `dbt` child process) with the warehouse's env and vars.
+
+One dbt invocation = one DuckDB writer: never run two builds on the same warehouse at once.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from holdout.config import Settings, get_settings
+
+
+class DbtRunError(RuntimeError):
+    """dbt failed: `failed_nodes` names every model/test that errored or failed."""
+
+    def __init__(self, command: str, failed_nodes: list[str], messages: list[str] | None = None):
+        self.command = command
+        self.failed_nodes = failed_nodes
+        self.messages = messages or []
+        detail = (
+            "\n".join(f"  - {m}" for m in (self.messages or failed_nodes))
+            or "  (no node failed: see dbt.log)"
+        )
+        super().__init__(f"dbt {command} failed on {len(failed_nodes)} node(s):\n{detail}")
+
+
+@dataclass
+class NodeResult:
+    unique_id: str
+    name: str
+    resource_type: str
+    status: str
+    seconds: float
+    message: str | None = None
+    rows_affected: int | None = None
+
+
+@dataclass
+class DbtRunResult:
+    command: str
+    success: bool
+    seconds: float
+    nodes: list[NodeResult] = field(default_factory=list)
+
+    def count(self, resource_type: str, status: str | None = None) -> int:
+        return sum(
+            1
+            for n in self.nodes
+            if n.resource_type == resource_type and (status is None or n.status == status)
+        )
+
+
+def dbt_env(settings: Settings | None = None) -> dict[str, str]:
+    """Environment the profile and the sources read (warehouse path, landing zone)."""
+    settings = settings or get_settings()
+    return {
+        "HOLDOUT_HOME": str(settings.home),
+        "HOLDOUT_WAREHOUSE_PATH": str(settings.warehouse_path),
+        "HOLDOUT_RAW_DIR": str(settings.raw_dir),
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "False",
+    }
+
+
+def dbt_vars(settings: Settings | None = None, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Vars of a build: as_of_date from the landing zone, the segment library when its module exists, `extra`."""
+    from holdout.warehouse import as_of_date
+
+    settings = settings or get_settings()
+    variables: dict[str, Any] = {"as_of_date": as_of_date(settings).isoformat()}
+    try:
+        from holdout.segments import dbt_vars as segment_vars
+    except ImportError:  # the segment library is optional for the core profile
+        segment_vars = None
+    if segment_vars is not None:
+        variables.update(segment_vars(settings))  # raises SegmentLibraryError on an invalid library
+    variables.update(extra or {})
+    return variables
+
+
+_RESULT_EVENTS = ("LogModelResult", "LogTestResult", "LogSnapshotResult", "LogSeedResult", "LogNodeResult")
+
+
+def _progress_line(event: dict) -> str | None:
+    """One line per finished node from a dbt JSON log event; None for every other event."""
+    info, data = event.get("info", {}), event.get("data", {})
+    if info.get("name") not in _RESULT_EVENTS:
+        return None
+    node = data.get("node_info", {})
+    label = node.get("unique_id") or data.get("name", "")
+    status = data.get("status") or node.get("node_status", "")
+    index, total = data.get("index", 0), data.get("total") or data.get("num_models", 0)
+    return f"[{index:>3}/{total}] {status:<7} {label} ({float(data.get('execution_time', 0.0)):.1f}s)"
+
+
+def run_dbt(
+    command: str,
+    settings: Settings | None = None,
+    *,
+    select: str | Sequence[str] | None = None,
+    exclude: str | Sequence[str] | None = None,
+    extra_vars: dict[str, Any] | None = None,
+    variables: dict[str, Any] | None = None,
+    args: Sequence[str] = (),
+    progress: bool = True,
+    echo: Callable[[str], None] = print,
+) -> DbtRunResult:
+    """Run one dbt command (build, run, test, parse, ...) and return per-node results; raise DbtRunError on failure.
+
+    dbt runs as a child process: DuckDB's file lock and the build's memory are released when it exits, so the
+    caller (CLI, Airflow worker, tests) can open the warehouse right after, even read-only.
+    """
+    settings = settings or get_settings()
+    if variables is None:
+        variables = dbt_vars(settings, extra_vars)
+    log_dir = settings.home / "logs" / "dbt"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    cmd = [
+        sys.executable,
+        "-m",
+        "dbt.cli.main",
+        "--log-format",
+        "json",
+        "--log-format-file",
+        "text",
+        "--no-use-colors",
+        command,
+        "--project-dir",
+        str(settings.dbt_project_dir),
+        "--profiles-dir",
+        str(settings.dbt_project_dir),
+        "--target-path",
+        str(settings.dbt_target_dir),
+        "--log-path",
+        str(log_dir),
+        "--vars",
+        json.dumps(variables, default=str),
+    ]
+    for flag, value in (("--select", select), ("--exclude", exclude)):
+        if value:
+            cmd += [flag, *([value] if isinstance(value, str) else list(value))]
+    cmd += list(args)
+    env = {**os.environ, **dbt_env(settings)}
+    errors: list[str] = []
+    started = time.perf_counter()
+    with subprocess.Popen(
+        cmd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+        cwd=settings.dbt_project_dir,
+    ) as proc:
+        assert proc.stdout is not None
+        for raw in proc.stdout:
+            try:
+                event = json.loads(raw)
+            except json.JSONDecodeError:
+                errors.append(raw.rstrip())  # a crash before dbt's logger started
+                continue
+            if event.get("info", {}).get("level") == "error":
+                errors.append(event["info"].get("msg", ""))
+            line = _progress_line(event) if progress else None
+            if line:
+                echo(line)
+        returncode = proc.wait()
+    seconds = time.perf_counter() - started
+    nodes = _node_results(settings, started_after=time.time() - seconds - 1)
+    result = DbtRunResult(command=command, success=returncode == 0, seconds=seconds, nodes=nodes)
+    if returncode != 0:
+        failed = [n for n in nodes if n.status in ("error", "fail", "runtime error")]
+        messages = [
+            f"{n.unique_id} [{n.status}]: {(n.message or '').strip().splitlines()[0] if n.message else ''}"
+            for n in failed
+        ]
+        raise DbtRunError(command, [n.unique_id for n in failed], messages or [e for e in errors if e][-10:])
+    return result
+
+
+def _node_results(settings: Settings, started_after: float) -> list[NodeResult]:
+    """Per-node results from this run's run_results.json (none when dbt stopped before running nodes)."""
+    path = settings.dbt_target_dir / "run_results.json"
+    if not path.exists() or path.stat().st_mtime < started_after:
+        return []
+    nodes = []
+    for r in json.loads(path.read_text()).get("results", []):
+        unique_id = r["unique_id"]
+        nodes.append(
+            NodeResult(
+                unique_id=unique_id,
+                name=unique_id.split(".")[-1]
+                if not unique_id.startswith("test.")
+                else unique_id.split(".")[2],
+                resource_type=unique_id.split(".")[0],
+                status=str(r.get("status")),
+                seconds=float(r.get("execution_time") or 0.0),
+                message=r.get("message"),
+                rows_affected=(r.get("adapter_response") or {}).get("rows_affected"),
+            )
+        )
+    return nodes

@@ -1,0 +1,283 @@
+"""The Hillstrom e-mail experiment as two closed campaigns, measured with the campaign code.
+
+Kevin Hillstrom's MineThatData test (64,000 customers; arms ``Mens E-Mail``, ``Womens E-Mail``, ``No E-Mail``)
+is the one public randomized marketing experiment with a money outcome, so it proves the uplift and persona
+code on real behaviour: each e-mail arm against the shared ``No E-Mail`` control is one campaign.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from holdout.measure.personas import Persona, find_personas
+from holdout.measure.uplift import ConversionResult, UpliftResult, measure_conversion, measure_uplift
+
+HILLSTROM_COLUMNS = (
+    "recency",
+    "history_segment",
+    "history",
+    "mens",
+    "womens",
+    "zip_code",
+    "newbie",
+    "channel",
+    "segment",
+    "visit",
+    "conversion",
+    "spend",
+)
+HILLSTROM_CONTROL = "No E-Mail"
+HILLSTROM_CAMPAIGNS = ("Mens E-Mail", "Womens E-Mail")
+HILLSTROM_FEATURES = ("recency", "history_segment", "mens", "womens", "zip_code", "newbie", "channel")
+_DTYPES = {
+    "recency": "int64",
+    "history": "float64",
+    "mens": "int64",
+    "womens": "int64",
+    "newbie": "int64",
+    "visit": "int64",
+    "conversion": "int64",
+    "spend": "float64",
+    "history_segment": "string",
+    "zip_code": "string",
+    "channel": "string",
+    "segment": "string",
+}
+
+
+def load_hillstrom(csv_path: str | Path) -> pd.DataFrame:
+    """Read the Hillstrom CSV with checked columns and types (values untouched)."""
+    path = Path(csv_path)
+    if not path.exists():
+        raise FileNotFoundError(f"Hillstrom data not found at {path}")
+    frame = pd.read_csv(path, dtype=_DTYPES)
+    missing = [c for c in HILLSTROM_COLUMNS if c not in frame.columns]
+    if missing:
+        raise ValueError(f"{path}: not the Hillstrom file, columns missing: {missing}")
+    arms = set(frame["segment"].unique())
+    expected = {HILLSTROM_CONTROL, *HILLSTROM_CAMPAIGNS}
+    if arms != expected:
+        raise ValueError(f"{path}: column segment holds {sorted(arms)}, expected {sorted(expected)}")
+    if frame[list(HILLSTROM_COLUMNS)].isna().any().any():
+        raise ValueError(f"{path}: unexpected missing values")
+    return frame[list(HILLSTROM_COLUMNS)]
+
+
+def arm_summary(frame: pd.DataFrame, arm_col: str = "segment") -> pd.DataFrame:
+    """Per arm: customers, visits, conversions, spend and their per-customer rates (plain means)."""
+    rows = []
+    for arm in sorted(frame[arm_col].unique()):
+        sub = frame[frame[arm_col] == arm]
+        n = len(sub)
+        visits, conversions = int(sub["visit"].sum()), int(sub["conversion"].sum())
+        rows.append(
+            {
+                "arm": arm,
+                "customers": n,
+                "visits": visits,
+                "visit_rate": visits / n,
+                "conversions": conversions,
+                "conversion_rate": conversions / n,
+                "spend_total": float(sub["spend"].sum()),
+                "spend_per_customer": float(sub["spend"].mean()),
+            }
+        )
+    return pd.DataFrame(rows).set_index("arm")
+
+
+@dataclass
+class CampaignMeasurement:
+    """One e-mail arm against the control: the three metrics and the personas per outcome."""
+
+    campaign: str
+    control: str
+    spend: UpliftResult
+    visit: ConversionResult
+    conversion: ConversionResult
+    personas: dict[str, list[Persona]] = field(default_factory=dict)
+
+    @property
+    def results(self) -> list[UpliftResult | ConversionResult]:
+        return [self.spend, self.conversion, self.visit]
+
+
+@dataclass
+class ExperimentResult:
+    arms: pd.DataFrame
+    campaigns: dict[str, CampaignMeasurement]
+    persona_features: tuple[str, ...]
+    seed: int
+    min_group_size: int
+
+
+def measure_experiment(
+    frame: pd.DataFrame,
+    *,
+    arm_col: str = "segment",
+    control: str = HILLSTROM_CONTROL,
+    campaigns: Sequence[str] = HILLSTROM_CAMPAIGNS,
+    persona_features: Sequence[str] = HILLSTROM_FEATURES,
+    persona_outcomes: Sequence[str] = ("spend", "visit"),
+    seed: int = 0,
+    min_group_size: int = 500,
+    n_boot: int = 2000,
+) -> ExperimentResult:
+    """Measure every campaign arm against ``control``: spend uplift (Welch + bootstrap cross-check), visit and
+    conversion uplift (Newcombe), and personas for each of ``persona_outcomes``."""
+    out: dict[str, CampaignMeasurement] = {}
+    ctrl = frame[frame[arm_col] == control]
+    if ctrl.empty:
+        raise ValueError(f"no customers in the control arm {control!r}")
+    for name in campaigns:
+        test = frame[frame[arm_col] == name]
+        if test.empty:
+            raise ValueError(f"no customers in the arm {name!r}")
+        spend = measure_uplift(
+            test["spend"],
+            ctrl["spend"],
+            n_boot=n_boot,
+            seed=seed,
+            responded_test=test["conversion"],
+            responded_control=ctrl["conversion"],
+            metric="spend",
+        )
+        visit = measure_conversion(test["visit"], ctrl["visit"], metric="visit")
+        conversion = measure_conversion(test["conversion"], ctrl["conversion"], metric="conversion")
+        pair = frame[frame[arm_col].isin([name, control])]
+        personas = {
+            outcome: find_personas(
+                pair,
+                treatment_col=arm_col,
+                treated_value=name,
+                outcome_col=outcome,
+                feature_cols=list(persona_features),
+                seed=seed,
+                min_group_size=min_group_size,
+            )
+            for outcome in persona_outcomes
+        }
+        out[name] = CampaignMeasurement(name, control, spend, visit, conversion, personas)
+    return ExperimentResult(arm_summary(frame, arm_col), out, tuple(persona_features), seed, min_group_size)
+
+
+def _ci(r, scale: float = 1.0, digits: int = 3, unit: str = "") -> str:
+    return f"{r.uplift * scale:+.{digits}f}{unit} [{r.ci_low * scale:+.{digits}f}, {r.ci_high * scale:+.{digits}f}]"
+
+
+def _p(p: float) -> str:
+    return "< 0.0001" if p < 1e-4 else f"{p:.4f}"
+
+
+def render_experiment_markdown(result: ExperimentResult, currency: str = "$") -> str:
+    """Markdown summary: per-arm figures, uplift with 95% intervals, and the persona tables."""
+    lines = [
+        "### Per arm",
+        "",
+        "| arm | customers | visit rate | conversion rate | spend per customer |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for arm, r in zip(result.arms.index, result.arms.itertuples(index=False), strict=True):
+        lines.append(
+            f"| {arm} | {int(r.customers):,} | {100 * r.visit_rate:.2f}% | {100 * r.conversion_rate:.3f}% "
+            f"| {currency}{r.spend_per_customer:.4f} |"
+        )
+    lines += [
+        "",
+        "### Uplift vs No E-Mail (95% intervals)",
+        "",
+        "| campaign | visit rate (pp) | conversion rate (pp) | spend per customer | p (spend) "
+        "| incremental spend |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for name, m in result.campaigns.items():
+        lines.append(
+            f"| {name} | {_ci(m.visit, 100, 2)} | {_ci(m.conversion, 100, 3)} | {_ci(m.spend, 1, 3)} "
+            f"| {_p(m.spend.p_value)} | {currency}{m.spend.incremental_revenue:,.0f} |"
+        )
+    boot = [(n, m.spend) for n, m in result.campaigns.items() if m.spend.bootstrap_ci_low is not None]
+    if boot:
+        lines += [
+            "",
+            "Spend: Welch interval; bootstrap percentile cross-check: "
+            + "; ".join(f"{n} [{s.bootstrap_ci_low:+.3f}, {s.bootstrap_ci_high:+.3f}]" for n, s in boot)
+            + ".",
+        ]
+    lines += [
+        "",
+        f"### Personas (discovery/estimation halves, seed {result.seed}, at least "
+        f"{result.min_group_size} customers per arm per group)",
+    ]
+    for name, m in result.campaigns.items():
+        for outcome, personas in m.personas.items():
+            pct = outcome != "spend"
+            unit = "pp" if pct else "per customer"
+            lines += [
+                "",
+                f"**{name}, {outcome}**",
+                "",
+                f"| persona | definition | test / control | uplift ({unit}) [95%] | p | verdict | action |",
+                "|---|---|---:|---:|---:|---|---|",
+            ]
+            for p in personas:
+                scale, digits = (100, 2) if pct else (1, 3)
+                verdict = p.verdict.replace("_", " ") + (" (harmful)" if p.harmful else "")
+                lines.append(
+                    f"| {p.persona_id} | {p.definition} | {p.n_test:,} / {p.n_control:,} "
+                    f"| {_ci(p, scale, digits)} | {_p(p.p_value)} | {verdict} | {p.recommendation} |"
+                )
+    return "\n".join(lines) + "\n"
+
+
+def write_experiment_reports(
+    result: ExperimentResult, out_dir: str | Path, outcome: str = "spend"
+) -> list[Path]:
+    """One HTML report per campaign arm (personas for ``outcome``), via the campaign report renderer."""
+    from holdout.measure.report import render_campaign_report
+
+    paths = []
+    total = int(result.arms["customers"].sum())
+    for name, m in result.campaigns.items():
+        funnel = [
+            ("customers in the experiment", total),
+            (f"{name} or {m.control}", m.spend.n_test + m.spend.n_control),
+            (f"test ({name})", m.spend.n_test),
+            (f"control ({m.control})", m.spend.n_control),
+        ]
+        slug = name.lower().replace(" ", "_").replace("-", "")
+        paths.append(
+            render_campaign_report(
+                Path(out_dir) / f"hillstrom_{slug}.html",
+                campaign={
+                    "name": f"Hillstrom: {name} vs {m.control}",
+                    "source": "MineThatData e-mail test (2008)",
+                    "response_window": "2 weeks",
+                    "currency": "USD",
+                    "personas_on": outcome,
+                },
+                results=m.results,
+                personas=m.personas.get(outcome, []),
+                funnel=funnel,
+            )
+        )
+    return paths
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Print the markdown summary for ``argv = [hillstrom.csv, (report_dir)]`` and write the HTML reports.
+
+    ``python -c "from holdout.measure.experiment import main; main()" hillstrom.csv reports/``
+    """
+    import sys
+
+    args = list(sys.argv[1:] if argv is None else argv)
+    if not args:
+        raise SystemExit("usage: main([<hillstrom.csv>, <report_dir>])")
+    result = measure_experiment(load_hillstrom(args[0]))
+    print(render_experiment_markdown(result))
+    if len(args) > 1:
+        for p in write_experiment_reports(result, args[1]):
+            print(f"wrote {p}")

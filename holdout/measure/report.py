@@ -1,0 +1,411 @@
+"""Self-contained HTML campaign report: tables plus matplotlib charts embedded as base64 PNGs."""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import html
+import io
+import math
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from holdout.measure.personas import NOT_AT_ALL, SOMEWHAT, VERY_WELL, Persona
+from holdout.measure.power import SMD_THRESHOLD
+from holdout.measure.uplift import ConversionResult, UpliftResult
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+Result = UpliftResult | ConversionResult
+
+VERDICT_COLOURS = {VERY_WELL: "#1a7f37", SOMEWHAT: "#d4a72c", NOT_AT_ALL: "#8c959f"}
+HARMFUL_COLOUR = "#cf222e"
+
+METHOD_TEXT = [
+    "Money metrics (revenue per customer in the response window, non-buyers counted as 0): the uplift is the "
+    "difference in mean revenue per customer, test minus control, with Welch's unequal-variance t interval and "
+    "p-value. Revenue is skewed and mostly zero, but with campaign-sized groups the mean is close to normal "
+    "(central limit theorem), and the mean is the quantity that adds up to incremental revenue. When the "
+    "smaller group is small a bootstrap percentile interval is computed as a cross-check and any disagreement "
+    "is reported.",
+    "Binary metrics (conversion, visit): difference of proportions with Newcombe's hybrid score interval "
+    "(built from the two Wilson intervals; reliable for rare events) and the pooled two-proportion z-test.",
+    "Incremental revenue = uplift x test customers. Cost = cost per contact x test customers. "
+    "ROI = (incremental revenue - cost) / cost, on revenue, not margin.",
+    "Personas: customers are split at random, within each arm, into a discovery half and an estimation half. "
+    "A greedy search over profile conditions and pairs of conditions, run on the discovery half only, peels "
+    "off the groups whose uplift differs most from the rest (Bonferroni-controlled z-statistic, minimum group "
+    "size in both arms). Every persona figure (uplift, interval, p-value) comes from the estimation half, so it "
+    "is not inflated by the search; incremental revenue scales that uplift to the persona's test customers.",
+    "Verdicts (U = overall uplift on the estimation half): very well = interval above zero and uplift >= "
+    "max(U, 0) -> keep; somewhat = positive uplift with an interval above zero or at least U/2 -> rework; "
+    "not at all = anything else -> stop (harmful when the whole interval is below zero).",
+]
+
+_CSS = """
+body{font-family:-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:2rem auto;max-width:1100px;color:#1f2328}
+h1{margin-bottom:.2rem}h2{border-bottom:1px solid #d0d7de;padding-bottom:.3rem;margin-top:2rem}
+table{border-collapse:collapse;margin:.6rem 0;font-size:.9rem}
+th,td{border:1px solid #d0d7de;padding:.3rem .6rem;text-align:right;vertical-align:top}
+th{background:#f6f8fa}td.l,th.l{text-align:left}
+.headline{font-size:1.1rem;background:#f6f8fa;border-left:4px solid #0969da;padding:.6rem 1rem}
+.very_well{color:#1a7f37;font-weight:600}.somewhat{color:#9a6700;font-weight:600}
+.not_at_all{color:#57606a;font-weight:600}.harmful{color:#cf222e;font-weight:600}
+.note{color:#9a6700}img{max-width:100%}p.small{font-size:.85rem;color:#57606a}
+"""
+
+
+def _esc(x: Any) -> str:
+    return html.escape(str(x), quote=True)
+
+
+def _num(x: Any, digits: int = 4) -> str:
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "–"
+    if isinstance(x, int | np.integer):
+        return f"{int(x):,}"
+    return (
+        f"{float(x):,.{digits}g}"
+        if abs(float(x)) < 1e-3 or abs(float(x)) >= 1e6
+        else f"{float(x):,.{digits}f}"
+    )
+
+
+def _money(x: Any, currency: str) -> str:
+    return (
+        "–" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{float(x):,.2f} {_esc(currency)}"
+    )
+
+
+def _pct(x: Any, digits: int = 2) -> str:
+    return "–" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{100 * float(x):.{digits}f}%"
+
+
+def _p(x: float) -> str:
+    return "–" if x is None or math.isnan(x) else ("< 0.0001" if x < 1e-4 else f"{x:.4f}")
+
+
+def _figure(**kwargs: Any) -> Figure:
+    # Imported here: matplotlib is slow to import and only the report needs it. Figure + the Agg canvas
+    # (no pyplot) keeps rendering free of global state and of any interactive backend.
+    from matplotlib.figure import Figure
+
+    return Figure(**kwargs)
+
+
+def _png(fig: Figure) -> str:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    FigureCanvasAgg(fig)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
+    return f'<img alt="chart" src="data:image/png;base64,{base64.b64encode(buf.getvalue()).decode("ascii")}">'
+
+
+def _as_mapping(obj: Any) -> dict[str, Any]:
+    if obj is None:
+        return {}
+    if isinstance(obj, Mapping):
+        return dict(obj)
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return dataclasses.asdict(obj)
+    if hasattr(obj, "model_dump"):
+        return obj.model_dump()
+    return dict(vars(obj))
+
+
+def _as_results(results: Any) -> list[Result]:
+    if isinstance(results, UpliftResult | ConversionResult):
+        return [results]
+    if isinstance(results, Mapping):
+        return list(results.values())
+    return list(results or [])
+
+
+def normalize_funnel(funnel: Any) -> list[tuple[str, int]]:
+    """Funnel steps as ``[(step, customers)]`` from a dict, pairs, records (``step``/``name`` and
+    ``count``/``customers``/``n``) or a two-column DataFrame."""
+    if funnel is None:
+        return []
+    if isinstance(funnel, pd.DataFrame):
+        return [(str(a), int(b)) for a, b in funnel.iloc[:, :2].itertuples(index=False)]
+    if isinstance(funnel, Mapping):
+        return [(str(k), int(v)) for k, v in funnel.items()]
+    steps = []
+    for item in funnel:
+        if isinstance(item, Mapping):
+            name = next(item[k] for k in ("step", "name", "label") if k in item)
+            count = next(item[k] for k in ("count", "customers", "n", "size") if k in item)
+            steps.append((str(name), int(count)))
+        else:
+            name, count = item
+            steps.append((str(name), int(count)))
+    return steps
+
+
+def _is_money(r: Result) -> bool:
+    return isinstance(r, UpliftResult)
+
+
+def uplift_chart(results: Sequence[Result], currency: str = "EUR") -> Figure:
+    """One panel per metric: the uplift and its interval against zero."""
+    fig = _figure(figsize=(8, 1.3 + 1.1 * len(results)))
+    axes = fig.subplots(len(results), 1, squeeze=False)[:, 0]
+    for ax, r in zip(axes, results, strict=True):
+        scale, unit = (1.0, f"{currency} per customer") if _is_money(r) else (100.0, "percentage points")
+        colour = "#1a7f37" if r.ci_low > 0 else HARMFUL_COLOUR if r.ci_high < 0 else "#57606a"
+        u, lo, hi = r.uplift * scale, r.ci_low * scale, r.ci_high * scale
+        ax.errorbar([u], [0], xerr=[[u - lo], [hi - u]], fmt="o", color=colour, capsize=6, lw=2)
+        boot = getattr(r, "bootstrap_ci_low", None)
+        if boot is not None:
+            ax.plot(
+                [r.bootstrap_ci_low * scale, r.bootstrap_ci_high * scale],
+                [-0.25, -0.25],
+                color="#0969da",
+                lw=1.5,
+                label="bootstrap 95%",
+            )
+            ax.legend(loc="lower right", fontsize=7, frameon=False)
+        ax.axvline(0, color="black", lw=0.8)
+        ax.set_yticks([0], [r.metric])
+        ax.set_ylim(-0.6, 0.6)
+        ax.set_xlabel(f"uplift, {unit} (95% interval)")
+        span = max(abs(lo), abs(hi), 1e-12)
+        ax.set_xlim(min(lo, 0) - 0.15 * span, max(hi, 0) + 0.15 * span)
+    fig.tight_layout()
+    return fig
+
+
+def forest_plot(personas: Sequence[Persona], overall: float | None = None, currency: str = "EUR") -> Figure:
+    """Persona uplifts with 95% intervals, coloured by verdict; dashed line at the overall uplift."""
+    fig = _figure(figsize=(9, 1.2 + 0.55 * len(personas)))
+    ax = fig.subplots()
+    ys = np.arange(len(personas))[::-1]
+    for y, p in zip(ys, personas, strict=True):
+        colour = HARMFUL_COLOUR if p.harmful else VERDICT_COLOURS.get(p.verdict, "#57606a")
+        ax.errorbar(
+            [p.uplift],
+            [y],
+            xerr=[[p.uplift - p.ci_low], [p.ci_high - p.uplift]],
+            fmt="s",
+            color=colour,
+            capsize=4,
+            lw=2,
+            markersize=4 + 6 * math.sqrt(p.share_of_audience),
+        )
+    labels = [f"{p.persona_id}: {p.definition[:60]}{'…' if len(p.definition) > 60 else ''}" for p in personas]
+    ax.set_yticks(ys, labels, fontsize=8)
+    ax.axvline(0, color="black", lw=0.8)
+    if overall is not None:
+        ax.axvline(overall, color="#0969da", lw=1, ls="--", label=f"overall {overall:,.3g}")
+        ax.legend(loc="lower right", fontsize=8, frameon=False)
+    ax.set_xlabel(f"uplift per customer, {currency} (held-out estimate, 95% interval)")
+    ax.set_ylim(-0.7, len(personas) - 0.3)
+    fig.tight_layout()
+    return fig
+
+
+def funnel_chart(steps: Sequence[tuple[str, int]]) -> Figure:
+    """Eligibility funnel: customers left after each step, with the share of the first step."""
+    fig = _figure(figsize=(8, 1.0 + 0.45 * len(steps)))
+    ax = fig.subplots()
+    names, counts = [s for s, _ in steps], np.array([c for _, c in steps], dtype=float)
+    ys = np.arange(len(steps))[::-1]
+    ax.barh(ys, counts, color="#0969da")
+    first = counts[0] if counts.size and counts[0] > 0 else 1.0
+    for y, c in zip(ys, counts, strict=True):
+        ax.text(c, y, f"  {int(c):,} ({100 * c / first:.1f}%)", va="center", fontsize=8)
+    ax.set_yticks(ys, names, fontsize=8)
+    ax.set_xlim(0, (counts.max() if counts.size else 1) * 1.35)
+    ax.set_xlabel("customers")
+    fig.tight_layout()
+    return fig
+
+
+def balance_chart(balance: pd.DataFrame, threshold: float = SMD_THRESHOLD) -> Figure:
+    """Love plot: standardized mean difference per covariate, with the |SMD| threshold."""
+    b = balance.reset_index(drop=True)
+    fig = _figure(figsize=(7, 1.0 + 0.3 * len(b)))
+    ax = fig.subplots()
+    ys = np.arange(len(b))[::-1]
+    colours = [HARMFUL_COLOUR if abs(s) > threshold else "#1a7f37" for s in b["smd"]]
+    ax.scatter(b["smd"], ys, color=colours, zorder=3)
+    for x in (-threshold, threshold):
+        ax.axvline(x, color="#8c959f", ls="--", lw=0.8)
+    ax.axvline(0, color="black", lw=0.8)
+    ax.set_yticks(ys, b["covariate"].astype(str), fontsize=7)
+    ax.set_xlabel("standardized mean difference (test - control)")
+    fig.tight_layout()
+    return fig
+
+
+def _results_table(results: Sequence[Result], currency: str) -> str:
+    head = (
+        "<tr><th class=l>metric</th><th>test</th><th>control</th><th>test value</th><th>control value</th>"
+        "<th>uplift</th><th>95% interval</th><th>p-value</th><th>incremental</th><th>cost</th><th>ROI</th>"
+        "<th class=l>method</th></tr>"
+    )
+    rows = []
+    for r in results:
+        if _is_money(r):
+            tv, cv = _money(r.mean_test, currency), _money(r.mean_control, currency)
+            up, ci = _money(r.uplift, currency), f"{r.ci_low:,.4f} to {r.ci_high:,.4f}"
+            inc, roi = _money(r.incremental_revenue, currency), _pct(r.roi, 1)
+            extra = f"<br>response rate {_pct(r.response_rate_test)} vs {_pct(r.response_rate_control)}"
+            if r.bootstrap_ci_low is not None:
+                extra += f"<br>bootstrap {r.bootstrap_ci_low:,.4f} to {r.bootstrap_ci_high:,.4f}"
+        else:
+            tv, cv = _pct(r.rate_test, 3), _pct(r.rate_control, 3)
+            up, ci = f"{100 * r.uplift:+.3f} pp", f"{100 * r.ci_low:+.3f} to {100 * r.ci_high:+.3f} pp"
+            inc, roi, extra = f"{r.incremental_conversions:,.1f} conversions", "–", ""
+        notes = "".join(f"<br><span class=note>{_esc(n)}</span>" for n in getattr(r, "notes", ()))
+        rows.append(
+            f"<tr><td class=l>{_esc(r.metric)}</td><td>{r.n_test:,}</td><td>{r.n_control:,}</td><td>{tv}</td>"
+            f"<td>{cv}</td><td>{up}</td><td>{ci}{extra}</td><td>{_p(r.p_value)}</td><td>{inc}</td>"
+            f"<td>{_money(r.cost, currency) if r.cost is not None else '–'}</td><td>{roi}</td>"
+            f"<td class=l>{_esc(r.method)}{notes}</td></tr>"
+        )
+    return f"<table>{head}{''.join(rows)}</table>"
+
+
+def _persona_table(personas: Sequence[Persona], currency: str) -> str:
+    head = (
+        "<tr><th class=l>persona</th><th class=l>definition</th><th>test</th><th>control</th><th>share</th>"
+        "<th>uplift per customer</th><th>95% interval</th><th>p (Holm)</th><th>incremental revenue</th>"
+        "<th class=l>verdict</th><th class=l>recommendation</th></tr>"
+    )
+    rows = []
+    for p in personas:
+        cls = "harmful" if p.harmful else p.verdict
+        verdict = p.verdict.replace("_", " ") + (" (harmful)" if p.harmful else "")
+        rows.append(
+            f"<tr><td class=l>{_esc(p.persona_id)}</td><td class=l>{_esc(p.definition)}</td><td>{p.n_test:,}</td>"
+            f"<td>{p.n_control:,}</td><td>{_pct(p.share_of_audience, 1)}</td><td>{_money(p.uplift, currency)}</td>"
+            f"<td>{p.ci_low:,.3f} to {p.ci_high:,.3f}</td><td>{_p(p.p_value)} ({_p(p.p_value_holm)})</td>"
+            f"<td>{_money(p.incremental_revenue, currency)}</td><td class='l {cls}'>{_esc(verdict)}</td>"
+            f"<td class='l {cls}'>{_esc(p.recommendation)}</td></tr>"
+        )
+    return f"<table>{head}{''.join(rows)}</table>"
+
+
+def _headline(results: Sequence[Result], currency: str) -> str:
+    money = next((r for r in results if _is_money(r)), None)
+    if money is None:
+        return ""
+    verdict = (
+        "significantly positive"
+        if money.ci_low > 0
+        else "significantly negative"
+        if money.ci_high < 0
+        else "not distinguishable from zero"
+    )
+    text = (
+        f"Incremental {_esc(money.metric)}: {_money(money.incremental_revenue, currency)} "
+        f"({_money(money.uplift, currency)} per test customer, 95% interval {money.ci_low:,.4f} to "
+        f"{money.ci_high:,.4f}; {verdict}, p = {_p(money.p_value)})."
+    )
+    if money.roi is not None:
+        text += f" Cost {_money(money.cost, currency)}, ROI {_pct(money.roi, 1)}."
+    return f"<p class=headline>{text}</p>"
+
+
+def render_campaign_report(
+    path: str | Path,
+    *,
+    campaign: Any,
+    results: Any,
+    personas: Sequence[Persona] | None,
+    funnel: Any,
+    balance: pd.DataFrame | None = None,
+    currency: str | None = None,
+) -> Path:
+    """Write one self-contained HTML report (no external files or links) and return its path.
+
+    ``campaign``: mapping, dataclass or object (shown as a table; ``name``/``id``/``currency`` used if present).
+    ``results``: an :class:`UpliftResult` / :class:`ConversionResult`, a list, or a mapping of them.
+    ``funnel``: see :func:`normalize_funnel`. ``balance``: the frame of
+    :func:`holdout.measure.power.standardized_mean_differences`.
+    """
+    info = _as_mapping(campaign)
+    currency = currency or str(info.get("currency") or "EUR")
+    title = str(info.get("name") or info.get("id") or info.get("campaign_id") or "Campaign")
+    results_l = _as_results(results)
+    personas = list(personas or [])
+    steps = normalize_funnel(funnel)
+
+    parts = [f"<h1>{_esc(title)}</h1>"]
+    if info:
+        rows = "".join(
+            f"<tr><th class=l>{_esc(k)}</th><td class=l>{_esc(v)}</td></tr>"
+            for k, v in info.items()
+            if not isinstance(v, Mapping | list | tuple) or len(str(v)) < 200
+        )
+        parts.append(f"<table>{rows}</table>")
+    parts.append(_headline(results_l, currency))
+
+    parts.append("<h2>Results: test vs control</h2>")
+    if results_l:
+        parts.append(_results_table(results_l, currency))
+        parts.append(_png(uplift_chart(results_l, currency)))
+    else:
+        parts.append("<p>No measurement.</p>")
+
+    parts.append("<h2>Personas</h2>")
+    if personas:
+        est = (sum(p.n_test_estimation for p in personas), sum(p.n_control_estimation for p in personas))
+        overall = None
+        tot_t = sum(p.n_test_estimation * p.mean_test for p in personas)
+        tot_c = sum(p.n_control_estimation * p.mean_control for p in personas)
+        if est[0] and est[1]:
+            overall = tot_t / est[0] - tot_c / est[1]
+        parts.append(
+            f"<p>{len(personas)} personas partition the audience. Estimation half: {est[0]:,} test and "
+            f"{est[1]:,} control customers. Recommendations: "
+            + ", ".join(f"{_esc(p.persona_id)} {_esc(p.recommendation)}" for p in personas)
+            + ".</p>"
+        )
+        parts.append(_persona_table(personas, currency))
+        parts.append(_png(forest_plot(personas, overall, currency)))
+    else:
+        parts.append("<p>No persona search was run.</p>")
+
+    parts.append("<h2>Eligibility funnel and sizes</h2>")
+    if steps:
+        table = "".join(f"<tr><td class=l>{_esc(s)}</td><td>{c:,}</td></tr>" for s, c in steps)
+        parts.append(f"<table><tr><th class=l>step</th><th>customers</th></tr>{table}</table>")
+        parts.append(_png(funnel_chart(steps)))
+    if results_l:
+        r = results_l[0]
+        parts.append(f"<p>Measured: {r.n_test:,} test and {r.n_control:,} control customers.</p>")
+
+    if balance is not None and len(balance):
+        n_bad = int(balance["smd"].abs().gt(SMD_THRESHOLD).sum())
+        parts.append("<h2>Balance check</h2>")
+        parts.append(f"<p>{n_bad} of {len(balance)} covariates have |SMD| &gt; {SMD_THRESHOLD}.</p>")
+        rows = "".join(
+            f"<tr><td class=l>{_esc(c)}</td><td>{_num(mt)}</td><td>{_num(mc)}</td><td>{s:+.3f}</td></tr>"
+            for c, mt, mc, s in balance[["covariate", "mean_test", "mean_control", "smd"]].itertuples(
+                index=False
+            )
+        )
+        parts.append(
+            f"<table><tr><th class=l>covariate</th><th>test</th><th>control</th><th>SMD</th></tr>{rows}</table>"
+        )
+        parts.append(_png(balance_chart(balance)))
+
+    parts.append("<h2>Method</h2>")
+    parts.extend(f"<p>{_esc(t)}</p>" for t in METHOD_TEXT)
+
+    doc = (
+        f"<!DOCTYPE html><html lang=en><head><meta charset=utf-8><title>{_esc(title)} – campaign report</title>"
+        f"<style>{_CSS}</style></head><body>{''.join(parts)}</body></html>"
+    )
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(doc, encoding="utf-8")
+    return out

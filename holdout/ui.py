@@ -1,0 +1,97 @@
+"""`holdout airflow` and `holdout mlflow-ui`: local UIs on the project's DAGs and tracking store.
+
+Both resolve everything from `holdout.config.get_settings()` (HOLDOUT_HOME), prepare what the tool needs and then
+`exec` it, so Ctrl-C stops the tool itself and no wrapper process is left behind.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import click
+
+from holdout.config import get_settings
+from holdout.orchestration import WAREHOUSE_POOL, WAREHOUSE_POOL_DESCRIPTION, airflow_env
+
+
+def _tool(name: str) -> str:
+    """The executable installed beside this interpreter (the project venv), else the one on PATH."""
+    beside = Path(sys.executable).with_name(name)
+    if beside.exists():
+        return str(beside)
+    found = shutil.which(name)
+    if not found:
+        raise click.ClickException(f"`{name}` not found: run `make install` first.")
+    return found
+
+
+def prepare_airflow(env: dict[str, str], quiet: bool = False) -> None:
+    """Migrate the Airflow metadata DB and create the one-slot warehouse pool (idempotent)."""
+    airflow = _tool("airflow")
+    steps = [
+        ("Migrating the Airflow metadata database", [airflow, "db", "migrate"]),
+        (
+            f"Creating the pool {WAREHOUSE_POOL} (1 slot)",
+            [airflow, "pools", "set", WAREHOUSE_POOL, "1", WAREHOUSE_POOL_DESCRIPTION],
+        ),
+    ]
+    for label, command in steps:
+        if not quiet:
+            click.echo(f"{label}...")
+        done = subprocess.run(command, env=env, capture_output=True, text=True)
+        if done.returncode != 0:
+            raise click.ClickException(f"`{' '.join(command[1:])}` failed:\n{done.stdout}\n{done.stderr}")
+
+
+@click.command("airflow")
+@click.option("--port", default=8080, show_default=True, help="Port of the Airflow API server / UI.")
+@click.option("--parallelism", default=4, show_default=True, help="Task slots of the local executor.")
+@click.option("--login", is_flag=True, help="Require a login (prints where the generated password is).")
+def airflow(port: int, parallelism: int, login: bool) -> None:
+    """Start a local Airflow (standalone) on the project's DAGs, with no example DAGs and a small executor."""
+    settings = get_settings()
+    settings.airflow_home.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, **airflow_env(settings, parallelism=parallelism)}
+    env["AIRFLOW__API__PORT"] = str(port)
+    env["AIRFLOW__API__BASE_URL"] = f"http://localhost:{port}"
+    if login:
+        env["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS"] = "False"
+    prepare_airflow(env)
+
+    click.echo(f"AIRFLOW_HOME={env['AIRFLOW_HOME']}")
+    click.echo(f"DAGs from {env['AIRFLOW__CORE__DAGS_FOLDER']}; HOLDOUT_HOME={settings.home}")
+    if login:
+        password_file = Path(env["AIRFLOW_HOME"]) / "simple_auth_manager_passwords.json.generated"
+        click.echo(f"Login as 'admin'; the generated password is printed below and kept in {password_file}")
+    else:
+        click.echo(
+            "No login: every local user is admin (AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS=True)."
+        )
+    click.echo(f"Airflow UI: http://localhost:{port}  (ready in about a minute; Ctrl-C stops it)")
+    sys.stdout.flush()
+    airflow_bin = _tool("airflow")
+    os.execvpe(airflow_bin, [airflow_bin, "standalone"], env)
+
+
+@click.command("mlflow-ui")
+@click.option("--port", default=5000, show_default=True, help="Port of the MLflow UI.")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to bind.")
+def mlflow_ui(port: int, host: str) -> None:
+    """Start the MLflow UI on the project's tracking store (settings.mlflow_tracking_uri)."""
+    settings = get_settings()
+    settings.mlflow_dir.mkdir(parents=True, exist_ok=True)
+    settings.mlflow_artifacts_dir.mkdir(parents=True, exist_ok=True)
+    uri = settings.mlflow_tracking_uri
+    click.echo(f"MLflow UI on {uri}: http://{host}:{port}  (Ctrl-C stops it)")
+    sys.stdout.flush()
+    mlflow_bin = _tool("mlflow")
+    command = [mlflow_bin, "ui", "--backend-store-uri", uri, "--host", host, "--port", str(port)]
+    if uri.startswith("sqlite:"):
+        # runs logged by `holdout train` store artifacts here; serve them from the same place
+        command += ["--default-artifact-root", str(settings.mlflow_artifacts_dir)]
+    env = {**os.environ, "MLFLOW_TRACKING_URI": uri, "DO_NOT_TRACK": "1"}
+    os.execvpe(mlflow_bin, command, env)

@@ -1,0 +1,105 @@
+"""`holdout train`, `holdout score` and `holdout model ...` (registered lazily by holdout.cli)."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from holdout.config import get_settings
+
+
+@click.command()
+@click.option(
+    "--model",
+    "model_name",
+    default=None,
+    help="Train only this model (default: every model in ml/models.yml).",
+)
+def train(model_name: str | None) -> None:
+    """Train models on point-in-time features, log them to MLflow, promote a challenger that wins."""
+    from ml.features import TrainingDataError
+    from ml.train import train_all, train_model
+
+    settings = get_settings()
+    try:
+        results = [train_model(model_name, settings)] if model_name else train_all(settings)
+    except (TrainingDataError, KeyError, FileNotFoundError) as error:
+        click.echo(f"Training failed: {error}", err=True)
+        sys.exit(2)
+    for result in results:
+        click.echo(str(result))
+
+
+@click.command()
+@click.option(
+    "--date",
+    "scoring_date",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    default=None,
+    help="Scoring date (default: the warehouse's as-of date).",
+)
+def score(scoring_date) -> None:
+    """Score every customer with each model's champion into ops.model_scores (idempotent per date)."""
+    from ml.registry import MissingChampionError
+    from ml.score import score_all
+
+    settings = get_settings()
+    try:
+        results = score_all(settings, scoring_date.date() if scoring_date else None)
+    except (MissingChampionError, ValueError, FileNotFoundError) as error:
+        click.echo(f"Scoring failed: {error}", err=True)
+        sys.exit(2)
+    for result in results:
+        click.echo(str(result))
+    click.echo(
+        "Run `holdout build` to refresh marts.customer_scores, dim_customers and the predictive segments."
+    )
+
+
+@click.group()
+def model() -> None:
+    """Model registry operations."""
+
+
+@model.command("list")
+def list_models() -> None:
+    """Every registered version with its aliases and promotion decision."""
+    from ml.registry import list_models as rows
+
+    for row in rows(get_settings()):
+        click.echo(
+            f"{row['model']:<14} v{row['version']:<4} {row['aliases']:<22} {row['metric']}="
+            f"{row['challenger_value']:<9} vs {row['compared_to']} {row['compared_value']:<9} {row['decision']}"
+        )
+
+
+@model.command("rollback")
+@click.argument("name")
+def rollback(name: str) -> None:
+    """Move NAME's champion alias back to the previous champion."""
+    from ml.registry import RollbackError
+    from ml.registry import rollback as do_rollback
+
+    try:
+        version = do_rollback(name, get_settings())
+    except RollbackError as error:
+        click.echo(f"Rollback failed: {error}", err=True)
+        sys.exit(2)
+    click.echo(f"{name}: champion is now v{version}")
+
+
+@model.command("evaluate")
+@click.argument("name", default="purchase_14d")
+@click.option(
+    "--version", default=None, help="Model version (default: the challenger, i.e. the latest trained)."
+)
+def evaluate(name: str, version: str | None) -> None:
+    """Compare NAME's held-out AUC with the ground-truth (oracle) AUC; logs oracle_auc to its run."""
+    from ml.evaluate import oracle_report
+
+    try:
+        click.echo(str(oracle_report(get_settings(), name, version)))
+    except (FileNotFoundError, LookupError, ValueError) as error:
+        click.echo(f"Evaluation failed: {error}", err=True)
+        sys.exit(2)

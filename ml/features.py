@@ -1,0 +1,158 @@
+"""Point-in-time feature frames from the dbt models in `dbt_project/models/ml/` (schema `ml_features`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+import duckdb
+import pandas as pd
+
+from holdout.config import Settings
+from holdout.warehouse import read_export_manifest
+from ml.config import ModelSpec
+
+SCHEMA = "ml_features"
+GRID_OFFSET_DAYS = 14  # must match the defaults of dbt_project/models/ml/ml_cutoffs.sql
+GRID_STEP_DAYS = 28
+ID_COLUMNS = ["customer_id", "cutoff_date"]
+
+
+class TrainingDataError(ValueError):
+    """The data cannot train this model (too few rows, one class, no usable cutoff)."""
+
+
+@dataclass(frozen=True)
+class CutoffPlan:
+    """Which feature cutoffs a model trains and is evaluated on."""
+
+    as_of_date: date
+    heldout: date
+    training: tuple[date, ...]
+
+
+def grid(as_of: date, count: int) -> list[date]:
+    return [as_of - timedelta(days=GRID_OFFSET_DAYS + GRID_STEP_DAYS * k) for k in range(count)]
+
+
+def plan_cutoffs(spec: ModelSpec, as_of: date, data_start: date | None = None) -> CutoffPlan:
+    """Held-out cutoff: the latest grid date whose label window ends by `as_of`; training cutoffs: the latest
+    ones whose windows end by the held-out cutoff, each with `min_history_days` of history."""
+    dates = grid(as_of, 60)
+    earliest = data_start + timedelta(days=spec.min_history_days) if data_start else date.min
+    heldout = next(d for d in dates if d + timedelta(days=spec.horizon_days) <= as_of)
+    training = [d for d in dates if d + timedelta(days=spec.horizon_days) <= heldout and d >= earliest]
+    training = training[: spec.training_cutoffs]
+    if heldout < earliest or not training:
+        raise TrainingDataError(
+            f"model '{spec.name}': not enough history for a {spec.horizon_days}-day horizon "
+            f"(data from {data_start}, as-of {as_of}, {spec.min_history_days} days of history needed before a cutoff)"
+        )
+    return CutoffPlan(as_of_date=as_of, heldout=heldout, training=tuple(training))
+
+
+def _table_exists(con: duckdb.DuckDBPyConnection, name: str) -> bool:
+    query = "select count(*) from information_schema.tables where table_schema = ? and table_name = ?"
+    return con.execute(query, [SCHEMA, name]).fetchone()[0] > 0
+
+
+def data_start(con: duckdb.DuckDBPyConnection) -> date | None:
+    """First order date in the warehouse (cutoffs need history before them)."""
+    schema = con.execute(
+        "select table_schema from information_schema.tables where table_name = 'int_order_lines_enriched' "
+        "order by table_schema = 'intermediate' desc limit 1"
+    ).fetchone()
+    if schema is None:
+        raise FileNotFoundError("No int_order_lines_enriched in the warehouse: run `holdout build` first.")
+    return con.execute(
+        f'select min(ordered_at)::date from "{schema[0]}".int_order_lines_enriched'
+    ).fetchone()[0]
+
+
+def built_cutoffs(con: duckdb.DuckDBPyConnection) -> tuple[date | None, set[date]]:
+    """(as-of date, training cutoffs) of the feature tables in the warehouse, (None, {}) when not built."""
+    if not all(_table_exists(con, t) for t in ("ml_cutoffs", "ml_features_at_cutoffs", "ml_training_labels")):
+        return None, set()
+    rows = con.execute(f"select cutoff_date, is_scoring from {SCHEMA}.ml_cutoffs").fetchall()
+    as_of = next((d for d, scoring in rows if scoring), None)
+    return as_of, {d for d, scoring in rows if not scoring}
+
+
+def plans(
+    settings: Settings, specs: dict[str, ModelSpec], con: duckdb.DuckDBPyConnection
+) -> dict[str, CutoffPlan]:
+    as_of = date.fromisoformat(read_export_manifest(settings.raw_dir)["as_of_date"])
+    start = data_start(con)
+    out = {}
+    for name, spec in specs.items():
+        try:
+            out[name] = plan_cutoffs(spec, as_of, start)
+        except TrainingDataError:
+            continue  # reported when that model is trained
+    return out
+
+
+def ensure_features(settings: Settings, specs: dict[str, ModelSpec], progress: bool = True) -> None:
+    """Rebuild the `ml_features` models when they are missing, stale (another as-of date) or lack a cutoff."""
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+        needed = plans(settings, specs, con)
+        as_of, present = built_cutoffs(con)
+    manifest_as_of = date.fromisoformat(read_export_manifest(settings.raw_dir)["as_of_date"])
+    cutoffs = sorted({d for p in needed.values() for d in (p.heldout, *p.training)})
+    if as_of == manifest_as_of and set(cutoffs) <= present:
+        return
+    horizons = sorted({14, 30, 60, 90} | {s.horizon_days for s in specs.values()})
+    if progress:
+        print(
+            f"[ml] building point-in-time features as of {manifest_as_of} for cutoffs "
+            f"{', '.join(map(str, cutoffs))}",
+            flush=True,
+        )
+    run_feature_models(settings, manifest_as_of, cutoffs, horizons, progress=progress)
+
+
+def run_feature_models(
+    settings: Settings, as_of: date, cutoffs: list[date], horizons: list[int], progress: bool = True
+) -> None:
+    """`dbt build --select tag:ml` with the cutoffs as vars (the rest of the warehouse is left alone)."""
+    from holdout.dbt_runner import run_dbt
+
+    extra = {"ml_cutoffs": [d.isoformat() for d in cutoffs], "ml_label_horizons": horizons}
+    run_dbt("build", settings, select="tag:ml", extra_vars=extra, progress=progress)
+
+
+def load_training_frame(con: duckdb.DuckDBPyConnection, spec: ModelSpec, cutoffs: list[date]) -> pd.DataFrame:
+    """Features, `label` and the columns the baseline needs, for the model's population at `cutoffs`."""
+    label = f"cast(({spec.target}) as integer)" if spec.is_classifier else f"cast(({spec.target}) as double)"
+    columns = ", ".join(f"f.{c}" for c in _needed_columns(spec))
+    placeholders = ", ".join("?" for _ in cutoffs)
+    query = f"""
+        select f.customer_id, f.cutoff_date, {columns}, {label} as label
+        from {SCHEMA}.ml_training_features as f
+        inner join {SCHEMA}.ml_training_labels as l using (customer_id, cutoff_date)
+        where f.cutoff_date in ({placeholders}) and ({spec.population}) and ({spec.target}) is not null
+        order by f.cutoff_date, f.customer_id
+    """
+    return con.execute(query, list(cutoffs)).df()
+
+
+def load_scoring_frame(con: duckdb.DuckDBPyConnection, spec: ModelSpec, features: list[str]) -> pd.DataFrame:
+    """Features as of the as-of date for the model's population."""
+    columns = ", ".join(f"f.{c}" for c in dict.fromkeys(features))
+    query = f"""
+        select f.customer_id, f.cutoff_date, {columns}
+        from {SCHEMA}.ml_scoring_features as f
+        where ({spec.population})
+        order by f.customer_id
+    """
+    return con.execute(query).df()
+
+
+def _needed_columns(spec: ModelSpec) -> list[str]:
+    baseline_columns = ["days_since_last_order", "orders_365d", "revenue_365d_eur", "revenue_90d_eur"]
+    return list(dict.fromkeys([*spec.features, *baseline_columns]))
+
+
+def feature_matrix(frame: pd.DataFrame, features: list[str]) -> pd.DataFrame:
+    """Model input: the feature columns as float64 (nulls are NaN, which LightGBM treats as missing)."""
+    return frame[features].astype("float64")

@@ -1,0 +1,131 @@
+"""MLflow model registry: aliases `challenger` / `champion`, champion history and rollback."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+import mlflow
+from mlflow import MlflowClient
+from mlflow.entities.model_registry import ModelVersion
+from mlflow.exceptions import MlflowException
+
+from holdout.config import Settings
+
+CHAMPION = "champion"
+CHALLENGER = "challenger"
+HISTORY_TAG = "champion_history"  # JSON list of versions that were champion, oldest first
+
+
+class MissingChampionError(LookupError):
+    """A model has no `champion` version to score with."""
+
+
+class RollbackError(RuntimeError):
+    """There is no previous champion to roll back to."""
+
+
+def client(settings: Settings) -> MlflowClient:
+    """A registry client on the project's tracking store (also set as MLflow's default for this process)."""
+    settings.mlflow_dir.mkdir(parents=True, exist_ok=True)
+    mlflow.set_tracking_uri(settings.mlflow_tracking_uri)
+    mlflow.set_registry_uri(settings.mlflow_tracking_uri)
+    return MlflowClient(tracking_uri=settings.mlflow_tracking_uri, registry_uri=settings.mlflow_tracking_uri)
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def version_by_alias(mlflow_client: MlflowClient, name: str, alias: str) -> ModelVersion | None:
+    try:
+        return mlflow_client.get_model_version_by_alias(name, alias)
+    except MlflowException:
+        return None
+
+
+def champion_history(mlflow_client: MlflowClient, name: str) -> list[str]:
+    tags = mlflow_client.get_registered_model(name).tags
+    return json.loads(tags.get(HISTORY_TAG, "[]"))
+
+
+def promote(mlflow_client: MlflowClient, name: str, version: str, reason: str) -> None:
+    """Point `champion` at `version` and append it to the champion history."""
+    history = champion_history(mlflow_client, name)
+    mlflow_client.set_registered_model_alias(name, CHAMPION, str(version))
+    mlflow_client.set_registered_model_tag(name, HISTORY_TAG, json.dumps([*history, str(version)]))
+    mlflow_client.set_model_version_tag(name, str(version), "promoted_at", _now())
+    mlflow_client.set_model_version_tag(name, str(version), "promotion_reason", reason)
+
+
+def set_champion(name: str, version: str | int, settings: Settings, reason: str = "manual") -> None:
+    """Make `version` the champion by hand (an operator's override; recorded like any promotion)."""
+    mlflow_client = client(settings)
+    mlflow_client.get_model_version(name, str(version))  # raises when it does not exist
+    promote(mlflow_client, name, str(version), reason)
+
+
+def rollback(name: str, settings: Settings) -> str:
+    """Move `champion` back to the previous champion; returns the version now serving."""
+    mlflow_client = client(settings)
+    try:
+        history = champion_history(mlflow_client, name)
+    except MlflowException as error:
+        raise RollbackError(f"model '{name}' is not registered") from error
+    current = version_by_alias(mlflow_client, name, CHAMPION)
+    if current is not None and history and history[-1] != current.version:
+        history.append(current.version)  # alias moved outside this module: trust the alias
+    if len(history) < 2:
+        raise RollbackError(f"model '{name}' has no previous champion to roll back to (history: {history})")
+    retired, previous = history[-1], history[-2]
+    mlflow_client.set_registered_model_alias(name, CHAMPION, previous)
+    mlflow_client.set_registered_model_tag(name, HISTORY_TAG, json.dumps(history[:-1]))
+    mlflow_client.set_model_version_tag(name, retired, "rolled_back_at", _now())
+    mlflow_client.set_model_version_tag(name, previous, "restored_at", _now())
+    return previous
+
+
+def champion_uri(name: str) -> str:
+    return f"models:/{name}@{CHAMPION}"
+
+
+def load_champion(name: str, settings: Settings):
+    """(version, LightGBM booster) of the model's champion; MissingChampionError names the model."""
+    import mlflow.lightgbm
+
+    mlflow_client = client(settings)
+    version = version_by_alias(mlflow_client, name, CHAMPION)
+    if version is None:
+        raise MissingChampionError(
+            f"model '{name}' has no champion version in {settings.mlflow_tracking_uri}: "
+            f"run `holdout train --model {name}` (a version becomes champion when it beats the baseline)"
+        )
+    return version, mlflow.lightgbm.load_model(champion_uri(name))
+
+
+def list_models(settings: Settings) -> list[dict]:
+    """Every registered version with its aliases and decision tags, newest first per model."""
+    mlflow_client = client(settings)
+    rows = []
+    for found in mlflow_client.search_registered_models():
+        model = mlflow_client.get_registered_model(found.name)  # search results may omit aliases
+        aliases: dict[str, list[str]] = {}
+        for alias, version in (model.aliases or {}).items():
+            aliases.setdefault(str(version), []).append(alias)
+        for version in mlflow_client.search_model_versions(f"name = '{model.name}'"):
+            rows.append(
+                {
+                    "model": model.name,
+                    "version": version.version,
+                    "aliases": ",".join(sorted(aliases.get(version.version, []))),
+                    "decision": version.tags.get("decision", ""),
+                    "metric": version.tags.get("promotion_metric", ""),
+                    "challenger_value": version.tags.get("challenger_value", ""),
+                    "compared_to": version.tags.get("compared_to", ""),
+                    "compared_value": version.tags.get("compared_value", ""),
+                    "created": datetime.fromtimestamp(version.creation_timestamp / 1000, UTC).isoformat(
+                        timespec="seconds"
+                    ),
+                }
+            )
+    return sorted(rows, key=lambda r: (r["model"], -int(r["version"])))

@@ -1,0 +1,348 @@
+"""Train the models of `ml/models.yml` on point-in-time features, track them in MLflow and register them.
+
+A new version always gets the alias `challenger`; it becomes `champion` only when it beats the current champion,
+evaluated on the same held-out window, by the configured margin (the first version: when it beats the baseline).
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+import duckdb
+import lightgbm as lgb
+import mlflow
+import mlflow.lightgbm
+import numpy as np
+import pandas as pd
+from mlflow.models import infer_signature
+
+from holdout.config import Settings
+from holdout.warehouse import read_export_manifest
+from ml import plots, registry
+from ml.config import ModelSpec, load_specs
+from ml.features import (
+    TrainingDataError,
+    data_start,
+    ensure_features,
+    feature_matrix,
+    load_training_frame,
+    plan_cutoffs,
+)
+from ml.metrics import Baseline, classification_metrics, regression_metrics
+from ml.registry import CHALLENGER
+
+
+@dataclass
+class TrainResult:
+    model: str
+    version: str
+    run_id: str
+    promoted: bool
+    decision: str
+    promotion_metric: str = ""
+    metrics: dict[str, float] = field(default_factory=dict)
+    baseline_metrics: dict[str, float] = field(default_factory=dict)
+
+    def __str__(self) -> str:
+        metric = self.promotion_metric
+        return (
+            f"{self.model} v{self.version}: {metric}={self.metrics[metric]:.4f} "
+            f"(baseline {self.baseline_metrics.get(metric, float('nan')):.4f}) -> {self.decision}"
+        )
+
+
+def _say(name: str, message: str, progress: bool) -> None:
+    if progress:
+        print(f"[{name}] {message}", file=sys.stderr, flush=True)
+
+
+def git_commit(settings: Settings) -> str:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            cwd=settings.project_root,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=True,
+        )
+        return out.stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def experiment_id(name: str, settings: Settings) -> str:
+    """One experiment per model, its artifacts under `settings.mlflow_artifacts_dir/<model>`."""
+    experiment = mlflow.get_experiment_by_name(name)
+    if experiment is not None:
+        return experiment.experiment_id
+    location = settings.mlflow_artifacts_dir / name
+    location.mkdir(parents=True, exist_ok=True)
+    return mlflow.create_experiment(name, artifact_location=location.as_uri(), tags={"project": "holdout"})
+
+
+def evaluate(spec: ModelSpec, y: np.ndarray, pred: np.ndarray) -> dict[str, float]:
+    return classification_metrics(y, pred) if spec.is_classifier else regression_metrics(y, pred)
+
+
+def _check_data(spec: ModelSpec, train: pd.DataFrame, heldout: pd.DataFrame) -> None:
+    if len(train) < spec.min_training_rows or len(heldout) < spec.min_heldout_rows:
+        raise TrainingDataError(
+            f"model '{spec.name}': too few rows (training {len(train)} < {spec.min_training_rows} or "
+            f"held-out {len(heldout)} < {spec.min_heldout_rows}); nothing was registered"
+        )
+    if spec.is_classifier:
+        for part, frame in (("training", train), ("held-out", heldout)):
+            counts = frame["label"].value_counts()
+            if len(counts) < 2 or counts.min() < spec.min_class_rows:
+                raise TrainingDataError(
+                    f"model '{spec.name}': the {part} label has a single class or too few of one class "
+                    f"({counts.to_dict()}, at least {spec.min_class_rows} of each needed); nothing was registered"
+                )
+    missing = [f for f in spec.features if f not in train.columns]
+    if missing:
+        raise TrainingDataError(f"model '{spec.name}': features not in ml_training_features: {missing}")
+
+
+def _progress_callback(name: str, total: int, progress: bool, every: int = 50):
+    started = time.perf_counter()
+
+    def callback(env: lgb.callback.CallbackEnv) -> None:
+        done = env.iteration + 1
+        if progress and (done % every == 0 or done == total):
+            _say(name, f"boosting round {done}/{total} ({time.perf_counter() - started:.1f}s)", progress)
+
+    return callback
+
+
+def champion_value(
+    spec: ModelSpec, settings: Settings, heldout: pd.DataFrame
+) -> tuple[str | None, float | None, str]:
+    """The current champion's promotion metric on this held-out window (version, value, note)."""
+    try:
+        version, booster = registry.load_champion(spec.name, settings)
+    except registry.MissingChampionError:
+        return None, None, "no champion"
+    columns = booster.feature_name()
+    missing = [c for c in columns if c not in heldout.columns]
+    if missing:
+        return version.version, None, f"champion v{version.version} needs features not available: {missing}"
+    pred = booster.predict(feature_matrix(heldout, columns))
+    return version.version, evaluate(spec, heldout["label"].to_numpy(), pred)[spec.promotion_metric], ""
+
+
+def decide(
+    spec: ModelSpec, value: float, baseline_value: float, champion: tuple[str | None, float | None, str]
+):
+    """(promote?, decision text, compared-to name, compared-to value)."""
+    sign = 1.0 if spec.greater_is_better else -1.0
+    version, champ_value, note = champion
+    if version is None:
+        beats = sign * (value - baseline_value) > 0
+        text = (
+            "promoted: first version, beats the baseline"
+            if beats
+            else "kept as challenger: does not beat the baseline"
+        )
+        return beats, text, "baseline", baseline_value
+    if champ_value is None:
+        return False, f"kept as challenger: {note}", f"champion v{version}", float("nan")
+    beats = sign * (value - champ_value) >= spec.promotion_margin
+    text = (
+        f"promoted: beats champion v{version} by >= {spec.promotion_margin}"
+        if beats
+        else f"kept as challenger: does not beat champion v{version} by {spec.promotion_margin}"
+    )
+    return beats, text, f"champion v{version}", champ_value
+
+
+def train_model(
+    name: str,
+    settings: Settings,
+    overrides: dict | None = None,
+    progress: bool = True,
+    refresh_features: bool = True,
+) -> TrainResult:
+    """Train, evaluate, log and register one model; promote it when it wins (see module docstring)."""
+    specs = load_specs(overrides={name: overrides} if overrides else None)
+    if name not in specs:
+        raise KeyError(f"unknown model '{name}' (models.yml has: {', '.join(specs)})")
+    spec = specs[name]
+    if refresh_features:
+        ensure_features(settings, specs, progress=progress)
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+        as_of = date.fromisoformat(read_export_manifest(settings.raw_dir)["as_of_date"])
+        plan = plan_cutoffs(spec, as_of, data_start(con))
+        _say(
+            name,
+            f"loading features: training cutoffs {', '.join(map(str, plan.training))}; "
+            f"held-out cutoff {plan.heldout}",
+            progress,
+        )
+        train = load_training_frame(con, spec, list(plan.training))
+        heldout = load_training_frame(con, spec, [plan.heldout])
+    _check_data(spec, train, heldout)
+    _say(name, f"{len(train):,} training rows, {len(heldout):,} held-out rows", progress)
+
+    mlflow_client = registry.client(settings)
+    exp_id = experiment_id(name, settings)
+    x_train, x_heldout = feature_matrix(train, spec.features), feature_matrix(heldout, spec.features)
+    y_train, y_heldout = train["label"].to_numpy(), heldout["label"].to_numpy()
+    baseline = Baseline(spec.baseline).fit(train, train["label"])
+
+    with mlflow.start_run(experiment_id=exp_id, run_name=f"{name}-{plan.heldout}") as run:
+        mlflow.set_tags(
+            {
+                "model": name,
+                "git_commit": git_commit(settings),
+                "task": spec.task,
+                "heldout_cutoff": str(plan.heldout),
+            }
+        )
+        mlflow.log_params(
+            {
+                **{f"lgb_{k}": v for k, v in spec.lgb_params(len(train)).items()},
+                "seed": spec.seed,
+                "num_boost_round": spec.num_boost_round,
+                "horizon_days": spec.horizon_days,
+                "target": spec.target,
+                "population": spec.population,
+                "baseline": spec.baseline,
+                "n_features": len(spec.features),
+                "as_of_date": str(plan.as_of_date),
+                "training_cutoffs": ",".join(map(str, plan.training)),
+                "heldout_cutoff": str(plan.heldout),
+                "promotion_metric": spec.promotion_metric,
+                "promotion_margin": spec.promotion_margin,
+            }
+        )
+        mlflow.log_metrics(
+            {
+                "training_rows": len(train),
+                "heldout_rows": len(heldout),
+                "training_label_mean": float(np.mean(y_train)),
+                "heldout_label_mean": float(np.mean(y_heldout)),
+            }
+        )
+
+        _say(
+            name,
+            f"training LightGBM ({spec.num_boost_round} rounds, {len(spec.features)} features)",
+            progress,
+        )
+        started = time.perf_counter()
+        booster = lgb.train(
+            spec.lgb_params(len(train)),
+            lgb.Dataset(x_train, label=y_train, free_raw_data=True),
+            num_boost_round=spec.num_boost_round,
+            callbacks=[_progress_callback(name, spec.num_boost_round, progress)],
+        )
+        mlflow.log_metric("training_seconds", time.perf_counter() - started)
+
+        pred = booster.predict(x_heldout)
+        base_pred = baseline.predict(heldout)
+        metrics = evaluate(spec, y_heldout, pred)
+        base_metrics = evaluate(spec, y_heldout, base_pred)
+        mlflow.log_metrics(metrics)
+        mlflow.log_metrics({f"baseline_{k}": v for k, v in base_metrics.items()})
+        _say(
+            name,
+            "held-out "
+            + ", ".join(f"{k}={v:.4f} (baseline {base_metrics[k]:.4f})" for k, v in metrics.items()),
+            progress,
+        )
+
+        importance = dict(
+            zip(booster.feature_name(), booster.feature_importance("gain").tolist(), strict=True)
+        )
+        mlflow.log_dict(importance, "feature_importance.json")
+        _log_plots(spec, y_heldout, pred, base_pred, importance, heldout)
+
+        signature = infer_signature(x_heldout.head(1000), pred[:1000])
+        info = mlflow.lightgbm.log_model(
+            booster,
+            name="model",
+            signature=signature,
+            input_example=x_heldout.head(5),
+            registered_model_name=name,
+            pip_requirements=[f"lightgbm=={lgb.__version__}", f"mlflow=={mlflow.__version__}"],
+        )
+        version = str(info.registered_model_version)
+        _say(name, f"registered version {version}", progress)
+
+        champion = champion_value(spec, settings, heldout)
+        promote, decision, compared_to, compared_value = decide(
+            spec, metrics[spec.promotion_metric], base_metrics[spec.promotion_metric], champion
+        )
+        tags = {
+            "run_id": run.info.run_id,
+            "heldout_cutoff": str(plan.heldout),
+            "decision": decision,
+            "promotion_metric": spec.promotion_metric,
+            "promotion_margin": str(spec.promotion_margin),
+            "challenger_value": f"{metrics[spec.promotion_metric]:.6f}",
+            "baseline_value": f"{base_metrics[spec.promotion_metric]:.6f}",
+            "compared_to": compared_to,
+            "compared_value": f"{compared_value:.6f}",
+        }
+        for key, value in tags.items():
+            mlflow_client.set_model_version_tag(name, version, key, value)
+        mlflow_client.set_registered_model_alias(name, CHALLENGER, version)
+        if promote:
+            registry.promote(mlflow_client, name, version, decision)
+        mlflow.set_tags({"decision": decision, "model_version": version})
+        _say(name, f"v{version}: {decision}", progress)
+    return TrainResult(
+        model=name,
+        version=version,
+        run_id=run.info.run_id,
+        promoted=promote,
+        decision=decision,
+        promotion_metric=spec.promotion_metric,
+        metrics=metrics,
+        baseline_metrics=base_metrics,
+    )
+
+
+def _log_plots(spec: ModelSpec, y, pred, base_pred, importance: dict, heldout: pd.DataFrame) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp)
+        if spec.is_classifier:
+            plots.roc_plot(y, pred, base_pred, out / "roc.png", spec.name)
+            plots.lift_plot(y, pred, base_pred, out / "lift.png", spec.name)
+            plots.calibration_plot(y, pred, base_pred, out / "calibration.png", spec.name)
+        else:
+            plots.lift_plot(y, pred, base_pred, out / "lift.png", spec.name, ylabel="revenue / mean revenue")
+            plots.predicted_vs_actual_plot(y, pred, base_pred, out / "predicted_vs_actual.png", spec.name)
+        plots.importance_plot(importance, out / "feature_importance.png", spec.name)
+        mlflow.log_artifacts(str(out), "plots")
+        # held-out predictions: lets ml.evaluate compare with the ground truth without retraining
+        predictions = heldout[["customer_id", "cutoff_date", "label"]].assign(
+            score=pred, baseline_score=base_pred
+        )
+        predictions.to_parquet(out / "heldout_predictions.parquet", index=False)
+        mlflow.log_artifact(str(out / "heldout_predictions.parquet"), "evaluation")
+
+
+def train_all(settings: Settings, progress: bool = True) -> list[TrainResult]:
+    """Train every model of models.yml (features are refreshed once)."""
+    specs = load_specs()
+    ensure_features(settings, specs, progress=progress)
+    return [train_model(name, settings, progress=progress, refresh_features=False) for name in specs]
+
+
+def main() -> None:
+    from holdout.config import get_settings
+
+    for result in train_all(get_settings()):
+        print(result)
+
+
+if __name__ == "__main__":
+    main()

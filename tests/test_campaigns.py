@@ -1,0 +1,282 @@
+"""Campaign specs, eligibility, priority, assignment, ledger and export: real DuckDB on the built fixture."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import date
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pytest
+
+from holdout.campaigns import launch as launch_mod
+from holdout.campaigns.assignment import assign_groups, assignment_uniform, priority_order
+from holdout.campaigns.export import normalize_email, sha256_hex
+from holdout.campaigns.spec import load_specs, validate_specs
+from holdout.config import get_settings
+from holdout.warehouse import as_of_date
+
+GOOD = """\
+id: {id}
+name: A campaign
+audience:
+  any_of: [lifecycle__at_risk]
+channel: email
+offer: {{kind: discount, code: X}}
+control_share: 0.2
+response_window_days: 14
+priority: 5
+start_date: 2026-01-01
+"""
+
+
+def _ro(settings):
+    return duckdb.connect(str(settings.warehouse_path), read_only=True)
+
+
+def _ledger_counts(settings) -> dict[str, int]:
+    con = _ro(settings)
+    try:
+        return {t: con.execute(f"select count(*) from ops.{t}").fetchall()[0][0]
+                for t in ("campaign_launches", "campaign_assignments", "campaign_exports")}
+    finally:
+        con.close()
+
+
+# ------------------------------------------------------------------------------------------------ specs
+def test_spec_validation_names_file_and_field(tmp_path, monkeypatch):
+    d = tmp_path / "campaigns"
+    d.mkdir()
+    (d / "ok.yml").write_text(GOOD.format(id="ok"))
+    (d / "dup.yml").write_text(GOOD.format(id="ok"))
+    (d / "bad.yml").write_text(
+        "id: bad\nname: Bad\naudience: {any_of: [no_such_segment], scores: {magic_score: {min: 0.3}}}\n"
+        "channel: fax\noffer: {kind: discount}\ncontrol_share: 0.7\nresponse_window_days: 0\npriority: high\n"
+    )
+    (d / "broken.yml").write_text("id: broken\nname: [unclosed\nchannel: email\n")
+    monkeypatch.setenv("HOLDOUT_CAMPAIGNS_DIR", str(d))
+    monkeypatch.setenv("HOLDOUT_HOME", str(tmp_path / "home"))
+    problems = validate_specs(get_settings(), known_segment_ids={"lifecycle__at_risk"})
+    got = {(p.file, p.field) for p in problems}
+    dup = [p for p in problems if p.field == "id" and "duplicate" in p.message]
+    assert len(dup) == 1 and {dup[0].file, dup[0].message.split("also in ")[1].rstrip(")")} == {"dup.yml", "ok.yml"}
+    assert ("bad.yml", "channel") in got
+    assert ("bad.yml", "control_share") in got
+    assert ("bad.yml", "response_window_days") in got
+    assert ("bad.yml", "priority") in got
+    assert ("bad.yml", "start_date") in got  # missing required field
+    assert ("broken.yml", "(yaml)") in got
+    (yaml_problem,) = [p for p in problems if p.file == "broken.yml"]
+    assert "line 3, column 8" in yaml_problem.message and "line 2" in yaml_problem.message
+    # segment and score references are checked on specs that parse
+    (d / "bad.yml").write_text(GOOD.format(id="bad").replace(
+        "  any_of: [lifecycle__at_risk]", "  any_of: [no_such_segment]\n  scores: {magic_score: {min: 0.3}}"))
+    problems = validate_specs(get_settings(), known_segment_ids={"lifecycle__at_risk"})
+    got = {(p.file, p.field) for p in problems}
+    assert ("bad.yml", "audience.any_of") in got
+    assert ("bad.yml", "audience.scores.magic_score") in got
+    assert all(str(p).startswith(p.file + ": ") for p in problems)
+
+
+def test_cli_validate_exits_nonzero(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from holdout.campaigns.cli import campaign
+
+    d = tmp_path / "c"
+    d.mkdir()
+    (d / "x.yml").write_text(GOOD.format(id="x").replace("channel: email", "channel: pigeon"))
+    monkeypatch.setenv("HOLDOUT_CAMPAIGNS_DIR", str(d))
+    monkeypatch.setenv("HOLDOUT_HOME", str(tmp_path / "home"))
+    result = CliRunner().invoke(campaign, ["validate"])
+    assert result.exit_code == 1
+    assert "x.yml: channel: unknown channel 'pigeon'" in result.output
+
+
+@pytest.mark.integration
+def test_demo_specs_are_valid_against_the_warehouse(built_home):
+    assert validate_specs(built_home) == []
+    specs = load_specs(built_home)
+    assert len([s for s in specs if s.schedule != "manual"]) >= 4
+    assert any(s.id == "gate-demo-consent" and s.schedule == "manual" for s in specs)
+
+
+# ------------------------------------------------------------------------------------------- assignment
+def test_assignment_is_deterministic_and_has_the_right_share():
+    ids = [f"C{i:07d}" for i in range(20000)]
+    a = assign_groups("camp", pd.Series(ids), 0.2)
+    b = assign_groups("camp", pd.Series(list(reversed(ids))), 0.2).set_index("customer_id").loc[ids].reset_index()
+    assert (a["group"].to_numpy() == b["group"].to_numpy()).all()  # order-independent
+    assert abs((a["group"] == "control").mean() - 0.2) < 0.015
+    other = assignment_uniform("other-camp", ids)
+    assert abs(np.corrcoef(a["u"], other)[0, 1]) < 0.03  # independent across campaigns
+    expected = int.from_bytes(hashlib.sha256(b"holdout-v1\x1fcamp\x1fC0000000").digest()[:8], "big") / 2**64
+    assert a.loc[0, "u"] == pytest.approx(expected)
+
+
+def test_priority_order_lower_integer_first_auto_last(tmp_path, monkeypatch):
+    d = tmp_path / "c"
+    d.mkdir()
+    for cid, prio in (("a", "auto"), ("b", "7"), ("c", "2"), ("d", "auto")):
+        (d / f"{cid}.yml").write_text(GOOD.format(id=cid).replace("priority: 5", f"priority: {prio}"))
+    monkeypatch.setenv("HOLDOUT_CAMPAIGNS_DIR", str(d))
+    specs = load_specs(get_settings())
+    order = [s.id for s in priority_order(specs, {"a": 500, "d": 20})]
+    assert order == ["c", "b", "d", "a"]  # autos after explicit; smaller eligible audience first
+
+
+def test_email_normalized_and_hashed():
+    assert normalize_email("  Jane.Doe@Example.COM ") == "jane.doe@example.com"
+    assert sha256_hex(normalize_email(" A@B.C")) == hashlib.sha256(b"a@b.c").hexdigest()
+
+
+# ------------------------------------------------------------------------------------ launch (integration)
+@pytest.mark.integration
+def test_same_day_priority_gives_each_customer_to_one_campaign(fresh_home):
+    d = as_of_date(fresh_home)
+    ids = launch_mod.plan_launches(fresh_home, d, ["winback-discount-email", "sms-reactivation"])
+    assert set(ids) == {f"winback-discount-email-{d:%Y%m%d}", f"sms-reactivation-{d:%Y%m%d}"}
+    win = pd.read_parquet(launch_mod.launch_dir(fresh_home, ids[0]) / "audience.parquet")
+    sms = pd.read_parquet(launch_mod.launch_dir(fresh_home, ids[1]) / "audience.parquet")
+    assert ids[0].startswith("winback")  # priority 20 before 30
+    assert not set(win["customer_id"]) & set(sms["customer_id"])
+    funnel = json.loads((launch_mod.launch_dir(fresh_home, ids[1]) / "funnel.json").read_text())
+    steps = {s["step"]: s["count"] for s in funnel}
+    # the at-risk customers both campaigns want went to the win-back e-mail
+    assert steps["priority"] < steps["frequency_cap"]
+    counts = [s["count"] for s in funnel if s["step"] not in ("test", "control")]
+    assert counts == sorted(counts, reverse=True)
+    assert steps["test"] + steps["control"] == len(sms)
+    balance = json.loads((launch_mod.launch_dir(fresh_home, ids[0]) / "balance.json").read_text())
+    assert balance["mde"]["minimum_detectable_uplift_eur"] > 0 and balance["smd"]
+
+
+@pytest.mark.integration
+def test_open_window_blocks_other_campaigns_for_test_and_control(fresh_home):
+    d = as_of_date(fresh_home)
+    first = launch_mod.launch_campaign(fresh_home, "winback-discount-email", d)
+    assert first.status == "launched"
+    con = _ro(fresh_home)
+    assigned = con.execute("select customer_id, \"group\" from ops.campaign_assignments").df()
+    con.close()
+    assert set(assigned["group"]) == {"test", "control"}
+    # a later, separate launch of an overlapping campaign on a day inside the window
+    later = date.fromordinal(d.toordinal() + 3)
+    (lid,) = launch_mod.plan_launches(fresh_home, later, ["sms-reactivation"])
+    sms = pd.read_parquet(launch_mod.launch_dir(fresh_home, lid) / "audience.parquet")
+    assert not set(sms["customer_id"]) & set(assigned["customer_id"])
+    funnel = {s["step"]: s["count"] for s in json.loads((launch_mod.launch_dir(fresh_home, lid) / "funnel.json").read_text())}
+    assert funnel["no_open_window"] < funnel["not_suppressed"]  # the window removed someone
+
+
+@pytest.mark.integration
+def test_relaunch_is_idempotent_and_exports_once(fresh_home):
+    d = as_of_date(fresh_home)
+    first = launch_mod.launch_campaign(fresh_home, "gift-email", d)
+    path = Path(first.export_path)
+    before, mtime = _ledger_counts(fresh_home), path.stat().st_mtime_ns
+    again = launch_mod.launch_campaign(fresh_home, "gift-email", d)
+    assert again.status == "already_launched"
+    assert _ledger_counts(fresh_home) == before
+    assert path.stat().st_mtime_ns == mtime
+    assert launch_mod.plan_launches(fresh_home, d, ["gift-email"]) == []
+    # the export: test group only, e-mails hashed, manifest agrees with the file and the ledger
+    out = pd.read_csv(path)
+    con = _ro(fresh_home)
+    groups = con.execute("select customer_id, \"group\" from ops.campaign_assignments").df().set_index("customer_id")["group"]
+    emails = con.execute("select customer_id, email from marts.dim_customers").df().set_index("customer_id")["email"]
+    sha = con.execute("select sha256, row_count from ops.campaign_exports").fetchall()
+    con.close()
+    assert (groups.loc[out["customer_id"]] == "test").all()
+    assert "email" not in out.columns
+    assert out["email_sha256"].tolist() == [sha256_hex(normalize_email(emails[c])) for c in out["customer_id"]]
+    manifest = json.loads(path.with_name(path.stem + ".manifest.json").read_text())
+    assert manifest["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest() == sha[0][0]
+    assert manifest["row_count"] == len(out) == sha[0][1]
+
+
+@pytest.mark.integration
+def test_crash_between_ledger_commit_and_export_is_repaired(fresh_home, monkeypatch):
+    d = as_of_date(fresh_home)
+
+    def boom(*_a, **_k):
+        raise RuntimeError("power cut after commit")
+
+    monkeypatch.setattr(launch_mod, "publish_export", boom)
+    with pytest.raises(RuntimeError, match="power cut"):
+        launch_mod.launch_campaign(fresh_home, "winback-discount-email", d)
+    lid = f"winback-discount-email-{d:%Y%m%d}"
+    counts = _ledger_counts(fresh_home)
+    assert counts["campaign_launches"] == 1 and counts["campaign_exports"] == 1
+    final = fresh_home.outbox_dir / "email" / f"{lid}.csv"
+    assert not final.exists()  # nothing visible to the sender yet
+    monkeypatch.undo()
+    outcome = launch_mod.launch_campaign(fresh_home, "winback-discount-email", d)
+    assert outcome.status == "already_launched" and "finished" in outcome.message
+    assert final.exists()
+    assert _ledger_counts(fresh_home) == counts  # no second launch, assignment or export row
+    con = _ro(fresh_home)
+    (sha,) = con.execute("select sha256 from ops.campaign_exports").fetchall()[0]
+    con.close()
+    assert hashlib.sha256(final.read_bytes()).hexdigest() == sha
+
+
+@pytest.mark.integration
+def test_crash_inside_the_transaction_leaves_nothing(fresh_home, monkeypatch):
+    d = as_of_date(fresh_home)
+    real_connect = launch_mod.connect
+
+    class Flaky:
+        def __init__(self, con):
+            self._con = con
+
+        def execute(self, sql, *args):
+            if "insert into ops.campaign_exports" in sql:
+                raise RuntimeError("crash mid-transaction")
+            return self._con.execute(sql, *args)
+
+        def __getattr__(self, name):
+            return getattr(self._con, name)
+
+    from contextlib import contextmanager
+
+    @contextmanager
+    def flaky_connect(*a, **k):
+        with real_connect(*a, **k) as con:
+            yield Flaky(con)
+
+    launch_mod.plan_launches(fresh_home, d, ["gift-email"])
+    lid = f"gift-email-{d:%Y%m%d}"
+    launch_mod.run_gate(fresh_home, lid)
+    monkeypatch.setattr(launch_mod, "connect", flaky_connect)
+    with pytest.raises(RuntimeError, match="mid-transaction"):
+        launch_mod.record_and_activate(fresh_home, lid)
+    monkeypatch.undo()
+    assert _ledger_counts(fresh_home) == {"campaign_launches": 0, "campaign_assignments": 0, "campaign_exports": 0}
+    assert not list((fresh_home.outbox_dir / "email").glob("*"))  # no file, no temp file
+    assert launch_mod.record_and_activate(fresh_home, lid).status == "launched"  # a retry completes it
+
+
+@pytest.mark.integration
+def test_send_time_consent_recheck_drops_opted_out(fresh_home):
+    d = as_of_date(fresh_home)
+    (lid,) = launch_mod.plan_launches(fresh_home, d, ["gift-email"])
+    launch_mod.run_gate(fresh_home, lid)
+    aud = pd.read_parquet(launch_mod.launch_dir(fresh_home, lid) / "audience.parquet")
+    victim = aud.loc[aud["group"] == "test", "customer_id"].iloc[0]
+    # the customer opts out between the gate and the send (a rebuild in between would show this)
+    con = duckdb.connect(str(fresh_home.warehouse_path))
+    con.execute("update marts.fct_consent_history set is_opted_in = false "
+                "where customer_id = ? and channel = 'email' and valid_to is null", [victim])
+    con.close()
+    outcome = launch_mod.record_and_activate(fresh_home, lid)
+    out = pd.read_csv(outcome.export_path)
+    assert victim not in set(out["customer_id"])
+    assert outcome.exported_rows == int((aud["group"] == "test").sum()) - 1
+    con = _ro(fresh_home)
+    kept = con.execute("select \"group\" from ops.campaign_assignments where customer_id = ?", [victim]).fetchall()
+    con.close()
+    assert kept == [("test",)]  # intention to treat: stays in test for measurement

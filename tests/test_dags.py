@@ -1,0 +1,180 @@
+"""DAG integrity: the DagBag of `dags/` imports cleanly, with owners, tags, retries, pools and no parse-time I/O.
+
+The DagBag is loaded once in a subprocess with a throw-away AIRFLOW_HOME and a HOLDOUT_HOME that does not exist:
+Airflow reads its configuration at import, and a DAG file that touched the landing zone or the warehouse while
+being parsed would fail (or create the directory) there.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+DAGS = ROOT / "dags"
+EXPECTED_DAGS = {"customer_build", "model_retrain", "campaign_launch", "campaign_close"}
+POOL = "holdout_warehouse"
+
+LOAD_DAGBAG = r"""
+import json, sys
+from airflow.dag_processing.dagbag import DagBag
+
+bag = DagBag(dag_folder=sys.argv[1])
+out = {"import_errors": {k: str(v)[-3000:] for k, v in bag.import_errors.items()}, "dags": {}}
+for dag_id, dag in bag.dags.items():
+    out["dags"][dag_id] = {
+        "fileloc": dag.fileloc,
+        "tags": sorted(dag.tags),
+        "doc_md": dag.doc_md or "",
+        "owner": dag.default_args.get("owner"),
+        "timetable": type(dag.timetable).__name__,
+        "params": sorted(dag.params.keys()),
+        "tasks": {
+            t.task_id: {
+                "retries": t.retries,
+                "backoff": bool(t.retry_exponential_backoff),
+                "owner": t.owner,
+                "pool": t.pool,
+                "type": type(t).__name__,
+                "outlets": [getattr(o, "uri", str(o)) for o in t.outlets],
+                "upstream": sorted(t.upstream_task_ids),
+            }
+            for t in dag.tasks
+        },
+    }
+print("DAGBAG_JSON=" + json.dumps(out))
+"""
+
+
+@pytest.fixture(scope="module")
+def dagbag(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    tmp = tmp_path_factory.mktemp("dagbag")
+    missing_home = tmp / "does-not-exist"
+    env = {
+        **os.environ,
+        "AIRFLOW_HOME": str(tmp / "airflow"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS),
+        "AIRFLOW__COSMOS__ENABLE_TELEMETRY": "False",
+        # Cosmos caches the `dbt ls` output in an Airflow Variable; this throw-away home has no metadata DB
+        "AIRFLOW__COSMOS__ENABLE_CACHE_DBT_LS": "False",
+        "DO_NOT_TRACK": "1",
+        "HOLDOUT_HOME": str(missing_home),
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", LOAD_DAGBAG, str(DAGS)], env=env, capture_output=True, text=True, timeout=300
+    )
+    lines = [line for line in done.stdout.splitlines() if line.startswith("DAGBAG_JSON=")]
+    assert done.returncode == 0 and lines, f"DagBag failed:\n{done.stdout[-4000:]}\n{done.stderr[-4000:]}"
+    result = json.loads(lines[-1].removeprefix("DAGBAG_JSON="))
+    result["holdout_home_created"] = missing_home.exists()
+    return result
+
+
+def test_no_import_errors(dagbag: dict) -> None:
+    assert dagbag["import_errors"] == {}
+
+
+def test_the_four_dags_exist(dagbag: dict) -> None:
+    assert set(dagbag["dags"]) == EXPECTED_DAGS
+
+
+def test_one_dag_per_file(dagbag: dict) -> None:
+    files = [Path(d["fileloc"]).name for d in dagbag["dags"].values()]
+    assert sorted(files) == sorted(f"{dag_id}.py" for dag_id in EXPECTED_DAGS)
+
+
+def test_no_io_at_parse_time(dagbag: dict) -> None:
+    # HOLDOUT_HOME pointed at a missing directory: parsing must neither need it nor create it
+    assert not dagbag["holdout_home_created"]
+
+
+@pytest.mark.parametrize("dag_id", sorted(EXPECTED_DAGS))
+def test_dag_conventions(dagbag: dict, dag_id: str) -> None:
+    dag = dagbag["dags"][dag_id]
+    assert dag["tags"] and "holdout" in dag["tags"]
+    assert dag["owner"] and dag["owner"] != "airflow"
+    assert dag["doc_md"].strip().startswith(f"### {dag_id}")
+    for task_id, task in dag["tasks"].items():
+        assert task["owner"] == dag["owner"], task_id
+        if task_id == "check_landing_zone" or task["type"].startswith("Dbt"):
+            # deliberate: a missing export does not fix itself, and Cosmos' watcher producer skips retries
+            continue
+        assert task["retries"] >= 2, f"{dag_id}.{task_id} retries={task['retries']}"
+        assert task["backoff"], f"{dag_id}.{task_id} has no exponential backoff"
+
+
+WAREHOUSE_TASKS = {
+    "customer_build": ["prepare_warehouse", "validate_marts"],
+    "model_retrain": ["build_features", "train", "score", "rebuild_score_marts"],
+    "campaign_launch": ["plan", "launch.gate", "launch.activate"],
+    "campaign_close": ["close_windows", "refresh_result_marts", "report"],
+}
+
+
+@pytest.mark.parametrize("dag_id", sorted(EXPECTED_DAGS))
+def test_warehouse_tasks_use_the_one_slot_pool(dagbag: dict, dag_id: str) -> None:
+    tasks = dagbag["dags"][dag_id]["tasks"]
+    for task_id in WAREHOUSE_TASKS[dag_id]:
+        assert tasks[task_id]["pool"] == POOL, task_id
+
+
+def test_customer_build_renders_dbt_with_cosmos_watcher(dagbag: dict) -> None:
+    tasks = dagbag["dags"]["customer_build"]["tasks"]
+    producers = [t for t in tasks.values() if t["type"] == "DbtProducerWatcherOperator"]
+    assert len(producers) == 1, "one dbt build process"
+    assert producers[0]["pool"] == POOL
+    models = [tid for tid, t in tasks.items() if t["type"] == "DbtRunWatcherOperator"]
+    assert "dbt_build.dim_customers.run" in models
+    assert "dbt_build.stg_crm__customers.run" in models
+    assert "dbt_build.fct_segment_memberships.run" in models
+    assert not any(".ml_" in tid for tid in models), "training features belong to model_retrain"
+    # consumers can re-run their model on a retry: they write the warehouse too
+    assert all(tasks[tid]["pool"] == POOL for tid in models)
+
+
+def test_assets_chain_the_dags(dagbag: dict) -> None:
+    build = dagbag["dags"]["customer_build"]["tasks"]["validate_marts"]["outlets"]
+    assert set(build) == {
+        "duckdb://holdout/marts/dim_customers",
+        "duckdb://holdout/marts/dim_segments",
+        "duckdb://holdout/marts/fct_segment_memberships",
+    }
+    assert dagbag["dags"]["model_retrain"]["timetable"] == "AssetOrTimeSchedule"
+    assert dagbag["dags"]["model_retrain"]["tasks"]["rebuild_score_marts"]["outlets"] == [
+        "duckdb://holdout/marts/customer_scores"
+    ]
+
+
+def test_launch_form_and_gate_wiring(dagbag: dict) -> None:
+    dag = dagbag["dags"]["campaign_launch"]
+    assert dag["params"] == ["campaign_id", "dry_run", "launch_date"]
+    assert dag["tasks"]["launch.activate"]["upstream"] == ["launch.gate"]
+
+
+def test_gate_failure_fails_without_retry(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A failed gate raises AirflowFailException (no useless retry); the report path is in the message."""
+    monkeypatch.setenv("AIRFLOW_HOME", str(tmp_path / "airflow"))
+    monkeypatch.setenv("HOLDOUT_HOME", str(tmp_path / "home"))
+    import importlib.util
+
+    from airflow.sdk.exceptions import AirflowFailException
+
+    import holdout.orchestration as orchestration
+
+    def blocked(launch_id: str, settings=None) -> str:
+        raise orchestration.GateBlocked(f"Gate failed for launch {launch_id} (report: /r/gate.html)")
+
+    monkeypatch.setattr(orchestration, "gate_launch", blocked)
+    spec = importlib.util.spec_from_file_location("campaign_launch_dag", DAGS / "campaign_launch.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    task = module.campaign_launch().get_task("launch.gate")
+    with pytest.raises(AirflowFailException, match="report: /r/gate.html"):
+        task.python_callable("L1")

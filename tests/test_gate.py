@@ -1,0 +1,105 @@
+"""The Great Expectations activation gate: committed project, a proven block, and the checks it makes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pytest
+
+from holdout.campaigns import gate, launch
+from holdout.config import PROJECT_ROOT
+from holdout.warehouse import as_of_date, connect
+
+
+def test_gx_project_is_committed_and_stable(tmp_path, monkeypatch):
+    root = PROJECT_ROOT / "expectations"
+    for rel in ("great_expectations.yml", "expectations/campaign_activation_gate.json",
+                "validation_definitions/campaign_activation_gate.json", "checkpoints/campaign_activation_gate.json"):
+        assert (root / rel).exists(), rel
+    monkeypatch.setenv("HOLDOUT_HOME", str(tmp_path))
+    from holdout.config import get_settings
+
+    before = {p: p.read_bytes() for p in root.rglob("*") if p.is_file() and "uncommitted" not in p.parts}
+    assert gate.init_gx_project(get_settings()) == []  # the committed config is exactly what the code defines
+    after = {p: p.read_bytes() for p in root.rglob("*") if p.is_file() and "uncommitted" not in p.parts}
+    assert before == after
+    suite = json.loads((root / "expectations/campaign_activation_gate.json").read_text())
+    types = {e["type"] for e in suite["expectations"]}
+    assert {"expect_column_values_to_be_unique", "expect_column_mean_to_be_between",
+            "expect_table_row_count_to_be_between", "expect_column_values_to_be_in_set"} <= types
+
+
+def test_control_share_tolerance_scales_with_n():
+    lo_small, hi_small = gate.control_share_bounds(0.2, 100)
+    lo_big, hi_big = gate.control_share_bounds(0.2, 1_000_000)
+    assert hi_small - lo_small > hi_big - lo_big
+    assert (lo_big, hi_big) == pytest.approx((0.17, 0.23))
+
+
+@pytest.mark.integration
+def test_consent_fault_is_blocked_by_the_gate(fresh_home):
+    d = as_of_date(fresh_home)
+    lid = f"gate-demo-consent-{d:%Y%m%d}"
+    with pytest.raises(launch.GateFailed) as info:
+        launch.launch_campaign(fresh_home, "gate-demo-consent", d, inject="consent", inject_size=25)
+    msg = str(info.value)
+    assert "consent_ok" in msg and "25 of" in msg
+    # blocked in the ledger, nothing assigned, nothing exported
+    with connect(read_only=True, settings=fresh_home) as con:
+        assert con.execute("select status from ops.campaign_launches where launch_id = ?", [lid]).fetchall() == [("blocked",)]
+        assert con.execute("select count(*) from ops.campaign_assignments").fetchall() == [(0,)]
+        assert con.execute("select count(*) from ops.campaign_exports").fetchall() == [(0,)]
+    assert not fresh_home.outbox_dir.exists() or not any(fresh_home.outbox_dir.rglob("*.csv"))
+    # a readable report: text summary and GX Data Docs
+    summary = (fresh_home.reports_dir / "gates" / f"{lid}.txt").read_text()
+    assert "FAILED" in summary and "consent" in summary
+    assert info.value.docs_path and Path(info.value.docs_path).exists()
+    assert (fresh_home.reports_dir / "gx_docs" / "index.html").exists()
+    # the only failure is the injected one
+    failures = json.loads((launch.launch_dir(fresh_home, lid) / "gate.json").read_text())["failures"]
+    assert [f["column"] for f in failures] == ["consent_ok"]
+    assert failures[0]["unexpected_count"] == 25
+    # record_and_activate refuses a launch whose gate failed
+    with pytest.raises(launch.GateFailed):
+        launch.record_and_activate(fresh_home, lid)
+    # without the fault the same launch passes and replaces the blocked row
+    assert launch.launch_campaign(fresh_home, "gate-demo-consent", d).status == "launched"
+
+
+@pytest.mark.integration
+def test_gate_catches_overlap_and_changed_audience(fresh_home):
+    d = as_of_date(fresh_home)
+    (lid,) = launch.plan_launches(fresh_home, d, ["gift-email"])
+    aud = pd.read_parquet(launch.launch_dir(fresh_home, lid) / "audience.parquet")
+    # another launch assigns two of these customers (one test, one control) after planning
+    with connect(settings=fresh_home) as con:
+        taken = pd.concat([aud[aud["group"] == "test"].head(1), aud[aud["group"] == "control"].head(1)])
+        for cid in taken["customer_id"]:
+            con.execute("insert into ops.campaign_assignments values ('other', 'other-x', ?, 'control', now(), ?)",
+                        [cid, date_plus(d, 10)])
+    with pytest.raises(launch.GateFailed) as info:
+        launch.run_gate(fresh_home, lid)
+    assert "in_open_window" in str(info.value) and "2 of" in str(info.value)
+
+
+@pytest.mark.integration
+def test_gate_frame_flags_exported_controls(built_home):
+    con = duckdb.connect(str(built_home.warehouse_path), read_only=True)
+    try:
+        ids = [r[0] for r in con.execute(
+            "select customer_id from marts.dim_customers where consent_email and is_email_valid limit 4").fetchall()]
+        aud = pd.DataFrame({"customer_id": ids, "group": ["test", "test", "control", "control"]})
+        frame = gate.gate_frame(con, aud, pd.Series(ids[:3]), "email", "x-1", as_of_date(built_home))
+    finally:
+        con.close()
+    assert frame["exported_control"].tolist() == [False, False, True, False]
+    assert frame["is_control"].tolist() == [0, 0, 1, 1]
+
+
+def date_plus(d, days):
+    from datetime import timedelta
+
+    return d + timedelta(days=days)

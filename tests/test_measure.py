@@ -1,0 +1,410 @@
+"""holdout.measure: statistics against scipy and known answers, coverage, persona recovery, report."""
+
+from __future__ import annotations
+
+import base64
+import re
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from holdout.measure import (
+    assign_personas,
+    find_personas,
+    measure_conversion,
+    measure_conversion_counts,
+    measure_uplift,
+    minimum_detectable_uplift,
+    render_campaign_report,
+    required_sample_size,
+    standardized_mean_differences,
+)
+from holdout.measure.personas import NOT_AT_ALL, SOMEWHAT, VERY_WELL, classify
+from holdout.measure.report import normalize_funnel
+from holdout.measure.uplift import bootstrap_means, proportion_difference, welch_from_stats, wilson_interval
+
+
+def zero_heavy(
+    rng: np.random.Generator, n: int, p_buy: float, mu: float = 3.0, sigma: float = 1.0
+) -> np.ndarray:
+    """Revenue per customer: most spend nothing, buyers spend a lognormal amount."""
+    return np.where(rng.random(n) < p_buy, rng.lognormal(mu, sigma, n), 0.0)
+
+
+# --- uplift -------------------------------------------------------------------------------------------------
+
+
+def test_welch_matches_scipy():
+    rng = np.random.default_rng(1)
+    yt, yc = zero_heavy(rng, 3000, 0.12), zero_heavy(rng, 2500, 0.10)
+    r = measure_uplift(yt, yc, n_boot=0)
+    ref = stats.ttest_ind(yt, yc, equal_var=False)
+    ci = ref.confidence_interval(0.95)
+    assert r.p_value == pytest.approx(ref.pvalue, rel=1e-10)
+    assert r.df == pytest.approx(ref.df, rel=1e-10)
+    assert (r.ci_low, r.ci_high) == pytest.approx((ci.low, ci.high), rel=1e-10)
+    assert r.uplift == pytest.approx(yt.mean() - yc.mean(), rel=1e-12)
+    assert (r.n_test, r.n_control) == (3000, 2500)
+    assert r.method == "welch_t"
+
+
+def test_measure_uplift_money_fields_and_response_rate():
+    yt = np.array([0.0, 0.0, 10.0, 30.0])
+    yc = np.array([0.0, 0.0, 0.0, 10.0])
+    r = measure_uplift(yt, yc, n_boot=0, cost_per_contact=1.5)
+    assert r.uplift == pytest.approx(7.5)
+    assert r.incremental_revenue == pytest.approx(30.0)
+    assert r.cost == pytest.approx(6.0)
+    assert r.roi == pytest.approx((30.0 - 6.0) / 6.0)
+    assert (r.response_rate_test, r.response_rate_control) == (0.5, 0.25)
+    given = measure_uplift(yt, yc, n_boot=0, responded_test=[1, 1, 1, 1], responded_control=[0, 1, 0, 1])
+    assert (given.response_rate_test, given.response_rate_control) == (1.0, 0.5)
+    rec = r.to_record()
+    assert rec["test_customers"] == 4 and rec["uplift_ci_low"] == r.ci_low and rec["method"] == "welch_t"
+
+
+def test_measure_uplift_rejects_missing_values_and_tiny_arms():
+    with pytest.raises(ValueError, match="NaN"):
+        measure_uplift([1.0, np.nan, 0.0], [0.0, 1.0])
+    with pytest.raises(ValueError, match="at least 2"):
+        measure_uplift([1.0], [0.0, 1.0])
+
+
+def test_welch_degenerate_constant_arms():
+    w = welch_from_stats(0.0, 0.0, 10, 0.0, 0.0, 10)
+    assert float(w["p_value"]) == 1.0 and float(w["ci_low"]) == float(w["ci_high"]) == 0.0
+    r = measure_uplift(np.zeros(50), np.zeros(40), n_boot=100)
+    assert r.uplift == 0.0 and r.p_value == 1.0 and r.bootstrap_ci_low == r.bootstrap_ci_high == 0.0
+
+
+def test_welch_on_500k_customers_is_fast():
+    rng = np.random.default_rng(2)
+    yt, yc = zero_heavy(rng, 500_000, 0.06), zero_heavy(rng, 500_000, 0.05)
+    start = time.perf_counter()
+    r = measure_uplift(yt, yc)
+    assert time.perf_counter() - start < 0.5
+    assert r.method == "welch_t" and r.ci_low < r.uplift < r.ci_high
+
+
+def test_zero_aware_bootstrap_matches_the_sampling_distribution():
+    rng = np.random.default_rng(3)
+    y = zero_heavy(rng, 4000, 0.1)
+    means, exact = bootstrap_means(y, 4000, np.random.default_rng(4))
+    assert exact
+    # The bootstrap distribution of the mean has mean ~ sample mean and sd ~ sd/sqrt(n) (plug-in).
+    assert means.mean() == pytest.approx(y.mean(), rel=0.01)
+    assert means.std() == pytest.approx(y.std() / np.sqrt(y.size), rel=0.05)
+    # Same check against a naive index-resampling bootstrap.
+    naive = y[np.random.default_rng(5).integers(0, y.size, size=(1000, y.size))].mean(axis=1)
+    assert means.std() == pytest.approx(naive.std(), rel=0.08)
+
+
+def test_bootstrap_cross_check_agrees_with_welch_on_moderate_groups():
+    rng = np.random.default_rng(6)
+    yt, yc = zero_heavy(rng, 20_000, 0.12), zero_heavy(rng, 20_000, 0.10)
+    r = measure_uplift(yt, yc, n_boot=2000, seed=1)
+    assert "bootstrap" in r.method and not r.notes
+    assert r.bootstrap_ci_low == pytest.approx(r.ci_low, abs=0.1 * (r.ci_high - r.ci_low))
+    assert r.bootstrap_ci_high == pytest.approx(r.ci_high, abs=0.1 * (r.ci_high - r.ci_low))
+
+
+def test_large_arm_uses_normal_bootstrap_means_within_budget():
+    rng = np.random.default_rng(7)
+    yt, yc = zero_heavy(rng, 400_000, 0.2), zero_heavy(rng, 5_000, 0.2)
+    start = time.perf_counter()
+    r = measure_uplift(yt, yc, n_boot=2000)
+    assert time.perf_counter() - start < 2.0
+    assert "normal for large arm" in r.method
+
+
+def test_interval_covers_planted_effect_at_nominal_rate():
+    """Zero-heavy lognormal revenue, true uplift planted through the purchase probability."""
+    rng = np.random.default_rng(2024)
+    p0, p1, mu, sigma = 0.10, 0.12, 3.0, 1.0
+    true_uplift = (p1 - p0) * np.exp(mu + sigma**2 / 2)
+    reps, covered = 1000, 0
+    for _ in range(reps):
+        r = measure_uplift(
+            zero_heavy(rng, 2000, p1, mu, sigma), zero_heavy(rng, 2000, p0, mu, sigma), n_boot=0
+        )
+        covered += r.ci_low <= true_uplift <= r.ci_high
+    assert 0.92 <= covered / reps <= 0.98
+
+
+def test_bootstrap_interval_coverage_on_small_groups():
+    rng = np.random.default_rng(11)
+    p0, p1 = 0.10, 0.12
+    true_uplift = (p1 - p0) * np.exp(3.5)
+    reps, welch, boot = 200, 0, 0
+    for i in range(reps):
+        r = measure_uplift(zero_heavy(rng, 1000, p1), zero_heavy(rng, 500, p0), n_boot=1000, seed=i)
+        welch += r.ci_low <= true_uplift <= r.ci_high
+        boot += r.bootstrap_ci_low <= true_uplift <= r.bootstrap_ci_high
+    assert 0.90 <= welch / reps <= 0.98
+    assert 0.90 <= boot / reps <= 0.98
+
+
+def test_newcombe_interval_known_answer():
+    # Newcombe (1998), Stat Med 17:873, example (a): 56/70 vs 48/80, method 10: 0.0524 to 0.3339.
+    r = measure_conversion_counts(56, 70, 48, 80)
+    assert r.uplift == pytest.approx(0.2)
+    assert (round(r.ci_low, 4), round(r.ci_high, 4)) == (0.0524, 0.3339)
+    chi2 = stats.chi2_contingency([[56, 14], [48, 32]], correction=False)
+    assert r.p_value == pytest.approx(chi2.pvalue, rel=1e-9)
+
+
+def test_wilson_interval_matches_scipy():
+    for k, n in [(0, 20), (5, 40), (37, 37), (120, 5000)]:
+        ref = stats.binomtest(k, n).proportion_ci(confidence_level=0.95, method="wilson")
+        lo, hi = wilson_interval(k, n)
+        assert (float(lo), float(hi)) == pytest.approx((ref.low, ref.high), abs=1e-12)
+
+
+def test_measure_conversion_from_arrays():
+    rng = np.random.default_rng(8)
+    ct, cc = rng.random(5000) < 0.05, rng.random(4000) < 0.04
+    r = measure_conversion(ct, cc, cost_per_contact=0.1)
+    assert r.conversions_test == ct.sum() and r.rate_control == cc.sum() / 4000
+    assert r.uplift == pytest.approx(ct.mean() - cc.mean())
+    assert r.ci_low < r.uplift < r.ci_high
+    assert r.cost == pytest.approx(500.0)
+    with pytest.raises(ValueError, match="binary"):
+        measure_conversion([0, 2], [0, 1])
+    vec = proportion_difference(
+        np.array([56, 10]), np.array([70, 100]), np.array([48, 10]), np.array([80, 100])
+    )
+    assert vec["p_value"][1] == 1.0 and vec["uplift"][1] == 0.0
+
+
+# --- power and balance --------------------------------------------------------------------------------------
+
+
+def test_minimum_detectable_uplift_known_answer_and_power():
+    mde = minimum_detectable_uplift(1000, 1000, 1.0)
+    assert mde == pytest.approx((stats.norm.isf(0.025) + stats.norm.ppf(0.8)) * np.sqrt(2 / 1000))
+    assert mde == pytest.approx(0.12529, abs=1e-5)
+    # At that true effect the two-sided z-test has 80% power.
+    se = np.sqrt(2 / 1000)
+    power = stats.norm.sf(stats.norm.isf(0.025) - mde / se) + stats.norm.cdf(
+        -stats.norm.isf(0.025) - mde / se
+    )
+    assert power == pytest.approx(0.8, abs=1e-3)
+    arr = minimum_detectable_uplift(np.array([1000, 4000]), 1000, (2.0, 1.0))
+    assert arr.shape == (2,) and arr[1] < arr[0]
+    n = required_sample_size(0.12529, 1.0, control_share=0.5)
+    assert n == pytest.approx(2000, abs=2)
+
+
+def test_standardized_mean_differences_known_answer():
+    frame = pd.DataFrame(
+        {
+            "group": ["test"] * 4 + ["control"] * 4,
+            "x": [1.0, 2.0, 3.0, 4.0, 2.0, 3.0, 4.0, 5.0],
+            "tier": ["a", "a", "b", "b", "a", "b", "b", "b"],
+        }
+    )
+    smd = standardized_mean_differences(frame, "group", ["x", "tier"]).set_index("covariate")
+    # Equal variances 5/3 in both arms: smd = -1 / sqrt(5/3).
+    assert smd.loc["x", "smd"] == pytest.approx(-1 / np.sqrt(5 / 3))
+    a_t, a_c = 0.5, 0.25
+    expected = (a_t - a_c) / np.sqrt((np.var([1, 1, 0, 0], ddof=1) + np.var([1, 0, 0, 0], ddof=1)) / 2)
+    assert smd.loc["tier = a", "smd"] == pytest.approx(expected)
+    assert bool(smd.loc["x", "imbalanced"])
+    with pytest.raises(ValueError, match="must contain both"):
+        standardized_mean_differences(frame, "group", ["x"], test_label="treated")
+
+
+# --- personas -----------------------------------------------------------------------------------------------
+
+
+def planted_campaign(n: int, seed: int = 0, noise_features: int = 0) -> pd.DataFrame:
+    """A campaign with planted groups: responsive (at_risk AND high discount affinity, +15 pp purchase
+    probability), harmed (vip, -5 pp), unresponsive (discount affinity none, 0), everyone else +3 pp."""
+    rng = np.random.default_rng(seed)
+    frame = pd.DataFrame(
+        {
+            "lifecycle_stage": rng.choice(
+                ["new", "active", "vip", "at_risk", "churned"], n, p=[0.2, 0.3, 0.1, 0.2, 0.2]
+            ),
+            "discount_affinity": rng.choice(["high", "medium", "low", "none"], n),
+            "channel": rng.choice(["web", "app", "store"], n),
+            "age": rng.integers(18, 80, n),
+            "tenure_days": rng.exponential(400, n).round(),
+            "region": rng.choice(list("ABCDEF"), n),
+        }
+    )
+    for k in range(noise_features):
+        frame[f"noise_{k}"] = rng.normal(size=n) if k % 2 else rng.choice(list("pqrstu"), n)
+    treated = rng.random(n) < 0.5
+    responsive = (frame["lifecycle_stage"] == "at_risk") & (frame["discount_affinity"] == "high")
+    harmed = frame["lifecycle_stage"] == "vip"
+    unresponsive = (frame["discount_affinity"] == "none") & ~responsive & ~harmed
+    delta = np.select([responsive, harmed, unresponsive], [0.15, -0.05, 0.0], default=0.03)
+    frame["revenue"] = np.where(rng.random(n) < 0.10 + treated * delta, rng.lognormal(3.5, 0.8, n), 0.0)
+    frame["group"] = np.where(treated, "test", "control")
+    return frame
+
+
+FEATURES = ["lifecycle_stage", "discount_affinity", "channel", "age", "tenure_days", "region"]
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_personas_recover_planted_groups(seed):
+    frame = planted_campaign(200_000)
+    personas = find_personas(
+        frame, treatment_col="group", outcome_col="revenue", feature_cols=FEATURES, seed=seed
+    )
+    by_def = {p.definition: p for p in personas}
+    responsive = [
+        p for d, p in by_def.items() if "lifecycle_stage = at_risk" in d and "discount_affinity = high" in d
+    ]
+    assert (
+        len(responsive) == 1 and responsive[0].verdict == VERY_WELL and responsive[0].recommendation == "keep"
+    )
+    harmed = [p for d, p in by_def.items() if d.startswith("lifecycle_stage = vip")]
+    assert len(harmed) == 1 and harmed[0].harmful and harmed[0].verdict == NOT_AT_ALL
+    assert harmed[0].recommendation == "stop"
+    unresponsive = [p for d, p in by_def.items() if "discount_affinity = none" in d]
+    assert len(unresponsive) == 1 and unresponsive[0].verdict != VERY_WELL
+    rest = personas[-1]
+    assert rest.definition.startswith("everyone else") and rest.uplift > unresponsive[0].uplift
+    # A partition: every customer in exactly one persona, sizes as reported.
+    labels = assign_personas(frame, personas)
+    assert (labels != "").all()
+    counts = labels[frame["group"] == "test"].value_counts()
+    assert all(counts[p.persona_id] == p.n_test for p in personas)
+    # Honest: the reported figures come from the held-out half only.
+    est_t = sum(p.n_test_estimation for p in personas)
+    assert est_t == (frame["group"] == "test").sum() - (frame["group"] == "test").sum() // 2
+
+
+def test_personas_without_heterogeneity_give_one_group_on_everyone():
+    rng = np.random.default_rng(9)
+    n = 100_000
+    frame = pd.DataFrame(
+        {"a": rng.choice(list("abcde"), n), "b": rng.normal(size=n), "c": rng.integers(0, 3, n)}
+    )
+    frame["treated"] = rng.random(n) < 0.5
+    frame["y"] = zero_heavy(rng, n, 0.1) + frame["treated"] * zero_heavy(rng, n, 0.02)
+    personas = find_personas(
+        frame, treatment_col="treated", outcome_col="y", feature_cols=["a", "b", "c"], seed=3
+    )
+    assert [p.definition for p in personas] == ["all customers"]
+    whole = measure_uplift(frame.loc[frame.treated, "y"], frame.loc[~frame.treated, "y"], n_boot=0)
+    assert personas[0].uplift == pytest.approx(whole.uplift, rel=1e-9)
+    assert personas[0].n_test_estimation == whole.n_test
+
+
+def test_personas_handle_missing_values_and_numeric_levels():
+    frame = planted_campaign(60_000, seed=4)
+    frame.loc[frame.index % 7 == 0, "tenure_days"] = np.nan
+    frame.loc[frame.index % 11 == 0, "channel"] = None
+    personas = find_personas(
+        frame, treatment_col="group", outcome_col="revenue", feature_cols=FEATURES, seed=0, min_group_size=300
+    )
+    labels = assign_personas(frame, personas)
+    assert (labels != "").all()
+    assert sum(p.n_test + p.n_control for p in personas) == len(frame)
+
+
+def test_persona_input_errors():
+    frame = planted_campaign(1000)
+    with pytest.raises(KeyError, match="nope"):
+        find_personas(frame, treatment_col="group", outcome_col="revenue", feature_cols=["nope"], seed=0)
+    with pytest.raises(ValueError, match="missing values"):
+        bad = frame.assign(revenue=frame["revenue"].where(frame.index > 0))
+        find_personas(bad, treatment_col="group", outcome_col="revenue", feature_cols=FEATURES, seed=0)
+    with pytest.raises(ValueError, match="treated_value"):
+        find_personas(
+            frame.assign(group=frame["group"].map({"test": "T", "control": "C"})),
+            treatment_col="group",
+            outcome_col="revenue",
+            feature_cols=FEATURES,
+            seed=0,
+        )
+
+
+@pytest.mark.parametrize(
+    ("uplift", "lo", "hi", "overall", "cost", "expected"),
+    [
+        (2.0, 0.5, 3.5, 1.0, None, (VERY_WELL, False, "keep")),
+        (2.0, 0.5, 3.5, 1.0, 2.5, (VERY_WELL, False, "rework")),  # works, but does not pay for the contact
+        (0.8, 0.1, 1.5, 1.0, None, (SOMEWHAT, False, "rework")),
+        (0.6, -0.4, 1.6, 1.0, None, (SOMEWHAT, False, "rework")),
+        (0.3, -0.7, 1.3, 1.0, None, (NOT_AT_ALL, False, "stop")),
+        (-1.0, -1.8, -0.2, 1.0, None, (NOT_AT_ALL, True, "stop")),
+        (0.5, 0.1, 0.9, -0.2, None, (VERY_WELL, False, "keep")),  # works where the campaign failed overall
+        (0.1, -0.3, 0.5, -0.2, None, (NOT_AT_ALL, False, "stop")),
+    ],
+)
+def test_verdict_thresholds(uplift, lo, hi, overall, cost, expected):
+    assert classify(uplift, lo, hi, overall, cost) == expected
+
+
+@pytest.mark.slow
+def test_personas_on_500k_customers_and_15_features_within_budget():
+    frame = planted_campaign(500_000, noise_features=9)
+    features = [c for c in frame.columns if c not in ("revenue", "group")]
+    assert len(features) == 15
+    start = time.perf_counter()
+    personas = find_personas(
+        frame, treatment_col="group", outcome_col="revenue", feature_cols=features, seed=0
+    )
+    assert time.perf_counter() - start < 15.0
+    assert any(p.verdict == VERY_WELL and "at_risk" in p.definition for p in personas)
+
+
+# --- report -------------------------------------------------------------------------------------------------
+
+
+def test_render_campaign_report_is_self_contained(tmp_path):
+    frame = planted_campaign(40_000)
+    t, c = frame["group"] == "test", frame["group"] == "control"
+    revenue = measure_uplift(frame.loc[t, "revenue"], frame.loc[c, "revenue"], cost_per_contact=0.05)
+    conversion = measure_conversion(frame.loc[t, "revenue"] > 0, frame.loc[c, "revenue"] > 0)
+    personas = find_personas(
+        frame, treatment_col="group", outcome_col="revenue", feature_cols=FEATURES, seed=0, min_group_size=300
+    )
+    balance = standardized_mean_differences(frame, "group", ["age", "tenure_days", "lifecycle_stage"])
+    funnel = [
+        {"step": "segment <winback>", "count": 60_000},
+        {"step": "e-mail consent", "count": 45_000},
+        {"step": "not capped", "count": 40_000},
+    ]
+    path = render_campaign_report(
+        tmp_path / "reports" / "winback.html",
+        campaign={
+            "id": "winback_q3",
+            "name": "Win-back <Q3> & friends",
+            "channel": "email",
+            "cost_per_contact": 0.05,
+        },
+        results={"revenue": revenue, "conversion": conversion},
+        personas=personas,
+        funnel=funnel,
+        balance=balance,
+    )
+    doc = path.read_text()
+    assert doc.startswith("<!DOCTYPE html>")
+    assert "Win-back &lt;Q3&gt; &amp; friends" in doc and "<Q3>" not in doc
+    images = re.findall(r'src="data:image/png;base64,([^"]+)"', doc)
+    assert len(images) == 4  # uplift, forest plot, funnel, balance
+    assert all(base64.b64decode(img)[:8] == b"\x89PNG\r\n\x1a\n" for img in images)
+    assert not re.search(r'(src|href)="(http|//)', doc)
+    for p in personas:
+        assert p.persona_id in doc and p.recommendation in doc
+    assert "segment &lt;winback&gt;" in doc and "45,000" in doc and "Welch" in doc
+
+
+def test_funnel_formats():
+    expected = [("all", 10), ("consented", 7)]
+    assert normalize_funnel({"all": 10, "consented": 7}) == expected
+    assert normalize_funnel([("all", 10), ("consented", 7)]) == expected
+    assert (
+        normalize_funnel([{"name": "all", "customers": 10}, {"name": "consented", "customers": 7}])
+        == expected
+    )
+    assert normalize_funnel(pd.DataFrame({"step": ["all", "consented"], "n": [10, 7]})) == expected

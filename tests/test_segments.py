@@ -1,0 +1,209 @@
+"""The segment library: loading, validation errors that say where and why, and the built segment marts."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from datetime import date, timedelta
+from pathlib import Path
+
+import pytest
+
+from holdout.config import Settings, get_settings
+from holdout.segments import (
+    SegmentLibraryError,
+    cross_segment_id,
+    dbt_vars,
+    load_library,
+    validate,
+)
+
+LITERATURE_EXAMPLES = ["winback_lost_best_running", "gift_buyers_women_for_men", "early_adopters_cross_department"]
+
+
+@pytest.fixture
+def settings() -> Settings:
+    return get_settings()
+
+
+@pytest.fixture
+def segments_copy(settings: Settings, tmp_path: Path) -> Path:
+    """A writable copy of the default library (load_library(directory=...) reads it)."""
+    directory = tmp_path / "segments"
+    shutil.copytree(settings.segments_dir, directory, ignore=shutil.ignore_patterns("*.md"))
+    return directory
+
+
+def test_default_library_loads(settings: Settings) -> None:
+    library = load_library(settings)
+    segments = library.all_segments()
+    ids = [s.id for s in segments]
+    assert len(ids) == len(set(ids))
+    assert len(ids) >= 400  # so that >= 300 are non-empty on generated data
+    assert {s.kind for s in segments} == {"dimension", "cross", "custom", "predictive"}
+    assert set(LITERATURE_EXAMPLES) <= set(ids)
+    assert cross_segment_id("lifecycle_value_dept", ["active", "top", "shoes"]) in ids
+    assert "x_lifecycle_value_dept__active__top__shoes" in ids
+    winback = next(s for s in segments if s.id == "winback_lost_best_running")
+    assert winback.definition == (
+        "lifecycle_stage in ('churned', 'at_risk') and monetary_score >= 4 "
+        "and browsed_running_shoes_last_30d is true and share_shoes >= 0.5"
+    )
+
+
+def test_dbt_vars_are_compact_plain_data(settings: Settings) -> None:
+    variables = dbt_vars(settings)
+    payload = json.dumps(variables, separators=(",", ":"))
+    assert len(payload.encode()) < 100_000  # travels as one argv string (Linux caps one at 128 KiB)
+    library = variables["segment_library"]
+    assert set(library) == {"segments", "cross_products"}
+    first = library["segments"][0]
+    assert {"id", "name", "kind", "definition", "where", "dimension", "level"} <= set(first)
+    assert json.loads(payload) == variables  # no dates or custom objects left
+
+
+def _write(directory: Path, name: str, text: str) -> None:
+    (directory / name).write_text(text)
+
+
+BAD_LIBRARIES = {
+    "unknown column": (
+        "segments:\n  - id: bad_col\n    where: [{column: favourite_colour, op: '=', value: red}]\n",
+        ["bad.yml", "bad_col", "where[0].column", "unknown column 'favourite_colour'"],
+    ),
+    "bad operator": (
+        "segments:\n  - id: bad_op\n    where: [{column: age, op: '=~', value: 3}]\n",
+        ["bad.yml", "bad_op", "where[0].op", "bad operator '=~'"],
+    ),
+    "duplicate id across files": (
+        "segments:\n  - id: winback_lost_best_running\n    where: [{column: age, op: '>', value: 30}]\n",
+        # files are read in name order: the later one (custom.yml) is reported, naming the earlier one
+        ["custom.yml", "winback_lost_best_running", "id", "duplicate segment id (already defined in bad.yml)"],
+    ),
+    "wrong value type": (
+        "segments:\n  - id: bad_type\n    where: [{column: monetary_score, op: '>=', value: high}]\n",
+        ["bad.yml", "bad_type", "where[0].value", "'high' is not a number value for column 'monetary_score'"],
+    ),
+    "in without a list": (
+        "segments:\n  - id: bad_in\n    where: [{column: country, op: in, value: SE}]\n",
+        ["bad.yml", "bad_in", "where[0].value", "needs a non-empty list"],
+    ),
+    "is_true on a number": (
+        "segments:\n  - id: bad_bool\n    where: [{any_of: [{column: age, op: is_true}]}]\n",
+        ["bad.yml", "bad_bool", "where[0].any_of[0].op", "needs a boolean column"],
+    ),
+    "unknown dimension in a cross-product": (
+        "cross_products:\n  - id: bad_cross\n    dimensions: [lifecycle, star_sign]\n",
+        ["bad.yml", "bad_cross", "dimensions", "unknown dimension 'star_sign'"],
+    ),
+    "unknown level in a cross-product": (
+        "cross_products:\n  - id: bad_levels\n    dimensions: [lifecycle, value]\n    levels: {value: [gold]}\n",
+        ["bad.yml", "bad_levels", "levels.value", "unknown level 'gold'"],
+    ),
+    "yaml syntax error": (
+        "segments:\n  - id: broken\n    where: [{column: age, op: '>', value: 3}\n",
+        ["bad.yml:", "YAML syntax error"],
+    ),
+    "typo in a key": (
+        "segments:\n  - id: typo\n    wher: [{column: age, op: '>', value: 3}]\n",
+        ["bad.yml", "typo", "wher", "unknown key"],
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_LIBRARIES), ids=list(BAD_LIBRARIES))
+def test_malformed_definition_names_file_segment_field_and_reason(case: str, segments_copy: Path) -> None:
+    text, expected = BAD_LIBRARIES[case]
+    _write(segments_copy, "bad.yml", text)
+    with pytest.raises(SegmentLibraryError) as excinfo:
+        load_library(directory=segments_copy)
+    message = str(excinfo.value)
+    for fragment in expected:
+        assert fragment in message, f"{fragment!r} not in:\n{message}"
+
+
+def test_yaml_syntax_error_has_a_line(segments_copy: Path) -> None:
+    _write(segments_copy, "bad.yml", BAD_LIBRARIES["yaml syntax error"][0])
+    (problem,) = validate(directory=segments_copy)
+    assert problem.file == "bad.yml" and problem.line is not None and problem.line >= 3
+
+
+def test_every_problem_is_reported_at_once(segments_copy: Path) -> None:
+    _write(segments_copy, "bad.yml", BAD_LIBRARIES["unknown column"][0] + BAD_LIBRARIES["bad operator"][0][len("segments:\n"):])
+    _write(segments_copy, "bad2.yml", BAD_LIBRARIES["unknown dimension in a cross-product"][0])
+    problems = validate(directory=segments_copy)
+    assert {p.segment for p in problems} == {"bad_col", "bad_op", "bad_cross"}
+    with pytest.raises(SegmentLibraryError, match="3 problem"):
+        dbt_vars(directory=segments_copy)
+
+
+def test_quotes_in_values_stay_literals(segments_copy: Path) -> None:
+    _write(segments_copy, "quoted.yml", "segments:\n  - id: quoted\n    where: [{column: city, op: '=', value: \"L'Aquila\"}]\n")
+    segment = next(s for s in load_library(directory=segments_copy).segments if s.id == "quoted")
+    assert segment.conditions == [{"column": "city", "op": "=", "value": "L'Aquila"}]
+    assert segment.definition == "city = 'L''Aquila'"
+
+
+# --------------------------------------------------------------------------------------------------
+# integration: a real build of a small generated landing zone
+# --------------------------------------------------------------------------------------------------
+
+
+def _query(settings: Settings, sql: str) -> list[tuple]:
+    from holdout.warehouse import connect
+
+    with connect(read_only=True, settings=settings) as con:
+        return con.execute(sql).fetchall()
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+def test_built_segments_are_mostly_non_empty(built_home: Settings) -> None:
+    library = load_library(built_home)
+    rows = _query(built_home, "select segment_id, kind, member_count from marts.dim_segments")
+    assert {r[0] for r in rows} == {s.id for s in library.all_segments()}
+    non_empty = [r for r in rows if r[2] > 0]
+    assert len(non_empty) >= 300, f"only {len(non_empty)} non-empty segments"
+    kinds = {r[1] for r in non_empty}
+    assert {"dimension", "cross", "custom"} <= kinds
+    ((customers,),) = _query(built_home, "select count(*) from marts.dim_customers")
+    (( lifecycle_members,),) = _query(
+        built_home, "select count(*) from marts.fct_segment_memberships where segment_id like 'lifecycle\\_\\_%' escape '\\'"
+    )
+    assert lifecycle_members == customers  # every profile has exactly one lifecycle level
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+def test_membership_history_opens_and_closes_across_as_of_dates(fresh_home: Settings) -> None:
+    from holdout.build import build
+
+    def snapshot() -> list[tuple]:
+        return _query(fresh_home, "select * from marts.fct_segment_membership_history order by all")
+
+    ((first,),) = _query(fresh_home, "select max(valid_from) from marts.fct_segment_membership_history")
+    export = fresh_home.raw_dir / "_export.json"
+    manifest = json.loads(export.read_text())
+    later = date.fromisoformat(manifest["as_of_date"]) + timedelta(days=45)
+    manifest["as_of_date"] = later.isoformat()  # 45 quiet days: recencies grow, customers change segments
+    export.write_text(json.dumps(manifest))
+    build(fresh_home, select="+fct_segment_membership_history", progress=False)
+
+    closed = _query(fresh_home, f"select count(*) from marts.fct_segment_membership_history where valid_to = '{later}'")
+    opened = _query(fresh_home, f"select count(*) from marts.fct_segment_membership_history where valid_from = '{later}'")
+    kept = _query(fresh_home, f"select count(*) from marts.fct_segment_membership_history where valid_from = '{first}'")
+    assert closed[0][0] > 0 and opened[0][0] > 0 and kept[0][0] > 0
+    # the open intervals are exactly today's memberships
+    diff = _query(fresh_home, """
+        select count(*) from (
+            (select customer_id, segment_id from marts.fct_segment_membership_history where valid_to is null
+             except select customer_id, segment_id from marts.fct_segment_memberships)
+            union all
+            (select customer_id, segment_id from marts.fct_segment_memberships
+             except select customer_id, segment_id from marts.fct_segment_membership_history where valid_to is null))
+    """)
+    assert diff[0][0] == 0
+
+    before = snapshot()
+    build(fresh_home, select="fct_segment_membership_history", progress=False)  # same as_of_date: a no-op
+    assert snapshot() == before
