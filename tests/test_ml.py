@@ -69,10 +69,15 @@ def test_features_never_read_events_on_or_after_their_cutoff(built_home: Setting
             )
             con.execute(f"drop view staging.{relation}")
             con.execute(f"alter table staging.{relation}__cut rename to {relation}")
-        # and an event storm after the cutoff, to be ignored
+        # and a storm of web events and orders after the cutoff (the last 3 days replayed 3 days later), to be ignored
         con.execute(
-            f"insert into staging.stg_web__events select * replace (event_at + interval 1 hour as event_at) "
-            f"from staging.stg_web__events where event_at >= ? - interval 3 day",
+            "insert into staging.stg_web__events select * replace (event_at + interval 3 day as event_at) "
+            "from staging.stg_web__events where event_at >= ? - interval 3 day",
+            [cutoff],
+        )
+        con.execute(
+            "insert into intermediate.int_order_lines_enriched select * replace (ordered_at + interval 3 day as "
+            "ordered_at) from intermediate.int_order_lines_enriched where ordered_at >= ? - interval 3 day",
             [cutoff],
         )
     run_feature_models(settings, as_of(settings), [cutoff], [14, 30, 60, 90], progress=False)

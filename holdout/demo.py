@@ -1,0 +1,160 @@
+"""`holdout demo`: the whole loop on the default generated retailer, then a short summary.
+
+generate → build → train + promote + score → rebuild (predictive segments) → launch the due campaigns
+(and one with an injected consent fault that the gate must block) → simulate the response window →
+rebuild → close (uplift with intervals, personas, HTML reports) → summary.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from datetime import date
+
+import click
+
+from holdout.config import Settings, get_settings
+
+GATE_DEMO_CAMPAIGN = "gate_demo_consent"
+# Everything `demo` (re)creates; the demo starts from a clean slate so its figures are reproducible.
+STATE_DIRS = ("raw", "ground_truth", "launches", "outbox", "reports", "mlflow", "dbt_target")
+
+
+def _step(number: int, total: int, title: str) -> float:
+    click.secho(f"\n[{number}/{total}] {title}", bold=True)
+    return time.perf_counter()
+
+
+def _done(started: float) -> None:
+    click.echo(f"      done in {time.perf_counter() - started:,.1f}s")
+
+
+def reset_state(settings: Settings) -> None:
+    """Remove the demo's state under HOLDOUT_HOME (never anything outside it)."""
+    for name in STATE_DIRS:
+        shutil.rmtree(settings.home / name, ignore_errors=True)
+    for suffix in ("", ".wal"):
+        (settings.home / f"warehouse.duckdb{suffix}").unlink(missing_ok=True)
+
+
+@click.command()
+@click.option("--customers", type=int, default=50_000, show_default=True)
+@click.option("--seed", type=int, default=42, show_default=True)
+@click.option("--start", default="2024-11-01", show_default=True, help="First day of generated history.")
+@click.option("--days", type=int, default=730, show_default=True, help="Days of history.")
+@click.option("--keep", is_flag=True, help="Keep existing state instead of starting from a clean HOLDOUT_HOME.")
+def demo(customers: int, seed: int, start: str, days: int, keep: bool) -> None:
+    """Run the whole loop on a generated retailer (default: 50,000 customers, seed 42) and summarize it.
+
+    Starts from a clean HOLDOUT_HOME (raw data, warehouse, MLflow store, outbox, reports) unless --keep.
+    """
+    from holdout.build import build
+    from holdout.campaigns.close import close_due
+    from holdout.campaigns.launch import GateFailed, launch_campaign, launch_due
+    from holdout.campaigns.spec import load_specs
+    from holdout.generate import generate_landing_zone, simulate
+    from holdout.warehouse import as_of_date
+    from ml.score import score_all
+    from ml.train import train_all
+
+    settings = get_settings()
+    total = 8
+    click.secho(f"Holdout demo in {settings.home}", bold=True)
+
+    started = _step(1, total, f"Generate a retailer: {customers:,} customers, seed {seed}, {days} days")
+    if not keep:
+        reset_state(settings)
+    generate_landing_zone(settings, customers, seed, date.fromisoformat(start), days, progress=True)
+    _done(started)
+
+    started = _step(2, total, "Build the warehouse (dbt: staging → intermediate → marts, segments)")
+    click.echo(str(build(settings, progress=False)))
+    _done(started)
+
+    started = _step(3, total, "Train models, promote challengers that win, score every customer")
+    trained = train_all(settings)
+    for result in trained:
+        click.echo(f"      {result}")
+    for result in score_all(settings):
+        click.echo(f"      {result}")
+    build(settings, progress=False)  # scores feed dim_customers and the predictive segments
+    _done(started)
+
+    launch_day = as_of_date(settings)
+    started = _step(4, total, f"Launch the campaigns due on {launch_day} (priority splits shared customers)")
+    outcomes = launch_due(settings, launch_day)
+    for outcome in outcomes:
+        click.echo(f"      {outcome.launch_id}: {outcome.status}, test {outcome.test_size:,}, "
+                   f"control {outcome.control_size:,}, exported {outcome.exported_rows:,}")
+    click.echo(f"      {GATE_DEMO_CAMPAIGN}: launching with a consent violation injected (demo fault)...")
+    try:
+        launch_campaign(settings, GATE_DEMO_CAMPAIGN, launch_day, inject="consent")
+        raise click.ClickException("the activation gate let a consent violation through")
+    except GateFailed as blocked:
+        click.echo("      BLOCKED by the Great Expectations gate, nothing exported:")
+        click.echo("        " + str(blocked).replace("\n", "\n        "))
+    _done(started)
+
+    window = max(
+        (s.response_window_days for s in load_specs(settings) if s.id != GATE_DEMO_CAMPAIGN), default=14
+    )
+    started = _step(5, total, f"Simulate {window} days: customers buy, test groups respond")
+    simulate(settings, window, progress=True)
+    _done(started)
+
+    started = _step(6, total, "Rebuild the warehouse on the new days")
+    click.echo(str(build(settings, progress=False)))
+    _done(started)
+
+    started = _step(7, total, "Close the ended response windows: uplift in money, personas, reports")
+    closed = close_due(settings)
+    _done(started)
+
+    _step(8, total, "Summary")
+    print_summary(settings, trained, closed)
+
+
+def print_summary(settings: Settings, trained: list, closed: list) -> None:
+    """Customers, segments, models, campaign results and where to look next."""
+    from holdout.warehouse import connect
+
+    with connect(read_only=True, settings=settings) as con:
+        customers = con.execute("select count(*) from marts.dim_customers").fetchone()[0]
+        segments, non_empty = con.execute(
+            "select count(*), count(*) filter (where member_count > 0) from marts.dim_segments"
+        ).fetchone()
+        largest = con.execute(
+            "select segment_id, member_count from marts.dim_segments "
+            "where kind <> 'dimension' order by member_count desc limit 5"
+        ).fetchall()
+        stages = con.execute(
+            "select lifecycle_stage, count(*) from marts.dim_customers group by 1 order by 2 desc"
+        ).fetchall()
+        results = con.execute(
+            "select campaign_id, test_customers, control_customers, test_revenue_per_customer, "
+            "control_revenue_per_customer, uplift, uplift_ci_low, uplift_ci_high, p_value, incremental_revenue "
+            "from marts.fct_campaign_results where metric = 'revenue' order by campaign_id"
+        ).fetchall()
+        personas = con.execute(
+            "select campaign_id, persona_definition, uplift, uplift_ci_low, uplift_ci_high, verdict, recommendation "
+            "from marts.fct_campaign_persona_results order by campaign_id, uplift desc"
+        ).fetchall()
+    click.echo(f"Customers: {customers:,}   lifecycle: " + ", ".join(f"{s} {n:,}" for s, n in stages))
+    click.echo(f"Segments: {segments:,} declared, {non_empty:,} non-empty. Largest cross/custom segments:")
+    for segment_id, members in largest:
+        click.echo(f"  {members:>8,}  {segment_id}")
+    click.echo("Models (held-out metrics, champion decision):")
+    for result in trained:
+        click.echo(f"  {result}")
+    click.echo("Campaigns (revenue per customer in the response window, EUR; 95% CI):")
+    for cid, n_t, n_c, rt, rc, uplift, low, high, p, incremental in results:
+        click.echo(f"  {cid:<26} test {n_t:>6,} {rt:7.2f} | control {n_c:>5,} {rc:7.2f} | "
+                   f"uplift {uplift:+6.2f} [{low:+.2f}, {high:+.2f}] p={p:.3f} | incremental {incremental:+,.0f}")
+    click.echo("Personas (uplift per customer, verdict → recommendation):")
+    for cid, definition, uplift, low, high, verdict, recommendation in personas:
+        click.echo(f"  {cid:<26} {definition[:60]:<60} {uplift:+6.2f} [{low:+.2f}, {high:+.2f}] "
+                   f"{verdict} → {recommendation}")
+    click.echo(f"\nWarehouse: {settings.warehouse_path}  (duckdb {settings.warehouse_path} -readonly)")
+    click.echo(f"Campaign reports: {settings.reports_dir / 'campaigns'}")
+    click.echo(f"Outbox: {settings.outbox_dir}")
+    click.echo("UIs: `make mlflow` (MLflow on http://localhost:5000), `make airflow` (Airflow on http://localhost:8080)")
