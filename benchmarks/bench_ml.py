@@ -82,7 +82,7 @@ def main() -> None:
         stages.append(
             run_stage(
                 f"generate {args.customers:,} customers",
-                [str(BIN / "holdout"), "generate", "--customers", str(args.customers), "--force"],
+                [str(BIN / "holdout"), "generate", "--customers", str(args.customers), "--no-progress"],
                 env,
             )
         )

@@ -4,11 +4,13 @@
 Daily. For every launch whose response window has ended by the as-of date (the landing zone's "today"):
 
 1. **close_windows**: `holdout.campaigns.close.close_due`: measures test vs control (uplift, confidence
-   interval, incremental revenue, ROI) and the persona analysis (which micro-segments responded), appended to
-   the `ops` result ledgers. A window already closed is skipped, so a re-run is a no-op.
-2. **refresh_result_marts**: rebuilds `marts.fct_campaign_results` and `marts.fct_campaign_persona_results`
-   from the ledgers (dbt) and emits the results Asset.
-3. **report** (one per closed campaign): the campaign HTML report under `reports/`.
+   interval, incremental revenue, ROI) and the persona analysis (which micro-segments responded), appends the
+   `ops` result ledgers and writes one HTML report per launch under `reports/campaigns/`. A launch already
+   closed is skipped, so a re-run is a no-op.
+2. **refresh_result_marts**: rebuilds the campaign marts (`models/marts/campaigns`) from the ledgers and emits
+   the results Asset.
+3. **report** (one per closed campaign): the campaign summary (every launch, results, personas) in
+   `reports/campaigns/<campaign_id>_summary.txt`.
 """
 
 from __future__ import annotations

@@ -66,9 +66,7 @@ def campaign_launch():
 
         params = params or {}
         return plan_campaign_launches(
-            campaign_id=params.get("campaign_id"),
-            launch_date=params.get("launch_date"),
-            dry_run=bool(params.get("dry_run")),
+            campaign_id=params.get("campaign_id"), launch_date=params.get("launch_date")
         )
 
     @task_group(group_id="launch")

@@ -15,7 +15,7 @@ import click
 
 from holdout.config import Settings, get_settings
 
-GATE_DEMO_CAMPAIGN = "gate_demo_consent"
+GATE_DEMO_CAMPAIGN = "gate-demo-consent"
 # Everything `demo` (re)creates; the demo starts from a clean slate so its figures are reproducible.
 STATE_DIRS = ("raw", "ground_truth", "launches", "outbox", "reports", "mlflow", "dbt_target")
 

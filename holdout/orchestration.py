@@ -71,6 +71,23 @@ class MartsCheckFailed(RuntimeError):
 # --------------------------------------------------------------------------------------------------------------
 
 
+def release_dbt_connections() -> None:
+    """Drop the DuckDB handle an in-process dbt run may still hold.
+
+    Cosmos runs `dbt build` through dbtRunner inside the task process; dbt-duckdb keeps its database handle in
+    a class-level cache until it is garbage-collected. In a real deployment every task is its own process and
+    this is a no-op; under `dag.test()` (one process for the whole run) a later read-only connection would fail
+    with "different configuration than existing connections".
+    """
+    import gc
+    import sys
+
+    manager = getattr(sys.modules.get("dbt.adapters.duckdb.connections"), "DuckDBConnectionManager", None)
+    if manager is not None:
+        manager.close_all_connections()
+        gc.collect()
+
+
 def _part_files(folder: Path) -> list[Path]:
     return sorted(p for p in folder.glob("*") if p.suffix in {".parquet", ".csv"} and p.is_file())
 
@@ -126,6 +143,7 @@ def warehouse_as_of_date(settings: Settings | None = None) -> date | None:
     settings = settings or get_settings()
     if not settings.warehouse_path.exists():
         return None
+    release_dbt_connections()
     con = duckdb.connect(str(settings.warehouse_path), read_only=True)
     try:
         row = con.execute(
@@ -178,6 +196,7 @@ def prepare_warehouse(settings: Settings | None = None) -> dict[str, Any]:
     """What `holdout build` does before dbt: create the `ops` ledgers, validate the segment library."""
     from holdout.warehouse import connect
 
+    release_dbt_connections()
     settings = settings or get_settings()
     with connect(settings=settings) as con:  # writer: creates the file and the ops schema
         con.execute("select 1")
@@ -241,6 +260,7 @@ def _marts_suites(expected_as_of: list[str]) -> dict[str, list[Any]]:
 def _marts_frames(settings: Settings) -> dict[str, Any]:
     import duckdb
 
+    release_dbt_connections()
     con = duckdb.connect(str(settings.warehouse_path), read_only=True)
     try:
         customers = con.execute(
@@ -280,6 +300,12 @@ def validate_marts(settings: Settings | None = None, run_key: str | None = None)
     expected_as_of = [as_of_values[0]] if len(as_of_values) == 1 else [business_date(settings).isoformat()]
 
     context = gx.get_context(mode="ephemeral")
+    try:  # progress bars flood the task log
+        from great_expectations.data_context.types.base import ProgressBarsConfig
+
+        context.variables.progress_bars = ProgressBarsConfig(globally=False)
+    except (ImportError, AttributeError):
+        pass
     source = context.data_sources.add_pandas("holdout_marts")
     definitions = []
     for name, expectations in _marts_suites(expected_as_of).items():
@@ -373,6 +399,7 @@ def build_training_features(settings: Settings | None = None) -> dict[str, Any]:
     from ml.config import load_specs
     from ml.features import ensure_features
 
+    release_dbt_connections()
     settings = settings or get_settings()
     specs = load_specs()
     ensure_features(settings, specs, progress=True)
@@ -383,6 +410,7 @@ def train_model(name: str, settings: Settings | None = None) -> dict[str, Any]:
     """Train one model: a new MLflow version (`challenger`); `champion` moves only when the metric gate passes."""
     from ml import train
 
+    release_dbt_connections()
     settings = settings or get_settings()
     result = train.train_model(name, settings, progress=True, refresh_features=False)
     log.info("%s", result)
@@ -392,7 +420,9 @@ def train_model(name: str, settings: Settings | None = None) -> dict[str, Any]:
 def promotion_decision(trained: list[dict[str, Any]], settings: Settings | None = None) -> dict[str, Any]:
     """Summarise the metric gate of every model trained in this run (promoted or kept as challenger)."""
     decisions = {
-        item["model"]: {k: item.get(k) for k in ("version", "promoted", "decision", "metrics", "baseline_metrics")}
+        item["model"]: {
+            k: item.get(k) for k in ("version", "promoted", "decision", "metrics", "baseline_metrics")
+        }
         for item in trained
     }
     for model, decision in sorted(decisions.items()):
@@ -400,21 +430,24 @@ def promotion_decision(trained: list[dict[str, Any]], settings: Settings | None 
     return decisions
 
 
-def score_customers(
-    settings: Settings | None = None, scoring_date: str | date | None = None
-) -> dict[str, Any]:
-    """Score every customer with each champion into `ops.model_scores` for the as-of date."""
+def score_customers(settings: Settings | None = None, scoring_date: str | date | None = None) -> list[Any]:
+    """Score every customer with each champion into `ops.model_scores` for the as-of date (a re-run adds nothing)."""
     from ml.score import score_all
 
+    release_dbt_connections()
     settings = settings or get_settings()
-    result = score_all(settings, scoring_date=business_date(settings, scoring_date))
-    return {"result": _jsonable(result)}
+    day = business_date(settings, scoring_date) if scoring_date else None
+    results = score_all(settings, scoring_date=day, progress=True)
+    for result in results:
+        log.info("%s", result)
+    return _jsonable(results)
 
 
 def rebuild_score_marts(settings: Settings | None = None) -> dict[str, Any]:
     """Rebuild the marts that read `ops.model_scores`: customer_scores, profile scores, predictive segments."""
     from holdout.build import build
 
+    release_dbt_connections()
     settings = settings or get_settings()
     select = "stg_ops__model_scores+"
     result = build(settings, select=select)
@@ -433,82 +466,97 @@ class GateBlocked(RuntimeError):
 def plan_campaign_launches(
     campaign_id: str | None = None,
     launch_date: str | date | None = None,
-    dry_run: bool = False,
     settings: Settings | None = None,
 ) -> list[str]:
-    """Plan the launches of one campaign, or of every campaign due on the launch date; return launch ids."""
+    """Plan one campaign, or every campaign due on the launch date (planned together, so priority splits
+    overlapping audiences); return the staged launch ids. Already-launched launches are not returned."""
     from holdout.campaigns import launch
+    from holdout.campaigns.spec import load_specs
 
+    release_dbt_connections()
     settings = settings or get_settings()
     day = business_date(settings, launch_date)
+    campaign_ids = None
     if campaign_id:
-        from holdout.campaigns.spec import load_specs
-
         known = sorted(spec.id for spec in load_specs(settings))
         if campaign_id not in known:
             raise ValueError(f"Unknown campaign id {campaign_id!r}; the specs define: {', '.join(known)}")
         campaign_ids = [campaign_id]
-    else:
-        campaign_ids = list(launch.due_campaigns(settings, day))
-    if not campaign_ids:
-        log.info("No campaign due on %s", day)
-        return []
     launch_ids = list(launch.plan_launches(settings, day, campaign_ids=campaign_ids))
-    log.info("Planned %d launch(es) for %s on %s: %s", len(launch_ids), campaign_ids, day, launch_ids)
+    log.info("Planned %d launch(es) on %s: %s", len(launch_ids), day, launch_ids or "none due")
     return launch_ids
 
 
 def gate_launch(launch_id: str, settings: Settings | None = None) -> str:
-    """Run the launch's GX gate; raise GateBlocked (with the report path) when it fails."""
+    """Run the launch's GX gate; raise GateBlocked (with the report paths) when it fails."""
     from holdout.campaigns import launch
 
+    release_dbt_connections()
     settings = settings or get_settings()
     try:
         launch.run_gate(settings, launch_id)
     except launch.GateFailed as failed:
-        report = getattr(failed, "report_path", None)
-        raise GateBlocked(f"Gate failed for launch {launch_id}: {failed} (report: {report})") from failed
+        raise GateBlocked(
+            f"Gate blocked launch {launch_id}; report: {failed.summary_path}; data docs: {failed.docs_path}\n{failed}"
+        ) from failed
     return launch_id
 
 
 def activate_launch(
     launch_id: str, dry_run: bool = False, settings: Settings | None = None
 ) -> dict[str, Any]:
-    """Record the launch in the ledgers and export its test group to the channel outbox (idempotent)."""
+    """Ledger the launch and publish its export (idempotent); a dry run records `dry_run` and exports nothing."""
     from holdout.campaigns import launch
 
+    release_dbt_connections()
     settings = settings or get_settings()
-    result = launch.record_and_activate(settings, launch_id)
-    return {"launch_id": launch_id, "result": _jsonable(result)}
+    if dry_run:
+        record = getattr(launch, "record_dry_run", None)
+        if record is not None:
+            return _jsonable(record(settings, launch_id))
+        # same path as `launch_campaign(..., dry_run=True)`, without planning the launch a second time
+        plan = launch._load_plan(settings, launch_id)
+        launch._record_status(settings, plan, launch.DRY_RUN)
+        return {"launch_id": launch_id, "status": launch.DRY_RUN, "exported_rows": 0}
+    outcome = launch.record_and_activate(settings, launch_id)
+    log.info("%s", outcome)
+    return _jsonable(outcome)
 
 
 def close_due_windows(settings: Settings | None = None, as_of: str | date | None = None) -> list[str]:
-    """Close every launch window that has ended; return the campaign ids that were closed."""
+    """Measure every launch whose window has ended (results + persona analysis + HTML report per launch);
+    return the campaign ids closed. Closed launches are never measured twice."""
     from holdout.campaigns.close import close_due
 
+    release_dbt_connections()
     settings = settings or get_settings()
-    closed = close_due(settings, as_of=business_date(settings, as_of))
-    campaign_ids = sorted({_campaign_of(item) for item in closed})
-    log.info("Closed %d window(s): %s", len(closed), campaign_ids)
-    return campaign_ids
+    closed = close_due(settings, as_of=business_date(settings, as_of), rebuild_marts=False)
+    for item in closed:
+        log.info("closed %s: report %s", item.launch_id, item.report_path)
+    return sorted({item.campaign_id for item in closed})
 
 
 def refresh_campaign_marts(settings: Settings | None = None) -> dict[str, Any]:
     """Rebuild the campaign result marts from the `ops` ledgers."""
     from holdout.build import build
 
+    release_dbt_connections()
     settings = settings or get_settings()
-    select = "fct_campaign_results fct_campaign_persona_results"
+    select = "path:models/marts/campaigns"
     result = build(settings, select=select)
     return {"select": select, "result": str(result)}
 
 
 def write_campaign_report(campaign_id: str, settings: Settings | None = None) -> str:
-    """Write the campaign's HTML report; return its path."""
+    """Write the campaign's summary (every launch, results, personas) to reports/campaigns/; return its path."""
     from holdout.campaigns.close import campaign_report
 
+    release_dbt_connections()
     settings = settings or get_settings()
-    return str(campaign_report(settings, campaign_id))
+    out = settings.reports_dir / "campaigns" / f"{campaign_id}_summary.txt"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(campaign_report(settings, campaign_id) + "\n")
+    return str(out)
 
 
 def _campaign_of(item: Any) -> str:

@@ -26,7 +26,21 @@ import yaml
 
 from holdout.config import Settings
 
-OPS = ("=", "!=", "<", "<=", ">", ">=", "in", "not_in", "between", "is_null", "not_null", "is_true", "is_false")
+OPS = (
+    "=",
+    "!=",
+    "<",
+    "<=",
+    ">",
+    ">=",
+    "in",
+    "not_in",
+    "between",
+    "is_null",
+    "not_null",
+    "is_true",
+    "is_false",
+)
 NO_VALUE_OPS = frozenset({"is_null", "not_null", "is_true", "is_false"})
 ORDER_OPS = frozenset({"<", "<=", ">", ">="})
 KINDS = {"segments": "custom", "predictive": "predictive"}
@@ -39,26 +53,71 @@ MAX_ID_LENGTH = 120
 # `marts.dim_customers` as declared in docs/ARCHITECTURE.md, used when the dbt contract is not found.
 # Type classes: number, string, boolean, date.
 ARCHITECTURE_COLUMNS: dict[str, str] = {
-    **dict.fromkeys(["customer_id", "email", "gender", "country", "city", "loyalty_tier", "rfm_score"], "string"),
+    **dict.fromkeys(
+        ["customer_id", "email", "gender", "country", "city", "loyalty_tier", "rfm_score"], "string"
+    ),
     **dict.fromkeys(["lifecycle_stage", "value_tier", "top_department", "discount_affinity"], "string"),
     **dict.fromkeys(["new_collection_affinity"], "string"),
     **dict.fromkeys(
-        ["is_email_valid", "is_phone_valid", "is_test_account", "consent_email", "consent_sms", "consent_push",
-         "browsed_running_shoes_last_30d", "browsed_new_collection_last_30d", "has_unsubscribed_email",
-         "has_bounced_email"],
+        [
+            "is_email_valid",
+            "is_phone_valid",
+            "is_test_account",
+            "consent_email",
+            "consent_sms",
+            "consent_push",
+            "browsed_running_shoes_last_30d",
+            "browsed_new_collection_last_30d",
+            "has_unsubscribed_email",
+            "has_bounced_email",
+        ],
         "boolean",
     ),
     **dict.fromkeys(["signup_date", "first_order_date", "last_order_date", "as_of_date"], "date"),
     **dict.fromkeys(
-        ["age", "tenure_days", "loyalty_points", "orders_count", "revenue_eur", "avg_order_value_eur",
-         "orders_last_90d", "revenue_last_90d_eur", "orders_last_365d", "revenue_last_365d_eur",
-         "departments_bought_count", "recency_days", "recency_score", "frequency_score", "monetary_score",
-         "share_women", "share_men", "share_shoes", "share_kids", "share_home", "share_beauty", "discount_share",
-         "new_collection_share", "days_since_last_visit", "days_since_last_login", "days_since_last_order",
-         "sessions_last_30d", "product_views_last_30d", "email_sends_last_90d", "email_opens_last_90d",
-         "email_clicks_last_90d", "email_open_rate", "gift_campaign_click_rate", "support_tickets_last_90d",
-         "avg_satisfaction", "purchase_14d_score", "purchase_14d_decile", "churn_60d_score", "churn_60d_decile",
-         "value_90d_score", "value_90d_decile"],
+        [
+            "age",
+            "tenure_days",
+            "loyalty_points",
+            "orders_count",
+            "revenue_eur",
+            "avg_order_value_eur",
+            "orders_last_90d",
+            "revenue_last_90d_eur",
+            "orders_last_365d",
+            "revenue_last_365d_eur",
+            "departments_bought_count",
+            "recency_days",
+            "recency_score",
+            "frequency_score",
+            "monetary_score",
+            "share_women",
+            "share_men",
+            "share_shoes",
+            "share_kids",
+            "share_home",
+            "share_beauty",
+            "discount_share",
+            "new_collection_share",
+            "days_since_last_visit",
+            "days_since_last_login",
+            "days_since_last_order",
+            "sessions_last_30d",
+            "product_views_last_30d",
+            "email_sends_last_90d",
+            "email_opens_last_90d",
+            "email_clicks_last_90d",
+            "email_open_rate",
+            "gift_campaign_click_rate",
+            "support_tickets_last_90d",
+            "avg_satisfaction",
+            "purchase_14d_score",
+            "purchase_14d_decile",
+            "churn_60d_score",
+            "churn_60d_decile",
+            "value_90d_score",
+            "value_90d_decile",
+        ],
         "number",
     ),
 }
@@ -193,7 +252,13 @@ class Library:
         """The compact structure dbt macros iterate (crosses stay unexpanded; SQL expands them)."""
 
         def seg(s: Segment) -> dict:
-            d = {"id": s.id, "name": s.name, "kind": s.kind, "definition": s.definition, "where": s.conditions}
+            d = {
+                "id": s.id,
+                "name": s.name,
+                "kind": s.kind,
+                "definition": s.definition,
+                "where": s.conditions,
+            }
             if s.description:
                 d["description"] = s.description
             if s.dimension:
@@ -203,13 +268,17 @@ class Library:
             return d
 
         return {
-            "segments": [seg(lv) for d in self.dimensions for lv in d.levels] + [seg(s) for s in self.segments],
+            "segments": [seg(lv) for d in self.dimensions for lv in d.levels]
+            + [seg(s) for s in self.segments],
             "cross_products": [
                 {
                     "id": c.id,
                     "description": c.description,
                     "dimensions": list(c.dimensions),
-                    "levels": {dim: [lv.level for lv in lvs] for dim, lvs in zip(c.dimensions, self.cross_levels(c))},
+                    "levels": {
+                        dim: [lv.level for lv in lvs]
+                        for dim, lvs in zip(c.dimensions, self.cross_levels(c), strict=True)
+                    },
                 }
                 for c in self.cross_products
             ],
@@ -294,7 +363,9 @@ class _Checker:
 
     def condition(self, file: str, seg: str, fld: str, cond: Any, line: int | None) -> Any:
         if not isinstance(cond, dict):
-            self.add(file, seg, fld, "a condition must be a mapping {column, op, value} or {any_of: [...]}", line)
+            self.add(
+                file, seg, fld, "a condition must be a mapping {column, op, value} or {any_of: [...]}", line
+            )
             return None
         for nest in ("any_of", "all_of"):
             if nest in cond:
@@ -312,7 +383,13 @@ class _Checker:
         if not isinstance(column, str) or not COLUMN.match(column):
             self.add(file, seg, f"{fld}.column", f"missing or not a column name: {column!r}", line)
         elif column not in self.columns:
-            self.add(file, seg, f"{fld}.column", f"unknown column '{column}' (not a column of marts.dim_customers)", line)
+            self.add(
+                file,
+                seg,
+                f"{fld}.column",
+                f"unknown column '{column}' (not a column of marts.dim_customers)",
+                line,
+            )
         else:
             col_type = self.columns[column]
         if op not in OPS:
@@ -331,7 +408,13 @@ class _Checker:
             if has_value:
                 self.add(file, seg, fld, f"operator '{op}' takes no value", line)
             if op in ("is_true", "is_false") and col_type not in (None, "boolean"):
-                self.add(file, seg, f"{fld[:-6]}.op", f"'{op}' needs a boolean column; '{column}' is {col_type}", line)
+                self.add(
+                    file,
+                    seg,
+                    f"{fld[:-6]}.op",
+                    f"'{op}' needs a boolean column; '{column}' is {col_type}",
+                    line,
+                )
             return None
         if not has_value:
             self.add(file, seg, fld, f"operator '{op}' needs a value", line)
@@ -340,12 +423,18 @@ class _Checker:
             if not isinstance(value, list) or not value:
                 self.add(file, seg, fld, f"operator '{op}' needs a non-empty list, got {value!r}", line)
                 return value
-            return [self.scalar(file, seg, f"{fld}[{i}]", v, col_type, column, op, line) for i, v in enumerate(value)]
+            return [
+                self.scalar(file, seg, f"{fld}[{i}]", v, col_type, column, op, line)
+                for i, v in enumerate(value)
+            ]
         if op == "between":
             if not isinstance(value, list) or len(value) != 2:
                 self.add(file, seg, fld, f"'between' needs a list [low, high], got {value!r}", line)
                 return value
-            lo, hi = (self.scalar(file, seg, f"{fld}[{i}]", v, col_type, column, op, line) for i, v in enumerate(value))
+            lo, hi = (
+                self.scalar(file, seg, f"{fld}[{i}]", v, col_type, column, op, line)
+                for i, v in enumerate(value)
+            )
             try:
                 if lo is not None and hi is not None and lo > hi:
                     self.add(file, seg, fld, f"'between' low {lo!r} is above high {hi!r}", line)
@@ -361,10 +450,9 @@ class _Checker:
             hint = " (use is_null / not_null)" if value is None else ""
             self.add(file, seg, fld, f"must be a scalar, got {value!r}{hint}", line)
             return None
-        if op in ORDER_OPS or op == "between":
-            if isinstance(value, bool) or col_type == "boolean":
-                self.add(file, seg, fld, f"'{op}' cannot compare booleans ({column} {op} {value!r})", line)
-                return value
+        if (op in ORDER_OPS or op == "between") and (isinstance(value, bool) or col_type == "boolean"):
+            self.add(file, seg, fld, f"'{op}' cannot compare booleans ({column} {op} {value!r})", line)
+            return value
         expected = {
             "number": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
             "boolean": lambda v: isinstance(v, bool),
@@ -446,7 +534,12 @@ def _read_files(directory: Path, chk: _Checker) -> list[tuple[str, dict]]:
         if doc is None:
             continue
         if not isinstance(doc, dict):
-            chk.add(name, None, "(file)", "top level must be a mapping with dimensions / cross_products / segments / predictive")
+            chk.add(
+                name,
+                None,
+                "(file)",
+                "top level must be a mapping with dimensions / cross_products / segments / predictive",
+            )
             continue
         unknown = set(doc) - {"dimensions", "cross_products", "segments", "predictive", "version"}
         if unknown:
@@ -472,19 +565,32 @@ def _entries(chk: _Checker, file: str, doc: dict, key: str) -> list[dict]:
 def _check_keys(chk: _Checker, file: str, seg: str, kind: str, entry: dict) -> None:
     unknown = set(entry) - _KEYS[kind]
     if unknown:
-        chk.add(file, seg, ", ".join(sorted(unknown)), f"unknown key(s) for a {kind} (expected {sorted(_KEYS[kind])})", _line(entry))
+        chk.add(
+            file,
+            seg,
+            ", ".join(sorted(unknown)),
+            f"unknown key(s) for a {kind} (expected {sorted(_KEYS[kind])})",
+            _line(entry),
+        )
 
 
 def _check_id(chk: _Checker, file: str, entry: dict, pattern: re.Pattern, what: str) -> str | None:
     value = entry.get("id")
     if not isinstance(value, str) or not pattern.match(value) or len(value) > MAX_ID_LENGTH:
-        chk.add(file, str(value) if value is not None else None, "id",
-                f"{what} id must match {pattern.pattern} (lowercase, digits, underscores)", _line(entry))
+        chk.add(
+            file,
+            str(value) if value is not None else None,
+            "id",
+            f"{what} id must match {pattern.pattern} (lowercase, digits, underscores)",
+            _line(entry),
+        )
         return None
     return value
 
 
-def load_library(settings: Settings | None = None, directory: Path | None = None, *, validate: bool = True) -> Library:
+def load_library(
+    settings: Settings | None = None, directory: Path | None = None, *, validate: bool = True
+) -> Library:
     """Load the library from `directory` (default `settings.segments_dir`); raise SegmentLibraryError if invalid."""
     if directory is None:
         if settings is None:
@@ -536,19 +642,42 @@ def load_library(settings: Settings | None = None, directory: Path | None = None
                 claim(seg_id, file, "segment", _line(lv))
                 is_else = lv.get("else") is True
                 if is_else and "where" in lv:
-                    chk.add(file, seg_id, "else", "a level is either 'else: true' or has 'where', not both", _line(lv))
+                    chk.add(
+                        file,
+                        seg_id,
+                        "else",
+                        "a level is either 'else: true' or has 'where', not both",
+                        _line(lv),
+                    )
                 if is_else and i != len(levels_raw) - 1:
                     chk.add(file, seg_id, "else", "the 'else' level must be the last level", _line(lv))
                 if not is_else and "where" not in lv:
-                    chk.add(file, seg_id, "where", "missing (or mark the catch-all level 'else: true')", _line(lv))
+                    chk.add(
+                        file, seg_id, "where", "missing (or mark the catch-all level 'else: true')", _line(lv)
+                    )
                 conds = [] if is_else else chk.conditions(file, seg_id, "where", lv.get("where"), _line(lv))
-                levels.append(Segment(
-                    id=seg_id, name=_text(lv.get("name")) or lv_id, description=_text(lv.get("description")) or None,
-                    kind="dimension", dimension=dim_id, definition=describe(conds), conditions=conds, file=file,
-                    level=lv_id,
-                ))
-            dimensions.append(Dimension(dim_id, _text(entry.get("name")) or dim_id,
-                                        _text(entry.get("description")), file, tuple(levels)))
+                levels.append(
+                    Segment(
+                        id=seg_id,
+                        name=_text(lv.get("name")) or lv_id,
+                        description=_text(lv.get("description")) or None,
+                        kind="dimension",
+                        dimension=dim_id,
+                        definition=describe(conds),
+                        conditions=conds,
+                        file=file,
+                        level=lv_id,
+                    )
+                )
+            dimensions.append(
+                Dimension(
+                    dim_id,
+                    _text(entry.get("name")) or dim_id,
+                    _text(entry.get("description")),
+                    file,
+                    tuple(levels),
+                )
+            )
 
         for kind_key, kind in KINDS.items():
             for entry in _entries(chk, file, doc, kind_key):
@@ -557,17 +686,31 @@ def load_library(settings: Settings | None = None, directory: Path | None = None
                 if seg_id is None:
                     continue
                 if seg_id.startswith("x_"):
-                    chk.add(file, seg_id, "id", "ids starting with 'x_' are reserved for cross-products", _line(entry))
+                    chk.add(
+                        file,
+                        seg_id,
+                        "id",
+                        "ids starting with 'x_' are reserved for cross-products",
+                        _line(entry),
+                    )
                 claim(seg_id, file, "segment", _line(entry))
                 if "where" not in entry:
                     chk.add(file, seg_id, "where", "missing: a segment needs conditions", _line(entry))
                 conds = chk.conditions(file, seg_id, "where", entry.get("where", []), _line(entry))
                 if "where" in entry and not conds:
                     chk.add(file, seg_id, "where", "must list at least one condition", _line(entry))
-                segments.append(Segment(
-                    id=seg_id, name=_text(entry.get("name")) or seg_id, description=_text(entry.get("description")) or None,
-                    kind=kind, dimension=None, definition=describe(conds), conditions=conds, file=file,
-                ))
+                segments.append(
+                    Segment(
+                        id=seg_id,
+                        name=_text(entry.get("name")) or seg_id,
+                        description=_text(entry.get("description")) or None,
+                        kind=kind,
+                        dimension=None,
+                        definition=describe(conds),
+                        conditions=conds,
+                        file=file,
+                    )
+                )
 
     # cross-products last: they refer to dimensions from any file
     dims_by_id = {d.id: d for d in dimensions}
@@ -582,15 +725,27 @@ def load_library(settings: Settings | None = None, directory: Path | None = None
                 continue
             dim_ids = entry.get("dimensions")
             ok = True
-            if not isinstance(dim_ids, list) or len(dim_ids) < 2 or not all(isinstance(d, str) for d in dim_ids):
-                chk.add(file, cross_id, "dimensions", "needs a list of at least two dimension ids", _line(entry))
+            if (
+                not isinstance(dim_ids, list)
+                or len(dim_ids) < 2
+                or not all(isinstance(d, str) for d in dim_ids)
+            ):
+                chk.add(
+                    file, cross_id, "dimensions", "needs a list of at least two dimension ids", _line(entry)
+                )
                 continue
             if len(set(dim_ids)) != len(dim_ids):
                 chk.add(file, cross_id, "dimensions", "lists a dimension twice", _line(entry))
                 ok = False
             for d in dim_ids:
                 if d not in dims_by_id:
-                    chk.add(file, cross_id, "dimensions", f"unknown dimension '{d}' (known: {sorted(dims_by_id)})", _line(entry))
+                    chk.add(
+                        file,
+                        cross_id,
+                        "dimensions",
+                        f"unknown dimension '{d}' (known: {sorted(dims_by_id)})",
+                        _line(entry),
+                    )
                     ok = False
             restrict = entry.get("levels") or {}
             if not isinstance(restrict, dict):
@@ -598,22 +753,43 @@ def load_library(settings: Settings | None = None, directory: Path | None = None
                 restrict, ok = {}, False
             for d, lvs in restrict.items():
                 if d not in dim_ids:
-                    chk.add(file, cross_id, f"levels.{d}", f"'{d}' is not one of this cross-product's dimensions", _line(entry))
+                    chk.add(
+                        file,
+                        cross_id,
+                        f"levels.{d}",
+                        f"'{d}' is not one of this cross-product's dimensions",
+                        _line(entry),
+                    )
                     ok = False
                     continue
                 known = {lv.level for lv in dims_by_id[d].levels} if d in dims_by_id else set()
                 if not isinstance(lvs, list) or not lvs:
-                    chk.add(file, cross_id, f"levels.{d}", "must be a non-empty list of level ids", _line(entry))
+                    chk.add(
+                        file, cross_id, f"levels.{d}", "must be a non-empty list of level ids", _line(entry)
+                    )
                     ok = False
                     continue
                 for lv in lvs:
                     if d in dims_by_id and lv not in known:
-                        chk.add(file, cross_id, f"levels.{d}", f"unknown level '{lv}' of dimension '{d}' (known: {sorted(known)})", _line(entry))
+                        chk.add(
+                            file,
+                            cross_id,
+                            f"levels.{d}",
+                            f"unknown level '{lv}' of dimension '{d}' (known: {sorted(known)})",
+                            _line(entry),
+                        )
                         ok = False
             if ok:
-                crosses.append(CrossProduct(cross_id, _text(entry.get("name")) or cross_id,
-                                            _text(entry.get("description")) or None, file, tuple(dim_ids),
-                                            {d: list(v) for d, v in restrict.items()}))
+                crosses.append(
+                    CrossProduct(
+                        cross_id,
+                        _text(entry.get("name")) or cross_id,
+                        _text(entry.get("description")) or None,
+                        file,
+                        tuple(dim_ids),
+                        {d: list(v) for d, v in restrict.items()},
+                    )
+                )
 
     library = Library(directory, dimensions, crosses, segments, chk.problems)
     for cross in crosses:

@@ -77,7 +77,7 @@ def oracle_report(
         )
     report = OracleReport(
         model=model,
-        version=mv.version,
+        version=str(mv.version),
         run_id=run_id,
         cutoff_date=str(merged["cutoff_date"].iloc[0]),
         rows=len(merged),

@@ -122,12 +122,12 @@ def run_feature_models(
 
 
 def load_training_frame(con: duckdb.DuckDBPyConnection, spec: ModelSpec, cutoffs: list[date]) -> pd.DataFrame:
-    """Features, `label` and the columns the baseline needs, for the model's population at `cutoffs`."""
+    """Every feature column (the champion may use others than the challenger) and `label`, for the model's
+    population at `cutoffs`."""
     label = f"cast(({spec.target}) as integer)" if spec.is_classifier else f"cast(({spec.target}) as double)"
-    columns = ", ".join(f"f.{c}" for c in _needed_columns(spec))
     placeholders = ", ".join("?" for _ in cutoffs)
     query = f"""
-        select f.customer_id, f.cutoff_date, {columns}, {label} as label
+        select f.*, {label} as label
         from {SCHEMA}.ml_training_features as f
         inner join {SCHEMA}.ml_training_labels as l using (customer_id, cutoff_date)
         where f.cutoff_date in ({placeholders}) and ({spec.population}) and ({spec.target}) is not null
@@ -146,11 +146,6 @@ def load_scoring_frame(con: duckdb.DuckDBPyConnection, spec: ModelSpec, features
         order by f.customer_id
     """
     return con.execute(query).df()
-
-
-def _needed_columns(spec: ModelSpec) -> list[str]:
-    baseline_columns = ["days_since_last_order", "orders_365d", "revenue_365d_eur", "revenue_90d_eur"]
-    return list(dict.fromkeys([*spec.features, *baseline_columns]))
 
 
 def feature_matrix(frame: pd.DataFrame, features: list[str]) -> pd.DataFrame:

@@ -73,8 +73,8 @@ def rollback(name: str, settings: Settings) -> str:
     except MlflowException as error:
         raise RollbackError(f"model '{name}' is not registered") from error
     current = version_by_alias(mlflow_client, name, CHAMPION)
-    if current is not None and history and history[-1] != current.version:
-        history.append(current.version)  # alias moved outside this module: trust the alias
+    if current is not None and history and history[-1] != str(current.version):
+        history.append(str(current.version))  # alias moved outside this module: trust the alias
     if len(history) < 2:
         raise RollbackError(f"model '{name}' has no previous champion to roll back to (history: {history})")
     retired, previous = history[-1], history[-2]
@@ -116,8 +116,8 @@ def list_models(settings: Settings) -> list[dict]:
             rows.append(
                 {
                     "model": model.name,
-                    "version": version.version,
-                    "aliases": ",".join(sorted(aliases.get(version.version, []))),
+                    "version": str(version.version),
+                    "aliases": ",".join(sorted(aliases.get(str(version.version), []))),
                     "decision": version.tags.get("decision", ""),
                     "metric": version.tags.get("promotion_metric", ""),
                     "challenger_value": version.tags.get("challenger_value", ""),

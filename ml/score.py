@@ -65,14 +65,15 @@ def score_all(
                 f"ml_scoring_features is as of {built}, not {scoring_date}: rebuild the ML features"
             )
         frames = []
-        for name, (version, booster) in champions.items():
+        for name, (champion, booster) in champions.items():
+            version = str(champion.version)
             started = time.perf_counter()
             exists = con.execute(
                 "select count(*) from ops.model_scores where model = ? and model_version = ? and scoring_date = ?",
-                [name, version.version, scoring_date],
+                [name, version, scoring_date],
             ).fetchone()[0]
             if exists:
-                results.append(ScoreResult(name, version.version, scoring_date, 0, skipped=True))
+                results.append(ScoreResult(name, version, scoring_date, 0, skipped=True))
                 continue
             frame = load_scoring_frame(con, specs[name], booster.feature_name())
             score = (
@@ -83,7 +84,7 @@ def score_all(
                     {
                         "customer_id": frame["customer_id"],
                         "model": name,
-                        "model_version": version.version,
+                        "model_version": version,
                         "score": score,
                         "decile": deciles(score),
                         "scoring_date": scoring_date,
@@ -91,10 +92,10 @@ def score_all(
                     }
                 )
             )
-            results.append(ScoreResult(name, version.version, scoring_date, len(frame), skipped=False))
+            results.append(ScoreResult(name, version, scoring_date, len(frame), skipped=False))
             if progress:
                 print(
-                    f"[{name}] scored {len(frame):,} customers with v{version.version} "
+                    f"[{name}] scored {len(frame):,} customers with v{version} "
                     f"({time.perf_counter() - started:.1f}s)",
                     file=sys.stderr,
                     flush=True,

@@ -132,9 +132,13 @@ def champion_value(
     columns = booster.feature_name()
     missing = [c for c in columns if c not in heldout.columns]
     if missing:
-        return version.version, None, f"champion v{version.version} needs features not available: {missing}"
+        return (
+            str(version.version),
+            None,
+            f"champion v{version.version} needs features not available: {missing}",
+        )
     pred = booster.predict(feature_matrix(heldout, columns))
-    return version.version, evaluate(spec, heldout["label"].to_numpy(), pred)[spec.promotion_metric], ""
+    return str(version.version), evaluate(spec, heldout["label"].to_numpy(), pred)[spec.promotion_metric], ""
 
 
 def decide(

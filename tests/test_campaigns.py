@@ -40,8 +40,10 @@ def _ro(settings):
 def _ledger_counts(settings) -> dict[str, int]:
     con = _ro(settings)
     try:
-        return {t: con.execute(f"select count(*) from ops.{t}").fetchall()[0][0]
-                for t in ("campaign_launches", "campaign_assignments", "campaign_exports")}
+        return {
+            t: con.execute(f"select count(*) from ops.{t}").fetchall()[0][0]
+            for t in ("campaign_launches", "campaign_assignments", "campaign_exports")
+        }
     finally:
         con.close()
 
@@ -62,7 +64,10 @@ def test_spec_validation_names_file_and_field(tmp_path, monkeypatch):
     problems = validate_specs(get_settings(), known_segment_ids={"lifecycle__at_risk"})
     got = {(p.file, p.field) for p in problems}
     dup = [p for p in problems if p.field == "id" and "duplicate" in p.message]
-    assert len(dup) == 1 and {dup[0].file, dup[0].message.split("also in ")[1].rstrip(")")} == {"dup.yml", "ok.yml"}
+    assert len(dup) == 1 and {dup[0].file, dup[0].message.split("also in ")[1].rstrip(")")} == {
+        "dup.yml",
+        "ok.yml",
+    }
     assert ("bad.yml", "channel") in got
     assert ("bad.yml", "control_share") in got
     assert ("bad.yml", "response_window_days") in got
@@ -72,8 +77,12 @@ def test_spec_validation_names_file_and_field(tmp_path, monkeypatch):
     (yaml_problem,) = [p for p in problems if p.file == "broken.yml"]
     assert "line 3, column 8" in yaml_problem.message and "line 2" in yaml_problem.message
     # segment and score references are checked on specs that parse
-    (d / "bad.yml").write_text(GOOD.format(id="bad").replace(
-        "  any_of: [lifecycle__at_risk]", "  any_of: [no_such_segment]\n  scores: {magic_score: {min: 0.3}}"))
+    (d / "bad.yml").write_text(
+        GOOD.format(id="bad").replace(
+            "  any_of: [lifecycle__at_risk]",
+            "  any_of: [no_such_segment]\n  scores: {magic_score: {min: 0.3}}",
+        )
+    )
     problems = validate_specs(get_settings(), known_segment_ids={"lifecycle__at_risk"})
     got = {(p.file, p.field) for p in problems}
     assert ("bad.yml", "audience.any_of") in got
@@ -96,6 +105,11 @@ def test_cli_validate_exits_nonzero(tmp_path, monkeypatch):
     assert "x.yml: channel: unknown channel 'pigeon'" in result.output
 
 
+def test_demo_specs_are_valid_against_the_segment_library(tmp_path, monkeypatch):
+    monkeypatch.setenv("HOLDOUT_HOME", str(tmp_path))  # no warehouse: segment ids come from the library
+    assert validate_specs(get_settings()) == []
+
+
 @pytest.mark.integration
 def test_demo_specs_are_valid_against_the_warehouse(built_home):
     assert validate_specs(built_home) == []
@@ -108,7 +122,12 @@ def test_demo_specs_are_valid_against_the_warehouse(built_home):
 def test_assignment_is_deterministic_and_has_the_right_share():
     ids = [f"C{i:07d}" for i in range(20000)]
     a = assign_groups("camp", pd.Series(ids), 0.2)
-    b = assign_groups("camp", pd.Series(list(reversed(ids))), 0.2).set_index("customer_id").loc[ids].reset_index()
+    b = (
+        assign_groups("camp", pd.Series(list(reversed(ids))), 0.2)
+        .set_index("customer_id")
+        .loc[ids]
+        .reset_index()
+    )
     assert (a["group"].to_numpy() == b["group"].to_numpy()).all()  # order-independent
     assert abs((a["group"] == "control").mean() - 0.2) < 0.015
     other = assignment_uniform("other-camp", ids)
@@ -160,7 +179,7 @@ def test_open_window_blocks_other_campaigns_for_test_and_control(fresh_home):
     first = launch_mod.launch_campaign(fresh_home, "winback-discount-email", d)
     assert first.status == "launched"
     con = _ro(fresh_home)
-    assigned = con.execute("select customer_id, \"group\" from ops.campaign_assignments").df()
+    assigned = con.execute('select customer_id, "group" from ops.campaign_assignments').df()
     con.close()
     assert set(assigned["group"]) == {"test", "control"}
     # a later, separate launch of an overlapping campaign on a day inside the window
@@ -168,7 +187,10 @@ def test_open_window_blocks_other_campaigns_for_test_and_control(fresh_home):
     (lid,) = launch_mod.plan_launches(fresh_home, later, ["sms-reactivation"])
     sms = pd.read_parquet(launch_mod.launch_dir(fresh_home, lid) / "audience.parquet")
     assert not set(sms["customer_id"]) & set(assigned["customer_id"])
-    funnel = {s["step"]: s["count"] for s in json.loads((launch_mod.launch_dir(fresh_home, lid) / "funnel.json").read_text())}
+    funnel = {
+        s["step"]: s["count"]
+        for s in json.loads((launch_mod.launch_dir(fresh_home, lid) / "funnel.json").read_text())
+    }
     assert funnel["no_open_window"] < funnel["not_suppressed"]  # the window removed someone
 
 
@@ -186,13 +208,23 @@ def test_relaunch_is_idempotent_and_exports_once(fresh_home):
     # the export: test group only, e-mails hashed, manifest agrees with the file and the ledger
     out = pd.read_csv(path)
     con = _ro(fresh_home)
-    groups = con.execute("select customer_id, \"group\" from ops.campaign_assignments").df().set_index("customer_id")["group"]
-    emails = con.execute("select customer_id, email from marts.dim_customers").df().set_index("customer_id")["email"]
+    groups = (
+        con.execute('select customer_id, "group" from ops.campaign_assignments')
+        .df()
+        .set_index("customer_id")["group"]
+    )
+    emails = (
+        con.execute("select customer_id, email from marts.dim_customers")
+        .df()
+        .set_index("customer_id")["email"]
+    )
     sha = con.execute("select sha256, row_count from ops.campaign_exports").fetchall()
     con.close()
     assert (groups.loc[out["customer_id"]] == "test").all()
     assert "email" not in out.columns
-    assert out["email_sha256"].tolist() == [sha256_hex(normalize_email(emails[c])) for c in out["customer_id"]]
+    assert out["email_sha256"].tolist() == [
+        sha256_hex(normalize_email(emails[c])) for c in out["customer_id"]
+    ]
     manifest = json.loads(path.with_name(path.stem + ".manifest.json").read_text())
     assert manifest["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest() == sha[0][0]
     assert manifest["row_count"] == len(out) == sha[0][1]
@@ -255,7 +287,11 @@ def test_crash_inside_the_transaction_leaves_nothing(fresh_home, monkeypatch):
     with pytest.raises(RuntimeError, match="mid-transaction"):
         launch_mod.record_and_activate(fresh_home, lid)
     monkeypatch.undo()
-    assert _ledger_counts(fresh_home) == {"campaign_launches": 0, "campaign_assignments": 0, "campaign_exports": 0}
+    assert _ledger_counts(fresh_home) == {
+        "campaign_launches": 0,
+        "campaign_assignments": 0,
+        "campaign_exports": 0,
+    }
     assert not list((fresh_home.outbox_dir / "email").glob("*"))  # no file, no temp file
     assert launch_mod.record_and_activate(fresh_home, lid).status == "launched"  # a retry completes it
 
@@ -269,14 +305,69 @@ def test_send_time_consent_recheck_drops_opted_out(fresh_home):
     victim = aud.loc[aud["group"] == "test", "customer_id"].iloc[0]
     # the customer opts out between the gate and the send (a rebuild in between would show this)
     con = duckdb.connect(str(fresh_home.warehouse_path))
-    con.execute("update marts.fct_consent_history set is_opted_in = false "
-                "where customer_id = ? and channel = 'email' and valid_to is null", [victim])
+    con.execute(
+        "update marts.fct_consent_history set is_opted_in = false "
+        "where customer_id = ? and channel = 'email' and valid_to is null",
+        [victim],
+    )
     con.close()
     outcome = launch_mod.record_and_activate(fresh_home, lid)
     out = pd.read_csv(outcome.export_path)
     assert victim not in set(out["customer_id"])
     assert outcome.exported_rows == int((aud["group"] == "test").sum()) - 1
     con = _ro(fresh_home)
-    kept = con.execute("select \"group\" from ops.campaign_assignments where customer_id = ?", [victim]).fetchall()
+    kept = con.execute(
+        'select "group" from ops.campaign_assignments where customer_id = ?', [victim]
+    ).fetchall()
     con.close()
     assert kept == [("test",)]  # intention to treat: stays in test for measurement
+
+
+# ------------------------------------------------------------------------------------------------ close
+@pytest.mark.integration
+@pytest.mark.slow
+def test_close_measures_after_the_window_and_only_once(fresh_home):
+    from holdout.build import build
+    from holdout.campaigns.close import campaign_report, close_due
+    from holdout.generate import simulate
+
+    d = as_of_date(fresh_home)
+    outcomes = launch_mod.launch_due(fresh_home, d)
+    assert {o.status for o in outcomes} == {"launched"} and len(outcomes) >= 4
+    assert close_due(fresh_home, rebuild_marts=False) == []  # windows still open
+    simulate(fresh_home, 21, progress=False)
+    build(fresh_home, progress=False, echo=lambda _m: None)
+    closed = close_due(fresh_home)
+    assert {c.launch_id for c in closed} == {o.launch_id for o in outcomes}
+    assert all(
+        Path(c.report_path).exists() and c.profile_source == "profile snapshot at launch" for c in closed
+    )
+    assert close_due(fresh_home) == []  # idempotent
+    con = _ro(fresh_home)
+    try:
+        res = con.execute(
+            "select launch_id, metric, test_customers, control_customers from marts.fct_campaign_results"
+        ).df()
+        launches = con.execute("select launch_id, test_size, control_size from ops.campaign_launches").df()
+        n_personas = con.execute("select count(*) from marts.fct_campaign_persona_results").fetchall()[0][0]
+    finally:
+        con.close()
+    assert len(res) == 2 * len(outcomes) and set(res["metric"]) == {"revenue", "conversion"}
+    merged = res.merge(launches, on="launch_id")
+    assert (merged["test_customers"] == merged["test_size"]).all()
+    assert (merged["control_customers"] == merged["control_size"]).all()
+    assert n_personas >= 1
+    text = campaign_report(fresh_home, "winback-discount-email")
+    assert "revenue/customer uplift" in text and "report:" in text
+
+
+def test_cli_commands_have_help():
+    from click.testing import CliRunner
+
+    from holdout.campaigns.cli import campaign
+
+    runner = CliRunner()
+    for cmd in ("validate", "list", "launch", "launch-due", "close", "report", "measure-experiment"):
+        result = runner.invoke(campaign, [cmd, "--help"])
+        assert result.exit_code == 0, (cmd, result.output)
+    assert "DEMO/TESTING ONLY" in runner.invoke(campaign, ["launch", "--help"]).output

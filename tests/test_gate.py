@@ -16,8 +16,12 @@ from holdout.warehouse import as_of_date, connect
 
 def test_gx_project_is_committed_and_stable(tmp_path, monkeypatch):
     root = PROJECT_ROOT / "expectations"
-    for rel in ("great_expectations.yml", "expectations/campaign_activation_gate.json",
-                "validation_definitions/campaign_activation_gate.json", "checkpoints/campaign_activation_gate.json"):
+    for rel in (
+        "great_expectations.yml",
+        "expectations/campaign_activation_gate.json",
+        "validation_definitions/campaign_activation_gate.json",
+        "checkpoints/campaign_activation_gate.json",
+    ):
         assert (root / rel).exists(), rel
     monkeypatch.setenv("HOLDOUT_HOME", str(tmp_path))
     from holdout.config import get_settings
@@ -28,8 +32,12 @@ def test_gx_project_is_committed_and_stable(tmp_path, monkeypatch):
     assert before == after
     suite = json.loads((root / "expectations/campaign_activation_gate.json").read_text())
     types = {e["type"] for e in suite["expectations"]}
-    assert {"expect_column_values_to_be_unique", "expect_column_mean_to_be_between",
-            "expect_table_row_count_to_be_between", "expect_column_values_to_be_in_set"} <= types
+    assert {
+        "expect_column_values_to_be_unique",
+        "expect_column_mean_to_be_between",
+        "expect_table_row_count_to_be_between",
+        "expect_column_values_to_be_in_set",
+    } <= types
 
 
 def test_control_share_tolerance_scales_with_n():
@@ -49,7 +57,9 @@ def test_consent_fault_is_blocked_by_the_gate(fresh_home):
     assert "consent_ok" in msg and "25 of" in msg
     # blocked in the ledger, nothing assigned, nothing exported
     with connect(read_only=True, settings=fresh_home) as con:
-        assert con.execute("select status from ops.campaign_launches where launch_id = ?", [lid]).fetchall() == [("blocked",)]
+        assert con.execute(
+            "select status from ops.campaign_launches where launch_id = ?", [lid]
+        ).fetchall() == [("blocked",)]
         assert con.execute("select count(*) from ops.campaign_assignments").fetchall() == [(0,)]
         assert con.execute("select count(*) from ops.campaign_exports").fetchall() == [(0,)]
     assert not fresh_home.outbox_dir.exists() or not any(fresh_home.outbox_dir.rglob("*.csv"))
@@ -78,8 +88,10 @@ def test_gate_catches_overlap_and_changed_audience(fresh_home):
     with connect(settings=fresh_home) as con:
         taken = pd.concat([aud[aud["group"] == "test"].head(1), aud[aud["group"] == "control"].head(1)])
         for cid in taken["customer_id"]:
-            con.execute("insert into ops.campaign_assignments values ('other', 'other-x', ?, 'control', now(), ?)",
-                        [cid, date_plus(d, 10)])
+            con.execute(
+                "insert into ops.campaign_assignments values ('other', 'other-x', ?, 'control', now(), ?)",
+                [cid, date_plus(d, 10)],
+            )
     with pytest.raises(launch.GateFailed) as info:
         launch.run_gate(fresh_home, lid)
     assert "in_open_window" in str(info.value) and "2 of" in str(info.value)
@@ -89,8 +101,12 @@ def test_gate_catches_overlap_and_changed_audience(fresh_home):
 def test_gate_frame_flags_exported_controls(built_home):
     con = duckdb.connect(str(built_home.warehouse_path), read_only=True)
     try:
-        ids = [r[0] for r in con.execute(
-            "select customer_id from marts.dim_customers where consent_email and is_email_valid limit 4").fetchall()]
+        ids = [
+            r[0]
+            for r in con.execute(
+                "select customer_id from marts.dim_customers where consent_email and is_email_valid limit 4"
+            ).fetchall()
+        ]
         aud = pd.DataFrame({"customer_id": ids, "group": ["test", "test", "control", "control"]})
         frame = gate.gate_frame(con, aud, pd.Series(ids[:3]), "email", "x-1", as_of_date(built_home))
     finally:

@@ -77,7 +77,7 @@ def test_features_never_read_events_on_or_after_their_cutoff(built_home: Setting
         )
         con.execute(
             "insert into intermediate.int_order_lines_enriched select * replace (ordered_at + interval 3 day as "
-            "ordered_at) from intermediate.int_order_lines_enriched where ordered_at >= ? - interval 3 day",
+            "ordered_at, order_id || '-replay' as order_id, order_line_id || '-replay' as order_line_id) from intermediate.int_order_lines_enriched where ordered_at >= ? - interval 3 day",
             [cutoff],
         )
     run_feature_models(settings, as_of(settings), [cutoff], [14, 30, 60, 90], progress=False)
@@ -124,7 +124,7 @@ def test_promotion_rules_and_rollback(ml_home: Settings) -> None:
     client = registry.client(ml_home)
 
     def champion() -> str:
-        return client.get_model_version_by_alias("purchase_14d", "champion").version
+        return str(client.get_model_version_by_alias("purchase_14d", "champion").version)
 
     first = train_model("purchase_14d", ml_home, progress=False)
     assert first.promoted and first.metrics["auc"] > first.baseline_metrics["auc"]
@@ -134,7 +134,7 @@ def test_promotion_rules_and_rollback(ml_home: Settings) -> None:
     worse = train_model("purchase_14d", ml_home, overrides=WEAK, progress=False)
     assert not worse.promoted and worse.metrics["auc"] < first.metrics["auc"]
     assert champion() == first.version  # a worse model is never promoted
-    assert client.get_model_version_by_alias("purchase_14d", "challenger").version == worse.version
+    assert str(client.get_model_version_by_alias("purchase_14d", "challenger").version) == worse.version
     tags = client.get_model_version("purchase_14d", worse.version).tags
     assert (
         tags["decision"].startswith("kept as challenger")
@@ -169,7 +169,7 @@ def test_failed_run_leaves_the_champion_serving(ml_home: Settings, monkeypatch: 
     client = registry.client(ml_home)
     if registry.version_by_alias(client, "purchase_14d", "champion") is None:
         train.train_model("purchase_14d", ml_home, progress=False)
-    serving = client.get_model_version_by_alias("purchase_14d", "champion").version
+    serving = str(client.get_model_version_by_alias("purchase_14d", "champion").version)
     versions = len(client.search_model_versions("name = 'purchase_14d'"))
 
     def broken(*args, **kwargs):
@@ -178,7 +178,7 @@ def test_failed_run_leaves_the_champion_serving(ml_home: Settings, monkeypatch: 
     monkeypatch.setattr(train.mlflow.lightgbm, "log_model", broken)
     with pytest.raises(OSError, match="artifact store"):
         train.train_model("purchase_14d", ml_home, progress=False)
-    assert client.get_model_version_by_alias("purchase_14d", "champion").version == serving
+    assert str(client.get_model_version_by_alias("purchase_14d", "champion").version) == serving
     assert len(client.search_model_versions("name = 'purchase_14d'")) == versions
     experiment = mlflow.get_experiment_by_name("purchase_14d")
     last = client.search_runs(

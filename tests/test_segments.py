@@ -18,7 +18,11 @@ from holdout.segments import (
     validate,
 )
 
-LITERATURE_EXAMPLES = ["winback_lost_best_running", "gift_buyers_women_for_men", "early_adopters_cross_department"]
+LITERATURE_EXAMPLES = [
+    "winback_lost_best_running",
+    "gift_buyers_women_for_men",
+    "early_adopters_cross_department",
+]
 
 
 @pytest.fixture
@@ -78,7 +82,12 @@ BAD_LIBRARIES = {
     "duplicate id across files": (
         "segments:\n  - id: winback_lost_best_running\n    where: [{column: age, op: '>', value: 30}]\n",
         # files are read in name order: the later one (custom.yml) is reported, naming the earlier one
-        ["custom.yml", "winback_lost_best_running", "id", "duplicate segment id (already defined in bad.yml)"],
+        [
+            "custom.yml",
+            "winback_lost_best_running",
+            "id",
+            "duplicate segment id (already defined in bad.yml)",
+        ],
     ),
     "wrong value type": (
         "segments:\n  - id: bad_type\n    where: [{column: monetary_score, op: '>=', value: high}]\n",
@@ -129,7 +138,11 @@ def test_yaml_syntax_error_has_a_line(segments_copy: Path) -> None:
 
 
 def test_every_problem_is_reported_at_once(segments_copy: Path) -> None:
-    _write(segments_copy, "bad.yml", BAD_LIBRARIES["unknown column"][0] + BAD_LIBRARIES["bad operator"][0][len("segments:\n"):])
+    _write(
+        segments_copy,
+        "bad.yml",
+        BAD_LIBRARIES["unknown column"][0] + BAD_LIBRARIES["bad operator"][0][len("segments:\n") :],
+    )
     _write(segments_copy, "bad2.yml", BAD_LIBRARIES["unknown dimension in a cross-product"][0])
     problems = validate(directory=segments_copy)
     assert {p.segment for p in problems} == {"bad_col", "bad_op", "bad_cross"}
@@ -138,7 +151,11 @@ def test_every_problem_is_reported_at_once(segments_copy: Path) -> None:
 
 
 def test_quotes_in_values_stay_literals(segments_copy: Path) -> None:
-    _write(segments_copy, "quoted.yml", "segments:\n  - id: quoted\n    where: [{column: city, op: '=', value: \"L'Aquila\"}]\n")
+    _write(
+        segments_copy,
+        "quoted.yml",
+        "segments:\n  - id: quoted\n    where: [{column: city, op: '=', value: \"L'Aquila\"}]\n",
+    )
     segment = next(s for s in load_library(directory=segments_copy).segments if s.id == "quoted")
     assert segment.conditions == [{"column": "city", "op": "=", "value": "L'Aquila"}]
     assert segment.definition == "city = 'L''Aquila'"
@@ -167,8 +184,9 @@ def test_built_segments_are_mostly_non_empty(built_home: Settings) -> None:
     kinds = {r[1] for r in non_empty}
     assert {"dimension", "cross", "custom"} <= kinds
     ((customers,),) = _query(built_home, "select count(*) from marts.dim_customers")
-    (( lifecycle_members,),) = _query(
-        built_home, "select count(*) from marts.fct_segment_memberships where segment_id like 'lifecycle\\_\\_%' escape '\\'"
+    ((lifecycle_members,),) = _query(
+        built_home,
+        "select count(*) from marts.fct_segment_memberships where segment_id like 'lifecycle\\_\\_%' escape '\\'",
     )
     assert lifecycle_members == customers  # every profile has exactly one lifecycle level
 
@@ -189,19 +207,28 @@ def test_membership_history_opens_and_closes_across_as_of_dates(fresh_home: Sett
     export.write_text(json.dumps(manifest))
     build(fresh_home, select="+fct_segment_membership_history", progress=False)
 
-    closed = _query(fresh_home, f"select count(*) from marts.fct_segment_membership_history where valid_to = '{later}'")
-    opened = _query(fresh_home, f"select count(*) from marts.fct_segment_membership_history where valid_from = '{later}'")
-    kept = _query(fresh_home, f"select count(*) from marts.fct_segment_membership_history where valid_from = '{first}'")
+    closed = _query(
+        fresh_home, f"select count(*) from marts.fct_segment_membership_history where valid_to = '{later}'"
+    )
+    opened = _query(
+        fresh_home, f"select count(*) from marts.fct_segment_membership_history where valid_from = '{later}'"
+    )
+    kept = _query(
+        fresh_home, f"select count(*) from marts.fct_segment_membership_history where valid_from = '{first}'"
+    )
     assert closed[0][0] > 0 and opened[0][0] > 0 and kept[0][0] > 0
     # the open intervals are exactly today's memberships
-    diff = _query(fresh_home, """
+    diff = _query(
+        fresh_home,
+        """
         select count(*) from (
             (select customer_id, segment_id from marts.fct_segment_membership_history where valid_to is null
              except select customer_id, segment_id from marts.fct_segment_memberships)
             union all
             (select customer_id, segment_id from marts.fct_segment_memberships
              except select customer_id, segment_id from marts.fct_segment_membership_history where valid_to is null))
-    """)
+    """,
+    )
     assert diff[0][0] == 0
 
     before = snapshot()

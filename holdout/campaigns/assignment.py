@@ -13,7 +13,9 @@ from holdout.campaigns.spec import CampaignSpec
 ASSIGNMENT_SEED = "holdout-v1"
 
 
-def assignment_uniform(campaign_id: str, customer_ids: pd.Series | list[str], seed: str = ASSIGNMENT_SEED) -> np.ndarray:
+def assignment_uniform(
+    campaign_id: str, customer_ids: pd.Series | list[str], seed: str = ASSIGNMENT_SEED
+) -> np.ndarray:
     """Uniform in [0, 1) from SHA-256(seed, campaign_id, customer_id).
 
     Deterministic (a relaunch or a replan gives every customer the same draw) and independent across
@@ -31,11 +33,13 @@ def assignment_uniform(campaign_id: str, customer_ids: pd.Series | list[str], se
 def assign_groups(campaign_id: str, customer_ids: pd.Series, control_share: float) -> pd.DataFrame:
     """customer_id, u (the uniform draw) and group: control when u < control_share, else test."""
     u = assignment_uniform(campaign_id, list(customer_ids))
-    return pd.DataFrame({
-        "customer_id": list(customer_ids),
-        "u": u,
-        "group": np.where(u < control_share, "control", "test"),
-    })
+    return pd.DataFrame(
+        {
+            "customer_id": list(customer_ids),
+            "u": u,
+            "group": np.where(u < control_share, "control", "test"),
+        }
+    )
 
 
 def priority_order(specs: list[CampaignSpec], eligible_sizes: dict[str, int]) -> list[CampaignSpec]:
@@ -45,6 +49,7 @@ def priority_order(specs: list[CampaignSpec], eligible_sizes: dict[str, int]) ->
     and among autos the campaign with the smaller eligible audience picks first: a niche campaign loses most
     when a broad one takes its few customers, a broad one barely notices. Ties break on campaign id.
     """
+
     def key(spec: CampaignSpec) -> tuple:
         if spec.priority is not None:
             return (0, spec.priority, 0, spec.id)

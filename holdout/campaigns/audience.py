@@ -18,11 +18,29 @@ from holdout.campaigns.spec import CampaignSpec
 # Profile snapshot carried in the staged audience: balance checks, persona discovery at close time (the
 # profile *as of launch*, so a persona is not defined by what the campaign itself changed).
 PROFILE_COLUMNS = (
-    "revenue_eur", "orders_count", "recency_days", "tenure_days", "avg_order_value_eur",
-    "revenue_last_90d_eur", "orders_last_365d", "departments_bought_count", "age", "gender", "country",
-    "loyalty_tier", "lifecycle_stage", "value_tier", "discount_affinity", "new_collection_affinity",
-    "top_department", "email_open_rate", "sessions_last_30d", "days_since_last_visit",
-    "purchase_14d_score", "churn_60d_score", "value_90d_score",
+    "revenue_eur",
+    "orders_count",
+    "recency_days",
+    "tenure_days",
+    "avg_order_value_eur",
+    "revenue_last_90d_eur",
+    "orders_last_365d",
+    "departments_bought_count",
+    "age",
+    "gender",
+    "country",
+    "loyalty_tier",
+    "lifecycle_stage",
+    "value_tier",
+    "discount_affinity",
+    "new_collection_affinity",
+    "top_department",
+    "email_open_rate",
+    "sessions_last_30d",
+    "days_since_last_visit",
+    "purchase_14d_score",
+    "churn_60d_score",
+    "value_90d_score",
 )
 BALANCE_COLUMNS = ("revenue_eur", "orders_count", "recency_days", "tenure_days", "purchase_14d_score")
 
@@ -85,7 +103,9 @@ def eligible_audience(
     aud = spec.audience
     having = []
     if aud.all_of:
-        having.append("count(distinct case when list_contains($all_of, segment_id) then segment_id end) = $n_all")
+        having.append(
+            "count(distinct case when list_contains($all_of, segment_id) then segment_id end) = $n_all"
+        )
     if aud.any_of:
         having.append("count(case when list_contains($any_of, segment_id) then 1 end) > 0")
     if aud.none_of:
@@ -97,7 +117,11 @@ def eligible_audience(
         if thr.max is not None:
             score_terms.append(f'c."{thr.column}" <= {float(thr.max)!r}')
     scores_ok = " and ".join(score_terms) if score_terms else "true"
-    suppressed = "coalesce(c.has_bounced_email, false)" if channel.suppress_bounced and "has_bounced_email" in cols else "false"
+    suppressed = (
+        "coalesce(c.has_bounced_email, false)"
+        if channel.suppress_bounced and "has_bounced_email" in cols
+        else "false"
+    )
     consent_ok = "coalesce(consent.ok, false)" if channel.consent else "true"
     cap = spec.frequency_cap
     profile = [c for c in PROFILE_COLUMNS if c in cols]
@@ -108,7 +132,7 @@ def eligible_audience(
         select distinct customer_id, segment_id from marts.fct_segment_memberships
         where list_contains($segments, segment_id)),
     segment_hits as (
-        select customer_id from members group by customer_id having {' and '.join(having)}),
+        select customer_id from members group by customer_id having {" and ".join(having)}),
     {consent_cte(channel)},
     open_windows as (
         select distinct customer_id from ops.campaign_assignments
@@ -140,8 +164,11 @@ def eligible_audience(
     order by s.customer_id
     """
     params = {
-        "segments": list(aud.segment_ids), "launch_date": launch_date, "launch_id": launch_id,
-        "channel": spec.channel, "launch_ts": launch_ts(launch_date),
+        "segments": list(aud.segment_ids),
+        "launch_date": launch_date,
+        "launch_id": launch_id,
+        "channel": spec.channel,
+        "launch_ts": launch_ts(launch_date),
     }
     if aud.all_of:
         params |= {"all_of": list(aud.all_of), "n_all": len(set(aud.all_of))}
@@ -164,23 +191,30 @@ def eligible_audience(
     return eligible, funnel
 
 
-def pre_period_revenue(
+def outcome_sd(
     con: duckdb.DuckDBPyConnection, customer_ids: list[str], launch_date: date, days: int
-) -> pd.Series:
-    """Net revenue per customer over the `days` before launch: the no-campaign analogue of the outcome,
-    used for the minimum detectable uplift."""
-    ids = pd.DataFrame({"customer_id": customer_ids})
-    con.register("_ids", ids)
+) -> float:
+    """Standard deviation of net revenue per customer per `days`-long window, pooled over the past year's
+    non-overlapping windows before launch: the no-campaign analogue of the outcome, for the minimum
+    detectable uplift. (A single pre-window would say 0 for lapsed audiences, who bought nothing lately.)"""
+    k = max(1, min(12, 365 // max(days, 1)))
+    con.register("_ids", pd.DataFrame({"customer_id": customer_ids}))
     try:
-        out = con.execute(
-            """select i.customer_id, coalesce(sum(o.net_revenue_eur), 0) as revenue
-               from _ids as i
-               left join intermediate.int_order_lines_enriched as o
-                 on o.customer_id = i.customer_id
-                and o.order_date >= $start and o.order_date < $end
-               group by i.customer_id""",
-            {"start": launch_date - timedelta(days=days), "end": launch_date},
-        ).df()
+        rows = con.execute(
+            """with cells as (
+                   select i.customer_id, w.w from _ids as i cross join range($k) as w(w)),
+               rev as (
+                   select customer_id, floor(datediff('day', order_date, $launch) / $days)::bigint as w,
+                          sum(net_revenue_eur) as revenue
+                   from intermediate.int_order_lines_enriched
+                   where order_date < $launch and order_date >= $start
+                     and customer_id in (select customer_id from _ids)
+                   group by all)
+               select stddev_samp(coalesce(r.revenue, 0)) from cells as c
+               left join rev as r on r.customer_id = c.customer_id and r.w = c.w""",
+            {"k": k, "launch": launch_date, "days": days, "start": launch_date - timedelta(days=k * days)},
+        ).fetchall()
     finally:
         con.unregister("_ids")
-    return out.set_index("customer_id")["revenue"].astype(float)
+    value = rows[0][0] if rows else None
+    return float(value) if value is not None else float("nan")

@@ -30,8 +30,11 @@ def load_channels(path: Path = CHANNELS_FILE) -> dict[str, Channel]:
         if cfg.get("contact") not in CONTACTS:
             raise ValueError(f"{path.name}: {name}.contact must be one of {CONTACTS}")
         channels[name] = Channel(
-            name=name, consent=cfg.get("consent"), contact=cfg["contact"],
-            plain=bool(cfg.get("plain", False)), suppress_bounced=bool(cfg.get("suppress_bounced", False)),
+            name=name,
+            consent=cfg.get("consent"),
+            contact=cfg["contact"],
+            plain=bool(cfg.get("plain", False)),
+            suppress_bounced=bool(cfg.get("suppress_bounced", False)),
         )
     return channels
 

@@ -22,8 +22,14 @@ def _date(_ctx, _param, value: str | None) -> date | None:
         raise click.BadParameter(f"expected YYYY-MM-DD, got {value!r}") from exc
 
 
-DATE_OPTION = click.option("--date", "on", callback=_date, default=None, metavar="YYYY-MM-DD",
-                           help="Launch/close date (default: the warehouse's as-of date).")
+DATE_OPTION = click.option(
+    "--date",
+    "on",
+    callback=_date,
+    default=None,
+    metavar="YYYY-MM-DD",
+    help="Launch/close date (default: the warehouse's as-of date).",
+)
 
 
 def _print_outcome(o) -> None:
@@ -55,7 +61,9 @@ def validate() -> None:
     if problems:
         click.echo(f"{len(problems)} problem(s) in {settings.campaigns_dir}", err=True)
         sys.exit(1)
-    click.echo(f"All campaign specs in {settings.campaigns_dir} are valid (segments checked against {source}).")
+    click.echo(
+        f"All campaign specs in {settings.campaigns_dir} are valid (segments checked against {source})."
+    )
 
 
 @campaign.command("list")
@@ -73,37 +81,58 @@ def list_() -> None:
             con = duckdb.connect(str(settings.warehouse_path), read_only=True)
             try:
                 for cid, lid, status in con.execute(
-                    "select campaign_id, launch_id, status from ops.campaign_launches order by launch_date").fetchall():
+                    "select campaign_id, launch_id, status from ops.campaign_launches order by launch_date"
+                ).fetchall():
                     latest[cid] = (lid, status)
             finally:
                 con.close()
         except duckdb.Error:
             pass
-    click.echo(f"{'id':<28} {'channel':<12} {'priority':>8} {'control':>8} {'window':>7}  {'schedule':<12} latest launch")
+    click.echo(
+        f"{'id':<28} {'channel':<12} {'priority':>8} {'control':>8} {'window':>7}  {'schedule':<12} latest launch"
+    )
     for s in specs:
         sched = f"every {s.every_days}d" if s.schedule == "every" else s.schedule
         prio = "auto" if s.priority is None else str(s.priority)
         lid, status = latest.get(s.id, ("-", ""))
-        click.echo(f"{s.id:<28} {s.channel:<12} {prio:>8} {s.control_share:>8.0%} {s.response_window_days:>6}d  "
-                   f"{sched:<12} {lid} {status}")
+        click.echo(
+            f"{s.id:<28} {s.channel:<12} {prio:>8} {s.control_share:>8.0%} {s.response_window_days:>6}d  "
+            f"{sched:<12} {lid} {status}"
+        )
 
 
 @campaign.command()
 @click.argument("campaign_id")
 @DATE_OPTION
-@click.option("--dry-run", is_flag=True, help="Plan and run the gate; record a dry_run launch; export nothing.")
-@click.option("--inject-fault", type=click.Choice(["consent"]), default=None,
-              help="DEMO/TESTING ONLY: after eligibility and before the gate, swap audience members for "
-                   "customers without consent, to prove the gate blocks the launch.")
-@click.option("--fault-size", type=int, default=25, show_default=True, help="Customers affected by --inject-fault.")
-def launch(campaign_id: str, on: date | None, dry_run: bool, inject_fault: str | None, fault_size: int) -> None:
+@click.option(
+    "--dry-run", is_flag=True, help="Plan and run the gate; record a dry_run launch; export nothing."
+)
+@click.option(
+    "--inject-fault",
+    type=click.Choice(["consent"]),
+    default=None,
+    help="DEMO/TESTING ONLY: after eligibility and before the gate, swap audience members for "
+    "customers without consent, to prove the gate blocks the launch.",
+)
+@click.option(
+    "--fault-size", type=int, default=25, show_default=True, help="Customers affected by --inject-fault."
+)
+def launch(
+    campaign_id: str, on: date | None, dry_run: bool, inject_fault: str | None, fault_size: int
+) -> None:
     """Launch one campaign: eligibility, assignment, GX gate, ledger, export (idempotent per date)."""
     from holdout.campaigns.launch import GateFailed, launch_campaign
 
     settings = get_settings()
     try:
-        outcome = launch_campaign(settings, campaign_id, launch_date=on, dry_run=dry_run,
-                                  inject=inject_fault, inject_size=fault_size)
+        outcome = launch_campaign(
+            settings,
+            campaign_id,
+            launch_date=on,
+            dry_run=dry_run,
+            inject=inject_fault,
+            inject_size=fault_size,
+        )
     except GateFailed as exc:
         click.echo(f"BLOCKED by the activation gate; nothing exported.\n{exc}", err=True)
         if exc.summary_path:
@@ -137,9 +166,11 @@ def close(on: date | None) -> None:
     if not closed:
         click.echo("Nothing to close.")
     for c in closed:
-        click.echo(f"{c.launch_id}: uplift {c.revenue_uplift:+.2f} EUR/customer [{c.revenue_ci[0]:+.2f}, "
-                   f"{c.revenue_ci[1]:+.2f}], incremental {c.incremental_revenue:,.0f} EUR, "
-                   f"{c.personas} persona(s) -> {c.report_path}")
+        click.echo(
+            f"{c.launch_id}: uplift {c.revenue_uplift:+.2f} EUR/customer [{c.revenue_ci[0]:+.2f}, "
+            f"{c.revenue_ci[1]:+.2f}], incremental {c.incremental_revenue:,.0f} EUR, "
+            f"{c.personas} persona(s) -> {c.report_path}"
+        )
 
 
 @campaign.command()
@@ -152,10 +183,20 @@ def report(campaign_id: str) -> None:
 
 
 @campaign.command("measure-experiment")
-@click.option("--csv", "csv_path", required=True, type=click.Path(exists=True, dir_okay=False),
-              help="A randomized e-mail experiment in the Hillstrom format.")
-@click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None,
-              help="Where to write the reports (default: HOLDOUT_HOME/reports/experiments).")
+@click.option(
+    "--csv",
+    "csv_path",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False),
+    help="A randomized e-mail experiment in the Hillstrom format.",
+)
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Where to write the reports (default: HOLDOUT_HOME/reports/experiments).",
+)
 def measure_experiment_cmd(csv_path: str, out_dir: str | None) -> None:
     """Measure a public randomized experiment (e.g. Hillstrom) with the same statistics as campaigns."""
     from holdout.measure.experiment import (

@@ -43,16 +43,20 @@ class ClosedLaunch:
 
 
 def _due_launches(con: duckdb.DuckDBPyConnection, as_of: date) -> list[tuple]:
-    return con.execute("""
+    return con.execute(
+        """
         select l.launch_id, l.campaign_id, l.launch_date, l.window_end, l.channel, l.funnel
         from ops.campaign_launches as l
         where l.status = 'launched' and l.window_end <= ?
           and l.launch_id not in (select launch_id from ops.campaign_results)
-        order by l.launch_date, l.launch_id""", [as_of]).fetchall()
+        order by l.launch_date, l.launch_id""",
+        [as_of],
+    ).fetchall()
 
 
 def _outcomes(con: duckdb.DuckDBPyConnection, launch_id: str) -> pd.DataFrame:
-    return con.execute("""
+    return con.execute(
+        """
         select a.customer_id, a."group",
                coalesce(sum(o.net_revenue_eur), 0)::double as revenue,
                (count(o.order_id) > 0)::int as converted
@@ -62,22 +66,31 @@ def _outcomes(con: duckdb.DuckDBPyConnection, launch_id: str) -> pd.DataFrame:
           on o.customer_id = a.customer_id and o.order_date >= l.launch_date and o.order_date < l.window_end
         where a.launch_id = ?
         group by a.customer_id, a."group"
-        order by a.customer_id""", [launch_id]).df()
+        order by a.customer_id""",
+        [launch_id],
+    ).df()
 
 
-def _profile(con: duckdb.DuckDBPyConnection, settings: Settings, launch_id: str, ids: pd.Series) -> tuple[pd.DataFrame, str]:
+def _profile(
+    con: duckdb.DuckDBPyConnection, settings: Settings, launch_id: str, ids: pd.Series
+) -> tuple[pd.DataFrame, str]:
     staged = launch_dir(settings, launch_id) / "audience.parquet"
     if staged.exists():
         snap = pd.read_parquet(staged).drop(columns=["group", "u"], errors="ignore")
         return snap, "profile snapshot at launch"
-    cols = {r[0] for r in con.execute(
-        "select column_name from information_schema.columns where table_schema='marts' and table_name='dim_customers'").fetchall()}
+    cols = {
+        r[0]
+        for r in con.execute(
+            "select column_name from information_schema.columns where table_schema='marts' and table_name='dim_customers'"
+        ).fetchall()
+    }
     use = [c for c in PROFILE_COLUMNS if c in cols]
     con.register("_close_ids", pd.DataFrame({"customer_id": list(ids)}))
     try:
         frame = con.execute(
             f"select i.customer_id{''.join(f', c.{c}' for c in use)} from _close_ids as i "
-            "left join marts.dim_customers as c using (customer_id)").df()
+            "left join marts.dim_customers as c using (customer_id)"
+        ).df()
     finally:
         con.unregister("_close_ids")
     return frame, "profile from marts.dim_customers at close (launch snapshot missing)"
@@ -105,9 +118,15 @@ def close_launch(settings: Settings, con: duckdb.DuckDBPyConnection, row: tuple)
     cost = float(spec.get("cost_per_contact") or 0.0)
     out = _outcomes(con, launch_id)
     test, control = out[out["group"] == "test"], out[out["group"] == "control"]
-    revenue = measure_uplift(test["revenue"], control["revenue"], n_boot=N_BOOT, seed=SEED,
-                             cost_per_contact=cost, responded_test=test["converted"],
-                             responded_control=control["converted"])
+    revenue = measure_uplift(
+        test["revenue"],
+        control["revenue"],
+        n_boot=N_BOOT,
+        seed=SEED,
+        cost_per_contact=cost,
+        responded_test=test["converted"],
+        responded_control=control["converted"],
+    )
     conversion = measure_conversion(test["converted"], control["converted"], cost_per_contact=cost)
 
     profile, source = _profile(con, settings, launch_id, out["customer_id"])
@@ -116,15 +135,30 @@ def close_launch(settings: Settings, con: duckdb.DuckDBPyConnection, row: tuple)
     min_group = int(min(500, max(30, len(control) // 8)))
     personas = []
     if features and len(control) >= 2 * min_group:
-        personas = find_personas(frame, treatment_col="group", outcome_col="revenue", feature_cols=features,
-                                 seed=SEED, min_group_size=min_group, cost_per_contact=cost)
+        personas = find_personas(
+            frame,
+            treatment_col="group",
+            outcome_col="revenue",
+            feature_cols=features,
+            seed=SEED,
+            min_group_size=min_group,
+            cost_per_contact=cost,
+        )
 
     closed_at = datetime.now(UTC).replace(tzinfo=None)
     ids = {"campaign_id": campaign_id, "launch_id": launch_id}
-    results = pd.DataFrame([
-        {**ids, **r.to_record(), "launch_date": launch_date, "window_end": window_end, "closed_at": closed_at}
-        for r in (revenue, conversion)
-    ])
+    results = pd.DataFrame(
+        [
+            {
+                **ids,
+                **r.to_record(),
+                "launch_date": launch_date,
+                "window_end": window_end,
+                "closed_at": closed_at,
+            }
+            for r in (revenue, conversion)
+        ]
+    )
     results["method"] = results["method"] + f"; {source}"
     persona_rows = pd.DataFrame([{**ids, **p.to_record(), "closed_at": closed_at} for p in personas])
 
@@ -137,10 +171,19 @@ def close_launch(settings: Settings, con: duckdb.DuckDBPyConnection, row: tuple)
         smd = json.loads(balance_path.read_text()).get("smd") or []
         balance = pd.DataFrame(smd) if smd else None
     render_campaign_report(
-        report, campaign={**spec, "launch_id": launch_id, "launch_date": str(launch_date),
-                          "window_end": str(window_end), "channel": channel, "profile": source},
-        results=[revenue, conversion], personas=personas,
-        funnel=[(s["step"], s["count"]) for s in funnel], balance=balance,
+        report,
+        campaign={
+            **spec,
+            "launch_id": launch_id,
+            "launch_date": str(launch_date),
+            "window_end": str(window_end),
+            "channel": channel,
+            "profile": source,
+        },
+        results=[revenue, conversion],
+        personas=personas,
+        funnel=[(s["step"], s["count"]) for s in funnel],
+        balance=balance,
     )
 
     cols = [r[0] for r in con.execute("describe ops.campaign_results").fetchall()]
@@ -152,16 +195,28 @@ def close_launch(settings: Settings, con: duckdb.DuckDBPyConnection, row: tuple)
         if len(persona_rows):
             con.register("_personas", persona_rows.reindex(columns=pcols))
             con.execute("insert into ops.campaign_persona_results select * from _personas")
-        con.execute("update ops.campaign_launches set report_path = ? where launch_id = ?", [str(report), launch_id])
+        con.execute(
+            "update ops.campaign_launches set report_path = ? where launch_id = ?", [str(report), launch_id]
+        )
         con.execute("commit")
     except BaseException:
         con.execute("rollback")
         raise
-    return ClosedLaunch(launch_id, campaign_id, str(report), revenue.uplift, (revenue.ci_low, revenue.ci_high),
-                        revenue.incremental_revenue, len(personas), source)
+    return ClosedLaunch(
+        launch_id,
+        campaign_id,
+        str(report),
+        revenue.uplift,
+        (revenue.ci_low, revenue.ci_high),
+        revenue.incremental_revenue,
+        len(personas),
+        source,
+    )
 
 
-def close_due(settings: Settings, as_of: date | None = None, rebuild_marts: bool = True) -> list[ClosedLaunch]:
+def close_due(
+    settings: Settings, as_of: date | None = None, rebuild_marts: bool = True
+) -> list[ClosedLaunch]:
     """Measure every launched campaign whose window has ended by `as_of` (default: the warehouse's as-of
     date) and is not closed yet; write ops.campaign_results / ops.campaign_persona_results and the HTML
     reports, then rebuild the campaign marts. Idempotent: a closed launch is never measured twice."""
@@ -181,34 +236,51 @@ def close_due(settings: Settings, as_of: date | None = None, rebuild_marts: bool
 def campaign_report(settings: Settings, campaign_id: str) -> str:
     """A plain-text summary of every launch of a campaign: status, sizes, measured results, personas."""
     with connect(read_only=True, settings=settings) as con:
-        launches = con.execute("""
+        launches = con.execute(
+            """
             select launch_id, launch_date, window_end, channel, status, audience_size, test_size, control_size, report_path
-            from ops.campaign_launches where campaign_id = ? order by launch_date""", [campaign_id]).fetchall()
-        results = con.execute("""
+            from ops.campaign_launches where campaign_id = ? order by launch_date""",
+            [campaign_id],
+        ).fetchall()
+        results = con.execute(
+            """
             select launch_id, metric, test_customers, control_customers, test_response_rate, control_response_rate,
                    uplift, uplift_ci_low, uplift_ci_high, p_value, incremental_revenue, cost, roi
-            from ops.campaign_results where campaign_id = ? order by launch_id, metric desc""", [campaign_id]).df()
-        personas = con.execute("""
+            from ops.campaign_results where campaign_id = ? order by launch_id, metric desc""",
+            [campaign_id],
+        ).df()
+        personas = con.execute(
+            """
             select launch_id, persona_id, persona_definition, test_customers, control_customers, uplift,
                    uplift_ci_low, uplift_ci_high, verdict, recommendation
-            from ops.campaign_persona_results where campaign_id = ? order by launch_id, persona_id""", [campaign_id]).df()
+            from ops.campaign_persona_results where campaign_id = ? order by launch_id, persona_id""",
+            [campaign_id],
+        ).df()
     if not launches:
         return f"Campaign {campaign_id}: no launches recorded."
     lines = [f"Campaign {campaign_id}"]
     for lid, ld, we, ch, status, n, nt, nc, report in launches:
-        lines.append(f"- {lid}: {status} on {ld} via {ch}, window to {we}; audience {n or 0:,} "
-                     f"(test {nt or 0:,}, control {nc or 0:,})")
+        lines.append(
+            f"- {lid}: {status} on {ld} via {ch}, window to {we}; audience {n or 0:,} "
+            f"(test {nt or 0:,}, control {nc or 0:,})"
+        )
         for r in results[results["launch_id"] == lid].itertuples():
             if r.metric == "revenue":
-                lines.append(f"    revenue/customer uplift {r.uplift:+.2f} EUR [{r.uplift_ci_low:+.2f}, {r.uplift_ci_high:+.2f}], "
-                             f"p={r.p_value:.3g}; incremental revenue {r.incremental_revenue:,.0f} EUR, "
-                             f"cost {r.cost or 0:,.0f} EUR, ROI {'n/a' if pd.isna(r.roi) else f'{r.roi:.2f}'}")
+                lines.append(
+                    f"    revenue/customer uplift {r.uplift:+.2f} EUR [{r.uplift_ci_low:+.2f}, {r.uplift_ci_high:+.2f}], "
+                    f"p={r.p_value:.3g}; incremental revenue {r.incremental_revenue:,.0f} EUR, "
+                    f"cost {r.cost or 0:,.0f} EUR, ROI {'n/a' if pd.isna(r.roi) else f'{r.roi:.2f}'}"
+                )
             else:
-                lines.append(f"    {r.metric} {r.test_response_rate:.2%} vs {r.control_response_rate:.2%}: "
-                             f"uplift {r.uplift * 100:+.2f} pts [{r.uplift_ci_low * 100:+.2f}, {r.uplift_ci_high * 100:+.2f}]")
+                lines.append(
+                    f"    {r.metric} {r.test_response_rate:.2%} vs {r.control_response_rate:.2%}: "
+                    f"uplift {r.uplift * 100:+.2f} pts [{r.uplift_ci_low * 100:+.2f}, {r.uplift_ci_high * 100:+.2f}]"
+                )
         for p in personas[personas["launch_id"] == lid].itertuples():
-            lines.append(f"    persona {p.persona_id} ({p.persona_definition}): uplift {p.uplift:+.2f} "
-                         f"[{p.uplift_ci_low:+.2f}, {p.uplift_ci_high:+.2f}] -> {p.verdict}; {p.recommendation}")
+            lines.append(
+                f"    persona {p.persona_id} ({p.persona_definition}): uplift {p.uplift:+.2f} "
+                f"[{p.uplift_ci_low:+.2f}, {p.uplift_ci_high:+.2f}] -> {p.verdict}; {p.recommendation}"
+            )
         if report:
             lines.append(f"    report: {report}")
         if status == "launched" and results[results["launch_id"] == lid].empty:
@@ -217,5 +289,11 @@ def campaign_report(settings: Settings, campaign_id: str) -> str:
 
 
 def report_paths(settings: Settings, launch_id: str) -> list[Path]:
-    return [p for p in (settings.reports_dir / "campaigns" / f"{launch_id}.html",
-                        settings.reports_dir / "gates" / f"{launch_id}.txt") if p.exists()]
+    return [
+        p
+        for p in (
+            settings.reports_dir / "campaigns" / f"{launch_id}.html",
+            settings.reports_dir / "gates" / f"{launch_id}.txt",
+        )
+        if p.exists()
+    ]

@@ -73,7 +73,11 @@ def _tmp_path(path: Path) -> Path:
 
 
 def export_frame(
-    con: duckdb.DuckDBPyConnection, channel: Channel, customer_ids: list[str], campaign_id: str, launch_id: str,
+    con: duckdb.DuckDBPyConnection,
+    channel: Channel,
+    customer_ids: list[str],
+    campaign_id: str,
+    launch_id: str,
     offer_code: str | None,
 ) -> pd.DataFrame:
     """One row per contacted customer with the channel's contact, hashed unless the channel is `plain`."""
@@ -83,18 +87,21 @@ def export_frame(
         if channel.contact == "email":
             contacts = con.execute(
                 "select i.customer_id, c.email as contact from _export_ids as i "
-                "left join marts.dim_customers as c using (customer_id) order by i.customer_id").df()
+                "left join marts.dim_customers as c using (customer_id) order by i.customer_id"
+            ).df()
             contacts["contact"] = contacts["contact"].map(normalize_email)
         elif channel.contact == "phone":
             # the phone number lives in staging only (dim_customers keeps is_phone_valid)
             contacts = con.execute(
                 "select i.customer_id, s.phone as contact from _export_ids as i "
-                "left join staging.stg_crm__customers as s using (customer_id) order by i.customer_id").df()
+                "left join staging.stg_crm__customers as s using (customer_id) order by i.customer_id"
+            ).df()
             contacts["contact"] = contacts["contact"].map(normalize_phone)
         elif channel.contact == "address":
             contacts = con.execute(
                 "select i.customer_id, c.city, c.country from _export_ids as i "
-                "left join marts.dim_customers as c using (customer_id) order by i.customer_id").df()
+                "left join marts.dim_customers as c using (customer_id) order by i.customer_id"
+            ).df()
         else:  # app: the push service addresses customers by id
             contacts = ids.copy()
     finally:
@@ -130,9 +137,14 @@ def publish_export(staged: StagedExport, extra: dict | None = None) -> Path:
     """Atomically move the staged file into the outbox, then write its manifest (also atomically)."""
     os.replace(staged.tmp_path, staged.path)
     manifest = {
-        "launch_id": staged.launch_id, "channel": staged.channel, "file": staged.path.name,
-        "row_count": staged.row_count, "sha256": staged.sha256, "columns": list(staged.columns),
-        "published_at": datetime.now(UTC).isoformat(timespec="seconds"), **(extra or {}),
+        "launch_id": staged.launch_id,
+        "channel": staged.channel,
+        "file": staged.path.name,
+        "row_count": staged.row_count,
+        "sha256": staged.sha256,
+        "columns": list(staged.columns),
+        "published_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        **(extra or {}),
     }
     mpath = manifest_path(staged.path)
     tmp = _tmp_path(mpath)

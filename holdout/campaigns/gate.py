@@ -36,7 +36,9 @@ DOCS_SITE = "holdout_reports"
 class GateFailed(RuntimeError):
     """The activation gate rejected a launch; the message names each failed expectation and its count."""
 
-    def __init__(self, launch_id: str, message: str, summary_path: Path | None = None, docs_path: str | None = None):
+    def __init__(
+        self, launch_id: str, message: str, summary_path: Path | None = None, docs_path: str | None = None
+    ):
         self.launch_id = launch_id
         self.summary_path = summary_path
         self.docs_path = docs_path
@@ -74,29 +76,70 @@ def build_expectations() -> list:
             out.append(exp)
 
     suite = _Collect()
-    suite.add_expectation(gxe.ExpectTableRowCountToBeBetween(
-        min_value=1, max_value={"$PARAMETER": "max_rows"},
-        meta=explains("the audience is not empty and not larger than the planned audience")))
-    suite.add_expectation(gxe.ExpectColumnValuesToBeUnique(
-        column="customer_id", meta=explains("each customer appears once")))
-    suite.add_expectation(gxe.ExpectColumnValuesToBeInSet(
-        column="group", value_set=["test", "control"], meta=explains("every customer is in test or control")))
-    suite.add_expectation(gxe.ExpectColumnValuesToBeInSet(
-        column="consent_ok", value_set=[True], meta=explains("the customer currently consents to the channel")))
-    suite.add_expectation(gxe.ExpectColumnValuesToBeInSet(
-        column="contact_ok", value_set=[True], meta=explains("the customer has a valid contact for the channel")))
-    suite.add_expectation(gxe.ExpectColumnValuesToBeInSet(
-        column="is_active_customer", value_set=[True],
-        meta=explains("the customer exists in marts.dim_customers (not erased) and is not a test account")))
-    suite.add_expectation(gxe.ExpectColumnValuesToBeInSet(
-        column="in_open_window", value_set=[False],
-        meta=explains("the customer is not in another campaign's open response window (test or control)")))
-    suite.add_expectation(gxe.ExpectColumnValuesToBeInSet(
-        column="exported_control", value_set=[False], meta=explains("no control customer is in the export")))
-    suite.add_expectation(gxe.ExpectColumnMeanToBeBetween(
-        column="is_control", min_value={"$PARAMETER": "control_share_min"},
-        max_value={"$PARAMETER": "control_share_max"},
-        meta=explains("the control share matches the spec within a tolerance that shrinks with the audience size")))
+    suite.add_expectation(
+        gxe.ExpectTableRowCountToBeBetween(
+            min_value=1,
+            max_value={"$PARAMETER": "max_rows"},
+            meta=explains("the audience is not empty and not larger than the planned audience"),
+        )
+    )
+    suite.add_expectation(
+        gxe.ExpectColumnValuesToBeUnique(column="customer_id", meta=explains("each customer appears once"))
+    )
+    suite.add_expectation(
+        gxe.ExpectColumnValuesToBeInSet(
+            column="group",
+            value_set=["test", "control"],
+            meta=explains("every customer is in test or control"),
+        )
+    )
+    suite.add_expectation(
+        gxe.ExpectColumnValuesToBeInSet(
+            column="consent_ok",
+            value_set=[True],
+            meta=explains("the customer currently consents to the channel"),
+        )
+    )
+    suite.add_expectation(
+        gxe.ExpectColumnValuesToBeInSet(
+            column="contact_ok",
+            value_set=[True],
+            meta=explains("the customer has a valid contact for the channel"),
+        )
+    )
+    suite.add_expectation(
+        gxe.ExpectColumnValuesToBeInSet(
+            column="is_active_customer",
+            value_set=[True],
+            meta=explains(
+                "the customer exists in marts.dim_customers (not erased) and is not a test account"
+            ),
+        )
+    )
+    suite.add_expectation(
+        gxe.ExpectColumnValuesToBeInSet(
+            column="in_open_window",
+            value_set=[False],
+            meta=explains("the customer is not in another campaign's open response window (test or control)"),
+        )
+    )
+    suite.add_expectation(
+        gxe.ExpectColumnValuesToBeInSet(
+            column="exported_control",
+            value_set=[False],
+            meta=explains("no control customer is in the export"),
+        )
+    )
+    suite.add_expectation(
+        gxe.ExpectColumnMeanToBeBetween(
+            column="is_control",
+            min_value={"$PARAMETER": "control_share_min"},
+            max_value={"$PARAMETER": "control_share_max"},
+            meta=explains(
+                "the control share matches the spec within a tolerance that shrinks with the audience size"
+            ),
+        )
+    )
     return out
 
 
@@ -121,15 +164,19 @@ def get_context(settings: Settings, create: bool = False):
         raise FileNotFoundError(f"No GX project at {root}: run `python -m holdout.campaigns.gate --init`.")
     settings.reports_dir.mkdir(parents=True, exist_ok=True)
     return gx.get_context(
-        mode="file", context_root_dir=str(root),
+        mode="file",
+        context_root_dir=str(root),
         runtime_environment={"holdout_reports_dir": str(settings.reports_dir)},
     )
 
 
 def _suite_signature(expectations: list) -> list:
     return [
-        (e.expectation_type, json.dumps(e.configuration.kwargs, sort_keys=True, default=str),
-         json.dumps(e.meta or {}, sort_keys=True))
+        (
+            e.expectation_type,
+            json.dumps(e.configuration.kwargs, sort_keys=True, default=str),
+            json.dumps(e.meta or {}, sort_keys=True),
+        )
         for e in expectations
     ]
 
@@ -182,9 +229,13 @@ def init_gx_project(settings: Settings) -> list[str]:
     except DataContextError:
         suite = None
     if suite is None:
-        suite = ctx.suites.add(gx.ExpectationSuite(
-            name=GATE_NAME, expectations=wanted,
-            meta={"notes": "Holdout campaign activation gate; generated by holdout/campaigns/gate.py"}))
+        suite = ctx.suites.add(
+            gx.ExpectationSuite(
+                name=GATE_NAME,
+                expectations=wanted,
+                meta={"notes": "Holdout campaign activation gate; generated by holdout/campaigns/gate.py"},
+            )
+        )
         changed.append("suite")
     elif _suite_signature(suite.expectations) != _suite_signature(wanted):
         # rebuild in place (same suite id) so the validation definition keeps pointing at it
@@ -195,16 +246,21 @@ def init_gx_project(settings: Settings) -> list[str]:
     try:
         vd = ctx.validation_definitions.get(GATE_NAME)
     except Exception:  # noqa: BLE001
-        vd = ctx.validation_definitions.add(gx.ValidationDefinition(name=GATE_NAME, data=batch_def, suite=suite))
+        vd = ctx.validation_definitions.add(
+            gx.ValidationDefinition(name=GATE_NAME, data=batch_def, suite=suite)
+        )
         changed.append("validation definition")
     try:
         ctx.checkpoints.get(GATE_NAME)
     except Exception:  # noqa: BLE001
-        ctx.checkpoints.add(gx.Checkpoint(
-            name=GATE_NAME, validation_definitions=[vd],
-            actions=[UpdateDataDocsAction(name="update_data_docs", site_names=[DOCS_SITE])],
-            result_format={"result_format": "SUMMARY", "partial_unexpected_count": 20},
-        ))
+        ctx.checkpoints.add(
+            gx.Checkpoint(
+                name=GATE_NAME,
+                validation_definitions=[vd],
+                actions=[UpdateDataDocsAction(name="update_data_docs", site_names=[DOCS_SITE])],
+                result_format={"result_format": "SUMMARY", "partial_unexpected_count": 20},
+            )
+        )
         changed.append("checkpoint")
     return changed
 
@@ -218,7 +274,11 @@ def control_share_bounds(share: float, n: int) -> tuple[float, float]:
 
 
 def gate_frame(
-    con: duckdb.DuckDBPyConnection, audience: pd.DataFrame, export_ids: pd.Series, channel_name: str, launch_id: str,
+    con: duckdb.DuckDBPyConnection,
+    audience: pd.DataFrame,
+    export_ids: pd.Series,
+    channel_name: str,
+    launch_id: str,
     launch_date: date,
 ) -> pd.DataFrame:
     """The audience joined with current consent, contact and ledger facts: one row per audience customer."""
@@ -230,9 +290,14 @@ def gate_frame(
         """left join (select customer_id, bool_or(is_opted_in) as ok from marts.fct_consent_history
                       where channel = $consent and valid_to is null group by customer_id) as k
            on k.customer_id = a.customer_id"""
-        if channel.consent else "left join (select null::varchar as customer_id, true as ok) as k on true"
+        if channel.consent
+        else "left join (select null::varchar as customer_id, true as ok) as k on true"
     )
-    suppressed = "coalesce(c.has_bounced_email, false)" if channel.suppress_bounced and "has_bounced_email" in cols else "false"
+    suppressed = (
+        "coalesce(c.has_bounced_email, false)"
+        if channel.suppress_bounced and "has_bounced_email" in cols
+        else "false"
+    )
     sql = f"""
         select a.customer_id, a."group",
                case when a."group" = 'control' then 1 else 0 end as is_control,
@@ -284,8 +349,10 @@ def _describe(res: dict, n_rows: int) -> dict:
 
 
 def _summary_text(launch_id: str, success: bool, failures: list[dict], n_rows: int, docs: str | None) -> str:
-    lines = [f"Activation gate `{GATE_NAME}` for launch {launch_id}: {'PASSED' if success else 'FAILED'}",
-             f"audience rows validated: {n_rows}"]
+    lines = [
+        f"Activation gate `{GATE_NAME}` for launch {launch_id}: {'PASSED' if success else 'FAILED'}",
+        f"audience rows validated: {n_rows}",
+    ]
     for f in failures:
         what = f["explains"] or f["expectation"]
         if f.get("unexpected_count") is not None:
@@ -305,7 +372,12 @@ def _summary_text(launch_id: str, success: bool, failures: list[dict], n_rows: i
 
 
 def validate_gate_frame(
-    settings: Settings, launch_id: str, frame: pd.DataFrame, control_share: float, max_rows: int, out_dir: Path
+    settings: Settings,
+    launch_id: str,
+    frame: pd.DataFrame,
+    control_share: float,
+    max_rows: int,
+    out_dir: Path,
 ) -> GateResult:
     """Run the committed checkpoint on the frame; write gate.json and gate_summary.txt into out_dir."""
     from great_expectations.core.run_identifier import RunIdentifier
@@ -316,7 +388,8 @@ def validate_gate_frame(
     lo, hi = control_share_bounds(control_share, n)
     params = {"max_rows": int(max_rows), "control_share_min": lo, "control_share_max": hi}
     result = checkpoint.run(
-        batch_parameters={"dataframe": frame}, expectation_parameters=params,
+        batch_parameters={"dataframe": frame},
+        expectation_parameters=params,
         run_id=RunIdentifier(run_name=launch_id),
     )
     failures, docs, stats = [], None, {}
@@ -336,10 +409,21 @@ def validate_gate_frame(
     out_dir.mkdir(parents=True, exist_ok=True)
     summary_path = out_dir / "gate_summary.txt"
     summary_path.write_text(summary)
-    (out_dir / "gate.json").write_text(json.dumps({
-        "launch_id": launch_id, "success": success, "rows": n, "parameters": params,
-        "failures": failures, "statistics": stats, "data_docs": docs,
-    }, indent=2, default=str))
+    (out_dir / "gate.json").write_text(
+        json.dumps(
+            {
+                "launch_id": launch_id,
+                "success": success,
+                "rows": n,
+                "parameters": params,
+                "failures": failures,
+                "statistics": stats,
+                "data_docs": docs,
+            },
+            indent=2,
+            default=str,
+        )
+    )
     return GateResult(launch_id, success, failures, summary, summary_path, docs, stats)
 
 

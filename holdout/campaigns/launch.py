@@ -21,11 +21,10 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 import duckdb
-import numpy as np
 import pandas as pd
 
 from holdout.campaigns.assignment import assign_groups, priority_order
-from holdout.campaigns.audience import BALANCE_COLUMNS, eligible_audience, launch_ts, pre_period_revenue
+from holdout.campaigns.audience import BALANCE_COLUMNS, eligible_audience, launch_ts, outcome_sd
 from holdout.campaigns.channels import get_channel
 from holdout.campaigns.export import (
     StagedExport,
@@ -49,8 +48,18 @@ FAULTS = ("consent",)
 DEFAULT_FAULT_SIZE = 25
 
 __all__ = [
-    "GateFailed", "LaunchOutcome", "due_campaigns", "inject_fault", "launch_campaign", "launch_due",
-    "launch_dir", "launch_id_for", "plan_launches", "record_and_activate", "run_gate",
+    "GateFailed",
+    "LaunchOutcome",
+    "due_campaigns",
+    "inject_fault",
+    "launch_campaign",
+    "launch_due",
+    "launch_dir",
+    "launch_id_for",
+    "plan_launches",
+    "record_and_activate",
+    "record_dry_run",
+    "run_gate",
 ]
 
 
@@ -104,8 +113,12 @@ def due_campaigns(settings: Settings, on: date | None = None) -> list[CampaignSp
         _ensure_ops(settings)
         con = _read_only(settings)
         try:
-            launched = {(r[0], r[1]) for r in con.execute(
-                "select campaign_id, launch_date from ops.campaign_launches where status = 'launched'").fetchall()}
+            launched = {
+                (r[0], r[1])
+                for r in con.execute(
+                    "select campaign_id, launch_date from ops.campaign_launches where status = 'launched'"
+                ).fetchall()
+            }
         finally:
             con.close()
     due = []
@@ -121,7 +134,9 @@ def due_campaigns(settings: Settings, on: date | None = None) -> list[CampaignSp
 
 
 # ------------------------------------------------------------------------------------------------ plan
-def plan_launches(settings: Settings, launch_date: date | None = None, campaign_ids: list[str] | None = None) -> list[str]:
+def plan_launches(
+    settings: Settings, launch_date: date | None = None, campaign_ids: list[str] | None = None
+) -> list[str]:
     """Eligibility, same-day priority and assignment for each campaign; stage each under launches/<id>/.
 
     `campaign_ids=None` plans every campaign due on the date. Campaigns already launched on that date are
@@ -129,7 +144,11 @@ def plan_launches(settings: Settings, launch_date: date | None = None, campaign_
     each customer goes to at most one of them.
     """
     launch_date = launch_date or as_of_date(settings)
-    specs = due_campaigns(settings, launch_date) if campaign_ids is None else [get_spec(settings, c) for c in campaign_ids]
+    specs = (
+        due_campaigns(settings, launch_date)
+        if campaign_ids is None
+        else [get_spec(settings, c) for c in campaign_ids]
+    )
     _ensure_ops(settings)
     con = _read_only(settings)
     staged: list[str] = []
@@ -146,7 +165,9 @@ def plan_launches(settings: Settings, launch_date: date | None = None, campaign_
         timings: dict[str, float] = {}
         for spec in todo:
             t0 = time.perf_counter()
-            eligible[spec.id], funnels[spec.id] = eligible_audience(con, spec, launch_date, launch_id_for(spec.id, launch_date))
+            eligible[spec.id], funnels[spec.id] = eligible_audience(
+                con, spec, launch_date, launch_id_for(spec.id, launch_date)
+            )
             timings[spec.id] = time.perf_counter() - t0
         order = priority_order(todo, {cid: len(f) for cid, f in eligible.items()})
         taken: set[str] = set()
@@ -156,10 +177,13 @@ def plan_launches(settings: Settings, launch_date: date | None = None, campaign_
             frame = eligible[spec.id]
             mine = frame[~frame["customer_id"].isin(taken)].reset_index(drop=True)
             taken.update(mine["customer_id"])
-            funnel = funnels[spec.id] + [{
-                "step": "priority", "count": int(len(mine)),
-                "label": f"not taken by a higher-priority campaign launching the same day (rank {rank} of {len(order)})",
-            }]
+            funnel = funnels[spec.id] + [
+                {
+                    "step": "priority",
+                    "count": int(len(mine)),
+                    "label": f"not taken by a higher-priority campaign launching the same day (rank {rank} of {len(order)})",
+                }
+            ]
             _stage(con, settings, spec, lid, launch_date, mine, funnel, rank, [s.id for s in order])
             timings[spec.id] += time.perf_counter() - t0
             _update_plan(settings, lid, {"timings": {"plan_seconds": round(timings[spec.id], 3)}})
@@ -169,8 +193,17 @@ def plan_launches(settings: Settings, launch_date: date | None = None, campaign_
     return staged
 
 
-def _stage(con, settings: Settings, spec: CampaignSpec, launch_id: str, launch_date: date, audience: pd.DataFrame,
-           funnel: list[dict], rank: int, order: list[str]) -> None:
+def _stage(
+    con,
+    settings: Settings,
+    spec: CampaignSpec,
+    launch_id: str,
+    launch_date: date,
+    audience: pd.DataFrame,
+    funnel: list[dict],
+    rank: int,
+    order: list[str],
+) -> None:
     from holdout.measure.power import minimum_detectable_uplift, standardized_mean_differences
 
     groups = assign_groups(spec.id, audience["customer_id"], spec.control_share)
@@ -184,8 +217,7 @@ def _stage(con, settings: Settings, spec: CampaignSpec, launch_id: str, launch_d
     if n_test >= 2 and n_control >= 2:
         cols = [c for c in BALANCE_COLUMNS if c in audience.columns and audience[c].notna().any()]
         smd = standardized_mean_differences(audience, "group", cols)
-        pre = pre_period_revenue(con, list(audience["customer_id"]), launch_date, spec.response_window_days)
-        sd = float(np.std(pre.to_numpy(), ddof=1)) if len(pre) > 1 else float("nan")
+        sd = outcome_sd(con, list(audience["customer_id"]), launch_date, spec.response_window_days)
         mde = minimum_detectable_uplift(n_test, n_control, sd)
         balance = {
             "columns": cols,
@@ -193,9 +225,14 @@ def _stage(con, settings: Settings, spec: CampaignSpec, launch_id: str, launch_d
             "imbalanced": smd.loc[smd["imbalanced"], "covariate"].tolist(),
             "mde": {
                 "metric": "net revenue per customer in the response window (EUR)",
-                "minimum_detectable_uplift_eur": mde, "alpha": 0.05, "power": 0.8,
-                "sd_source": f"net revenue per audience customer over the {spec.response_window_days} days before launch",
-                "sd": sd, "n_test": n_test, "n_control": n_control,
+                "minimum_detectable_uplift_eur": mde,
+                "alpha": 0.05,
+                "power": 0.8,
+                "sd_source": f"net revenue per audience customer per {spec.response_window_days}-day window, "
+                "pooled over the year before launch",
+                "sd": sd,
+                "n_test": n_test,
+                "n_control": n_control,
                 "minimum_detectable_incremental_revenue_eur": mde * n_test,
             },
         }
@@ -207,12 +244,21 @@ def _stage(con, settings: Settings, spec: CampaignSpec, launch_id: str, launch_d
     (out / "funnel.json").write_text(json.dumps(funnel, indent=2))
     (out / "balance.json").write_text(json.dumps(balance, indent=2, default=float))
     plan = {
-        "launch_id": launch_id, "campaign_id": spec.id, "launch_date": launch_date.isoformat(),
-        "window_end": spec.window_end(launch_date).isoformat(), "channel": spec.channel,
-        "control_share": spec.control_share, "spec": spec.to_dict(), "priority_rank": rank,
-        "planned_together": order, "audience_size": int(len(audience)), "test_size": n_test,
-        "control_size": n_control, "planned_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "audience_sha256": file_sha256(out / "audience.parquet"), "fault_injected": None,
+        "launch_id": launch_id,
+        "campaign_id": spec.id,
+        "launch_date": launch_date.isoformat(),
+        "window_end": spec.window_end(launch_date).isoformat(),
+        "channel": spec.channel,
+        "control_share": spec.control_share,
+        "spec": spec.to_dict(),
+        "priority_rank": rank,
+        "planned_together": order,
+        "audience_size": int(len(audience)),
+        "test_size": n_test,
+        "control_size": n_control,
+        "planned_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "audience_sha256": file_sha256(out / "audience.parquet"),
+        "fault_injected": None,
     }
     (out / "plan.json").write_text(json.dumps(plan, indent=2))
 
@@ -220,7 +266,9 @@ def _stage(con, settings: Settings, spec: CampaignSpec, launch_id: str, launch_d
 def _load_plan(settings: Settings, launch_id: str) -> dict:
     path = launch_dir(settings, launch_id) / "plan.json"
     if not path.exists():
-        raise FileNotFoundError(f"Launch {launch_id} is not planned ({path} missing): run plan_launches first.")
+        raise FileNotFoundError(
+            f"Launch {launch_id} is not planned ({path} missing): run plan_launches first."
+        )
     return json.loads(path.read_text())
 
 
@@ -236,7 +284,9 @@ def _update_plan(settings: Settings, launch_id: str, changes: dict) -> dict:
 
 
 # -------------------------------------------------------------------------------------- fault injection
-def inject_fault(settings: Settings, launch_id: str, kind: str = "consent", n: int = DEFAULT_FAULT_SIZE) -> int:
+def inject_fault(
+    settings: Settings, launch_id: str, kind: str = "consent", n: int = DEFAULT_FAULT_SIZE
+) -> int:
     """DEMO / TESTING ONLY: corrupt a staged audience after eligibility, before the gate, to prove the gate.
 
     `consent` swaps `n` test-group customers for customers who have a valid contact and no open window
@@ -257,7 +307,8 @@ def inject_fault(settings: Settings, launch_id: str, kind: str = "consent", n: i
         from holdout.campaigns.audience import contact_sql, dim_columns
 
         con.register("_aud", audience[["customer_id"]])
-        culprits = con.execute(f"""
+        culprits = con.execute(
+            f"""
             select c.customer_id from marts.dim_customers as c
             where not coalesce(c.is_test_account, false) and {contact_sql(channel, dim_columns(con))}
               and c.customer_id not in (select customer_id from _aud)
@@ -266,7 +317,8 @@ def inject_fault(settings: Settings, launch_id: str, kind: str = "consent", n: i
                   select customer_id from marts.fct_consent_history
                   where channel = $ch and is_opted_in and valid_from <= $ts and (valid_to is null or valid_to > $ts))
             order by hash(c.customer_id) limit $n""",
-            {"d": launch_date, "ch": channel.consent, "ts": launch_ts(launch_date), "n": n}).fetchall()
+            {"d": launch_date, "ch": channel.consent, "ts": launch_ts(launch_date), "n": n},
+        ).fetchall()
     finally:
         con.close()
     culprits = [r[0] for r in culprits]
@@ -274,10 +326,18 @@ def inject_fault(settings: Settings, launch_id: str, kind: str = "consent", n: i
     culprits = culprits[: len(test_rows)]
     audience.loc[test_rows, "customer_id"] = culprits
     audience.to_parquet(path, index=False)
-    _update_plan(settings, launch_id, {
-        "fault_injected": {"kind": kind, "customers": len(culprits), "note": "demo/testing fault injection"},
-        "audience_sha256": file_sha256(path),
-    })
+    _update_plan(
+        settings,
+        launch_id,
+        {
+            "fault_injected": {
+                "kind": kind,
+                "customers": len(culprits),
+                "note": "demo/testing fault injection",
+            },
+            "audience_sha256": file_sha256(path),
+        },
+    )
     return len(culprits)
 
 
@@ -296,7 +356,9 @@ def run_gate(settings: Settings, launch_id: str) -> GateResult:
         frame = gate_frame(con, audience, export_ids, plan["channel"], launch_id, launch_date)
     finally:
         con.close()
-    result = validate_gate_frame(settings, launch_id, frame, plan["control_share"], plan["audience_size"], out)
+    result = validate_gate_frame(
+        settings, launch_id, frame, plan["control_share"], plan["audience_size"], out
+    )
     gate_info = json.loads((out / "gate.json").read_text())
     gate_info["audience_sha256"] = file_sha256(out / "audience.parquet")
     (out / "gate.json").write_text(json.dumps(gate_info, indent=2, default=str))
@@ -312,9 +374,18 @@ def run_gate(settings: Settings, launch_id: str) -> GateResult:
 
 def _launch_row(plan: dict, status: str, funnel: list[dict], report_path: str | None) -> list:
     return [
-        plan["launch_id"], plan["campaign_id"], date.fromisoformat(plan["launch_date"]),
-        date.fromisoformat(plan["window_end"]), plan["channel"], status, plan["audience_size"],
-        plan["test_size"], plan["control_size"], json.dumps(funnel), report_path, datetime.now(UTC).replace(tzinfo=None),
+        plan["launch_id"],
+        plan["campaign_id"],
+        date.fromisoformat(plan["launch_date"]),
+        date.fromisoformat(plan["window_end"]),
+        plan["channel"],
+        status,
+        plan["audience_size"],
+        plan["test_size"],
+        plan["control_size"],
+        json.dumps(funnel),
+        report_path,
+        datetime.now(UTC).replace(tzinfo=None),
     ]
 
 
@@ -327,8 +398,10 @@ def _record_status(settings: Settings, plan: dict, status: str, report_path: str
             if _launch_status(con, plan["launch_id"]) == LAUNCHED:
                 raise RuntimeError(f"{plan['launch_id']} is already launched")
             con.execute("delete from ops.campaign_launches where launch_id = ?", [plan["launch_id"]])
-            con.execute("insert into ops.campaign_launches values (?,?,?,?,?,?,?,?,?,?,?,?)",
-                        _launch_row(plan, status, funnel, report_path))
+            con.execute(
+                "insert into ops.campaign_launches values (?,?,?,?,?,?,?,?,?,?,?,?)",
+                _launch_row(plan, status, funnel, report_path),
+            )
             con.execute("commit")
         except BaseException:
             con.execute("rollback")
@@ -343,11 +416,14 @@ def _current_opt_outs(con: duckdb.DuckDBPyConnection, channel_name: str, custome
         return set()
     con.register("_send_ids", pd.DataFrame({"customer_id": customer_ids}))
     try:
-        rows = con.execute("""
+        rows = con.execute(
+            """
             select i.customer_id from _send_ids as i
             left join (select customer_id, bool_or(is_opted_in) as ok from marts.fct_consent_history
                        where channel = ? and valid_to is null group by customer_id) as k using (customer_id)
-            where not coalesce(k.ok, false)""", [channel.consent]).fetchall()
+            where not coalesce(k.ok, false)""",
+            [channel.consent],
+        ).fetchall()
     finally:
         con.unregister("_send_ids")
     return {r[0] for r in rows}
@@ -371,36 +447,53 @@ def record_and_activate(settings: Settings, launch_id: str) -> LaunchOutcome:
         gate_path = out / "gate.json"
         gate_info = json.loads(gate_path.read_text()) if gate_path.exists() else {}
         if not gate_info.get("success"):
-            raise GateFailed(launch_id, f"{launch_id}: the activation gate has not passed; run run_gate first")
+            raise GateFailed(
+                launch_id, f"{launch_id}: the activation gate has not passed; run run_gate first"
+            )
         if gate_info.get("audience_sha256") != file_sha256(out / "audience.parquet"):
-            raise GateFailed(launch_id, f"{launch_id}: the staged audience changed after the gate; run the gate again")
+            raise GateFailed(
+                launch_id, f"{launch_id}: the staged audience changed after the gate; run the gate again"
+            )
         audience = pd.read_parquet(out / "audience.parquet", columns=["customer_id", "group"])
         test_ids = audience.loc[audience["group"] == "test", "customer_id"].tolist()
         opted_out = _current_opt_outs(con, plan["channel"], test_ids)
         send_ids = [c for c in test_ids if c not in opted_out]
-        frame = export_frame(con, channel, send_ids, plan["campaign_id"], launch_id, plan["spec"]["offer"].get("code"))
+        frame = export_frame(
+            con, channel, send_ids, plan["campaign_id"], launch_id, plan["spec"]["offer"].get("code")
+        )
         staged = stage_export(settings, channel.name, launch_id, frame)
         funnel = json.loads((out / "funnel.json").read_text()) + [
-            {"step": "send_time_consent", "label": "test customers still consenting at send time (others dropped from the export, kept in test)",
-             "count": len(send_ids)},
+            {
+                "step": "send_time_consent",
+                "label": "test customers still consenting at send time (others dropped from the export, kept in test)",
+                "count": len(send_ids),
+            },
         ]
         now = datetime.now(UTC).replace(tzinfo=None)
         # assigned_at is the start of the launch day in the warehouse's time (launch dates follow the as-of
         # date, not the wall clock): the simulator and the close step read the treatment start from it.
         assignments = audience.assign(
-            campaign_id=plan["campaign_id"], launch_id=launch_id,
+            campaign_id=plan["campaign_id"],
+            launch_id=launch_id,
             assigned_at=launch_ts(date.fromisoformat(plan["launch_date"])),
             window_end=date.fromisoformat(plan["window_end"]),
         )[["campaign_id", "launch_id", "customer_id", "group", "assigned_at", "window_end"]]
         con.register("_assignments", assignments)
         con.execute("begin transaction")
         try:
-            con.execute("delete from ops.campaign_launches where launch_id = ? and status in ('blocked', 'dry_run')", [launch_id])
-            con.execute("insert into ops.campaign_launches values (?,?,?,?,?,?,?,?,?,?,?,?)",
-                        _launch_row(plan, LAUNCHED, funnel, None))
+            con.execute(
+                "delete from ops.campaign_launches where launch_id = ? and status in ('blocked', 'dry_run')",
+                [launch_id],
+            )
+            con.execute(
+                "insert into ops.campaign_launches values (?,?,?,?,?,?,?,?,?,?,?,?)",
+                _launch_row(plan, LAUNCHED, funnel, None),
+            )
             con.execute("insert into ops.campaign_assignments select * from _assignments")
-            con.execute("insert into ops.campaign_exports values (?,?,?,?,?,?)",
-                        [launch_id, channel.name, str(staged.path), staged.row_count, staged.sha256, now])
+            con.execute(
+                "insert into ops.campaign_exports values (?,?,?,?,?,?)",
+                [launch_id, channel.name, str(staged.path), staged.row_count, staged.sha256, now],
+            )
             con.execute("commit")
         except BaseException:
             con.execute("rollback")
@@ -412,8 +505,14 @@ def record_and_activate(settings: Settings, launch_id: str) -> LaunchOutcome:
     publish_export(staged, {"campaign_id": plan["campaign_id"], "dropped_at_send": len(opted_out)})
     _update_plan(settings, launch_id, {"timings": {"record_seconds": round(time.perf_counter() - t0, 3)}})
     return LaunchOutcome(
-        launch_id, plan["campaign_id"], LAUNCHED, plan["audience_size"], plan["test_size"], plan["control_size"],
-        staged.row_count, str(staged.path),
+        launch_id,
+        plan["campaign_id"],
+        LAUNCHED,
+        plan["audience_size"],
+        plan["test_size"],
+        plan["control_size"],
+        staged.row_count,
+        str(staged.path),
         message=f"{len(opted_out)} opted out since planning: dropped from the export" if opted_out else "",
     )
 
@@ -421,16 +520,21 @@ def record_and_activate(settings: Settings, launch_id: str) -> LaunchOutcome:
 def _finish_launched(settings: Settings, con: duckdb.DuckDBPyConnection, plan: dict) -> LaunchOutcome:
     """The launch is in the ledger: make sure its export exists, never export it twice."""
     launch_id = plan["launch_id"]
-    rows = con.execute("""select l.campaign_id, l.channel, l.audience_size, l.test_size, l.control_size, e.path, e.row_count, e.sha256
+    rows = con.execute(
+        """select l.campaign_id, l.channel, l.audience_size, l.test_size, l.control_size, e.path, e.row_count, e.sha256
                          from ops.campaign_launches as l
                          join ops.campaign_exports as e using (launch_id)
-                         where launch_id = ? order by e.exported_at desc limit 1""", [launch_id]).fetchall()
+                         where launch_id = ? order by e.exported_at desc limit 1""",
+        [launch_id],
+    ).fetchall()
     row = rows[0] if rows else None
     if row is None:
         raise RuntimeError(f"{launch_id} is launched but has no export in ops.campaign_exports")
     campaign_id, channel_name, n_aud, n_test, n_control, path, rows, sha = row
     path = Path(path)
-    outcome = LaunchOutcome(launch_id, campaign_id, "already_launched", n_aud, n_test, n_control, rows, str(path))
+    outcome = LaunchOutcome(
+        launch_id, campaign_id, "already_launched", n_aud, n_test, n_control, rows, str(path)
+    )
     if path.exists():
         outcome.message = "already launched; nothing changed"
         return outcome
@@ -442,26 +546,64 @@ def _finish_launched(settings: Settings, con: duckdb.DuckDBPyConnection, plan: d
     else:
         # Staged file lost: rebuild from the ledger's test group and current consent, ledger the new file.
         channel = get_channel(channel_name)
-        test_ids = [r[0] for r in con.execute(
-            """select customer_id from ops.campaign_assignments where launch_id = ? and "group" = 'test'""",
-            [launch_id]).fetchall()]
+        test_ids = [
+            r[0]
+            for r in con.execute(
+                """select customer_id from ops.campaign_assignments where launch_id = ? and "group" = 'test'""",
+                [launch_id],
+            ).fetchall()
+        ]
         send_ids = sorted(set(test_ids) - _current_opt_outs(con, channel_name, test_ids))
-        frame = export_frame(con, channel, send_ids, campaign_id, launch_id, plan["spec"]["offer"].get("code"))
+        frame = export_frame(
+            con, channel, send_ids, campaign_id, launch_id, plan["spec"]["offer"].get("code")
+        )
         staged = stage_export(settings, channel_name, launch_id, frame)
         if staged.sha256 != sha:
-            con.execute("insert into ops.campaign_exports values (?,?,?,?,?,?)",
-                        [launch_id, channel_name, str(staged.path), staged.row_count, staged.sha256,
-                         datetime.now(UTC).replace(tzinfo=None)])
+            con.execute(
+                "insert into ops.campaign_exports values (?,?,?,?,?,?)",
+                [
+                    launch_id,
+                    channel_name,
+                    str(staged.path),
+                    staged.row_count,
+                    staged.sha256,
+                    datetime.now(UTC).replace(tzinfo=None),
+                ],
+            )
         outcome.exported_rows = staged.row_count
-        outcome.message = "already launched; re-exported the test group from the ledger (staged file was lost)"
+        outcome.message = (
+            "already launched; re-exported the test group from the ledger (staged file was lost)"
+        )
     publish_export(staged, {"campaign_id": campaign_id, "recovered": True})
     return outcome
 
 
+def record_dry_run(settings: Settings, launch_id: str) -> LaunchOutcome:
+    """Ledger a gated launch as `dry_run` (no assignments, no export); a later real launch replaces the row."""
+    plan = _load_plan(settings, launch_id)
+    gate_path = launch_dir(settings, launch_id) / "gate.json"
+    if not gate_path.exists() or not json.loads(gate_path.read_text()).get("success"):
+        raise GateFailed(launch_id, f"{launch_id}: the activation gate has not passed; run run_gate first")
+    _record_status(settings, plan, DRY_RUN)
+    return LaunchOutcome(
+        launch_id,
+        plan["campaign_id"],
+        DRY_RUN,
+        plan["audience_size"],
+        plan["test_size"],
+        plan["control_size"],
+        message="dry run: gate passed, nothing exported",
+    )
+
+
 # -------------------------------------------------------------------------------------------- one call
 def launch_campaign(
-    settings: Settings, campaign_id: str, launch_date: date | None = None, dry_run: bool = False,
-    inject: str | None = None, inject_size: int = DEFAULT_FAULT_SIZE,
+    settings: Settings,
+    campaign_id: str,
+    launch_date: date | None = None,
+    dry_run: bool = False,
+    inject: str | None = None,
+    inject_size: int = DEFAULT_FAULT_SIZE,
 ) -> LaunchOutcome:
     """Plan, gate, record and activate one campaign. Idempotent per (campaign, date). `inject` is a
     demo/testing fault injection (see `inject_fault`). Raises GateFailed when the gate blocks the launch."""
@@ -487,9 +629,17 @@ def launch_campaign(
     timings["gate"] = time.perf_counter() - t
     plan = _load_plan(settings, launch_id)
     if dry_run:
-        _record_status(settings, plan, DRY_RUN)
-        return LaunchOutcome(launch_id, campaign_id, DRY_RUN, plan["audience_size"], plan["test_size"],
-                             plan["control_size"], message="dry run: gate passed, nothing exported", timings=timings)
+        record_dry_run(settings, launch_id)
+        return LaunchOutcome(
+            launch_id,
+            campaign_id,
+            DRY_RUN,
+            plan["audience_size"],
+            plan["test_size"],
+            plan["control_size"],
+            message="dry run: gate passed, nothing exported",
+            timings=timings,
+        )
     t = time.perf_counter()
     outcome = record_and_activate(settings, launch_id)
     timings["record_and_activate"] = time.perf_counter() - t
@@ -507,8 +657,17 @@ def launch_due(settings: Settings, launch_date: date | None = None) -> list[Laun
         try:
             run_gate(settings, launch_id)
         except GateFailed as exc:
-            outcomes.append(LaunchOutcome(launch_id, plan["campaign_id"], BLOCKED, plan["audience_size"],
-                                          plan["test_size"], plan["control_size"], message=str(exc)))
+            outcomes.append(
+                LaunchOutcome(
+                    launch_id,
+                    plan["campaign_id"],
+                    BLOCKED,
+                    plan["audience_size"],
+                    plan["test_size"],
+                    plan["control_size"],
+                    message=str(exc),
+                )
+            )
             continue
         outcomes.append(record_and_activate(settings, launch_id))
     return outcomes

@@ -21,13 +21,30 @@ OFFER_KINDS = ("discount", "new_collection", "gift", "winback", "content")
 PRIMARY_METRICS = ("revenue", "conversion")
 # Score columns of marts.dim_customers a spec may threshold (ARCHITECTURE.md); the live table wins when it exists.
 KNOWN_SCORE_COLUMNS = (
-    "purchase_14d_score", "purchase_14d_decile",
-    "churn_60d_score", "churn_60d_decile",
-    "value_90d_score", "value_90d_decile",
+    "purchase_14d_score",
+    "purchase_14d_decile",
+    "churn_60d_score",
+    "churn_60d_decile",
+    "value_90d_score",
+    "value_90d_decile",
 )
-REQUIRED_FIELDS = ("id", "name", "audience", "channel", "offer", "control_share", "response_window_days", "start_date")
+REQUIRED_FIELDS = (
+    "id",
+    "name",
+    "audience",
+    "channel",
+    "offer",
+    "control_share",
+    "response_window_days",
+    "start_date",
+)
 KNOWN_FIELDS = set(REQUIRED_FIELDS) | {
-    "description", "cost_per_contact", "primary_metric", "priority", "frequency_cap", "schedule",
+    "description",
+    "cost_per_contact",
+    "primary_metric",
+    "priority",
+    "frequency_cap",
+    "schedule",
 }
 ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 
@@ -127,11 +144,21 @@ def _read_yaml(path: Path, problems: list[SpecProblem]) -> dict | None:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "unknown position"
         ctx = getattr(exc, "context_mark", None)
-        started = f" ({exc.context} at line {ctx.line + 1})" if ctx is not None and getattr(exc, "context", None) else ""
-        problems.append(SpecProblem(path.name, "(yaml)", f"malformed YAML at {where}: {getattr(exc, 'problem', exc)}{started}"))
+        started = (
+            f" ({exc.context} at line {ctx.line + 1})"
+            if ctx is not None and getattr(exc, "context", None)
+            else ""
+        )
+        problems.append(
+            SpecProblem(
+                path.name, "(yaml)", f"malformed YAML at {where}: {getattr(exc, 'problem', exc)}{started}"
+            )
+        )
         return None
     if not isinstance(data, dict):
-        problems.append(SpecProblem(path.name, "(yaml)", "a campaign file must be a mapping (one campaign per file)"))
+        problems.append(
+            SpecProblem(path.name, "(yaml)", "a campaign file must be a mapping (one campaign per file)")
+        )
         return None
     return data
 
@@ -161,7 +188,11 @@ def _parse_schedule(value: Any, fname: str, problems: list[SpecProblem]) -> tupl
         m = re.fullmatch(r"\s*every\s*:?\s*(\d+)\s*days?\s*", value)
         n = int(m.group(1)) if m else None
     if n is None or n < 1:
-        problems.append(SpecProblem(fname, "schedule", f"must be 'once', 'manual' or 'every: N days' (N >= 1), got {value!r}"))
+        problems.append(
+            SpecProblem(
+                fname, "schedule", f"must be 'once', 'manual' or 'every: N days' (N >= 1), got {value!r}"
+            )
+        )
         return "once", None
     return "every", n
 
@@ -178,17 +209,25 @@ def parse_spec(data: dict, fname: str, problems: list[SpecProblem], channels: di
 
     cid = data.get("id")
     if cid is not None and (not isinstance(cid, str) or not ID_PATTERN.match(cid)):
-        problems.append(SpecProblem(fname, "id", f"must be lowercase letters, digits, '-' or '_', got {cid!r}"))
+        problems.append(
+            SpecProblem(fname, "id", f"must be lowercase letters, digits, '-' or '_', got {cid!r}")
+        )
 
     channel = data.get("channel")
     if channel is not None and channel not in channels:
-        problems.append(SpecProblem(fname, "channel", f"unknown channel {channel!r}; known: {', '.join(sorted(channels))}"))
+        problems.append(
+            SpecProblem(
+                fname, "channel", f"unknown channel {channel!r}; known: {', '.join(sorted(channels))}"
+            )
+        )
 
     aud_raw = data.get("audience")
     audience = Audience()
     if aud_raw is not None:
         if not isinstance(aud_raw, dict):
-            problems.append(SpecProblem(fname, "audience", "must be a mapping with all_of / any_of / none_of / scores"))
+            problems.append(
+                SpecProblem(fname, "audience", "must be a mapping with all_of / any_of / none_of / scores")
+            )
         else:
             for key in aud_raw:
                 if key not in ("all_of", "any_of", "none_of", "scores"):
@@ -197,11 +236,15 @@ def parse_spec(data: dict, fname: str, problems: list[SpecProblem], channels: di
             any_of = _as_list(aud_raw.get("any_of"), fname, "audience.any_of", problems)
             none_of = _as_list(aud_raw.get("none_of"), fname, "audience.none_of", problems)
             if not all_of and not any_of:
-                problems.append(SpecProblem(fname, "audience", "needs at least one segment in all_of or any_of"))
+                problems.append(
+                    SpecProblem(fname, "audience", "needs at least one segment in all_of or any_of")
+                )
             scores = []
             raw_scores = aud_raw.get("scores") or {}
             if not isinstance(raw_scores, dict):
-                problems.append(SpecProblem(fname, "audience.scores", "must map a score column to {min, max}"))
+                problems.append(
+                    SpecProblem(fname, "audience.scores", "must map a score column to {min, max}")
+                )
                 raw_scores = {}
             for col, bounds in raw_scores.items():
                 fld = f"audience.scores.{col}"
@@ -226,27 +269,48 @@ def parse_spec(data: dict, fname: str, problems: list[SpecProblem], channels: di
             problems.append(SpecProblem(fname, "offer.kind", "missing required field"))
         else:
             if offer_raw["kind"] not in OFFER_KINDS:
-                problems.append(SpecProblem(fname, "offer.kind", f"unknown offer kind {offer_raw['kind']!r}; known: {', '.join(OFFER_KINDS)}"))
-            offer = Offer(kind=str(offer_raw["kind"]), code=None if offer_raw.get("code") is None else str(offer_raw["code"]))
+                problems.append(
+                    SpecProblem(
+                        fname,
+                        "offer.kind",
+                        f"unknown offer kind {offer_raw['kind']!r}; known: {', '.join(OFFER_KINDS)}",
+                    )
+                )
+            offer = Offer(
+                kind=str(offer_raw["kind"]),
+                code=None if offer_raw.get("code") is None else str(offer_raw["code"]),
+            )
 
     share = data.get("control_share")
     if share is not None:
         if isinstance(share, bool) or not isinstance(share, int | float):
-            problems.append(SpecProblem(fname, "control_share", f"must be a number between 0.01 and 0.5, got {share!r}"))
+            problems.append(
+                SpecProblem(fname, "control_share", f"must be a number between 0.01 and 0.5, got {share!r}")
+            )
             share = None
         elif not 0.01 <= float(share) <= 0.5:
-            problems.append(SpecProblem(fname, "control_share", f"must be between 0.01 and 0.5 (1-50%), got {share}"))
+            problems.append(
+                SpecProblem(fname, "control_share", f"must be between 0.01 and 0.5 (1-50%), got {share}")
+            )
 
     window = data.get("response_window_days")
     if window is not None and (isinstance(window, bool) or not isinstance(window, int) or window < 1):
-        problems.append(SpecProblem(fname, "response_window_days", f"must be an integer >= 1 day, got {window!r}"))
+        problems.append(
+            SpecProblem(fname, "response_window_days", f"must be an integer >= 1 day, got {window!r}")
+        )
         window = None
 
     priority = data.get("priority", "auto")
     if priority == "auto" or priority is None:
         priority = None
     elif isinstance(priority, bool) or not isinstance(priority, int) or priority < 0:
-        problems.append(SpecProblem(fname, "priority", f"must be a non-negative integer (lower = higher priority) or 'auto', got {priority!r}"))
+        problems.append(
+            SpecProblem(
+                fname,
+                "priority",
+                f"must be a non-negative integer (lower = higher priority) or 'auto', got {priority!r}",
+            )
+        )
         priority = None
 
     cost = data.get("cost_per_contact", 0.0)
@@ -256,7 +320,11 @@ def parse_spec(data: dict, fname: str, problems: list[SpecProblem], channels: di
 
     metric = data.get("primary_metric", "revenue")
     if metric not in PRIMARY_METRICS:
-        problems.append(SpecProblem(fname, "primary_metric", f"must be one of {', '.join(PRIMARY_METRICS)}, got {metric!r}"))
+        problems.append(
+            SpecProblem(
+                fname, "primary_metric", f"must be one of {', '.join(PRIMARY_METRICS)}, got {metric!r}"
+            )
+        )
 
     cap = None
     cap_raw = data.get("frequency_cap")
@@ -266,7 +334,9 @@ def parse_spec(data: dict, fname: str, problems: list[SpecProblem], channels: di
             for k in ("max_contacts", "per_days")
         )
         if not ok:
-            problems.append(SpecProblem(fname, "frequency_cap", "needs integer max_contacts >= 1 and per_days >= 1"))
+            problems.append(
+                SpecProblem(fname, "frequency_cap", "needs integer max_contacts >= 1 and per_days >= 1")
+            )
         else:
             cap = FrequencyCap(cap_raw["max_contacts"], cap_raw["per_days"])
 
@@ -275,7 +345,9 @@ def parse_spec(data: dict, fname: str, problems: list[SpecProblem], channels: di
         try:
             start_date = date.fromisoformat(str(start_date))
         except ValueError:
-            problems.append(SpecProblem(fname, "start_date", f"must be a date YYYY-MM-DD, got {start_date!r}"))
+            problems.append(
+                SpecProblem(fname, "start_date", f"must be a date YYYY-MM-DD, got {start_date!r}")
+            )
             start_date = None
 
     schedule, every = _parse_schedule(data.get("schedule"), fname, problems)
@@ -283,10 +355,22 @@ def parse_spec(data: dict, fname: str, problems: list[SpecProblem], channels: di
     if len(problems) > start:
         return None
     return CampaignSpec(
-        id=cid, name=str(data["name"]), audience=audience, channel=channel, offer=offer,
-        control_share=float(share), response_window_days=int(window), start_date=start_date,
-        cost_per_contact=float(cost), primary_metric=metric, priority=priority, frequency_cap=cap,
-        schedule=schedule, every_days=every, description=str(data.get("description") or ""), path=fname,
+        id=cid,
+        name=str(data["name"]),
+        audience=audience,
+        channel=channel,
+        offer=offer,
+        control_share=float(share),
+        response_window_days=int(window),
+        start_date=start_date,
+        cost_per_contact=float(cost),
+        primary_metric=metric,
+        priority=priority,
+        frequency_cap=cap,
+        schedule=schedule,
+        every_days=every,
+        description=str(data.get("description") or ""),
+        path=fname,
     )
 
 
@@ -305,7 +389,9 @@ def _load(settings: Settings) -> tuple[list[CampaignSpec], list[SpecProblem]]:
         cid = data.get("id")
         if isinstance(cid, str):
             if cid in seen:
-                problems.append(SpecProblem(path.name, "id", f"duplicate campaign id {cid!r} (also in {seen[cid]})"))
+                problems.append(
+                    SpecProblem(path.name, "id", f"duplicate campaign id {cid!r} (also in {seen[cid]})")
+                )
                 continue
             seen[cid] = path.name
         spec = parse_spec(data, path.name, problems, channels)
@@ -330,7 +416,9 @@ def get_spec(settings: Settings, campaign_id: str) -> CampaignSpec:
     mine = [p for p in problems if campaign_id in p.file]
     if mine:
         raise SpecError(mine)
-    raise KeyError(f"No campaign {campaign_id!r} in {settings.campaigns_dir} (known: {', '.join(s.id for s in specs)})")
+    raise KeyError(
+        f"No campaign {campaign_id!r} in {settings.campaigns_dir} (known: {', '.join(s.id for s in specs)})"
+    )
 
 
 # ------------------------------------------------------------------------------------------- references
@@ -364,6 +452,10 @@ def known_segments(settings: Settings) -> tuple[set[str] | None, str]:
 
 
 def _library_segment_ids(library: Any) -> set[str]:
+    if hasattr(
+        library, "all_segments"
+    ):  # holdout.segments.Library: levels, expanded crosses, custom, predictive
+        return {s.id for s in library.all_segments()}
     for attr in ("segment_ids", "ids"):
         value = getattr(library, attr, None)
         if value is not None:
@@ -407,6 +499,11 @@ def validate_specs(settings: Settings, known_segment_ids: set[str] | None = None
                     problems.append(SpecProblem(spec.path, f"audience.{part}", f"unknown segment {seg!r}"))
         for thr in spec.audience.scores:
             if thr.column not in score_cols:
-                problems.append(SpecProblem(spec.path, f"audience.scores.{thr.column}",
-                                            f"unknown score column; known: {', '.join(sorted(score_cols))}"))
+                problems.append(
+                    SpecProblem(
+                        spec.path,
+                        f"audience.scores.{thr.column}",
+                        f"unknown score column; known: {', '.join(sorted(score_cols))}",
+                    )
+                )
     return problems

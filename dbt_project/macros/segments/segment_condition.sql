@@ -79,7 +79,12 @@
 {% macro segment_level_case(levels) -%}
     {%- set whens = [] -%}
     {%- for level in levels -%}
-        {%- do whens.append('when ' ~ segment_condition_sql(level['where']) ~ ' then ' ~ segment_literal(level['level'])) -%}
+        {%- if level['where'] | length == 0 -%}
+            {#- the `else: true` level (always last) -#}
+            {%- do whens.append('else ' ~ segment_literal(level['level'])) -%}
+        {%- else -%}
+            {%- do whens.append('when ' ~ segment_condition_sql(level['where']) ~ ' then ' ~ segment_literal(level['level'])) -%}
+        {%- endif -%}
     {%- endfor -%}
     {{ return('case ' ~ whens | join(' ') ~ ' end') }}
 {%- endmacro %}

@@ -52,12 +52,57 @@ last_recorded as (
 
 ),
 
+-- customers whose set of open segments differs from today's memberships: only their pairs can change
+membership_sets as (
+
+    select
+        customer_id,
+        {{ segment_set_fingerprint('segment_id') }} as fingerprint
+    from memberships
+    group by customer_id
+
+),
+
+open_sets as (
+
+    select
+        customer_id,
+        {{ segment_set_fingerprint('segment_id') }} as fingerprint
+    from history
+    where valid_to is null
+    group by customer_id
+
+),
+
+changed_customers as (
+
+    select coalesce(membership_sets.customer_id, open_sets.customer_id) as customer_id
+    from membership_sets
+    full outer join open_sets
+        on membership_sets.customer_id = open_sets.customer_id
+    where membership_sets.fingerprint is null
+        or open_sets.fingerprint is null
+        or membership_sets.fingerprint <> open_sets.fingerprint
+
+),
+
+changed_memberships as (
+
+    select memberships.*
+    from memberships
+    inner join changed_customers
+        on memberships.customer_id = changed_customers.customer_id
+
+),
+
 -- per pair, the one interval that matters at D: live just before D (closed at D counts: a same-day
 -- rebuild may reopen it) or opened at D by an earlier build of the same day
 state_at_run_date as (
 
     select history.*
     from history
+    inner join changed_customers
+        on history.customer_id = changed_customers.customer_id
     cross join run_date
     where history.valid_from <= run_date.as_of_date
         and (history.valid_to is null or history.valid_to >= run_date.as_of_date)
@@ -67,15 +112,15 @@ state_at_run_date as (
 compared as (
 
     select
-        coalesce(state_at_run_date.customer_id, memberships.customer_id) as customer_id,
-        coalesce(state_at_run_date.segment_id, memberships.segment_id) as segment_id,
+        coalesce(state_at_run_date.customer_id, changed_memberships.customer_id) as customer_id,
+        coalesce(state_at_run_date.segment_id, changed_memberships.segment_id) as segment_id,
         state_at_run_date.valid_from,
         state_at_run_date.valid_to,
-        memberships.customer_id is not null as is_member
+        changed_memberships.customer_id is not null as is_member
     from state_at_run_date
-    full outer join memberships
-        on state_at_run_date.customer_id = memberships.customer_id
-        and state_at_run_date.segment_id = memberships.segment_id
+    full outer join changed_memberships
+        on state_at_run_date.customer_id = changed_memberships.customer_id
+        and state_at_run_date.segment_id = changed_memberships.segment_id
 
 ),
 

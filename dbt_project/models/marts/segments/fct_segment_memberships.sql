@@ -2,7 +2,7 @@
     One row per customer and segment they belong to today. One pass over dim_customers computes each
     dimension's level (a `case`, first matching level wins) and each custom/predictive flag; dimension and
     cross-product memberships are then the level columns concatenated into segment ids, so 500 segments
-    cost a dozen scans of a narrow table rather than 500 filters over the wide profile.
+    cost a few expressions per customer rather than 500 filters over the wide profile.
 #}
 {%- set library = segment_library() -%}
 {%- set columns = ['customer_id'] -%}
@@ -29,10 +29,7 @@ customer_levels as {{ segment_materialized_cte() }} (
 
 memberships as (
 
-        {{ segment_union_all(
-            segment_membership_selects(library, 'customer_levels'),
-            ['cast(null as varchar) as customer_id', 'cast(null as varchar) as segment_id']
-        ) }}
+    {{ segment_memberships_sql(segment_membership_rules(library), 'customer_levels') }}
 
 ),
 
