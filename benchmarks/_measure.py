@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -24,14 +25,10 @@ class StageResult:
 
 def _tree_rss(process: psutil.Process) -> int:
     total = 0
-    try:
+    with contextlib.suppress(psutil.Error):
         for proc in [process, *process.children(recursive=True)]:
-            try:
+            with contextlib.suppress(psutil.Error):
                 total += proc.memory_info().rss
-            except psutil.Error:
-                pass
-    except psutil.Error:
-        pass
     return total
 
 

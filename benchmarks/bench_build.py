@@ -118,7 +118,7 @@ def main() -> None:
     if not args.skip_generate:
         stages.append(run_stage(
             f"generate {args.customers:,} customers",
-            [str(BIN / "holdout"), "generate", "--customers", str(args.customers), "--force"], env,
+            [str(BIN / "holdout"), "generate", "--customers", str(args.customers), "--no-progress"], env,
         ))
     stages.append(run_stage("dbt build (holdout build)", [str(BIN / "holdout"), "build"], env))
     raw = settings.raw_dir

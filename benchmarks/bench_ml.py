@@ -76,7 +76,7 @@ def main() -> None:
 
     from ml.config import load_specs
 
-    me = [sys.executable, str(Path(__file__).resolve())]
+    me = [sys.executable, str(Path(__file__).resolve()), "--home", str(args.home.resolve())]
     stages = []
     if not args.skip_build:
         stages.append(

@@ -25,9 +25,16 @@ import shutil
 import sys
 from pathlib import Path
 
-from airflow.sdk import Asset, dag, task
+from airflow.sdk import Asset, TriggerRule, dag, task
 from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
-from cosmos.constants import ExecutionMode, InvocationMode, LoadMode, TestBehavior
+from cosmos.constants import (
+    PRODUCER_WATCHER_DONE_TASK_ID,
+    PRODUCER_WATCHER_TASK_ID,
+    ExecutionMode,
+    InvocationMode,
+    LoadMode,
+    TestBehavior,
+)
 
 from holdout.config import get_settings
 from holdout.orchestration import (
@@ -72,7 +79,7 @@ _RENDER_ENV = {
     tags=["holdout", "dbt", "profile", "segments"],
 )
 def customer_build():
-    @task(retries=0)  # a missing or stale export does not fix itself within minutes
+    @task(retries=0, pool=WAREHOUSE_POOL)  # a missing export does not fix itself; reads the warehouse as-of
     def check_landing_zone() -> dict:
         from holdout.orchestration import check_landing_zone as check
 
@@ -121,6 +128,19 @@ def customer_build():
         return validate(run_key=ds)
 
     check_landing_zone() >> prepare_warehouse() >> dbt_build >> validate_marts()
+
+    # The producer holds the one warehouse slot for the whole `dbt build`, so the per-model watcher tasks can
+    # only report once it has finished: say so in the graph. It also makes the order deterministic where tasks
+    # run one at a time (`dag.test()`), where a watcher started first would wait forever for the producer.
+    group_tasks = list(dbt_build.iter_tasks())
+    group_ids = {t.task_id for t in group_tasks}
+    producer = next(t for t in group_tasks if t.task_id.endswith(PRODUCER_WATCHER_TASK_ID))
+    for child in group_tasks:
+        if child is producer or child.task_id.endswith(PRODUCER_WATCHER_DONE_TASK_ID):
+            continue
+        if not child.upstream_task_ids & group_ids:
+            child.trigger_rule = TriggerRule.ALL_DONE  # still report per-model status when the build failed
+            producer >> child
 
 
 customer_build()

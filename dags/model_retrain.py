@@ -69,7 +69,7 @@ def model_retrain():
         return promotion_decision(list(trained))
 
     @task(pool=WAREHOUSE_POOL)
-    def score(ds: str | None = None) -> dict:
+    def score() -> list:
         from holdout.orchestration import score_customers
 
         return score_customers()

@@ -335,10 +335,20 @@ def _log_plots(spec: ModelSpec, y, pred, base_pred, importance: dict, heldout: p
 
 
 def train_all(settings: Settings, progress: bool = True) -> list[TrainResult]:
-    """Train every model of models.yml (features are refreshed once)."""
+    """Train every model of models.yml (features are refreshed once). A model refused for its data does not
+    stop the others; the refusals are raised together at the end."""
     specs = load_specs()
     ensure_features(settings, specs, progress=progress)
-    return [train_model(name, settings, progress=progress, refresh_features=False) for name in specs]
+    results, refused = [], []
+    for name in specs:
+        try:
+            results.append(train_model(name, settings, progress=progress, refresh_features=False))
+        except TrainingDataError as error:
+            _say(name, f"not trained: {error}", progress)
+            refused.append(str(error))
+    if refused:
+        raise TrainingDataError("; ".join(refused))
+    return results
 
 
 def main() -> None:

@@ -35,12 +35,18 @@ def generate(customers: int, seed: int, start, days: int, progress: bool) -> Non
 
 @click.command("simulate")
 @click.option("--days", type=int, default=1, show_default=True, help="Days to advance the world by.")
+@click.option(
+    "--seed",
+    type=int,
+    default=None,
+    help="Seed of the new days' random draws (default: the generator's seed); the world's latent state is kept.",
+)
 @click.option("--progress/--no-progress", default=True)
-def simulate(days: int, progress: bool) -> None:
+def simulate(days: int, seed: int | None, progress: bool) -> None:
     """Advance the generated world by DAYS, answering launched campaigns; appends new part files."""
     from holdout.generate import simulate as run
 
-    click.echo(json.dumps(run(get_settings(), days, progress), indent=2))
+    click.echo(json.dumps(run(get_settings(), days, progress, seed=seed), indent=2))
 
 
 commands = [generate, simulate]

@@ -39,19 +39,25 @@ EFFECT_COLUMNS = ["campaign_id", "launch_id", "customer_id", "group", "latent_ty
 _SIM_PART = re.compile(r"^part-s(\d{8})-(\d{8})-\d{4}\.")
 
 
-def simulate(settings: Settings, days: int, progress: bool = True) -> dict:
-    """Advance the generated world by `days` from the current as_of_date; returns summary counts."""
+def simulate(settings: Settings, days: int, progress: bool = True, seed: int | None = None) -> dict:
+    """Advance the generated world by `days` from the current as_of_date; returns summary counts.
+
+    `seed` re-seeds the random draws of the new days (orders, web and e-mail events) to replay the same
+    world state with different noise, e.g. repeated campaign experiments. Latent types, rates, the catalogue
+    and the true effects stay those of `meta.json`'s seed; None (the default) draws from that seed too.
+    """
     if days < 1:
         raise ValueError("days must be >= 1")
     t0 = time.perf_counter()
     raw, gt = settings.raw_dir, settings.ground_truth_dir
     meta = json.loads((gt / "meta.json").read_text())
-    start, seed = date.fromisoformat(meta["start"]), int(meta["seed"])
+    start, seed_world = date.fromisoformat(meta["start"]), int(meta["seed"])
+    seed_draws = seed_world if seed is None else int(seed)
     as_of = read_export_marker(raw)
     new_as_of = as_of + timedelta(days=days)
     d0, d1 = (as_of - start).days, (new_as_of - start).days
     _remove_uncommitted_parts(raw, as_of)
-    cat = build_catalog(seed, start)
+    cat = build_catalog(seed_world, start)
     counters = activity.Counters(**meta["counters"])
     pop_tab = pq.read_table(gt / "customers.parquet")
     p = population_from_table(pop_tab)
@@ -77,7 +83,7 @@ def simulate(settings: Settings, days: int, progress: bool = True) -> dict:
             ex = _slice_extra(extra, sl.start, sl.stop)
             name = part_name("s", as_of, new_as_of, chunk)
             o = activity.generate_orders(
-                pc_, cat, start, d0, d1, np.random.default_rng([seed, 100, d0, chunk]), tr
+                pc_, cat, start, d0, d1, np.random.default_rng([seed_draws, 100, d0, chunk]), tr
             )
             orders, lines, _ = activity.order_tables(pc_, cat, o, counters)
             del o
@@ -91,11 +97,11 @@ def simulate(settings: Settings, days: int, progress: bool = True) -> dict:
             _write(raw, "ecommerce/orders", name, pa.concat_tables([rel_o, orders]), counts)
             _write(raw, "ecommerce/order_lines", name, pa.concat_tables([rel_l, lines]), counts)
             web = activity.generate_web(
-                pc_, cat, start, d0, d1, np.random.default_rng([seed, 101, d0, chunk]), tr, counters
+                pc_, cat, start, d0, d1, np.random.default_rng([seed_draws, 101, d0, chunk]), tr, counters
             )
             _write(raw, "web/events", name, web, counts)
             email = activity.generate_email(
-                pc_, start, d0, d1, np.random.default_rng([seed, 102, d0, chunk]), counters, ex
+                pc_, start, d0, d1, np.random.default_rng([seed_draws, 102, d0, chunk]), counters, ex
             )
             _write(raw, "email/events", name, email, counts)
             _write(raw, "consents/events", name, activity.consent_events(pc_, start, d0, d1), counts)
@@ -135,7 +141,10 @@ def simulate(settings: Settings, days: int, progress: bool = True) -> dict:
     pq.write_table(pa.concat_tables([old, probs]), gt / "purchase_probabilities.parquet", compression="zstd")
 
     meta["counters"] = asdict(counters)
-    meta["simulations"].append({"from": as_of.isoformat(), "to": new_as_of.isoformat(), "launches": launches})
+    history = {"from": as_of.isoformat(), "to": new_as_of.isoformat(), "launches": launches}
+    if seed is not None:
+        history["seed"] = int(seed)
+    meta["simulations"].append(history)
     meta["as_of_date"] = new_as_of.isoformat()
     write_json(gt / "meta.json", meta)
     write_export_marker(raw, new_as_of)

@@ -2,31 +2,41 @@
 {#-
     Browsing features per customer and cutoff from web events strictly before the cutoff (365-day lookback).
     Identity is re-resolved as of each cutoff: a cookie belongs to the customer of its latest login before
-    the cutoff. `int_web_events_identified` resolves cookies with the latest login ever, which would attribute
-    browsing through logins made after the cutoff (leakage), so this model reads the staged events.
+    the cutoff. The customer_id of `int_web_events_identified` comes from the latest login ever (it would
+    attribute browsing through logins made after the cutoff), so only its event columns are used here and
+    logins come from the staged events.
 -#}
 with events as (
-    select * from {{ ref('stg_web__events') }}
+    select cookie_id, event_type, event_at from {{ ref('int_web_events_identified') }}
+),
+
+logins as (
+    select cookie_id, customer_id, event_at
+    from {{ ref('stg_web__events') }}
+    where event_type = 'login' and customer_id is not null
 ),
 
 cutoffs as (
     select cutoff_date from {{ ref('ml_cutoffs') }}
 ),
 
-logins as (
-    select cookie_id, customer_id, event_at
-    from events
-    where event_type = 'login' and customer_id is not null
+logins_before_cutoff as (
+    select
+        cutoffs.cutoff_date,
+        logins.cookie_id,
+        logins.customer_id,
+        logins.event_at,
+    from logins
+    inner join cutoffs on logins.event_at < cutoffs.cutoff_date
 ),
 
 cookie_owners as (
     select
-        cutoffs.cutoff_date,
-        logins.cookie_id,
-        arg_max(logins.customer_id, logins.event_at) as customer_id,
-    from logins
-    inner join cutoffs on logins.event_at < cutoffs.cutoff_date
-    group by cutoffs.cutoff_date, logins.cookie_id
+        cutoff_date,
+        cookie_id,
+        arg_max(customer_id, event_at) as customer_id,
+    from logins_before_cutoff
+    group by cutoff_date, cookie_id
 ),
 
 cookie_days as (
@@ -41,18 +51,20 @@ cookie_days as (
 ),
 
 customer_days as (
+    -- one row per customer, cutoff and active day (a customer may browse on several cookies)
     select
         cookie_owners.customer_id,
         cookie_owners.cutoff_date,
         {{ dbt.datediff('cookie_days.event_date', 'cookie_owners.cutoff_date', 'day') }} as age_days,
-        cookie_days.sessions,
-        cookie_days.product_views,
-        cookie_days.add_to_carts,
+        sum(cookie_days.sessions) as sessions,
+        sum(cookie_days.product_views) as product_views,
+        sum(cookie_days.add_to_carts) as add_to_carts,
     from cookie_days
     inner join cookie_owners
         on cookie_days.cookie_id = cookie_owners.cookie_id
         and cookie_days.event_date < cookie_owners.cutoff_date
         and cookie_days.event_date >= {{ dbt.dateadd('day', -365, 'cookie_owners.cutoff_date') }}
+    group by 1, 2, 3
 ),
 
 browsing as (
@@ -65,20 +77,20 @@ browsing as (
         coalesce(sum(product_views) filter (where age_days <= {{ days }}), 0) as product_views_{{ days }}d,
         {%- endfor %}
         coalesce(sum(add_to_carts) filter (where age_days <= 30), 0) as add_to_carts_30d,
-        count(distinct age_days) filter (where age_days <= 30) as active_days_30d,
+        count(*) filter (where age_days <= 30) as active_days_30d,
     from customer_days
     group by customer_id, cutoff_date
 ),
 
 login_activity as (
     select
-        logins.customer_id,
-        cutoffs.cutoff_date,
-        min({{ dbt.datediff('cast(logins.event_at as date)', 'cutoffs.cutoff_date', 'day') }}) as days_since_last_login,
-        count(*) filter (where logins.event_at >= {{ dbt.dateadd('day', -90, 'cutoffs.cutoff_date') }}) as logins_90d,
-    from logins
-    inner join cutoffs on logins.event_at < cutoffs.cutoff_date
-    group by logins.customer_id, cutoffs.cutoff_date
+        customer_id,
+        cutoff_date,
+        min({{ dbt.datediff('cast(event_at as date)', 'cutoff_date', 'day') }}) as days_since_last_login,
+        count(*) filter (where event_at >= {{ dbt.dateadd('day', -90, 'cutoff_date') }}) as logins_90d,
+    from logins_before_cutoff
+    where event_at >= {{ dbt.dateadd('day', -365, 'cutoff_date') }}
+    group by customer_id, cutoff_date
 ),
 
 final as (
