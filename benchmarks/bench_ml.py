@@ -65,6 +65,7 @@ def main() -> None:
     parser.add_argument("--customers", type=int, default=1_000_000)
     parser.add_argument("--home", type=Path, default=REPO / ".bench" / "home")
     parser.add_argument("--skip-build", action="store_true", help="Reuse the built warehouse in --home.")
+    parser.add_argument("--skip-features", action="store_true", help="Reuse the ML feature tables in --home.")
     parser.add_argument("--stage", choices=["features", "train", "score"], help=argparse.SUPPRESS)
     parser.add_argument("--model", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -87,7 +88,8 @@ def main() -> None:
             )
         )
         stages.append(run_stage("dbt build (holdout build)", [str(BIN / "holdout"), "build"], env))
-    stages.append(run_stage("ML features (dbt build --select tag:ml)", [*me, "--stage", "features"], env))
+    if not args.skip_features:
+        stages.append(run_stage("ML features (dbt build --select tag:ml)", [*me, "--stage", "features"], env))
     train_stages = []
     for name in load_specs():
         train_stages.append(run_stage(f"train {name}", [*me, "--stage", "train", "--model", name], env))

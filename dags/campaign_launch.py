@@ -42,7 +42,7 @@ LAUNCHES = Asset(ASSET_LAUNCHES)
             type=["null", "string"],
             pattern=r"^[a-z0-9][a-z0-9_\-]*$",
             title="Campaign id",
-            description="A spec id from campaigns/*.yml (e.g. winback_lapsed_vips). Empty: every campaign due.",
+            description="A spec id from campaigns/*.yml (e.g. winback-discount-email). Empty: every campaign due.",
         ),
         "launch_date": Param(
             None,

@@ -44,9 +44,13 @@ def build(
     settings: Settings | None = None,
     select: str | None = None,
     progress: bool = True,
+    exclude: str | None = "tag:ml",
     echo: Callable[[str], None] = print,
 ) -> BuildResult:
-    """Create the ops ledgers, validate the segment library, `dbt build` (optionally a selection); raise on failure."""
+    """Create the ops ledgers, validate the segment library, `dbt build` (optionally a selection); raise on failure.
+
+    The point-in-time ML feature models (`tag:ml`) are left out by default: training builds them for the cutoffs
+    it needs (`ml.features.ensure_features`), and a daily profile build should not pay for them."""
     from holdout.warehouse import connect
 
     settings = settings or get_settings()
@@ -54,7 +58,7 @@ def build(
     variables = dbt_vars(settings)  # as-of date + segment library: fails before dbt starts when invalid
     with connect(settings=settings) as con:  # the writer creates the file and the ops schema, then lets go
         con.execute("select 1")
-    result = run_dbt("build", settings, select=select, variables=variables, progress=progress, echo=echo)
+    result = run_dbt("build", settings, select=select, exclude=exclude, variables=variables, progress=progress, echo=echo)
     build_result = BuildResult(
         as_of_date=str(variables["as_of_date"]),
         seconds=time.perf_counter() - started,

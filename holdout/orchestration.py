@@ -378,6 +378,10 @@ def airflow_env(settings: Settings | None = None, parallelism: int = 4) -> dict[
         "DO_NOT_TRACK": "1",
         "SCARF_ANALYTICS": "false",
         "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
+        # customer_build renders the dbt project with `dbt ls` on its first parse (then Cosmos caches it in an
+        # Airflow Variable): on a busy 2-core laptop that can exceed the default 30 s import timeout
+        "AIRFLOW__CORE__DAGBAG_IMPORT_TIMEOUT": "180",
+        "AIRFLOW__DAG_PROCESSOR__DAG_FILE_PROCESSOR_TIMEOUT": "240",
         "PYTHONPATH": os.pathsep.join(pythonpath),
     }
 

@@ -55,7 +55,7 @@ def airflow(port: int, parallelism: int, login: bool) -> None:
     """Start a local Airflow (standalone) on the project's DAGs, with no example DAGs and a small executor."""
     settings = get_settings()
     settings.airflow_home.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, **airflow_env(settings, parallelism=parallelism)}
+    env = _with_tool_path({**os.environ, **airflow_env(settings, parallelism=parallelism)}, _tool("airflow"))
     env["AIRFLOW__API__PORT"] = str(port)
     env["AIRFLOW__API__BASE_URL"] = f"http://localhost:{port}"
     if login:
@@ -75,6 +75,12 @@ def airflow(port: int, parallelism: int, login: bool) -> None:
     sys.stdout.flush()
     airflow_bin = _tool("airflow")
     os.execvpe(airflow_bin, [airflow_bin, "standalone"], env)
+
+
+def _with_tool_path(env: dict[str, str], tool: str) -> dict[str, str]:
+    """`airflow standalone` starts its components as `airflow ...` from PATH: put the venv's bin first."""
+    bin_dir = str(Path(tool).parent)
+    return {**env, "PATH": os.pathsep.join([bin_dir, env.get("PATH", "")])}
 
 
 @click.command("mlflow-ui")

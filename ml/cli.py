@@ -18,17 +18,29 @@ from holdout.config import get_settings
 )
 def train(model_name: str | None) -> None:
     """Train models on point-in-time features, log them to MLflow, promote a challenger that wins."""
-    from ml.features import TrainingDataError
-    from ml.train import train_all, train_model
+    from ml.config import load_specs
+    from ml.features import TrainingDataError, ensure_features
+    from ml.train import train_model
 
     settings = get_settings()
+    specs = load_specs()
+    if model_name and model_name not in specs:
+        click.echo(f"Unknown model '{model_name}' (ml/models.yml has: {', '.join(specs)})", err=True)
+        sys.exit(2)
     try:
-        results = [train_model(model_name, settings)] if model_name else train_all(settings)
-    except (TrainingDataError, KeyError, FileNotFoundError) as error:
+        ensure_features(settings, specs)
+    except FileNotFoundError as error:
         click.echo(f"Training failed: {error}", err=True)
         sys.exit(2)
-    for result in results:
-        click.echo(str(result))
+    failed = False
+    for name in [model_name] if model_name else list(specs):
+        try:
+            click.echo(str(train_model(name, settings, refresh_features=False)))
+        except TrainingDataError as error:
+            click.echo(f"Training failed: {error}", err=True)
+            failed = True
+    if failed:
+        sys.exit(2)
 
 
 @click.command()

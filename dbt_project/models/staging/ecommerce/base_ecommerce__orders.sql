@@ -1,3 +1,4 @@
+{{ config(materialized="table") }}  -- the one scan of the raw files: stg_ views, tests and quarantine read this table
 -- Every order header row, typed (ordered_at to UTC), with the reason it cannot be used (null = usable).
 with
 

@@ -1,3 +1,4 @@
+{{ config(materialized="table") }}  -- the one scan of the raw files: stg_ views, tests and quarantine read this table
 -- Every loyalty member row, typed, with the reason it cannot be used (null = usable).
 with
 
