@@ -47,11 +47,15 @@ LIFECYCLE = ("new", "active", "vip", "reactivated", "at_risk", "churned", "prosp
 def copy_home(src: Path, dst: Path) -> None:
     """warehouse.duckdb + raw/ + ground_truth/ of `src` into a clean `dst` (raw part files hard-linked)."""
     if not (src / "warehouse.duckdb").exists():
-        raise SystemExit(f"[bench] no built warehouse at {src / 'warehouse.duckdb'}: run bench_build.py first")
+        raise SystemExit(
+            f"[bench] no built warehouse at {src / 'warehouse.duckdb'}: run bench_build.py first"
+        )
     if dst.exists():
         shutil.rmtree(dst)
     dst.mkdir(parents=True)
-    shutil.copy2(src / "warehouse.duckdb", dst / "warehouse.duckdb")
+    for name in ("warehouse.duckdb", "warehouse.duckdb.wal"):
+        if (src / name).exists():
+            shutil.copy2(src / name, dst / name)
     shutil.copytree(src / "ground_truth", dst / "ground_truth")  # simulate rewrites files in here
 
     def link_parts(source: str, target: str) -> None:
@@ -69,10 +73,13 @@ def copy_home(src: Path, dst: Path) -> None:
 
 def lifecycle_sizes(warehouse: Path) -> dict[str, int]:
     with duckdb.connect(str(warehouse), read_only=True) as con:
-        rows = con.execute(
-            "select lifecycle_stage, count(*) from marts.dim_customers where not coalesce(is_test_account, false) "
-            "group by 1"
-        ).fetchall()
+        try:
+            rows = con.execute(
+                "select lifecycle_stage, count(*) from marts.dim_customers "
+                "where not coalesce(is_test_account, false) group by 1"
+            ).fetchall()
+        except duckdb.CatalogException as exc:
+            raise SystemExit(f"[bench] {warehouse} is not built (no marts.dim_customers): {exc}") from exc
     return {str(k): int(v) for k, v in rows if k in LIFECYCLE}
 
 
@@ -88,7 +95,9 @@ def pick_segments(sizes: dict[str, int], target: int) -> list[str]:
     return list(best[1])
 
 
-def write_spec(campaigns_dir: Path, stages: list[str], launch_date: date, window: int, control_share: float) -> Path:
+def write_spec(
+    campaigns_dir: Path, stages: list[str], launch_date: date, window: int, control_share: float
+) -> Path:
     segments = ", ".join(f"lifecycle__{s}" for s in stages)
     path = campaigns_dir / f"{CAMPAIGN_ID}.yml"
     path.write_text(
@@ -166,15 +175,28 @@ def main() -> None:
     results: list[tuple[StageResult, float | None]] = []
     launch = run_stage(
         "launch (`holdout campaign launch`)",
-        profiled([holdout, "campaign", "launch", CAMPAIGN_ID, "--date", launch_date.isoformat()], prof["launch"]),
+        profiled(
+            [holdout, "campaign", "launch", CAMPAIGN_ID, "--date", launch_date.isoformat()], prof["launch"]
+        ),
         env,
     )
     results.append((launch, TARGETS["launch"]))
     results.append(
-        (run_stage(f"simulate {args.window} days", [holdout, "simulate", "--days", str(args.window), "--no-progress"], env), None)
+        (
+            run_stage(
+                f"simulate {args.window} days",
+                [holdout, "simulate", "--days", str(args.window), "--no-progress"],
+                env,
+            ),
+            None,
+        )
     )
     results.append((run_stage("dbt build (`holdout build`)", [holdout, "build"], env), None))
-    close = run_stage("close (`holdout campaign close`, personas)", profiled([holdout, "campaign", "close"], prof["close"]), env)
+    close = run_stage(
+        "close (`holdout campaign close`, personas)",
+        profiled([holdout, "campaign", "close"], prof["close"]),
+        env,
+    )
     results.append((close, TARGETS["close"]))
 
     launch_id = f"{CAMPAIGN_ID}-{launch_date:%Y%m%d}"

@@ -123,7 +123,8 @@ def check_landing_zone(settings: Settings | None = None) -> dict[str, Any]:
     if built_as_of is not None and as_of < built_as_of:
         raise LandingZoneError(
             f"Landing zone as_of_date {as_of} is older than the warehouse's ({built_as_of}): "
-            "the export went backwards, refusing to rebuild on stale data."
+            "the export went backwards, refusing to rebuild on stale data. After generating a new world, "
+            f"delete {settings.warehouse_path} (its ledgers belong to the old one) and trigger the build again."
         )
     summary = {
         "as_of_date": as_of.isoformat(),
@@ -572,13 +573,15 @@ def _campaign_of(item: Any) -> str:
 
 
 def _jsonable(value: Any) -> Any:
-    """XCom-friendly view of a result object (dataclass, dict, list or anything with a str)."""
+    """XCom-friendly view of a result (dataclasses, dicts and lists of them; anything else as text)."""
     import dataclasses
 
     if value is None or isinstance(value, str | int | float | bool):
         return value
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return json.loads(json.dumps(dataclasses.asdict(value), default=str))
-    if isinstance(value, dict | list | tuple):
-        return json.loads(json.dumps(value, default=str))
+        value = dataclasses.asdict(value)
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set):
+        return [_jsonable(v) for v in value]
     return str(value)

@@ -95,7 +95,9 @@ def mlflow_ui(port: int, host: str) -> None:
     click.echo(f"MLflow UI on {uri}: http://{host}:{port}  (Ctrl-C stops it)")
     sys.stdout.flush()
     mlflow_bin = _tool("mlflow")
+    # one worker: the default 4 is heavy for a laptop UI on a SQLite store
     command = [mlflow_bin, "ui", "--backend-store-uri", uri, "--host", host, "--port", str(port)]
+    command += ["--workers", "1"]
     if uri.startswith("sqlite:"):
         # runs logged by `holdout train` store artifacts here; serve them from the same place
         command += ["--default-artifact-root", str(settings.mlflow_artifacts_dir)]

@@ -8,9 +8,11 @@ and control rows alike). The pipeline never reads it; these tests do:
   then simulated several times from that same launched state with different world seeds (`simulate(seed=...)`),
   only what `close` reads is rebuilt, and each campaign is closed. Each revenue uplift 95% interval is compared
   with the true average effect on the campaign's audience.
-* **personas**: on a dedicated 20,000-customer world with one broad discount e-mail and a 50% control group, the
-  persona labelled `very_well` must carry a higher true effect than the one labelled `not_at_all`/`stop`, and
-  the planted responsive / unresponsive latent types must land on the right side.
+* **personas**: the 5,000-customer demo audiences are too small for the persona search to split, so a dedicated
+  20,000-customer world gets one broad discount e-mail with a 50% control group and a long (112-day) window.
+  The persona labelled `very_well` must carry a higher true effect than every persona with a worse verdict
+  (`not_at_all`/`stop`, or `somewhat`), and the planted responsive / unresponsive latent types must land on
+  the right side.
 """
 
 from __future__ import annotations
@@ -137,19 +139,20 @@ def _persona_truth(rep: Replicate) -> pd.DataFrame:
 
 
 def _check_personas(table: pd.DataFrame) -> int:
-    """Where a closed launch has both a `very_well` and a `not_at_all`/`stop` persona, the former must have
-    the higher true effect. Returns the number of closes compared."""
+    """Where a close found more than one persona, the one(s) labelled `very_well` must have a higher mean true
+    effect than every persona with a worse verdict (`not_at_all`/`stop`, or `somewhat`). Returns the number
+    of closes compared."""
     compared = 0
     if table.empty:
         return compared
     for (_replicate, launch_id), g in table.groupby(["replicate", "launch_id"], dropna=False):
         good = g[g["verdict"] == "very_well"]
-        bad = g[(g["verdict"] == "not_at_all") | (g["recommendation"] == "stop")]
-        if len(g) < 2 or good.empty or bad.empty:
+        worse = g[g["verdict"] != "very_well"]
+        if len(g) < 2 or good.empty or worse.empty:
             continue
         compared += 1
-        assert good["true_mean_effect"].min() > bad["true_mean_effect"].max(), (
-            f"{launch_id}: a persona labelled very_well has a lower true effect than one labelled stop:\n"
+        assert good["true_mean_effect"].min() > worse["true_mean_effect"].max(), (
+            f"{launch_id}: a persona labelled very_well has a lower true effect than one with a worse verdict:\n"
             f"{g[['persona_id', 'definition', 'verdict', 'measured_uplift', 'true_mean_effect']]}"
         )
     return compared
@@ -168,7 +171,9 @@ def test_uplift_intervals_cover_the_true_effect_over_repeated_simulations(
         windows = con.execute("select launch_id, launch_date, window_end from ops.campaign_launches").df()
     finally:
         con.close()
-    longest = int((pd.to_datetime(windows["window_end"]) - pd.to_datetime(windows["launch_date"])).dt.days.max())
+    longest = int(
+        (pd.to_datetime(windows["window_end"]) - pd.to_datetime(windows["launch_date"])).dt.days.max()
+    )
     days = longest + LATE_ARRIVAL_DAYS  # every order placed inside the windows has been exported by then
 
     launched = fresh_home.home
@@ -223,11 +228,11 @@ def test_uplift_intervals_cover_the_true_effect_over_repeated_simulations(
     assert len({tuple(sorted(m.items())) for m in measured_by_seed.values()}) == len(REPLICATE_SEEDS)
 
     # Threshold. Each interval is a nominal 95% Welch interval, so with n independent intervals the number of
-    # misses is ~ Binomial(n, 0.05): for n = 14 (about what 6 seeds x 4 campaigns leave in the measurable
-    # regime) a floor of 80% allows 2 misses and a correct pipeline falls below it with probability ~3%
-    # (1% for n = 18 with 3 misses allowed). A systematic error fails it: a bias of one standard error
-    # already drops the expected coverage to ~83%, two to ~48%. Replicates share one assignment (launched
-    # once), so misses are somewhat correlated within a campaign; that is what the margin is for.
+    # misses is ~ Binomial(n, 0.05). 5 seeds x 4 campaigns leave about n = 13 intervals in the measurable
+    # regime; a floor of 80% allows 2 misses, and a correct pipeline falls below it with probability ~2.5%
+    # (n = 20: 4 misses allowed, ~0.3%). A systematic error fails it: a bias of one standard error already
+    # drops the expected coverage to ~83%, two to ~48%. Replicates share one assignment (launched once), so
+    # misses are somewhat correlated within a campaign; that is what the margin is for.
     assert len(measurable) >= len(table) // 2, "too few intervals have buyers in both arms to judge coverage"
     assert measurable["covered"].mean() >= COVERAGE_FLOOR
     # Intervals of arms with almost no buyers undercover (Welch with a near-zero control variance); they are
@@ -241,7 +246,8 @@ def test_uplift_intervals_cover_the_true_effect_over_repeated_simulations(
 # ------------------------------------------------------------------------------------------- personas
 PERSONA_CUSTOMERS = 20_000
 PERSONA_SEED = 11
-PERSONA_WINDOW_DAYS = 42
+# Long: the persona statistic grows with sqrt(window); at 42 days the best split had |z| 3.5 < the ~3.9 bound.
+PERSONA_WINDOW_DAYS = 112
 BROAD_SPEC = f"""\
 id: truth-broad-discount
 name: Broad discount e-mail (ground-truth persona check)
@@ -272,7 +278,11 @@ def test_personas_recover_planted_responsive_and_unresponsive_types(
     monkeypatch.setenv("HOLDOUT_CAMPAIGNS_DIR", str(campaigns))
     settings = _use(monkeypatch, tmp_path / "home")
     generate_landing_zone(
-        settings, customers=PERSONA_CUSTOMERS, seed=PERSONA_SEED, start=date(2024, 11, 1), days=730,
+        settings,
+        customers=PERSONA_CUSTOMERS,
+        seed=PERSONA_SEED,
+        start=date(2024, 11, 1),
+        days=730,
         progress=False,
     )
     build(settings, select=LAUNCH_SELECT, progress=False, echo=_quiet)
@@ -300,7 +310,7 @@ def test_personas_recover_planted_responsive_and_unresponsive_types(
     # the planted types land on the right side: responsive over-represented where the campaign works,
     # unresponsive / harmed where it does not
     good = table[table["verdict"] == "very_well"]
-    bad = table[(table["verdict"] == "not_at_all") | (table["recommendation"] == "stop")]
+    bad = table[table["verdict"] != "very_well"]
 
     def share(rows: pd.DataFrame, types: tuple[str, ...]) -> float:
         weights = rows["customers"].to_numpy(float)

@@ -141,3 +141,36 @@ def test_campaign_effects_and_appended_days(world):
             group by 1) where f > 1 and d >= date '2026-11-16'"""
     ).fetchone()[0]
     assert days == 0
+
+
+def test_seed_redraws_the_noise_not_the_world(tmp_path):
+    """simulate(seed=None) is the generator's seed; another seed re-draws the new days, never the world."""
+    import shutil
+
+    base = Settings(home=tmp_path / "base")
+    generate_landing_zone(base, 300, 5, START, 60, progress=False)
+    meta_seed = json.loads((base.ground_truth_dir / "meta.json").read_text())["seed"]
+    homes = {}
+    for name, seed in (("default", None), ("meta", meta_seed), ("other", 99)):
+        settings = Settings(home=tmp_path / name)
+        shutil.copytree(base.home, settings.home)
+        simulate(settings, 5, progress=False, seed=seed)
+        homes[name] = settings
+
+    def new_orders(settings: Settings) -> pd.DataFrame:
+        return (
+            duckdb.connect()
+            .execute(
+                f"select * from read_parquet('{settings.raw_dir}/ecommerce/orders/part-s*.parquet') order by order_id"
+            )
+            .df()
+        )
+
+    pd.testing.assert_frame_equal(new_orders(homes["default"]), new_orders(homes["meta"]))
+    assert not new_orders(homes["default"]).equals(new_orders(homes["other"]))
+    truth = {k: pd.read_parquet(s.ground_truth_dir / "customers.parquet") for k, s in homes.items()}
+    pd.testing.assert_frame_equal(truth["default"], truth["other"])
+    history = {
+        k: json.loads((s.ground_truth_dir / "meta.json").read_text())["simulations"] for k, s in homes.items()
+    }
+    assert "seed" not in history["default"][0] and history["other"][0]["seed"] == 99

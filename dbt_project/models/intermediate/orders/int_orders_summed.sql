@@ -9,15 +9,17 @@ order_lines as (
 
 final as (
 
+    -- cents are summed as decimals: a parallel sum of doubles differs in the last bits from run to run
+
     select
         order_id,
         customer_id,
         min(ordered_at) as ordered_at,
         min(order_date) as order_date,
         sum(quantity) as items_count,
-        sum(paid_amount_eur) as paid_amount_eur,
-        sum(discount_eur) as discount_eur,
-        sum(net_revenue_eur) as net_revenue_eur
+        cast(sum(cast(paid_amount_eur as decimal(18, 2))) as double) as paid_amount_eur,
+        cast(sum(cast(discount_eur as decimal(18, 2))) as double) as discount_eur,
+        cast(sum(cast(net_revenue_eur as decimal(18, 2))) as double) as net_revenue_eur
     from order_lines
     group by order_id, customer_id
 

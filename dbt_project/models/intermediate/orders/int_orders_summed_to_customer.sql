@@ -12,18 +12,19 @@ orders as (
 
 summed as (
 
+    -- decimal sums of cents are exact, so rebuilding the same date gives the same figures
     select
         customer_id,
         min(order_date) as first_order_date,
         max(order_date) as last_order_date,
         count(*) as orders_count,
-        sum(net_revenue_eur) as revenue_eur,
+        sum(cast(net_revenue_eur as decimal(18, 2))) as revenue_eur,
         count(case when {{ within_days_before_as_of('order_date', 90) }} then 1 end) as orders_last_90d,
         coalesce(sum(case when {{ within_days_before_as_of('order_date', 90) }}
-            then net_revenue_eur end), 0) as revenue_last_90d_eur,
+            then cast(net_revenue_eur as decimal(18, 2)) end), 0) as revenue_last_90d_eur,
         count(case when {{ within_days_before_as_of('order_date', 365) }} then 1 end) as orders_last_365d,
         coalesce(sum(case when {{ within_days_before_as_of('order_date', 365) }}
-            then net_revenue_eur end), 0) as revenue_last_365d_eur,
+            then cast(net_revenue_eur as decimal(18, 2)) end), 0) as revenue_last_365d_eur,
         -- the reactivation rule compares the first order inside the recent window with the last one before it
         max(case when order_date < {{ window_start }} then order_date end) as last_order_before_window_date,
         min(case when order_date >= {{ window_start }} then order_date end) as first_order_in_window_date
@@ -39,12 +40,12 @@ final as (
         first_order_date,
         last_order_date,
         orders_count,
-        round(revenue_eur, 2) as revenue_eur,
-        round(revenue_eur / orders_count, 2) as avg_order_value_eur,
+        cast(revenue_eur as double) as revenue_eur,
+        cast(round(revenue_eur / orders_count, 2) as double) as avg_order_value_eur,
         orders_last_90d,
-        round(revenue_last_90d_eur, 2) as revenue_last_90d_eur,
+        cast(revenue_last_90d_eur as double) as revenue_last_90d_eur,
         orders_last_365d,
-        round(revenue_last_365d_eur, 2) as revenue_last_365d_eur,
+        cast(revenue_last_365d_eur as double) as revenue_last_365d_eur,
         {{ days_before_as_of('last_order_date') }} as recency_days,
         {{ dbt.datediff('last_order_before_window_date', 'first_order_in_window_date', 'day') }}
             as reactivation_gap_days
