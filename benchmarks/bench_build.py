@@ -116,22 +116,27 @@ def main() -> None:
     settings = get_settings()
     stages = []
     if not args.skip_generate:
-        stages.append(run_stage(
-            f"generate {args.customers:,} customers",
-            [str(BIN / "holdout"), "generate", "--customers", str(args.customers), "--no-progress"], env,
-        ))
+        stages.append(
+            run_stage(
+                f"generate {args.customers:,} customers",
+                [str(BIN / "holdout"), "generate", "--customers", str(args.customers), "--no-progress"],
+                env,
+            )
+        )
     stages.append(run_stage("dbt build (holdout build)", [str(BIN / "holdout"), "build"], env))
     raw = settings.raw_dir
     scan = timed_sql(SCAN_FLOOR_SQL, raw)
     hand = timed_sql(HAND_WRITTEN_PROFILE_SQL, raw)
     with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
-        sizes = dict(con.execute("""
+        sizes = dict(
+            con.execute("""
             select 'order lines', count(*) from intermediate.int_order_lines_enriched
             union all select 'web events', count(*) from intermediate.int_web_events_identified
             union all select 'customers', count(*) from marts.dim_customers
             union all select 'non-empty segments', count(*) from marts.dim_segments where member_count > 0
             union all select 'memberships', count(*) from marts.fct_segment_memberships
-        """).fetchall())
+        """).fetchall()
+        )
     segment_seconds = segment_model_seconds(settings.dbt_target_dir)
     build_seconds = next(s.seconds for s in stages if s.name.startswith("dbt build"))
 

@@ -58,7 +58,9 @@ def build(
     variables = dbt_vars(settings)  # as-of date + segment library: fails before dbt starts when invalid
     with connect(settings=settings) as con:  # the writer creates the file and the ops schema, then lets go
         con.execute("select 1")
-    result = run_dbt("build", settings, select=select, exclude=exclude, variables=variables, progress=progress, echo=echo)
+    result = run_dbt(
+        "build", settings, select=select, exclude=exclude, variables=variables, progress=progress, echo=echo
+    )
     build_result = BuildResult(
         as_of_date=str(variables["as_of_date"]),
         seconds=time.perf_counter() - started,

@@ -42,7 +42,9 @@ def reset_state(settings: Settings) -> None:
 @click.option("--seed", type=int, default=42, show_default=True)
 @click.option("--start", default="2024-11-01", show_default=True, help="First day of generated history.")
 @click.option("--days", type=int, default=730, show_default=True, help="Days of history.")
-@click.option("--keep", is_flag=True, help="Keep existing state instead of starting from a clean HOLDOUT_HOME.")
+@click.option(
+    "--keep", is_flag=True, help="Keep existing state instead of starting from a clean HOLDOUT_HOME."
+)
 def demo(customers: int, seed: int, start: str, days: int, keep: bool) -> None:
     """Run the whole loop on a generated retailer (default: 50,000 customers, seed 42) and summarize it.
 
@@ -84,8 +86,10 @@ def demo(customers: int, seed: int, start: str, days: int, keep: bool) -> None:
     started = _step(4, total, f"Launch the campaigns due on {launch_day} (priority splits shared customers)")
     outcomes = launch_due(settings, launch_day)
     for outcome in outcomes:
-        click.echo(f"      {outcome.launch_id}: {outcome.status}, test {outcome.test_size:,}, "
-                   f"control {outcome.control_size:,}, exported {outcome.exported_rows:,}")
+        click.echo(
+            f"      {outcome.launch_id}: {outcome.status}, test {outcome.test_size:,}, "
+            f"control {outcome.control_size:,}, exported {outcome.exported_rows:,}"
+        )
     click.echo(f"      {GATE_DEMO_CAMPAIGN}: launching with a consent violation injected (demo fault)...")
     try:
         launch_campaign(settings, GATE_DEMO_CAMPAIGN, launch_day, inject="consent")
@@ -148,13 +152,19 @@ def print_summary(settings: Settings, trained: list, closed: list) -> None:
         click.echo(f"  {result}")
     click.echo("Campaigns (revenue per customer in the response window, EUR; 95% CI):")
     for cid, n_t, n_c, rt, rc, uplift, low, high, p, incremental in results:
-        click.echo(f"  {cid:<26} test {n_t:>6,} {rt:7.2f} | control {n_c:>5,} {rc:7.2f} | "
-                   f"uplift {uplift:+6.2f} [{low:+.2f}, {high:+.2f}] p={p:.3f} | incremental {incremental:+,.0f}")
+        click.echo(
+            f"  {cid:<26} test {n_t:>6,} {rt:7.2f} | control {n_c:>5,} {rc:7.2f} | "
+            f"uplift {uplift:+6.2f} [{low:+.2f}, {high:+.2f}] p={p:.3f} | incremental {incremental:+,.0f}"
+        )
     click.echo("Personas (uplift per customer, verdict → recommendation):")
     for cid, definition, uplift, low, high, verdict, recommendation in personas:
-        click.echo(f"  {cid:<26} {definition[:60]:<60} {uplift:+6.2f} [{low:+.2f}, {high:+.2f}] "
-                   f"{verdict} → {recommendation}")
+        click.echo(
+            f"  {cid:<26} {definition[:60]:<60} {uplift:+6.2f} [{low:+.2f}, {high:+.2f}] "
+            f"{verdict} → {recommendation}"
+        )
     click.echo(f"\nWarehouse: {settings.warehouse_path}  (duckdb {settings.warehouse_path} -readonly)")
     click.echo(f"Campaign reports: {settings.reports_dir / 'campaigns'}")
     click.echo(f"Outbox: {settings.outbox_dir}")
-    click.echo("UIs: `make mlflow` (MLflow on http://localhost:5000), `make airflow` (Airflow on http://localhost:8080)")
+    click.echo(
+        "UIs: `make mlflow` (MLflow on http://localhost:5000), `make airflow` (Airflow on http://localhost:8080)"
+    )

@@ -73,7 +73,9 @@ def read_export_manifest(raw_dir: Path) -> dict:
     """The landing zone's `_export.json` (as-of date and systems) written by the generator."""
     path = raw_dir / "_export.json"
     if not path.exists():
-        raise FileNotFoundError(f"No landing zone at {raw_dir} ({path.name} missing): run `holdout generate` first.")
+        raise FileNotFoundError(
+            f"No landing zone at {raw_dir} ({path.name} missing): run `holdout generate` first."
+        )
     return json.loads(path.read_text())
 
 

@@ -47,8 +47,12 @@ def built_home(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     try:
         settings = get_settings()
         generate_landing_zone(
-            settings, customers=FIXTURE_CUSTOMERS, seed=FIXTURE_SEED, start=FIXTURE_START,
-            days=FIXTURE_DAYS, progress=False,
+            settings,
+            customers=FIXTURE_CUSTOMERS,
+            seed=FIXTURE_SEED,
+            start=FIXTURE_START,
+            days=FIXTURE_DAYS,
+            progress=False,
         )
         build(settings)
     finally:
