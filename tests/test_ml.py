@@ -52,6 +52,8 @@ def test_features_never_read_events_on_or_after_their_cutoff(built_home: Setting
 
     settings = copy_home(built_home, tmp_path / "home")
     cutoff = as_of(settings) - timedelta(days=14)
+    horizons = [14, 30, 60, 90]
+    run_feature_models(settings, as_of(settings), [cutoff], horizons, progress=False)
     with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
         full = con.execute(f"select * from {FEATURES} where cutoff_date = ?", [cutoff]).df()
     assert len(full) > 1000 and full["orders_90d"].sum() > 0 and full["sessions_30d"].sum() > 0
@@ -80,7 +82,7 @@ def test_features_never_read_events_on_or_after_their_cutoff(built_home: Setting
             "ordered_at, order_id || '-replay' as order_id, order_line_id || '-replay' as order_line_id) from intermediate.int_order_lines_enriched where ordered_at >= ? - interval 3 day",
             [cutoff],
         )
-    run_feature_models(settings, as_of(settings), [cutoff], [14, 30, 60, 90], progress=False)
+    run_feature_models(settings, as_of(settings), [cutoff], horizons, progress=False)
     with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
         truncated = con.execute(f"select * from {FEATURES} where cutoff_date = ?", [cutoff]).df()
 
