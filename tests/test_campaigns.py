@@ -371,3 +371,33 @@ def test_cli_commands_have_help():
         result = runner.invoke(campaign, [cmd, "--help"])
         assert result.exit_code == 0, (cmd, result.output)
     assert "DEMO/TESTING ONLY" in runner.invoke(campaign, ["launch", "--help"]).output
+
+
+# ------------------------------------------------------------------------------------------------ bad input
+@pytest.mark.integration
+@pytest.mark.parametrize(
+    ("audience", "channel", "field", "reason"),
+    [
+        # predictive segments are empty until `holdout score` has run: an empty audience
+        ("any_of: [p_purchase_14d_top_decile]", "email", "audience", "no customer is in the audience"),
+        # `reach__email_only` customers have no push consent: a channel nobody in the audience consented to
+        ("any_of: [reach__email_only]", "push", "channel", "has push consent"),
+    ],
+)
+def test_unlaunchable_audience_is_a_clear_error_without_state_change(
+    fresh_home, tmp_path, monkeypatch, audience, channel, field, reason
+):
+    d = tmp_path / "campaigns"
+    d.mkdir()
+    spec = GOOD.format(id="nobody").replace("any_of: [lifecycle__at_risk]", audience)
+    (d / "nobody.yml").write_text(spec.replace("channel: email", f"channel: {channel}"))
+    monkeypatch.setenv("HOLDOUT_CAMPAIGNS_DIR", str(d))
+    settings = get_settings()
+    before = _ledger_counts(settings)
+
+    with pytest.raises(launch_mod.AudienceError, match=f"nobody.yml: {field}: .*{reason}"):
+        launch_mod.launch_campaign(settings, "nobody")
+
+    assert _ledger_counts(settings) == before
+    assert not (settings.home / "launches" / f"nobody-{as_of_date(settings):%Y%m%d}").exists()
+    assert not settings.outbox_dir.exists() or not any(settings.outbox_dir.rglob("nobody*"))

@@ -121,7 +121,7 @@ def launch(
     campaign_id: str, on: date | None, dry_run: bool, inject_fault: str | None, fault_size: int
 ) -> None:
     """Launch one campaign: eligibility, assignment, GX gate, ledger, export (idempotent per date)."""
-    from holdout.campaigns.launch import GateFailed, launch_campaign
+    from holdout.campaigns.launch import AudienceError, GateFailed, launch_campaign
 
     settings = get_settings()
     try:
@@ -133,6 +133,9 @@ def launch(
             inject=inject_fault,
             inject_size=fault_size,
         )
+    except AudienceError as exc:
+        click.echo(f"Cannot launch {campaign_id}; nothing recorded or exported.\n{exc}", err=True)
+        sys.exit(2)
     except GateFailed as exc:
         click.echo(f"BLOCKED by the activation gate; nothing exported.\n{exc}", err=True)
         if exc.summary_path:
@@ -145,9 +148,13 @@ def launch(
 @DATE_OPTION
 def launch_due_cmd(on: date | None) -> None:
     """Launch every campaign due on the date, planned together (priority decides shared customers)."""
-    from holdout.campaigns.launch import launch_due
+    from holdout.campaigns.launch import AudienceError, launch_due
 
-    outcomes = launch_due(get_settings(), on)
+    try:
+        outcomes = launch_due(get_settings(), on)
+    except AudienceError as exc:
+        click.echo(f"Nothing launched, recorded or exported.\n{exc}", err=True)
+        sys.exit(2)
     if not outcomes:
         click.echo("No campaign due.")
     for o in outcomes:

@@ -134,6 +134,24 @@ def due_campaigns(settings: Settings, on: date | None = None) -> list[CampaignSp
 
 
 # ------------------------------------------------------------------------------------------------ plan
+class AudienceError(ValueError):
+    """A campaign cannot launch at all: its audience is empty, or nobody in it can be reached on its channel.
+    Raised before anything is staged, recorded or exported."""
+
+
+def check_audience(spec: CampaignSpec, funnel: list[dict], launch_date: date) -> None:
+    """Refuse an empty audience or a channel without any consented customer, naming the spec file and field."""
+    counts = {step["step"]: step["count"] for step in funnel}
+    where = spec.path or f"{spec.id}.yml"
+    if counts["segments"] == 0:
+        raise AudienceError(f"{where}: audience: no customer is in the audience segments on {launch_date}")
+    if counts["scores"] > 0 and counts["consent"] == 0:
+        raise AudienceError(
+            f"{where}: channel: none of the {counts['scores']:,} audience customers has {spec.channel} consent "
+            f"on {launch_date}"
+        )
+
+
 def plan_launches(
     settings: Settings, launch_date: date | None = None, campaign_ids: list[str] | None = None
 ) -> list[str]:
@@ -168,6 +186,7 @@ def plan_launches(
             eligible[spec.id], funnels[spec.id] = eligible_audience(
                 con, spec, launch_date, launch_id_for(spec.id, launch_date)
             )
+            check_audience(spec, funnels[spec.id], launch_date)
             timings[spec.id] = time.perf_counter() - t0
         order = priority_order(todo, {cid: len(f) for cid, f in eligible.items()})
         taken: set[str] = set()
