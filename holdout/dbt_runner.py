@@ -110,6 +110,7 @@ def run_dbt(
     args: Sequence[str] = (),
     progress: bool = True,
     echo: Callable[[str], None] = print,
+    memory_limit: str | None = None,
 ) -> DbtRunResult:
     """Run one dbt command (build, run, test, parse, ...) and return per-node results; raise DbtRunError on failure.
 
@@ -147,6 +148,8 @@ def run_dbt(
             cmd += [flag, *([value] if isinstance(value, str) else list(value))]
     cmd += list(args)
     env = {**os.environ, **dbt_env(settings)}
+    if memory_limit and "HOLDOUT_DUCKDB_MEMORY_LIMIT" not in os.environ:  # the user's setting wins
+        env["HOLDOUT_DUCKDB_MEMORY_LIMIT"] = memory_limit
     errors: list[str] = []
     started = time.perf_counter()
     with subprocess.Popen(

@@ -7,6 +7,7 @@ from datetime import date, timedelta
 
 import duckdb
 import pandas as pd
+import psutil
 
 from holdout.config import Settings
 from holdout.warehouse import read_export_manifest
@@ -118,7 +119,10 @@ def run_feature_models(
     from holdout.dbt_runner import run_dbt
 
     extra = {"ml_cutoffs": [d.isoformat() for d in cutoffs], "ml_label_horizons": horizons}
-    run_dbt("build", settings, select="tag:ml", extra_vars=extra, progress=progress)
+    # features at several cutoffs hold far more rows than the daily profile build (5 GB by default in
+    # profiles.yml): give DuckDB 60 % of the machine's memory unless HOLDOUT_DUCKDB_MEMORY_LIMIT says otherwise
+    limit_gb = max(5, int(psutil.virtual_memory().total * 0.6 / 1024**3))
+    run_dbt("build", settings, select="tag:ml", extra_vars=extra, progress=progress, memory_limit=f"{limit_gb}GB")
 
 
 def load_training_frame(con: duckdb.DuckDBPyConnection, spec: ModelSpec, cutoffs: list[date]) -> pd.DataFrame:
