@@ -122,7 +122,9 @@ def run_feature_models(
     # features at several cutoffs hold far more rows than the daily profile build (5 GB by default in
     # profiles.yml): give DuckDB 60 % of the machine's memory unless HOLDOUT_DUCKDB_MEMORY_LIMIT says otherwise
     limit_gb = max(5, int(psutil.virtual_memory().total * 0.6 / 1024**3))
-    run_dbt("build", settings, select="tag:ml", extra_vars=extra, progress=progress, memory_limit=f"{limit_gb}GB")
+    run_dbt(
+        "build", settings, select="tag:ml", extra_vars=extra, progress=progress, memory_limit=f"{limit_gb}GB"
+    )
 
 
 def load_training_frame(con: duckdb.DuckDBPyConnection, spec: ModelSpec, cutoffs: list[date]) -> pd.DataFrame:
@@ -147,7 +149,6 @@ def load_scoring_frame(con: duckdb.DuckDBPyConnection, spec: ModelSpec, features
         select f.customer_id, f.cutoff_date, {columns}
         from {SCHEMA}.ml_scoring_features as f
         where ({spec.population})
-        order by f.customer_id
     """
     return con.execute(query).df()
 

@@ -33,10 +33,11 @@ class ScoreResult:
 
 
 def deciles(score: np.ndarray) -> np.ndarray:
-    """1..10 by score, 10 = the highest tenth (ties broken by position, so deciles have equal sizes)."""
+    """1..10 by score, 10 = the highest tenth. Tied scores share a decile (their lowest), so the result does not
+    depend on row order: the scoring query needs no sort."""
     if len(score) == 0:
         return np.array([], dtype=int)
-    ranks = pd.Series(score).rank(method="first").to_numpy()
+    ranks = pd.Series(score).rank(method="min").to_numpy()
     return np.ceil(ranks * 10 / len(score)).astype(int).clip(1, 10)
 
 
