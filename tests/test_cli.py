@@ -1,0 +1,40 @@
+"""The `holdout` CLI: every command answers --help, and the segment commands read the built warehouse."""
+
+from __future__ import annotations
+
+import pytest
+from click.testing import CliRunner
+
+from holdout.cli import LAZY_COMMANDS, main
+
+
+def test_top_level_help_lists_every_command_without_importing_them():
+    result = CliRunner().invoke(main, ["--help"])
+    assert result.exit_code == 0
+    for name in LAZY_COMMANDS:
+        assert name in result.output
+
+
+@pytest.mark.parametrize("name", sorted(LAZY_COMMANDS))
+def test_every_command_has_help(name):
+    result = CliRunner().invoke(main, [name, "--help"])
+    assert result.exit_code == 0, result.output
+    assert "Usage:" in result.output
+
+
+@pytest.mark.integration
+def test_segments_list_and_show(built_home, monkeypatch):
+    monkeypatch.setenv("HOLDOUT_HOME", str(built_home.home))
+    runner = CliRunner()
+    listed = runner.invoke(main, ["segments", "list", "--limit", "0"])
+    assert listed.exit_code == 0, listed.output
+    shown_line = listed.output.strip().splitlines()[-1]  # "(N of N segments shown)"
+    assert int(shown_line.strip("(").split()[0]) >= 300
+
+    shown = runner.invoke(main, ["segments", "show", "lifecycle__active"])
+    assert shown.exit_code == 0, shown.output
+    assert "lifecycle_stage = 'active'" in shown.output
+
+    missing = runner.invoke(main, ["segments", "show", "no_such_segment"])
+    assert missing.exit_code == 1
+    assert "No segment 'no_such_segment'" in missing.output
