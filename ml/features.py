@@ -10,7 +10,7 @@ import pandas as pd
 import psutil
 
 from holdout.config import Settings
-from holdout.warehouse import read_export_manifest
+from holdout.warehouse import as_of_date, connect
 from ml.config import ModelSpec
 
 SCHEMA = "ml_features"
@@ -82,7 +82,7 @@ def built_cutoffs(con: duckdb.DuckDBPyConnection) -> tuple[date | None, set[date
 def plans(
     settings: Settings, specs: dict[str, ModelSpec], con: duckdb.DuckDBPyConnection
 ) -> dict[str, CutoffPlan]:
-    as_of = date.fromisoformat(read_export_manifest(settings.raw_dir)["as_of_date"])
+    as_of = as_of_date(settings)
     start = data_start(con)
     out = {}
     for name, spec in specs.items():
@@ -95,10 +95,10 @@ def plans(
 
 def ensure_features(settings: Settings, specs: dict[str, ModelSpec], progress: bool = True) -> None:
     """Rebuild the `ml_features` models when they are missing, stale (another as-of date) or lack a cutoff."""
-    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+    with connect(read_only=True, settings=settings) as con:
         needed = plans(settings, specs, con)
         as_of, present = built_cutoffs(con)
-    manifest_as_of = date.fromisoformat(read_export_manifest(settings.raw_dir)["as_of_date"])
+    manifest_as_of = as_of_date(settings)
     cutoffs = sorted({d for p in needed.values() for d in (p.heldout, *p.training)})
     if as_of == manifest_as_of and set(cutoffs) <= present:
         return

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from holdout.config import Settings
-from holdout.warehouse import connect, read_export_manifest
+from holdout.warehouse import as_of_date, connect
 from ml import registry
 from ml.config import load_specs
 from ml.features import SCHEMA, ensure_features, feature_matrix, load_scoring_frame
@@ -47,7 +47,7 @@ def score_all(
     """Append each champion's scores for `scoring_date` (default and only allowed value: the as-of date of the
     features). Idempotent: a (model, version, date) already in the ledger adds nothing; all in one transaction."""
     specs = load_specs()
-    as_of = date.fromisoformat(read_export_manifest(settings.raw_dir)["as_of_date"])
+    as_of = as_of_date(settings)
     scoring_date = scoring_date or as_of
     if scoring_date != as_of:
         raise ValueError(

@@ -11,10 +11,8 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
-from datetime import date
 from pathlib import Path
 
-import duckdb
 import lightgbm as lgb
 import mlflow
 import mlflow.lightgbm
@@ -23,7 +21,7 @@ import pandas as pd
 from mlflow.models import infer_signature
 
 from holdout.config import Settings
-from holdout.warehouse import read_export_manifest
+from holdout.warehouse import as_of_date, connect
 from ml import plots, registry
 from ml.config import ModelSpec, load_specs
 from ml.features import (
@@ -180,8 +178,8 @@ def train_model(
     spec = specs[name]
     if refresh_features:
         ensure_features(settings, specs, progress=progress)
-    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
-        as_of = date.fromisoformat(read_export_manifest(settings.raw_dir)["as_of_date"])
+    with connect(read_only=True, settings=settings) as con:
+        as_of = as_of_date(settings)
         plan = plan_cutoffs(spec, as_of, data_start(con))
         _say(
             name,

@@ -15,7 +15,7 @@ import pytest
 from click.testing import CliRunner
 
 from holdout.config import Settings
-from holdout.warehouse import read_export_manifest
+from holdout.warehouse import as_of_date
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -37,7 +37,7 @@ def ml_home(built_home: Settings, tmp_path_factory: pytest.TempPathFactory) -> S
 
 
 def as_of(settings: Settings) -> date:
-    return date.fromisoformat(read_export_manifest(settings.raw_dir)["as_of_date"])
+    return as_of_date(settings)
 
 
 def scores(settings: Settings) -> pd.DataFrame:
