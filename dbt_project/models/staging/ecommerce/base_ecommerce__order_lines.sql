@@ -1,34 +1,57 @@
 {{ config(materialized="table") }}  -- the one scan of the raw files: stg_ views, tests and quarantine read this table
 -- Every order line row, typed, with the reason it cannot be used (null = usable).
+-- As in base_web__events, only the lines whose id repeats are ranked (the latest export wins).
 with
 
-source as (
+source as not materialized (
 
-    select * from {{ source('ecommerce', 'order_lines') }}
+    select
+        *,
+        trim(cast(order_line_id as varchar)) as order_line_key
+    from {{ source('ecommerce', 'order_lines') }}
+
+),
+
+repeated_line_ids as (
+
+    select order_line_key
+    from source
+    group by order_line_key
+    having count(*) > 1
+
+),
+
+repeated_lines_ranked as (
+
+    select
+        source.order_line_key,
+        source.filename,
+        source.file_row_number,
+        row_number() over (
+            partition by source.order_line_key order by source.filename desc, source.file_row_number desc
+        ) as line_rank
+    from source
+    semi join repeated_line_ids on source.order_line_key = repeated_line_ids.order_line_key
 
 ),
 
 typed as (
 
     select
-        trim(cast(order_line_id as varchar)) as order_line_id,
-        trim(cast(order_id as varchar)) as order_id,
-        trim(cast(product_id as varchar)) as product_id,
-        try_cast(quantity as integer) as quantity,
-        try_cast(list_price_local as double) as list_price_local,
-        try_cast(paid_price_local as double) as paid_price_local,
-        coalesce(try_cast(is_returned as boolean), false) as is_returned,
-        filename as source_file
+        source.order_line_key as order_line_id,
+        trim(cast(source.order_id as varchar)) as order_id,
+        trim(cast(source.product_id as varchar)) as product_id,
+        try_cast(source.quantity as integer) as quantity,
+        try_cast(source.list_price_local as double) as list_price_local,
+        try_cast(source.paid_price_local as double) as paid_price_local,
+        coalesce(try_cast(source.is_returned as boolean), false) as is_returned,
+        source.filename as source_file,
+        coalesce(repeated_lines_ranked.line_rank, 1) as line_rank
     from source
-
-),
-
-ranked as (
-
-    select
-        *,
-        row_number() over (partition by order_line_id order by source_file desc) as line_rank
-    from typed
+    left join repeated_lines_ranked
+        on source.order_line_key = repeated_lines_ranked.order_line_key
+        and source.filename = repeated_lines_ranked.filename
+        and source.file_row_number = repeated_lines_ranked.file_row_number
 
 ),
 
@@ -44,7 +67,7 @@ final as (
             when paid_price_local is null or paid_price_local < 0
                 or list_price_local is null or list_price_local < 0 then 'invalid_price'
         end as rejection_reason
-    from ranked
+    from typed
 
 )
 

@@ -11,7 +11,9 @@ source as (
 typed as (
 
     select
-        trim(event_id) as event_id,
+        -- the ESP's ids are integers; a bigint key makes the de-duplication and the unique test much cheaper
+        try_cast(trim(event_id) as bigint) as event_id,
+        nullif(trim(event_id), '') is not null as has_event_id,
         {{ normalize_email('email_address') }} as email,
         lower(trim(event_type)) as event_type,
         nullif(trim(campaign_code), '') as campaign_code,
@@ -35,7 +37,8 @@ final as (
     select
         *,
         case
-            when event_id is null or event_id = '' then 'missing_event_id'
+            when not has_event_id then 'missing_event_id'
+            when event_id is null then 'invalid_event_id'
             when event_rank > 1 then 'duplicate_event_id'
             when email is null then 'missing_email'
             when event_at is null then 'invalid_event_at'
@@ -46,4 +49,4 @@ final as (
 
 )
 
-select * from final
+select * exclude (has_event_id) from final

@@ -12,7 +12,7 @@ final as (
     select
         event_id,
         cookie_id,
-        -- the customer is only known on login events; int_web_events_identified stitches the rest
+        -- the customer is only known on login events; int_customer_identities gives each cookie its owner
         case when event_type = 'login' then customer_id end as customer_id,
         event_type,
         event_at,
