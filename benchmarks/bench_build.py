@@ -131,7 +131,7 @@ def main() -> None:
         sizes = dict(
             con.execute("""
             select 'order lines', count(*) from intermediate.int_order_lines_enriched
-            union all select 'web events', count(*) from intermediate.int_web_events_identified
+            union all select 'web events', count(*) from staging.stg_web__events
             union all select 'customers', count(*) from marts.dim_customers
             union all select 'non-empty segments', count(*) from marts.dim_segments where member_count > 0
             union all select 'memberships', count(*) from marts.fct_segment_memberships

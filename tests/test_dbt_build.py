@@ -113,7 +113,7 @@ def test_public_marts_exist_with_their_columns(con):
         "is_returned", "discount_eur", "is_discounted",
     ]  # fmt: skip
     assert {"event_id", "cookie_id", "customer_id", "event_type", "event_at", "product_id", "category",
-            "department"} <= set(cols("intermediate.int_web_events_identified"))  # fmt: skip
+            "department"} <= set(cols("staging.stg_web__events"))  # fmt: skip
 
 
 def test_one_row_per_resolved_customer(con):

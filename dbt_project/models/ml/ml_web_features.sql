@@ -2,12 +2,11 @@
 {#-
     Browsing features per customer and cutoff from web events strictly before the cutoff (365-day lookback).
     Identity is re-resolved as of each cutoff: a cookie belongs to the customer of its latest login before
-    the cutoff. The customer_id of `int_web_events_identified` comes from the latest login ever (it would
-    attribute browsing through logins made after the cutoff), so only its event columns are used here and
-    logins come from the staged events.
+    the cutoff. The cookie owners of `int_customer_identities` come from the latest login ever (they would
+    attribute browsing through logins made after the cutoff), so they are not used here.
 -#}
 with events as (
-    select cookie_id, event_type, event_at from {{ ref('int_web_events_identified') }}
+    select cookie_id, event_type, event_at from {{ ref('stg_web__events') }}
 ),
 
 logins as (

@@ -1,10 +1,12 @@
 -- Browsing per resolved customer before the as-of date: recency of visits and logins, last-30-day activity.
+-- Events are summed per cookie first (44M events, no join), then each cookie's sums go to the customer who owns
+-- the cookie in int_customer_identities; every measure here composes (max, count, any).
 with
 
 events as (
 
-    select * from {{ ref('int_web_events_identified') }}
-    where customer_id is not null and event_at < {{ as_of_date() }}
+    select * from {{ ref('stg_web__events') }}
+    where event_at < {{ as_of_date() }}
 
 ),
 
@@ -14,10 +16,17 @@ products as (
 
 ),
 
+cookie_owners as (
+
+    select identity_value as cookie_id, customer_id from {{ ref('int_customer_identities') }}
+    where identity_type = 'cookie'
+
+),
+
 flagged as (
 
     select
-        events.customer_id,
+        events.cookie_id,
         events.event_type,
         cast(events.event_at as date) as event_date,
         {{ within_days_before_as_of('events.event_at', 30) }} as is_last_30d,
@@ -30,20 +39,34 @@ flagged as (
 
 ),
 
-summed as (
+summed_to_cookie as (
 
     select
-        customer_id,
+        cookie_id,
         max(event_date) as last_visit_date,
         max(case when event_type = 'login' then event_date end) as last_login_date,
         count(case when is_last_30d and event_type = 'session_start' then 1 end) as sessions_last_30d,
         count(case when is_last_30d and event_type = 'product_view' then 1 end) as product_views_last_30d,
-        coalesce(max(case when is_last_30d and is_running_shoes then 1 else 0 end), 0) = 1
-            as browsed_running_shoes_last_30d,
-        coalesce(max(case when is_last_30d and is_new_collection then 1 else 0 end), 0) = 1
-            as browsed_new_collection_last_30d
+        coalesce(bool_or(is_last_30d and is_running_shoes), false) as browsed_running_shoes_last_30d,
+        coalesce(bool_or(is_last_30d and is_new_collection), false) as browsed_new_collection_last_30d
     from flagged
-    group by customer_id
+    group by cookie_id
+
+),
+
+summed as (
+
+    select
+        cookie_owners.customer_id,
+        max(summed_to_cookie.last_visit_date) as last_visit_date,
+        max(summed_to_cookie.last_login_date) as last_login_date,
+        sum(summed_to_cookie.sessions_last_30d) as sessions_last_30d,
+        sum(summed_to_cookie.product_views_last_30d) as product_views_last_30d,
+        bool_or(summed_to_cookie.browsed_running_shoes_last_30d) as browsed_running_shoes_last_30d,
+        bool_or(summed_to_cookie.browsed_new_collection_last_30d) as browsed_new_collection_last_30d
+    from summed_to_cookie
+    inner join cookie_owners on summed_to_cookie.cookie_id = cookie_owners.cookie_id
+    group by cookie_owners.customer_id
 
 ),
 
@@ -53,8 +76,8 @@ final as (
         customer_id,
         {{ days_before_as_of('last_visit_date') }} as days_since_last_visit,
         {{ days_before_as_of('last_login_date') }} as days_since_last_login,
-        sessions_last_30d,
-        product_views_last_30d,
+        cast(sessions_last_30d as bigint) as sessions_last_30d,
+        cast(product_views_last_30d as bigint) as product_views_last_30d,
         browsed_running_shoes_last_30d,
         browsed_new_collection_last_30d
     from summed
