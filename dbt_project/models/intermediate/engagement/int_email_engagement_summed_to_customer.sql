@@ -1,7 +1,7 @@
 -- E-mail engagement per customer, the ESP's address resolved to the CRM customer by normalized e-mail.
 -- Rates count campaigns, not events: a campaign opened three times is one open.
--- Events are summed per address before the join: a customer owns at most one address (tested on
--- int_customer_identities), so per-address sums are per-customer sums and 18M events skip the join.
+-- Campaign counts are two plain aggregations (per customer and campaign, then per customer) instead of
+-- count(distinct): on 18M events that is faster and does not slow down as DuckDB adds threads.
 with
 
 events as (
@@ -21,41 +21,48 @@ emails as (
 flagged as (
 
     select
-        email,
-        event_type,
-        campaign_code,
-        {{ within_days_before_as_of('event_at', 90) }} as is_last_90d,
-        coalesce(lower(campaign_code) like '%gift%', false) as is_gift_campaign
+        emails.customer_id,
+        events.event_type,
+        events.campaign_code,
+        {{ within_days_before_as_of('events.event_at', 90) }} as is_last_90d,
+        coalesce(lower(events.campaign_code) like '%gift%', false) as is_gift_campaign
     from events
+    inner join emails on events.email = emails.identity_value
 
 ),
 
-summed_to_address as (
+summed_to_campaign as (
 
     select
-        email,
-        count(case when is_last_90d and event_type = 'send' then 1 end) as email_sends_last_90d,
-        count(case when is_last_90d and event_type = 'open' then 1 end) as email_opens_last_90d,
-        count(case when is_last_90d and event_type = 'click' then 1 end) as email_clicks_last_90d,
-        count(distinct case when is_last_90d and event_type = 'send' then campaign_code end) as campaigns_sent_90d,
-        count(distinct case when is_last_90d and event_type = 'open' then campaign_code end) as campaigns_opened_90d,
-        count(distinct case when is_gift_campaign and event_type = 'send' then campaign_code end) as gift_campaigns_sent,
-        count(distinct case when is_gift_campaign and event_type = 'click' then campaign_code end)
-            as gift_campaigns_clicked,
-        count(case when event_type = 'unsubscribe' then 1 end) > 0 as has_unsubscribed_email,
-        count(case when event_type = 'bounce' then 1 end) > 0 as has_bounced_email
+        customer_id,
+        campaign_code,
+        count(case when is_last_90d and event_type = 'send' then 1 end) as sends_last_90d,
+        count(case when is_last_90d and event_type = 'open' then 1 end) as opens_last_90d,
+        count(case when is_last_90d and event_type = 'click' then 1 end) as clicks_last_90d,
+        coalesce(bool_or(is_gift_campaign and event_type = 'send'), false) as is_gift_sent,
+        coalesce(bool_or(is_gift_campaign and event_type = 'click'), false) as is_gift_clicked,
+        bool_or(event_type = 'unsubscribe') as has_unsubscribe,
+        bool_or(event_type = 'bounce') as has_bounce
     from flagged
-    group by email
+    group by customer_id, campaign_code
 
 ),
 
 summed as (
 
     select
-        emails.customer_id,
-        summed_to_address.* exclude (email)
-    from summed_to_address
-    inner join emails on summed_to_address.email = emails.identity_value
+        customer_id,
+        cast(sum(sends_last_90d) as bigint) as email_sends_last_90d,
+        cast(sum(opens_last_90d) as bigint) as email_opens_last_90d,
+        cast(sum(clicks_last_90d) as bigint) as email_clicks_last_90d,
+        count(case when sends_last_90d > 0 then campaign_code end) as campaigns_sent_90d,
+        count(case when opens_last_90d > 0 then campaign_code end) as campaigns_opened_90d,
+        count(case when is_gift_sent then campaign_code end) as gift_campaigns_sent,
+        count(case when is_gift_clicked then campaign_code end) as gift_campaigns_clicked,
+        bool_or(has_unsubscribe) as has_unsubscribed_email,
+        bool_or(has_bounce) as has_bounced_email
+    from summed_to_campaign
+    group by customer_id
 
 ),
 

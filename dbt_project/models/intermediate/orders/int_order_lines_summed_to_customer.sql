@@ -19,7 +19,9 @@ summed as (
         {%- endfor %}
         sum(case when is_discounted then quantity else 0 end) as units_discounted,
         sum(case when is_new_collection then quantity else 0 end) as units_new_collection,
-        count(distinct department) as departments_bought_count
+        -- the six departments are an accepted_values test on int_order_lines_enriched
+        {% for department in departments %}(sum(case when department = '{{ department }}' then 1 else 0 end) > 0)::bigint
+            {%- if not loop.last %} + {% endif %}{% endfor %} as departments_bought_count
     from order_lines
     group by customer_id
 

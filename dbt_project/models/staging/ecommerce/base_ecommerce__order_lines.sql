@@ -71,4 +71,4 @@ final as (
 
 )
 
-select * from final
+select * exclude (line_rank) from final

@@ -49,4 +49,4 @@ final as (
 
 )
 
-select * exclude (has_event_id) from final
+select * exclude (has_event_id, event_rank) from final

@@ -76,4 +76,4 @@ final as (
 
 )
 
-select * from final
+select * exclude (event_rank) from final
