@@ -106,7 +106,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--customers", type=int, default=1_000_000)
     parser.add_argument("--home", type=Path, default=REPO / ".bench" / "home")
-    parser.add_argument("--skip-generate", action="store_true", help="Reuse the landing zone in --home.")
+    parser.add_argument(
+        "--skip-generate",
+        action="store_true",
+        help="Reuse the landing zone and warehouse in --home (a rebuild).",
+    )
     args = parser.parse_args()
 
     env = {"HOLDOUT_HOME": str(args.home.resolve())}
@@ -116,6 +120,12 @@ def main() -> None:
     settings = get_settings()
     stages = []
     if not args.skip_generate:
+        # a generated data set gets a first build: no warehouse left over from an earlier run
+        for leftover in (
+            settings.warehouse_path,
+            settings.warehouse_path.with_name(settings.warehouse_path.name + ".wal"),
+        ):
+            leftover.unlink(missing_ok=True)
         stages.append(
             run_stage(
                 f"generate {args.customers:,} customers",
