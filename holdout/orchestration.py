@@ -139,13 +139,13 @@ def check_landing_zone(settings: Settings | None = None) -> dict[str, Any]:
 
 def warehouse_as_of_date(settings: Settings | None = None) -> date | None:
     """The as-of date the warehouse's profile was last built on, or None before the first build."""
-    import duckdb
+    from holdout.warehouse import open_read_only
 
     settings = settings or get_settings()
     if not settings.warehouse_path.exists():
         return None
     release_dbt_connections()
-    con = duckdb.connect(str(settings.warehouse_path), read_only=True)
+    con = open_read_only(settings)
     try:
         row = con.execute(
             "select count(*) from information_schema.tables "
@@ -259,10 +259,10 @@ def _marts_suites(expected_as_of: list[str]) -> dict[str, list[Any]]:
 
 
 def _marts_frames(settings: Settings) -> dict[str, Any]:
-    import duckdb
+    from holdout.warehouse import open_read_only
 
     release_dbt_connections()
-    con = duckdb.connect(str(settings.warehouse_path), read_only=True)
+    con = open_read_only(settings)
     try:
         customers = con.execute(
             "select customer_id, lifecycle_stage, value_tier, loyalty_tier, recency_score, revenue_eur, "

@@ -52,15 +52,25 @@ def ensure_ops_schema(con: duckdb.DuckDBPyConnection) -> None:
         con.execute(ddl)
 
 
+def open_read_only(settings: Settings | None = None) -> duckdb.DuckDBPyConnection:
+    """A read-only connection to the warehouse that the caller closes; FileNotFoundError before the first build."""
+    settings = settings or get_settings()
+    path = settings.warehouse_path
+    if not path.exists():
+        raise FileNotFoundError(f"No warehouse at {path}: run `holdout build` first.")
+    return duckdb.connect(str(path), read_only=True)
+
+
 @contextmanager
 def connect(read_only: bool = False, settings: Settings | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
     """Open the warehouse file; writers create it and the `ops` schema when missing."""
     settings = settings or get_settings()
     path = settings.warehouse_path
-    if read_only and not path.exists():
-        raise FileNotFoundError(f"No warehouse at {path}: run `holdout build` first.")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    con = duckdb.connect(str(path), read_only=read_only)
+    if read_only:
+        con = open_read_only(settings)
+    else:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        con = duckdb.connect(str(path))
     try:
         if not read_only:
             ensure_ops_schema(con)

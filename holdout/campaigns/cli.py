@@ -72,13 +72,14 @@ def list_() -> None:
     import duckdb
 
     from holdout.campaigns.spec import load_specs
+    from holdout.warehouse import open_read_only
 
     settings = get_settings()
     specs = load_specs(settings, strict=False)
     latest: dict[str, tuple] = {}
     if settings.warehouse_path.exists():
         try:
-            con = duckdb.connect(str(settings.warehouse_path), read_only=True)
+            con = open_read_only(settings)
             try:
                 for cid, lid, status in con.execute(
                     "select campaign_id, launch_id, status from ops.campaign_launches order by launch_date"

@@ -38,7 +38,7 @@ from holdout.campaigns.export import (
 from holdout.campaigns.gate import GateFailed, GateResult, gate_frame, validate_gate_frame
 from holdout.campaigns.spec import CampaignSpec, get_spec, load_specs
 from holdout.config import Settings
-from holdout.warehouse import as_of_date, connect
+from holdout.warehouse import as_of_date, connect, open_read_only
 
 log = logging.getLogger(__name__)
 
@@ -85,12 +85,6 @@ def launch_dir(settings: Settings, launch_id: str) -> Path:
     return settings.home / "launches" / launch_id
 
 
-def _read_only(settings: Settings) -> duckdb.DuckDBPyConnection:
-    if not settings.warehouse_path.exists():
-        raise FileNotFoundError(f"No warehouse at {settings.warehouse_path}: run `holdout build` first.")
-    return duckdb.connect(str(settings.warehouse_path), read_only=True)
-
-
 def _ensure_ops(settings: Settings) -> None:
     with connect(settings=settings):
         pass  # a writer connection creates the ops ledgers if a fresh warehouse lacks them
@@ -111,7 +105,7 @@ def due_campaigns(settings: Settings, on: date | None = None) -> list[CampaignSp
     launched: set[tuple[str, date]] = set()
     if settings.warehouse_path.exists():
         _ensure_ops(settings)
-        con = _read_only(settings)
+        con = open_read_only(settings)
         try:
             launched = {
                 (r[0], r[1])
@@ -168,7 +162,7 @@ def plan_launches(
         else [get_spec(settings, c) for c in campaign_ids]
     )
     _ensure_ops(settings)
-    con = _read_only(settings)
+    con = open_read_only(settings)
     staged: list[str] = []
     try:
         todo: list[CampaignSpec] = []
@@ -321,7 +315,7 @@ def inject_fault(
     path = launch_dir(settings, launch_id) / "audience.parquet"
     audience = pd.read_parquet(path)
     launch_date = date.fromisoformat(plan["launch_date"])
-    con = _read_only(settings)
+    con = open_read_only(settings)
     try:
         from holdout.campaigns.audience import contact_sql, dim_columns
 
@@ -369,7 +363,7 @@ def run_gate(settings: Settings, launch_id: str) -> GateResult:
     out = launch_dir(settings, launch_id)
     audience = pd.read_parquet(out / "audience.parquet")
     launch_date = date.fromisoformat(plan["launch_date"])
-    con = _read_only(settings)
+    con = open_read_only(settings)
     try:
         export_ids = audience.loc[audience["group"] == "test", "customer_id"]
         frame = gate_frame(con, audience, export_ids, plan["channel"], launch_id, launch_date)
@@ -631,7 +625,7 @@ def launch_campaign(
     timings: dict[str, float] = {}
     if settings.warehouse_path.exists():
         _ensure_ops(settings)
-        con = _read_only(settings)
+        con = open_read_only(settings)
         try:
             status = _launch_status(con, launch_id)
         finally:

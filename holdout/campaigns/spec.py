@@ -427,8 +427,10 @@ def known_segments(settings: Settings) -> tuple[set[str] | None, str]:
     if settings.warehouse_path.exists():
         import duckdb
 
+        from holdout.warehouse import open_read_only
+
         try:
-            con = duckdb.connect(str(settings.warehouse_path), read_only=True)
+            con = open_read_only(settings)
         except duckdb.Error:
             con = None  # a writer holds the lock: fall back to the library
         if con is not None:
@@ -471,8 +473,10 @@ def known_score_columns(settings: Settings) -> set[str]:
     if settings.warehouse_path.exists():
         import duckdb
 
+        from holdout.warehouse import open_read_only
+
         try:
-            con = duckdb.connect(str(settings.warehouse_path), read_only=True)
+            con = open_read_only(settings)
             try:
                 rows = con.execute(
                     "select column_name from information_schema.columns "
