@@ -23,6 +23,17 @@ OPS_DDL = [
         window_end date not null, channel varchar not null, status varchar not null,
         audience_size integer, test_size integer, control_size integer, funnel json,
         report_path varchar, created_at timestamp not null)""",
+    # every launch attempt (launched, blocked by the gate, dry run), appended and never changed; campaign_launches
+    # holds the launched ones only, one row each
+    """create table if not exists ops.campaign_launch_attempts (
+        launch_id varchar not null, campaign_id varchar not null, launch_date date not null,
+        window_end date not null, channel varchar not null, status varchar not null,
+        audience_size integer, test_size integer, control_size integer, funnel json,
+        report_path varchar, created_at timestamp not null)""",
+    # the HTML report of each close (a re-close appends a newer row)
+    """create table if not exists ops.campaign_reports (
+        launch_id varchar not null, campaign_id varchar not null, report_path varchar not null,
+        written_at timestamp not null)""",
     """create table if not exists ops.campaign_assignments (
         campaign_id varchar not null, launch_id varchar not null, customer_id varchar not null,
         "group" varchar not null, assigned_at timestamp not null, window_end date not null)""",
@@ -46,10 +57,28 @@ OPS_DDL = [
 ]
 
 
+# Warehouses written before the attempts and reports ledgers kept blocked/dry-run attempts and the close report in
+# campaign_launches; move them once so every ledger is append-only from here on (a no-op afterwards).
+_LEDGER_MIGRATION = [
+    """insert into ops.campaign_launch_attempts
+       select launch_id, campaign_id, launch_date, window_end, channel, status, audience_size, test_size,
+              control_size, funnel, case when status = 'launched' then null else report_path end, created_at
+       from ops.campaign_launches as l
+       where not exists (select 1 from ops.campaign_launch_attempts as a where a.launch_id = l.launch_id)""",
+    """insert into ops.campaign_reports
+       select launch_id, campaign_id, report_path, created_at from ops.campaign_launches as l
+       where status = 'launched' and report_path is not null
+         and not exists (select 1 from ops.campaign_reports as r where r.launch_id = l.launch_id)""",
+    "delete from ops.campaign_launches where status <> 'launched'",
+]
+
+
 def ensure_ops_schema(con: duckdb.DuckDBPyConnection) -> None:
     """Create the append-only `ops` ledgers if they do not exist (dbt reads them as sources)."""
     for ddl in OPS_DDL:
         con.execute(ddl)
+    for statement in _LEDGER_MIGRATION:
+        con.execute(statement)
 
 
 def open_read_only(settings: Settings | None = None) -> duckdb.DuckDBPyConnection:

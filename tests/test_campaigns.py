@@ -401,3 +401,40 @@ def test_unlaunchable_audience_is_a_clear_error_without_state_change(
     assert _ledger_counts(settings) == before
     assert not (settings.home / "launches" / f"nobody-{as_of_date(settings):%Y%m%d}").exists()
     assert not settings.outbox_dir.exists() or not any(settings.outbox_dir.rglob("nobody*"))
+
+
+def test_ledgers_written_before_the_attempts_ledger_are_moved_once(tmp_path):
+    """An older warehouse kept blocked attempts and close reports in ops.campaign_launches; opening it as a writer
+    moves them to ops.campaign_launch_attempts / ops.campaign_reports, loses nothing, and is a no-op afterwards."""
+    from holdout.config import Settings
+    from holdout.warehouse import connect
+
+    path = tmp_path / "warehouse.duckdb"
+    # the old layout: blocked attempts and the close report path in campaign_launches
+    with duckdb.connect(str(path)) as con:
+        con.execute("create schema ops")
+        con.execute(
+            """create table ops.campaign_launches (
+                launch_id varchar primary key, campaign_id varchar not null, launch_date date not null,
+                window_end date not null, channel varchar not null, status varchar not null,
+                audience_size integer, test_size integer, control_size integer, funnel json,
+                report_path varchar, created_at timestamp not null)"""
+        )
+        con.execute(
+            """insert into ops.campaign_launches values
+               ('a-20261101', 'a', '2026-11-01', '2026-11-15', 'email', 'launched', 10, 8, 2, '[]',
+                '/r/a.html', '2026-11-01 06:00'),
+               ('b-20261101', 'b', '2026-11-01', '2026-11-15', 'email', 'blocked', 5, 4, 1, '[]',
+                '/r/b.txt', '2026-11-01 06:00')"""
+        )
+    settings = Settings(home=tmp_path)
+    for _ in range(2):
+        with connect(settings=settings) as con:
+            launches = con.execute("select launch_id, status from ops.campaign_launches").fetchall()
+            attempts = con.execute(
+                "select launch_id, status, report_path from ops.campaign_launch_attempts order by launch_id"
+            ).fetchall()
+            reports = con.execute("select launch_id, report_path from ops.campaign_reports").fetchall()
+        assert launches == [("a-20261101", "launched")]
+        assert attempts == [("a-20261101", "launched", None), ("b-20261101", "blocked", "/r/b.txt")]
+        assert reports == [("a-20261101", "/r/a.html")]

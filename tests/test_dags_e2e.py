@@ -154,7 +154,7 @@ def assert_same_tables(before: dict, after: dict) -> None:
 
 
 def ledger_counts(world: dict) -> dict[str, int]:
-    tables = ["ops.campaign_launches", "ops.campaign_assignments", "ops.campaign_exports", "ops.campaign_results",
+    tables = ["ops.campaign_launches", "ops.campaign_launch_attempts", "ops.campaign_reports", "ops.campaign_assignments", "ops.campaign_exports", "ops.campaign_results",
               "ops.campaign_persona_results", "ops.model_scores"]  # fmt: skip
     return {t: query(world, f"select count(*) from {t}")[0][0] for t in tables}
 
@@ -231,7 +231,9 @@ def test_pipeline_end_to_end(world: dict) -> None:
     assert blocked["tasks"]["launch.activate[0]"]["state"] in ("upstream_failed", None), blocked["tasks"]
     assert "report:" in blocked["log"] and "Gate blocked launch" in blocked["log"]
     status = query(
-        world, "select status, report_path from ops.campaign_launches where campaign_id = ?", [GATE_DEMO]
+        world,
+        "select status, report_path from ops.campaign_launch_attempts where campaign_id = ?",
+        [GATE_DEMO],
     )
     assert status and status[0][0] == "blocked" and Path(status[0][1]).exists()
     assert not query(world, "select * from ops.campaign_exports where launch_id like ?", [f"{GATE_DEMO}%"])

@@ -58,8 +58,9 @@ def test_consent_fault_is_blocked_by_the_gate(fresh_home):
     # blocked in the ledger, nothing assigned, nothing exported
     with connect(read_only=True, settings=fresh_home) as con:
         assert con.execute(
-            "select status from ops.campaign_launches where launch_id = ?", [lid]
+            "select status from ops.campaign_launch_attempts where launch_id = ?", [lid]
         ).fetchall() == [("blocked",)]
+        assert con.execute("select count(*) from ops.campaign_launches").fetchall() == [(0,)]
         assert con.execute("select count(*) from ops.campaign_assignments").fetchall() == [(0,)]
         assert con.execute("select count(*) from ops.campaign_exports").fetchall() == [(0,)]
     assert not fresh_home.outbox_dir.exists() or not any(fresh_home.outbox_dir.rglob("*.csv"))

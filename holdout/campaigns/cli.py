@@ -82,7 +82,8 @@ def list_() -> None:
             con = open_read_only(settings)
             try:
                 for cid, lid, status in con.execute(
-                    "select campaign_id, launch_id, status from ops.campaign_launches order by launch_date"
+                    "select campaign_id, launch_id, status from ops.campaign_launch_attempts "
+                    "order by launch_date, created_at"
                 ).fetchall():
                     latest[cid] = (lid, status)
             finally:

@@ -196,7 +196,8 @@ def close_launch(settings: Settings, con: duckdb.DuckDBPyConnection, row: tuple)
             con.register("_personas", persona_rows.reindex(columns=pcols))
             con.execute("insert into ops.campaign_persona_results select * from _personas")
         con.execute(
-            "update ops.campaign_launches set report_path = ? where launch_id = ?", [str(report), launch_id]
+            "insert into ops.campaign_reports values (?, ?, ?, ?)",
+            [launch_id, campaign_id, str(report), datetime.now(UTC).replace(tzinfo=None)],
         )
         con.execute("commit")
     except BaseException:
@@ -238,9 +239,19 @@ def campaign_report(settings: Settings, campaign_id: str) -> str:
     with connect(read_only=True, settings=settings) as con:
         launches = con.execute(
             """
-            select launch_id, launch_date, window_end, channel, status, audience_size, test_size, control_size, report_path
-            from ops.campaign_launches where campaign_id = ? order by launch_date""",
-            [campaign_id],
+            with attempts as (
+                select * from ops.campaign_launch_attempts where campaign_id = $campaign
+                qualify row_number() over (partition by launch_id order by created_at desc) = 1
+            ),
+            reports as (
+                select launch_id, arg_max(report_path, written_at) as report_path
+                from ops.campaign_reports where campaign_id = $campaign group by launch_id
+            )
+            select a.launch_id, a.launch_date, a.window_end, a.channel, a.status, a.audience_size, a.test_size,
+                   a.control_size, coalesce(r.report_path, a.report_path)
+            from attempts as a left join reports as r using (launch_id)
+            order by a.launch_date, a.launch_id""",
+            {"campaign": campaign_id},
         ).fetchall()
         results = con.execute(
             """

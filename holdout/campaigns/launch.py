@@ -91,8 +91,16 @@ def _ensure_ops(settings: Settings) -> None:
 
 
 def _launch_status(con: duckdb.DuckDBPyConnection, launch_id: str) -> str | None:
+    """`launched` once in ops.campaign_launches, else the status of the latest attempt, else None."""
     # fetchall, not fetchone: DuckDB 2.0 refuses new work on a connection with an unfinished result
-    rows = con.execute("select status from ops.campaign_launches where launch_id = ?", [launch_id]).fetchall()
+    rows = con.execute(
+        """select status from (
+               select status, 1 as rank_, created_at from ops.campaign_launches where launch_id = $id
+               union all
+               select status, 2 as rank_, created_at from ops.campaign_launch_attempts where launch_id = $id)
+           order by rank_, created_at desc limit 1""",
+        {"id": launch_id},
+    ).fetchall()
     return rows[0][0] if rows else None
 
 
@@ -357,7 +365,7 @@ def inject_fault(
 # ------------------------------------------------------------------------------------------------ gate
 def run_gate(settings: Settings, launch_id: str) -> GateResult:
     """Validate the staged audience with the GX checkpoint; on failure mark the launch `blocked` in
-    ops.campaign_launches, export nothing and raise GateFailed (summary + Data Docs paths in the message)."""
+    ops.campaign_launch_attempts, export nothing and raise GateFailed (summary + Data Docs paths in the message)."""
     t0 = time.perf_counter()
     plan = _load_plan(settings, launch_id)
     out = launch_dir(settings, launch_id)
@@ -403,16 +411,15 @@ def _launch_row(plan: dict, status: str, funnel: list[dict], report_path: str | 
 
 
 def _record_status(settings: Settings, plan: dict, status: str, report_path: str | None = None) -> None:
-    """Ledger a blocked or dry-run launch (no assignments, no export); replaces an earlier blocked/dry-run row."""
+    """Append a blocked or dry-run attempt to ops.campaign_launch_attempts (no assignments, no export)."""
     funnel = json.loads((launch_dir(settings, plan["launch_id"]) / "funnel.json").read_text())
     with connect(settings=settings) as con:
         con.execute("begin transaction")
         try:
             if _launch_status(con, plan["launch_id"]) == LAUNCHED:
                 raise RuntimeError(f"{plan['launch_id']} is already launched")
-            con.execute("delete from ops.campaign_launches where launch_id = ?", [plan["launch_id"]])
             con.execute(
-                "insert into ops.campaign_launches values (?,?,?,?,?,?,?,?,?,?,?,?)",
+                "insert into ops.campaign_launch_attempts values (?,?,?,?,?,?,?,?,?,?,?,?)",
                 _launch_row(plan, status, funnel, report_path),
             )
             con.execute("commit")
@@ -494,13 +501,10 @@ def record_and_activate(settings: Settings, launch_id: str) -> LaunchOutcome:
         con.register("_assignments", assignments)
         con.execute("begin transaction")
         try:
+            launched_row = _launch_row(plan, LAUNCHED, funnel, None)
+            con.execute("insert into ops.campaign_launches values (?,?,?,?,?,?,?,?,?,?,?,?)", launched_row)
             con.execute(
-                "delete from ops.campaign_launches where launch_id = ? and status in ('blocked', 'dry_run')",
-                [launch_id],
-            )
-            con.execute(
-                "insert into ops.campaign_launches values (?,?,?,?,?,?,?,?,?,?,?,?)",
-                _launch_row(plan, LAUNCHED, funnel, None),
+                "insert into ops.campaign_launch_attempts values (?,?,?,?,?,?,?,?,?,?,?,?)", launched_row
             )
             con.execute("insert into ops.campaign_assignments select * from _assignments")
             con.execute(
@@ -592,7 +596,7 @@ def _finish_launched(settings: Settings, con: duckdb.DuckDBPyConnection, plan: d
 
 
 def record_dry_run(settings: Settings, launch_id: str) -> LaunchOutcome:
-    """Ledger a gated launch as `dry_run` (no assignments, no export); a later real launch replaces the row."""
+    """Ledger a gated launch as a `dry_run` attempt (no assignments, no export); a real launch may follow."""
     plan = _load_plan(settings, launch_id)
     gate_path = launch_dir(settings, launch_id) / "gate.json"
     if not gate_path.exists() or not json.loads(gate_path.read_text()).get("success"):

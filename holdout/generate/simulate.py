@@ -178,8 +178,14 @@ def _read_assignments(settings: Settings) -> pd.DataFrame:
         if "campaign_assignments" not in tables:
             return empty
         sql = 'select campaign_id, launch_id, customer_id, "group", assigned_at, window_end from ops.campaign_assignments'
-        if "campaign_launches" in tables:
-            sql += " where launch_id not in (select launch_id from ops.campaign_launches where status <> 'launched')"
+        if {
+            "campaign_launches",
+            "campaign_launch_attempts",
+        } <= tables:  # a blocked or dry-run launch sends nothing
+            sql += (
+                " where launch_id not in (select launch_id from ops.campaign_launch_attempts where status <> 'launched'"
+                " except select launch_id from ops.campaign_launches)"
+            )
         return con.execute(sql).df()
 
 
