@@ -60,3 +60,25 @@
         else 'none'
     end
 {%- endmacro %}
+
+{#
+    The rows of `source_cte` whose `key` occurs more than once, ranked within their key by `order_by` (`row_rank`
+    1 = the copy to keep). The other rows are not ranked at all: finding repeated keys is one narrow group-by,
+    while ranking every wide row sorts the whole source (at 1M customers, 44M web events: 20 s instead of 46 s).
+    `source_cte` must expose `filename` and `file_row_number` (read_parquet(..., filename = true,
+    file_row_number = true)); join the ranks back on key, filename and file_row_number, and treat no rank as 1.
+#}
+{% macro repeated_rows_ranked(source_cte, key, order_by) -%}
+    select
+        {{ source_cte }}.{{ key }},
+        {{ source_cte }}.filename,
+        {{ source_cte }}.file_row_number,
+        row_number() over (partition by {{ source_cte }}.{{ key }} order by {{ order_by }}) as row_rank
+    from {{ source_cte }}
+    semi join (
+        select {{ key }} from {{ source_cte }}
+        where {{ key }} is not null
+        group by {{ key }}
+        having count(*) > 1
+    ) as repeated_keys on {{ source_cte }}.{{ key }} = repeated_keys.{{ key }}
+{%- endmacro %}

@@ -1,6 +1,6 @@
 {{ config(materialized="table") }}  -- the one scan of the raw files: stg_ views, tests and quarantine read this table
 -- Every order line row, typed, with the reason it cannot be used (null = usable).
--- As in base_web__events, only the lines whose id repeats are ranked (the latest export wins).
+-- Only the lines whose id repeats are ranked (macro repeated_rows_ranked; the latest export wins).
 with
 
 source as not materialized (
@@ -12,26 +12,9 @@ source as not materialized (
 
 ),
 
-repeated_line_ids as (
+repeated_rows_ranked as (
 
-    select order_line_key
-    from source
-    group by order_line_key
-    having count(*) > 1
-
-),
-
-repeated_lines_ranked as (
-
-    select
-        source.order_line_key,
-        source.filename,
-        source.file_row_number,
-        row_number() over (
-            partition by source.order_line_key order by source.filename desc, source.file_row_number desc
-        ) as line_rank
-    from source
-    semi join repeated_line_ids on source.order_line_key = repeated_line_ids.order_line_key
+    {{ repeated_rows_ranked('source', 'order_line_key', 'filename desc, file_row_number desc') }}
 
 ),
 
@@ -46,12 +29,12 @@ typed as (
         try_cast(source.paid_price_local as double) as paid_price_local,
         coalesce(try_cast(source.is_returned as boolean), false) as is_returned,
         source.filename as source_file,
-        coalesce(repeated_lines_ranked.line_rank, 1) as line_rank
+        coalesce(repeated_rows_ranked.row_rank, 1) as line_rank
     from source
-    left join repeated_lines_ranked
-        on source.order_line_key = repeated_lines_ranked.order_line_key
-        and source.filename = repeated_lines_ranked.filename
-        and source.file_row_number = repeated_lines_ranked.file_row_number
+    left join repeated_rows_ranked
+        on source.order_line_key = repeated_rows_ranked.order_line_key
+        and source.filename = repeated_rows_ranked.filename
+        and source.file_row_number = repeated_rows_ranked.file_row_number
 
 ),
 

@@ -1,7 +1,6 @@
 {{ config(materialized="table") }}  -- the one scan of the raw files: stg_ views, tests and quarantine read this table
 -- Every web event row, typed, with the reason it cannot be used (null = usable).
--- Duplicates are found on the narrow key first (about 0.5 % of ids repeat), so only the repeated rows are
--- ranked; ranking all 44M wide rows at 1M customers cost twice as much (BENCHMARKS.md).
+-- Only the rows whose id repeats (about 0.5 %) are ranked: macro repeated_rows_ranked.
 with
 
 source as not materialized (
@@ -13,27 +12,9 @@ source as not materialized (
 
 ),
 
-repeated_event_ids as (
-
-    select event_key
-    from source
-    where event_key is not null
-    group by event_key
-    having count(*) > 1
-
-),
-
 repeated_rows_ranked as (
 
-    select
-        source.event_key,
-        source.filename,
-        source.file_row_number,
-        row_number() over (
-            partition by source.event_key order by source.filename, source.file_row_number
-        ) as event_rank
-    from source
-    semi join repeated_event_ids on source.event_key = repeated_event_ids.event_key
+    {{ repeated_rows_ranked('source', 'event_key', 'filename, file_row_number') }}
 
 ),
 
@@ -50,7 +31,7 @@ typed as (
         lower(nullif(trim(cast(source.department as varchar)), '')) as department,
         lower(nullif(trim(cast(source.device as varchar)), '')) as device,
         source.filename as source_file,
-        coalesce(repeated_rows_ranked.event_rank, 1) as event_rank
+        coalesce(repeated_rows_ranked.row_rank, 1) as event_rank
     from source
     left join repeated_rows_ranked
         on source.event_key = repeated_rows_ranked.event_key
