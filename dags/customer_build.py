@@ -45,6 +45,7 @@ from holdout.orchestration import (
     DAG_START_DATE,
     WAREHOUSE_POOL,
     cosmos_dbt_interceptor,
+    dbt_env,
 )
 
 PROFILE = Asset(ASSET_PROFILE)
@@ -60,12 +61,8 @@ _DBT_EXECUTABLE = (
     else (shutil.which("dbt") or "dbt")
 )
 # The profile reads the warehouse path from the environment. Rendering (`dbt ls`) never opens the database,
-# but the profile must resolve; the interceptor sets the real values for the run.
-_RENDER_ENV = {
-    "HOLDOUT_WAREHOUSE_PATH": str(_SETTINGS.warehouse_path),
-    "HOLDOUT_RAW_DIR": str(_SETTINGS.raw_dir),
-    "HOLDOUT_HOME": str(_SETTINGS.home),
-}
+# but the profile must resolve; the interceptor sets the real values for the run. (Paths only: no I/O.)
+_RENDER_ENV = dbt_env(_SETTINGS)
 
 
 @dag(

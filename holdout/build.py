@@ -51,13 +51,9 @@ def build(
 
     The point-in-time ML feature models (`tag:ml`) are left out by default: training builds them for the cutoffs
     it needs (`ml.features.ensure_features`), and a daily profile build should not pay for them."""
-    from holdout.warehouse import connect
-
     settings = settings or get_settings()
     started = time.perf_counter()
-    variables = dbt_vars(settings)  # as-of date + segment library: fails before dbt starts when invalid
-    with connect(settings=settings) as con:  # the writer creates the file and the ops schema, then lets go
-        con.execute("select 1")
+    variables = prepare_build(settings)
     result = run_dbt(
         "build", settings, select=select, exclude=exclude, variables=variables, progress=progress, echo=echo
     )
@@ -72,6 +68,17 @@ def build(
     )
     _add_counts(settings, build_result)
     return build_result
+
+
+def prepare_build(settings: Settings) -> dict:
+    """Before dbt: validate the segment library and resolve the as-of date (the dbt vars, returned; raises with
+    file / segment / field on a bad library), then create the warehouse file and its `ops` ledgers."""
+    from holdout.warehouse import connect
+
+    variables = dbt_vars(settings)
+    with connect(settings=settings) as con:  # the writer creates the file and the ops schema, then lets go
+        con.execute("select 1")
+    return variables
 
 
 def _add_counts(settings: Settings, result: BuildResult) -> None:

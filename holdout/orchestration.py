@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from holdout.config import Settings, get_settings
+from holdout.dbt_runner import dbt_env, dbt_vars
 
 log = logging.getLogger(__name__)
 
@@ -179,29 +180,12 @@ def business_date(settings: Settings | None = None, explicit: str | date | None 
 # --------------------------------------------------------------------------------------------------------------
 
 
-def dbt_env(settings: Settings | None = None) -> dict[str, str]:
-    """Environment dbt needs (profiles.yml reads HOLDOUT_WAREHOUSE_PATH; sources read HOLDOUT_RAW_DIR)."""
-    from holdout.dbt_runner import dbt_env as runner_env
-
-    return runner_env(settings or get_settings())
-
-
-def dbt_vars(settings: Settings | None = None) -> dict[str, Any]:
-    """The dbt vars of a build: as_of_date from the landing zone, the validated segment library."""
-    from holdout.dbt_runner import dbt_vars as runner_vars
-
-    return runner_vars(settings or get_settings())
-
-
 def prepare_warehouse(settings: Settings | None = None) -> dict[str, Any]:
     """What `holdout build` does before dbt: create the `ops` ledgers, validate the segment library."""
-    from holdout.warehouse import connect
+    from holdout.build import prepare_build
 
     release_dbt_connections()
-    settings = settings or get_settings()
-    with connect(settings=settings) as con:  # writer: creates the file and the ops schema
-        con.execute("select 1")
-    variables = dbt_vars(settings)  # raises SegmentLibraryError with file/segment/field on a bad library
+    variables = prepare_build(settings or get_settings())
     return {"as_of_date": str(variables.get("as_of_date")), "vars": sorted(variables)}
 
 
