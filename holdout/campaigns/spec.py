@@ -16,17 +16,15 @@ import yaml
 
 from holdout.campaigns.channels import load_channels
 from holdout.config import Settings
+from holdout.segments import ARCHITECTURE_COLUMNS
 
 OFFER_KINDS = ("discount", "new_collection", "gift", "winback", "content")
 PRIMARY_METRICS = ("revenue", "conversion")
-# Score columns of marts.dim_customers a spec may threshold (ARCHITECTURE.md); the live table wins when it exists.
-KNOWN_SCORE_COLUMNS = (
-    "purchase_14d_score",
-    "purchase_14d_decile",
-    "churn_60d_score",
-    "churn_60d_decile",
-    "value_90d_score",
-    "value_90d_decile",
+SCORE_SUFFIXES = ("_score", "_decile")
+# Score columns of marts.dim_customers a spec may threshold: the documented profile (the segment library's column
+# catalogue) until the live table exists, then the live table's columns too.
+KNOWN_SCORE_COLUMNS = tuple(
+    c for c, kind in ARCHITECTURE_COLUMNS.items() if kind == "number" and c.endswith(SCORE_SUFFIXES)
 )
 REQUIRED_FIELDS = (
     "id",
@@ -480,11 +478,11 @@ def known_score_columns(settings: Settings) -> set[str]:
             try:
                 rows = con.execute(
                     "select column_name from information_schema.columns "
-                    "where table_schema = 'marts' and table_name = 'dim_customers'"
+                    "where table_schema = 'marts' and table_name = 'dim_customers' and data_type <> 'VARCHAR'"
                 ).fetchall()
             finally:
                 con.close()
-            cols |= {r[0] for r in rows if r[0].endswith(("_score", "_decile"))}
+            cols |= {r[0] for r in rows if r[0].endswith(SCORE_SUFFIXES)}
         except duckdb.Error:
             pass
     return cols
