@@ -32,8 +32,23 @@ _CHUNK_DRAWS = 4_000_000
 _EXACT_BOOTSTRAP_BUDGET = 25_000_000
 
 
+class _IntervalResult:
+    """What every test-minus-control estimate with a confidence interval offers (mixed into the dataclasses)."""
+
+    ci_low: float
+    ci_high: float
+
+    @property
+    def significant(self) -> bool:
+        """The interval excludes zero."""
+        return self.ci_low > 0 or self.ci_high < 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
 @dataclass(frozen=True)
-class UpliftResult:
+class UpliftResult(_IntervalResult):
     """Uplift in mean outcome per customer (test minus control) with a 95% interval and Welch p-value."""
 
     n_test: int
@@ -59,13 +74,6 @@ class UpliftResult:
     bootstrap_ci_high: float | None = None
     notes: tuple[str, ...] = field(default_factory=tuple)
 
-    @property
-    def significant(self) -> bool:
-        return self.ci_low > 0 or self.ci_high < 0
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
     def to_record(self) -> dict[str, Any]:
         """The measurement columns of `ops.campaign_results` (ids, dates and `closed_at` are the caller's)."""
         return {
@@ -88,7 +96,7 @@ class UpliftResult:
 
 
 @dataclass(frozen=True)
-class ConversionResult:
+class ConversionResult(_IntervalResult):
     """Difference of two proportions (test minus control) with a Newcombe interval and a pooled z-test."""
 
     n_test: int
@@ -108,13 +116,6 @@ class ConversionResult:
     relative_uplift: float | None = None
     cost: float | None = None
     cost_per_incremental_conversion: float | None = None
-
-    @property
-    def significant(self) -> bool:
-        return self.ci_low > 0 or self.ci_high < 0
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
     def to_record(self) -> dict[str, Any]:
         """The measurement columns of `ops.campaign_results` for a binary metric (uplift in proportion points)."""
