@@ -16,6 +16,7 @@ columns of ``marts.dim_customers``, and rendered to SQL by the macros in ``dbt_p
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import re
 from dataclasses import dataclass, field
@@ -24,7 +25,7 @@ from typing import Any
 
 import yaml
 
-from holdout.config import Settings
+from holdout.config import PROJECT_ROOT, Settings
 
 OPS = (
     "=",
@@ -50,79 +51,11 @@ LEVEL_ID = re.compile(r"^[a-z0-9]+(_[a-z0-9]+)*$")  # no "__": it separates leve
 COLUMN = re.compile(r"^[a-z_][a-z0-9_]*$")
 MAX_ID_LENGTH = 120
 
-# `marts.dim_customers` as declared in docs/ARCHITECTURE.md, used when the dbt contract is not found.
-# Type classes: number, string, boolean, date.
-ARCHITECTURE_COLUMNS: dict[str, str] = {
-    **dict.fromkeys(
-        ["customer_id", "email", "gender", "country", "city", "loyalty_tier", "rfm_score"], "string"
-    ),
-    **dict.fromkeys(["lifecycle_stage", "value_tier", "top_department", "discount_affinity"], "string"),
-    **dict.fromkeys(["new_collection_affinity"], "string"),
-    **dict.fromkeys(
-        [
-            "is_email_valid",
-            "is_phone_valid",
-            "is_test_account",
-            "consent_email",
-            "consent_sms",
-            "consent_push",
-            "browsed_running_shoes_last_30d",
-            "browsed_new_collection_last_30d",
-            "has_unsubscribed_email",
-            "has_bounced_email",
-        ],
-        "boolean",
-    ),
-    **dict.fromkeys(["signup_date", "first_order_date", "last_order_date", "as_of_date"], "date"),
-    **dict.fromkeys(
-        [
-            "age",
-            "tenure_days",
-            "loyalty_points",
-            "orders_count",
-            "revenue_eur",
-            "avg_order_value_eur",
-            "orders_last_90d",
-            "revenue_last_90d_eur",
-            "orders_last_365d",
-            "revenue_last_365d_eur",
-            "departments_bought_count",
-            "recency_days",
-            "recency_score",
-            "frequency_score",
-            "monetary_score",
-            "share_women",
-            "share_men",
-            "share_shoes",
-            "share_kids",
-            "share_home",
-            "share_beauty",
-            "discount_share",
-            "new_collection_share",
-            "days_since_last_visit",
-            "days_since_last_login",
-            "days_since_last_order",
-            "sessions_last_30d",
-            "product_views_last_30d",
-            "email_sends_last_90d",
-            "email_opens_last_90d",
-            "email_clicks_last_90d",
-            "email_open_rate",
-            "gift_campaign_click_rate",
-            "support_tickets_last_90d",
-            "avg_satisfaction",
-            "purchase_14d_score",
-            "purchase_14d_decile",
-            "churn_60d_score",
-            "churn_60d_decile",
-            "value_90d_score",
-            "value_90d_decile",
-        ],
-        "number",
-    ),
-}
+# The enforced dbt contract of `marts.dim_customers`: the one list of profile columns and their types.
+PROFILE_CONTRACT = PROJECT_ROOT / "dbt_project" / "models" / "marts" / "customers" / "_customers__models.yml"
 
-_TYPE_CLASSES = [
+# Contract data_type -> kind of value a condition may compare the column with.
+_KINDS_BY_TYPE = [
     ("boolean", ("bool",)),
     ("date", ("date", "timestamp")),
     ("number", ("int", "double", "float", "decimal", "numeric", "real")),
@@ -130,14 +63,25 @@ _TYPE_CLASSES = [
 ]
 
 
-def _type_class(data_type: str | None) -> str | None:
-    if not data_type:
-        return None
-    lowered = str(data_type).lower()
-    for cls, needles in _TYPE_CLASSES:
-        if any(n in lowered for n in needles):
-            return cls
-    return None
+def _column_kind(data_type: str) -> str | None:
+    lowered = data_type.lower()
+    return next((kind for kind, needles in _KINDS_BY_TYPE if any(n in lowered for n in needles)), None)
+
+
+@functools.cache
+def profile_columns(contract: Path = PROFILE_CONTRACT) -> dict[str, str]:
+    """Column name -> kind (number, string, boolean, date) of `marts.dim_customers`, read from its dbt contract."""
+    doc = yaml.safe_load(contract.read_text()) or {}
+    model = next((m for m in doc.get("models") or [] if m.get("name") == "dim_customers"), None)
+    if model is None:
+        raise ValueError(f"{contract}: no model dim_customers")
+    columns: dict[str, str] = {}
+    for column in model.get("columns") or []:
+        kind = _column_kind(str(column.get("data_type") or ""))
+        if kind is None:
+            raise ValueError(f"{contract}: dim_customers.{column.get('name')}: data_type missing or unknown")
+        columns[str(column["name"]).lower()] = kind
+    return columns
 
 
 @dataclass(frozen=True)
@@ -294,28 +238,6 @@ def cross_segment_id(cross_id: str, level_ids: list[str]) -> str:
 
 
 # --------------------------------------------------------------------------------------------------
-# dim_customers' columns: the dbt contract when the colleague has declared it, else ARCHITECTURE.md
-# --------------------------------------------------------------------------------------------------
-
-
-def dim_customers_columns(dbt_project_dir: Path) -> dict[str, str | None]:
-    """Column name -> type class (number, string, boolean, date or None) of `marts.dim_customers`."""
-    for path in sorted((dbt_project_dir / "models" / "marts").glob("**/_*models.yml")):
-        try:
-            doc = yaml.safe_load(path.read_text()) or {}
-        except yaml.YAMLError:
-            continue
-        for model in doc.get("models") or []:
-            if isinstance(model, dict) and model.get("name") == "dim_customers" and model.get("columns"):
-                return {
-                    str(c["name"]).lower(): _type_class(c.get("data_type"))
-                    for c in model["columns"]
-                    if isinstance(c, dict) and c.get("name")
-                }
-    return dict(ARCHITECTURE_COLUMNS)
-
-
-# --------------------------------------------------------------------------------------------------
 # loading
 # --------------------------------------------------------------------------------------------------
 
@@ -342,7 +264,7 @@ def _line(obj: Any) -> int | None:
 
 
 class _Checker:
-    def __init__(self, columns: dict[str, str | None]):
+    def __init__(self, columns: dict[str, str]):
         self.columns = columns
         self.problems: list[Problem] = []
 
@@ -598,11 +520,8 @@ def load_library(
 
             settings = get_settings()
         directory = settings.segments_dir
-        project_dir = settings.dbt_project_dir
-    else:
-        project_dir = settings.dbt_project_dir if settings else Path(directory).resolve().parent
     directory = Path(directory)
-    chk = _Checker(dim_customers_columns(project_dir))
+    chk = _Checker(profile_columns())
     docs = _read_files(directory, chk)
 
     dimensions: list[Dimension] = []

@@ -16,7 +16,7 @@ import yaml
 
 from holdout.campaigns.channels import load_channels
 from holdout.config import Settings
-from holdout.segments import ARCHITECTURE_COLUMNS
+from holdout.segments import profile_columns
 
 OFFER_KINDS = ("discount", "new_collection", "gift", "winback", "content")
 PRIMARY_METRICS = ("revenue", "conversion")
@@ -24,7 +24,7 @@ SCORE_SUFFIXES = ("_score", "_decile")
 # Score columns of marts.dim_customers a spec may threshold: the documented profile (the segment library's column
 # catalogue) until the live table exists, then the live table's columns too.
 KNOWN_SCORE_COLUMNS = tuple(
-    c for c, kind in ARCHITECTURE_COLUMNS.items() if kind == "number" and c.endswith(SCORE_SUFFIXES)
+    c for c, kind in profile_columns().items() if kind == "number" and c.endswith(SCORE_SUFFIXES)
 )
 REQUIRED_FIELDS = (
     "id",
