@@ -84,7 +84,7 @@ def dbt_vars(settings: Settings | None = None, extra: dict[str, Any] | None = No
     settings = settings or get_settings()
     variables: dict[str, Any] = {"as_of_date": as_of_date(settings).isoformat()}
     try:
-        from holdout.segments import dbt_vars as segment_vars
+        from holdout.segments import build_inputs as segment_vars
     except ImportError:  # the segment library is optional for the core profile
         segment_vars = None
     if segment_vars is not None:

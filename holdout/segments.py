@@ -1,47 +1,56 @@
-"""The declarative segment library (`dbt_project/segments/*.yml`): load, validate, hand to dbt as a var.
+"""The declarative segment library (`dbt_project/segments/*.yml`): read, validate, expand, compile for dbt.
 
-A library file may hold four top-level lists:
+A library file may hold four top-level lists (typed by :class:`SegmentFile`):
 
 - ``dimensions``: each with ordered ``levels``; a customer gets the *first* level whose conditions match,
   so the levels of one dimension never overlap. Level segments are ``<dimension>__<level>``.
 - ``cross_products``: two or more dimensions (optionally restricted to some levels); every combination of
-  levels is a micro-segment ``x_<cross>__<level>__<level>...``. Expanded in SQL, not here, so the var stays small.
+  levels is a micro-segment ``x_<cross>__<level>__<level>...``.
 - ``segments``: custom named segments (kind ``custom``).
 - ``predictive``: segments over model-score columns (kind ``predictive``), empty until scores exist.
 
-Conditions are structured (``{column, op, value}``, ``any_of``/``all_of`` nesting), validated against the
-columns of ``marts.dim_customers``, and rendered to SQL by the macros in ``dbt_project/macros/segments/``.
+Conditions are structured (``{column, op, value}``, ``any_of``/``all_of`` nesting) over the columns of the
+enforced dbt contract of ``marts.dim_customers``. This module is the only place that expands cross-products,
+builds segment ids and compiles conditions: dbt receives the expanded catalogue as a file under HOLDOUT_HOME
+(read by ``dim_segments``) and the compiled membership expressions as the var ``segment_library``.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import functools
+import itertools
 import json
+import math
+import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    StrictStr,
+    Tag,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 
 from holdout.config import PROJECT_ROOT, Settings
 
-OPS = (
-    "=",
-    "!=",
-    "<",
-    "<=",
-    ">",
-    ">=",
-    "in",
-    "not_in",
-    "between",
-    "is_null",
-    "not_null",
-    "is_true",
-    "is_false",
-)
+Op = Literal[
+    "=", "!=", "<", "<=", ">", ">=", "in", "not_in", "between", "is_null", "not_null", "is_true", "is_false"
+]
+OPS: tuple[str, ...] = Op.__args__
 NO_VALUE_OPS = frozenset({"is_null", "not_null", "is_true", "is_false"})
 ORDER_OPS = frozenset({"<", "<=", ">", ">="})
 KINDS = {"segments": "custom", "predictive": "predictive"}
@@ -51,7 +60,15 @@ LEVEL_ID = re.compile(r"^[a-z0-9]+(_[a-z0-9]+)*$")  # no "__": it separates leve
 COLUMN = re.compile(r"^[a-z_][a-z0-9_]*$")
 MAX_ID_LENGTH = 120
 
-# The enforced dbt contract of `marts.dim_customers`: the one list of profile columns and their types.
+# The catalogue of every segment, written before each build; dim_segments reads it as the source
+# `segment_library.catalogue` (models/marts/segments/_segments__sources.yml names the same path).
+CATALOGUE_FILE = Path("segments") / "catalogue.jsonl"
+CATALOGUE_COLUMNS = ("segment_id", "name", "description", "kind", "dimension", "definition")
+
+# --------------------------------------------------------------------------------------------------
+# marts.dim_customers' columns: its enforced dbt contract is the one list
+# --------------------------------------------------------------------------------------------------
+
 PROFILE_CONTRACT = PROJECT_ROOT / "dbt_project" / "models" / "marts" / "customers" / "_customers__models.yml"
 
 # Contract data_type -> kind of value a condition may compare the column with.
@@ -84,6 +101,11 @@ def profile_columns(contract: Path = PROFILE_CONTRACT) -> dict[str, str]:
     return columns
 
 
+# --------------------------------------------------------------------------------------------------
+# problems
+# --------------------------------------------------------------------------------------------------
+
+
 @dataclass(frozen=True)
 class Problem:
     """One thing wrong with the library: where (file, line, segment, field) and why."""
@@ -107,6 +129,198 @@ class SegmentLibraryError(ValueError):
         self.problems = list(problems)
         lines = "\n".join(f"  - {p}" for p in self.problems)
         super().__init__(f"segment library has {len(self.problems)} problem(s):\n{lines}")
+
+
+# --------------------------------------------------------------------------------------------------
+# the file format: one typed model per YAML mapping; `context={"columns": profile_columns()}`
+# --------------------------------------------------------------------------------------------------
+
+Scalar = StrictBool | StrictInt | StrictFloat | StrictStr | dt.date
+_VALUE_CHECKS: dict[str, Callable[[Any], bool]] = {
+    "number": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v),
+    "boolean": lambda v: isinstance(v, bool),
+    "string": lambda v: isinstance(v, str),
+    "date": lambda v: isinstance(v, dt.date) or (isinstance(v, str) and _is_iso_date(v)),
+}
+
+
+def _is_iso_date(value: str) -> bool:
+    try:
+        dt.date.fromisoformat(value[:10])
+        return True
+    except ValueError:
+        return False
+
+
+class _Spec(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class Predicate(_Spec):
+    """``{column, op, value}``: one comparison of a profile column with literal value(s)."""
+
+    column: str
+    op: Op
+    value: Scalar | list[Scalar] | None = Field(default=None, validate_default=True)
+
+    @field_validator("column")
+    @classmethod
+    def _known_column(cls, column: str, info: ValidationInfo) -> str:
+        if column not in _columns(info):
+            raise ValueError(f"unknown column '{column}' (not a column of marts.dim_customers)")
+        return column
+
+    @field_validator("op")
+    @classmethod
+    def _op_fits_column(cls, op: str, info: ValidationInfo) -> str:
+        kind = _columns(info).get(info.data.get("column", ""))
+        if op in ("is_true", "is_false") and kind not in (None, "boolean"):
+            raise ValueError(f"'{op}' needs a boolean column; '{info.data['column']}' is {kind}")
+        return op
+
+    @field_validator("value")
+    @classmethod
+    def _value_fits_op(cls, value: Any, info: ValidationInfo) -> Any:
+        op, column = info.data.get("op"), info.data.get("column")
+        if op is None or column is None:  # already reported
+            return value
+        if op in NO_VALUE_OPS:
+            if value is not None:
+                raise ValueError(f"operator '{op}' takes no value")
+            return None
+        if value is None:
+            raise ValueError(f"operator '{op}' needs a value (use is_null / not_null for missing values)")
+        if op in ("in", "not_in") and (not isinstance(value, list) or not value):
+            raise ValueError(f"operator '{op}' needs a non-empty list, got {value!r}")
+        if op == "between" and (not isinstance(value, list) or len(value) != 2):
+            raise ValueError(f"'between' needs a list [low, high], got {value!r}")
+        if op not in ("in", "not_in", "between") and isinstance(value, list):
+            raise ValueError(f"must be a scalar, got {value!r}")
+        values = value if isinstance(value, list) else [value]
+        kind = _columns(info)[column]
+        for item in values:
+            if (op in ORDER_OPS or op == "between") and kind == "boolean":
+                raise ValueError(f"'{op}' cannot compare booleans ({column} {op} {item!r})")
+            if not _VALUE_CHECKS[kind](item):
+                raise ValueError(f"{item!r} is not a {kind} value for column '{column}'")
+        values = [v.isoformat() if isinstance(v, dt.date) else v for v in values]
+        if op == "between" and values[0] > values[1]:
+            raise ValueError(f"'between' low {values[0]!r} is above high {values[1]!r}")
+        return values if isinstance(value, list) else values[0]
+
+
+class AnyOf(_Spec):
+    any_of: list[Condition] = Field(min_length=1)
+
+
+class AllOf(_Spec):
+    all_of: list[Condition] = Field(min_length=1)
+
+
+def _condition_form(value: Any) -> str | None:
+    """The tag of a condition: from its keys when parsing, from its type when dumping."""
+    if isinstance(value, BaseModel):
+        return {AnyOf: "*any_of", AllOf: "*all_of"}.get(type(value), "*predicate")
+    if isinstance(value, dict):
+        return next((f"*{k}" for k in ("any_of", "all_of") if k in value), "*predicate")
+    return None
+
+
+# The tags start with "*" so that error paths can drop them (see _field_path).
+Condition = Annotated[
+    Annotated[Predicate, Tag("*predicate")]
+    | Annotated[AnyOf, Tag("*any_of")]
+    | Annotated[AllOf, Tag("*all_of")],
+    Discriminator(
+        _condition_form,
+        custom_error_type="condition",
+        custom_error_message="a condition must be a mapping {column, op, value} or {any_of: [...]}",
+    ),
+]
+AnyOf.model_rebuild()
+AllOf.model_rebuild()
+
+LevelId = Annotated[str, Field(pattern=LEVEL_ID.pattern, max_length=MAX_ID_LENGTH)]
+Text = Annotated[str, Field(max_length=2000)]
+
+
+class LevelSpec(_Spec):
+    id: LevelId
+    name: Text | None = None
+    description: Text | None = None
+    where: list[Condition] | None = Field(default=None, min_length=1)
+    else_: Literal[True] | None = Field(default=None, alias="else", validate_default=True)
+
+    @field_validator("else_")
+    @classmethod
+    def _where_or_else(cls, else_: bool | None, info: ValidationInfo) -> bool | None:
+        if "where" in info.data and (info.data["where"] is None) == (else_ is None):
+            raise ValueError(
+                "a level has either 'where' or 'else: true' (the catch-all), not both or neither"
+            )
+        return else_
+
+
+class DimensionSpec(_Spec):
+    id: LevelId
+    name: Text | None = None
+    description: Text | None = None
+    levels: list[LevelSpec] = Field(min_length=1)
+
+    @field_validator("levels")
+    @classmethod
+    def _else_last(cls, levels: list[LevelSpec]) -> list[LevelSpec]:
+        if any(lv.else_ for lv in levels[:-1]):
+            raise ValueError("the 'else' level must be the last level")
+        return levels
+
+
+class SegmentSpec(_Spec):
+    id: Annotated[str, Field(pattern=SEGMENT_ID.pattern, max_length=MAX_ID_LENGTH)]
+    name: Text | None = None
+    description: Text | None = None
+    where: list[Condition] = Field(min_length=1)
+
+    @field_validator("id")
+    @classmethod
+    def _not_reserved(cls, value: str) -> str:
+        if value.startswith("x_"):
+            raise ValueError("ids starting with 'x_' are reserved for cross-products")
+        return value
+
+
+class CrossProductSpec(_Spec):
+    id: LevelId
+    name: Text | None = None
+    description: Text | None = None
+    dimensions: list[LevelId] = Field(min_length=2)
+    levels: dict[LevelId, list[LevelId]] = Field(default_factory=dict)
+
+    @field_validator("dimensions")
+    @classmethod
+    def _distinct(cls, dimensions: list[str]) -> list[str]:
+        if len(set(dimensions)) != len(dimensions):
+            raise ValueError("lists a dimension twice")
+        return dimensions
+
+
+class SegmentFile(_Spec):
+    """One `dbt_project/segments/*.yml` file."""
+
+    version: StrictInt | None = None
+    dimensions: list[DimensionSpec] = Field(default_factory=list)
+    cross_products: list[CrossProductSpec] = Field(default_factory=list)
+    segments: list[SegmentSpec] = Field(default_factory=list)
+    predictive: list[SegmentSpec] = Field(default_factory=list)
+
+
+def _columns(info: ValidationInfo) -> dict[str, str]:
+    return (info.context or {}).get("columns") or profile_columns()
+
+
+# --------------------------------------------------------------------------------------------------
+# the loaded library
+# --------------------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -161,16 +375,12 @@ class Library:
         """For each dimension of a cross-product, the levels it combines (all, or the `levels:` subset)."""
         out = []
         for dim_id in cross.dimensions:
-            levels = self.dimension(dim_id).levels
             keep = cross.levels.get(dim_id)
-            out.append([lv for lv in levels if keep is None or lv.level in keep])
+            out.append([lv for lv in self.dimension(dim_id).levels if keep is None or lv.level in keep])
         return out
 
     def expand_cross(self, cross: CrossProduct) -> list[Segment]:
-        """Every micro-segment of a cross-product, in level order (the SQL in dim_segments does the same)."""
-        combos: list[list[Segment]] = [[]]
-        for levels in self.cross_levels(cross):
-            combos = [c + [lv] for c in combos for lv in levels]
+        """Every micro-segment of a cross-product, in level order (the only place crosses are expanded)."""
         return [
             Segment(
                 id=cross_segment_id(cross.id, [lv.level for lv in combo]),
@@ -182,7 +392,7 @@ class Library:
                 file=cross.file,
                 levels=tuple((lv.dimension, lv.level) for lv in combo),
             )
-            for combo in combos
+            for combo in itertools.product(*self.cross_levels(cross))
         ]
 
     def all_segments(self) -> list[Segment]:
@@ -192,41 +402,40 @@ class Library:
             out.extend(self.expand_cross(cross))
         return out + list(self.segments)
 
-    def to_dbt(self) -> dict:
-        """The compact structure dbt macros iterate (crosses stay unexpanded; SQL expands them)."""
-
-        def seg(s: Segment) -> dict:
-            d = {
-                "id": s.id,
+    def catalogue(self) -> list[dict[str, str | None]]:
+        """One row per segment (the columns of `marts.dim_segments` that do not depend on customers)."""
+        return [
+            {
+                "segment_id": s.id,
                 "name": s.name,
+                "description": s.description,
                 "kind": s.kind,
+                "dimension": s.dimension,
                 "definition": s.definition,
-                "where": s.conditions,
             }
-            if s.description:
-                d["description"] = s.description
-            if s.dimension:
-                d["dimension"] = s.dimension
-            if s.level:
-                d["level"] = s.level
-            return d
+            for s in self.all_segments()
+        ]
 
-        return {
-            "segments": [seg(lv) for d in self.dimensions for lv in d.levels]
-            + [seg(s) for s in self.segments],
-            "cross_products": [
-                {
-                    "id": c.id,
-                    "description": c.description,
-                    "dimensions": list(c.dimensions),
-                    "levels": {
-                        dim: [lv.level for lv in lvs]
-                        for dim, lvs in zip(c.dimensions, self.cross_levels(c), strict=True)
-                    },
-                }
-                for c in self.cross_products
-            ],
-        }
+    def to_dbt(self) -> dict:
+        """The var `segment_library`: compiled SQL expressions, each yielding a segment id or null.
+
+        ``columns`` are computed per customer over `dim_customers` (a dimension's column holds the segment id
+        of its first matching level; a custom/predictive segment's column its id when it holds); ``crosses``
+        are computed over those columns. Memberships are the non-null values of all of them."""
+        columns = [
+            {"name": level_column(d.id), "sql": _level_case(d.levels)} for d in self.dimensions if d.levels
+        ]
+        columns += [
+            {
+                "name": flag_column(s.id),
+                "sql": f"case when {compile_sql(s.conditions)} then {sql_literal(s.id)} end",
+            }
+            for s in self.segments
+        ]
+        crosses = [
+            _cross_case(cross.id, cross.dimensions, self.cross_levels(cross)) for cross in self.cross_products
+        ]
+        return {"columns": columns, "crosses": crosses}
 
 
 def dimension_segment_id(dimension_id: str, level_id: str) -> str:
@@ -237,13 +446,114 @@ def cross_segment_id(cross_id: str, level_ids: list[str]) -> str:
     return "x_" + "__".join([cross_id, *level_ids])
 
 
+def level_column(dimension_id: str) -> str:
+    """The per-customer column holding the segment id of a customer's level of a dimension."""
+    return f"level__{dimension_id}"
+
+
+def flag_column(segment_id: str) -> str:
+    """The per-customer column holding a custom/predictive segment's id when the customer is in it."""
+    return f"flag__{segment_id}"
+
+
 # --------------------------------------------------------------------------------------------------
-# loading
+# compiling conditions: one renderer for the readable definition and for SQL
+# --------------------------------------------------------------------------------------------------
+
+
+def sql_literal(value: Any) -> str:
+    """A validated scalar as a SQL literal: the one place a value from a segment file becomes SQL text."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        if not math.isfinite(value):
+            raise ValueError(f"not a finite number: {value!r}")
+        return repr(value)
+    if isinstance(value, str):
+        return "'" + value.replace("'", "''") + "'"
+    raise TypeError(f"not a SQL scalar: {value!r}")
+
+
+def sql_identifier(column: str) -> str:
+    """A column name (lowercase letters, digits, underscores) quoted as a SQL identifier; anything else is refused."""
+    if not COLUMN.match(column):
+        raise ValueError(f"not an identifier: {column!r}")
+    return '"' + column + '"'
+
+
+def _render(conditions: list, column: Callable[[str], str], joiner: str = "and") -> str:
+    parts = []
+    for c in conditions:
+        if "any_of" in c:
+            parts.append(f"({_render(c['any_of'], column, 'or')})")
+        elif "all_of" in c:
+            parts.append(f"({_render(c['all_of'], column, 'and')})")
+        else:
+            col, op, val = column(c["column"]), c["op"], c.get("value")
+            if op in ("in", "not_in"):
+                parts.append(f"{col} {op.replace('_', ' ')} ({', '.join(map(sql_literal, val))})")
+            elif op == "between":
+                parts.append(f"{col} between {sql_literal(val[0])} and {sql_literal(val[1])}")
+            elif op in NO_VALUE_OPS:  # `is true` is `= true` wherever a condition is used (never negated)
+                parts.append(f"{col} {op.replace('_', ' ').replace('not null', 'is not null')}")
+            else:
+                parts.append(f"{col} {op} {sql_literal(val)}")
+    return f" {joiner} ".join(parts)
+
+
+def describe(conditions: list) -> str:
+    """Human-readable text of a condition list (the `definition` column)."""
+    return _render(conditions, str) if conditions else "none of the levels above"
+
+
+def compile_sql(conditions: list) -> str:
+    """A condition list as a SQL boolean expression over `marts.dim_customers` (true for an empty list)."""
+    if not conditions:
+        return "true"
+    return f"({_render(conditions, _profile_identifier)})"
+
+
+def _profile_identifier(column: str) -> str:
+    if column not in profile_columns():
+        raise ValueError(f"not a column of marts.dim_customers: {column!r}")
+    return sql_identifier(column)
+
+
+def _level_case(levels: tuple[Segment, ...]) -> str:
+    whens = [
+        f"when {compile_sql(lv.conditions)} then {sql_literal(lv.id)}"
+        if lv.conditions
+        else f"else {sql_literal(lv.id)}"
+        for lv in levels
+    ]
+    return f"case {' '.join(whens)} end"
+
+
+def _cross_case(
+    cross_id: str, dimensions: tuple[str, ...], levels: list[list[Segment]], chosen: tuple = ()
+) -> str:
+    """Nested `case` over the dimensions' level columns: the cross segment id, or null outside the cross."""
+    depth = len(chosen)
+    if depth == len(dimensions):
+        return sql_literal(cross_segment_id(cross_id, [lv.level for lv in chosen]))
+    whens = " ".join(
+        f"when {sql_literal(lv.id)} then {_cross_case(cross_id, dimensions, levels, (*chosen, lv))}"
+        for lv in levels[depth]
+    )
+    return f"case {sql_identifier(level_column(dimensions[depth]))} {whens} end"
+
+
+# --------------------------------------------------------------------------------------------------
+# reading the files: YAML with line numbers, then the typed model; every problem kept
 # --------------------------------------------------------------------------------------------------
 
 
 class _LineLoader(yaml.SafeLoader):
     """SafeLoader that remembers the line of every mapping, so problems can point at it."""
+
+
+class _LineDict(dict):
+    line: int | None = None
 
 
 def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> dict:
@@ -252,262 +562,247 @@ def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> dict:
     return mapping
 
 
-class _LineDict(dict):
-    line: int | None = None
-
-
 _LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+
+
+@dataclass
+class _File:
+    name: str
+    raw: dict
+    spec: SegmentFile
+
+    def line(self, section: str, entry_id: str, level_id: str | None = None) -> int | None:
+        """Line of the entry (or level) with this id, for problems found after parsing."""
+        for entry in self.raw.get(section) or []:
+            if isinstance(entry, dict) and entry.get("id") == entry_id:
+                if level_id is None:
+                    return _line(entry)
+                levels = [lv for lv in entry.get("levels") or [] if isinstance(lv, dict)]
+                return next((_line(lv) for lv in levels if lv.get("id") == level_id), _line(entry))
+        return None
 
 
 def _line(obj: Any) -> int | None:
     return getattr(obj, "line", None)
 
 
-class _Checker:
-    def __init__(self, columns: dict[str, str]):
-        self.columns = columns
-        self.problems: list[Problem] = []
-
-    def add(self, file: str, segment: str | None, fld: str, reason: str, line: int | None = None) -> None:
-        self.problems.append(Problem(file, segment, fld, reason, line))
-
-    # ---- conditions -------------------------------------------------------------------------------
-
-    def conditions(self, file: str, seg: str, fld: str, value: Any, line: int | None) -> list:
-        """Validate a condition list; returns it as plain JSON-able data (dates as ISO strings)."""
-        if not isinstance(value, list):
-            self.add(file, seg, fld, f"must be a list of conditions, got {type(value).__name__}", line)
-            return []
-        out = []
-        for i, cond in enumerate(value):
-            out.append(self.condition(file, seg, f"{fld}[{i}]", cond, _line(cond) or line))
-        return out
-
-    def condition(self, file: str, seg: str, fld: str, cond: Any, line: int | None) -> Any:
-        if not isinstance(cond, dict):
-            self.add(
-                file, seg, fld, "a condition must be a mapping {column, op, value} or {any_of: [...]}", line
-            )
-            return None
-        for nest in ("any_of", "all_of"):
-            if nest in cond:
-                if len(cond) != 1:
-                    self.add(file, seg, fld, f"'{nest}' must be the only key of its condition", line)
-                inner = self.conditions(file, seg, f"{fld}.{nest}", cond[nest], line)
-                if not inner:
-                    self.add(file, seg, f"{fld}.{nest}", "must list at least one condition", line)
-                return {nest: inner}
-        unknown = set(cond) - {"column", "op", "value"}
-        if unknown:
-            self.add(file, seg, fld, f"unknown key(s) {sorted(unknown)} (expected column, op, value)", line)
-        column, op = cond.get("column"), cond.get("op")
-        col_type: str | None = None
-        if not isinstance(column, str) or not COLUMN.match(column):
-            self.add(file, seg, f"{fld}.column", f"missing or not a column name: {column!r}", line)
-        elif column not in self.columns:
-            self.add(
-                file,
-                seg,
-                f"{fld}.column",
-                f"unknown column '{column}' (not a column of marts.dim_customers)",
-                line,
-            )
-        else:
-            col_type = self.columns[column]
-        if op not in OPS:
-            self.add(file, seg, f"{fld}.op", f"bad operator {op!r} (one of: {', '.join(OPS)})", line)
-            return cond
-        value = self.value(file, seg, f"{fld}.value", op, cond, col_type, column, line)
-        out = {"column": column, "op": op}
-        if op not in NO_VALUE_OPS:
-            out["value"] = value
-        return out
-
-    def value(self, file, seg, fld, op, cond, col_type, column, line) -> Any:
-        has_value = "value" in cond
-        value = cond.get("value")
-        if op in NO_VALUE_OPS:
-            if has_value:
-                self.add(file, seg, fld, f"operator '{op}' takes no value", line)
-            if op in ("is_true", "is_false") and col_type not in (None, "boolean"):
-                self.add(
-                    file,
-                    seg,
-                    f"{fld[:-6]}.op",
-                    f"'{op}' needs a boolean column; '{column}' is {col_type}",
-                    line,
-                )
-            return None
-        if not has_value:
-            self.add(file, seg, fld, f"operator '{op}' needs a value", line)
-            return None
-        if op in ("in", "not_in"):
-            if not isinstance(value, list) or not value:
-                self.add(file, seg, fld, f"operator '{op}' needs a non-empty list, got {value!r}", line)
-                return value
-            return [
-                self.scalar(file, seg, f"{fld}[{i}]", v, col_type, column, op, line)
-                for i, v in enumerate(value)
-            ]
-        if op == "between":
-            if not isinstance(value, list) or len(value) != 2:
-                self.add(file, seg, fld, f"'between' needs a list [low, high], got {value!r}", line)
-                return value
-            lo, hi = (
-                self.scalar(file, seg, f"{fld}[{i}]", v, col_type, column, op, line)
-                for i, v in enumerate(value)
-            )
-            try:
-                if lo is not None and hi is not None and lo > hi:
-                    self.add(file, seg, fld, f"'between' low {lo!r} is above high {hi!r}", line)
-            except TypeError:
-                self.add(file, seg, fld, f"'between' bounds {value!r} are not comparable", line)
-            return [lo, hi]
-        return self.scalar(file, seg, fld, value, col_type, column, op, line)
-
-    def scalar(self, file, seg, fld, value, col_type, column, op, line) -> Any:
-        if isinstance(value, (dt.date, dt.datetime)):
-            value = value.isoformat()
-        if value is None or isinstance(value, (list, dict)):
-            hint = " (use is_null / not_null)" if value is None else ""
-            self.add(file, seg, fld, f"must be a scalar, got {value!r}{hint}", line)
-            return None
-        if (op in ORDER_OPS or op == "between") and (isinstance(value, bool) or col_type == "boolean"):
-            self.add(file, seg, fld, f"'{op}' cannot compare booleans ({column} {op} {value!r})", line)
-            return value
-        expected = {
-            "number": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
-            "boolean": lambda v: isinstance(v, bool),
-            "string": lambda v: isinstance(v, str),
-            "date": lambda v: isinstance(v, str) and _is_iso_date(v),
-        }.get(col_type or "")
-        if expected and not expected(value):
-            self.add(file, seg, fld, f"{value!r} is not a {col_type} value for column '{column}'", line)
-        return value
-
-
-def _is_iso_date(value: str) -> bool:
-    try:
-        dt.date.fromisoformat(value[:10])
-        return True
-    except ValueError:
-        return False
-
-
-def _text(value: Any) -> str:
-    return "" if value is None else " ".join(str(value).split())
-
-
-def describe(conditions: list, joiner: str = "and") -> str:
-    """Human-readable text of a condition list (the `definition` column)."""
-    if not conditions:
-        return "none of the levels above"
-    parts = []
-    for c in conditions:
-        if not isinstance(c, dict):
-            continue
-        if "any_of" in c:
-            parts.append(f"({describe(c['any_of'], 'or')})")
-        elif "all_of" in c:
-            parts.append(f"({describe(c['all_of'], 'and')})")
-        else:
-            col, op, val = c.get("column"), c.get("op"), c.get("value")
-            if op in ("in", "not_in"):
-                parts.append(f"{col} {op.replace('_', ' ')} ({', '.join(map(_lit, val or []))})")
-            elif op == "between":
-                parts.append(f"{col} between {_lit(val[0])} and {_lit(val[1])}")
-            elif op in NO_VALUE_OPS:
-                parts.append(f"{col} {op.replace('_', ' ').replace('not null', 'is not null')}")
-            else:
-                parts.append(f"{col} {op} {_lit(val)}")
-    return f" {joiner} ".join(parts)
-
-
-def _lit(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, str):
-        return "'" + value.replace("'", "''") + "'"
-    return str(value)
-
-
-_KEYS = {
-    "dimension": {"id", "name", "description", "levels"},
-    "level": {"id", "name", "description", "where", "else"},
-    "cross": {"id", "name", "description", "dimensions", "levels"},
-    "segment": {"id", "name", "description", "where"},
+_MESSAGES: dict[str, Callable[[dict], str]] = {
+    "extra_forbidden": lambda e: "unknown key (check its spelling: see dbt_project/segments/README.md)",
+    "literal_error": lambda e: (
+        f"bad operator {e['input']!r} (one of: {', '.join(OPS)})" if e["loc"][-1] == "op" else e["msg"]
+    ),
+    "string_pattern_mismatch": lambda e: (
+        f"{e['input']!r} must match {e['ctx']['pattern']} (lowercase letters, digits, underscores)"
+    ),
+    "missing": lambda e: "missing",
 }
 
 
-def _read_files(directory: Path, chk: _Checker) -> list[tuple[str, dict]]:
-    files = sorted([*directory.glob("*.yml"), *directory.glob("*.yaml")])
-    if not files:
-        chk.add(str(directory), None, "(directory)", "no *.yml segment files found")
-    docs = []
-    for path in files:
-        name = path.name
+def _problem(file: str, raw: dict, error: dict) -> Problem:
+    """A pydantic error as a Problem: the segment id and the field path from its location, the line from the YAML."""
+    loc = [part for part in error["loc"] if not (isinstance(part, str) and part.startswith("*"))]
+    segment, path, node, line = None, loc, raw, _line(raw)
+    for depth, part in enumerate(loc):
         try:
-            doc = yaml.load(path.read_text(), Loader=_LineLoader)  # noqa: S506 - a SafeLoader subclass
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            reason = f"YAML syntax error: {getattr(exc, 'problem', None) or exc}"
-            chk.add(name, None, "(yaml)", reason, mark.line + 1 if mark else None)
-            continue
-        if doc is None:
-            continue
-        if not isinstance(doc, dict):
-            chk.add(
-                name,
-                None,
-                "(file)",
-                "top level must be a mapping with dimensions / cross_products / segments / predictive",
-            )
-            continue
-        unknown = set(doc) - {"dimensions", "cross_products", "segments", "predictive", "version"}
-        if unknown:
-            chk.add(name, None, "(file)", f"unknown top-level key(s) {sorted(unknown)}", _line(doc))
-        docs.append((name, doc))
-    return docs
+            node = node[part]
+        except (KeyError, IndexError, TypeError):
+            break
+        line = _line(node) or line
+        if depth == 1 and isinstance(node, dict) and isinstance(node.get("id"), str):
+            segment, path = node["id"], loc[2:]
+        is_level = depth == 3 and loc[0] == "dimensions" and loc[2] == "levels"
+        if is_level and segment and isinstance(node, dict) and isinstance(node.get("id"), str):
+            segment, path = dimension_segment_id(segment, node["id"]), loc[4:]
+    message = _MESSAGES.get(error["type"], lambda e: e["msg"].removeprefix("Value error, "))(error)
+    return Problem(file, segment, _field_path(path), message, line)
 
 
-def _entries(chk: _Checker, file: str, doc: dict, key: str) -> list[dict]:
-    items = doc.get(key) or []
-    if not isinstance(items, list):
-        chk.add(file, None, key, "must be a list", _line(doc))
-        return []
-    out = []
-    for i, item in enumerate(items):
-        if not isinstance(item, dict):
-            chk.add(file, None, f"{key}[{i}]", "must be a mapping with at least an id", _line(doc))
+def _field_path(loc: list) -> str:
+    text = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc).lstrip(".")
+    return text or "(entry)"
+
+
+def _read_file(path: Path, columns: dict[str, str]) -> tuple[_File | None, list[Problem]]:
+    """Parse one library file; keep its valid entries and report the others."""
+    try:
+        raw = yaml.load(path.read_text(), Loader=_LineLoader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        reason = f"YAML syntax error: {getattr(exc, 'problem', None) or exc}"
+        return None, [Problem(path.name, None, "(yaml)", reason, mark.line + 1 if mark else None)]
+    if raw is None:
+        raw = _LineDict()
+    if not isinstance(raw, dict):
+        reason = "top level must be a mapping with dimensions / cross_products / segments / predictive"
+        return None, [Problem(path.name, None, "(file)", reason)]
+    context = {"columns": columns}
+    try:
+        return _File(path.name, raw, SegmentFile.model_validate(raw, context=context)), []
+    except ValidationError as exc:
+        errors = exc.errors()
+    problems = [_problem(path.name, raw, e) for e in errors]
+    # Drop what failed (an entry, or a top-level key) and keep the rest, so one typo does not hide the file's
+    # dimensions from the cross-products of other files.
+    bad = {tuple(e["loc"][:2]) for e in errors}
+    kept = {
+        key: [x for i, x in enumerate(value) if (key, i) not in bad] if isinstance(value, list) else value
+        for key, value in raw.items()
+        if (key,) not in bad
+    }
+    return _File(path.name, raw, SegmentFile.model_validate(kept, context=context)), problems
+
+
+def _read_library(directory: Path) -> tuple[list[_File], list[Problem]]:
+    paths = sorted([*directory.glob("*.yml"), *directory.glob("*.yaml")])
+    if not paths:
+        return [], [Problem(str(directory), None, "(directory)", "no *.yml segment files found")]
+    files, problems = [], []
+    columns = profile_columns()
+    for path in paths:
+        parsed, found = _read_file(path, columns)
+        problems += found
+        if parsed is not None:
+            files.append(parsed)
+    return files, problems
+
+
+# --------------------------------------------------------------------------------------------------
+# assembling the library: typed entries -> segments, with the checks that span files
+# --------------------------------------------------------------------------------------------------
+
+
+def _text(value: str | None) -> str:
+    return "" if value is None else " ".join(value.split())
+
+
+def _conditions(where: list | None) -> list:
+    return [c.model_dump(exclude_none=True) for c in where or []]
+
+
+class _Assembly:
+    """Builds the Library from parsed files; owns the cross-file checks (unique ids, cross-product references)."""
+
+    def __init__(self, files: list[_File], problems: list[Problem]):
+        self.files = files
+        self.problems = problems
+        self.owners: dict[str, str] = {}  # segment id -> file that defined it
+
+    def claim(self, segment_id: str, file: str, what: str, line: int | None) -> None:
+        if segment_id in self.owners:
+            reason = f"duplicate {what} id (already defined in {self.owners[segment_id]})"
+            self.problems.append(Problem(file, segment_id, "id", reason, line))
         else:
-            out.append(item)
-    return out
+            self.owners[segment_id] = file
 
+    def dimensions(self) -> list[Dimension]:
+        out: dict[str, Dimension] = {}
+        for f in self.files:
+            for spec in f.spec.dimensions:
+                if spec.id in out:
+                    self.problems.append(
+                        Problem(
+                            f.name, spec.id, "id", "duplicate dimension id", f.line("dimensions", spec.id)
+                        )
+                    )
+                    continue
+                levels = []
+                for lv in spec.levels:
+                    seg_id = dimension_segment_id(spec.id, lv.id)
+                    self.claim(seg_id, f.name, "segment", f.line("dimensions", spec.id, lv.id))
+                    conditions = _conditions(lv.where)
+                    levels.append(
+                        Segment(
+                            seg_id,
+                            _text(lv.name) or lv.id,
+                            _text(lv.description) or None,
+                            "dimension",
+                            spec.id,
+                            describe(conditions),
+                            conditions,
+                            f.name,
+                            level=lv.id,
+                        )
+                    )
+                out[spec.id] = Dimension(
+                    spec.id, _text(spec.name) or spec.id, _text(spec.description), f.name, tuple(levels)
+                )
+        return list(out.values())
 
-def _check_keys(chk: _Checker, file: str, seg: str, kind: str, entry: dict) -> None:
-    unknown = set(entry) - _KEYS[kind]
-    if unknown:
-        chk.add(
-            file,
-            seg,
-            ", ".join(sorted(unknown)),
-            f"unknown key(s) for a {kind} (expected {sorted(_KEYS[kind])})",
-            _line(entry),
-        )
+    def segments(self) -> list[Segment]:
+        out = []
+        for f in self.files:
+            for section, kind in KINDS.items():
+                for spec in getattr(f.spec, section):
+                    self.claim(spec.id, f.name, "segment", f.line(section, spec.id))
+                    conditions = _conditions(spec.where)
+                    out.append(
+                        Segment(
+                            spec.id,
+                            _text(spec.name) or spec.id,
+                            _text(spec.description) or None,
+                            kind,
+                            None,
+                            describe(conditions),
+                            conditions,
+                            f.name,
+                        )
+                    )
+        return out
 
+    def cross_products(self, dimensions: list[Dimension]) -> list[CrossProduct]:
+        known = {d.id: {lv.level for lv in d.levels} for d in dimensions}
+        # dimensions that exist but failed validation were reported already: no second problem for them
+        invalid = {
+            e.get("id") for f in self.files for e in f.raw.get("dimensions") or [] if isinstance(e, dict)
+        }
+        out: dict[str, CrossProduct] = {}
+        for f in self.files:
+            for spec in f.spec.cross_products:
+                line = f.line("cross_products", spec.id)
+                found = [
+                    *(
+                        ("dimensions", f"unknown dimension '{d}' (known: {sorted(known)})")
+                        for d in spec.dimensions
+                        if d not in known and d not in invalid
+                    ),
+                    *(
+                        (f"levels.{d}", f"'{d}' is not one of this cross-product's dimensions")
+                        for d in spec.levels
+                        if d not in spec.dimensions
+                    ),
+                    *(
+                        (
+                            f"levels.{d}",
+                            f"unknown level '{lv}' of dimension '{d}' (known: {sorted(known[d])})",
+                        )
+                        for d, lvs in spec.levels.items()
+                        if d in known
+                        for lv in lvs
+                        if lv not in known[d]
+                    ),
+                ]
+                if spec.id in out:
+                    found.append(("id", "duplicate cross-product id"))
+                self.problems += [Problem(f.name, spec.id, fld, reason, line) for fld, reason in found]
+                if not found and all(d in known for d in spec.dimensions):
+                    out[spec.id] = CrossProduct(
+                        spec.id,
+                        _text(spec.name) or spec.id,
+                        _text(spec.description) or None,
+                        f.name,
+                        tuple(spec.dimensions),
+                        dict(spec.levels),
+                    )
+        return list(out.values())
 
-def _check_id(chk: _Checker, file: str, entry: dict, pattern: re.Pattern, what: str) -> str | None:
-    value = entry.get("id")
-    if not isinstance(value, str) or not pattern.match(value) or len(value) > MAX_ID_LENGTH:
-        chk.add(
-            file,
-            str(value) if value is not None else None,
-            "id",
-            f"{what} id must match {pattern.pattern} (lowercase, digits, underscores)",
-            _line(entry),
-        )
-        return None
-    return value
+    def check_generated_ids(self, library: Library) -> None:
+        for cross in library.cross_products:
+            line = next(f.line("cross_products", cross.id) for f in self.files if f.name == cross.file)
+            for s in library.expand_cross(cross):
+                self.claim(s.id, cross.file, "generated cross-product segment", line)
+                if len(s.id) > MAX_ID_LENGTH:
+                    reason = f"generated id longer than {MAX_ID_LENGTH} characters"
+                    self.problems.append(Problem(cross.file, s.id, "id", reason, line))
 
 
 def load_library(
@@ -521,205 +816,15 @@ def load_library(
             settings = get_settings()
         directory = settings.segments_dir
     directory = Path(directory)
-    chk = _Checker(profile_columns())
-    docs = _read_files(directory, chk)
-
-    dimensions: list[Dimension] = []
-    crosses: list[CrossProduct] = []
-    segments: list[Segment] = []
-    owners: dict[str, str] = {}  # id -> file, for duplicates across files
-
-    def claim(seg_id: str, file: str, what: str, line: int | None) -> None:
-        if seg_id in owners:
-            chk.add(file, seg_id, "id", f"duplicate {what} id (already defined in {owners[seg_id]})", line)
-        else:
-            owners[seg_id] = file
-
-    for file, doc in docs:
-        for entry in _entries(chk, file, doc, "dimensions"):
-            dim_id = _check_id(chk, file, entry, LEVEL_ID, "dimension")
-            _check_keys(chk, file, dim_id, "dimension", entry)
-            if dim_id is None:
-                continue
-            if any(d.id == dim_id for d in dimensions):
-                chk.add(file, dim_id, "id", "duplicate dimension id", _line(entry))
-                continue
-            levels_raw = entry.get("levels")
-            if not isinstance(levels_raw, list) or not levels_raw:
-                chk.add(file, dim_id, "levels", "a dimension needs a non-empty list of levels", _line(entry))
-                levels_raw = []
-            levels: list[Segment] = []
-            for i, lv in enumerate(levels_raw):
-                if not isinstance(lv, dict):
-                    chk.add(file, dim_id, f"levels[{i}]", "must be a mapping {id, name, where}", _line(entry))
-                    continue
-                lv_id = _check_id(chk, file, lv, LEVEL_ID, "level")
-                if lv_id is None:
-                    continue
-                seg_id = dimension_segment_id(dim_id, lv_id)
-                _check_keys(chk, file, seg_id, "level", lv)
-                claim(seg_id, file, "segment", _line(lv))
-                is_else = lv.get("else") is True
-                if is_else and "where" in lv:
-                    chk.add(
-                        file,
-                        seg_id,
-                        "else",
-                        "a level is either 'else: true' or has 'where', not both",
-                        _line(lv),
-                    )
-                if is_else and i != len(levels_raw) - 1:
-                    chk.add(file, seg_id, "else", "the 'else' level must be the last level", _line(lv))
-                if not is_else and "where" not in lv:
-                    chk.add(
-                        file, seg_id, "where", "missing (or mark the catch-all level 'else: true')", _line(lv)
-                    )
-                conds = [] if is_else else chk.conditions(file, seg_id, "where", lv.get("where"), _line(lv))
-                levels.append(
-                    Segment(
-                        id=seg_id,
-                        name=_text(lv.get("name")) or lv_id,
-                        description=_text(lv.get("description")) or None,
-                        kind="dimension",
-                        dimension=dim_id,
-                        definition=describe(conds),
-                        conditions=conds,
-                        file=file,
-                        level=lv_id,
-                    )
-                )
-            dimensions.append(
-                Dimension(
-                    dim_id,
-                    _text(entry.get("name")) or dim_id,
-                    _text(entry.get("description")),
-                    file,
-                    tuple(levels),
-                )
-            )
-
-        for kind_key, kind in KINDS.items():
-            for entry in _entries(chk, file, doc, kind_key):
-                seg_id = _check_id(chk, file, entry, SEGMENT_ID, "segment")
-                _check_keys(chk, file, seg_id, "segment", entry)
-                if seg_id is None:
-                    continue
-                if seg_id.startswith("x_"):
-                    chk.add(
-                        file,
-                        seg_id,
-                        "id",
-                        "ids starting with 'x_' are reserved for cross-products",
-                        _line(entry),
-                    )
-                claim(seg_id, file, "segment", _line(entry))
-                if "where" not in entry:
-                    chk.add(file, seg_id, "where", "missing: a segment needs conditions", _line(entry))
-                conds = chk.conditions(file, seg_id, "where", entry.get("where", []), _line(entry))
-                if "where" in entry and not conds:
-                    chk.add(file, seg_id, "where", "must list at least one condition", _line(entry))
-                segments.append(
-                    Segment(
-                        id=seg_id,
-                        name=_text(entry.get("name")) or seg_id,
-                        description=_text(entry.get("description")) or None,
-                        kind=kind,
-                        dimension=None,
-                        definition=describe(conds),
-                        conditions=conds,
-                        file=file,
-                    )
-                )
-
-    # cross-products last: they refer to dimensions from any file
-    dims_by_id = {d.id: d for d in dimensions}
-    for file, doc in docs:
-        for entry in _entries(chk, file, doc, "cross_products"):
-            cross_id = _check_id(chk, file, entry, LEVEL_ID, "cross-product")
-            _check_keys(chk, file, cross_id, "cross", entry)
-            if cross_id is None:
-                continue
-            if any(c.id == cross_id for c in crosses):
-                chk.add(file, cross_id, "id", "duplicate cross-product id", _line(entry))
-                continue
-            dim_ids = entry.get("dimensions")
-            ok = True
-            if (
-                not isinstance(dim_ids, list)
-                or len(dim_ids) < 2
-                or not all(isinstance(d, str) for d in dim_ids)
-            ):
-                chk.add(
-                    file, cross_id, "dimensions", "needs a list of at least two dimension ids", _line(entry)
-                )
-                continue
-            if len(set(dim_ids)) != len(dim_ids):
-                chk.add(file, cross_id, "dimensions", "lists a dimension twice", _line(entry))
-                ok = False
-            for d in dim_ids:
-                if d not in dims_by_id:
-                    chk.add(
-                        file,
-                        cross_id,
-                        "dimensions",
-                        f"unknown dimension '{d}' (known: {sorted(dims_by_id)})",
-                        _line(entry),
-                    )
-                    ok = False
-            restrict = entry.get("levels") or {}
-            if not isinstance(restrict, dict):
-                chk.add(file, cross_id, "levels", "must map dimension id -> list of level ids", _line(entry))
-                restrict, ok = {}, False
-            for d, lvs in restrict.items():
-                if d not in dim_ids:
-                    chk.add(
-                        file,
-                        cross_id,
-                        f"levels.{d}",
-                        f"'{d}' is not one of this cross-product's dimensions",
-                        _line(entry),
-                    )
-                    ok = False
-                    continue
-                known = {lv.level for lv in dims_by_id[d].levels} if d in dims_by_id else set()
-                if not isinstance(lvs, list) or not lvs:
-                    chk.add(
-                        file, cross_id, f"levels.{d}", "must be a non-empty list of level ids", _line(entry)
-                    )
-                    ok = False
-                    continue
-                for lv in lvs:
-                    if d in dims_by_id and lv not in known:
-                        chk.add(
-                            file,
-                            cross_id,
-                            f"levels.{d}",
-                            f"unknown level '{lv}' of dimension '{d}' (known: {sorted(known)})",
-                            _line(entry),
-                        )
-                        ok = False
-            if ok:
-                crosses.append(
-                    CrossProduct(
-                        cross_id,
-                        _text(entry.get("name")) or cross_id,
-                        _text(entry.get("description")) or None,
-                        file,
-                        tuple(dim_ids),
-                        {d: list(v) for d, v in restrict.items()},
-                    )
-                )
-
-    library = Library(directory, dimensions, crosses, segments, chk.problems)
-    for cross in crosses:
-        line = None
-        for s in library.expand_cross(cross):
-            claim(s.id, cross.file, "generated cross-product segment", line)
-            if len(s.id) > MAX_ID_LENGTH:
-                chk.add(cross.file, s.id, "id", f"generated id longer than {MAX_ID_LENGTH} characters")
-    library.problems = chk.problems
-    if validate and chk.problems:
-        raise SegmentLibraryError(chk.problems)
+    files, problems = _read_library(directory)
+    assembly = _Assembly(files, problems)
+    dimensions = assembly.dimensions()
+    segments = assembly.segments()
+    library = Library(directory, dimensions, assembly.cross_products(dimensions), segments)
+    assembly.check_generated_ids(library)
+    library.problems = assembly.problems
+    if validate and library.problems:
+        raise SegmentLibraryError(library.problems)
     return library
 
 
@@ -728,11 +833,40 @@ def validate(settings: Settings | None = None, directory: Path | None = None) ->
     return load_library(settings, directory, validate=False).problems
 
 
+# --------------------------------------------------------------------------------------------------
+# handing the library to dbt
+# --------------------------------------------------------------------------------------------------
+
+
 def dbt_vars(settings: Settings | None = None, directory: Path | None = None) -> dict:
-    """The dbt vars `holdout.dbt_runner` passes: ``{"segment_library": ...}``, after validation."""
+    """The dbt var ``{"segment_library": {...}}`` (compiled membership expressions), after validation."""
     return {"segment_library": load_library(settings, directory).to_dbt()}
 
 
 def dbt_vars_size(settings: Settings | None = None, directory: Path | None = None) -> int:
     """Bytes of the segment vars as compact JSON, i.e. what travels on the dbt command line."""
     return len(json.dumps(dbt_vars(settings, directory), separators=(",", ":"), ensure_ascii=False).encode())
+
+
+def catalogue_path(settings: Settings) -> Path:
+    """Where the build's segment catalogue lives (under HOLDOUT_HOME, never in the repository)."""
+    return settings.home / CATALOGUE_FILE
+
+
+def write_catalogue(settings: Settings, library: Library) -> Path:
+    """Write the catalogue `dim_segments` reads: one JSON line per segment, replaced atomically."""
+    path = catalogue_path(settings)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.{os.getpid()}")
+    with partial.open("w", encoding="utf-8") as out:
+        for row in library.catalogue():
+            out.write(json.dumps(row, ensure_ascii=False) + "\n")
+    partial.replace(path)
+    return path
+
+
+def build_inputs(settings: Settings) -> dict:
+    """Validate the library, write its catalogue under HOLDOUT_HOME and return the dbt vars (what a build needs)."""
+    library = load_library(settings)
+    write_catalogue(settings, library)
+    return {"segment_library": library.to_dbt()}

@@ -1,8 +1,10 @@
 {#
-    The segment library as holdout.segments.dbt_vars() hands it over in the var `segment_library`:
-      {segments: [{id, name, description, kind, dimension, level, definition, where}],
-       cross_products: [{id, description, dimensions: [...], levels: {dimension: [level ids]}}]}
-    Cross-products travel unexpanded (the var stays ~30 KB on the command line); SQL expands them.
+    The segment library as holdout.segments compiles it into the var `segment_library`:
+      {columns: [{name, sql}], crosses: [sql]}
+    Each `sql` is an expression yielding a segment id or null. `columns` are computed per customer over
+    dim_customers (a dimension's level, a custom/predictive segment); `crosses` over those columns.
+    holdout.segments is the only compiler: values are literals escaped by holdout.segments.sql_literal and
+    columns come from the dim_customers contract, quoted as identifiers.
 #}
 {% macro segment_library() -%}
     {%- set library = var('segment_library', none) -%}
@@ -11,38 +13,26 @@
     {%- endif -%}
     {%- if library is none or library is not mapping -%}
         {%- if execute -%}
-            {{ exceptions.raise_compiler_error("var 'segment_library' is required: run dbt through holdout.dbt_runner, which passes holdout.segments.dbt_vars(settings)") }}
+            {{ exceptions.raise_compiler_error("var 'segment_library' is required: run dbt through holdout.dbt_runner, which passes holdout.segments.build_inputs(settings)") }}
         {%- endif -%}
-        {{ return({'segments': [], 'cross_products': []}) }}
+        {{ return({'columns': [], 'crosses': []}) }}
     {%- endif -%}
-    {{ return({'segments': library.get('segments') or [], 'cross_products': library.get('cross_products') or []}) }}
+    {{ return({'columns': library.get('columns') or [], 'crosses': library.get('crosses') or []}) }}
 {%- endmacro %}
 
-{# Dimensions in library order: [{id, levels: [segment, ...]}], levels in the order they are tried. #}
-{% macro segment_dimensions(library) -%}
-    {%- set dimensions = [] -%}
-    {%- set by_id = {} -%}
-    {%- for segment in library.segments if segment.kind == 'dimension' -%}
-        {%- if segment.dimension not in by_id -%}
-            {%- do by_id.update({segment.dimension: {'id': segment.dimension, 'levels': []}}) -%}
-            {%- do dimensions.append(by_id[segment.dimension]) -%}
-        {%- endif -%}
-        {%- do by_id[segment.dimension]['levels'].append(segment) -%}
+{# A per-customer column name of the library, quoted; anything but lowercase letters, digits, _ is refused. #}
+{% macro segment_column(name) -%}
+    {%- if name is not string or not modules.re.match('^[a-z_][a-z0-9_]*$', name) -%}
+        {{ exceptions.raise_compiler_error("segment library: not a valid column name: " ~ name) }}
+    {%- endif -%}
+    {{ return(adapter.quote(name)) }}
+{%- endmacro %}
+
+{# Every expression whose non-null value is a membership: the per-customer columns, then the crosses. #}
+{% macro segment_membership_expressions(library) -%}
+    {%- set expressions = [] -%}
+    {%- for column in library.columns -%}
+        {%- do expressions.append(segment_column(column.name)) -%}
     {%- endfor -%}
-    {{ return(dimensions) }}
-{%- endmacro %}
-
-{# Segments evaluated one by one (kinds custom and predictive). #}
-{% macro segment_flag_segments(library) -%}
-    {{ return(library.segments | rejectattr('kind', 'equalto', 'dimension') | list) }}
-{%- endmacro %}
-
-{# The column holding a customer's level of a dimension in the per-customer level table. #}
-{% macro segment_level_column(dimension_id) -%}
-    {{ return(segment_identifier('level__' ~ dimension_id)) }}
-{%- endmacro %}
-
-{# The column holding a custom/predictive segment's boolean flag. #}
-{% macro segment_flag_column(segment_id) -%}
-    {{ return(segment_identifier('flag__' ~ segment_id)) }}
+    {{ return(expressions + library.crosses) }}
 {%- endmacro %}

@@ -1,16 +1,14 @@
 {#
-    One row per customer and segment they belong to today. One pass over dim_customers computes each
-    dimension's level (a `case`, first matching level wins) and each custom/predictive flag; dimension and
-    cross-product memberships are then the level columns concatenated into segment ids, so 500 segments
-    cost a few expressions per customer rather than 500 filters over the wide profile.
+    One row per customer and segment they belong to today. holdout.segments compiles the library into SQL
+    expressions that each yield a segment id or null (var segment_library, see macros/segments/):
+    one pass over dim_customers computes each dimension's level and each custom/predictive segment, the
+    cross-products are then `case`s over those level columns, so 500 segments cost a few expressions per
+    customer rather than 500 filters over the wide profile.
 #}
 {%- set library = segment_library() -%}
 {%- set columns = ['customer_id'] -%}
-{%- for dimension in segment_dimensions(library) -%}
-    {%- do columns.append(segment_level_case(dimension.levels) ~ ' as ' ~ segment_level_column(dimension.id)) -%}
-{%- endfor -%}
-{%- for segment in segment_flag_segments(library) -%}
-    {%- do columns.append('coalesce(' ~ segment_condition_sql(segment['where']) ~ ', false) as ' ~ segment_flag_column(segment.id)) -%}
+{%- for column in library.columns -%}
+    {%- do columns.append(column.sql ~ ' as ' ~ segment_column(column.name)) -%}
 {%- endfor -%}
 
 with customers as (
@@ -29,7 +27,7 @@ customer_levels as {{ segment_materialized_cte() }} (
 
 memberships as (
 
-    {{ segment_memberships_sql(segment_membership_rules(library), 'customer_levels') }}
+    {{ segment_memberships_sql(segment_membership_expressions(library), 'customer_levels') }}
 
 ),
 
