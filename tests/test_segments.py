@@ -235,3 +235,138 @@ def test_membership_history_opens_and_closes_across_as_of_dates(fresh_home: Sett
     before = snapshot()
     build(fresh_home, select="fct_segment_membership_history", progress=False)  # same as_of_date: a no-op
     assert snapshot() == before
+
+
+# --------------------------------------------------------------------------------------------------
+# the typed file format refuses with file, line, segment and field
+# --------------------------------------------------------------------------------------------------
+
+REFUSED = {
+    "unknown key in a condition": (
+        "segments:\n  - id: extra_key\n    where:\n      - {column: age, op: '>', value: 3, colour: red}\n",
+        ("extra_key", "where[0].colour", "unknown key", 4),
+    ),
+    "unknown key in a level": (
+        "dimensions:\n  - id: basket\n    levels:\n      - {id: big, else: true, weight: 3}\n",
+        ("basket__big", "weight", "unknown key", 4),
+    ),
+    "bad operator in a nested condition": (
+        "segments:\n  - id: nested_op\n    where:\n      - any_of:\n          - {column: age, op: like, value: '3%'}\n",
+        ("nested_op", "where[0].any_of[0].op", "bad operator 'like'", 5),
+    ),
+    "column not in the contract": (
+        "dimensions:\n  - id: sign\n    levels:\n      - {id: leo, where: [{column: star_sign, op: '=', value: leo}]}\n",
+        ("sign__leo", "where[0].column", "unknown column 'star_sign'", 4),
+    ),
+    "SQL in a column name": (
+        "segments:\n  - id: injected\n    where:\n      - {column: 'age\" > 0 or 1=1 or \"age', op: '>', value: 3}\n",
+        ("injected", "where[0].column", "unknown column", 4),
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(REFUSED), ids=list(REFUSED))
+def test_segment_file_is_refused_with_file_line_segment_and_field(case: str, segments_copy: Path) -> None:
+    text, (segment, field, reason, line) = REFUSED[case]
+    _write(segments_copy, "bad.yml", text)
+    problems = validate(directory=segments_copy)
+    assert [(p.file, p.segment, p.field, p.line) for p in problems] == [("bad.yml", segment, field, line)]
+    assert reason in problems[0].reason
+    with pytest.raises(SegmentLibraryError, match=f"bad.yml:{line}: segment '{segment}': "):
+        dbt_vars(directory=segments_copy)
+
+
+HOSTILE_CITY = "O'Brien'); drop table x; --"
+
+
+def test_a_quote_in_a_value_matches_literally_and_runs_no_sql(segments_copy: Path) -> None:
+    import duckdb
+
+    _write(
+        segments_copy,
+        "hostile.yml",
+        f"segments:\n  - id: hostile_city\n    where: [{{column: city, op: '=', value: {json.dumps(HOSTILE_CITY)}}}]\n",
+    )
+    library = load_library(directory=segments_copy)
+    column = next(c for c in library.to_dbt()["columns"] if c["name"] == "flag__hostile_city")
+    con = duckdb.connect()
+    con.execute("create table x as select 1 as kept")
+    con.execute("create table customers (customer_id varchar, city varchar)")
+    con.executemany(
+        "insert into customers values (?, ?)", [["C1", HOSTILE_CITY], ["C2", "O'Brien"], ["C3", None]]
+    )
+    rows = con.execute(f"select customer_id, {column['sql']} from customers order by customer_id").fetchall()
+    assert rows == [("C1", "hostile_city"), ("C2", None), ("C3", None)]
+    assert con.execute("select kept from x").fetchall() == [(1,)]  # the table the value names is still there
+    segment = next(s for s in library.segments if s.id == "hostile_city")
+    assert segment.definition == "city = 'O''Brien''); drop table x; --'"
+
+
+def test_only_contract_columns_and_plain_literals_reach_sql() -> None:
+    from holdout.segments import compile_sql, sql_literal
+
+    assert (
+        compile_sql([{"column": "city", "op": "in", "value": ["a'b", "c"]}]) == "(\"city\" in ('a''b', 'c'))"
+    )
+    with pytest.raises(ValueError, match="not a column of marts.dim_customers"):
+        compile_sql([{"column": 'age" or 1=1 --', "op": "=", "value": 1}])
+    with pytest.raises(TypeError):
+        sql_literal({"nested": "mapping"})
+
+
+# --------------------------------------------------------------------------------------------------
+# what dbt receives
+# --------------------------------------------------------------------------------------------------
+
+UNIT_TEST_LIBRARY = """\
+dimensions:
+  - id: life
+    levels:
+      - {id: active, name: Active, where: [{column: lifecycle_stage, op: "=", value: active}]}
+      - {id: other, name: Other, else: true}
+  - id: tier
+    levels:
+      - {id: top, name: Top, where: [{column: value_tier, op: in, value: [top, high]}]}
+cross_products:
+  - {id: life_tier, description: Life by tier, dimensions: [life, tier], levels: {life: [active, other], tier: [top]}}
+segments:
+  - {id: quoted_city, name: Quoted, where: [{column: city, op: "=", value: "L'Aquila"}]}
+  - id: either
+    name: Either
+    where: [{any_of: [{column: orders_count, op: ">=", value: 5}, {column: consent_email, op: is_true}]}]
+predictive:
+  - {id: p_top, name: Top decile, where: [{column: purchase_14d_decile, op: "=", value: 10}]}
+"""
+
+
+def test_dbt_unit_tests_use_what_holdout_segments_compiles(settings: Settings, tmp_path: Path) -> None:
+    """The var and catalogue rows in _segments__unit_tests.yml are exactly the compilation of UNIT_TEST_LIBRARY."""
+    import duckdb
+    import yaml
+
+    _write(tmp_path, "library.yml", UNIT_TEST_LIBRARY)
+    library = load_library(directory=tmp_path)
+    unit_tests = yaml.safe_load(
+        (settings.dbt_project_dir / "models" / "marts" / "segments" / "_segments__unit_tests.yml").read_text()
+    )["unit_tests"]
+    memberships = next(t for t in unit_tests if t["model"] == "fct_segment_memberships")
+    assert memberships["overrides"]["vars"]["segment_library"] == library.to_dbt()
+    listing = next(t for t in unit_tests if t["model"] == "dim_segments")
+    given = next(g for g in listing["given"] if g["input"] == "source('segment_library', 'catalogue')")
+    rows = duckdb.sql(given["rows"]).fetchall()
+    assert rows == [tuple(row.values()) for row in library.catalogue()]
+
+
+def test_build_inputs_write_the_catalogue_under_holdout_home(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("HOLDOUT_HOME", str(tmp_path / "home"))
+    from holdout.segments import build_inputs, catalogue_path
+
+    settings = get_settings()
+    variables = build_inputs(settings)
+    path = catalogue_path(settings)
+    assert path.is_relative_to(settings.home)
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    library = load_library(settings)
+    assert rows == library.catalogue()
+    assert {r["segment_id"] for r in rows} == {s.id for s in library.all_segments()}
+    assert variables == dbt_vars(settings)
