@@ -313,6 +313,11 @@ class SegmentFile(_Spec):
     segments: list[SegmentSpec] = Field(default_factory=list)
     predictive: list[SegmentSpec] = Field(default_factory=list)
 
+    @field_validator("dimensions", "cross_products", "segments", "predictive", mode="before")
+    @classmethod
+    def _empty_section(cls, value: Any) -> Any:
+        return [] if value is None else value  # `segments:` with nothing under it
+
 
 def _columns(info: ValidationInfo) -> dict[str, str]:
     return (info.context or {}).get("columns") or profile_columns()
@@ -649,7 +654,10 @@ def _read_file(path: Path, columns: dict[str, str]) -> tuple[_File | None, list[
         for key, value in raw.items()
         if (key,) not in bad
     }
-    return _File(path.name, raw, SegmentFile.model_validate(kept, context=context)), problems
+    try:
+        return _File(path.name, raw, SegmentFile.model_validate(kept, context=context)), problems
+    except ValidationError:  # what is left still fails: the file adds nothing, its problems are reported
+        return None, problems
 
 
 def _read_library(directory: Path) -> tuple[list[_File], list[Problem]]:
@@ -712,14 +720,14 @@ class _Assembly:
                     conditions = _conditions(lv.where)
                     levels.append(
                         Segment(
-                            seg_id,
-                            _text(lv.name) or lv.id,
-                            _text(lv.description) or None,
-                            "dimension",
-                            spec.id,
-                            describe(conditions),
-                            conditions,
-                            f.name,
+                            id=seg_id,
+                            name=_text(lv.name) or lv.id,
+                            description=_text(lv.description) or None,
+                            kind="dimension",
+                            dimension=spec.id,
+                            definition=describe(conditions),
+                            conditions=conditions,
+                            file=f.name,
                             level=lv.id,
                         )
                     )
@@ -737,61 +745,40 @@ class _Assembly:
                     conditions = _conditions(spec.where)
                     out.append(
                         Segment(
-                            spec.id,
-                            _text(spec.name) or spec.id,
-                            _text(spec.description) or None,
-                            kind,
-                            None,
-                            describe(conditions),
-                            conditions,
-                            f.name,
+                            id=spec.id,
+                            name=_text(spec.name) or spec.id,
+                            description=_text(spec.description) or None,
+                            kind=kind,
+                            dimension=None,
+                            definition=describe(conditions),
+                            conditions=conditions,
+                            file=f.name,
                         )
                     )
         return out
 
     def cross_products(self, dimensions: list[Dimension]) -> list[CrossProduct]:
         known = {d.id: {lv.level for lv in d.levels} for d in dimensions}
-        # dimensions that exist but failed validation were reported already: no second problem for them
-        invalid = {
+        # a dimension declared but invalid was reported already: no second problem for the crosses using it
+        declared = {
             e.get("id") for f in self.files for e in f.raw.get("dimensions") or [] if isinstance(e, dict)
         }
         out: dict[str, CrossProduct] = {}
         for f in self.files:
             for spec in f.spec.cross_products:
-                line = f.line("cross_products", spec.id)
-                found = [
-                    *(
-                        ("dimensions", f"unknown dimension '{d}' (known: {sorted(known)})")
-                        for d in spec.dimensions
-                        if d not in known and d not in invalid
-                    ),
-                    *(
-                        (f"levels.{d}", f"'{d}' is not one of this cross-product's dimensions")
-                        for d in spec.levels
-                        if d not in spec.dimensions
-                    ),
-                    *(
-                        (
-                            f"levels.{d}",
-                            f"unknown level '{lv}' of dimension '{d}' (known: {sorted(known[d])})",
-                        )
-                        for d, lvs in spec.levels.items()
-                        if d in known
-                        for lv in lvs
-                        if lv not in known[d]
-                    ),
-                ]
+                found = _cross_problems(spec, known, declared)
                 if spec.id in out:
                     found.append(("id", "duplicate cross-product id"))
+                line = f.line("cross_products", spec.id)
                 self.problems += [Problem(f.name, spec.id, fld, reason, line) for fld, reason in found]
                 if not found and all(d in known for d in spec.dimensions):
                     out[spec.id] = CrossProduct(
-                        spec.id,
-                        _text(spec.name) or spec.id,
-                        _text(spec.description) or None,
-                        f.name,
-                        tuple(spec.dimensions),
-                        dict(spec.levels),
+                        id=spec.id,
+                        name=_text(spec.name) or spec.id,
+                        description=_text(spec.description) or None,
+                        file=f.name,
+                        dimensions=tuple(spec.dimensions),
+                        levels=dict(spec.levels),
                     )
         return list(out.values())
 
@@ -803,6 +790,27 @@ class _Assembly:
                 if len(s.id) > MAX_ID_LENGTH:
                     reason = f"generated id longer than {MAX_ID_LENGTH} characters"
                     self.problems.append(Problem(cross.file, s.id, "id", reason, line))
+
+
+def _cross_problems(
+    spec: CrossProductSpec, known: dict[str, set[str]], declared: set[str]
+) -> list[tuple[str, str]]:
+    """(field, reason) for each reference of a cross-product to a dimension or level that does not exist."""
+    found = [
+        ("dimensions", f"unknown dimension '{d}' (known: {sorted(known)})")
+        for d in spec.dimensions
+        if d not in known and d not in declared
+    ]
+    for d, levels in spec.levels.items():
+        if d not in spec.dimensions:
+            found.append((f"levels.{d}", f"'{d}' is not one of this cross-product's dimensions"))
+        elif d in known:
+            found += [
+                (f"levels.{d}", f"unknown level '{lv}' of dimension '{d}' (known: {sorted(known[d])})")
+                for lv in levels
+                if lv not in known[d]
+            ]
+    return found
 
 
 def load_library(
