@@ -327,17 +327,18 @@ def test_send_time_consent_recheck_drops_opted_out(fresh_home):
 @pytest.mark.integration
 @pytest.mark.slow
 def test_close_measures_after_the_window_and_only_once(fresh_home):
-    from holdout.build import build
+    from holdout.build import build, build_campaign_marts
     from holdout.campaigns.close import campaign_report, close_due
     from holdout.generate import simulate
 
     d = as_of_date(fresh_home)
     outcomes = launch_mod.launch_due(fresh_home, d)
     assert {o.status for o in outcomes} == {"launched"} and len(outcomes) >= 4
-    assert close_due(fresh_home, rebuild_marts=False) == []  # windows still open
+    assert close_due(fresh_home) == []  # windows still open
     simulate(fresh_home, 21, progress=False)
     build(fresh_home, progress=False, echo=lambda _m: None)
     closed = close_due(fresh_home)
+    build_campaign_marts(fresh_home)
     assert {c.launch_id for c in closed} == {o.launch_id for o in outcomes}
     assert all(
         Path(c.report_path).exists() and c.profile_source == "profile snapshot at launch" for c in closed
