@@ -11,6 +11,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 import pytest
+from browser import check_page, chromium_available
 
 from holdout.campaigns import launch as launch_mod
 from holdout.campaigns.assignment import assign_groups, assignment_uniform, priority_order
@@ -344,6 +345,11 @@ def test_close_measures_after_the_window_and_only_once(fresh_home):
         Path(c.report_path).exists() and c.profile_source == "profile snapshot at launch" for c in closed
     )
     assert close_due(fresh_home) == []  # idempotent
+    index = fresh_home.reports_dir / "index.html"
+    assert all(f"campaigns/{Path(c.report_path).name}" in index.read_text() for c in closed)
+    for page in [index, *(Path(c.report_path) for c in closed)] if chromium_available() else []:
+        seen = check_page(page)
+        assert seen.external_requests == [] and seen.broken_images == 0 and seen.images >= 1, page
     con = _ro(fresh_home)
     try:
         res = con.execute(

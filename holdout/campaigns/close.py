@@ -281,7 +281,35 @@ def close_due(settings: Settings, as_of: date | None = None) -> list[ClosedLaunc
     if not measurements:
         return []
     with connect(settings=settings) as con:
-        return _record(con, measurements)
+        recorded = _record(con, measurements)
+    write_report_index(settings)
+    return recorded
+
+
+def write_report_index(settings: Settings) -> Path:
+    """`reports/index.html`: every closed launch linked to its report, and incremental revenue over time."""
+    from holdout.measure.report import render_report_index
+
+    index = settings.reports_dir / "index.html"
+    with connect(read_only=True, settings=settings) as con:
+        launches = con.execute(
+            """
+            select r.campaign_id, r.launch_id, r.launch_date, r.window_end, r.test_customers,
+                   r.control_customers, r.uplift, r.uplift_ci_low, r.uplift_ci_high, r.p_value,
+                   r.incremental_revenue, p.report_path
+            from ops.campaign_results as r
+            left join (
+                select launch_id, arg_max(report_path, written_at) as report_path
+                from ops.campaign_reports group by launch_id
+            ) as p using (launch_id)
+            where r.metric = 'revenue'
+            order by r.launch_date, r.launch_id"""
+        ).df()
+    launches["href"] = [
+        f"campaigns/{Path(p).name}" if isinstance(p, str) else f"campaigns/{lid}.html"
+        for p, lid in zip(launches["report_path"], launches["launch_id"], strict=True)
+    ]
+    return render_report_index(index, launches)
 
 
 def campaign_report(settings: Settings, campaign_id: str) -> str:
