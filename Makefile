@@ -7,7 +7,7 @@ export AIRFLOW__COSMOS__ENABLE_TELEMETRY ?= False
 export DO_NOT_TRACK ?= 1
 export MPLBACKEND ?= Agg
 
-.PHONY: help install install-dev compose-tool demo test lint format benchmark airflow mlflow clean
+.PHONY: help install install-dev compose-tool browser-tool demo test lint format benchmark airflow mlflow clean
 
 help:
 	@echo "make demo       set up, generate the default retailer, build, train, launch, simulate, close"
@@ -40,10 +40,14 @@ install-dev: $(VENV)/.installed-dev
 compose-tool:
 	@command -v docker-compose >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && (apt-get update -qq >/dev/null 2>&1; apt-get install -y -qq docker-compose >/dev/null 2>&1) || echo "docker-compose not installed: compose validation falls back to the schema checks"; }
 
+# Debian's Chromium opens the HTML reports in the tests (no external requests, every chart renders).
+browser-tool:
+	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && (apt-get update -qq >/dev/null 2>&1; apt-get install -y -qq chromium >/dev/null 2>&1) || echo "chromium not installed (not root or apt failed): the browser checks of the reports will skip"; }
+
 demo: install
 	$(BIN)/holdout demo
 
-test: install-dev compose-tool
+test: install-dev compose-tool browser-tool
 	$(BIN)/python -m pytest -q --timeout=1200
 
 lint: install-dev

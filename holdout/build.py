@@ -70,6 +70,11 @@ def build(
     return build_result
 
 
+def build_campaign_marts(settings: Settings) -> BuildResult:
+    """Rebuild the campaign marts from the ops ledgers (after a close), quietly."""
+    return build(settings, select="path:models/marts/campaigns", progress=False, echo=lambda _m: None)
+
+
 def prepare_build(settings: Settings) -> dict:
     """Before dbt: validate the segment library and resolve the as-of date (the dbt vars, returned; raises with
     file / segment / field on a bad library), then create the warehouse file and its `ops` ledgers."""

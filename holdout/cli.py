@@ -4,8 +4,12 @@
 from __future__ import annotations
 
 import importlib
+import os
+import sys
 
 import click
+
+DEBUG_ENV = "HOLDOUT_DEBUG"
 
 # command name -> (module, attribute): each module owns its commands.
 LAZY_COMMANDS: dict[str, tuple[str, str]] = {
@@ -50,11 +54,42 @@ class LazyGroup(click.Group):
         module = importlib.import_module(module_name)
         return getattr(module, attr)
 
+    def invoke(self, ctx: click.Context):
+        """Run the sub-command; an error nobody handled ends as one short line and exit 1, not a traceback
+        (HOLDOUT_DEBUG=1 shows the traceback)."""
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.Exit, click.ClickException, click.Abort, SystemExit):
+            raise
+        except KeyboardInterrupt:
+            click.echo("holdout: interrupted", err=True)
+            sys.exit(130)
+        except Exception as error:  # noqa: BLE001 - the last line of defence of every command
+            if os.environ.get(DEBUG_ENV):
+                raise
+            command = " ".join(["holdout", *([ctx.invoked_subcommand] if ctx.invoked_subcommand else [])])
+            click.echo(f"{command}: {error_message(error)}", err=True)
+            click.echo(f"(set {DEBUG_ENV}=1 to see the traceback)", err=True)
+            sys.exit(1)
+
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         # Listing help must not import every sub-package (Airflow, MLflow...): use the static texts.
         rows = [(name, COMMAND_HELP.get(name, "")) for name in self.list_commands(ctx)]
         with formatter.section("Commands"):
             formatter.write_dl(rows)
+
+
+def error_message(error: BaseException) -> str:
+    """One readable line for an unexpected error: the cause DuckDB, dbt or pandas put first, without the
+    chained exceptions and stack frames that hide it."""
+    text = str(error).strip() or type(error).__name__
+    if "Could not set lock on file" in text:
+        return (
+            "the warehouse is in use by another process (a build, launch or Airflow task); "
+            "wait for it to finish and retry"
+        )
+    first = text.splitlines()[0]
+    return f"{type(error).__name__}: {first}"
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})

@@ -50,7 +50,7 @@ def demo(customers: int, seed: int, start: str, days: int, keep: bool) -> None:
 
     Starts from a clean HOLDOUT_HOME (raw data, warehouse, MLflow store, outbox, reports) unless --keep.
     """
-    from holdout.build import build
+    from holdout.build import build, build_campaign_marts
     from holdout.campaigns.close import close_due
     from holdout.campaigns.launch import GateFailed, launch_campaign, launch_due
     from holdout.campaigns.spec import load_specs
@@ -112,6 +112,8 @@ def demo(customers: int, seed: int, start: str, days: int, keep: bool) -> None:
 
     started = _step(7, total, "Close the ended response windows: uplift in money, personas, reports")
     closed = close_due(settings)
+    if closed:
+        build_campaign_marts(settings)
     _done(started)
 
     _step(8, total, "Summary")

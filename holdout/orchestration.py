@@ -519,7 +519,7 @@ def close_due_windows(settings: Settings | None = None, as_of: str | date | None
 
     release_dbt_connections()
     settings = settings or get_settings()
-    closed = close_due(settings, as_of=business_date(settings, as_of), rebuild_marts=False)
+    closed = close_due(settings, as_of=business_date(settings, as_of))
     for item in closed:
         log.info("closed %s: report %s", item.launch_id, item.report_path)
     return sorted({item.campaign_id for item in closed})

@@ -92,7 +92,7 @@ def _simulate_and_close(
 
     with monkeypatch.context() as m:
         m.setattr(personas_mod, "find_personas", recording)
-        closed = close_due(settings, rebuild_marts=False)
+        closed = close_due(settings)
     con = duckdb.connect(str(settings.warehouse_path), read_only=True)
     try:
         results = con.execute("select * from ops.campaign_results").df()

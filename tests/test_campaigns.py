@@ -11,6 +11,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 import pytest
+from browser import check_page, chromium_available
 
 from holdout.campaigns import launch as launch_mod
 from holdout.campaigns.assignment import assign_groups, assignment_uniform, priority_order
@@ -327,22 +328,28 @@ def test_send_time_consent_recheck_drops_opted_out(fresh_home):
 @pytest.mark.integration
 @pytest.mark.slow
 def test_close_measures_after_the_window_and_only_once(fresh_home):
-    from holdout.build import build
+    from holdout.build import build, build_campaign_marts
     from holdout.campaigns.close import campaign_report, close_due
     from holdout.generate import simulate
 
     d = as_of_date(fresh_home)
     outcomes = launch_mod.launch_due(fresh_home, d)
     assert {o.status for o in outcomes} == {"launched"} and len(outcomes) >= 4
-    assert close_due(fresh_home, rebuild_marts=False) == []  # windows still open
+    assert close_due(fresh_home) == []  # windows still open
     simulate(fresh_home, 21, progress=False)
     build(fresh_home, progress=False, echo=lambda _m: None)
     closed = close_due(fresh_home)
+    build_campaign_marts(fresh_home)
     assert {c.launch_id for c in closed} == {o.launch_id for o in outcomes}
     assert all(
         Path(c.report_path).exists() and c.profile_source == "profile snapshot at launch" for c in closed
     )
     assert close_due(fresh_home) == []  # idempotent
+    index = fresh_home.reports_dir / "index.html"
+    assert all(f"campaigns/{Path(c.report_path).name}" in index.read_text() for c in closed)
+    for page in [index, *(Path(c.report_path) for c in closed)] if chromium_available() else []:
+        seen = check_page(page)
+        assert seen.external_requests == [] and seen.broken_images == 0 and seen.images >= 1, page
     con = _ro(fresh_home)
     try:
         res = con.execute(

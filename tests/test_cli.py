@@ -38,3 +38,20 @@ def test_segments_list_and_show(built_home, monkeypatch):
     missing = runner.invoke(main, ["segments", "show", "no_such_segment"])
     assert missing.exit_code == 1
     assert "No segment 'no_such_segment'" in missing.output
+
+
+def test_an_unexpected_error_is_one_line_and_exit_1_not_a_traceback(tmp_path, monkeypatch):
+    # A warehouse file that is not a DuckDB database: the reader fails deep inside duckdb.
+    monkeypatch.setenv("HOLDOUT_HOME", str(tmp_path))
+    (tmp_path / "warehouse.duckdb").write_text("not a database\n" * 10)
+    result = CliRunner().invoke(main, ["segments", "list"])
+    assert result.exit_code == 1
+    assert "Traceback" not in result.output
+    assert result.output.strip().splitlines()[0].startswith("holdout segments: ")
+    assert "HOLDOUT_DEBUG=1" in result.output
+
+    monkeypatch.setenv("HOLDOUT_DEBUG", "1")
+    debug = CliRunner().invoke(main, ["segments", "list"])
+    assert (
+        debug.exit_code == 1 and debug.exception is not None and not isinstance(debug.exception, SystemExit)
+    )

@@ -408,3 +408,43 @@ def test_funnel_formats():
         == expected
     )
     assert normalize_funnel(pd.DataFrame({"step": ["all", "consented"], "n": [10, 7]})) == expected
+
+
+def test_report_reads_as_a_marketer_expects(tmp_path):
+    rng = np.random.default_rng(3)
+    null_t, null_c = (
+        rng.exponential(20, 4000) * (rng.random(4000) < 0.1),
+        rng.exponential(20, 4000) * (rng.random(4000) < 0.1),
+    )
+    flat = measure_uplift(pd.Series(null_t), pd.Series(null_c), cost_per_contact=0.01)
+    assert flat.ci_low < 0 < flat.ci_high  # the uplift is not distinguishable from zero
+    frame = pd.DataFrame(
+        {
+            "group": ["test"] * 4000 + ["control"] * 4000,
+            "revenue": np.r_[null_t, null_c],
+            "x": rng.random(8000),
+        }
+    )
+    one_group = find_personas(frame, treatment_col="group", outcome_col="revenue", feature_cols=["x"], seed=0)
+    assert len(one_group) == 1
+    doc = render_campaign_report(
+        tmp_path / "flat.html",
+        campaign={
+            "id": "gift-email",
+            "audience": {"all_of": ["a"], "any_of": [], "none_of": ["test_accounts"], "scores": []},
+            "schedule": "every",
+            "every_days": 14,
+            "priority": None,
+        },
+        results=[flat],
+        personas=one_group,
+        funnel=[("all", 8000)],
+    ).read_text()
+    assert "{'all_of'" not in doc and "every_days" not in doc and "None" not in doc
+    assert "all of: a; none of: test_accounts" in doc and "every 14 days" in doc
+    assert "p = &lt;" not in doc and "p = <" not in doc
+    assert "1 personas" not in doc and "Estimation half" not in doc
+    assert "measured as one group" in doc
+    roi_cell = f"{100 * flat.roi:.0f}%"
+    assert roi_cell not in doc  # no point ROI when the uplift's interval includes zero
+    assert "not distinguishable from zero" in doc

@@ -169,9 +169,13 @@ def launch_due_cmd(on: date | None) -> None:
 @DATE_OPTION
 def close(on: date | None) -> None:
     """Measure every launch whose response window has ended; write results, personas and HTML reports."""
+    from holdout.build import build_campaign_marts
     from holdout.campaigns.close import close_due
 
-    closed = close_due(get_settings(), on)
+    settings = get_settings()
+    closed = close_due(settings, on)
+    if closed:
+        build_campaign_marts(settings)
     if not closed:
         click.echo("Nothing to close.")
     for c in closed:

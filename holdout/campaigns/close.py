@@ -108,9 +108,19 @@ def _spec_info(settings: Settings, launch_id: str, campaign_id: str) -> dict:
         return {"id": campaign_id}
 
 
-def close_launch(settings: Settings, con: duckdb.DuckDBPyConnection, row: tuple) -> ClosedLaunch:
+@dataclass
+class Measurement:
+    """Everything one close writes, computed without holding the warehouse writer."""
+
+    closed: ClosedLaunch
+    results: pd.DataFrame
+    personas: pd.DataFrame
+    written_at: datetime
+
+
+def measure_launch(settings: Settings, con: duckdb.DuckDBPyConnection, row: tuple) -> Measurement:
+    """Measure one launch from a read-only connection and render its HTML report; the ledger is not touched."""
     from holdout.measure.personas import find_personas
-    from holdout.measure.report import render_campaign_report
     from holdout.measure.uplift import measure_conversion, measure_uplift
 
     launch_id, campaign_id, launch_date, window_end, channel, funnel_json = row
@@ -162,48 +172,15 @@ def close_launch(settings: Settings, con: duckdb.DuckDBPyConnection, row: tuple)
     results["method"] = results["method"] + f"; {source}"
     persona_rows = pd.DataFrame([{**ids, **p.to_record(), "closed_at": closed_at} for p in personas])
 
-    report = settings.reports_dir / "campaigns" / f"{launch_id}.html"
-    report.parent.mkdir(parents=True, exist_ok=True)
-    funnel = json.loads(funnel_json) if isinstance(funnel_json, str) else (funnel_json or [])
-    balance_path = launch_dir(settings, launch_id) / "balance.json"
-    balance = None
-    if balance_path.exists():
-        smd = json.loads(balance_path.read_text()).get("smd") or []
-        balance = pd.DataFrame(smd) if smd else None
-    render_campaign_report(
-        report,
-        campaign={
-            **spec,
-            "launch_id": launch_id,
-            "launch_date": str(launch_date),
-            "window_end": str(window_end),
-            "channel": channel,
-            "profile": source,
-        },
+    report = _render_report(
+        settings,
+        row,
+        spec=spec,
+        source=source,
         results=[revenue, conversion],
         personas=personas,
-        funnel=[(s["step"], s["count"]) for s in funnel],
-        balance=balance,
     )
-
-    cols = [r[0] for r in con.execute("describe ops.campaign_results").fetchall()]
-    pcols = [r[0] for r in con.execute("describe ops.campaign_persona_results").fetchall()]
-    con.execute("begin transaction")
-    try:
-        con.register("_results", results.reindex(columns=cols))
-        con.execute("insert into ops.campaign_results select * from _results")
-        if len(persona_rows):
-            con.register("_personas", persona_rows.reindex(columns=pcols))
-            con.execute("insert into ops.campaign_persona_results select * from _personas")
-        con.execute(
-            "insert into ops.campaign_reports values (?, ?, ?, ?)",
-            [launch_id, campaign_id, str(report), datetime.now(UTC).replace(tzinfo=None)],
-        )
-        con.execute("commit")
-    except BaseException:
-        con.execute("rollback")
-        raise
-    return ClosedLaunch(
+    closed = ClosedLaunch(
         launch_id,
         campaign_id,
         str(report),
@@ -213,25 +190,126 @@ def close_launch(settings: Settings, con: duckdb.DuckDBPyConnection, row: tuple)
         len(personas),
         source,
     )
+    return Measurement(closed, results, persona_rows, closed_at)
 
 
-def close_due(
-    settings: Settings, as_of: date | None = None, rebuild_marts: bool = True
-) -> list[ClosedLaunch]:
+def _render_report(
+    settings: Settings, row: tuple, *, spec: dict, source: str, results: list, personas: list
+) -> Path:
+    """Write the launch's HTML report through a temporary file, so a reader never sees half a page."""
+    from holdout.measure.report import render_campaign_report
+
+    launch_id, _campaign_id, launch_date, window_end, channel, funnel_json = row
+    report = settings.reports_dir / "campaigns" / f"{launch_id}.html"
+    report.parent.mkdir(parents=True, exist_ok=True)
+    funnel = json.loads(funnel_json) if isinstance(funnel_json, str) else (funnel_json or [])
+    balance_path = launch_dir(settings, launch_id) / "balance.json"
+    balance = None
+    if balance_path.exists():
+        smd = json.loads(balance_path.read_text()).get("smd") or []
+        balance = pd.DataFrame(smd) if smd else None
+    tmp = report.with_suffix(".html.tmp")
+    render_campaign_report(
+        tmp,
+        campaign={
+            **spec,
+            "launch_id": launch_id,
+            "launch_date": str(launch_date),
+            "window_end": str(window_end),
+            "channel": channel,
+            "profile": source,
+        },
+        results=results,
+        personas=personas,
+        funnel=[(s["step"], s["count"]) for s in funnel],
+        balance=balance,
+    )
+    tmp.replace(report)
+    return report
+
+
+def _record(con: duckdb.DuckDBPyConnection, measurements: list[Measurement]) -> list[ClosedLaunch]:
+    """Append every measurement to the ledgers in one transaction. A launch a concurrent close has recorded
+    meanwhile is skipped, so no launch is ever measured twice."""
+    cols = [r[0] for r in con.execute("describe ops.campaign_results").fetchall()]
+    pcols = [r[0] for r in con.execute("describe ops.campaign_persona_results").fetchall()]
+    recorded: list[ClosedLaunch] = []
+    con.execute("begin transaction")
+    try:
+        for m in measurements:
+            launch_id = m.closed.launch_id
+            done = con.execute(
+                "select count(*) from ops.campaign_results where launch_id = ?", [launch_id]
+            ).fetchall()[0][0]
+            if done:
+                log.info("%s was closed by another process meanwhile", launch_id)
+                continue
+            con.register("_results", m.results.reindex(columns=cols))
+            con.execute("insert into ops.campaign_results select * from _results")
+            con.unregister("_results")
+            if len(m.personas):
+                con.register("_personas", m.personas.reindex(columns=pcols))
+                con.execute("insert into ops.campaign_persona_results select * from _personas")
+                con.unregister("_personas")
+            con.execute(
+                "insert into ops.campaign_reports (launch_id, campaign_id, report_path, written_at) "
+                "values (?, ?, ?, ?)",
+                [launch_id, m.closed.campaign_id, m.closed.report_path, m.written_at],
+            )
+            recorded.append(m.closed)
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        raise
+    return recorded
+
+
+def close_due(settings: Settings, as_of: date | None = None) -> list[ClosedLaunch]:
     """Measure every launched campaign whose window has ended by `as_of` (default: the warehouse's as-of
-    date) and is not closed yet; write ops.campaign_results / ops.campaign_persona_results and the HTML
-    reports, then rebuild the campaign marts. Idempotent: a closed launch is never measured twice."""
+    date) and is not closed yet, and write ops.campaign_results / ops.campaign_persona_results / the HTML
+    reports. Measurement reads a read-only connection; the ledgers are written at the end in one transaction.
+    Idempotent: a closed launch is never measured twice. The campaign marts read these ledgers: the caller
+    rebuilds them (`holdout.build.build_campaign_marts`), as the CLI and the campaign_close DAG do."""
     as_of = as_of or as_of_date(settings)
-    closed: list[ClosedLaunch] = []
-    with connect(settings=settings) as con:
+    with connect(settings=settings):
+        pass  # a writer connection creates the ops ledgers if a fresh warehouse lacks them
+    with connect(read_only=True, settings=settings) as con:
+        measurements = []
         for row in _due_launches(con, as_of):
-            closed.append(close_launch(settings, con, row))
-            log.info("closed %s", row[0])
-    if closed and rebuild_marts:
-        from holdout.build import build
+            measurements.append(measure_launch(settings, con, row))
+            log.info("measured %s", row[0])
+    if not measurements:
+        return []
+    with connect(settings=settings) as con:
+        recorded = _record(con, measurements)
+    write_report_index(settings)
+    return recorded
 
-        build(settings, select="path:models/marts/campaigns", progress=False, echo=lambda _m: None)
-    return closed
+
+def write_report_index(settings: Settings) -> Path:
+    """`reports/index.html`: every closed launch linked to its report, and incremental revenue over time."""
+    from holdout.measure.report import render_report_index
+
+    index = settings.reports_dir / "index.html"
+    with connect(read_only=True, settings=settings) as con:
+        launches = con.execute(
+            """
+            select r.campaign_id, r.launch_id, r.launch_date, r.window_end, r.test_customers,
+                   r.control_customers, r.uplift, r.uplift_ci_low, r.uplift_ci_high, r.p_value,
+                   r.incremental_revenue, p.report_path
+            from ops.campaign_results as r
+            left join (
+                select launch_id, arg_max(report_path, written_at) as report_path
+                from ops.campaign_reports group by launch_id
+            ) as p using (launch_id)
+            where r.metric = 'revenue'
+            order by r.launch_date, r.launch_id"""
+        ).df()
+    launches["href"] = [
+        f"campaigns/{Path(p).name}" if isinstance(p, str) else f"campaigns/{lid}.html"
+        for p, lid in zip(launches["report_path"], launches["launch_id"], strict=True)
+    ]
+    return render_report_index(index, launches)
 
 
 def campaign_report(settings: Settings, campaign_id: str) -> str:

@@ -416,6 +416,37 @@ def find_personas(
     is the minimum number of customers per arm inside and outside a candidate on the discovery half.
     Returns personas in discovery order; the last one is everyone not covered by an earlier one.
     """
+    treated, y = _checked_inputs(frame, treatment_col, outcome_col, feature_cols, treated_value)
+    discovery = _discovery_half(treated, seed)
+    features = [_encode_feature(c, frame[c], n_bins, max_levels) for c in feature_cols]
+    features = [f for f in features if f.conditions]
+    rules = _discover_rules(
+        features,
+        discovery,
+        treated,
+        y,
+        max_order=max_order,
+        max_personas=max_personas,
+        min_group_size=min_group_size,
+        complexity_penalty=complexity_penalty,
+        min_z=min_z,
+        discovery_alpha=discovery_alpha,
+    )
+    membership, overlaps = _membership(frame, rules)
+    # With no persona found nothing was selected, so the whole audience measures the single group honestly.
+    estimation = ~discovery if rules else np.ones(len(frame), dtype=bool)
+    est = _estimate_groups(membership, estimation, treated, y, len(rules) + 1, confidence)
+    return _personas_from(rules, overlaps, membership, discovery, treated, y, est, cost_per_contact)
+
+
+def _checked_inputs(
+    frame: pd.DataFrame,
+    treatment_col: str,
+    outcome_col: str,
+    feature_cols: Sequence[str],
+    treated_value: Any,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The treatment indicator and the outcome as arrays, after the checks that make the search meaningful."""
     missing = [c for c in [treatment_col, outcome_col, *feature_cols] if c not in frame.columns]
     if missing:
         raise KeyError(f"find_personas: columns not in frame: {missing}")
@@ -429,16 +460,36 @@ def find_personas(
         raise ValueError(f"find_personas: {outcome_col} has missing values (fill non-buyers with 0)")
     if treated.all() or not treated.any():
         raise ValueError("find_personas: need customers in both test and control")
+    return treated, y
 
-    # Random halves within each arm, so both halves keep the test/control split.
+
+def _discovery_half(treated: np.ndarray, seed: int) -> np.ndarray:
+    """Random halves within each arm, so both halves keep the test/control split."""
     rng = np.random.default_rng(seed)
-    discovery = np.zeros(len(frame), dtype=bool)
+    discovery = np.zeros(treated.size, dtype=bool)
     for arm in (treated, ~treated):
         idx = np.flatnonzero(arm)
         discovery[rng.permutation(idx)[: idx.size // 2]] = True
+    return discovery
 
-    features = [_encode_feature(c, frame[c], n_bins, max_levels) for c in feature_cols]
-    features = [f for f in features if f.conditions]
+
+_Rule = tuple[list[Condition], float, float]  # conditions, discovery uplift, discovery z
+
+
+def _discover_rules(
+    features: list[_Feature],
+    discovery: np.ndarray,
+    treated: np.ndarray,
+    y: np.ndarray,
+    *,
+    max_order: int,
+    max_personas: int,
+    min_group_size: int,
+    complexity_penalty: float,
+    min_z: float | None,
+    discovery_alpha: float,
+) -> list[_Rule]:
+    """Greedy sequential covering on the discovery half only."""
     d_idx = np.flatnonzero(discovery)
     search = _Search(
         [_Feature(f.name, f.codes[d_idx], f.n_levels, f.conditions, f.matrix) for f in features],
@@ -446,8 +497,7 @@ def find_personas(
         y[d_idx],
         max_order,
     )
-
-    rules: list[tuple[list[Condition], float, float]] = []
+    rules: list[_Rule] = []
     pool = np.arange(d_idx.size)
     while len(rules) < max_personas - 1 and pool.size:
         found = search.best(pool, min_group_size, complexity_penalty, min_z, discovery_alpha)
@@ -459,8 +509,12 @@ def find_personas(
             f = next(f for f in search.features if f.name == c.feature)
             covered &= f.matrix[f.conditions.index(c)][f.codes[pool]] > 0
         pool = pool[~covered]
+    return rules
 
-    # Membership on the whole audience from the raw-value predicates (what a reader of the definition sees).
+
+def _membership(frame: pd.DataFrame, rules: list[_Rule]) -> tuple[np.ndarray, list[tuple[str, ...]]]:
+    """Persona index of every row, from the raw-value predicates (what a reader of the definition sees), and
+    for each rule the earlier personas that already took some of its customers."""
     membership = np.full(len(frame), len(rules), dtype=np.int64)
     free = np.ones(len(frame), dtype=bool)
     overlaps: list[tuple[str, ...]] = []
@@ -471,36 +525,64 @@ def find_personas(
         overlaps.append(tuple(f"P{q + 1}" for q in range(r) if (m & (membership == q)).any()))
         membership[m & free] = r
         free &= ~m
+    return membership, overlaps
 
-    k = len(rules) + 1
-    # With no persona found nothing was selected, so the whole audience measures the single group honestly.
-    est = ~discovery if rules else np.ones(len(frame), dtype=bool)
-    yt_all = y - y.mean()
 
-    def group_sums(rows: np.ndarray) -> list[np.ndarray]:
-        out = []
-        for arm in (treated, ~treated):
-            sel = rows & arm
-            g, v = membership[sel], yt_all[sel]
-            out += [
-                np.bincount(g, minlength=k).astype(np.float64),
-                np.bincount(g, weights=v, minlength=k),
-                np.bincount(g, weights=v * v, minlength=k),
-            ]
-        return out
+@dataclass(frozen=True)
+class _GroupEstimates:
+    n_test: np.ndarray
+    n_control: np.ndarray
+    mean_test: np.ndarray  # centred on the overall mean
+    mean_control: np.ndarray
+    welch: dict[str, np.ndarray]
+    p_holm: np.ndarray
+    overall_uplift: float
 
-    nt, st, qt, nc, sc, qc = group_sums(est)
+
+def _estimate_groups(
+    membership: np.ndarray,
+    rows: np.ndarray,
+    treated: np.ndarray,
+    y: np.ndarray,
+    k: int,
+    confidence: float,
+) -> _GroupEstimates:
+    """Welch uplift, interval and Holm-adjusted p-value of each of the ``k`` groups, on ``rows`` only."""
+    yc = y - y.mean()
+    sums = []
+    for arm in (treated, ~treated):
+        sel = rows & arm
+        g, v = membership[sel], yc[sel]
+        sums += [
+            np.bincount(g, minlength=k).astype(np.float64),
+            np.bincount(g, weights=v, minlength=k),
+            np.bincount(g, weights=v * v, minlength=k),
+        ]
+    nt, st, qt, nc, sc, qc = sums
     with np.errstate(divide="ignore", invalid="ignore"):
         mt, mc = st / nt, sc / nc
         vt = np.maximum(qt - st * mt, 0.0) / (nt - 1)
         vc = np.maximum(qc - sc * mc, 0.0) / (nc - 1)
     w = welch_from_stats(mt, vt, nt, mc, vc, nc, confidence)
-    holm = _holm(np.nan_to_num(w["p_value"], nan=1.0))
+    # The yardstick is the overall uplift on the same rows, so a persona and the average share noise.
+    overall = float(st.sum() / nt.sum() - sc.sum() / nc.sum())
+    return _GroupEstimates(nt, nc, mt, mc, w, _holm(np.nan_to_num(w["p_value"], nan=1.0)), overall)
+
+
+def _personas_from(
+    rules: list[_Rule],
+    overlaps: list[tuple[str, ...]],
+    membership: np.ndarray,
+    discovery: np.ndarray,
+    treated: np.ndarray,
+    y: np.ndarray,
+    est: _GroupEstimates,
+    cost_per_contact: float | None,
+) -> list[Persona]:
+    k = len(rules) + 1
     full_t = np.bincount(membership[treated], minlength=k)
     full_c = np.bincount(membership[~treated], minlength=k)
-    # The yardstick is the overall uplift on the same estimation half, so a persona and the average share noise.
-    overall = float(st.sum() / nt.sum() - sc.sum() / nc.sum())
-
+    w = est.welch
     personas = []
     for r in range(k):
         if r < len(rules):
@@ -510,13 +592,13 @@ def find_personas(
             if excludes:
                 definition += f" (not in {', '.join(excludes)})"
         else:
-            conds, d_uplift, d_z = [], float("nan"), float("nan")
+            conds, d_z = [], float("nan")
             excludes = tuple(f"P{q + 1}" for q in range(len(rules)))
             definition = f"everyone else (not in {', '.join(excludes)})" if rules else "all customers"
             d_rows = discovery & (membership == r)
             d_uplift = float(y[d_rows & treated].mean() - y[d_rows & ~treated].mean())
         uplift, lo, hi = float(w["uplift"][r]), float(w["ci_low"][r]), float(w["ci_high"][r])
-        verdict, harmful, recommendation = classify(uplift, lo, hi, overall, cost_per_contact)
+        verdict, harmful, recommendation = classify(uplift, lo, hi, est.overall_uplift, cost_per_contact)
         personas.append(
             Persona(
                 persona_id=f"P{r + 1}",
@@ -525,16 +607,16 @@ def find_personas(
                 excludes=excludes,
                 n_test=int(full_t[r]),
                 n_control=int(full_c[r]),
-                n_test_estimation=int(nt[r]),
-                n_control_estimation=int(nc[r]),
-                share_of_audience=float((full_t[r] + full_c[r]) / len(frame)),
-                mean_test=float(mt[r] + y.mean()),
-                mean_control=float(mc[r] + y.mean()),
+                n_test_estimation=int(est.n_test[r]),
+                n_control_estimation=int(est.n_control[r]),
+                share_of_audience=float((full_t[r] + full_c[r]) / len(membership)),
+                mean_test=float(est.mean_test[r] + y.mean()),
+                mean_control=float(est.mean_control[r] + y.mean()),
                 uplift=uplift,
                 ci_low=lo,
                 ci_high=hi,
                 p_value=float(w["p_value"][r]),
-                p_value_holm=float(holm[r]),
+                p_value_holm=float(est.p_holm[r]),
                 incremental_revenue=uplift * int(full_t[r]),
                 discovery_uplift=d_uplift,
                 discovery_z=d_z,

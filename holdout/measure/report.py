@@ -35,8 +35,10 @@ METHOD_TEXT = [
     "is reported.",
     "Binary metrics (conversion, visit): difference of proportions with Newcombe's hybrid score interval "
     "(built from the two Wilson intervals; reliable for rare events) and the pooled two-proportion z-test.",
-    "Incremental revenue = uplift x test customers. Cost = cost per contact x test customers. "
-    "ROI = (incremental revenue - cost) / cost, on revenue, not margin.",
+    "Incremental revenue = uplift x test customers. Revenue is what customers paid, so the discount an offer "
+    "gives is already subtracted from it. Cost = cost per contact x test customers. ROI = (incremental revenue "
+    "- cost) / cost, on revenue, not margin, shown with the interval that the uplift's interval implies; when "
+    "that uplift interval includes zero only the ROI interval is shown.",
     "Personas: customers are split at random, within each arm, into a discovery half and an estimation half. "
     "A greedy search over profile conditions and pairs of conditions, run on the discovery half only, peels "
     "off the groups whose uplift differs most from the rest (Bonferroni-controlled z-statistic, minimum group "
@@ -88,6 +90,85 @@ def _pct(x: Any, digits: int = 2) -> str:
 
 def _p(x: float) -> str:
     return "–" if x is None or math.isnan(x) else ("< 0.0001" if x < 1e-4 else f"{x:.4f}")
+
+
+def _p_text(x: float) -> str:
+    """'p = 0.0123' or 'p < 0.0001', for sentences."""
+    text = _p(x)
+    return f"p {text}" if text.startswith("<") else f"p = {text}"
+
+
+def _interval(lo: float, hi: float, fmt: str = "{:,.2f}") -> str:
+    return f"{fmt.format(lo)} to {fmt.format(hi)}"
+
+
+def roi_interval(r: UpliftResult) -> tuple[float, float] | None:
+    """ROI at the two ends of the uplift's interval: (uplift x test customers - cost) / cost."""
+    if not r.cost:
+        return None
+    return tuple((u * r.n_test - r.cost) / r.cost for u in (r.ci_low, r.ci_high))  # type: ignore[return-value]
+
+
+def _roi(r: UpliftResult) -> str:
+    """The ROI with its interval; only the interval when the uplift's interval includes zero, because a point
+    ROI would then read as a result the data does not support."""
+    bounds = roi_interval(r)
+    if bounds is None:
+        return "–"
+    span = f"{_pct(bounds[0], 0)} to {_pct(bounds[1], 0)}"
+    if r.ci_low <= 0 <= r.ci_high:
+        return f"not shown (uplift not distinguishable from zero); interval {span}"
+    return f"{_pct(r.roi, 0)} ({span})"
+
+
+def _describe_field(key: str, value: Any) -> str | None:
+    """A campaign field as a marketer reads it; None hides the field."""
+    if key in ("path", "every_days") or value in (None, "", (), []):
+        return None
+    if key == "audience" and isinstance(value, Mapping):
+        parts = [
+            f"{label}: {', '.join(map(str, value[k]))}"
+            for k, label in (("all_of", "all of"), ("any_of", "any of"), ("none_of", "none of"))
+            if value.get(k)
+        ]
+        scores = value.get("scores") or ()
+        if isinstance(scores, Mapping):  # {column: {min, max}} as written in a spec
+            scores = [{"column": c, **_as_mapping(b)} for c, b in scores.items()]
+        for score in scores:
+            sc = _as_mapping(score)
+            bounds = [f"{op} {sc[k]}" for k, op in (("min", ">="), ("max", "<=")) if sc.get(k) is not None]
+            parts.append(f"{sc.get('column')} {' and '.join(bounds)}")
+        return "; ".join(parts)
+    if key == "offer" and isinstance(value, Mapping):
+        kind = str(value.get("kind", "")).replace("_", " ")
+        return f"{kind} (code {value['code']})" if value.get("code") else kind
+    if key == "frequency_cap" and isinstance(value, Mapping):
+        return f"at most {value.get('max_contacts')} contact(s) per {value.get('per_days')} days"
+    if key == "control_share":
+        return _pct(value, 1)
+    if isinstance(value, Mapping):
+        text = ", ".join(f"{k}: {v}" for k, v in value.items() if v not in (None, "", (), []))
+    elif isinstance(value, list | tuple):
+        text = ", ".join(map(str, value))
+    else:
+        text = str(value)
+    return text if len(text) < 200 else None
+
+
+def _campaign_table(info: Mapping[str, Any]) -> str:
+    rows = []
+    for key, value in info.items():
+        if key == "schedule":
+            every = info.get("every_days")
+            value = f"every {every} days" if value == "every" and every else value
+        elif key == "priority" and value is None:
+            value = "auto"
+        text = _describe_field(key, value)
+        if text is not None:
+            rows.append(
+                f"<tr><th class=l>{_esc(key.replace('_', ' '))}</th><td class=l>{_esc(text)}</td></tr>"
+            )
+    return f"<table>{''.join(rows)}</table>"
 
 
 def _figure(**kwargs: Any) -> Figure:
@@ -247,27 +328,28 @@ def balance_chart(balance: pd.DataFrame, threshold: float = SMD_THRESHOLD) -> Fi
 def _results_table(results: Sequence[Result], currency: str) -> str:
     head = (
         "<tr><th class=l>metric</th><th>test</th><th>control</th><th>test value</th><th>control value</th>"
-        "<th>uplift</th><th>95% interval</th><th>p-value</th><th>incremental</th><th>cost</th><th>ROI</th>"
-        "<th class=l>method</th></tr>"
+        "<th>uplift</th><th>95% interval</th><th>p-value</th><th>response rate, test vs control</th>"
+        "<th>bootstrap 95% interval</th><th>incremental</th><th>cost</th><th>ROI</th><th class=l>method</th></tr>"
     )
     rows = []
     for r in results:
         if _is_money(r):
             tv, cv = _money(r.mean_test, currency), _money(r.mean_control, currency)
-            up, ci = _money(r.uplift, currency), f"{r.ci_low:,.4f} to {r.ci_high:,.4f}"
-            inc, roi = _money(r.incremental_revenue, currency), _pct(r.roi, 1)
-            extra = f"<br>response rate {_pct(r.response_rate_test)} vs {_pct(r.response_rate_control)}"
-            if r.bootstrap_ci_low is not None:
-                extra += f"<br>bootstrap {r.bootstrap_ci_low:,.4f} to {r.bootstrap_ci_high:,.4f}"
+            up, ci = _money(r.uplift, currency), _interval(r.ci_low, r.ci_high)
+            inc, roi = _money(r.incremental_revenue, currency), _esc(_roi(r))
+            rates = f"{_pct(r.response_rate_test)} vs {_pct(r.response_rate_control)}"
+            boot = (
+                _interval(r.bootstrap_ci_low, r.bootstrap_ci_high) if r.bootstrap_ci_low is not None else "–"
+            )
         else:
             tv, cv = _pct(r.rate_test, 3), _pct(r.rate_control, 3)
             up, ci = f"{100 * r.uplift:+.3f} pp", f"{100 * r.ci_low:+.3f} to {100 * r.ci_high:+.3f} pp"
-            inc, roi, extra = f"{r.incremental_conversions:,.1f} conversions", "–", ""
+            inc, roi, rates, boot = f"{r.incremental_conversions:,.1f} conversions", "–", "–", "–"
         notes = "".join(f"<br><span class=note>{_esc(n)}</span>" for n in getattr(r, "notes", ()))
         rows.append(
             f"<tr><td class=l>{_esc(r.metric)}</td><td>{r.n_test:,}</td><td>{r.n_control:,}</td><td>{tv}</td>"
-            f"<td>{cv}</td><td>{up}</td><td>{ci}{extra}</td><td>{_p(r.p_value)}</td><td>{inc}</td>"
-            f"<td>{_money(r.cost, currency) if r.cost is not None else '–'}</td><td>{roi}</td>"
+            f"<td>{cv}</td><td>{up}</td><td>{ci}</td><td>{_p(r.p_value)}</td><td>{rates}</td><td>{boot}</td>"
+            f"<td>{inc}</td><td>{_money(r.cost, currency) if r.cost is not None else '–'}</td><td>{roi}</td>"
             f"<td class=l>{_esc(r.method)}{notes}</td></tr>"
         )
     return f"<table>{head}{''.join(rows)}</table>"
@@ -306,11 +388,11 @@ def _headline(results: Sequence[Result], currency: str) -> str:
     )
     text = (
         f"Incremental {_esc(money.metric)}: {_money(money.incremental_revenue, currency)} "
-        f"({_money(money.uplift, currency)} per test customer, 95% interval {money.ci_low:,.4f} to "
-        f"{money.ci_high:,.4f}; {verdict}, p = {_p(money.p_value)})."
+        f"({_money(money.uplift, currency)} per test customer, 95% interval "
+        f"{_interval(money.ci_low, money.ci_high)}; {verdict}, {_p_text(money.p_value)})."
     )
-    if money.roi is not None:
-        text += f" Cost {_money(money.cost, currency)}, ROI {_pct(money.roi, 1)}."
+    if money.cost:
+        text += f" Cost {_money(money.cost, currency)}, ROI {_esc(_roi(money))}."
     return f"<p class=headline>{text}</p>"
 
 
@@ -340,12 +422,7 @@ def render_campaign_report(
 
     parts = [f"<h1>{_esc(title)}</h1>"]
     if info:
-        rows = "".join(
-            f"<tr><th class=l>{_esc(k)}</th><td class=l>{_esc(v)}</td></tr>"
-            for k, v in info.items()
-            if not isinstance(v, Mapping | list | tuple) or len(str(v)) < 200
-        )
-        parts.append(f"<table>{rows}</table>")
+        parts.append(_campaign_table(info))
     parts.append(_headline(results_l, currency))
 
     parts.append("<h2>Results: test vs control</h2>")
@@ -363,12 +440,20 @@ def render_campaign_report(
         tot_c = sum(p.n_control_estimation * p.mean_control for p in personas)
         if est[0] and est[1]:
             overall = tot_t / est[0] - tot_c / est[1]
-        parts.append(
-            f"<p>{len(personas)} personas partition the audience. Estimation half: {est[0]:,} test and "
-            f"{est[1]:,} control customers. Recommendations: "
-            + ", ".join(f"{_esc(p.persona_id)} {_esc(p.recommendation)}" for p in personas)
-            + ".</p>"
-        )
+        if len(personas) == 1:
+            parts.append(
+                "<p>No group of customers responded differently enough from the rest to be reported, so the "
+                f"whole audience ({est[0]:,} test and {est[1]:,} control customers) is measured as one group. "
+                f"Recommendation: {_esc(personas[0].recommendation)}.</p>"
+            )
+        else:
+            parts.append(
+                f"<p>{len(personas)} personas partition the audience. They were found on a random half of it; "
+                f"every figure below comes from the other half ({est[0]:,} test and {est[1]:,} control "
+                "customers). Recommendations: "
+                + ", ".join(f"{_esc(p.persona_id)} {_esc(p.recommendation)}" for p in personas)
+                + ".</p>"
+            )
         parts.append(_persona_table(personas, currency))
         parts.append(_png(forest_plot(personas, overall, currency)))
     else:
@@ -408,4 +493,64 @@ def render_campaign_report(
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(doc, encoding="utf-8")
+    return out
+
+
+def incremental_revenue_chart(launches: pd.DataFrame, currency: str = "EUR") -> Figure:
+    """Incremental revenue of every closed launch over time, one colour per campaign, with 95% intervals."""
+    fig = _figure(figsize=(9, 4))
+    ax = fig.subplots()
+    for campaign_id, rows in launches.sort_values("launch_date").groupby("campaign_id", sort=True):
+        x = pd.to_datetime(rows["launch_date"])
+        y = rows["incremental_revenue"].to_numpy(dtype=float)
+        lo = rows["uplift_ci_low"].to_numpy(dtype=float) * rows["test_customers"].to_numpy(dtype=float)
+        hi = rows["uplift_ci_high"].to_numpy(dtype=float) * rows["test_customers"].to_numpy(dtype=float)
+        ax.errorbar(x, y, yerr=[y - lo, hi - y], fmt="o-", capsize=4, lw=1.5, label=str(campaign_id))
+    ax.axhline(0, color="black", lw=0.8)
+    ax.set_ylabel(f"incremental revenue, {currency} (95% interval)")
+    ax.set_xlabel("launch date")
+    ax.legend(fontsize=8, frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    fig.autofmt_xdate()
+    fig.tight_layout()
+    return fig
+
+
+def render_report_index(path: str | Path, launches: pd.DataFrame, currency: str = "EUR") -> Path:
+    """Write the reports' index page: every closed launch with a link to its report, and a chart of incremental
+    revenue per campaign over time. ``launches``: one row per closed launch with campaign_id, launch_id,
+    launch_date, window_end, test_customers, control_customers, uplift, uplift_ci_low, uplift_ci_high, p_value,
+    incremental_revenue and ``href`` (the report's path relative to the index)."""
+    parts = ["<h1>Campaign reports</h1>"]
+    if len(launches):
+        parts.append(
+            f"<p>{launches['campaign_id'].nunique()} campaign(s), {len(launches)} closed launch(es). Incremental "
+            "revenue is measured against each launch's random control group.</p>"
+        )
+        parts.append(_png(incremental_revenue_chart(launches, currency)))
+        head = (
+            "<tr><th class=l>campaign</th><th class=l>launch</th><th class=l>window</th><th>test</th>"
+            "<th>control</th><th>uplift per customer</th><th>95% interval</th><th>p-value</th>"
+            "<th>incremental revenue</th></tr>"
+        )
+        rows = "".join(
+            f"<tr><td class=l>{_esc(r.campaign_id)}</td>"
+            f'<td class=l><a href="{_esc(r.href)}">{_esc(r.launch_id)}</a></td>'
+            f"<td class=l>{_esc(r.launch_date)} to {_esc(r.window_end)}</td><td>{int(r.test_customers):,}</td>"
+            f"<td>{int(r.control_customers):,}</td><td>{_money(r.uplift, currency)}</td>"
+            f"<td>{_interval(r.uplift_ci_low, r.uplift_ci_high)}</td><td>{_p(r.p_value)}</td>"
+            f"<td>{_money(r.incremental_revenue, currency)}</td></tr>"
+            for r in launches.sort_values(["launch_date", "launch_id"], ascending=[False, True]).itertuples()
+        )
+        parts.append(f"<table>{head}{rows}</table>")
+    else:
+        parts.append("<p>No campaign has been closed yet.</p>")
+    doc = (
+        "<!DOCTYPE html><html lang=en><head><meta charset=utf-8><title>Holdout – campaign reports</title>"
+        f"<style>{_CSS}</style></head><body>{''.join(parts)}</body></html>"
+    )
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_suffix(".tmp")
+    tmp.write_text(doc, encoding="utf-8")
+    tmp.replace(out)
     return out
