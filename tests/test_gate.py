@@ -26,10 +26,9 @@ def test_gx_project_is_committed_and_stable(tmp_path, monkeypatch):
     monkeypatch.setenv("HOLDOUT_HOME", str(tmp_path))
     from holdout.config import get_settings
 
-    before = {p: p.read_bytes() for p in root.rglob("*") if p.is_file() and "uncommitted" not in p.parts}
+    before = _tree(root)
     assert gate.init_gx_project(get_settings()) == []  # the committed config is exactly what the code defines
-    after = {p: p.read_bytes() for p in root.rglob("*") if p.is_file() and "uncommitted" not in p.parts}
-    assert before == after
+    assert _tree(root) == before
     suite = json.loads((root / "expectations/campaign_activation_gate.json").read_text())
     types = {e["type"] for e in suite["expectations"]}
     assert {
@@ -38,6 +37,41 @@ def test_gx_project_is_committed_and_stable(tmp_path, monkeypatch):
         "expect_table_row_count_to_be_between",
         "expect_column_values_to_be_in_set",
     } <= types
+
+
+def _tree(root: Path) -> dict[str, bytes | None]:
+    """Every file (with its bytes) and directory under root: nothing ignored."""
+    return {str(p.relative_to(root)): p.read_bytes() if p.is_file() else None for p in root.rglob("*")}
+
+
+def _passing_gate_frame(n: int = 40) -> pd.DataFrame:
+    """A gate frame every expectation accepts (one customer in five in control)."""
+    frame = pd.DataFrame({"customer_id": [f"C{i:07d}" for i in range(n)]})
+    frame["group"] = ["control" if i % 5 == 0 else "test" for i in range(n)]
+    frame["is_control"] = (frame["group"] == "control").astype(int)
+    for col in ("consent_ok", "contact_ok", "is_active_customer"):
+        frame[col] = True
+    for col in ("in_open_window", "exported_control"):
+        frame[col] = False
+    return frame
+
+
+def test_gate_run_writes_only_under_holdout_home(tmp_path, monkeypatch):
+    """Validation results and Data Docs go to HOLDOUT_HOME; the repository's expectations/ is untouched."""
+    from holdout.config import get_settings
+
+    root = PROJECT_ROOT / "expectations"
+    monkeypatch.setenv("HOLDOUT_HOME", str(tmp_path / "home"))
+    settings = get_settings()
+    before = _tree(root)
+    result = gate.validate_gate_frame(
+        settings, "state-check-20260101", _passing_gate_frame(), 0.2, 1000, tmp_path / "out"
+    )
+    assert result.success
+    assert _tree(root) == before
+    results = list((settings.reports_dir / "gx" / "validations").rglob("*.json"))
+    assert [p.parent.parent.name for p in results] == ["state-check-20260101"]
+    assert result.docs_path and Path(result.docs_path).is_relative_to(settings.home)
 
 
 def test_control_share_tolerance_scales_with_n():

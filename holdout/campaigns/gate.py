@@ -1,10 +1,11 @@
 """The activation gate: a Great Expectations checkpoint over the final audience of a launch.
 
 The GX project is a file Data Context in `expectations/` (GX Core 1.x layout): the suite, the validation
-definition and the checkpoint `campaign_activation_gate` are committed JSON; validation results go to
-`expectations/uncommitted/` and Data Docs to `settings.reports_dir/gx_docs/` (the site's base directory is
-the substitution variable `holdout_reports_dir`, supplied at run time). Nothing at run time writes the
-committed configuration: `python -m holdout.campaigns.gate --init` (re)creates it from `build_suite()`.
+definition and the checkpoint `campaign_activation_gate` are committed JSON. Everything a run writes lives
+under HOLDOUT_HOME: validation results in `settings.reports_dir/gx/validations/`, Data Docs in
+`settings.reports_dir/gx_docs/` (both base directories use the substitution variable `holdout_reports_dir`,
+supplied at run time), so a run writes nothing inside the repository. `python -m holdout.campaigns.gate
+--init` (re)creates the committed configuration from `build_expectations()`.
 
 The frame GX validates is built at gate time from the warehouse and the ledgers, independently of the
 eligibility code that produced the audience: the gate catches a bug (or an injected fault) upstream.
@@ -14,6 +15,7 @@ STACK.md: GX's SQL datasource fails on DuckDB, so the frame is pandas, read from
 from __future__ import annotations
 
 import json
+import os
 import sys
 from dataclasses import dataclass
 from datetime import date
@@ -156,7 +158,9 @@ def _site_config() -> dict:
 
 
 def get_context(settings: Settings, create: bool = False):
-    """The file Data Context in `expectations/`, with Data Docs pointed at this HOLDOUT_HOME's reports."""
+    """The file Data Context in `expectations/`; its results and Data Docs go to this HOLDOUT_HOME's reports."""
+    # usage statistics off even where a GX version reads only the environment, not the committed config
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
     import great_expectations as gx
 
     root = Path(settings.expectations_dir)
