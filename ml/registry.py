@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from datetime import UTC, datetime
 
 import mlflow
@@ -25,12 +26,74 @@ class RollbackError(RuntimeError):
     """There is no previous champion to roll back to."""
 
 
+PROJECT_TAG = ("project", "holdout")  # set on every experiment `ml.train` creates
+
+
 def client(settings: Settings) -> MlflowClient:
-    """A registry client on the project's tracking store (also set as MLflow's default for this process)."""
+    """A registry client on the project's tracking store (also set as MLflow's default for this process).
+
+    A store opened from a moved or copied HOLDOUT_HOME first has its artifact paths pointed here.
+    """
     settings.mlflow_dir.mkdir(parents=True, exist_ok=True)
+    relocate_artifacts(settings)
     mlflow.set_tracking_uri(settings.mlflow_tracking_uri)
     mlflow.set_registry_uri(settings.mlflow_tracking_uri)
     return MlflowClient(tracking_uri=settings.mlflow_tracking_uri, registry_uri=settings.mlflow_tracking_uri)
+
+
+# (table, column, scope): where MLflow 3 keeps absolute artifact paths. Runs and logged models belong to
+# an experiment; model versions point at a logged model's files.
+_PATH_COLUMNS = (
+    ("experiments", "artifact_location", "experiment_id = :experiment_id"),
+    ("runs", "artifact_uri", "experiment_id = :experiment_id"),
+    ("logged_models", "artifact_location", "experiment_id = :experiment_id"),
+    ("model_versions", "storage_location", "true"),
+)
+
+
+def relocate_artifacts(settings: Settings) -> list[str]:
+    """Point the artifact paths of the project's experiments at this HOLDOUT_HOME; returns the experiments moved.
+
+    MLflow stores each experiment's artifact_location (and every run's, logged model's and model version's
+    path under it) as an absolute URI fixed at creation, and has no API to change it. Without this a copied
+    or moved HOLDOUT_HOME would read, and a retrain would write, the original home's artifacts. Only the
+    default SQLite store under HOLDOUT_HOME is rewritten: another tracking URI owns its own artifacts.
+    A no-op (one read) when nothing moved; safe to run from several processes at once.
+    """
+    db = settings.mlflow_dir / "mlflow.db"
+    if settings.mlflow_tracking_uri_override or not db.exists():
+        return []
+    con = sqlite3.connect(db, timeout=60, isolation_level=None)
+    try:
+        moved: list[str] = []
+        if not con.execute("select 1 from sqlite_master where name = 'experiment_tags'").fetchone():
+            return moved  # a store MLflow has not initialised yet
+        con.execute("begin immediate")  # one writer decides, a concurrent opener then finds nothing to do
+        rows = con.execute(
+            """select e.experiment_id, e.name, e.artifact_location from experiments as e
+               join experiment_tags as t on t.experiment_id = e.experiment_id and t.key = ? and t.value = ?""",
+            PROJECT_TAG,
+        ).fetchall()
+        for experiment_id, name, location in rows:
+            wanted = (settings.mlflow_artifacts_dir / name).as_uri()
+            if location == wanted or not location:
+                continue
+            params = {"experiment_id": experiment_id, "old": location, "new": wanted}
+            for table, column, scope in _PATH_COLUMNS:
+                con.execute(
+                    f"""update {table} set {column} = :new || substr({column}, length(:old) + 1)
+                        where {scope} and ({column} = :old or substr({column}, 1, length(:old) + 1) = :old || '/')""",
+                    params,
+                )
+            moved.append(name)
+        con.execute("commit")
+        return moved
+    except BaseException:
+        if con.in_transaction:
+            con.execute("rollback")
+        raise
+    finally:
+        con.close()
 
 
 def _now() -> str:
