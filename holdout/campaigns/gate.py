@@ -146,8 +146,10 @@ def build_expectations() -> list:
 
 
 def _site_config() -> dict:
+    """The Data Docs site: under HOLDOUT_HOME, built by OfflineSiteBuilder (pages load nothing remote)."""
     return {
-        "class_name": "SiteBuilder",
+        "class_name": "OfflineSiteBuilder",
+        "module_name": "holdout.campaigns.gx_docs",
         "show_how_to_buttons": False,
         "store_backend": {
             "class_name": "TupleFilesystemStoreBackend",
@@ -205,7 +207,7 @@ def init_gx_project(settings: Settings) -> list[str]:
         changed.append("analytics off")
     if changed:
         variables.save()
-    if DOCS_SITE not in (ctx.get_config().data_docs_sites or {}):
+    if (ctx.get_config().data_docs_sites or {}).get(DOCS_SITE) != _site_config():
         # the default site writes inside the repo; ours writes to HOLDOUT_HOME/reports/gx_docs
         for name in list(ctx.get_config().data_docs_sites or {}):
             ctx.delete_data_docs_site(name)
