@@ -51,6 +51,21 @@ _PATH_COLUMNS = (
 )
 
 
+def _misplaced(con: sqlite3.Connection, settings: Settings) -> list[tuple[int, str, str, str]]:
+    """(experiment id, name, current location, wanted location) of the project's experiments not under here."""
+    rows = con.execute(
+        """select e.experiment_id, e.name, e.artifact_location from experiments as e
+           join experiment_tags as t on t.experiment_id = e.experiment_id and t.key = ? and t.value = ?""",
+        PROJECT_TAG,
+    ).fetchall()
+    out = []
+    for experiment_id, name, location in rows:
+        wanted = (settings.mlflow_artifacts_dir / name).as_uri()
+        if location and location != wanted:
+            out.append((experiment_id, name, location, wanted))
+    return out
+
+
 def relocate_artifacts(settings: Settings) -> list[str]:
     """Point the artifact paths of the project's experiments at this HOLDOUT_HOME; returns the experiments moved.
 
@@ -58,36 +73,29 @@ def relocate_artifacts(settings: Settings) -> list[str]:
     path under it) as an absolute URI fixed at creation, and has no API to change it. Without this a copied
     or moved HOLDOUT_HOME would read, and a retrain would write, the original home's artifacts. Only the
     default SQLite store under HOLDOUT_HOME is rewritten: another tracking URI owns its own artifacts.
-    A no-op (one read) when nothing moved; safe to run from several processes at once.
+    One read, without a write lock, when nothing moved; safe to run from several processes at once.
     """
     db = settings.mlflow_dir / "mlflow.db"
     if settings.mlflow_tracking_uri_override or not db.exists():
         return []
     con = sqlite3.connect(db, timeout=60, isolation_level=None)
     try:
-        moved: list[str] = []
         if not con.execute("select 1 from sqlite_master where name = 'experiment_tags'").fetchone():
-            return moved  # a store MLflow has not initialised yet
-        con.execute("begin immediate")  # one writer decides, a concurrent opener then finds nothing to do
-        rows = con.execute(
-            """select e.experiment_id, e.name, e.artifact_location from experiments as e
-               join experiment_tags as t on t.experiment_id = e.experiment_id and t.key = ? and t.value = ?""",
-            PROJECT_TAG,
-        ).fetchall()
-        for experiment_id, name, location in rows:
-            wanted = (settings.mlflow_artifacts_dir / name).as_uri()
-            if location == wanted or not location:
-                continue
-            params = {"experiment_id": experiment_id, "old": location, "new": wanted}
+            return []  # a store MLflow has not initialised yet
+        if not _misplaced(con, settings):
+            return []
+        con.execute("begin immediate")  # one writer rewrites; a concurrent opener then finds nothing to do
+        moved = _misplaced(con, settings)
+        for experiment_id, _name, old, new in moved:
+            params = {"experiment_id": experiment_id, "old": old, "new": new}
             for table, column, scope in _PATH_COLUMNS:
                 con.execute(
                     f"""update {table} set {column} = :new || substr({column}, length(:old) + 1)
                         where {scope} and ({column} = :old or substr({column}, 1, length(:old) + 1) = :old || '/')""",
                     params,
                 )
-            moved.append(name)
         con.execute("commit")
-        return moved
+        return [name for _id, name, _old, _new in moved]
     except BaseException:
         if con.in_transaction:
             con.execute("rollback")
