@@ -91,6 +91,9 @@ def mlflow_ui(port: int, host: str) -> None:
     settings = get_settings()
     settings.mlflow_dir.mkdir(parents=True, exist_ok=True)
     settings.mlflow_artifacts_dir.mkdir(parents=True, exist_ok=True)
+    from ml.registry import relocate_artifacts
+
+    relocate_artifacts(settings)  # a moved HOLDOUT_HOME: serve this home's artifacts, not the original's
     uri = settings.mlflow_tracking_uri
     click.echo(f"MLflow UI on {uri}: http://{host}:{port}  (Ctrl-C stops it)")
     sys.stdout.flush()

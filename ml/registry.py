@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from datetime import UTC, datetime
 
 import mlflow
@@ -25,12 +26,82 @@ class RollbackError(RuntimeError):
     """There is no previous champion to roll back to."""
 
 
+PROJECT_TAG = ("project", "holdout")  # set on every experiment `ml.train` creates
+
+
 def client(settings: Settings) -> MlflowClient:
-    """A registry client on the project's tracking store (also set as MLflow's default for this process)."""
+    """A registry client on the project's tracking store (also set as MLflow's default for this process).
+
+    A store opened from a moved or copied HOLDOUT_HOME first has its artifact paths pointed here.
+    """
     settings.mlflow_dir.mkdir(parents=True, exist_ok=True)
+    relocate_artifacts(settings)
     mlflow.set_tracking_uri(settings.mlflow_tracking_uri)
     mlflow.set_registry_uri(settings.mlflow_tracking_uri)
     return MlflowClient(tracking_uri=settings.mlflow_tracking_uri, registry_uri=settings.mlflow_tracking_uri)
+
+
+# (table, column, scope): where MLflow 3 keeps absolute artifact paths. Runs and logged models belong to
+# an experiment; model versions point at a logged model's files.
+_PATH_COLUMNS = (
+    ("experiments", "artifact_location", "experiment_id = :experiment_id"),
+    ("runs", "artifact_uri", "experiment_id = :experiment_id"),
+    ("logged_models", "artifact_location", "experiment_id = :experiment_id"),
+    ("model_versions", "storage_location", "true"),
+)
+
+
+def _misplaced(con: sqlite3.Connection, settings: Settings) -> list[tuple[int, str, str, str]]:
+    """(experiment id, name, current location, wanted location) of the project's experiments not under here."""
+    rows = con.execute(
+        """select e.experiment_id, e.name, e.artifact_location from experiments as e
+           join experiment_tags as t on t.experiment_id = e.experiment_id and t.key = ? and t.value = ?""",
+        PROJECT_TAG,
+    ).fetchall()
+    out = []
+    for experiment_id, name, location in rows:
+        wanted = (settings.mlflow_artifacts_dir / name).as_uri()
+        if location and location != wanted:
+            out.append((experiment_id, name, location, wanted))
+    return out
+
+
+def relocate_artifacts(settings: Settings) -> list[str]:
+    """Point the artifact paths of the project's experiments at this HOLDOUT_HOME; returns the experiments moved.
+
+    MLflow stores each experiment's artifact_location (and every run's, logged model's and model version's
+    path under it) as an absolute URI fixed at creation, and has no API to change it. Without this a copied
+    or moved HOLDOUT_HOME would read, and a retrain would write, the original home's artifacts. Only the
+    default SQLite store under HOLDOUT_HOME is rewritten: another tracking URI owns its own artifacts.
+    One read, without a write lock, when nothing moved; safe to run from several processes at once.
+    """
+    db = settings.mlflow_dir / "mlflow.db"
+    if settings.mlflow_tracking_uri_override or not db.exists():
+        return []
+    con = sqlite3.connect(db, timeout=60, isolation_level=None)
+    try:
+        if not con.execute("select 1 from sqlite_master where name = 'experiment_tags'").fetchone():
+            return []  # a store MLflow has not initialised yet
+        if not _misplaced(con, settings):
+            return []
+        con.execute("begin immediate")  # one writer rewrites; a concurrent opener then finds nothing to do
+        moved = _misplaced(con, settings)
+        for experiment_id, _name, old, new in moved:
+            params = {"experiment_id": experiment_id, "old": old, "new": new}
+            for table, column, scope in _PATH_COLUMNS:
+                con.execute(
+                    f"""update {table} set {column} = :new || substr({column}, length(:old) + 1)
+                        where {scope} and ({column} = :old or substr({column}, 1, length(:old) + 1) = :old || '/')""",
+                    params,
+                )
+        con.execute("commit")
+        return [name for _id, name, _old, _new in moved]
+    except BaseException:
+        if con.in_transaction:
+            con.execute("rollback")
+        raise
+    finally:
+        con.close()
 
 
 def _now() -> str:

@@ -82,7 +82,9 @@ def experiment_id(name: str, settings: Settings) -> str:
         return experiment.experiment_id
     location = settings.mlflow_artifacts_dir / name
     location.mkdir(parents=True, exist_ok=True)
-    return mlflow.create_experiment(name, artifact_location=location.as_uri(), tags={"project": "holdout"})
+    # the tag marks the experiments registry.relocate_artifacts keeps pointed at the current HOLDOUT_HOME
+    tags = dict([registry.PROJECT_TAG])
+    return mlflow.create_experiment(name, artifact_location=location.as_uri(), tags=tags)
 
 
 def evaluate(spec: ModelSpec, y: np.ndarray, pred: np.ndarray) -> dict[str, float]:

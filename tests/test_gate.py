@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import duckdb
@@ -26,10 +27,9 @@ def test_gx_project_is_committed_and_stable(tmp_path, monkeypatch):
     monkeypatch.setenv("HOLDOUT_HOME", str(tmp_path))
     from holdout.config import get_settings
 
-    before = {p: p.read_bytes() for p in root.rglob("*") if p.is_file() and "uncommitted" not in p.parts}
+    before = _tree(root)
     assert gate.init_gx_project(get_settings()) == []  # the committed config is exactly what the code defines
-    after = {p: p.read_bytes() for p in root.rglob("*") if p.is_file() and "uncommitted" not in p.parts}
-    assert before == after
+    assert _tree(root) == before
     suite = json.loads((root / "expectations/campaign_activation_gate.json").read_text())
     types = {e["type"] for e in suite["expectations"]}
     assert {
@@ -38,6 +38,137 @@ def test_gx_project_is_committed_and_stable(tmp_path, monkeypatch):
         "expect_table_row_count_to_be_between",
         "expect_column_values_to_be_in_set",
     } <= types
+
+
+def _tree(root: Path) -> dict[str, bytes | None]:
+    """Every file (with its bytes) and directory under root: nothing ignored."""
+    return {str(p.relative_to(root)): p.read_bytes() if p.is_file() else None for p in root.rglob("*")}
+
+
+def _passing_gate_frame(n: int = 40) -> pd.DataFrame:
+    """A gate frame every expectation accepts (one customer in five in control)."""
+    frame = pd.DataFrame({"customer_id": [f"C{i:07d}" for i in range(n)]})
+    frame["group"] = ["control" if i % 5 == 0 else "test" for i in range(n)]
+    frame["is_control"] = (frame["group"] == "control").astype(int)
+    for col in ("consent_ok", "contact_ok", "is_active_customer"):
+        frame[col] = True
+    for col in ("in_open_window", "exported_control"):
+        frame[col] = False
+    return frame
+
+
+@pytest.fixture(scope="module")
+def gate_run(tmp_path_factory):
+    """One passing gate run on a fresh HOLDOUT_HOME: (settings, result, expectations/ before, after)."""
+    from holdout.config import Settings
+
+    root = PROJECT_ROOT / "expectations"
+    settings = Settings(home=tmp_path_factory.mktemp("gate_run") / "home")
+    before = _tree(root)
+    result = gate.validate_gate_frame(
+        settings, "state-check-20260101", _passing_gate_frame(), 0.2, 1000, settings.home / "out"
+    )
+    return settings, result, before, _tree(root)
+
+
+def test_gate_run_writes_only_under_holdout_home(gate_run):
+    """Validation results and Data Docs go to HOLDOUT_HOME; the repository's expectations/ is untouched."""
+    settings, result, before, after = gate_run
+    assert result.success
+    assert after == before
+    results = list((settings.reports_dir / "gx" / "validations").rglob("*.json"))
+    assert [p.parent.parent.name for p in results] == ["state-check-20260101"]
+    assert result.docs_path and Path(result.docs_path).is_relative_to(settings.home)
+
+
+_REMOTE = r"""["']?(?:https?:)?//"""
+_REMOTE_REFERENCES = [
+    re.compile(
+        r"<(?:script|link|img|source|iframe|embed)\b[^>]*\b(?:src|href|srcset)\s*=\s*" + _REMOTE, re.I
+    ),
+    re.compile(r"url\(\s*" + _REMOTE, re.I),
+    re.compile(r"@import\s+(?:url\()?\s*" + _REMOTE, re.I),
+]
+
+
+def test_data_docs_are_self_contained(gate_run):
+    """No page or stylesheet of the site loads a script, stylesheet, image or font from the network."""
+    settings, result, _, _ = gate_run
+    site = settings.reports_dir / "gx_docs"
+    files = [*site.rglob("*.html"), *site.rglob("*.css")]
+    assert len([f for f in files if f.suffix == ".html"]) >= 3  # index, suite page, validation page
+    for path in files:
+        text = path.read_text()
+        for pattern in _REMOTE_REFERENCES:
+            found = pattern.search(text)
+            assert found is None, (
+                f"{path.relative_to(site)} loads {text[found.start() : found.start() + 120]!r}"
+            )
+        for ref in re.findall(r"""<(?:script|link|img)\b[^>]*\b(?:src|href)\s*=\s*["']([^"'#]+)""", text):
+            assert (path.parent / ref).exists(), f"{path.relative_to(site)} references missing {ref}"
+    index = (site / "index.html").read_text()
+    page = Path(result.docs_path).relative_to(site).as_posix()
+    assert f'href="{page}"' in index and "state-check-20260101" in index
+
+
+@pytest.mark.skipif(not Path("/usr/bin/chromium").exists(), reason="Debian's chromium is not installed")
+def test_data_docs_load_nothing_remote_in_a_browser(gate_run, tmp_path):
+    """Headless Chromium, with every network request sent to a recording proxy, opens the index and a page."""
+    import socketserver
+    import subprocess
+    import threading
+
+    requests: list[str] = []
+    # the browser's own update, time and account services, requested whatever page is open
+    browser_own = {
+        "update.googleapis.com",
+        "accounts.google.com",
+        "clients2.google.com",
+        "redirector.gvt1.com",
+    }
+
+    class Record(socketserver.StreamRequestHandler):
+        def handle(self):
+            line = self.rfile.readline().decode(errors="replace").strip()
+            host = re.sub(r"^\w+ (?:https?://)?([^/:\s]+).*$", r"\1", line)
+            if host not in browser_own:
+                requests.append(line)
+
+    settings, result, _, _ = gate_run
+    control = tmp_path / "control.html"  # proves the proxy sees a page's remote loads
+    control.write_text('<html><body><script src="https://cdn.example.org/x.js"></script>state-check-20260101')
+    pages = [control, settings.reports_dir / "gx_docs" / "index.html", Path(result.docs_path)]
+    with socketserver.ThreadingTCPServer(("127.0.0.1", 0), Record) as proxy:
+        threading.Thread(target=proxy.serve_forever, daemon=True).start()
+        for page in pages:
+            dom = subprocess.run(
+                [
+                    "/usr/bin/chromium",
+                    "--headless",
+                    "--no-sandbox",
+                    "--disable-gpu",
+                    "--no-first-run",
+                    "--disable-background-networking",
+                    "--disable-component-update",
+                    "--disable-sync",
+                    f"--user-data-dir={tmp_path / 'profile'}",
+                    f"--proxy-server=http://127.0.0.1:{proxy.server_address[1]}",
+                    "--proxy-bypass-list=<-loopback>",
+                    "--virtual-time-budget=5000",
+                    "--dump-dom",
+                    page.as_uri(),
+                ],
+                capture_output=True,
+                text=True,
+                timeout=120,
+                check=True,
+            ).stdout
+            assert "state-check-20260101" in dom
+            if page == control:
+                assert any("cdn.example.org" in r for r in requests), requests
+                requests.clear()
+        proxy.shutdown()
+    assert requests == []
 
 
 def test_control_share_tolerance_scales_with_n():

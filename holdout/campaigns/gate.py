@@ -1,10 +1,11 @@
 """The activation gate: a Great Expectations checkpoint over the final audience of a launch.
 
 The GX project is a file Data Context in `expectations/` (GX Core 1.x layout): the suite, the validation
-definition and the checkpoint `campaign_activation_gate` are committed JSON; validation results go to
-`expectations/uncommitted/` and Data Docs to `settings.reports_dir/gx_docs/` (the site's base directory is
-the substitution variable `holdout_reports_dir`, supplied at run time). Nothing at run time writes the
-committed configuration: `python -m holdout.campaigns.gate --init` (re)creates it from `build_suite()`.
+definition and the checkpoint `campaign_activation_gate` are committed JSON. Everything a run writes lives
+under HOLDOUT_HOME: validation results in `settings.reports_dir/gx/validations/`, Data Docs in
+`settings.reports_dir/gx_docs/` (both base directories use the substitution variable `holdout_reports_dir`,
+supplied at run time), so a run writes nothing inside the repository. `python -m holdout.campaigns.gate
+--init` (re)creates the committed configuration from `build_expectations()`.
 
 The frame GX validates is built at gate time from the warehouse and the ledgers, independently of the
 eligibility code that produced the audience: the gate catches a bug (or an injected fault) upstream.
@@ -14,6 +15,7 @@ STACK.md: GX's SQL datasource fails on DuckDB, so the frame is pandas, read from
 from __future__ import annotations
 
 import json
+import os
 import sys
 from dataclasses import dataclass
 from datetime import date
@@ -144,8 +146,10 @@ def build_expectations() -> list:
 
 
 def _site_config() -> dict:
+    """The Data Docs site: under HOLDOUT_HOME, built by OfflineSiteBuilder (pages load nothing remote)."""
     return {
-        "class_name": "SiteBuilder",
+        "class_name": "OfflineSiteBuilder",
+        "module_name": "holdout.campaigns.gx_docs",
         "show_how_to_buttons": False,
         "store_backend": {
             "class_name": "TupleFilesystemStoreBackend",
@@ -156,7 +160,9 @@ def _site_config() -> dict:
 
 
 def get_context(settings: Settings, create: bool = False):
-    """The file Data Context in `expectations/`, with Data Docs pointed at this HOLDOUT_HOME's reports."""
+    """The file Data Context in `expectations/`; its results and Data Docs go to this HOLDOUT_HOME's reports."""
+    # usage statistics off even where a GX version reads only the environment, not the committed config
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
     import great_expectations as gx
 
     root = Path(settings.expectations_dir)
@@ -201,7 +207,7 @@ def init_gx_project(settings: Settings) -> list[str]:
         changed.append("analytics off")
     if changed:
         variables.save()
-    if DOCS_SITE not in (ctx.get_config().data_docs_sites or {}):
+    if (ctx.get_config().data_docs_sites or {}).get(DOCS_SITE) != _site_config():
         # the default site writes inside the repo; ours writes to HOLDOUT_HOME/reports/gx_docs
         for name in list(ctx.get_config().data_docs_sites or {}):
             ctx.delete_data_docs_site(name)
