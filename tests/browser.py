@@ -43,6 +43,7 @@ class PageCheck:
     external_requests: list[str]
     broken_images: int
     images: int
+    dom: str
 
 
 def chromium_available() -> bool:
@@ -101,4 +102,4 @@ def check_page(page: Path) -> PageCheck:
     match = re.search(r"<title>probe:(\d+)/(\d+)</title>", out.stdout)
     assert match, f"Chromium did not render {page} (exit {out.returncode}): {out.stderr[-500:]}"
     external = [r for r in server.seen if not BROWSER_OWN_HOSTS.search(r)]  # type: ignore[attr-defined]
-    return PageCheck(external, int(match.group(1)), int(match.group(2)))  # type: ignore[attr-defined]
+    return PageCheck(external, int(match.group(1)), int(match.group(2)), out.stdout)  # type: ignore[attr-defined]

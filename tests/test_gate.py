@@ -9,6 +9,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 import pytest
+from browser import check_page
 
 from holdout.campaigns import gate, launch
 from holdout.config import PROJECT_ROOT
@@ -111,64 +112,15 @@ def test_data_docs_are_self_contained(gate_run):
     assert f'href="{page}"' in index and "state-check-20260101" in index
 
 
-@pytest.mark.skipif(not Path("/usr/bin/chromium").exists(), reason="Debian's chromium is not installed")
-def test_data_docs_load_nothing_remote_in_a_browser(gate_run, tmp_path):
-    """Headless Chromium, with every network request sent to a recording proxy, opens the index and a page."""
-    import socketserver
-    import subprocess
-    import threading
-
-    requests: list[str] = []
-    # the browser's own update, time and account services, requested whatever page is open
-    browser_own = {
-        "update.googleapis.com",
-        "accounts.google.com",
-        "clients2.google.com",
-        "redirector.gvt1.com",
-    }
-
-    class Record(socketserver.StreamRequestHandler):
-        def handle(self):
-            line = self.rfile.readline().decode(errors="replace").strip()
-            host = re.sub(r"^\w+ (?:https?://)?([^/:\s]+).*$", r"\1", line)
-            if host not in browser_own:
-                requests.append(line)
-
+def test_data_docs_load_nothing_remote_in_a_browser(gate_run):
+    """Headless Chromium, with every network request sent to a recording proxy, opens the index and a page;
+    tests/test_reports_browser.py proves the proxy sees a page's remote loads."""
     settings, result, _, _ = gate_run
-    control = tmp_path / "control.html"  # proves the proxy sees a page's remote loads
-    control.write_text('<html><body><script src="https://cdn.example.org/x.js"></script>state-check-20260101')
-    pages = [control, settings.reports_dir / "gx_docs" / "index.html", Path(result.docs_path)]
-    with socketserver.ThreadingTCPServer(("127.0.0.1", 0), Record) as proxy:
-        threading.Thread(target=proxy.serve_forever, daemon=True).start()
-        for page in pages:
-            dom = subprocess.run(
-                [
-                    "/usr/bin/chromium",
-                    "--headless",
-                    "--no-sandbox",
-                    "--disable-gpu",
-                    "--no-first-run",
-                    "--disable-background-networking",
-                    "--disable-component-update",
-                    "--disable-sync",
-                    f"--user-data-dir={tmp_path / 'profile'}",
-                    f"--proxy-server=http://127.0.0.1:{proxy.server_address[1]}",
-                    "--proxy-bypass-list=<-loopback>",
-                    "--virtual-time-budget=5000",
-                    "--dump-dom",
-                    page.as_uri(),
-                ],
-                capture_output=True,
-                text=True,
-                timeout=120,
-                check=True,
-            ).stdout
-            assert "state-check-20260101" in dom
-            if page == control:
-                assert any("cdn.example.org" in r for r in requests), requests
-                requests.clear()
-        proxy.shutdown()
-    assert requests == []
+    for page in (settings.reports_dir / "gx_docs" / "index.html", Path(result.docs_path)):
+        seen = check_page(page)
+        assert seen.external_requests == [], page
+        assert seen.broken_images == 0, page
+        assert "state-check-20260101" in seen.dom, page
 
 
 def test_control_share_tolerance_scales_with_n():
