@@ -199,9 +199,9 @@ class CampaignSpec(_Strict):
     start_date: Annotated[date, PlainValidator(_as_date)]
     cost_per_contact: Annotated[float, Field(strict=True, ge=0)] = 0.0
     primary_metric: PrimaryMetric = "revenue"
-    priority: Annotated[
-        Annotated[int, Field(strict=True, ge=0)] | None, BeforeValidator(_auto_priority)
-    ] = None
+    priority: Annotated[Annotated[int, Field(strict=True, ge=0)] | None, BeforeValidator(_auto_priority)] = (
+        None
+    )
     frequency_cap: FrequencyCap | None = None
     # "once", "manual" (only launched by an explicit `campaign launch ID`), or Every(N)
     schedule: Schedule = "once"
