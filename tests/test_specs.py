@@ -224,3 +224,36 @@ def test_recurring_capped_campaign_keeps_a_fair_split(fresh_home, tmp_path, monk
     finally:
         con.close()
     assert repeats == 0
+
+
+# ------------------------------------------------------------------------------------------- ml/models.yml
+def test_models_yml_is_typed_with_file_line_and_field(tmp_path):
+    from ml.config import SPECS_PATH, ModelSpecError
+    from ml.config import load_specs as load_models
+
+    shipped = SPECS_PATH.read_text()
+    assert set(load_models()) == {"purchase_14d", "churn_60d", "value_90d"}
+    cases = [
+        # a typo'd key used to be ignored (the default of 250 rounds applied silently)
+        (
+            "    task: binary\n",
+            "    task: binary\n    num_boost_rounds: 10\n",
+            "num_boost_rounds: 10",
+            "unknown field",
+        ),
+        (
+            "      metric: auc\n",
+            "      metric: accuracy\n",
+            "metric: accuracy",
+            "promotion.metric: Input should be",
+        ),
+    ]
+    for old, new, bad_line, expected in cases:
+        path = tmp_path / "models.yml"
+        path.write_text(shipped.replace(old, new, 1))
+        line = next(i for i, text in enumerate(path.read_text().splitlines(), 1) if bad_line in text)
+        with pytest.raises(ModelSpecError) as info:
+            load_models(path)
+        message = str(info.value)
+        assert message.startswith("models.yml: models.purchase_14d.") and expected in message, message
+        assert message.endswith(f"(line {line})"), message

@@ -155,6 +155,11 @@ def check_audience(spec: CampaignSpec, funnel: list[dict], launch_date: date) ->
             f"{where}: channel: none of the {counts['scores']:,} audience customers has {spec.channel} consent "
             f"on {launch_date}"
         )
+    emptied = next((step for step in funnel if step["count"] == 0), None)
+    if emptied is not None:  # an empty audience cannot be split, gated or measured
+        raise AudienceError(
+            f"{where}: audience: nobody is eligible on {launch_date}: 0 customers pass '{emptied['label']}'"
+        )
 
 
 def plan_launches(

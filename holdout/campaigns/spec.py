@@ -196,7 +196,7 @@ class CampaignSpec(_Strict):
     offer: Offer
     control_share: Annotated[float, Field(strict=True, ge=0.01, le=0.5)]
     response_window_days: Annotated[int, Field(strict=True, ge=1)]
-    start_date: Annotated[date, PlainValidator(_as_date)]
+    start_date: Annotated[date, BeforeValidator(_as_date)]
     cost_per_contact: Annotated[float, Field(strict=True, ge=0)] = 0.0
     primary_metric: PrimaryMetric = "revenue"
     priority: Annotated[Annotated[int, Field(strict=True, ge=0)] | None, BeforeValidator(_auto_priority)] = (
