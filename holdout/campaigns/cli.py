@@ -71,11 +71,14 @@ def list_() -> None:
     """List campaigns with channel, priority, schedule and their latest launch."""
     import duckdb
 
-    from holdout.campaigns.spec import load_specs
+    from holdout.campaigns.spec import load_all
     from holdout.warehouse import open_read_only
 
     settings = get_settings()
-    specs = load_specs(settings, strict=False)
+    specs, problems = load_all(settings)
+    if problems:
+        invalid = sorted({p.file for p in problems})
+        click.echo(f"not listed (invalid): {', '.join(invalid)}; see `holdout campaign validate`", err=True)
     latest: dict[str, tuple] = {}
     if settings.warehouse_path.exists():
         try:

@@ -111,8 +111,8 @@ def due_campaigns(settings: Settings, on: date | None = None) -> list[CampaignSp
     are logged (file, field, message) and skipped: they must not stop the valid campaigns."""
     on = on or as_of_date(settings)
     specs, problems = load_all(settings)
-    for problem in problems:
-        log.warning("skipped invalid campaign spec: %s", problem)
+    for problem in problems:  # info, not warning: the CLI prints them itself (the DAG task log shows info)
+        log.info("skipped invalid campaign spec: %s", problem)
     launched: set[tuple[str, date]] = set()
     if settings.warehouse_path.exists():
         _ensure_ops(settings)
@@ -206,6 +206,9 @@ def plan_launches(
             frame = eligible[spec.id]
             mine = frame[~frame["customer_id"].isin(taken)].reset_index(drop=True)
             taken.update(mine["customer_id"])
+            if mine.empty:  # higher-priority campaigns took everyone: nothing to split, gate or measure
+                log.warning("%s: nobody left after same-day priority; not planned", lid)
+                continue
             funnel = funnels[spec.id] + [
                 {
                     "step": "priority",
