@@ -1,13 +1,18 @@
-"""Model definitions from `ml/models.yml`, validated into `ModelSpec`s."""
+"""Model definitions from `ml/models.yml`, read through a typed model (pydantic v2) into `ModelSpec`s.
+
+Unknown keys are refused, enums are literals, counts are bounded; a problem names the file, the field path
+(`models.purchase_14d.promotion.metric`) and its YAML line.
+"""
 
 from __future__ import annotations
 
 import copy
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 SPECS_PATH = Path(__file__).with_name("models.yml")
 TASKS = {"binary", "regression"}
@@ -25,7 +30,88 @@ PROMOTION_METRICS = {
 
 
 class ModelSpecError(ValueError):
-    """models.yml is invalid (the message names the model and the field)."""
+    """models.yml is invalid (the message names the file, the field path and the line)."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+Count = Annotated[int, Field(strict=True, ge=0)]
+Positive = Annotated[int, Field(strict=True, ge=1)]
+
+
+class Promotion(_Strict):
+    metric: Literal[tuple(PROMOTION_METRICS)]
+    margin: Annotated[float, Field(strict=True, ge=0)] = 0.0
+
+
+class ModelEntry(_Strict):
+    """One entry of `models:` after the `defaults:` are merged in."""
+
+    description: str = ""
+    task: Literal[tuple(sorted(TASKS))]
+    horizon_days: Positive
+    target: Annotated[str, Field(min_length=1)]
+    population: Annotated[str, Field(min_length=1)] = "true"
+    features: Annotated[str, Field(min_length=1)] | Annotated[list[str], Field(min_length=1)]
+    baseline: Literal[tuple(sorted(BASELINES))]
+    params: dict[str, Any] = Field(default_factory=dict)
+    num_boost_round: Positive
+    seed: Count
+    promotion: Promotion
+    training_cutoffs: Positive
+    min_training_rows: Count
+    min_heldout_rows: Count
+    min_class_rows: Count
+    min_history_days: Count
+
+
+class ModelsFile(_Strict):
+    defaults: dict[str, Any] = Field(default_factory=dict)
+    feature_sets: dict[str, Annotated[list[str], Field(min_length=1)]] = Field(default_factory=dict)
+    models: dict[str, dict[str, Any] | None] = Field(min_length=1)
+
+
+Loc = tuple[str | int, ...]
+
+
+def _key_lines(node: yaml.Node | None, at: Loc = (), out: dict[Loc, int] | None = None) -> dict[Loc, int]:
+    """1-based line of every mapping key in a composed YAML document, by path."""
+    out = {} if out is None else out
+    if isinstance(node, yaml.MappingNode):
+        for key_node, value_node in node.value:
+            path = (*at, str(key_node.value))
+            out[path] = key_node.start_mark.line + 1
+            _key_lines(value_node, path, out)
+    return out
+
+
+def _error(path: Path, lines: dict[Loc, int], loc: Loc, message: str) -> ModelSpecError:
+    line = None
+    # a field merged from `defaults:` is reported at the model but found on the defaults line
+    for candidate in (loc, ("defaults", *loc[2:]) if loc[:1] == ("models",) else ()):
+        for n in range(len(candidate), 0, -1):
+            if candidate[:n] in lines:
+                line = lines[candidate[:n]]
+                break
+        if line is not None:
+            break
+    where = f" (line {line})" if line else ""
+    field_path = ".".join(str(p) for p in loc) or "(file)"
+    return ModelSpecError(f"{path.name}: {field_path}: {message}{where}")
+
+
+def _first_error(exc: ValidationError, at: Loc) -> tuple[Loc, str]:
+    err = exc.errors()[0]
+    # a union (features: name or list) reports each branch: keep the field, drop the branch tag
+    loc = tuple(p for p in err["loc"] if p not in ("str", "list[str]", "[key]"))
+    messages = {"extra_forbidden": "unknown field", "missing": "missing required field"}
+    message = messages.get(err["type"])
+    if message is None:
+        value = err.get("input")
+        message = err["msg"] if isinstance(value, dict | list) else f"{err['msg']}, got {value!r}"
+    return (*at, *loc), message
 
 
 @dataclass(frozen=True)
@@ -77,62 +163,58 @@ def _merge(base: dict, override: dict) -> dict:
 
 
 def load_specs(path: Path | None = None, overrides: dict[str, dict] | None = None) -> dict[str, ModelSpec]:
-    """All models of `models.yml`; `overrides` ({model: {field: value}}) patches entries (tests, experiments)."""
+    """All models of `models.yml`; `overrides` ({model: {field: value}}) patches entries (tests, experiments).
+    Raises ModelSpecError naming the file, the field path and the line."""
     path = path or SPECS_PATH
-    raw = yaml.safe_load(path.read_text())
-    defaults = raw.get("defaults", {})
-    feature_sets = raw.get("feature_sets", {})
+    try:
+        text = path.read_text()
+        lines = _key_lines(yaml.compose(text, Loader=yaml.SafeLoader))
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ModelSpecError(f"{path.name}: (yaml): malformed YAML: {exc}") from exc
+    try:
+        doc = ModelsFile.model_validate(raw)
+    except ValidationError as exc:
+        raise _error(path, lines, *_first_error(exc, ())) from exc
     specs = {}
-    for name, entry in (raw.get("models") or {}).items():
-        entry = _merge(defaults, entry or {})
+    for name, entry in doc.models.items():
+        merged = _merge(doc.defaults, entry or {})
         if overrides and name in overrides:
-            entry = _merge(entry, overrides[name])
-        specs[name] = _build(name, entry, feature_sets, path)
+            merged = _merge(merged, overrides[name])
+        try:
+            typed = ModelEntry.model_validate(merged)
+        except ValidationError as exc:
+            raise _error(path, lines, *_first_error(exc, ("models", name))) from exc
+        specs[name] = _build(name, typed, doc.feature_sets, path, lines)
     return specs
 
 
-def _build(name: str, entry: dict, feature_sets: dict, path: Path) -> ModelSpec:
-    def need(key: str) -> Any:
-        if entry.get(key) in (None, ""):
-            raise ModelSpecError(f"{path.name}: model '{name}': field '{key}' is required")
-        return entry[key]
-
-    task = need("task")
-    if task not in TASKS:
-        raise ModelSpecError(f"{path.name}: model '{name}': task '{task}' is not one of {sorted(TASKS)}")
-    features = need("features")
+def _build(name: str, entry: ModelEntry, feature_sets: dict, path: Path, lines: dict[Loc, int]) -> ModelSpec:
+    features = entry.features
     if isinstance(features, str):
         if features not in feature_sets:
-            raise ModelSpecError(f"{path.name}: model '{name}': unknown feature set '{features}'")
+            known = ", ".join(sorted(feature_sets)) or "none"
+            raise _error(
+                path, lines, ("models", name, "features"), f"unknown feature set {features!r}; known: {known}"
+            )
         features = feature_sets[features]
-    baseline = need("baseline")
-    if baseline not in BASELINES:
-        raise ModelSpecError(
-            f"{path.name}: model '{name}': baseline '{baseline}' is not one of {sorted(BASELINES)}"
-        )
-    promotion = need("promotion")
-    metric = promotion.get("metric")
-    if metric not in PROMOTION_METRICS:
-        raise ModelSpecError(
-            f"{path.name}: model '{name}': promotion.metric '{metric}' is not one of {sorted(PROMOTION_METRICS)}"
-        )
     return ModelSpec(
         name=name,
-        task=task,
-        horizon_days=int(need("horizon_days")),
-        target=str(need("target")),
-        population=str(entry.get("population") or "true"),
+        task=entry.task,
+        horizon_days=entry.horizon_days,
+        target=entry.target,
+        population=entry.population,
         features=list(features),
-        baseline=baseline,
-        params=dict(entry.get("params") or {}),
-        num_boost_round=int(need("num_boost_round")),
-        seed=int(need("seed")),
-        promotion_metric=metric,
-        promotion_margin=float(promotion.get("margin", 0.0)),
-        training_cutoffs=int(need("training_cutoffs")),
-        min_training_rows=int(need("min_training_rows")),
-        min_heldout_rows=int(need("min_heldout_rows")),
-        min_class_rows=int(need("min_class_rows")),
-        min_history_days=int(need("min_history_days")),
-        description=str(entry.get("description", "")),
+        baseline=entry.baseline,
+        params=dict(entry.params),
+        num_boost_round=entry.num_boost_round,
+        seed=entry.seed,
+        promotion_metric=entry.promotion.metric,
+        promotion_margin=float(entry.promotion.margin),
+        training_cutoffs=entry.training_cutoffs,
+        min_training_rows=entry.min_training_rows,
+        min_heldout_rows=entry.min_heldout_rows,
+        min_class_rows=entry.min_class_rows,
+        min_history_days=entry.min_history_days,
+        description=entry.description,
     )

@@ -32,14 +32,15 @@ def assignment_uniform(
 
 def assign_groups(campaign_id: str, customer_ids: pd.Series, control_share: float) -> pd.DataFrame:
     """customer_id, u (the uniform draw) and group: control when u < control_share, else test."""
-    u = assignment_uniform(campaign_id, list(customer_ids))
-    return pd.DataFrame(
-        {
-            "customer_id": list(customer_ids),
-            "u": u,
-            "group": np.where(u < control_share, "control", "test"),
-        }
-    )
+    # keep the ids' own dtype: rebuilt from an empty list they would become float64 and break the merge
+    # with the audience frame when nobody is eligible
+    if isinstance(customer_ids, pd.Series):
+        ids = customer_ids.reset_index(drop=True)
+    else:
+        ids = pd.Series(list(customer_ids), dtype="str")
+    u = assignment_uniform(campaign_id, list(ids))
+    group = pd.Series(np.where(u < control_share, "control", "test"), dtype="str")
+    return pd.DataFrame({"customer_id": ids, "u": u, "group": group})
 
 
 def priority_order(specs: list[CampaignSpec], eligible_sizes: dict[str, int]) -> list[CampaignSpec]:

@@ -13,7 +13,7 @@ import duckdb
 import pandas as pd
 
 from holdout.campaigns.channels import Channel, get_channel
-from holdout.campaigns.spec import CampaignSpec
+from holdout.campaigns.spec import CampaignSpec, SpecError, SpecProblem, score_columns
 
 # Profile snapshot carried in the staged audience: balance checks, persona discovery at close time (the
 # profile *as of launch*, so a persona is not defined by what the campaign itself changed).
@@ -54,13 +54,43 @@ FUNNEL_STEPS = (
     ("valid_contact", "valid contact for the channel"),
     ("not_suppressed", "not suppressed (hard bounce)"),
     ("no_open_window", "not inside another campaign's open response window (test or control)"),
-    ("frequency_cap", "under the channel frequency cap"),
+    ("frequency_cap", "under the channel frequency cap (test and control assignments both count)"),
 )
 
 
 def launch_ts(launch_date: date) -> datetime:
     """Campaigns go out at the start of the launch day: state valid at midnight counts."""
     return datetime.combine(launch_date, time.min)
+
+
+def quote_identifier(name: str) -> str:
+    """The one place a column name enters SQL text: double-quoted, embedded quotes doubled. Callers pass only
+    names from a fixed list (the profile, the documented score columns), never raw spec text."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def score_filter(spec: CampaignSpec, cols: set[str], alias: str = "c") -> tuple[str, dict[str, float]]:
+    """SQL boolean and its bound parameters for the spec's score thresholds. The column must be a documented
+    score column *and* a column of the live marts.dim_customers; thresholds are parameters, never text."""
+    known = set(score_columns())
+    terms, params = [], {}
+    for i, (column, bounds) in enumerate(spec.audience.scores.items()):
+        if column not in known or column not in cols:
+            raise SpecError(
+                [
+                    SpecProblem(
+                        spec.path or f"{spec.id}.yml",
+                        f"audience.scores.{column}",
+                        "not a score column of marts.dim_customers in this warehouse",
+                    )
+                ]
+            )
+        ref = f"{alias}.{quote_identifier(column)}"
+        for op, name, value in ((">=", "min", bounds.min), ("<=", "max", bounds.max)):
+            if value is not None:
+                params[f"score_{name}_{i}"] = float(value)
+                terms.append(f"{ref} {op} $score_{name}_{i}")
+    return (" and ".join(terms) or "true"), params
 
 
 def dim_columns(con: duckdb.DuckDBPyConnection) -> set[str]:
@@ -110,13 +140,7 @@ def eligible_audience(
         having.append("count(case when list_contains($any_of, segment_id) then 1 end) > 0")
     if aud.none_of:
         having.append("count(case when list_contains($none_of, segment_id) then 1 end) = 0")
-    score_terms = []
-    for thr in aud.scores:
-        if thr.min is not None:
-            score_terms.append(f'c."{thr.column}" >= {float(thr.min)!r}')
-        if thr.max is not None:
-            score_terms.append(f'c."{thr.column}" <= {float(thr.max)!r}')
-    scores_ok = " and ".join(score_terms) if score_terms else "true"
+    scores_ok, score_params = score_filter(spec, cols)
     suppressed = (
         "coalesce(c.has_bounced_email, false)"
         if channel.suppress_bounced and "has_bounced_email" in cols
@@ -125,7 +149,7 @@ def eligible_audience(
     consent_ok = "coalesce(consent.ok, false)" if channel.consent else "true"
     cap = spec.frequency_cap
     profile = [c for c in PROFILE_COLUMNS if c in cols]
-    profile_sql = "".join(f', c."{c}"' for c in profile)
+    profile_sql = "".join(f", c.{quote_identifier(c)}" for c in profile)
 
     sql = f"""
     with members as (
@@ -138,11 +162,13 @@ def eligible_audience(
         select distinct customer_id from ops.campaign_assignments
         where window_end > $launch_date and launch_id <> $launch_id),
     contacts as (
+        -- test and control alike: a cap that counted only contacts would return last launch's control group
+        -- (and only it) to a recurring campaign, whose hash puts it in control again and skews the split
         select a.customer_id, count(*) as n
         from ops.campaign_assignments as a
         join ops.campaign_launches as l on l.launch_id = a.launch_id
-        where a."group" = 'test' and l.status = 'launched' and l.channel = $channel
-          and l.launch_date > $launch_date - {int(cap.per_days) if cap else 0}
+        where l.status = 'launched' and l.channel = $channel
+          and l.launch_date > $launch_date::date - $cap_days::integer
           and l.launch_date <= $launch_date and a.launch_id <> $launch_id
         group by a.customer_id)
     select
@@ -154,7 +180,7 @@ def eligible_audience(
         coalesce({contact_sql(channel, cols)}, false) as valid_contact,
         not {suppressed} as not_suppressed,
         w.customer_id is null as no_open_window,
-        {"coalesce(k.n, 0) < " + str(int(cap.max_contacts)) if cap else "true"} as frequency_cap
+        {"coalesce(k.n, 0) < $cap_max" if cap else "true"} as frequency_cap
         {profile_sql}
     from segment_hits as s
     left join marts.dim_customers as c on c.customer_id = s.customer_id
@@ -169,6 +195,9 @@ def eligible_audience(
         "launch_id": launch_id,
         "channel": spec.channel,
         "launch_ts": launch_ts(launch_date),
+        "cap_days": cap.per_days if cap else 0,
+        "cap_max": cap.max_contacts if cap else 0,
+        **score_params,
     }
     if aud.all_of:
         params |= {"all_of": list(aud.all_of), "n_all": len(set(aud.all_of))}

@@ -71,11 +71,14 @@ def list_() -> None:
     """List campaigns with channel, priority, schedule and their latest launch."""
     import duckdb
 
-    from holdout.campaigns.spec import load_specs
+    from holdout.campaigns.spec import load_all
     from holdout.warehouse import open_read_only
 
     settings = get_settings()
-    specs = load_specs(settings, strict=False)
+    specs, problems = load_all(settings)
+    if problems:
+        invalid = sorted({p.file for p in problems})
+        click.echo(f"not listed (invalid): {', '.join(invalid)}; see `holdout campaign validate`", err=True)
     latest: dict[str, tuple] = {}
     if settings.warehouse_path.exists():
         try:
@@ -94,7 +97,7 @@ def list_() -> None:
         f"{'id':<28} {'channel':<12} {'priority':>8} {'control':>8} {'window':>7}  {'schedule':<12} latest launch"
     )
     for s in specs:
-        sched = f"every {s.every_days}d" if s.schedule == "every" else s.schedule
+        sched = f"every {s.every_days}d" if s.every_days else s.schedule
         prio = "auto" if s.priority is None else str(s.priority)
         lid, status = latest.get(s.id, ("-", ""))
         click.echo(
@@ -124,6 +127,7 @@ def launch(
 ) -> None:
     """Launch one campaign: eligibility, assignment, GX gate, ledger, export (idempotent per date)."""
     from holdout.campaigns.launch import AudienceError, GateFailed, launch_campaign
+    from holdout.campaigns.spec import SpecError
 
     settings = get_settings()
     try:
@@ -135,6 +139,12 @@ def launch(
             inject=inject_fault,
             inject_size=fault_size,
         )
+    except SpecError as exc:
+        click.echo(
+            f"Cannot launch {campaign_id}: invalid campaign spec; nothing recorded or exported.", err=True
+        )
+        click.echo(str(exc), err=True)
+        sys.exit(1)
     except AudienceError as exc:
         click.echo(f"Cannot launch {campaign_id}; nothing recorded or exported.\n{exc}", err=True)
         sys.exit(2)
@@ -149,20 +159,32 @@ def launch(
 @campaign.command("launch-due")
 @DATE_OPTION
 def launch_due_cmd(on: date | None) -> None:
-    """Launch every campaign due on the date, planned together (priority decides shared customers)."""
-    from holdout.campaigns.launch import AudienceError, launch_due
+    """Launch every campaign due on the date, planned together (priority decides shared customers).
 
+    An invalid spec file is reported and skipped; the valid campaigns still launch, then the exit is 1."""
+    from holdout.campaigns.launch import AudienceError, launch_due
+    from holdout.campaigns.spec import SpecError, load_all
+
+    settings = get_settings()
     try:
-        outcomes = launch_due(get_settings(), on)
-    except AudienceError as exc:
+        outcomes = launch_due(settings, on)
+    except (AudienceError, SpecError) as exc:
         click.echo(f"Nothing launched, recorded or exported.\n{exc}", err=True)
         sys.exit(2)
     if not outcomes:
         click.echo("No campaign due.")
     for o in outcomes:
         _print_outcome(o)
+    _, problems = load_all(settings)
+    for p in problems:
+        click.echo(f"skipped: {p}", err=True)
     if any(o.status == "blocked" for o in outcomes):
         sys.exit(2)
+    if problems:
+        click.echo(
+            f"{len(problems)} problem(s) in {settings.campaigns_dir}: those files were not launched", err=True
+        )
+        sys.exit(1)
 
 
 @campaign.command()

@@ -100,11 +100,12 @@ def _spec_info(settings: Settings, launch_id: str, campaign_id: str) -> dict:
     plan_path = launch_dir(settings, launch_id) / "plan.json"
     if plan_path.exists():
         return json.loads(plan_path.read_text()).get("spec", {})
-    try:
-        from holdout.campaigns.spec import get_spec
+    from holdout.campaigns.spec import SpecError, get_spec
 
+    try:
         return get_spec(settings, campaign_id).to_dict()
-    except Exception:  # noqa: BLE001 - a deleted spec must not stop measurement
+    except SpecError as exc:  # a deleted or since-broken spec must not stop measurement
+        log.warning("measuring %s without its spec: %s", launch_id, exc)
         return {"id": campaign_id}
 
 

@@ -36,7 +36,7 @@ from holdout.campaigns.export import (
     stage_export,
 )
 from holdout.campaigns.gate import GateFailed, GateResult, gate_frame, validate_gate_frame
-from holdout.campaigns.spec import CampaignSpec, get_spec, load_specs
+from holdout.campaigns.spec import CampaignSpec, get_spec, load_all
 from holdout.config import Settings
 from holdout.warehouse import as_of_date, connect, open_read_only
 
@@ -107,9 +107,12 @@ def _launch_status(con: duckdb.DuckDBPyConnection, launch_id: str) -> str | None
 # ------------------------------------------------------------------------------------------ scheduling
 def due_campaigns(settings: Settings, on: date | None = None) -> list[CampaignSpec]:
     """Campaigns to launch on `on`: `once` from its start_date until it has launched; `every: N days` on
-    start_date + k*N; `manual` never (launched only by an explicit `campaign launch ID`)."""
+    start_date + k*N; `manual` never (launched only by an explicit `campaign launch ID`). Invalid spec files
+    are logged (file, field, message) and skipped: they must not stop the valid campaigns."""
     on = on or as_of_date(settings)
-    specs = load_specs(settings)
+    specs, problems = load_all(settings)
+    for problem in problems:  # info, not warning: the CLI prints them itself (the DAG task log shows info)
+        log.info("skipped invalid campaign spec: %s", problem)
     launched: set[tuple[str, date]] = set()
     if settings.warehouse_path.exists():
         _ensure_ops(settings)
@@ -151,6 +154,11 @@ def check_audience(spec: CampaignSpec, funnel: list[dict], launch_date: date) ->
         raise AudienceError(
             f"{where}: channel: none of the {counts['scores']:,} audience customers has {spec.channel} consent "
             f"on {launch_date}"
+        )
+    emptied = next((step for step in funnel if step["count"] == 0), None)
+    if emptied is not None:  # an empty audience cannot be split, gated or measured
+        raise AudienceError(
+            f"{where}: audience: nobody is eligible on {launch_date}: 0 customers pass '{emptied['label']}'"
         )
 
 
@@ -198,6 +206,9 @@ def plan_launches(
             frame = eligible[spec.id]
             mine = frame[~frame["customer_id"].isin(taken)].reset_index(drop=True)
             taken.update(mine["customer_id"])
+            if mine.empty:  # higher-priority campaigns took everyone: nothing to split, gate or measure
+                log.warning("%s: nobody left after same-day priority; not planned", lid)
+                continue
             funnel = funnels[spec.id] + [
                 {
                     "step": "priority",
@@ -624,6 +635,7 @@ def launch_campaign(
 ) -> LaunchOutcome:
     """Plan, gate, record and activate one campaign. Idempotent per (campaign, date). `inject` is a
     demo/testing fault injection (see `inject_fault`). Raises GateFailed when the gate blocks the launch."""
+    get_spec(settings, campaign_id)  # an invalid or unknown spec stops here (SpecError), before any state
     launch_date = launch_date or as_of_date(settings)
     launch_id = launch_id_for(campaign_id, launch_date)
     timings: dict[str, float] = {}
@@ -666,7 +678,8 @@ def launch_campaign(
 
 def launch_due(settings: Settings, launch_date: date | None = None) -> list[LaunchOutcome]:
     """Launch every campaign due on the date, planned together so priority splits overlapping audiences.
-    A blocked launch does not stop the others."""
+    A blocked launch does not stop the others; nor does an invalid spec file (logged and skipped by
+    `due_campaigns`: `load_all` lists its problems for the caller's report)."""
     launch_date = launch_date or as_of_date(settings)
     outcomes = []
     for launch_id in plan_launches(settings, launch_date):

@@ -1,7 +1,10 @@
-"""Campaign specs: one YAML file per campaign under `settings.campaigns_dir`, loaded into dataclasses.
+"""Campaign specs: one YAML file per campaign under `settings.campaigns_dir`, read only through the typed
+model `CampaignSpec` (pydantic v2: unknown keys refused, literals, bounds).
 
-`validate_specs` never stops at the first problem: it returns every problem with the file and the field,
-so `holdout campaign validate` can print them all at once.
+Every reader (`holdout campaign validate`, `launch`, `launch-due`, the DAGs, close) goes through `_load`, which
+also runs the cross-file checks: segments exist, ids are unique. A problem names the file, the field path
+(`audience.scores.x`) and, when the YAML has it, the line. `validate_specs` returns every problem at once;
+`load_specs`/`get_spec` refuse invalid files.
 """
 
 from __future__ import annotations
@@ -10,41 +13,39 @@ import re
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import yaml
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    PlainValidator,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from holdout.campaigns.channels import load_channels
 from holdout.config import Settings
 from holdout.segments import profile_columns
 
-OFFER_KINDS = ("discount", "new_collection", "gift", "winback", "content")
-PRIMARY_METRICS = ("revenue", "conversion")
+OfferKind = Literal["discount", "new_collection", "gift", "winback", "content"]
+PrimaryMetric = Literal["revenue", "conversion"]
 SCORE_SUFFIXES = ("_score", "_decile")
-# Score columns of marts.dim_customers a spec may threshold: the documented profile (the segment library's column
-# catalogue) until the live table exists, then the live table's columns too.
-KNOWN_SCORE_COLUMNS = tuple(
-    c for c, kind in profile_columns().items() if kind == "number" and c.endswith(SCORE_SUFFIXES)
-)
-REQUIRED_FIELDS = (
-    "id",
-    "name",
-    "audience",
-    "channel",
-    "offer",
-    "control_share",
-    "response_window_days",
-    "start_date",
-)
-KNOWN_FIELDS = set(REQUIRED_FIELDS) | {
-    "description",
-    "cost_per_contact",
-    "primary_metric",
-    "priority",
-    "frequency_cap",
-    "schedule",
-}
-ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+# Used with fullmatch: `re.match` with `$` would accept an id ending in a newline.
+ID_PATTERN = re.compile(r"[a-z0-9][a-z0-9_-]*")
+
+
+def score_columns() -> tuple[str, ...]:
+    """Columns of marts.dim_customers a spec may threshold: the documented numeric *_score / *_decile ones."""
+    return tuple(
+        c for c, kind in profile_columns().items() if kind == "number" and c.endswith(SCORE_SUFFIXES)
+    )
 
 
 class SpecError(ValueError):
@@ -54,369 +55,406 @@ class SpecError(ValueError):
         self.problems = problems
         super().__init__("\n".join(str(p) for p in problems))
 
+    def __str__(self) -> str:
+        return "\n".join(str(p) for p in self.problems)
+
+
+class UnknownCampaign(SpecError):
+    """No valid spec file defines the requested campaign id."""
+
 
 @dataclass(frozen=True)
 class SpecProblem:
     file: str
     field: str
     message: str
+    line: int | None = None
 
     def __str__(self) -> str:
-        return f"{self.file}: {self.field}: {self.message}"
+        where = f" (line {self.line})" if self.line else ""
+        return f"{self.file}: {self.field}: {self.message}{where}"
 
 
-@dataclass(frozen=True)
-class ScoreThreshold:
-    column: str
-    min: float | None = None
-    max: float | None = None
+# ------------------------------------------------------------------------------------------------ model
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-@dataclass(frozen=True)
-class Audience:
-    all_of: tuple[str, ...] = ()
-    any_of: tuple[str, ...] = ()
-    none_of: tuple[str, ...] = ()
-    scores: tuple[ScoreThreshold, ...] = ()
+def _one_or_many(value: Any) -> Any:
+    return [value] if isinstance(value, str) else value
+
+
+SegmentList = Annotated[tuple[Annotated[str, Field(min_length=1)], ...], BeforeValidator(_one_or_many)]
+StrictNumber = Annotated[float, Field(strict=True)]
+
+
+def _known_score_column(column: str) -> str:
+    known = score_columns()
+    if column not in known:
+        raise ValueError(f"unknown score column {column!r}; known: {', '.join(known)}")
+    return column
+
+
+class ScoreBounds(_Strict):
+    min: StrictNumber | None = None
+    max: StrictNumber | None = None
+
+    @model_validator(mode="after")
+    def _ordered(self) -> ScoreBounds:
+        if self.min is None and self.max is None:
+            raise ValueError("needs min and/or max")
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(f"min {self.min} is above max {self.max}")
+        return self
+
+
+class Audience(_Strict):
+    all_of: SegmentList = ()
+    any_of: SegmentList = ()
+    none_of: SegmentList = ()
+    # score column -> bounds; the column is checked here and again against the live table at query time
+    scores: dict[Annotated[str, AfterValidator(_known_score_column)], ScoreBounds] = Field(
+        default_factory=dict
+    )
+
+    @model_validator(mode="after")
+    def _has_segments(self) -> Audience:
+        if not self.all_of and not self.any_of:
+            raise ValueError("needs at least one segment in all_of or any_of")
+        return self
 
     @property
     def segment_ids(self) -> tuple[str, ...]:
         return self.all_of + self.any_of + self.none_of
 
 
-@dataclass(frozen=True)
-class Offer:
-    kind: str
+class Offer(_Strict):
+    kind: OfferKind
     code: str | None = None
 
 
-@dataclass(frozen=True)
-class FrequencyCap:
-    max_contacts: int
-    per_days: int
+class FrequencyCap(_Strict):
+    max_contacts: Annotated[int, Field(strict=True, ge=1)]
+    per_days: Annotated[int, Field(strict=True, ge=1)]
 
 
 @dataclass(frozen=True)
-class CampaignSpec:
+class Every:
+    """`schedule: {every: N}`: launch on start_date + k*N days."""
+
+    days: int
+
+
+def _parse_schedule(value: Any) -> str | Every:
+    if value is None or value in ("once", "manual"):
+        return value or "once"
+    if isinstance(value, Every):
+        return value
+    raw = None
+    if isinstance(value, dict) and len(value) == 1 and set(value) <= {"every", "every_days"}:
+        raw = str(next(iter(value.values())))
+    elif isinstance(value, str):
+        m = re.fullmatch(r"\s*every\s*:?\s*(\d+\s*(days?)?)\s*", value)
+        raw = m.group(1) if m else None
+    m = re.fullmatch(r"\s*(\d+)\s*(days?)?\s*", raw) if raw is not None else None
+    if m is None or int(m.group(1)) < 1:
+        raise ValueError(f"must be 'once', 'manual' or {{every: N}} (N >= 1 days), got {value!r}")
+    return Every(int(m.group(1)))
+
+
+Schedule = Annotated[
+    Literal["once", "manual"] | Every,
+    PlainValidator(_parse_schedule),
+    PlainSerializer(lambda s: {"every": s.days} if isinstance(s, Every) else s),
+]
+
+
+def _auto_priority(value: Any) -> Any:
+    return None if value == "auto" else value
+
+
+def _as_date(value: Any) -> date:
+    # only a YAML date or an ISO string: a lax date would also take an integer as a Unix timestamp
+    if isinstance(value, date) and not hasattr(value, "hour"):
+        return value
+    if isinstance(value, str):
+        try:
+            return date.fromisoformat(value.strip())
+        except ValueError:
+            pass
+    raise ValueError(f"must be a date YYYY-MM-DD, got {value!r}")
+
+
+class CampaignSpec(_Strict):
     """One campaign. `priority`: lower integer = higher priority; `None` means `auto` (see assignment.py)."""
 
     id: str
-    name: str
+    name: Annotated[str, Field(min_length=1)]
+    description: str = ""
     audience: Audience
     channel: str
     offer: Offer
-    control_share: float
-    response_window_days: int
-    start_date: date
-    cost_per_contact: float = 0.0
-    primary_metric: str = "revenue"
-    priority: int | None = None
+    control_share: Annotated[float, Field(strict=True, ge=0.01, le=0.5)]
+    response_window_days: Annotated[int, Field(strict=True, ge=1)]
+    start_date: Annotated[date, BeforeValidator(_as_date)]
+    cost_per_contact: Annotated[float, Field(strict=True, ge=0)] = 0.0
+    primary_metric: PrimaryMetric = "revenue"
+    priority: Annotated[Annotated[int, Field(strict=True, ge=0)] | None, BeforeValidator(_auto_priority)] = (
+        None
+    )
     frequency_cap: FrequencyCap | None = None
-    # "once", "manual" (only launched by an explicit `campaign launch ID`), or every N days
-    schedule: str = "once"
-    every_days: int | None = None
-    description: str = ""
-    path: str = ""
+    # "once", "manual" (only launched by an explicit `campaign launch ID`), or Every(N)
+    schedule: Schedule = "once"
+    _path: str = PrivateAttr("")
+
+    @field_validator("id")
+    @classmethod
+    def _id_format(cls, value: str) -> str:
+        if not ID_PATTERN.fullmatch(value):
+            raise ValueError(
+                f"must be lowercase letters, digits, '-' or '_', starting with a letter or digit, got {value!r}"
+            )
+        return value
+
+    @field_validator("channel")
+    @classmethod
+    def _known_channel(cls, value: str) -> str:
+        channels = load_channels()
+        if value not in channels:
+            raise ValueError(f"unknown channel {value!r}; known: {', '.join(sorted(channels))}")
+        return value
+
+    @property
+    def path(self) -> str:
+        """The spec's file name (empty for a spec built in code)."""
+        return self._path
+
+    @property
+    def every_days(self) -> int | None:
+        return self.schedule.days if isinstance(self.schedule, Every) else None
 
     def window_end(self, launch_date: date) -> date:
         """First day after the response window; outcomes count on [launch_date, window_end)."""
         return launch_date + timedelta(days=self.response_window_days)
 
     def to_dict(self) -> dict[str, Any]:
-        from dataclasses import asdict
-
-        d = asdict(self)
-        d["start_date"] = self.start_date.isoformat()
-        return d
+        return {**self.model_dump(mode="json"), "path": self.path}
 
 
-# --------------------------------------------------------------------------------------------- loading
+# --------------------------------------------------------------------------------------------- reading
 def spec_files(settings: Settings) -> list[Path]:
     return sorted(p for p in Path(settings.campaigns_dir).glob("*.yml") if p.is_file())
 
 
-def _read_yaml(path: Path, problems: list[SpecProblem]) -> dict | None:
-    try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "unknown position"
-        ctx = getattr(exc, "context_mark", None)
-        started = (
-            f" ({exc.context} at line {ctx.line + 1})"
-            if ctx is not None and getattr(exc, "context", None)
-            else ""
-        )
-        problems.append(
-            SpecProblem(
-                path.name, "(yaml)", f"malformed YAML at {where}: {getattr(exc, 'problem', exc)}{started}"
-            )
-        )
-        return None
-    if not isinstance(data, dict):
-        problems.append(
-            SpecProblem(path.name, "(yaml)", "a campaign file must be a mapping (one campaign per file)")
-        )
-        return None
-    return data
+Loc = tuple[str | int, ...]
 
 
-def _as_list(value: Any, fname: str, fld: str, problems: list[SpecProblem]) -> tuple[str, ...]:
-    if value is None:
-        return ()
-    if isinstance(value, str):
-        value = [value]
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        problems.append(SpecProblem(fname, fld, "must be a list of segment ids"))
-        return ()
-    return tuple(value)
+def _key_lines(node: yaml.Node, at: Loc = (), out: dict[Loc, int] | None = None) -> dict[Loc, int]:
+    """1-based line of every mapping key and sequence item in a composed YAML document, by path."""
+    out = {} if out is None else out
+    if isinstance(node, yaml.MappingNode):
+        for key_node, value_node in node.value:
+            path = (*at, str(key_node.value))
+            out[path] = key_node.start_mark.line + 1
+            _key_lines(value_node, path, out)
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            out[(*at, i)] = item.start_mark.line + 1
+            _key_lines(item, (*at, i), out)
+    return out
 
 
-def _parse_schedule(value: Any, fname: str, problems: list[SpecProblem]) -> tuple[str, int | None]:
-    if value is None or value == "once":
-        return "once", None
-    if value == "manual":
-        return "manual", None
-    n = None
-    if isinstance(value, dict) and set(value) <= {"every", "every_days"}:
-        raw = value.get("every", value.get("every_days"))
-        m = re.fullmatch(r"\s*(\d+)\s*(days?)?\s*", str(raw))
-        n = int(m.group(1)) if m else None
-    elif isinstance(value, str):
-        m = re.fullmatch(r"\s*every\s*:?\s*(\d+)\s*days?\s*", value)
-        n = int(m.group(1)) if m else None
-    if n is None or n < 1:
-        problems.append(
-            SpecProblem(
-                fname, "schedule", f"must be 'once', 'manual' or 'every: N days' (N >= 1), got {value!r}"
-            )
-        )
-        return "once", None
-    return "every", n
+def _field_path(loc: Loc) -> str:
+    text = ""
+    for part in loc:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text or "(file)"
 
 
-def parse_spec(data: dict, fname: str, problems: list[SpecProblem], channels: dict) -> CampaignSpec | None:
-    """Parse one mapping; append problems (file + field) and return None when it cannot be used."""
-    start = len(problems)
-    for req in REQUIRED_FIELDS:
-        if req not in data or data[req] is None:
-            problems.append(SpecProblem(fname, req, "missing required field"))
-    for key in data:
-        if key not in KNOWN_FIELDS:
-            problems.append(SpecProblem(fname, str(key), "unknown field"))
+def _line(lines: dict[Loc, int], loc: Loc) -> int | None:
+    for n in range(len(loc), 0, -1):
+        if loc[:n] in lines:
+            return lines[loc[:n]]
+    return None
 
-    cid = data.get("id")
-    if cid is not None and (not isinstance(cid, str) or not ID_PATTERN.match(cid)):
-        problems.append(
-            SpecProblem(fname, "id", f"must be lowercase letters, digits, '-' or '_', got {cid!r}")
-        )
 
-    channel = data.get("channel")
-    if channel is not None and channel not in channels:
-        problems.append(
-            SpecProblem(
-                fname, "channel", f"unknown channel {channel!r}; known: {', '.join(sorted(channels))}"
-            )
-        )
+def _message(error: dict) -> str:
+    kind = error["type"]
+    if kind == "extra_forbidden":
+        return "unknown field"
+    if kind == "missing":
+        return "missing required field"
+    if kind == "value_error":
+        return str(error["ctx"]["error"])
+    value = error.get("input")
+    if isinstance(value, dict | list):
+        return error["msg"]
+    return f"{error['msg']}, got {value!r}"
 
-    aud_raw = data.get("audience")
-    audience = Audience()
-    if aud_raw is not None:
-        if not isinstance(aud_raw, dict):
-            problems.append(
-                SpecProblem(fname, "audience", "must be a mapping with all_of / any_of / none_of / scores")
-            )
-        else:
-            for key in aud_raw:
-                if key not in ("all_of", "any_of", "none_of", "scores"):
-                    problems.append(SpecProblem(fname, f"audience.{key}", "unknown field"))
-            all_of = _as_list(aud_raw.get("all_of"), fname, "audience.all_of", problems)
-            any_of = _as_list(aud_raw.get("any_of"), fname, "audience.any_of", problems)
-            none_of = _as_list(aud_raw.get("none_of"), fname, "audience.none_of", problems)
-            if not all_of and not any_of:
-                problems.append(
-                    SpecProblem(fname, "audience", "needs at least one segment in all_of or any_of")
-                )
-            scores = []
-            raw_scores = aud_raw.get("scores") or {}
-            if not isinstance(raw_scores, dict):
-                problems.append(
-                    SpecProblem(fname, "audience.scores", "must map a score column to {min, max}")
-                )
-                raw_scores = {}
-            for col, bounds in raw_scores.items():
-                fld = f"audience.scores.{col}"
-                if not isinstance(bounds, dict) or not set(bounds) <= {"min", "max"} or not bounds:
-                    problems.append(SpecProblem(fname, fld, "must be a mapping with min and/or max"))
-                    continue
-                try:
-                    lo = None if bounds.get("min") is None else float(bounds["min"])
-                    hi = None if bounds.get("max") is None else float(bounds["max"])
-                except (TypeError, ValueError):
-                    problems.append(SpecProblem(fname, fld, "min/max must be numbers"))
-                    continue
-                if lo is not None and hi is not None and lo > hi:
-                    problems.append(SpecProblem(fname, fld, f"min {lo} is above max {hi}"))
-                scores.append(ScoreThreshold(str(col), lo, hi))
-            audience = Audience(all_of, any_of, none_of, tuple(scores))
 
-    offer_raw = data.get("offer")
-    offer = Offer(kind="content")
-    if offer_raw is not None:
-        if not isinstance(offer_raw, dict) or "kind" not in offer_raw:
-            problems.append(SpecProblem(fname, "offer.kind", "missing required field"))
-        else:
-            if offer_raw["kind"] not in OFFER_KINDS:
-                problems.append(
-                    SpecProblem(
-                        fname,
-                        "offer.kind",
-                        f"unknown offer kind {offer_raw['kind']!r}; known: {', '.join(OFFER_KINDS)}",
-                    )
-                )
-            offer = Offer(
-                kind=str(offer_raw["kind"]),
-                code=None if offer_raw.get("code") is None else str(offer_raw["code"]),
-            )
+def _problems_from(error: ValidationError, fname: str, lines: dict[Loc, int]) -> list[SpecProblem]:
+    problems = []
+    for e in error.errors():
+        loc = tuple(p for p in e["loc"] if p != "[key]")
+        problems.append(SpecProblem(fname, _field_path(loc), _message(e), _line(lines, loc)))
+    return problems
 
-    share = data.get("control_share")
-    if share is not None:
-        if isinstance(share, bool) or not isinstance(share, int | float):
-            problems.append(
-                SpecProblem(fname, "control_share", f"must be a number between 0.01 and 0.5, got {share!r}")
-            )
-            share = None
-        elif not 0.01 <= float(share) <= 0.5:
-            problems.append(
-                SpecProblem(fname, "control_share", f"must be between 0.01 and 0.5 (1-50%), got {share}")
-            )
 
-    window = data.get("response_window_days")
-    if window is not None and (isinstance(window, bool) or not isinstance(window, int) or window < 1):
-        problems.append(
-            SpecProblem(fname, "response_window_days", f"must be an integer >= 1 day, got {window!r}")
-        )
-        window = None
-
-    priority = data.get("priority", "auto")
-    if priority == "auto" or priority is None:
-        priority = None
-    elif isinstance(priority, bool) or not isinstance(priority, int) or priority < 0:
-        problems.append(
-            SpecProblem(
-                fname,
-                "priority",
-                f"must be a non-negative integer (lower = higher priority) or 'auto', got {priority!r}",
-            )
-        )
-        priority = None
-
-    cost = data.get("cost_per_contact", 0.0)
-    if isinstance(cost, bool) or not isinstance(cost, int | float) or cost < 0:
-        problems.append(SpecProblem(fname, "cost_per_contact", f"must be a number >= 0, got {cost!r}"))
-        cost = 0.0
-
-    metric = data.get("primary_metric", "revenue")
-    if metric not in PRIMARY_METRICS:
-        problems.append(
-            SpecProblem(
-                fname, "primary_metric", f"must be one of {', '.join(PRIMARY_METRICS)}, got {metric!r}"
-            )
-        )
-
-    cap = None
-    cap_raw = data.get("frequency_cap")
-    if cap_raw is not None:
-        ok = isinstance(cap_raw, dict) and all(
-            isinstance(cap_raw.get(k), int) and not isinstance(cap_raw.get(k), bool) and cap_raw.get(k) >= 1
-            for k in ("max_contacts", "per_days")
-        )
-        if not ok:
-            problems.append(
-                SpecProblem(fname, "frequency_cap", "needs integer max_contacts >= 1 and per_days >= 1")
-            )
-        else:
-            cap = FrequencyCap(cap_raw["max_contacts"], cap_raw["per_days"])
-
-    start_date = data.get("start_date")
-    if start_date is not None and not isinstance(start_date, date):
-        try:
-            start_date = date.fromisoformat(str(start_date))
-        except ValueError:
-            problems.append(
-                SpecProblem(fname, "start_date", f"must be a date YYYY-MM-DD, got {start_date!r}")
-            )
-            start_date = None
-
-    schedule, every = _parse_schedule(data.get("schedule"), fname, problems)
-
-    if len(problems) > start:
-        return None
-    return CampaignSpec(
-        id=cid,
-        name=str(data["name"]),
-        audience=audience,
-        channel=channel,
-        offer=offer,
-        control_share=float(share),
-        response_window_days=int(window),
-        start_date=start_date,
-        cost_per_contact=float(cost),
-        primary_metric=metric,
-        priority=priority,
-        frequency_cap=cap,
-        schedule=schedule,
-        every_days=every,
-        description=str(data.get("description") or ""),
-        path=fname,
+def _yaml_problem(fname: str, exc: yaml.YAMLError) -> SpecProblem:
+    mark = getattr(exc, "problem_mark", None)
+    where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "unknown position"
+    ctx = getattr(exc, "context_mark", None)
+    started = (
+        f" ({exc.context} at line {ctx.line + 1})"
+        if ctx is not None and getattr(exc, "context", None)
+        else ""
     )
+    message = f"malformed YAML at {where}: {getattr(exc, 'problem', None) or exc}{started}"
+    return SpecProblem(fname, "(yaml)", message, mark.line + 1 if mark else None)
 
 
-def _load(settings: Settings) -> tuple[list[CampaignSpec], list[SpecProblem]]:
-    problems: list[SpecProblem] = []
-    specs: list[CampaignSpec] = []
-    channels = load_channels()
-    files = spec_files(settings)
+@dataclass
+class SpecFile:
+    """One spec file as read: the id it claims (if any), the spec when valid, and its problems."""
+
+    name: str
+    claimed_id: str | None
+    spec: CampaignSpec | None
+    problems: list[SpecProblem]
+    lines: dict[Loc, int]
+    data: dict | None = None
+
+
+def read_spec_file(path: Path) -> SpecFile:
+    """Parse and type-check one file (no cross-file checks)."""
+    fname = path.name
+    try:
+        text = path.read_text()
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        return SpecFile(fname, None, None, [_yaml_problem(fname, exc)], {})
+    except (OSError, UnicodeDecodeError) as exc:
+        return SpecFile(fname, None, None, [SpecProblem(fname, "(file)", f"cannot read: {exc}")], {})
+    if not isinstance(data, dict):
+        problem = SpecProblem(fname, "(yaml)", "a campaign file must be a mapping (one campaign per file)")
+        return SpecFile(fname, None, None, [problem], {})
+    lines = _key_lines(node) if node is not None else {}
+    claimed = data.get("id") if isinstance(data.get("id"), str) else None
+    try:
+        spec = CampaignSpec.model_validate(data)
+    except ValidationError as exc:
+        return SpecFile(fname, claimed, None, _problems_from(exc, fname, lines), lines, data)
+    spec._path = fname
+    return SpecFile(fname, claimed, spec, [], lines, data)
+
+
+def _refuse(entry: SpecFile, problem: SpecProblem | None) -> None:
+    if problem is not None:
+        entry.problems.append(problem)
+    entry.spec = None
+
+
+def _check_unique_ids(files: list[SpecFile]) -> None:
+    by_id: dict[str, list[SpecFile]] = {}
+    for entry in files:
+        if entry.claimed_id is not None:
+            by_id.setdefault(entry.claimed_id, []).append(entry)
+    for cid, same in by_id.items():
+        if len(same) < 2:
+            continue
+        first, rest = same[0], same[1:]
+        _refuse(first, None)  # the problem below names it; neither file launches
+        for entry in rest:
+            message = f"duplicate campaign id {cid!r} (also in {first.name})"
+            _refuse(entry, SpecProblem(entry.name, "id", message, _line(entry.lines, ("id",))))
+
+
+def _check_segments(files: list[SpecFile], known: set[str]) -> None:
+    # read from the raw mapping, so a file with other problems still has its segments checked
+    for entry in files:
+        audience = (entry.data or {}).get("audience")
+        if not isinstance(audience, dict):
+            continue
+        problems = []
+        for part in ("all_of", "any_of", "none_of"):
+            for i, seg in enumerate(_as_list(audience.get(part))):
+                if isinstance(seg, str) and seg not in known:
+                    line = _line(entry.lines, ("audience", part, i))
+                    problems.append(
+                        SpecProblem(entry.name, f"audience.{part}", f"unknown segment {seg!r}", line)
+                    )
+        for problem in problems:
+            _refuse(entry, problem)
+
+
+def _as_list(value: Any) -> list:
+    value = _one_or_many(value)
+    return value if isinstance(value, list) else []
+
+
+def _load(settings: Settings, known_segment_ids: set[str] | None = None) -> list[SpecFile]:
+    """Every spec file, typed and cross-checked (ids unique, segments exist)."""
+    files = [read_spec_file(p) for p in spec_files(settings)]
+    _check_unique_ids(files)
+    if known_segment_ids is None:
+        known_segment_ids, _ = known_segments(settings)
+    if known_segment_ids is not None:
+        _check_segments(files, known_segment_ids)
+    return files
+
+
+def load_all(
+    settings: Settings, known_segment_ids: set[str] | None = None
+) -> tuple[list[CampaignSpec], list[SpecProblem]]:
+    """Valid specs (sorted by id) and the problems of the invalid files: the non-strict read of launch-due."""
+    files = _load(settings, known_segment_ids)
+    specs = sorted((f.spec for f in files if f.spec is not None), key=lambda s: s.id)
+    problems = [p for f in files for p in f.problems]
     if not files:
         problems.append(SpecProblem(str(settings.campaigns_dir), "(dir)", "no campaign *.yml files found"))
-    seen: dict[str, str] = {}
-    for path in files:
-        data = _read_yaml(path, problems)
-        if data is None:
-            continue
-        cid = data.get("id")
-        if isinstance(cid, str):
-            if cid in seen:
-                problems.append(
-                    SpecProblem(path.name, "id", f"duplicate campaign id {cid!r} (also in {seen[cid]})")
-                )
-                continue
-            seen[cid] = path.name
-        spec = parse_spec(data, path.name, problems, channels)
-        if spec is not None:
-            specs.append(spec)
     return specs, problems
 
 
 def load_specs(settings: Settings, strict: bool = True) -> list[CampaignSpec]:
     """All valid campaign specs (sorted by id). `strict` raises SpecError listing every file-level problem."""
-    specs, problems = _load(settings)
+    specs, problems = load_all(settings)
     if strict and problems:
         raise SpecError(problems)
-    return sorted(specs, key=lambda s: s.id)
+    return specs
 
 
 def get_spec(settings: Settings, campaign_id: str) -> CampaignSpec:
-    specs, problems = _load(settings)
-    for spec in specs:
-        if spec.id == campaign_id:
-            return spec
-    mine = [p for p in problems if campaign_id in p.file]
-    if mine:
-        raise SpecError(mine)
-    raise KeyError(
-        f"No campaign {campaign_id!r} in {settings.campaigns_dir} (known: {', '.join(s.id for s in specs)})"
+    """The valid spec of one campaign; SpecError naming file and field when its file (or a file claiming the
+    same id) is invalid, UnknownCampaign when no file defines it. Other files' problems do not matter."""
+    files = _load(settings)
+    mine = [f for f in files if f.claimed_id == campaign_id]
+    problems = [p for f in mine for p in f.problems]
+    if problems or (mine and all(f.spec is None for f in mine)):
+        dup = [f.name for f in mine]
+        raise SpecError(
+            problems or [SpecProblem(mine[0].name, "id", f"campaign id also defined in {', '.join(dup)}")]
+        )
+    for f in mine:
+        if f.spec is not None:
+            return f.spec
+    known = sorted(f.spec.id for f in files if f.spec is not None)
+    invalid = sorted(f.name for f in files if f.problems)
+    hint = f"; invalid files: {', '.join(invalid)} (see `holdout campaign validate`)" if invalid else ""
+    raise UnknownCampaign(
+        [
+            SpecProblem(
+                str(settings.campaigns_dir),
+                "id",
+                f"no campaign {campaign_id!r} (known: {', '.join(known) or 'none'}){hint}",
+            )
+        ]
     )
+
+
+def validate_specs(settings: Settings, known_segment_ids: set[str] | None = None) -> list[SpecProblem]:
+    """Every problem of every spec file, each naming its file and field. Empty list = all valid."""
+    return load_all(settings, known_segment_ids)[1]
 
 
 # ------------------------------------------------------------------------------------------- references
@@ -440,72 +478,11 @@ def known_segments(settings: Settings) -> tuple[set[str] | None, str]:
             finally:
                 con.close()
     try:
-        from holdout import segments as seglib  # owned by a colleague; optional
+        from holdout import segments as seglib
 
-        library = seglib.load_library(settings)
-        ids = _library_segment_ids(library)
+        ids = {s.id for s in seglib.load_library(settings).all_segments()}
         if ids:
             return ids, "segment library"
     except Exception:  # noqa: BLE001 - an unusable library only means we cannot check
         pass
     return None, "unchecked (no warehouse and no segment library)"
-
-
-def _library_segment_ids(library: Any) -> set[str]:
-    if hasattr(
-        library, "all_segments"
-    ):  # holdout.segments.Library: levels, expanded crosses, custom, predictive
-        return {s.id for s in library.all_segments()}
-    for attr in ("segment_ids", "ids"):
-        value = getattr(library, attr, None)
-        if value is not None:
-            return set(value() if callable(value) else value)
-    segs = getattr(library, "segments", library)
-    if isinstance(segs, dict):
-        return set(segs)
-    return {getattr(s, "segment_id", getattr(s, "id", None)) for s in segs} - {None}
-
-
-def known_score_columns(settings: Settings) -> set[str]:
-    cols = set(KNOWN_SCORE_COLUMNS)
-    if settings.warehouse_path.exists():
-        import duckdb
-
-        from holdout.warehouse import open_read_only
-
-        try:
-            con = open_read_only(settings)
-            try:
-                rows = con.execute(
-                    "select column_name from information_schema.columns "
-                    "where table_schema = 'marts' and table_name = 'dim_customers' and data_type <> 'VARCHAR'"
-                ).fetchall()
-            finally:
-                con.close()
-            cols |= {r[0] for r in rows if r[0].endswith(SCORE_SUFFIXES)}
-        except duckdb.Error:
-            pass
-    return cols
-
-
-def validate_specs(settings: Settings, known_segment_ids: set[str] | None = None) -> list[SpecProblem]:
-    """Every problem of every spec file, each naming its file and field. Empty list = all valid."""
-    specs, problems = _load(settings)
-    if known_segment_ids is None:
-        known_segment_ids, _ = known_segments(settings)
-    score_cols = known_score_columns(settings)
-    for spec in specs:
-        for part in ("all_of", "any_of", "none_of"):
-            for seg in getattr(spec.audience, part):
-                if known_segment_ids is not None and seg not in known_segment_ids:
-                    problems.append(SpecProblem(spec.path, f"audience.{part}", f"unknown segment {seg!r}"))
-        for thr in spec.audience.scores:
-            if thr.column not in score_cols:
-                problems.append(
-                    SpecProblem(
-                        spec.path,
-                        f"audience.scores.{thr.column}",
-                        f"unknown score column; known: {', '.join(sorted(score_cols))}",
-                    )
-                )
-    return problems

@@ -1,0 +1,259 @@
+"""Typed campaign specs: one reader on every path, file/line/field in every problem, nothing from a spec in SQL
+text, short CLI messages instead of tracebacks, and a fair split for recurring capped campaigns."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from holdout.campaigns import launch as launch_mod
+from holdout.campaigns.cli import campaign
+from holdout.campaigns.gate import control_share_bounds
+from holdout.campaigns.spec import SpecError, get_spec, load_specs, validate_specs
+from holdout.config import get_settings
+from holdout.warehouse import as_of_date
+
+REPO_CAMPAIGNS = Path(__file__).resolve().parents[1] / "campaigns"
+INJECTION = 'purchase_14d_score" >= 0 or 1=1 or c."purchase_14d_score'
+
+
+def spec_text(cid: str, **changes) -> str:
+    """A valid spec (the gift e-mail's audience, so it launches on the fixture) with `changes` applied."""
+    spec = {
+        "id": cid,
+        "name": f"Campaign {cid}",
+        "audience": {"any_of": ["email_engagement__clicker"], "none_of": ["test_accounts"]},
+        "channel": "email",
+        "offer": {"kind": "gift", "code": "GIFT"},
+        "control_share": 0.2,
+        "response_window_days": 14,
+        "start_date": "2026-01-01",
+    }
+    for key, value in changes.items():
+        spec[key] = value
+    return yaml.safe_dump(spec, sort_keys=False)
+
+
+def use_campaigns(monkeypatch, tmp_path: Path, files: dict[str, str], home: Path | None = None):
+    d = tmp_path / "campaigns"
+    d.mkdir(exist_ok=True)
+    for name, text in files.items():
+        (d / name).write_text(text)
+    monkeypatch.setenv("HOLDOUT_CAMPAIGNS_DIR", str(d))
+    monkeypatch.setenv("HOLDOUT_HOME", str(home or tmp_path / "home"))
+    return get_settings()
+
+
+def _state(settings) -> dict:
+    """Everything a launch could change: ledger counts, staged launches, outbox files."""
+    con = duckdb.connect(str(settings.warehouse_path), read_only=True)
+    try:
+        counts = {
+            t: con.execute(f"select count(*) from ops.{t}").fetchall()[0][0]
+            for t in (
+                "campaign_launches",
+                "campaign_launch_attempts",
+                "campaign_assignments",
+                "campaign_exports",
+            )
+        }
+    finally:
+        con.close()
+    launches = settings.home / "launches"
+    counts["staged"] = sorted(p.name for p in launches.iterdir()) if launches.exists() else []
+    counts["outbox"] = sorted(str(p) for p in settings.outbox_dir.rglob("*") if p.is_file())
+    return counts
+
+
+# ---------------------------------------------------------------------------------------- spec reading
+def test_id_with_a_trailing_newline_is_refused(tmp_path, monkeypatch):
+    settings = use_campaigns(monkeypatch, tmp_path, {"nl.yml": spec_text("adv-nl\n")})
+    problems = validate_specs(settings, known_segment_ids={"email_engagement__clicker", "test_accounts"})
+    assert [(p.file, p.field, p.line) for p in problems] == [("nl.yml", "id", 1)]
+    with pytest.raises(SpecError):
+        load_specs(settings)
+
+
+def test_every_problem_names_file_line_and_field_path(tmp_path, monkeypatch):
+    text = (
+        "id: typo\nname: Typo\naudience:\n  any_of: [email_engagement__clicker]\n  anyof: [x]\n"
+        "  scores:\n    churn_60d_score: {min: yes}\nchannel: email\noffer: {kind: gift}\n"
+        "control_share: 0.2\nresponse_window_days: 14\nstart_date: 2026-01-01\ncost_per_contact: -1\n"
+    )
+    settings = use_campaigns(monkeypatch, tmp_path, {"typo.yml": text})
+    problems = validate_specs(settings, known_segment_ids={"email_engagement__clicker"})
+    got = {(p.field, p.line) for p in problems}
+    assert got == {
+        ("audience.anyof", 5),
+        ("audience.scores.churn_60d_score.min", 7),
+        ("cost_per_contact", 13),
+    }
+    assert all(str(p).startswith("typo.yml: ") and f"(line {p.line})" in str(p) for p in problems)
+
+
+def test_score_key_with_sql_is_refused_at_load(tmp_path, monkeypatch):
+    bad = spec_text(
+        "inject",
+        audience={"any_of": ["email_engagement__clicker"], "scores": {INJECTION: {"min": 0.99}}},
+    )
+    settings = use_campaigns(monkeypatch, tmp_path, {"inject.yml": bad})
+    for load in (lambda: load_specs(settings), lambda: get_spec(settings, "inject")):
+        with pytest.raises(SpecError) as info:
+            load()
+        (problem,) = info.value.problems
+        assert problem.file == "inject.yml" and problem.field == f"audience.scores.{INJECTION}"
+        assert "unknown score column" in problem.message
+
+
+def test_cross_file_checks_run_on_every_load(tmp_path, monkeypatch):
+    known = {"email_engagement__clicker", "test_accounts"}
+    files = {
+        "a.yml": spec_text("same"),
+        "b.yml": spec_text("same"),
+        "typo.yml": spec_text(
+            "typo", audience={"any_of": ["email_engagement__clicker"], "none_of": ["test_acounts"]}
+        ),
+        "ok.yml": spec_text("ok"),
+    }
+    settings = use_campaigns(monkeypatch, tmp_path, files)
+    # no warehouse here: segment ids come from the segment library, as in `holdout campaign validate`
+    assert [s.id for s in load_specs(settings, strict=False)] == ["ok"]
+    with pytest.raises(SpecError) as info:
+        get_spec(settings, "same")
+    assert "a.yml" in str(info.value) and "b.yml" in str(info.value)
+    with pytest.raises(SpecError, match=r"typo.yml: audience.none_of: unknown segment 'test_acounts' \(line"):
+        get_spec(settings, "typo")
+    assert get_spec(settings, "ok").path == "ok.yml"
+    assert {(p.file, p.field) for p in validate_specs(settings, known)} == {
+        ("b.yml", "id"),
+        ("typo.yml", "audience.none_of"),
+    }
+
+
+# ------------------------------------------------------------------------------------- CLI on a warehouse
+@pytest.mark.integration
+def test_cli_launch_refuses_with_a_message_and_changes_nothing(fresh_home, tmp_path, monkeypatch):
+    files = {
+        "inject.yml": spec_text(
+            "inject", audience={"any_of": ["email_engagement__clicker"], "scores": {INJECTION: {"min": 0.99}}}
+        ),
+        "nobody.yml": spec_text(
+            "nobody",
+            audience={
+                "any_of": ["email_engagement__clicker"],
+                "scores": {"purchase_14d_score": {"min": 1.0}},
+            },
+        ),
+    }
+    settings = use_campaigns(monkeypatch, tmp_path, files, home=fresh_home.home)
+    before = _state(settings)
+    runner = CliRunner()
+    for args, expected in (
+        (["launch", "inject"], f"inject.yml: audience.scores.{INJECTION}: unknown score column"),
+        (["launch", "no-such-campaign"], "no campaign 'no-such-campaign'"),
+        (["launch", "nobody"], "nobody.yml"),
+    ):
+        result = runner.invoke(campaign, args)
+        assert result.exit_code != 0, result.output
+        assert isinstance(result.exception, SystemExit), result.exception  # a message, not a traceback
+        assert expected in result.output
+        assert "Traceback" not in result.output and len(result.output.splitlines()) <= 6
+        assert _state(settings) == before
+
+
+@pytest.mark.integration
+def test_launch_due_skips_invalid_files_and_launches_the_valid_ones(fresh_home, tmp_path, monkeypatch):
+    files = {
+        "good.yml": spec_text("good"),
+        "typo.yml": spec_text(
+            "typo", audience={"any_of": ["email_engagement__clicker"], "none_of": ["test_acounts"]}
+        ),
+        "inject.yml": spec_text(
+            "inject", audience={"any_of": ["email_engagement__clicker"], "scores": {INJECTION: {"min": 0.99}}}
+        ),
+    }
+    settings = use_campaigns(monkeypatch, tmp_path, files, home=fresh_home.home)
+    result = CliRunner().invoke(campaign, ["launch-due"])
+    assert result.exit_code == 1, result.output
+    assert "typo.yml: audience.none_of: unknown segment 'test_acounts'" in result.output
+    assert f"inject.yml: audience.scores.{INJECTION}" in result.output
+    con = duckdb.connect(str(settings.warehouse_path), read_only=True)
+    try:
+        launched = {r[0] for r in con.execute("select campaign_id from ops.campaign_launches").fetchall()}
+    finally:
+        con.close()
+    assert launched == {"good"}
+
+
+# ------------------------------------------------------------------------------------ recurring campaigns
+@pytest.mark.integration
+@pytest.mark.slow
+def test_recurring_capped_campaign_keeps_a_fair_split(fresh_home, tmp_path, monkeypatch):
+    from holdout.build import build
+    from holdout.generate import simulate
+
+    sms = yaml.safe_load((REPO_CAMPAIGNS / "sms_reactivation.yml").read_text())
+    start = as_of_date(fresh_home)
+    sms |= {"schedule": {"every": 14}, "start_date": start.isoformat(), "response_window_days": 14}
+    assert sms["frequency_cap"] == {"max_contacts": 1, "per_days": 30}
+    settings = use_campaigns(monkeypatch, tmp_path, {"sms.yml": yaml.safe_dump(sms)}, home=fresh_home.home)
+    shares = []
+    for k in range(3):
+        if k:
+            simulate(settings, 14, progress=False)
+            build(settings, progress=False, echo=lambda _m: None)
+        day = as_of_date(settings)
+        assert [s.id for s in launch_mod.due_campaigns(settings, day)] == ["sms-reactivation"]
+        outcome = launch_mod.launch_campaign(settings, "sms-reactivation", day)  # GateFailed if blocked
+        assert outcome.status == "launched"
+        n = outcome.test_size + outcome.control_size
+        lo, hi = control_share_bounds(sms["control_share"], n)
+        shares.append((n, outcome.control_size / n))
+        assert lo <= outcome.control_size / n <= hi, shares
+    con = duckdb.connect(str(settings.warehouse_path), read_only=True)
+    try:
+        # within the 30-day cap nobody is assigned twice, test or control
+        repeats = con.execute(
+            "select count(*) from (select customer_id from ops.campaign_assignments "
+            "group by customer_id having count(*) > 1)"
+        ).fetchall()[0][0]
+    finally:
+        con.close()
+    assert repeats == 0
+
+
+# ------------------------------------------------------------------------------------------- ml/models.yml
+def test_models_yml_is_typed_with_file_line_and_field(tmp_path):
+    from ml.config import SPECS_PATH, ModelSpecError
+    from ml.config import load_specs as load_models
+
+    shipped = SPECS_PATH.read_text()
+    assert set(load_models()) == {"purchase_14d", "churn_60d", "value_90d"}
+    cases = [
+        # a typo'd key used to be ignored (the default of 250 rounds applied silently)
+        (
+            "    task: binary\n",
+            "    task: binary\n    num_boost_rounds: 10\n",
+            "num_boost_rounds: 10",
+            "unknown field",
+        ),
+        (
+            "      metric: auc\n",
+            "      metric: accuracy\n",
+            "metric: accuracy",
+            "promotion.metric: Input should be",
+        ),
+    ]
+    for old, new, bad_line, expected in cases:
+        path = tmp_path / "models.yml"
+        path.write_text(shipped.replace(old, new, 1))
+        line = next(i for i, text in enumerate(path.read_text().splitlines(), 1) if bad_line in text)
+        with pytest.raises(ModelSpecError) as info:
+            load_models(path)
+        message = str(info.value)
+        assert message.startswith("models.yml: models.purchase_14d.") and expected in message, message
+        assert message.endswith(f"(line {line})"), message
