@@ -78,6 +78,8 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> dict:
         "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__COSMOS__ENABLE_TELEMETRY": "False",
+        # as holdout.ui.airflow_env: `dbt ls` renders customer_build and can exceed 30 s on a loaded machine
+        "AIRFLOW__CORE__DAGBAG_IMPORT_TIMEOUT": "180",
         "DO_NOT_TRACK": "1",
         "MPLBACKEND": "Agg",
         "PYTHONPATH": os.pathsep.join(
