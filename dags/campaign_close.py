@@ -15,11 +15,8 @@ Daily. For every launch whose response window has ended by the as-of date (the l
 
 from __future__ import annotations
 
-from airflow.sdk import Asset, dag, task
-
-from holdout.orchestration import ASSET_RESULTS, DAG_DEFAULT_ARGS, DAG_START_DATE, WAREHOUSE_POOL
-
-RESULTS = Asset(ASSET_RESULTS)
+from _defaults import DAG_DEFAULT_ARGS, DAG_START_DATE, RESULTS, WAREHOUSE_POOL
+from airflow.sdk import dag, task
 
 
 @dag(
@@ -35,20 +32,20 @@ RESULTS = Asset(ASSET_RESULTS)
 def campaign_close():
     @task(pool=WAREHOUSE_POOL)
     def close_windows() -> list[str]:
-        from holdout.orchestration import close_due_windows
+        from holdout.campaigns.tasks import close_due_windows
 
         return close_due_windows()
 
     @task(pool=WAREHOUSE_POOL, outlets=[RESULTS])
     def refresh_result_marts(closed: list[str]) -> list[str]:
-        from holdout.orchestration import refresh_campaign_marts
+        from holdout.warehouse_tasks import rebuild_marts
 
-        refresh_campaign_marts()
+        rebuild_marts("path:models/marts/campaigns")
         return closed
 
     @task(pool=WAREHOUSE_POOL)
     def report(campaign_id: str) -> str:
-        from holdout.orchestration import write_campaign_report
+        from holdout.campaigns.tasks import write_campaign_report
 
         return write_campaign_report(campaign_id)
 

@@ -20,11 +20,8 @@ starts: listing the spec files for an enum would be file I/O at parse time.
 
 from __future__ import annotations
 
-from airflow.sdk import Asset, Param, dag, task, task_group
-
-from holdout.orchestration import ASSET_LAUNCHES, DAG_DEFAULT_ARGS, DAG_START_DATE, WAREHOUSE_POOL
-
-LAUNCHES = Asset(ASSET_LAUNCHES)
+from _defaults import DAG_DEFAULT_ARGS, DAG_START_DATE, LAUNCHES, WAREHOUSE_POOL
+from airflow.sdk import Param, dag, task, task_group
 
 
 @dag(
@@ -62,7 +59,7 @@ LAUNCHES = Asset(ASSET_LAUNCHES)
 def campaign_launch():
     @task(pool=WAREHOUSE_POOL)
     def plan(params: dict | None = None) -> list[str]:
-        from holdout.orchestration import plan_campaign_launches
+        from holdout.campaigns.tasks import plan_campaign_launches
 
         params = params or {}
         return plan_campaign_launches(
@@ -75,7 +72,7 @@ def campaign_launch():
         def gate(launch_id: str) -> str:
             from airflow.sdk.exceptions import AirflowFailException
 
-            from holdout.orchestration import GateBlocked, gate_launch
+            from holdout.campaigns.tasks import GateBlocked, gate_launch
 
             try:
                 return gate_launch(launch_id)
@@ -85,7 +82,7 @@ def campaign_launch():
 
         @task(pool=WAREHOUSE_POOL, outlets=[LAUNCHES])
         def activate(launch_id: str, params: dict | None = None) -> dict:
-            from holdout.orchestration import activate_launch
+            from holdout.campaigns.tasks import activate_launch
 
             return activate_launch(launch_id, dry_run=bool((params or {}).get("dry_run")))
 

@@ -1,20 +1,23 @@
 """
-### customer_build: landing zone → dbt (staging, intermediate, marts) → marts checkpoint
+### customer_build: landing zone → dbt (staging, intermediate, marts, with their tests) → published marts
 
 Daily. Builds the customer profile, the segment dimension and the memberships from the raw landing zone.
 
-1. **check_landing_zone**: the generated landing zone is this project's source system. The task checks its
-   manifest (`raw/_export.json`) and that every entity folder has part files, and refuses an export older than
-   the warehouse. It never regenerates data.
-2. **prepare_warehouse**: creates the Python-owned `ops` ledgers (dbt reads them as sources) and validates the
-   segment library (`dbt_project/segments/*.yml`), failing with file / segment / field on a bad library.
+1. **check_landing_zone**: `holdout.landing.check_landing_zone`. The generated landing zone is this project's
+   source system: the task checks its manifest (`raw/_export.json`) and that every entity folder the generator
+   writes has part files, and refuses an export older than the warehouse. It never regenerates data.
+2. **prepare_warehouse**: `holdout.warehouse_tasks.prepare_warehouse`: creates the Python-owned `ops` ledgers
+   (dbt reads them as sources) and validates the segment library (`dbt_project/segments/*.yml`), failing with
+   file / segment / field on a bad library.
 3. **dbt_build**: astronomer-cosmos in `ExecutionMode.WATCHER`: *one* `dbt build` process (DuckDB allows one
-   writer) and one watcher task per model so progress and failures show per model. dbt vars (`as_of_date`,
-   `segment_library`) and env (`HOLDOUT_WAREHOUSE_PATH`, `HOLDOUT_RAW_DIR`) are resolved by an interceptor when
-   the task runs, never when the file is parsed.
-4. **validate_marts**: GX checkpoint on `dim_customers`, `dim_segments`, `fct_segment_memberships`; the JSON
-   result lands in `reports/gx/marts/<logical date>.json`. On success it emits the profile, segments and
-   memberships Assets, which trigger `model_retrain`.
+   writer) and one watcher task per model so progress and failures show per model. The marts' checks are dbt
+   tests on the marts models (keys, accepted values and ranges, one as-of date, non-empty marts, member counts
+   that match the memberships): a failed test fails this group and so the run. dbt vars (`as_of_date`,
+   `segment_library`) and env (`HOLDOUT_WAREHOUSE_PATH`, `HOLDOUT_RAW_DIR`) are resolved by an interceptor
+   (`holdout.dbt_runner.cosmos_interceptor`) when the task runs, never when the file is parsed.
+4. **validate_marts**: runs only when every model and test passed: `holdout.warehouse_tasks.record_published_marts`
+   writes the as-of date and row counts to `reports/marts/<logical date>.json` and the task emits the profile,
+   segments and memberships Assets, which trigger `model_retrain`.
 
 Every task that opens the warehouse runs in the one-slot pool `holdout_warehouse`.
 """
@@ -25,7 +28,8 @@ import shutil
 import sys
 from pathlib import Path
 
-from airflow.sdk import Asset, TriggerRule, dag, task
+from _defaults import DAG_DEFAULT_ARGS, DAG_START_DATE, MEMBERSHIPS, PROFILE, SEGMENTS, WAREHOUSE_POOL
+from airflow.sdk import TriggerRule, dag, task
 from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
 from cosmos.constants import (
     PRODUCER_WATCHER_DONE_TASK_ID,
@@ -37,20 +41,7 @@ from cosmos.constants import (
 )
 
 from holdout.config import get_settings
-from holdout.orchestration import (
-    ASSET_MEMBERSHIPS,
-    ASSET_PROFILE,
-    ASSET_SEGMENTS,
-    DAG_DEFAULT_ARGS,
-    DAG_START_DATE,
-    WAREHOUSE_POOL,
-    cosmos_dbt_interceptor,
-    dbt_env,
-)
-
-PROFILE = Asset(ASSET_PROFILE)
-SEGMENTS = Asset(ASSET_SEGMENTS)
-MEMBERSHIPS = Asset(ASSET_MEMBERSHIPS)
+from holdout.dbt_runner import cosmos_interceptor, dbt_env
 
 # Paths only (environment + the repository layout): no file is opened here.
 _SETTINGS = get_settings()
@@ -78,13 +69,13 @@ _RENDER_ENV = dbt_env(_SETTINGS)
 def customer_build():
     @task(retries=0, pool=WAREHOUSE_POOL)  # a missing export does not fix itself; reads the warehouse as-of
     def check_landing_zone() -> dict:
-        from holdout.orchestration import check_landing_zone as check
+        from holdout.landing import check_landing_zone as check
 
         return check()
 
     @task(pool=WAREHOUSE_POOL)
     def prepare_warehouse() -> dict:
-        from holdout.orchestration import prepare_warehouse as prepare
+        from holdout.warehouse_tasks import prepare_warehouse as prepare
 
         return prepare()
 
@@ -113,16 +104,16 @@ def customer_build():
             enable_mock_profile=False,
         ),
         operator_args={
-            "interceptors": [cosmos_dbt_interceptor],
+            "interceptors": [cosmos_interceptor],
             "pool": WAREHOUSE_POOL,
         },
     )
 
     @task(pool=WAREHOUSE_POOL, outlets=[PROFILE, SEGMENTS, MEMBERSHIPS])
     def validate_marts(ds: str | None = None) -> dict:
-        from holdout.orchestration import validate_marts as validate
+        from holdout.warehouse_tasks import record_published_marts
 
-        return validate(run_key=ds)
+        return record_published_marts(run_key=ds)
 
     check_landing_zone() >> prepare_warehouse() >> dbt_build >> validate_marts()
 

@@ -16,18 +16,8 @@ Weekly (Sunday 03:00 UTC) **and** whenever `customer_build` publishes a new prof
 
 from __future__ import annotations
 
-from airflow.sdk import Asset, AssetOrTimeSchedule, CronTriggerTimetable, dag, task
-
-from holdout.orchestration import (
-    ASSET_PROFILE,
-    ASSET_SCORES,
-    DAG_DEFAULT_ARGS,
-    DAG_START_DATE,
-    WAREHOUSE_POOL,
-)
-
-PROFILE = Asset(ASSET_PROFILE)
-SCORES = Asset(ASSET_SCORES)
+from _defaults import DAG_DEFAULT_ARGS, DAG_START_DATE, PROFILE, SCORES, WAREHOUSE_POOL
+from airflow.sdk import AssetOrTimeSchedule, CronTriggerTimetable, dag, task
 
 
 @dag(
@@ -46,39 +36,40 @@ SCORES = Asset(ASSET_SCORES)
 def model_retrain():
     @task(pool=WAREHOUSE_POOL)
     def build_features() -> dict:
-        from holdout.orchestration import build_training_features
+        from ml.tasks import build_training_features
 
         return build_training_features()
 
     @task
     def list_models() -> list[str]:
-        from holdout.orchestration import model_names
+        from ml.tasks import model_names
 
         return model_names()
 
     @task(pool=WAREHOUSE_POOL, max_active_tis_per_dagrun=1)
     def train(model: str) -> dict:
-        from holdout.orchestration import train_model
+        from ml.tasks import train_model
 
         return train_model(model)
 
     @task
     def promotion(trained: list[dict]) -> dict:
-        from holdout.orchestration import promotion_decision
+        from ml.tasks import promotion_decision
 
         return promotion_decision(list(trained))
 
     @task(pool=WAREHOUSE_POOL)
     def score() -> list:
-        from holdout.orchestration import score_customers
+        from ml.tasks import score_customers
 
         return score_customers()
 
     @task(pool=WAREHOUSE_POOL, outlets=[SCORES])
     def rebuild_score_marts() -> dict:
-        from holdout.orchestration import rebuild_score_marts as rebuild
+        from holdout.warehouse_tasks import rebuild_marts
 
-        return rebuild()
+        # the marts that read ops.model_scores: customer_scores, profile scores, predictive segments
+        return rebuild_marts("stg_ops__model_scores+")
 
     trained = train.expand(model=list_models())
     build_features() >> trained

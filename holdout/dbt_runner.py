@@ -93,6 +93,17 @@ def dbt_vars(settings: Settings | None = None, extra: dict[str, Any] | None = No
     return variables
 
 
+def cosmos_interceptor(context: Any, operator: Any) -> None:
+    """Cosmos interceptor: give the DAG's `dbt build` the vars and env `holdout build` uses, at run time.
+
+    Registered through `operator_args={"interceptors": [...]}`; Cosmos calls it right before it builds the
+    `dbt build` command line, so DAG parsing stays free of warehouse and landing-zone I/O.
+    """
+    settings = get_settings()
+    operator.vars = {**(operator.vars or {}), **dbt_vars(settings)}
+    operator.env = {**(operator.env or {}), **dbt_env(settings)}
+
+
 _RESULT_EVENTS = ("LogModelResult", "LogTestResult", "LogSnapshotResult", "LogSeedResult", "LogNodeResult")
 
 

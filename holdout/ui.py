@@ -1,21 +1,59 @@
 """`holdout airflow` and `holdout mlflow-ui`: local UIs on the project's DAGs and tracking store.
 
 Both resolve everything from `holdout.config.get_settings()` (HOLDOUT_HOME), prepare what the tool needs and then
-`exec` it, so Ctrl-C stops the tool itself and no wrapper process is left behind.
+`exec` it, so Ctrl-C stops the tool itself and no wrapper process is left behind. `airflow_env` is the local
+Airflow's environment (the tests run their Airflow with it too).
 """
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 import subprocess
 import sys
 from pathlib import Path
+from types import ModuleType
 
 import click
 
-from holdout.config import get_settings
-from holdout.orchestration import WAREHOUSE_POOL, WAREHOUSE_POOL_DESCRIPTION, airflow_env
+from holdout.config import Settings, get_settings
+
+
+def airflow_env(settings: Settings | None = None, parallelism: int = 4) -> dict[str, str]:
+    """Environment for a local Airflow on the project's DAGs (also used by the tests)."""
+    settings = settings or get_settings()
+    # the project root for `holdout` and `ml`; the DAG folder for `_defaults` (Airflow's DAG bundles add it too)
+    pythonpath = [str(settings.project_root), str(settings.project_root / "dags")]
+    if os.environ.get("PYTHONPATH"):
+        pythonpath.append(os.environ["PYTHONPATH"])
+    return {
+        "HOLDOUT_HOME": str(settings.home),
+        "AIRFLOW_HOME": str(settings.airflow_home),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(settings.project_root / "dags"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__PARALLELISM": str(parallelism),
+        "AIRFLOW__CORE__MAX_ACTIVE_TASKS_PER_DAG": str(parallelism),
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
+        "AIRFLOW__COSMOS__ENABLE_TELEMETRY": "False",
+        "DO_NOT_TRACK": "1",
+        "SCARF_ANALYTICS": "false",
+        "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
+        # customer_build renders the dbt project with `dbt ls` on its first parse (then Cosmos caches it in an
+        # Airflow Variable): on a busy 2-core laptop that can exceed the default 30 s import timeout
+        "AIRFLOW__CORE__DAGBAG_IMPORT_TIMEOUT": "180",
+        "AIRFLOW__DAG_PROCESSOR__DAG_FILE_PROCESSOR_TIMEOUT": "240",
+        "PYTHONPATH": os.pathsep.join(pythonpath),
+    }
+
+
+def dag_defaults(settings: Settings | None = None) -> ModuleType:
+    """`dags/_defaults.py`, loaded by path: the DAG folder is not a package, and the pool is declared there once."""
+    path = (settings or get_settings()).project_root / "dags" / "_defaults.py"
+    spec = importlib.util.spec_from_file_location("holdout_dag_defaults", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def _tool(name: str) -> str:
@@ -32,11 +70,13 @@ def _tool(name: str) -> str:
 def prepare_airflow(env: dict[str, str], quiet: bool = False) -> None:
     """Migrate the Airflow metadata DB and create the one-slot warehouse pool (idempotent)."""
     airflow = _tool("airflow")
+    defaults = dag_defaults()
+    pool = defaults.WAREHOUSE_POOL
     steps = [
         ("Migrating the Airflow metadata database", [airflow, "db", "migrate"]),
         (
-            f"Creating the pool {WAREHOUSE_POOL} (1 slot)",
-            [airflow, "pools", "set", WAREHOUSE_POOL, "1", WAREHOUSE_POOL_DESCRIPTION],
+            f"Creating the pool {pool} (1 slot)",
+            [airflow, "pools", "set", pool, "1", defaults.WAREHOUSE_POOL_DESCRIPTION],
         ),
     ]
     for label, command in steps:

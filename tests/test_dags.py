@@ -63,9 +63,12 @@ def dagbag(tmp_path_factory: pytest.TempPathFactory) -> dict:
         "AIRFLOW__COSMOS__ENABLE_TELEMETRY": "False",
         # Cosmos caches the `dbt ls` output in an Airflow Variable; this throw-away home has no metadata DB
         "AIRFLOW__COSMOS__ENABLE_CACHE_DBT_LS": "False",
+        # `dbt ls` renders customer_build; on a loaded 2-core machine it can exceed the default 30 s import timeout
+        "AIRFLOW__CORE__DAGBAG_IMPORT_TIMEOUT": "180",
         "DO_NOT_TRACK": "1",
         "HOLDOUT_HOME": str(missing_home),
-        "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
+        # a plain DagBag does not put the DAG folder on sys.path (Airflow's bundle DagBag does): `_defaults`
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), str(DAGS), os.environ.get("PYTHONPATH")])),
     }
     done = subprocess.run(
         [sys.executable, "-c", LOAD_DAGBAG, str(DAGS)], env=env, capture_output=True, text=True, timeout=300
@@ -166,12 +169,13 @@ def test_gate_failure_fails_without_retry(tmp_path: Path, monkeypatch: pytest.Mo
 
     from airflow.sdk.exceptions import AirflowFailException
 
-    import holdout.orchestration as orchestration
+    import holdout.campaigns.tasks as campaign_tasks
 
     def blocked(launch_id: str, settings=None) -> str:
-        raise orchestration.GateBlocked(f"Gate failed for launch {launch_id} (report: /r/gate.html)")
+        raise campaign_tasks.GateBlocked(f"Gate failed for launch {launch_id} (report: /r/gate.html)")
 
-    monkeypatch.setattr(orchestration, "gate_launch", blocked)
+    monkeypatch.setattr(campaign_tasks, "gate_launch", blocked)
+    monkeypatch.syspath_prepend(str(DAGS))  # `_defaults`, as Airflow's bundle DagBag provides it
     spec = importlib.util.spec_from_file_location("campaign_launch_dag", DAGS / "campaign_launch.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

@@ -1,0 +1,102 @@
+"""The landing-zone check before a build: a complete export, not older than what the warehouse holds.
+
+The entities checked are the generator's (`holdout.generate.landing.FORMATS`, one entry per `<system>/<entity>`
+folder); the dbt sources declare the same list (tests/test_dags.py asserts it).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from holdout.config import Settings
+from holdout.task_entry import release_dbt_connections, task_entry
+
+log = logging.getLogger(__name__)
+
+# Entities that may legitimately be empty on a small or young retailer.
+OPTIONAL_ENTITIES = frozenset({"crm/erasure_requests", "support/tickets"})
+
+
+class LandingZoneError(RuntimeError):
+    """The landing zone is missing, incomplete or older than the warehouse."""
+
+
+def landing_entities() -> list[str]:
+    """Every `<system>/<entity>` folder of the landing zone, as the generator writes them."""
+    from holdout.generate.landing import FORMATS  # here: the generator package imports pandas
+
+    return list(FORMATS)
+
+
+def _part_files(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.glob("*") if p.suffix in {".parquet", ".csv"} and p.is_file())
+
+
+@task_entry
+def check_landing_zone(*, settings: Settings) -> dict[str, Any]:
+    """Check the landing zone's manifest and part files; return a small summary (as-of date, file counts).
+
+    The generated landing zone *is* the source in this project: this task does not regenerate data, it refuses
+    to build from an incomplete export or from one older than what the warehouse was last built on.
+    """
+    from holdout.warehouse import read_export_manifest
+
+    try:
+        manifest = read_export_manifest(settings.raw_dir)
+    except FileNotFoundError as error:
+        raise LandingZoneError(str(error)) from error
+    as_of = date.fromisoformat(manifest["as_of_date"])
+
+    files: dict[str, int] = {}
+    missing: list[str] = []
+    for entity in landing_entities():
+        folder = settings.raw_dir / entity
+        files[entity] = len(_part_files(folder)) if folder.is_dir() else 0
+        if files[entity] == 0 and entity not in OPTIONAL_ENTITIES:
+            missing.append(entity)
+    if missing:
+        raise LandingZoneError(f"Landing zone {settings.raw_dir} has no part files for: {', '.join(missing)}")
+
+    built_as_of = warehouse_as_of_date(settings)
+    if built_as_of is not None and as_of < built_as_of:
+        raise LandingZoneError(
+            f"Landing zone as_of_date {as_of} is older than the warehouse's ({built_as_of}): "
+            "the export went backwards, refusing to rebuild on stale data. After generating a new world, "
+            f"delete {settings.warehouse_path} (its ledgers belong to the old one) and trigger the build again."
+        )
+    summary = {
+        "as_of_date": as_of.isoformat(),
+        "exported_at": manifest.get("exported_at"),
+        "warehouse_as_of_date": built_as_of.isoformat() if built_as_of else None,
+        "is_new_export": built_as_of is None or as_of > built_as_of,
+        "files": files,
+    }
+    log.info("Landing zone OK: %s", json.dumps(summary))
+    return summary
+
+
+def warehouse_as_of_date(settings: Settings) -> date | None:
+    """The as-of date the warehouse's profile was last built on, or None before the first build."""
+    from holdout.warehouse import open_read_only
+
+    if not settings.warehouse_path.exists():
+        return None
+    release_dbt_connections()
+    con = open_read_only(settings)
+    try:
+        row = con.execute(
+            "select count(*) from information_schema.tables "
+            "where table_schema = 'marts' and table_name = 'dim_customers'"
+        ).fetchone()
+        if not row[0]:
+            return None
+        value = con.execute("select max(as_of_date) from marts.dim_customers").fetchone()[0]
+    finally:
+        con.close()
+    if value is None:
+        return None
+    return value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
