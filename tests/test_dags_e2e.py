@@ -38,13 +38,14 @@ from datetime import datetime, timezone
 dag_id, logical_date, conf, inject = sys.argv[1], sys.argv[2], json.loads(sys.argv[3]), sys.argv[4] == "1"
 if inject:
     from holdout.campaigns import launch
+    from holdout.campaigns.faults import inject_fault
 
     original = launch.plan_launches
 
     def plan_with_fault(settings, launch_date=None, campaign_ids=None):
         ids = original(settings, launch_date, campaign_ids)
         for launch_id in ids:
-            launch.inject_fault(settings, launch_id, "consent")
+            inject_fault(settings, launch_id, "consent")
         return ids
 
     launch.plan_launches = plan_with_fault

@@ -1,9 +1,10 @@
 """Launching campaigns: plan (eligibility, priority, assignment) -> gate (GX) -> record and activate.
 
-Staged state of a launch lives in `HOLDOUT_HOME/launches/<launch_id>/` (`launch_id = <campaign>-<YYYYMMDD>`):
-`plan.json`, `audience.parquet` (customer_id, group, u, profile snapshot), `funnel.json`, `balance.json`,
-then `gate.json` / `gate_summary.txt`. The ledger (`ops.campaign_*`) is written in one transaction by
-`record_and_activate`, and the outbox file appears only after that transaction commits.
+Each step reads and writes the staged launch (`HOLDOUT_HOME/launches/<launch_id>/`, `launch_id =
+<campaign>-<YYYYMMDD>`) only through `holdout.campaigns.staged`, its one owner: planning writes the typed
+`LaunchPlan` with the audience, funnel and balance; the gate's verdict is recorded beside them. The ledger
+(`ops.campaign_*`, inserts that name their columns) is written in one transaction by `record_and_activate`,
+and the outbox file appears only after that transaction commits.
 
 Crash safety: before the commit nothing is in the ledger (the staged temp export is overwritten on retry);
 after the commit the launch is `launched` and a rerun of the same launch only *finishes* it: it renames the
@@ -19,17 +20,18 @@ import time
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any, Protocol
 
 import duckdb
 import pandas as pd
 
+from holdout.campaigns import staged
 from holdout.campaigns.assignment import assign_groups, priority_order
 from holdout.campaigns.audience import BALANCE_COLUMNS, eligible_audience, launch_ts, outcome_sd
 from holdout.campaigns.channels import get_channel
 from holdout.campaigns.export import (
     StagedExport,
     export_frame,
-    export_path,
     file_sha256,
     pending_tmp,
     publish_export,
@@ -37,6 +39,7 @@ from holdout.campaigns.export import (
 )
 from holdout.campaigns.gate import GateFailed, GateResult, gate_frame, validate_gate_frame
 from holdout.campaigns.spec import CampaignSpec, get_spec, load_specs
+from holdout.campaigns.staged import LaunchPlan, launch_dir
 from holdout.config import Settings
 from holdout.warehouse import as_of_date, connect, open_read_only
 
@@ -44,14 +47,11 @@ log = logging.getLogger(__name__)
 
 # Statuses in ops.campaign_launches. Only `launched` is final; a blocked or dry-run launch may be retried.
 LAUNCHED, BLOCKED, DRY_RUN = "launched", "blocked", "dry_run"
-FAULTS = ("consent",)
-DEFAULT_FAULT_SIZE = 25
 
 __all__ = [
     "GateFailed",
     "LaunchOutcome",
     "due_campaigns",
-    "inject_fault",
     "launch_campaign",
     "launch_due",
     "launch_dir",
@@ -61,6 +61,14 @@ __all__ = [
     "record_dry_run",
     "run_gate",
 ]
+
+
+class _Sizes(Protocol):
+    launch_id: str
+    campaign_id: str
+    audience_size: int
+    test_size: int
+    control_size: int
 
 
 @dataclass
@@ -76,13 +84,37 @@ class LaunchOutcome:
     message: str = ""
     timings: dict[str, float] = field(default_factory=dict)
 
+    @classmethod
+    def of(cls, launch: _Sizes, status: str, **details: Any) -> LaunchOutcome:
+        """The one place an outcome is built: from a staged plan or a ledgered launch."""
+        return cls(
+            launch.launch_id,
+            launch.campaign_id,
+            status,
+            launch.audience_size,
+            launch.test_size,
+            launch.control_size,
+            **details,
+        )
+
+
+@dataclass(frozen=True)
+class LedgeredLaunch:
+    """A launched launch as ops.campaign_launches and its latest ops.campaign_exports row hold it."""
+
+    launch_id: str
+    campaign_id: str
+    channel: str
+    audience_size: int
+    test_size: int
+    control_size: int
+    export_path: str
+    row_count: int
+    sha256: str
+
 
 def launch_id_for(campaign_id: str, launch_date: date) -> str:
     return f"{campaign_id}-{launch_date:%Y%m%d}"
-
-
-def launch_dir(settings: Settings, launch_id: str) -> Path:
-    return settings.home / "launches" / launch_id
 
 
 def _ensure_ops(settings: Settings) -> None:
@@ -171,7 +203,7 @@ def plan_launches(
     )
     _ensure_ops(settings)
     con = open_read_only(settings)
-    staged: list[str] = []
+    planned: list[str] = []
     try:
         todo: list[CampaignSpec] = []
         for spec in specs:
@@ -207,11 +239,11 @@ def plan_launches(
             ]
             _stage(con, settings, spec, lid, launch_date, mine, funnel, rank, [s.id for s in order])
             timings[spec.id] += time.perf_counter() - t0
-            _update_plan(settings, lid, {"timings": {"plan_seconds": round(timings[spec.id], 3)}})
-            staged.append(lid)
+            staged.add_timing(settings, lid, "plan", timings[spec.id])
+            planned.append(lid)
     finally:
         con.close()
-    return staged
+    return planned
 
 
 def _stage(
@@ -257,109 +289,26 @@ def _stage(
                 "minimum_detectable_incremental_revenue_eur": mde * n_test,
             },
         }
-    out = launch_dir(settings, launch_id)
-    out.mkdir(parents=True, exist_ok=True)
-    for stale in ("gate.json", "gate_summary.txt"):
-        (out / stale).unlink(missing_ok=True)
-    audience.to_parquet(out / "audience.parquet", index=False)
-    (out / "funnel.json").write_text(json.dumps(funnel, indent=2))
-    (out / "balance.json").write_text(json.dumps(balance, indent=2, default=float))
-    plan = {
-        "launch_id": launch_id,
-        "campaign_id": spec.id,
-        "launch_date": launch_date.isoformat(),
-        "window_end": spec.window_end(launch_date).isoformat(),
-        "channel": spec.channel,
-        "control_share": spec.control_share,
-        "spec": spec.to_dict(),
-        "priority_rank": rank,
-        "planned_together": order,
-        "audience_size": int(len(audience)),
-        "test_size": n_test,
-        "control_size": n_control,
-        "planned_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "audience_sha256": file_sha256(out / "audience.parquet"),
-        "fault_injected": None,
-    }
-    (out / "plan.json").write_text(json.dumps(plan, indent=2))
-
-
-def _load_plan(settings: Settings, launch_id: str) -> dict:
-    path = launch_dir(settings, launch_id) / "plan.json"
-    if not path.exists():
-        raise FileNotFoundError(
-            f"Launch {launch_id} is not planned ({path} missing): run plan_launches first."
-        )
-    return json.loads(path.read_text())
-
-
-def _update_plan(settings: Settings, launch_id: str, changes: dict) -> dict:
-    plan = _load_plan(settings, launch_id)
-    for key, value in changes.items():
-        if isinstance(value, dict) and isinstance(plan.get(key), dict):
-            plan[key] = {**plan[key], **value}
-        else:
-            plan[key] = value
-    (launch_dir(settings, launch_id) / "plan.json").write_text(json.dumps(plan, indent=2))
-    return plan
-
-
-# -------------------------------------------------------------------------------------- fault injection
-def inject_fault(
-    settings: Settings, launch_id: str, kind: str = "consent", n: int = DEFAULT_FAULT_SIZE
-) -> int:
-    """DEMO / TESTING ONLY: corrupt a staged audience after eligibility, before the gate, to prove the gate.
-
-    `consent` swaps `n` test-group customers for customers who have a valid contact and no open window
-    but *no consent* for the channel: what a broken eligibility filter would produce. Returns the number
-    swapped. The launch's plan.json records the injection.
-    """
-    if kind not in FAULTS:
-        raise ValueError(f"unknown fault {kind!r}; known: {', '.join(FAULTS)}")
-    plan = _load_plan(settings, launch_id)
-    channel = get_channel(plan["channel"])
-    if channel.consent is None:
-        raise ValueError(f"channel {channel.name} needs no consent: a consent fault cannot be injected")
-    path = launch_dir(settings, launch_id) / "audience.parquet"
-    audience = pd.read_parquet(path)
-    launch_date = date.fromisoformat(plan["launch_date"])
-    con = open_read_only(settings)
-    try:
-        from holdout.campaigns.audience import contact_sql, dim_columns
-
-        con.register("_aud", audience[["customer_id"]])
-        culprits = con.execute(
-            f"""
-            select c.customer_id from marts.dim_customers as c
-            where not coalesce(c.is_test_account, false) and {contact_sql(channel, dim_columns(con))}
-              and c.customer_id not in (select customer_id from _aud)
-              and c.customer_id not in (select customer_id from ops.campaign_assignments where window_end > $d)
-              and c.customer_id not in (
-                  select customer_id from marts.fct_consent_history
-                  where channel = $ch and is_opted_in and valid_from <= $ts and (valid_to is null or valid_to > $ts))
-            order by hash(c.customer_id) limit $n""",
-            {"d": launch_date, "ch": channel.consent, "ts": launch_ts(launch_date), "n": n},
-        ).fetchall()
-    finally:
-        con.close()
-    culprits = [r[0] for r in culprits]
-    test_rows = audience.index[audience["group"] == "test"][: len(culprits)]
-    culprits = culprits[: len(test_rows)]
-    audience.loc[test_rows, "customer_id"] = culprits
-    audience.to_parquet(path, index=False)
-    _update_plan(
+    staged.write_plan(
         settings,
-        launch_id,
         {
-            "fault_injected": {
-                "kind": kind,
-                "customers": len(culprits),
-                "note": "demo/testing fault injection",
-            },
-            "audience_sha256": file_sha256(path),
+            "launch_id": launch_id,
+            "campaign_id": spec.id,
+            "launch_date": launch_date,
+            "window_end": spec.window_end(launch_date),
+            "channel": spec.channel,
+            "control_share": spec.control_share,
+            "spec": spec.to_dict(),
+            "priority_rank": rank,
+            "planned_together": order,
+            "audience_size": int(len(audience)),
+            "test_size": n_test,
+            "control_size": n_control,
         },
+        audience,
+        funnel,
+        balance,
     )
-    return len(culprits)
 
 
 # ------------------------------------------------------------------------------------------------ gate
@@ -367,61 +316,87 @@ def run_gate(settings: Settings, launch_id: str) -> GateResult:
     """Validate the staged audience with the GX checkpoint; on failure mark the launch `blocked` in
     ops.campaign_launch_attempts, export nothing and raise GateFailed (summary + Data Docs paths in the message)."""
     t0 = time.perf_counter()
-    plan = _load_plan(settings, launch_id)
-    out = launch_dir(settings, launch_id)
-    audience = pd.read_parquet(out / "audience.parquet")
-    launch_date = date.fromisoformat(plan["launch_date"])
+    plan = staged.read_plan(settings, launch_id)
+    audience = staged.read_audience(settings, launch_id)
+    audience_sha = staged.audience_sha256(settings, launch_id)
     con = open_read_only(settings)
     try:
         export_ids = audience.loc[audience["group"] == "test", "customer_id"]
-        frame = gate_frame(con, audience, export_ids, plan["channel"], launch_id, launch_date)
+        frame = gate_frame(con, audience, export_ids, plan.channel, launch_id, plan.launch_date)
     finally:
         con.close()
-    result = validate_gate_frame(
-        settings, launch_id, frame, plan["control_share"], plan["audience_size"], out
-    )
-    gate_info = json.loads((out / "gate.json").read_text())
-    gate_info["audience_sha256"] = file_sha256(out / "audience.parquet")
-    (out / "gate.json").write_text(json.dumps(gate_info, indent=2, default=str))
+    result = validate_gate_frame(settings, launch_id, frame, plan.control_share, plan.audience_size)
+    staged.write_gate(settings, result, audience_sha)
     reports = settings.reports_dir / "gates"
     reports.mkdir(parents=True, exist_ok=True)
     (reports / f"{launch_id}.txt").write_text(result.summary)
-    _update_plan(settings, launch_id, {"timings": {"gate_seconds": round(time.perf_counter() - t0, 3)}})
+    staged.add_timing(settings, launch_id, "gate", time.perf_counter() - t0)
     if not result.success:
-        _record_status(settings, plan, BLOCKED, report_path=str(reports / f"{launch_id}.txt"))
+        _record_attempt(settings, plan, BLOCKED, report_path=str(reports / f"{launch_id}.txt"))
         raise GateFailed(launch_id, result.summary.strip(), reports / f"{launch_id}.txt", result.docs_path)
     return result
 
 
-def _launch_row(plan: dict, status: str, funnel: list[dict], report_path: str | None) -> list:
-    return [
-        plan["launch_id"],
-        plan["campaign_id"],
-        date.fromisoformat(plan["launch_date"]),
-        date.fromisoformat(plan["window_end"]),
-        plan["channel"],
-        status,
-        plan["audience_size"],
-        plan["test_size"],
-        plan["control_size"],
-        json.dumps(funnel),
-        report_path,
-        datetime.now(UTC).replace(tzinfo=None),
-    ]
+def _require_passed_gate(settings: Settings, launch_id: str) -> None:
+    """A launch is recorded only with a passed gate on exactly the audience staged now."""
+    gate = staged.read_gate(settings, launch_id)
+    if gate is None or not gate.success:
+        raise GateFailed(launch_id, f"{launch_id}: the activation gate has not passed; run run_gate first")
+    if gate.audience_sha256 != staged.audience_sha256(settings, launch_id):
+        raise GateFailed(
+            launch_id, f"{launch_id}: the staged audience changed after the gate; run the gate again"
+        )
 
 
-def _record_status(settings: Settings, plan: dict, status: str, report_path: str | None = None) -> None:
+# ---------------------------------------------------------------------------------------------- ledger
+def _insert(con: duckdb.DuckDBPyConnection, table: str, row: dict[str, Any]) -> None:
+    """Insert one row naming its columns (the names are this module's constants, never input)."""
+    columns = ", ".join(f'"{c}"' for c in row)
+    values = ", ".join(f"${c}" for c in row)
+    con.execute(f"insert into {table} ({columns}) values ({values})", row)
+
+
+def _launch_row(plan: LaunchPlan, status: str, funnel: list[dict], report_path: str | None) -> dict[str, Any]:
+    """A row of ops.campaign_launches / ops.campaign_launch_attempts."""
+    return {
+        "launch_id": plan.launch_id,
+        "campaign_id": plan.campaign_id,
+        "launch_date": plan.launch_date,
+        "window_end": plan.window_end,
+        "channel": plan.channel,
+        "status": status,
+        "audience_size": plan.audience_size,
+        "test_size": plan.test_size,
+        "control_size": plan.control_size,
+        "funnel": json.dumps(funnel),
+        "report_path": report_path,
+        "created_at": datetime.now(UTC).replace(tzinfo=None),
+    }
+
+
+def _export_row(staged_export: StagedExport) -> dict[str, Any]:
+    """A row of ops.campaign_exports."""
+    return {
+        "launch_id": staged_export.launch_id,
+        "channel": staged_export.channel,
+        "path": str(staged_export.path),
+        "row_count": staged_export.row_count,
+        "sha256": staged_export.sha256,
+        "exported_at": datetime.now(UTC).replace(tzinfo=None),
+    }
+
+
+def _record_attempt(
+    settings: Settings, plan: LaunchPlan, status: str, report_path: str | None = None
+) -> None:
     """Append a blocked or dry-run attempt to ops.campaign_launch_attempts (no assignments, no export)."""
-    funnel = json.loads((launch_dir(settings, plan["launch_id"]) / "funnel.json").read_text())
+    funnel = staged.read_funnel(settings, plan.launch_id)
     with connect(settings=settings) as con:
         con.execute("begin transaction")
         try:
-            if _launch_status(con, plan["launch_id"]) == LAUNCHED:
-                raise RuntimeError(f"{plan['launch_id']} is already launched")
-            con.execute(
-                "insert into ops.campaign_launch_attempts values (?,?,?,?,?,?,?,?,?,?,?,?)",
-                _launch_row(plan, status, funnel, report_path),
-            )
+            if _launch_status(con, plan.launch_id) == LAUNCHED:
+                raise RuntimeError(f"{plan.launch_id} is already launched")
+            _insert(con, "ops.campaign_launch_attempts", _launch_row(plan, status, funnel, report_path))
             con.execute("commit")
         except BaseException:
             con.execute("rollback")
@@ -458,111 +433,104 @@ def record_and_activate(settings: Settings, launch_id: str) -> LaunchOutcome:
     changes nothing, except finishing an export a crash interrupted (see module doc).
     """
     t0 = time.perf_counter()
-    plan = _load_plan(settings, launch_id)
-    channel = get_channel(plan["channel"])
     with connect(settings=settings) as con:
         if _launch_status(con, launch_id) == LAUNCHED:
-            return _finish_launched(settings, con, plan)
-        out = launch_dir(settings, launch_id)
-        gate_path = out / "gate.json"
-        gate_info = json.loads(gate_path.read_text()) if gate_path.exists() else {}
-        if not gate_info.get("success"):
-            raise GateFailed(
-                launch_id, f"{launch_id}: the activation gate has not passed; run run_gate first"
-            )
-        if gate_info.get("audience_sha256") != file_sha256(out / "audience.parquet"):
-            raise GateFailed(
-                launch_id, f"{launch_id}: the staged audience changed after the gate; run the gate again"
-            )
-        audience = pd.read_parquet(out / "audience.parquet", columns=["customer_id", "group"])
+            return _finish_launched(settings, con, launch_id)
+        plan = staged.read_plan(settings, launch_id)
+        channel = get_channel(plan.channel)
+        _require_passed_gate(settings, launch_id)
+        audience = staged.read_audience(settings, launch_id, columns=["customer_id", "group"])
         test_ids = audience.loc[audience["group"] == "test", "customer_id"].tolist()
-        opted_out = _current_opt_outs(con, plan["channel"], test_ids)
+        opted_out = _current_opt_outs(con, plan.channel, test_ids)
         send_ids = [c for c in test_ids if c not in opted_out]
-        frame = export_frame(
-            con, channel, send_ids, plan["campaign_id"], launch_id, plan["spec"]["offer"].get("code")
-        )
-        staged = stage_export(settings, channel.name, launch_id, frame)
-        funnel = json.loads((out / "funnel.json").read_text()) + [
+        frame = export_frame(con, channel, send_ids, plan.campaign_id, launch_id, plan.offer_code)
+        staged_export = stage_export(settings, channel.name, launch_id, frame)
+        funnel = staged.read_funnel(settings, launch_id) + [
             {
                 "step": "send_time_consent",
                 "label": "test customers still consenting at send time (others dropped from the export, kept in test)",
                 "count": len(send_ids),
             },
         ]
-        now = datetime.now(UTC).replace(tzinfo=None)
         # assigned_at is the start of the launch day in the warehouse's time (launch dates follow the as-of
         # date, not the wall clock): the simulator and the close step read the treatment start from it.
         assignments = audience.assign(
-            campaign_id=plan["campaign_id"],
+            campaign_id=plan.campaign_id,
             launch_id=launch_id,
-            assigned_at=launch_ts(date.fromisoformat(plan["launch_date"])),
-            window_end=date.fromisoformat(plan["window_end"]),
+            assigned_at=launch_ts(plan.launch_date),
+            window_end=plan.window_end,
         )[["campaign_id", "launch_id", "customer_id", "group", "assigned_at", "window_end"]]
         con.register("_assignments", assignments)
         con.execute("begin transaction")
         try:
             launched_row = _launch_row(plan, LAUNCHED, funnel, None)
-            con.execute("insert into ops.campaign_launches values (?,?,?,?,?,?,?,?,?,?,?,?)", launched_row)
+            _insert(con, "ops.campaign_launches", launched_row)
+            _insert(con, "ops.campaign_launch_attempts", launched_row)
             con.execute(
-                "insert into ops.campaign_launch_attempts values (?,?,?,?,?,?,?,?,?,?,?,?)", launched_row
+                """insert into ops.campaign_assignments
+                       (campaign_id, launch_id, customer_id, "group", assigned_at, window_end)
+                   select campaign_id, launch_id, customer_id, "group", assigned_at, window_end
+                   from _assignments"""
             )
-            con.execute("insert into ops.campaign_assignments select * from _assignments")
-            con.execute(
-                "insert into ops.campaign_exports values (?,?,?,?,?,?)",
-                [launch_id, channel.name, str(staged.path), staged.row_count, staged.sha256, now],
-            )
+            _insert(con, "ops.campaign_exports", _export_row(staged_export))
             con.execute("commit")
         except BaseException:
             con.execute("rollback")
-            staged.tmp_path.unlink(missing_ok=True)
+            staged_export.tmp_path.unlink(missing_ok=True)
             raise
         finally:
             con.unregister("_assignments")
     # Committed: from here a crash is repaired by rerunning the launch (_finish_launched).
-    publish_export(staged, {"campaign_id": plan["campaign_id"], "dropped_at_send": len(opted_out)})
-    _update_plan(settings, launch_id, {"timings": {"record_seconds": round(time.perf_counter() - t0, 3)}})
-    return LaunchOutcome(
-        launch_id,
-        plan["campaign_id"],
+    publish_export(staged_export, {"campaign_id": plan.campaign_id, "dropped_at_send": len(opted_out)})
+    staged.add_timing(settings, launch_id, "record", time.perf_counter() - t0)
+    return LaunchOutcome.of(
+        plan,
         LAUNCHED,
-        plan["audience_size"],
-        plan["test_size"],
-        plan["control_size"],
-        staged.row_count,
-        str(staged.path),
+        exported_rows=staged_export.row_count,
+        export_path=str(staged_export.path),
         message=f"{len(opted_out)} opted out since planning: dropped from the export" if opted_out else "",
     )
 
 
-def _finish_launched(settings: Settings, con: duckdb.DuckDBPyConnection, plan: dict) -> LaunchOutcome:
-    """The launch is in the ledger: make sure its export exists, never export it twice."""
-    launch_id = plan["launch_id"]
+def _ledgered_launch(con: duckdb.DuckDBPyConnection, launch_id: str) -> LedgeredLaunch:
     rows = con.execute(
-        """select l.campaign_id, l.channel, l.audience_size, l.test_size, l.control_size, e.path, e.row_count, e.sha256
-                         from ops.campaign_launches as l
-                         join ops.campaign_exports as e using (launch_id)
-                         where launch_id = ? order by e.exported_at desc limit 1""",
+        """select l.launch_id, l.campaign_id, l.channel, l.audience_size, l.test_size, l.control_size,
+                  e.path, e.row_count, e.sha256
+           from ops.campaign_launches as l
+           join ops.campaign_exports as e using (launch_id)
+           where launch_id = ? order by e.exported_at desc limit 1""",
         [launch_id],
     ).fetchall()
-    row = rows[0] if rows else None
-    if row is None:
+    if not rows:
         raise RuntimeError(f"{launch_id} is launched but has no export in ops.campaign_exports")
-    campaign_id, channel_name, n_aud, n_test, n_control, path, rows, sha = row
-    path = Path(path)
-    outcome = LaunchOutcome(
-        launch_id, campaign_id, "already_launched", n_aud, n_test, n_control, rows, str(path)
+    return LedgeredLaunch(*rows[0])
+
+
+def _offer_code(settings: Settings, launch: LedgeredLaunch) -> str | None:
+    if staged.has_plan(settings, launch.launch_id):
+        return staged.read_plan(settings, launch.launch_id).offer_code
+    return get_spec(settings, launch.campaign_id).offer.code
+
+
+def _finish_launched(settings: Settings, con: duckdb.DuckDBPyConnection, launch_id: str) -> LaunchOutcome:
+    """The launch is in the ledger: make sure its export exists, never export it twice."""
+    launch = _ledgered_launch(con, launch_id)
+    path = Path(launch.export_path)
+    outcome = LaunchOutcome.of(
+        launch, "already_launched", exported_rows=launch.row_count, export_path=str(path)
     )
     if path.exists():
         outcome.message = "already launched; nothing changed"
         return outcome
-    tmp = pending_tmp(settings, channel_name, launch_id)
-    staged = None
-    if tmp.exists() and file_sha256(tmp) == sha:
-        staged = StagedExport(launch_id, channel_name, tmp, path, rows, sha, ())
+    tmp = pending_tmp(settings, launch.channel, launch_id)
+    if tmp.exists() and file_sha256(tmp) == launch.sha256:
+        staged_export = StagedExport(
+            launch_id, launch.channel, tmp, path, launch.row_count, launch.sha256, ()
+        )
         outcome.message = "already launched; finished the interrupted export (staged file matched the ledger)"
     else:
         # Staged file lost: rebuild from the ledger's test group and current consent, ledger the new file.
-        channel = get_channel(channel_name)
+        channel = get_channel(launch.channel)
         test_ids = [
             r[0]
             for r in con.execute(
@@ -570,47 +538,31 @@ def _finish_launched(settings: Settings, con: duckdb.DuckDBPyConnection, plan: d
                 [launch_id],
             ).fetchall()
         ]
-        send_ids = sorted(set(test_ids) - _current_opt_outs(con, channel_name, test_ids))
+        send_ids = sorted(set(test_ids) - _current_opt_outs(con, launch.channel, test_ids))
         frame = export_frame(
-            con, channel, send_ids, campaign_id, launch_id, plan["spec"]["offer"].get("code")
+            con, channel, send_ids, launch.campaign_id, launch_id, _offer_code(settings, launch)
         )
-        staged = stage_export(settings, channel_name, launch_id, frame)
-        if staged.sha256 != sha:
-            con.execute(
-                "insert into ops.campaign_exports values (?,?,?,?,?,?)",
-                [
-                    launch_id,
-                    channel_name,
-                    str(staged.path),
-                    staged.row_count,
-                    staged.sha256,
-                    datetime.now(UTC).replace(tzinfo=None),
-                ],
-            )
-        outcome.exported_rows = staged.row_count
+        staged_export = stage_export(settings, launch.channel, launch_id, frame)
+        if staged_export.sha256 != launch.sha256:
+            con.execute("begin transaction")
+            _insert(con, "ops.campaign_exports", _export_row(staged_export))
+            con.execute("commit")
+        outcome.exported_rows = staged_export.row_count
         outcome.message = (
             "already launched; re-exported the test group from the ledger (staged file was lost)"
         )
-    publish_export(staged, {"campaign_id": campaign_id, "recovered": True})
+    publish_export(staged_export, {"campaign_id": launch.campaign_id, "recovered": True})
     return outcome
 
 
 def record_dry_run(settings: Settings, launch_id: str) -> LaunchOutcome:
     """Ledger a gated launch as a `dry_run` attempt (no assignments, no export); a real launch may follow."""
-    plan = _load_plan(settings, launch_id)
-    gate_path = launch_dir(settings, launch_id) / "gate.json"
-    if not gate_path.exists() or not json.loads(gate_path.read_text()).get("success"):
+    plan = staged.read_plan(settings, launch_id)
+    gate = staged.read_gate(settings, launch_id)
+    if gate is None or not gate.success:
         raise GateFailed(launch_id, f"{launch_id}: the activation gate has not passed; run run_gate first")
-    _record_status(settings, plan, DRY_RUN)
-    return LaunchOutcome(
-        launch_id,
-        plan["campaign_id"],
-        DRY_RUN,
-        plan["audience_size"],
-        plan["test_size"],
-        plan["control_size"],
-        message="dry run: gate passed, nothing exported",
-    )
+    _record_attempt(settings, plan, DRY_RUN)
+    return LaunchOutcome.of(plan, DRY_RUN, message="dry run: gate passed, nothing exported")
 
 
 # -------------------------------------------------------------------------------------------- one call
@@ -620,10 +572,10 @@ def launch_campaign(
     launch_date: date | None = None,
     dry_run: bool = False,
     inject: str | None = None,
-    inject_size: int = DEFAULT_FAULT_SIZE,
+    inject_size: int = 25,
 ) -> LaunchOutcome:
     """Plan, gate, record and activate one campaign. Idempotent per (campaign, date). `inject` is a
-    demo/testing fault injection (see `inject_fault`). Raises GateFailed when the gate blocks the launch."""
+    demo/testing fault injection (`holdout.campaigns.faults`). Raises GateFailed when the gate blocks the launch."""
     launch_date = launch_date or as_of_date(settings)
     launch_id = launch_id_for(campaign_id, launch_date)
     timings: dict[str, float] = {}
@@ -640,23 +592,16 @@ def launch_campaign(
     plan_launches(settings, launch_date, [campaign_id])
     timings["plan"] = time.perf_counter() - t
     if inject:
+        from holdout.campaigns.faults import inject_fault
+
         inject_fault(settings, launch_id, inject, inject_size)
     t = time.perf_counter()
     run_gate(settings, launch_id)
     timings["gate"] = time.perf_counter() - t
-    plan = _load_plan(settings, launch_id)
     if dry_run:
-        record_dry_run(settings, launch_id)
-        return LaunchOutcome(
-            launch_id,
-            campaign_id,
-            DRY_RUN,
-            plan["audience_size"],
-            plan["test_size"],
-            plan["control_size"],
-            message="dry run: gate passed, nothing exported",
-            timings=timings,
-        )
+        outcome = record_dry_run(settings, launch_id)
+        outcome.timings = timings
+        return outcome
     t = time.perf_counter()
     outcome = record_and_activate(settings, launch_id)
     timings["record_and_activate"] = time.perf_counter() - t
@@ -670,26 +615,11 @@ def launch_due(settings: Settings, launch_date: date | None = None) -> list[Laun
     launch_date = launch_date or as_of_date(settings)
     outcomes = []
     for launch_id in plan_launches(settings, launch_date):
-        plan = _load_plan(settings, launch_id)
         try:
             run_gate(settings, launch_id)
         except GateFailed as exc:
-            outcomes.append(
-                LaunchOutcome(
-                    launch_id,
-                    plan["campaign_id"],
-                    BLOCKED,
-                    plan["audience_size"],
-                    plan["test_size"],
-                    plan["control_size"],
-                    message=str(exc),
-                )
-            )
+            plan = staged.read_plan(settings, launch_id)
+            outcomes.append(LaunchOutcome.of(plan, BLOCKED, message=str(exc)))
             continue
         outcomes.append(record_and_activate(settings, launch_id))
     return outcomes
-
-
-def staged_export_path(settings: Settings, launch_id: str) -> Path:
-    plan = _load_plan(settings, launch_id)
-    return export_path(settings, plan["channel"], launch_id)
