@@ -14,13 +14,15 @@ ledgers that second export). A launched launch is never planned, assigned or exp
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import duckdb
 import pandas as pd
@@ -38,6 +40,7 @@ from holdout.campaigns.export import (
     stage_export,
 )
 from holdout.campaigns.gate import GateFailed, GateResult, gate_frame, validate_gate_frame
+from holdout.campaigns.launch_lock import LaunchLockTimeout, launch_lock
 from holdout.campaigns.spec import CampaignSpec, get_spec, load_specs
 from holdout.campaigns.staged import LaunchPlan, launch_dir
 from holdout.config import Settings
@@ -50,6 +53,8 @@ LAUNCHED, BLOCKED, DRY_RUN = "launched", "blocked", "dry_run"
 
 __all__ = [
     "GateFailed",
+    "LaunchLockTimeout",
+    "OpenWindowConflict",
     "LaunchOutcome",
     "due_campaigns",
     "launch_campaign",
@@ -61,6 +66,27 @@ __all__ = [
     "record_dry_run",
     "run_gate",
 ]
+
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def _under_launch_lock(fn: _F) -> _F:
+    """Run a launch step holding this HOLDOUT_HOME's launch lock (re-entrant: launch_campaign holds it across
+    plan, gate and record; a DAG task holds it for its own step)."""
+
+    @functools.wraps(fn)
+    def locked(settings: Settings, *args: Any, **kwargs: Any) -> Any:
+        holder = " ".join([fn.__name__, *(str(a) for a in args[:1])])
+        with launch_lock(settings, holder):
+            return fn(settings, *args, **kwargs)
+
+    return locked  # type: ignore[return-value]
+
+
+class OpenWindowConflict(RuntimeError):
+    """Refused at recording: customers of this launch entered another launch's overlapping response window
+    after planning (a launch that bypassed the lock). Nothing was recorded or exported; plan again."""
 
 
 class _Sizes(Protocol):
@@ -186,6 +212,7 @@ def check_audience(spec: CampaignSpec, funnel: list[dict], launch_date: date) ->
         )
 
 
+@_under_launch_lock
 def plan_launches(
     settings: Settings, launch_date: date | None = None, campaign_ids: list[str] | None = None
 ) -> list[str]:
@@ -312,6 +339,7 @@ def _stage(
 
 
 # ------------------------------------------------------------------------------------------------ gate
+@_under_launch_lock
 def run_gate(settings: Settings, launch_id: str) -> GateResult:
     """Validate the staged audience with the GX checkpoint; on failure mark the launch `blocked` in
     ops.campaign_launch_attempts, export nothing and raise GateFailed (summary + Data Docs paths in the message)."""
@@ -424,6 +452,26 @@ def _current_opt_outs(con: duckdb.DuckDBPyConnection, channel_name: str, custome
     return {r[0] for r in rows}
 
 
+def _refuse_open_window_conflicts(con: duckdb.DuckDBPyConnection, launch_id: str) -> None:
+    """Inside the recording transaction: no customer of `_assignments` (test or control) may be in another
+    launch whose response window overlaps this one. Eligibility checked it at planning; this closes the gap
+    between planning and recording."""
+    conflicts = con.execute(
+        """select count(distinct n.customer_id), min(n.customer_id), min(a.launch_id)
+           from _assignments as n
+           join ops.campaign_assignments as a on a.customer_id = n.customer_id
+           where a.launch_id <> n.launch_id
+             and cast(a.assigned_at as date) < n.window_end and a.window_end > cast(n.assigned_at as date)"""
+    ).fetchall()[0]
+    if conflicts[0]:
+        raise OpenWindowConflict(
+            f"{launch_id}: refused, nothing recorded or exported: {conflicts[0]:,} of its customers are in an "
+            f"overlapping response window of another launch (e.g. {conflicts[1]} in {conflicts[2]}); "
+            "launch again to plan without them"
+        )
+
+
+@_under_launch_lock
 def record_and_activate(settings: Settings, launch_id: str) -> LaunchOutcome:
     """Ledger the launch (launches + assignments + exports in ONE transaction), then publish the export.
 
@@ -466,6 +514,7 @@ def record_and_activate(settings: Settings, launch_id: str) -> LaunchOutcome:
             launched_row = _launch_row(plan, LAUNCHED, funnel, None)
             _insert(con, "ops.campaign_launches", launched_row)
             _insert(con, "ops.campaign_launch_attempts", launched_row)
+            _refuse_open_window_conflicts(con, launch_id)
             con.execute(
                 """insert into ops.campaign_assignments
                        (campaign_id, launch_id, customer_id, "group", assigned_at, window_end)
@@ -555,6 +604,7 @@ def _finish_launched(settings: Settings, con: duckdb.DuckDBPyConnection, launch_
     return outcome
 
 
+@_under_launch_lock
 def record_dry_run(settings: Settings, launch_id: str) -> LaunchOutcome:
     """Ledger a gated launch as a `dry_run` attempt (no assignments, no export); a real launch may follow."""
     plan = staged.read_plan(settings, launch_id)
@@ -566,6 +616,7 @@ def record_dry_run(settings: Settings, launch_id: str) -> LaunchOutcome:
 
 
 # -------------------------------------------------------------------------------------------- one call
+@_under_launch_lock
 def launch_campaign(
     settings: Settings,
     campaign_id: str,
@@ -609,6 +660,7 @@ def launch_campaign(
     return outcome
 
 
+@_under_launch_lock
 def launch_due(settings: Settings, launch_date: date | None = None) -> list[LaunchOutcome]:
     """Launch every campaign due on the date, planned together so priority splits overlapping audiences.
     A blocked launch does not stop the others."""
