@@ -212,7 +212,7 @@ def test_pipeline_end_to_end(world: dict) -> None:
     )
     exports = query(world, "select launch_id, path, row_count from ops.campaign_exports")
     assert {row[0] for row in exports} == {row[0] for row in launched}
-    assert all(Path(path).exists() for _, path, _ in exports)
+    assert all((world["home"] / path).exists() for _, path, _ in exports)  # relative to HOLDOUT_HOME
     assignments = query(world, "select count(*), count(distinct customer_id) from ops.campaign_assignments")[
         0
     ]

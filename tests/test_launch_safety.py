@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import fcntl
+import hashlib
+import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import duckdb
+import pandas as pd
 import pytest
 
 from holdout.campaigns import launch as launch_mod
 from holdout.campaigns import staged
 from holdout.campaigns.launch_lock import LaunchLockTimeout, launch_lock, lock_path
-from holdout.config import Settings
+from holdout.config import Settings, get_settings
 from holdout.warehouse import as_of_date, connect
 
 HOLDOUT = Path(sys.executable).parent / "holdout"
@@ -118,3 +122,134 @@ def test_concurrent_launches_from_separate_processes_never_overlap(fresh_home):
     assert launched == {cid for cid, _out, _err, code in results if code == 0}
     assert len(launched) >= 2
     assert _overlapping_pairs(fresh_home) == 0
+
+
+# ----------------------------------------------------------------------------------------- crash repair
+@pytest.mark.integration
+@pytest.mark.parametrize("damage", ["manifest_missing", "export_changed", "export_missing"])
+def test_rerun_repairs_a_missing_or_changed_export(fresh_home, damage):
+    """A kill right after the export is moved into the outbox leaves no manifest; a file edited after it was
+    ledgered no longer matches its SHA-256; a lost file is gone. A re-run repairs each, ledgering nothing twice."""
+    d = as_of_date(fresh_home)
+    first = launch_mod.launch_campaign(fresh_home, "gift-email", d)
+    path = Path(first.export_path)
+    manifest = path.with_name(path.stem + ".manifest.json")
+    original, ledgered = path.read_bytes(), _ledger_counts(fresh_home)
+    if damage == "manifest_missing":
+        manifest.unlink()
+    elif damage == "export_changed":
+        path.write_bytes(original + b"C9999999,someone-else,x,y,z\n")
+    else:
+        path.unlink()
+    again = launch_mod.launch_campaign(fresh_home, "gift-email", d)
+    assert again.status == "already_launched" and "nothing changed" not in again.message
+    assert path.read_bytes() == original
+    (sha,) = _query(fresh_home, "select sha256 from ops.campaign_exports")[0]
+    assert json.loads(manifest.read_text())["sha256"] == hashlib.sha256(original).hexdigest() == sha
+    assert _ledger_counts(fresh_home) == ledgered
+    assert (
+        launch_mod.launch_campaign(fresh_home, "gift-email", d).message == "already launched; nothing changed"
+    )
+
+
+# -------------------------------------------------------------------------------------------- privacy
+def _export_ids(path: Path) -> set[str]:
+    return set(pd.read_csv(path)["customer_id"])
+
+
+def _land_csv(settings: Settings, entity: str, part: str, rows: list[dict]) -> None:
+    """A part file in the landing zone, as a source system (or the generator) delivers one."""
+    folder = settings.raw_dir / entity
+    folder.mkdir(parents=True, exist_ok=True)
+    pd.DataFrame(rows).to_csv(folder / f"{part}.csv", index=False)
+
+
+@pytest.mark.integration
+def test_reexport_never_writes_an_erased_customer(fresh_home):
+    """Erased after launch: X's erasure is built into the warehouse, Y's lands after that build. Re-exporting
+    the lost file leaves both out; they stay in the ledger's test group (intention to treat)."""
+    from holdout.build import build
+
+    d = as_of_date(fresh_home)
+    first = launch_mod.launch_campaign(fresh_home, "gift-email", d)
+    path = Path(first.export_path)
+    exported = sorted(_export_ids(path))
+    x, y = exported[0], exported[1]
+    _land_csv(
+        fresh_home,
+        "crm/erasure_requests",
+        "part-t-erasure-x",
+        [{"customer_id": x, "requested_at": f"{d} 08:00:00"}],
+    )
+    build(fresh_home, progress=False, echo=lambda _m: None)
+    assert not _query(fresh_home, "select 1 from marts.dim_customers where customer_id = ?", [x])
+    _land_csv(
+        fresh_home,
+        "crm/erasure_requests",
+        "part-t-erasure-y",
+        [{"customer_id": y, "requested_at": f"{d} 09:00:00"}],
+    )
+    path.unlink()
+    again = launch_mod.launch_campaign(fresh_home, "gift-email", d)
+    assert again.status == "already_launched" and "2 erased" in again.message
+    assert _export_ids(path) == set(exported) - {x, y}
+    manifest = json.loads(path.with_name(path.stem + ".manifest.json").read_text())
+    assert manifest["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
+    groups = _query(
+        fresh_home, 'select "group" from ops.campaign_assignments where customer_id in (?, ?)', [x, y]
+    )
+    assert groups == [("test",), ("test",)]
+
+
+@pytest.mark.integration
+def test_consent_withdrawn_after_the_build_is_respected_at_send_time(fresh_home):
+    """Opt-outs that landed after the last build (one with a readable time, one without) are not exported."""
+    d = as_of_date(fresh_home)
+    (lid,) = launch_mod.plan_launches(fresh_home, d, ["gift-email"])
+    launch_mod.run_gate(fresh_home, lid)
+    audience = staged.read_audience(fresh_home, lid)
+    test_ids = sorted(audience.loc[audience["group"] == "test", "customer_id"])
+    late, unreadable, back_in = test_ids[0], test_ids[1], test_ids[2]
+    event = {"channel": "email", "action": "opt_out", "source": "preference_center"}
+    _land_csv(
+        fresh_home,
+        "consents/events",
+        "part-t-late-optouts",
+        [
+            {"customer_id": f" {late.lower()} ", **event, "event_at": f"{d} 07:30:00"},
+            {"customer_id": unreadable, **event, "event_at": "yesterday-ish"},
+            {"customer_id": back_in, **event, "event_at": f"{d} 07:00:00"},
+            {"customer_id": back_in, **event, "action": "opt_in", "event_at": f"{d} 07:45:00"},
+            {"customer_id": test_ids[3], **event, "channel": "sms", "event_at": f"{d} 07:00:00"},
+        ],
+    )
+    outcome = launch_mod.record_and_activate(fresh_home, lid)
+    exported = _export_ids(Path(outcome.export_path))
+    assert exported == set(test_ids) - {late, unreadable}
+    assert "2 opted out since planning" in outcome.message
+    assert _query(
+        fresh_home, "select count(*) from ops.campaign_assignments where customer_id = ?", [late]
+    ) == [(1,)]
+
+
+# ------------------------------------------------------------------------------------------ moved home
+@pytest.mark.integration
+def test_a_moved_home_reexports_into_itself(fresh_home, tmp_path, monkeypatch):
+    d = as_of_date(fresh_home)
+    first = launch_mod.launch_campaign(fresh_home, "gift-email", d)
+    original = Path(first.export_path)
+    before = (original.read_bytes(), original.stat().st_mtime_ns)
+    (stored,) = _query(fresh_home, "select path from ops.campaign_exports")[0]
+    assert not Path(stored).is_absolute() and fresh_home.home / stored == original
+
+    moved_home = tmp_path / "moved"
+    shutil.copytree(fresh_home.home, moved_home)
+    monkeypatch.setenv("HOLDOUT_HOME", str(moved_home))
+    moved = get_settings()
+    copy = moved_home / original.relative_to(fresh_home.home)
+    copy.unlink()
+    again = launch_mod.launch_campaign(moved, "gift-email", d)
+    assert again.status == "already_launched" and Path(again.export_path) == copy
+    assert copy.read_bytes() == before[0]
+    assert (original.read_bytes(), original.stat().st_mtime_ns) == before
+    assert _ledger_counts(moved) == _ledger_counts(fresh_home)

@@ -21,6 +21,7 @@ import pandas as pd
 
 from holdout.campaigns import staged
 from holdout.campaigns.audience import PROFILE_COLUMNS
+from holdout.campaigns.send_check import erased_customers
 from holdout.config import Settings
 from holdout.warehouse import as_of_date, connect
 
@@ -76,6 +77,9 @@ def _profile(
 ) -> tuple[pd.DataFrame, str]:
     snapshot = staged.read_audience(settings, launch_id)
     if snapshot is not None:
+        # an erased customer's profile never feeds a persona or a report again (as in the dim_customers fallback)
+        erased = erased_customers(con, settings, list(snapshot["customer_id"]))
+        snapshot = snapshot[~snapshot["customer_id"].isin(erased)]
         return snapshot.drop(columns=["group", "u"], errors="ignore"), "profile snapshot at launch"
     cols = {
         r[0]

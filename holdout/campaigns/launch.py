@@ -6,10 +6,15 @@ Each step reads and writes the staged launch (`HOLDOUT_HOME/launches/<launch_id>
 (`ops.campaign_*`, inserts that name their columns) is written in one transaction by `record_and_activate`,
 and the outbox file appears only after that transaction commits.
 
+Launches of one HOLDOUT_HOME run one at a time (`holdout.campaigns.launch_lock`, held from planning to
+recording), and the recording transaction re-checks that no customer is in another overlapping response window.
+
 Crash safety: before the commit nothing is in the ledger (the staged temp export is overwritten on retry);
-after the commit the launch is `launched` and a rerun of the same launch only *finishes* it: it renames the
-staged temp file when its SHA-256 matches the ledger, or re-exports the ledger's test group otherwise (and
-ledgers that second export). A launched launch is never planned, assigned or exported twice.
+after the commit the launch is `launched` and a rerun of the same launch only *finishes* it (`_finish_launched`):
+it writes a missing manifest, renames the staged temp file when its SHA-256 matches the ledger, or re-exports
+the ledger's test group when the file is missing or no longer matches (and ledgers that second export if it
+differs). A launched launch is never planned or assigned twice. Every export leaves out customers erased or
+without consent at send time (`holdout.campaigns.send_check`).
 """
 
 from __future__ import annotations
@@ -21,7 +26,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 import duckdb
@@ -33,14 +37,21 @@ from holdout.campaigns.audience import BALANCE_COLUMNS, eligible_audience, launc
 from holdout.campaigns.channels import get_channel
 from holdout.campaigns.export import (
     StagedExport,
+    csv_columns,
     export_frame,
+    export_path,
     file_sha256,
+    ledger_path,
+    manifest_matches,
     pending_tmp,
     publish_export,
+    resolve_ledger_path,
     stage_export,
+    write_manifest,
 )
 from holdout.campaigns.gate import GateFailed, GateResult, gate_frame, validate_gate_frame
 from holdout.campaigns.launch_lock import LaunchLockTimeout, launch_lock
+from holdout.campaigns.send_check import SendExclusions, send_exclusions
 from holdout.campaigns.spec import CampaignSpec, get_spec, load_specs
 from holdout.campaigns.staged import LaunchPlan, launch_dir
 from holdout.config import Settings
@@ -402,12 +413,12 @@ def _launch_row(plan: LaunchPlan, status: str, funnel: list[dict], report_path: 
     }
 
 
-def _export_row(staged_export: StagedExport) -> dict[str, Any]:
-    """A row of ops.campaign_exports."""
+def _export_row(settings: Settings, staged_export: StagedExport) -> dict[str, Any]:
+    """A row of ops.campaign_exports (the path relative to HOLDOUT_HOME)."""
     return {
         "launch_id": staged_export.launch_id,
         "channel": staged_export.channel,
-        "path": str(staged_export.path),
+        "path": ledger_path(settings, staged_export.path),
         "row_count": staged_export.row_count,
         "sha256": staged_export.sha256,
         "exported_at": datetime.now(UTC).replace(tzinfo=None),
@@ -432,24 +443,22 @@ def _record_attempt(
 
 
 # ---------------------------------------------------------------------------------- record and activate
-def _current_opt_outs(con: duckdb.DuckDBPyConnection, channel_name: str, customer_ids: list[str]) -> set[str]:
-    """Send-time consent re-check: customers whose *current* consent for the channel is not an opt-in."""
-    channel = get_channel(channel_name)
-    if channel.consent is None:
-        return set()
-    con.register("_send_ids", pd.DataFrame({"customer_id": customer_ids}))
-    try:
-        rows = con.execute(
-            """
-            select i.customer_id from _send_ids as i
-            left join (select customer_id, bool_or(is_opted_in) as ok from marts.fct_consent_history
-                       where channel = ? and valid_to is null group by customer_id) as k using (customer_id)
-            where not coalesce(k.ok, false)""",
-            [channel.consent],
-        ).fetchall()
-    finally:
-        con.unregister("_send_ids")
-    return {r[0] for r in rows}
+def _dropped(excluded: SendExclusions) -> dict[str, int]:
+    """Manifest fields: how many test customers the send-time checks left out, and why."""
+    return {
+        "dropped_at_send": len(excluded.all),
+        "dropped_opted_out": len(excluded.opted_out),
+        "dropped_erased": len(excluded.erased),
+    }
+
+
+def _dropped_message(excluded: SendExclusions) -> str:
+    parts = [
+        f"{len(excluded.opted_out)} opted out since planning" if excluded.opted_out else "",
+        f"{len(excluded.erased)} erased" if excluded.erased else "",
+    ]
+    text = ", ".join(p for p in parts if p)
+    return f"{text}: dropped from the export" if text else ""
 
 
 def _refuse_open_window_conflicts(con: duckdb.DuckDBPyConnection, launch_id: str) -> None:
@@ -475,9 +484,10 @@ def _refuse_open_window_conflicts(con: duckdb.DuckDBPyConnection, launch_id: str
 def record_and_activate(settings: Settings, launch_id: str) -> LaunchOutcome:
     """Ledger the launch (launches + assignments + exports in ONE transaction), then publish the export.
 
-    Requires a passed gate on exactly the staged audience. Consent is re-checked at send time: customers who
-    opted out since planning are *dropped from the export* but stay assigned to test (intention to treat,
-    so the measured effect is not biased); the count is in the ledgered funnel. Rerunning a launched launch
+    Requires a passed gate on exactly the staged audience. Consent and erasure are re-checked at send time
+    (`holdout.campaigns.send_check`, landing-zone events newer than the build included): such customers are
+    *dropped from the export* but stay assigned to test (intention to treat, so the measured effect is not
+    biased); the count is in the ledgered funnel and the manifest. Rerunning a launched launch
     changes nothing, except finishing an export a crash interrupted (see module doc).
     """
     t0 = time.perf_counter()
@@ -489,14 +499,15 @@ def record_and_activate(settings: Settings, launch_id: str) -> LaunchOutcome:
         _require_passed_gate(settings, launch_id)
         audience = staged.read_audience(settings, launch_id, columns=["customer_id", "group"])
         test_ids = audience.loc[audience["group"] == "test", "customer_id"].tolist()
-        opted_out = _current_opt_outs(con, plan.channel, test_ids)
-        send_ids = [c for c in test_ids if c not in opted_out]
+        excluded = send_exclusions(con, settings, plan.channel, test_ids)
+        send_ids = [c for c in test_ids if c not in excluded.all]
         frame = export_frame(con, channel, send_ids, plan.campaign_id, launch_id, plan.offer_code)
         staged_export = stage_export(settings, channel.name, launch_id, frame)
         funnel = staged.read_funnel(settings, launch_id) + [
             {
                 "step": "send_time_consent",
-                "label": "test customers still consenting at send time (others dropped from the export, kept in test)",
+                "label": "test customers still consenting and not erased at send time "
+                "(others dropped from the export, kept in test)",
                 "count": len(send_ids),
             },
         ]
@@ -521,7 +532,7 @@ def record_and_activate(settings: Settings, launch_id: str) -> LaunchOutcome:
                    select campaign_id, launch_id, customer_id, "group", assigned_at, window_end
                    from _assignments"""
             )
-            _insert(con, "ops.campaign_exports", _export_row(staged_export))
+            _insert(con, "ops.campaign_exports", _export_row(settings, staged_export))
             con.execute("commit")
         except BaseException:
             con.execute("rollback")
@@ -530,18 +541,18 @@ def record_and_activate(settings: Settings, launch_id: str) -> LaunchOutcome:
         finally:
             con.unregister("_assignments")
     # Committed: from here a crash is repaired by rerunning the launch (_finish_launched).
-    publish_export(staged_export, {"campaign_id": plan.campaign_id, "dropped_at_send": len(opted_out)})
+    publish_export(staged_export, {"campaign_id": plan.campaign_id, **_dropped(excluded)})
     staged.add_timing(settings, launch_id, "record", time.perf_counter() - t0)
     return LaunchOutcome.of(
         plan,
         LAUNCHED,
         exported_rows=staged_export.row_count,
         export_path=str(staged_export.path),
-        message=f"{len(opted_out)} opted out since planning: dropped from the export" if opted_out else "",
+        message=_dropped_message(excluded),
     )
 
 
-def _ledgered_launch(con: duckdb.DuckDBPyConnection, launch_id: str) -> LedgeredLaunch:
+def _ledgered_launch(settings: Settings, con: duckdb.DuckDBPyConnection, launch_id: str) -> LedgeredLaunch:
     rows = con.execute(
         """select l.launch_id, l.campaign_id, l.channel, l.audience_size, l.test_size, l.control_size,
                   e.path, e.row_count, e.sha256
@@ -552,7 +563,9 @@ def _ledgered_launch(con: duckdb.DuckDBPyConnection, launch_id: str) -> Ledgered
     ).fetchall()
     if not rows:
         raise RuntimeError(f"{launch_id} is launched but has no export in ops.campaign_exports")
-    return LedgeredLaunch(*rows[0])
+    row = list(rows[0])
+    row[6] = str(resolve_ledger_path(settings, row[6]))
+    return LedgeredLaunch(*row)
 
 
 def _offer_code(settings: Settings, launch: LedgeredLaunch) -> str | None:
@@ -562,23 +575,45 @@ def _offer_code(settings: Settings, launch: LedgeredLaunch) -> str | None:
 
 
 def _finish_launched(settings: Settings, con: duckdb.DuckDBPyConnection, launch_id: str) -> LaunchOutcome:
-    """The launch is in the ledger: make sure its export exists, never export it twice."""
-    launch = _ledgered_launch(con, launch_id)
-    path = Path(launch.export_path)
+    """The launch is in the ledger: make sure its export and manifest exist and match the ledgered SHA-256;
+    never assign or launch it twice.
+
+    - file matches, manifest matches: nothing changes;
+    - file matches, manifest missing or wrong (killed between rename and manifest): the manifest is rewritten;
+    - file missing, staged temp file matches (killed between commit and rename): the temp file is published;
+    - otherwise (file lost, or changed since it was ledgered): the ledger's test group is exported again and, if
+      the new file differs, ledgered as a new ops.campaign_exports row.
+    """
+    launch = _ledgered_launch(settings, con, launch_id)
+    # the export's place in *this* HOLDOUT_HOME (a ledgered absolute path may point into the home it was moved from)
+    path = export_path(settings, launch.channel, launch_id)
     outcome = LaunchOutcome.of(
         launch, "already_launched", exported_rows=launch.row_count, export_path=str(path)
     )
-    if path.exists():
+    published = path.exists() and file_sha256(path) == launch.sha256
+    if published and manifest_matches(path, launch.sha256):
         outcome.message = "already launched; nothing changed"
+        return outcome
+    if published:
+        write_manifest(
+            StagedExport(
+                launch_id, launch.channel, path, path, launch.row_count, launch.sha256, csv_columns(path)
+            ),
+            {"campaign_id": launch.campaign_id, "recovered": True},
+        )
+        outcome.message = (
+            "already launched; rewrote the missing or wrong manifest (export matched the ledger)"
+        )
         return outcome
     tmp = pending_tmp(settings, launch.channel, launch_id)
     if tmp.exists() and file_sha256(tmp) == launch.sha256:
         staged_export = StagedExport(
-            launch_id, launch.channel, tmp, path, launch.row_count, launch.sha256, ()
+            launch_id, launch.channel, tmp, path, launch.row_count, launch.sha256, csv_columns(tmp)
         )
         outcome.message = "already launched; finished the interrupted export (staged file matched the ledger)"
     else:
-        # Staged file lost: rebuild from the ledger's test group and current consent, ledger the new file.
+        why = "did not match its ledgered SHA-256" if path.exists() else "was lost"
+        # Rebuild from the ledger's test group and current consent, ledger the new file.
         channel = get_channel(launch.channel)
         test_ids = [
             r[0]
@@ -587,19 +622,20 @@ def _finish_launched(settings: Settings, con: duckdb.DuckDBPyConnection, launch_
                 [launch_id],
             ).fetchall()
         ]
-        send_ids = sorted(set(test_ids) - _current_opt_outs(con, launch.channel, test_ids))
+        excluded = send_exclusions(con, settings, launch.channel, test_ids)
+        send_ids = sorted(set(test_ids) - excluded.all)
         frame = export_frame(
             con, channel, send_ids, launch.campaign_id, launch_id, _offer_code(settings, launch)
         )
         staged_export = stage_export(settings, launch.channel, launch_id, frame)
         if staged_export.sha256 != launch.sha256:
             con.execute("begin transaction")
-            _insert(con, "ops.campaign_exports", _export_row(staged_export))
+            _insert(con, "ops.campaign_exports", _export_row(settings, staged_export))
             con.execute("commit")
         outcome.exported_rows = staged_export.row_count
-        outcome.message = (
-            "already launched; re-exported the test group from the ledger (staged file was lost)"
-        )
+        outcome.message = f"already launched; re-exported the test group from the ledger (export file {why})"
+        if excluded.all:
+            outcome.message += f"; {_dropped_message(excluded)}"
     publish_export(staged_export, {"campaign_id": launch.campaign_id, "recovered": True})
     return outcome
 
