@@ -191,8 +191,8 @@ def test_reexport_never_writes_an_erased_customer(fresh_home):
     )
     path.unlink()
     again = launch_mod.launch_campaign(fresh_home, "gift-email", d)
-    assert again.status == "already_launched" and "2 erased" in again.message
     assert _export_ids(path) == set(exported) - {x, y}
+    assert again.status == "already_launched" and "2 erased" in again.message
     manifest = json.loads(path.with_name(path.stem + ".manifest.json").read_text())
     assert manifest["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
     groups = _query(
