@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import json
 import os
 import platform
 import pstats
@@ -159,6 +158,7 @@ def main() -> None:
     campaigns_dir = Path(tempfile.mkdtemp(prefix="bench-campaigns-"))
     env = {"HOLDOUT_HOME": str(work), "HOLDOUT_CAMPAIGNS_DIR": str(campaigns_dir)}
     os.environ.update(env)
+    from holdout.campaigns import staged
     from holdout.config import get_settings
     from holdout.warehouse import as_of_date
 
@@ -200,7 +200,6 @@ def main() -> None:
     results.append((close, TARGETS["close"]))
 
     launch_id = f"{CAMPAIGN_ID}-{launch_date:%Y%m%d}"
-    plan = json.loads((work / "launches" / launch_id / "plan.json").read_text())
     with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
         customers = con.execute("select count(*) from marts.dim_customers").fetchall()[0][0]
         lines = con.execute("select count(*) from intermediate.int_order_lines_enriched").fetchall()[0][0]
@@ -218,7 +217,7 @@ def main() -> None:
             return ""
         return f"< {value:.0f} s: {'met' if seconds < value else 'MISSED'}"
 
-    timings = plan.get("timings", {})
+    timings = staged.read_timings(settings, launch_id)
     cmd = f"`.venv/bin/python benchmarks/bench_campaigns.py --home {args.home} --audience {args.audience}`"
     report_lines = [
         f"### Campaign benchmark, {datetime.now():%Y-%m-%d %H:%M}",
@@ -235,7 +234,7 @@ def main() -> None:
         "|---|---|---|---|",
         *[f"{r.row()} {target(t, r.seconds)} |" for r, t in results],
         "",
-        "Launch inside the process (plan.json): "
+        "Launch inside the process (timings.json): "
         + ", ".join(f"{k.replace('_seconds', '')} {v:.1f} s" for k, v in timings.items())
         + " (plan = eligibility + assignment + balance; gate = GX checkpoint; record = ledger + export).",
         "",

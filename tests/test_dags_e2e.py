@@ -38,13 +38,14 @@ from datetime import datetime, timezone
 dag_id, logical_date, conf, inject = sys.argv[1], sys.argv[2], json.loads(sys.argv[3]), sys.argv[4] == "1"
 if inject:
     from holdout.campaigns import launch
+    from holdout.campaigns.faults import inject_fault
 
     original = launch.plan_launches
 
     def plan_with_fault(settings, launch_date=None, campaign_ids=None):
         ids = original(settings, launch_date, campaign_ids)
         for launch_id in ids:
-            launch.inject_fault(settings, launch_id, "consent")
+            inject_fault(settings, launch_id, "consent")
         return ids
 
     launch.plan_launches = plan_with_fault
@@ -215,7 +216,7 @@ def test_pipeline_end_to_end(world: dict) -> None:
     )
     exports = query(world, "select launch_id, path, row_count from ops.campaign_exports")
     assert {row[0] for row in exports} == {row[0] for row in launched}
-    assert all(Path(path).exists() for _, path, _ in exports)
+    assert all((world["home"] / path).exists() for _, path, _ in exports)  # relative to HOLDOUT_HOME
     assignments = query(world, "select count(*), count(distinct customer_id) from ops.campaign_assignments")[
         0
     ]

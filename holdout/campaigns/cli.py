@@ -126,7 +126,13 @@ def launch(
     campaign_id: str, on: date | None, dry_run: bool, inject_fault: str | None, fault_size: int
 ) -> None:
     """Launch one campaign: eligibility, assignment, GX gate, ledger, export (idempotent per date)."""
-    from holdout.campaigns.launch import AudienceError, GateFailed, launch_campaign
+    from holdout.campaigns.launch import (
+        AudienceError,
+        GateFailed,
+        LaunchLockTimeout,
+        OpenWindowConflict,
+        launch_campaign,
+    )
     from holdout.campaigns.spec import SpecError
 
     settings = get_settings()
@@ -148,6 +154,9 @@ def launch(
     except AudienceError as exc:
         click.echo(f"Cannot launch {campaign_id}; nothing recorded or exported.\n{exc}", err=True)
         sys.exit(2)
+    except (LaunchLockTimeout, OpenWindowConflict) as exc:
+        click.echo(f"Cannot launch {campaign_id}: {exc}", err=True)
+        sys.exit(2)
     except GateFailed as exc:
         click.echo(f"BLOCKED by the activation gate; nothing exported.\n{exc}", err=True)
         if exc.summary_path:
@@ -162,13 +171,13 @@ def launch_due_cmd(on: date | None) -> None:
     """Launch every campaign due on the date, planned together (priority decides shared customers).
 
     An invalid spec file is reported and skipped; the valid campaigns still launch, then the exit is 1."""
-    from holdout.campaigns.launch import AudienceError, launch_due
+    from holdout.campaigns.launch import AudienceError, LaunchLockTimeout, launch_due
     from holdout.campaigns.spec import SpecError, load_all
 
     settings = get_settings()
     try:
         outcomes = launch_due(settings, on)
-    except (AudienceError, SpecError) as exc:
+    except (AudienceError, SpecError, LaunchLockTimeout) as exc:
         click.echo(f"Nothing launched, recorded or exported.\n{exc}", err=True)
         sys.exit(2)
     if not outcomes:

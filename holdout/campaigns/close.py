@@ -19,8 +19,9 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
+from holdout.campaigns import staged
 from holdout.campaigns.audience import PROFILE_COLUMNS
-from holdout.campaigns.launch import launch_dir
+from holdout.campaigns.send_check import erased_customers
 from holdout.config import Settings
 from holdout.warehouse import as_of_date, connect
 
@@ -74,10 +75,12 @@ def _outcomes(con: duckdb.DuckDBPyConnection, launch_id: str) -> pd.DataFrame:
 def _profile(
     con: duckdb.DuckDBPyConnection, settings: Settings, launch_id: str, ids: pd.Series
 ) -> tuple[pd.DataFrame, str]:
-    staged = launch_dir(settings, launch_id) / "audience.parquet"
-    if staged.exists():
-        snap = pd.read_parquet(staged).drop(columns=["group", "u"], errors="ignore")
-        return snap, "profile snapshot at launch"
+    snapshot = staged.read_audience(settings, launch_id)
+    if snapshot is not None:
+        # an erased customer's profile never feeds a persona or a report again (as in the dim_customers fallback)
+        erased = erased_customers(con, settings, list(snapshot["customer_id"]))
+        snapshot = snapshot[~snapshot["customer_id"].isin(erased)]
+        return snapshot.drop(columns=["group", "u"], errors="ignore"), "profile snapshot at launch"
     cols = {
         r[0]
         for r in con.execute(
@@ -97,9 +100,8 @@ def _profile(
 
 
 def _spec_info(settings: Settings, launch_id: str, campaign_id: str) -> dict:
-    plan_path = launch_dir(settings, launch_id) / "plan.json"
-    if plan_path.exists():
-        return json.loads(plan_path.read_text()).get("spec", {})
+    if staged.has_plan(settings, launch_id):
+        return staged.read_plan(settings, launch_id).spec
     from holdout.campaigns.spec import SpecError, get_spec
 
     try:
@@ -204,11 +206,8 @@ def _render_report(
     report = settings.reports_dir / "campaigns" / f"{launch_id}.html"
     report.parent.mkdir(parents=True, exist_ok=True)
     funnel = json.loads(funnel_json) if isinstance(funnel_json, str) else (funnel_json or [])
-    balance_path = launch_dir(settings, launch_id) / "balance.json"
-    balance = None
-    if balance_path.exists():
-        smd = json.loads(balance_path.read_text()).get("smd") or []
-        balance = pd.DataFrame(smd) if smd else None
+    smd = (staged.read_balance(settings, launch_id) or {}).get("smd") or []
+    balance = pd.DataFrame(smd) if smd else None
     tmp = report.with_suffix(".html.tmp")
     render_campaign_report(
         tmp,

@@ -2,7 +2,8 @@
 
 Writing is two-phase so a crash never leaves a half-written or unledgered export: `stage_export` writes a
 temporary file (and its SHA-256) *before* the ledger transaction, `publish_export` renames it into place
-(an atomic `os.replace` on the same file system) and writes the manifest *after* the commit.
+(an atomic `os.replace` on the same file system) and writes the manifest *after* the commit. A crash between
+the rename and the manifest leaves a file without manifest: `write_manifest` alone repairs it.
 """
 
 from __future__ import annotations
@@ -62,6 +63,20 @@ def file_sha256(path: Path) -> str:
 
 def export_path(settings: Settings, channel: str, launch_id: str) -> Path:
     return settings.outbox_dir / channel / f"{launch_id}.csv"
+
+
+def ledger_path(settings: Settings, path: Path) -> str:
+    """The path ops.campaign_exports stores: relative to HOLDOUT_HOME, so a moved home still finds its files."""
+    try:
+        return path.relative_to(settings.home).as_posix()
+    except ValueError:
+        return str(path)
+
+
+def resolve_ledger_path(settings: Settings, stored: str) -> Path:
+    """A stored export path on this HOLDOUT_HOME; rows written before paths were relative stay absolute."""
+    path = Path(stored)
+    return path if path.is_absolute() else settings.home / path
 
 
 def manifest_path(path: Path) -> Path:
@@ -136,6 +151,12 @@ def stage_export(settings: Settings, channel: str, launch_id: str, frame: pd.Dat
 def publish_export(staged: StagedExport, extra: dict | None = None) -> Path:
     """Atomically move the staged file into the outbox, then write its manifest (also atomically)."""
     os.replace(staged.tmp_path, staged.path)
+    write_manifest(staged, extra)
+    return staged.path
+
+
+def write_manifest(staged: StagedExport, extra: dict | None = None) -> Path:
+    """The manifest beside a published export: what a sender checks before sending the file."""
     manifest = {
         "launch_id": staged.launch_id,
         "channel": staged.channel,
@@ -150,7 +171,22 @@ def publish_export(staged: StagedExport, extra: dict | None = None) -> Path:
     tmp = _tmp_path(mpath)
     tmp.write_text(json.dumps(manifest, indent=2))
     os.replace(tmp, mpath)
-    return staged.path
+    return mpath
+
+
+def manifest_matches(path: Path, sha256: str) -> bool:
+    """Does the export's manifest exist, parse and name this SHA-256 and file?"""
+    mpath = manifest_path(path)
+    try:
+        manifest = json.loads(mpath.read_text())
+    except (OSError, ValueError):
+        return False
+    return manifest.get("sha256") == sha256 and manifest.get("file") == path.name
+
+
+def csv_columns(path: Path) -> tuple[str, ...]:
+    with open(path, encoding="utf-8") as fh:
+        return tuple(fh.readline().rstrip("\n").split(","))
 
 
 def pending_tmp(settings: Settings, channel: str, launch_id: str) -> Path:

@@ -47,15 +47,18 @@ class GateFailed(RuntimeError):
         super().__init__(message)
 
 
-@dataclass
+@dataclass(frozen=True)
 class GateResult:
+    """The checkpoint's verdict; `holdout.campaigns.staged.write_gate` records it beside the launch."""
+
     launch_id: str
     success: bool
     failures: list[dict]
     summary: str
-    summary_path: Path
     docs_path: str | None
     statistics: dict
+    rows: int
+    parameters: dict
 
 
 # ---------------------------------------------------------------------------------------------- suite
@@ -383,9 +386,8 @@ def validate_gate_frame(
     frame: pd.DataFrame,
     control_share: float,
     max_rows: int,
-    out_dir: Path,
 ) -> GateResult:
-    """Run the committed checkpoint on the frame; write gate.json and gate_summary.txt into out_dir."""
+    """Run the committed checkpoint on the frame and return its verdict (the caller records it)."""
     from great_expectations.core.run_identifier import RunIdentifier
 
     ctx = get_context(settings)
@@ -412,25 +414,7 @@ def validate_gate_frame(
             docs = str(page)
     success = bool(result.success) and not failures
     summary = _summary_text(launch_id, success, failures, n, docs)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    summary_path = out_dir / "gate_summary.txt"
-    summary_path.write_text(summary)
-    (out_dir / "gate.json").write_text(
-        json.dumps(
-            {
-                "launch_id": launch_id,
-                "success": success,
-                "rows": n,
-                "parameters": params,
-                "failures": failures,
-                "statistics": stats,
-                "data_docs": docs,
-            },
-            indent=2,
-            default=str,
-        )
-    )
-    return GateResult(launch_id, success, failures, summary, summary_path, docs, stats)
+    return GateResult(launch_id, success, failures, summary, docs, stats, n, params)
 
 
 if __name__ == "__main__":  # python -m holdout.campaigns.gate --init

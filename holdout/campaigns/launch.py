@@ -1,42 +1,59 @@
 """Launching campaigns: plan (eligibility, priority, assignment) -> gate (GX) -> record and activate.
 
-Staged state of a launch lives in `HOLDOUT_HOME/launches/<launch_id>/` (`launch_id = <campaign>-<YYYYMMDD>`):
-`plan.json`, `audience.parquet` (customer_id, group, u, profile snapshot), `funnel.json`, `balance.json`,
-then `gate.json` / `gate_summary.txt`. The ledger (`ops.campaign_*`) is written in one transaction by
-`record_and_activate`, and the outbox file appears only after that transaction commits.
+Each step reads and writes the staged launch (`HOLDOUT_HOME/launches/<launch_id>/`, `launch_id =
+<campaign>-<YYYYMMDD>`) only through `holdout.campaigns.staged`, its one owner: planning writes the typed
+`LaunchPlan` with the audience, funnel and balance; the gate's verdict is recorded beside them. The ledger
+(`ops.campaign_*`, inserts that name their columns) is written in one transaction by `record_and_activate`,
+and the outbox file appears only after that transaction commits.
+
+Launches of one HOLDOUT_HOME run one at a time (`holdout.campaigns.launch_lock`, held from planning to
+recording), and the recording transaction re-checks that no customer is in another overlapping response window.
 
 Crash safety: before the commit nothing is in the ledger (the staged temp export is overwritten on retry);
-after the commit the launch is `launched` and a rerun of the same launch only *finishes* it: it renames the
-staged temp file when its SHA-256 matches the ledger, or re-exports the ledger's test group otherwise (and
-ledgers that second export). A launched launch is never planned, assigned or exported twice.
+after the commit the launch is `launched` and a rerun of the same launch only *finishes* it (`_finish_launched`):
+it writes a missing manifest, renames the staged temp file when its SHA-256 matches the ledger, or re-exports
+the ledger's test group when the file is missing or no longer matches (and ledgers that second export if it
+differs). A launched launch is never planned or assigned twice. Every export leaves out customers erased or
+without consent at send time (`holdout.campaigns.send_check`).
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from pathlib import Path
+from typing import Any, Protocol, TypeVar
 
 import duckdb
 import pandas as pd
 
+from holdout.campaigns import staged
 from holdout.campaigns.assignment import assign_groups, priority_order
 from holdout.campaigns.audience import BALANCE_COLUMNS, eligible_audience, launch_ts, outcome_sd
 from holdout.campaigns.channels import get_channel
 from holdout.campaigns.export import (
     StagedExport,
+    csv_columns,
     export_frame,
     export_path,
     file_sha256,
+    ledger_path,
+    manifest_matches,
     pending_tmp,
     publish_export,
+    resolve_ledger_path,
     stage_export,
+    write_manifest,
 )
 from holdout.campaigns.gate import GateFailed, GateResult, gate_frame, validate_gate_frame
+from holdout.campaigns.launch_lock import LaunchLockTimeout, launch_lock
+from holdout.campaigns.send_check import SendExclusions, send_exclusions
 from holdout.campaigns.spec import CampaignSpec, get_spec, load_all
+from holdout.campaigns.staged import LaunchPlan, launch_dir
 from holdout.config import Settings
 from holdout.warehouse import as_of_date, connect, open_read_only
 
@@ -44,14 +61,13 @@ log = logging.getLogger(__name__)
 
 # Statuses in ops.campaign_launches. Only `launched` is final; a blocked or dry-run launch may be retried.
 LAUNCHED, BLOCKED, DRY_RUN = "launched", "blocked", "dry_run"
-FAULTS = ("consent",)
-DEFAULT_FAULT_SIZE = 25
 
 __all__ = [
     "GateFailed",
+    "LaunchLockTimeout",
+    "OpenWindowConflict",
     "LaunchOutcome",
     "due_campaigns",
-    "inject_fault",
     "launch_campaign",
     "launch_due",
     "launch_dir",
@@ -61,6 +77,35 @@ __all__ = [
     "record_dry_run",
     "run_gate",
 ]
+
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def _under_launch_lock(fn: _F) -> _F:
+    """Run a launch step holding this HOLDOUT_HOME's launch lock (re-entrant: launch_campaign holds it across
+    plan, gate and record; a DAG task holds it for its own step)."""
+
+    @functools.wraps(fn)
+    def locked(settings: Settings, *args: Any, **kwargs: Any) -> Any:
+        holder = " ".join([fn.__name__, *(str(a) for a in args[:1])])
+        with launch_lock(settings, holder):
+            return fn(settings, *args, **kwargs)
+
+    return locked  # type: ignore[return-value]
+
+
+class OpenWindowConflict(RuntimeError):
+    """Refused at recording: customers of this launch entered another launch's overlapping response window
+    after planning (a launch that bypassed the lock). Nothing was recorded or exported; plan again."""
+
+
+class _Sizes(Protocol):
+    launch_id: str
+    campaign_id: str
+    audience_size: int
+    test_size: int
+    control_size: int
 
 
 @dataclass
@@ -76,13 +121,37 @@ class LaunchOutcome:
     message: str = ""
     timings: dict[str, float] = field(default_factory=dict)
 
+    @classmethod
+    def of(cls, launch: _Sizes, status: str, **details: Any) -> LaunchOutcome:
+        """The one place an outcome is built: from a staged plan or a ledgered launch."""
+        return cls(
+            launch.launch_id,
+            launch.campaign_id,
+            status,
+            launch.audience_size,
+            launch.test_size,
+            launch.control_size,
+            **details,
+        )
+
+
+@dataclass(frozen=True)
+class LedgeredLaunch:
+    """A launched launch as ops.campaign_launches and its latest ops.campaign_exports row hold it."""
+
+    launch_id: str
+    campaign_id: str
+    channel: str
+    audience_size: int
+    test_size: int
+    control_size: int
+    export_path: str
+    row_count: int
+    sha256: str
+
 
 def launch_id_for(campaign_id: str, launch_date: date) -> str:
     return f"{campaign_id}-{launch_date:%Y%m%d}"
-
-
-def launch_dir(settings: Settings, launch_id: str) -> Path:
-    return settings.home / "launches" / launch_id
 
 
 def _ensure_ops(settings: Settings) -> None:
@@ -162,6 +231,7 @@ def check_audience(spec: CampaignSpec, funnel: list[dict], launch_date: date) ->
         )
 
 
+@_under_launch_lock
 def plan_launches(
     settings: Settings, launch_date: date | None = None, campaign_ids: list[str] | None = None
 ) -> list[str]:
@@ -179,7 +249,7 @@ def plan_launches(
     )
     _ensure_ops(settings)
     con = open_read_only(settings)
-    staged: list[str] = []
+    planned: list[str] = []
     try:
         todo: list[CampaignSpec] = []
         for spec in specs:
@@ -218,11 +288,11 @@ def plan_launches(
             ]
             _stage(con, settings, spec, lid, launch_date, mine, funnel, rank, [s.id for s in order])
             timings[spec.id] += time.perf_counter() - t0
-            _update_plan(settings, lid, {"timings": {"plan_seconds": round(timings[spec.id], 3)}})
-            staged.append(lid)
+            staged.add_timing(settings, lid, "plan", timings[spec.id])
+            planned.append(lid)
     finally:
         con.close()
-    return staged
+    return planned
 
 
 def _stage(
@@ -268,171 +338,115 @@ def _stage(
                 "minimum_detectable_incremental_revenue_eur": mde * n_test,
             },
         }
-    out = launch_dir(settings, launch_id)
-    out.mkdir(parents=True, exist_ok=True)
-    for stale in ("gate.json", "gate_summary.txt"):
-        (out / stale).unlink(missing_ok=True)
-    audience.to_parquet(out / "audience.parquet", index=False)
-    (out / "funnel.json").write_text(json.dumps(funnel, indent=2))
-    (out / "balance.json").write_text(json.dumps(balance, indent=2, default=float))
-    plan = {
-        "launch_id": launch_id,
-        "campaign_id": spec.id,
-        "launch_date": launch_date.isoformat(),
-        "window_end": spec.window_end(launch_date).isoformat(),
-        "channel": spec.channel,
-        "control_share": spec.control_share,
-        "spec": spec.to_dict(),
-        "priority_rank": rank,
-        "planned_together": order,
-        "audience_size": int(len(audience)),
-        "test_size": n_test,
-        "control_size": n_control,
-        "planned_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "audience_sha256": file_sha256(out / "audience.parquet"),
-        "fault_injected": None,
-    }
-    (out / "plan.json").write_text(json.dumps(plan, indent=2))
-
-
-def _load_plan(settings: Settings, launch_id: str) -> dict:
-    path = launch_dir(settings, launch_id) / "plan.json"
-    if not path.exists():
-        raise FileNotFoundError(
-            f"Launch {launch_id} is not planned ({path} missing): run plan_launches first."
-        )
-    return json.loads(path.read_text())
-
-
-def _update_plan(settings: Settings, launch_id: str, changes: dict) -> dict:
-    plan = _load_plan(settings, launch_id)
-    for key, value in changes.items():
-        if isinstance(value, dict) and isinstance(plan.get(key), dict):
-            plan[key] = {**plan[key], **value}
-        else:
-            plan[key] = value
-    (launch_dir(settings, launch_id) / "plan.json").write_text(json.dumps(plan, indent=2))
-    return plan
-
-
-# -------------------------------------------------------------------------------------- fault injection
-def inject_fault(
-    settings: Settings, launch_id: str, kind: str = "consent", n: int = DEFAULT_FAULT_SIZE
-) -> int:
-    """DEMO / TESTING ONLY: corrupt a staged audience after eligibility, before the gate, to prove the gate.
-
-    `consent` swaps `n` test-group customers for customers who have a valid contact and no open window
-    but *no consent* for the channel: what a broken eligibility filter would produce. Returns the number
-    swapped. The launch's plan.json records the injection.
-    """
-    if kind not in FAULTS:
-        raise ValueError(f"unknown fault {kind!r}; known: {', '.join(FAULTS)}")
-    plan = _load_plan(settings, launch_id)
-    channel = get_channel(plan["channel"])
-    if channel.consent is None:
-        raise ValueError(f"channel {channel.name} needs no consent: a consent fault cannot be injected")
-    path = launch_dir(settings, launch_id) / "audience.parquet"
-    audience = pd.read_parquet(path)
-    launch_date = date.fromisoformat(plan["launch_date"])
-    con = open_read_only(settings)
-    try:
-        from holdout.campaigns.audience import contact_sql, dim_columns
-
-        con.register("_aud", audience[["customer_id"]])
-        culprits = con.execute(
-            f"""
-            select c.customer_id from marts.dim_customers as c
-            where not coalesce(c.is_test_account, false) and {contact_sql(channel, dim_columns(con))}
-              and c.customer_id not in (select customer_id from _aud)
-              and c.customer_id not in (select customer_id from ops.campaign_assignments where window_end > $d)
-              and c.customer_id not in (
-                  select customer_id from marts.fct_consent_history
-                  where channel = $ch and is_opted_in and valid_from <= $ts and (valid_to is null or valid_to > $ts))
-            order by hash(c.customer_id) limit $n""",
-            {"d": launch_date, "ch": channel.consent, "ts": launch_ts(launch_date), "n": n},
-        ).fetchall()
-    finally:
-        con.close()
-    culprits = [r[0] for r in culprits]
-    test_rows = audience.index[audience["group"] == "test"][: len(culprits)]
-    culprits = culprits[: len(test_rows)]
-    audience.loc[test_rows, "customer_id"] = culprits
-    audience.to_parquet(path, index=False)
-    _update_plan(
+    staged.write_plan(
         settings,
-        launch_id,
         {
-            "fault_injected": {
-                "kind": kind,
-                "customers": len(culprits),
-                "note": "demo/testing fault injection",
-            },
-            "audience_sha256": file_sha256(path),
+            "launch_id": launch_id,
+            "campaign_id": spec.id,
+            "launch_date": launch_date,
+            "window_end": spec.window_end(launch_date),
+            "channel": spec.channel,
+            "control_share": spec.control_share,
+            "spec": spec.to_dict(),
+            "priority_rank": rank,
+            "planned_together": order,
+            "audience_size": int(len(audience)),
+            "test_size": n_test,
+            "control_size": n_control,
         },
+        audience,
+        funnel,
+        balance,
     )
-    return len(culprits)
 
 
 # ------------------------------------------------------------------------------------------------ gate
+@_under_launch_lock
 def run_gate(settings: Settings, launch_id: str) -> GateResult:
     """Validate the staged audience with the GX checkpoint; on failure mark the launch `blocked` in
     ops.campaign_launch_attempts, export nothing and raise GateFailed (summary + Data Docs paths in the message)."""
     t0 = time.perf_counter()
-    plan = _load_plan(settings, launch_id)
-    out = launch_dir(settings, launch_id)
-    audience = pd.read_parquet(out / "audience.parquet")
-    launch_date = date.fromisoformat(plan["launch_date"])
+    plan = staged.read_plan(settings, launch_id)
+    audience = staged.read_audience(settings, launch_id)
+    audience_sha = staged.audience_sha256(settings, launch_id)
     con = open_read_only(settings)
     try:
         export_ids = audience.loc[audience["group"] == "test", "customer_id"]
-        frame = gate_frame(con, audience, export_ids, plan["channel"], launch_id, launch_date)
+        frame = gate_frame(con, audience, export_ids, plan.channel, launch_id, plan.launch_date)
     finally:
         con.close()
-    result = validate_gate_frame(
-        settings, launch_id, frame, plan["control_share"], plan["audience_size"], out
-    )
-    gate_info = json.loads((out / "gate.json").read_text())
-    gate_info["audience_sha256"] = file_sha256(out / "audience.parquet")
-    (out / "gate.json").write_text(json.dumps(gate_info, indent=2, default=str))
+    result = validate_gate_frame(settings, launch_id, frame, plan.control_share, plan.audience_size)
+    staged.write_gate(settings, result, audience_sha)
     reports = settings.reports_dir / "gates"
     reports.mkdir(parents=True, exist_ok=True)
     (reports / f"{launch_id}.txt").write_text(result.summary)
-    _update_plan(settings, launch_id, {"timings": {"gate_seconds": round(time.perf_counter() - t0, 3)}})
+    staged.add_timing(settings, launch_id, "gate", time.perf_counter() - t0)
     if not result.success:
-        _record_status(settings, plan, BLOCKED, report_path=str(reports / f"{launch_id}.txt"))
+        _record_attempt(settings, plan, BLOCKED, report_path=str(reports / f"{launch_id}.txt"))
         raise GateFailed(launch_id, result.summary.strip(), reports / f"{launch_id}.txt", result.docs_path)
     return result
 
 
-def _launch_row(plan: dict, status: str, funnel: list[dict], report_path: str | None) -> list:
-    return [
-        plan["launch_id"],
-        plan["campaign_id"],
-        date.fromisoformat(plan["launch_date"]),
-        date.fromisoformat(plan["window_end"]),
-        plan["channel"],
-        status,
-        plan["audience_size"],
-        plan["test_size"],
-        plan["control_size"],
-        json.dumps(funnel),
-        report_path,
-        datetime.now(UTC).replace(tzinfo=None),
-    ]
+def _require_passed_gate(settings: Settings, launch_id: str) -> None:
+    """A launch is recorded only with a passed gate on exactly the audience staged now."""
+    gate = staged.read_gate(settings, launch_id)
+    if gate is None or not gate.success:
+        raise GateFailed(launch_id, f"{launch_id}: the activation gate has not passed; run run_gate first")
+    if gate.audience_sha256 != staged.audience_sha256(settings, launch_id):
+        raise GateFailed(
+            launch_id, f"{launch_id}: the staged audience changed after the gate; run the gate again"
+        )
 
 
-def _record_status(settings: Settings, plan: dict, status: str, report_path: str | None = None) -> None:
+# ---------------------------------------------------------------------------------------------- ledger
+def _insert(con: duckdb.DuckDBPyConnection, table: str, row: dict[str, Any]) -> None:
+    """Insert one row naming its columns (the names are this module's constants, never input)."""
+    columns = ", ".join(f'"{c}"' for c in row)
+    values = ", ".join(f"${c}" for c in row)
+    con.execute(f"insert into {table} ({columns}) values ({values})", row)
+
+
+def _launch_row(plan: LaunchPlan, status: str, funnel: list[dict], report_path: str | None) -> dict[str, Any]:
+    """A row of ops.campaign_launches / ops.campaign_launch_attempts."""
+    return {
+        "launch_id": plan.launch_id,
+        "campaign_id": plan.campaign_id,
+        "launch_date": plan.launch_date,
+        "window_end": plan.window_end,
+        "channel": plan.channel,
+        "status": status,
+        "audience_size": plan.audience_size,
+        "test_size": plan.test_size,
+        "control_size": plan.control_size,
+        "funnel": json.dumps(funnel),
+        "report_path": report_path,
+        "created_at": datetime.now(UTC).replace(tzinfo=None),
+    }
+
+
+def _export_row(settings: Settings, staged_export: StagedExport) -> dict[str, Any]:
+    """A row of ops.campaign_exports (the path relative to HOLDOUT_HOME)."""
+    return {
+        "launch_id": staged_export.launch_id,
+        "channel": staged_export.channel,
+        "path": ledger_path(settings, staged_export.path),
+        "row_count": staged_export.row_count,
+        "sha256": staged_export.sha256,
+        "exported_at": datetime.now(UTC).replace(tzinfo=None),
+    }
+
+
+def _record_attempt(
+    settings: Settings, plan: LaunchPlan, status: str, report_path: str | None = None
+) -> None:
     """Append a blocked or dry-run attempt to ops.campaign_launch_attempts (no assignments, no export)."""
-    funnel = json.loads((launch_dir(settings, plan["launch_id"]) / "funnel.json").read_text())
+    funnel = staged.read_funnel(settings, plan.launch_id)
     with connect(settings=settings) as con:
         con.execute("begin transaction")
         try:
-            if _launch_status(con, plan["launch_id"]) == LAUNCHED:
-                raise RuntimeError(f"{plan['launch_id']} is already launched")
-            con.execute(
-                "insert into ops.campaign_launch_attempts values (?,?,?,?,?,?,?,?,?,?,?,?)",
-                _launch_row(plan, status, funnel, report_path),
-            )
+            if _launch_status(con, plan.launch_id) == LAUNCHED:
+                raise RuntimeError(f"{plan.launch_id} is already launched")
+            _insert(con, "ops.campaign_launch_attempts", _launch_row(plan, status, funnel, report_path))
             con.execute("commit")
         except BaseException:
             con.execute("rollback")
@@ -440,140 +454,178 @@ def _record_status(settings: Settings, plan: dict, status: str, report_path: str
 
 
 # ---------------------------------------------------------------------------------- record and activate
-def _current_opt_outs(con: duckdb.DuckDBPyConnection, channel_name: str, customer_ids: list[str]) -> set[str]:
-    """Send-time consent re-check: customers whose *current* consent for the channel is not an opt-in."""
-    channel = get_channel(channel_name)
-    if channel.consent is None:
-        return set()
-    con.register("_send_ids", pd.DataFrame({"customer_id": customer_ids}))
-    try:
-        rows = con.execute(
-            """
-            select i.customer_id from _send_ids as i
-            left join (select customer_id, bool_or(is_opted_in) as ok from marts.fct_consent_history
-                       where channel = ? and valid_to is null group by customer_id) as k using (customer_id)
-            where not coalesce(k.ok, false)""",
-            [channel.consent],
-        ).fetchall()
-    finally:
-        con.unregister("_send_ids")
-    return {r[0] for r in rows}
+def _dropped(excluded: SendExclusions) -> dict[str, int]:
+    """Manifest fields: how many test customers the send-time checks left out, and why."""
+    return {
+        "dropped_at_send": len(excluded.all),
+        "dropped_opted_out": len(excluded.opted_out),
+        "dropped_erased": len(excluded.erased),
+    }
 
 
+def _dropped_message(excluded: SendExclusions) -> str:
+    parts = [
+        f"{len(excluded.opted_out)} opted out since planning" if excluded.opted_out else "",
+        f"{len(excluded.erased)} erased" if excluded.erased else "",
+    ]
+    text = ", ".join(p for p in parts if p)
+    return f"{text}: dropped from the export" if text else ""
+
+
+def _refuse_open_window_conflicts(con: duckdb.DuckDBPyConnection, launch_id: str) -> None:
+    """Inside the recording transaction: no customer of `_assignments` (test or control) may be in another
+    launch whose response window overlaps this one. Eligibility checked it at planning; this closes the gap
+    between planning and recording."""
+    conflicts = con.execute(
+        """select count(distinct n.customer_id), min(n.customer_id), min(a.launch_id)
+           from _assignments as n
+           join ops.campaign_assignments as a on a.customer_id = n.customer_id
+           where a.launch_id <> n.launch_id
+             and cast(a.assigned_at as date) < n.window_end and a.window_end > cast(n.assigned_at as date)"""
+    ).fetchall()[0]
+    if conflicts[0]:
+        raise OpenWindowConflict(
+            f"{launch_id}: refused, nothing recorded or exported: {conflicts[0]:,} of its customers are in an "
+            f"overlapping response window of another launch (e.g. {conflicts[1]} in {conflicts[2]}); "
+            "launch again to plan without them"
+        )
+
+
+@_under_launch_lock
 def record_and_activate(settings: Settings, launch_id: str) -> LaunchOutcome:
     """Ledger the launch (launches + assignments + exports in ONE transaction), then publish the export.
 
-    Requires a passed gate on exactly the staged audience. Consent is re-checked at send time: customers who
-    opted out since planning are *dropped from the export* but stay assigned to test (intention to treat,
-    so the measured effect is not biased); the count is in the ledgered funnel. Rerunning a launched launch
+    Requires a passed gate on exactly the staged audience. Consent and erasure are re-checked at send time
+    (`holdout.campaigns.send_check`, landing-zone events newer than the build included): such customers are
+    *dropped from the export* but stay assigned to test (intention to treat, so the measured effect is not
+    biased); the count is in the ledgered funnel and the manifest. Rerunning a launched launch
     changes nothing, except finishing an export a crash interrupted (see module doc).
     """
     t0 = time.perf_counter()
-    plan = _load_plan(settings, launch_id)
-    channel = get_channel(plan["channel"])
     with connect(settings=settings) as con:
         if _launch_status(con, launch_id) == LAUNCHED:
-            return _finish_launched(settings, con, plan)
-        out = launch_dir(settings, launch_id)
-        gate_path = out / "gate.json"
-        gate_info = json.loads(gate_path.read_text()) if gate_path.exists() else {}
-        if not gate_info.get("success"):
-            raise GateFailed(
-                launch_id, f"{launch_id}: the activation gate has not passed; run run_gate first"
-            )
-        if gate_info.get("audience_sha256") != file_sha256(out / "audience.parquet"):
-            raise GateFailed(
-                launch_id, f"{launch_id}: the staged audience changed after the gate; run the gate again"
-            )
-        audience = pd.read_parquet(out / "audience.parquet", columns=["customer_id", "group"])
+            return _finish_launched(settings, con, launch_id)
+        plan = staged.read_plan(settings, launch_id)
+        channel = get_channel(plan.channel)
+        _require_passed_gate(settings, launch_id)
+        audience = staged.read_audience(settings, launch_id, columns=["customer_id", "group"])
         test_ids = audience.loc[audience["group"] == "test", "customer_id"].tolist()
-        opted_out = _current_opt_outs(con, plan["channel"], test_ids)
-        send_ids = [c for c in test_ids if c not in opted_out]
-        frame = export_frame(
-            con, channel, send_ids, plan["campaign_id"], launch_id, plan["spec"]["offer"].get("code")
-        )
-        staged = stage_export(settings, channel.name, launch_id, frame)
-        funnel = json.loads((out / "funnel.json").read_text()) + [
+        excluded = send_exclusions(con, settings, plan.channel, test_ids)
+        send_ids = [c for c in test_ids if c not in excluded.all]
+        frame = export_frame(con, channel, send_ids, plan.campaign_id, launch_id, plan.offer_code)
+        staged_export = stage_export(settings, channel.name, launch_id, frame)
+        funnel = staged.read_funnel(settings, launch_id) + [
             {
                 "step": "send_time_consent",
-                "label": "test customers still consenting at send time (others dropped from the export, kept in test)",
+                "label": "test customers still consenting and not erased at send time "
+                "(others dropped from the export, kept in test)",
                 "count": len(send_ids),
             },
         ]
-        now = datetime.now(UTC).replace(tzinfo=None)
         # assigned_at is the start of the launch day in the warehouse's time (launch dates follow the as-of
         # date, not the wall clock): the simulator and the close step read the treatment start from it.
         assignments = audience.assign(
-            campaign_id=plan["campaign_id"],
+            campaign_id=plan.campaign_id,
             launch_id=launch_id,
-            assigned_at=launch_ts(date.fromisoformat(plan["launch_date"])),
-            window_end=date.fromisoformat(plan["window_end"]),
+            assigned_at=launch_ts(plan.launch_date),
+            window_end=plan.window_end,
         )[["campaign_id", "launch_id", "customer_id", "group", "assigned_at", "window_end"]]
         con.register("_assignments", assignments)
         con.execute("begin transaction")
         try:
             launched_row = _launch_row(plan, LAUNCHED, funnel, None)
-            con.execute("insert into ops.campaign_launches values (?,?,?,?,?,?,?,?,?,?,?,?)", launched_row)
+            _insert(con, "ops.campaign_launches", launched_row)
+            _insert(con, "ops.campaign_launch_attempts", launched_row)
+            _refuse_open_window_conflicts(con, launch_id)
             con.execute(
-                "insert into ops.campaign_launch_attempts values (?,?,?,?,?,?,?,?,?,?,?,?)", launched_row
+                """insert into ops.campaign_assignments
+                       (campaign_id, launch_id, customer_id, "group", assigned_at, window_end)
+                   select campaign_id, launch_id, customer_id, "group", assigned_at, window_end
+                   from _assignments"""
             )
-            con.execute("insert into ops.campaign_assignments select * from _assignments")
-            con.execute(
-                "insert into ops.campaign_exports values (?,?,?,?,?,?)",
-                [launch_id, channel.name, str(staged.path), staged.row_count, staged.sha256, now],
-            )
+            _insert(con, "ops.campaign_exports", _export_row(settings, staged_export))
             con.execute("commit")
         except BaseException:
             con.execute("rollback")
-            staged.tmp_path.unlink(missing_ok=True)
+            staged_export.tmp_path.unlink(missing_ok=True)
             raise
         finally:
             con.unregister("_assignments")
     # Committed: from here a crash is repaired by rerunning the launch (_finish_launched).
-    publish_export(staged, {"campaign_id": plan["campaign_id"], "dropped_at_send": len(opted_out)})
-    _update_plan(settings, launch_id, {"timings": {"record_seconds": round(time.perf_counter() - t0, 3)}})
-    return LaunchOutcome(
-        launch_id,
-        plan["campaign_id"],
+    publish_export(staged_export, {"campaign_id": plan.campaign_id, **_dropped(excluded)})
+    staged.add_timing(settings, launch_id, "record", time.perf_counter() - t0)
+    return LaunchOutcome.of(
+        plan,
         LAUNCHED,
-        plan["audience_size"],
-        plan["test_size"],
-        plan["control_size"],
-        staged.row_count,
-        str(staged.path),
-        message=f"{len(opted_out)} opted out since planning: dropped from the export" if opted_out else "",
+        exported_rows=staged_export.row_count,
+        export_path=str(staged_export.path),
+        message=_dropped_message(excluded),
     )
 
 
-def _finish_launched(settings: Settings, con: duckdb.DuckDBPyConnection, plan: dict) -> LaunchOutcome:
-    """The launch is in the ledger: make sure its export exists, never export it twice."""
-    launch_id = plan["launch_id"]
+def _ledgered_launch(settings: Settings, con: duckdb.DuckDBPyConnection, launch_id: str) -> LedgeredLaunch:
     rows = con.execute(
-        """select l.campaign_id, l.channel, l.audience_size, l.test_size, l.control_size, e.path, e.row_count, e.sha256
-                         from ops.campaign_launches as l
-                         join ops.campaign_exports as e using (launch_id)
-                         where launch_id = ? order by e.exported_at desc limit 1""",
+        """select l.launch_id, l.campaign_id, l.channel, l.audience_size, l.test_size, l.control_size,
+                  e.path, e.row_count, e.sha256
+           from ops.campaign_launches as l
+           join ops.campaign_exports as e using (launch_id)
+           where launch_id = ? order by e.exported_at desc limit 1""",
         [launch_id],
     ).fetchall()
-    row = rows[0] if rows else None
-    if row is None:
+    if not rows:
         raise RuntimeError(f"{launch_id} is launched but has no export in ops.campaign_exports")
-    campaign_id, channel_name, n_aud, n_test, n_control, path, rows, sha = row
-    path = Path(path)
-    outcome = LaunchOutcome(
-        launch_id, campaign_id, "already_launched", n_aud, n_test, n_control, rows, str(path)
+    row = list(rows[0])
+    row[6] = str(resolve_ledger_path(settings, row[6]))
+    return LedgeredLaunch(*row)
+
+
+def _offer_code(settings: Settings, launch: LedgeredLaunch) -> str | None:
+    if staged.has_plan(settings, launch.launch_id):
+        return staged.read_plan(settings, launch.launch_id).offer_code
+    return get_spec(settings, launch.campaign_id).offer.code
+
+
+def _finish_launched(settings: Settings, con: duckdb.DuckDBPyConnection, launch_id: str) -> LaunchOutcome:
+    """The launch is in the ledger: make sure its export and manifest exist and match the ledgered SHA-256;
+    never assign or launch it twice.
+
+    - file matches, manifest matches: nothing changes;
+    - file matches, manifest missing or wrong (killed between rename and manifest): the manifest is rewritten;
+    - file missing, staged temp file matches (killed between commit and rename): the temp file is published;
+    - otherwise (file lost, or changed since it was ledgered): the ledger's test group is exported again and, if
+      the new file differs, ledgered as a new ops.campaign_exports row.
+    """
+    launch = _ledgered_launch(settings, con, launch_id)
+    # the export's place in *this* HOLDOUT_HOME (a ledgered absolute path may point into the home it was moved from)
+    path = export_path(settings, launch.channel, launch_id)
+    outcome = LaunchOutcome.of(
+        launch, "already_launched", exported_rows=launch.row_count, export_path=str(path)
     )
-    if path.exists():
+    published = path.exists() and file_sha256(path) == launch.sha256
+    if published and manifest_matches(path, launch.sha256):
         outcome.message = "already launched; nothing changed"
         return outcome
-    tmp = pending_tmp(settings, channel_name, launch_id)
-    staged = None
-    if tmp.exists() and file_sha256(tmp) == sha:
-        staged = StagedExport(launch_id, channel_name, tmp, path, rows, sha, ())
+    if published:
+        write_manifest(
+            StagedExport(
+                launch_id, launch.channel, path, path, launch.row_count, launch.sha256, csv_columns(path)
+            ),
+            {"campaign_id": launch.campaign_id, "recovered": True},
+        )
+        outcome.message = (
+            "already launched; rewrote the missing or wrong manifest (export matched the ledger)"
+        )
+        return outcome
+    tmp = pending_tmp(settings, launch.channel, launch_id)
+    if tmp.exists() and file_sha256(tmp) == launch.sha256:
+        staged_export = StagedExport(
+            launch_id, launch.channel, tmp, path, launch.row_count, launch.sha256, csv_columns(tmp)
+        )
         outcome.message = "already launched; finished the interrupted export (staged file matched the ledger)"
     else:
-        # Staged file lost: rebuild from the ledger's test group and current consent, ledger the new file.
-        channel = get_channel(channel_name)
+        why = "did not match its ledgered SHA-256" if path.exists() else "was lost"
+        # Rebuild from the ledger's test group and current consent, ledger the new file.
+        channel = get_channel(launch.channel)
         test_ids = [
             r[0]
             for r in con.execute(
@@ -581,60 +633,47 @@ def _finish_launched(settings: Settings, con: duckdb.DuckDBPyConnection, plan: d
                 [launch_id],
             ).fetchall()
         ]
-        send_ids = sorted(set(test_ids) - _current_opt_outs(con, channel_name, test_ids))
+        excluded = send_exclusions(con, settings, launch.channel, test_ids)
+        send_ids = sorted(set(test_ids) - excluded.all)
         frame = export_frame(
-            con, channel, send_ids, campaign_id, launch_id, plan["spec"]["offer"].get("code")
+            con, channel, send_ids, launch.campaign_id, launch_id, _offer_code(settings, launch)
         )
-        staged = stage_export(settings, channel_name, launch_id, frame)
-        if staged.sha256 != sha:
-            con.execute(
-                "insert into ops.campaign_exports values (?,?,?,?,?,?)",
-                [
-                    launch_id,
-                    channel_name,
-                    str(staged.path),
-                    staged.row_count,
-                    staged.sha256,
-                    datetime.now(UTC).replace(tzinfo=None),
-                ],
-            )
-        outcome.exported_rows = staged.row_count
-        outcome.message = (
-            "already launched; re-exported the test group from the ledger (staged file was lost)"
-        )
-    publish_export(staged, {"campaign_id": campaign_id, "recovered": True})
+        staged_export = stage_export(settings, launch.channel, launch_id, frame)
+        if staged_export.sha256 != launch.sha256:
+            con.execute("begin transaction")
+            _insert(con, "ops.campaign_exports", _export_row(settings, staged_export))
+            con.execute("commit")
+        outcome.exported_rows = staged_export.row_count
+        outcome.message = f"already launched; re-exported the test group from the ledger (export file {why})"
+        if excluded.all:
+            outcome.message += f"; {_dropped_message(excluded)}"
+    publish_export(staged_export, {"campaign_id": launch.campaign_id, "recovered": True})
     return outcome
 
 
+@_under_launch_lock
 def record_dry_run(settings: Settings, launch_id: str) -> LaunchOutcome:
     """Ledger a gated launch as a `dry_run` attempt (no assignments, no export); a real launch may follow."""
-    plan = _load_plan(settings, launch_id)
-    gate_path = launch_dir(settings, launch_id) / "gate.json"
-    if not gate_path.exists() or not json.loads(gate_path.read_text()).get("success"):
+    plan = staged.read_plan(settings, launch_id)
+    gate = staged.read_gate(settings, launch_id)
+    if gate is None or not gate.success:
         raise GateFailed(launch_id, f"{launch_id}: the activation gate has not passed; run run_gate first")
-    _record_status(settings, plan, DRY_RUN)
-    return LaunchOutcome(
-        launch_id,
-        plan["campaign_id"],
-        DRY_RUN,
-        plan["audience_size"],
-        plan["test_size"],
-        plan["control_size"],
-        message="dry run: gate passed, nothing exported",
-    )
+    _record_attempt(settings, plan, DRY_RUN)
+    return LaunchOutcome.of(plan, DRY_RUN, message="dry run: gate passed, nothing exported")
 
 
 # -------------------------------------------------------------------------------------------- one call
+@_under_launch_lock
 def launch_campaign(
     settings: Settings,
     campaign_id: str,
     launch_date: date | None = None,
     dry_run: bool = False,
     inject: str | None = None,
-    inject_size: int = DEFAULT_FAULT_SIZE,
+    inject_size: int = 25,
 ) -> LaunchOutcome:
     """Plan, gate, record and activate one campaign. Idempotent per (campaign, date). `inject` is a
-    demo/testing fault injection (see `inject_fault`). Raises GateFailed when the gate blocks the launch."""
+    demo/testing fault injection (`holdout.campaigns.faults`). Raises GateFailed when the gate blocks the launch."""
     get_spec(settings, campaign_id)  # an invalid or unknown spec stops here (SpecError), before any state
     launch_date = launch_date or as_of_date(settings)
     launch_id = launch_id_for(campaign_id, launch_date)
@@ -652,23 +691,16 @@ def launch_campaign(
     plan_launches(settings, launch_date, [campaign_id])
     timings["plan"] = time.perf_counter() - t
     if inject:
+        from holdout.campaigns.faults import inject_fault
+
         inject_fault(settings, launch_id, inject, inject_size)
     t = time.perf_counter()
     run_gate(settings, launch_id)
     timings["gate"] = time.perf_counter() - t
-    plan = _load_plan(settings, launch_id)
     if dry_run:
-        record_dry_run(settings, launch_id)
-        return LaunchOutcome(
-            launch_id,
-            campaign_id,
-            DRY_RUN,
-            plan["audience_size"],
-            plan["test_size"],
-            plan["control_size"],
-            message="dry run: gate passed, nothing exported",
-            timings=timings,
-        )
+        outcome = record_dry_run(settings, launch_id)
+        outcome.timings = timings
+        return outcome
     t = time.perf_counter()
     outcome = record_and_activate(settings, launch_id)
     timings["record_and_activate"] = time.perf_counter() - t
@@ -676,6 +708,7 @@ def launch_campaign(
     return outcome
 
 
+@_under_launch_lock
 def launch_due(settings: Settings, launch_date: date | None = None) -> list[LaunchOutcome]:
     """Launch every campaign due on the date, planned together so priority splits overlapping audiences.
     A blocked launch does not stop the others; nor does an invalid spec file (logged and skipped by
@@ -683,26 +716,11 @@ def launch_due(settings: Settings, launch_date: date | None = None) -> list[Laun
     launch_date = launch_date or as_of_date(settings)
     outcomes = []
     for launch_id in plan_launches(settings, launch_date):
-        plan = _load_plan(settings, launch_id)
         try:
             run_gate(settings, launch_id)
         except GateFailed as exc:
-            outcomes.append(
-                LaunchOutcome(
-                    launch_id,
-                    plan["campaign_id"],
-                    BLOCKED,
-                    plan["audience_size"],
-                    plan["test_size"],
-                    plan["control_size"],
-                    message=str(exc),
-                )
-            )
+            plan = staged.read_plan(settings, launch_id)
+            outcomes.append(LaunchOutcome.of(plan, BLOCKED, message=str(exc)))
             continue
         outcomes.append(record_and_activate(settings, launch_id))
     return outcomes
-
-
-def staged_export_path(settings: Settings, launch_id: str) -> Path:
-    plan = _load_plan(settings, launch_id)
-    return export_path(settings, plan["channel"], launch_id)
