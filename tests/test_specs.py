@@ -189,6 +189,24 @@ def test_launch_due_skips_invalid_files_and_launches_the_valid_ones(fresh_home, 
     assert launched == {"good"}
 
 
+def test_launch_due_goes_on_when_one_campaign_reaches_nobody(fresh_home, tmp_path, monkeypatch):
+    files = {
+        "good.yml": spec_text("good"),
+        # e-mail to the customers no owned channel can reach: nobody in it has e-mail consent
+        "nobody.yml": spec_text("nobody", audience={"all_of": ["reach__unreachable"]}),
+    }
+    settings = use_campaigns(monkeypatch, tmp_path, files, home=fresh_home.home)
+    result = CliRunner().invoke(campaign, ["launch-due"])
+    assert result.exit_code == 2, result.output
+    assert "nobody-" in result.output and "not_launched" in result.output
+    con = duckdb.connect(str(settings.warehouse_path), read_only=True)
+    try:
+        launched = {r[0] for r in con.execute("select campaign_id from ops.campaign_launches").fetchall()}
+    finally:
+        con.close()
+    assert launched == {"good"}
+
+
 # ------------------------------------------------------------------------------------ recurring campaigns
 @pytest.mark.integration
 @pytest.mark.slow

@@ -187,7 +187,7 @@ def launch_due_cmd(on: date | None) -> None:
     _, problems = load_all(settings)
     for p in problems:
         click.echo(f"skipped: {p}", err=True)
-    if any(o.status == "blocked" for o in outcomes):
+    if any(o.status in ("blocked", "not_launched") for o in outcomes):
         sys.exit(2)
     if problems:
         click.echo(

@@ -61,6 +61,9 @@ log = logging.getLogger(__name__)
 
 # Statuses in ops.campaign_launches. Only `launched` is final; a blocked or dry-run launch may be retried.
 LAUNCHED, BLOCKED, DRY_RUN = "launched", "blocked", "dry_run"
+NOT_LAUNCHED = (
+    "not_launched"  # an outcome only (launch-due): nobody can receive the campaign; nothing recorded
+)
 
 __all__ = [
     "GateFailed",
@@ -112,7 +115,7 @@ class _Sizes(Protocol):
 class LaunchOutcome:
     launch_id: str
     campaign_id: str
-    status: str  # launched, already_launched, blocked, dry_run
+    status: str  # launched, already_launched, blocked, dry_run, not_launched
     audience_size: int = 0
     test_size: int = 0
     control_size: int = 0
@@ -233,13 +236,17 @@ def check_audience(spec: CampaignSpec, funnel: list[dict], launch_date: date) ->
 
 @_under_launch_lock
 def plan_launches(
-    settings: Settings, launch_date: date | None = None, campaign_ids: list[str] | None = None
+    settings: Settings,
+    launch_date: date | None = None,
+    campaign_ids: list[str] | None = None,
+    unlaunchable: list[tuple[str, AudienceError]] | None = None,
 ) -> list[str]:
     """Eligibility, same-day priority and assignment for each campaign; stage each under launches/<id>/.
 
     `campaign_ids=None` plans every campaign due on the date. Campaigns already launched on that date are
     skipped (their launch ids are not returned). Campaigns planned together share customers by priority:
-    each customer goes to at most one of them.
+    each customer goes to at most one of them. A campaign that cannot launch at all (AudienceError) raises,
+    unless `unlaunchable` is given: then it is appended there and the other campaigns still plan.
     """
     launch_date = launch_date or as_of_date(settings)
     specs = (
@@ -266,8 +273,17 @@ def plan_launches(
             eligible[spec.id], funnels[spec.id] = eligible_audience(
                 con, spec, launch_date, launch_id_for(spec.id, launch_date)
             )
-            check_audience(spec, funnels[spec.id], launch_date)
+            try:
+                check_audience(spec, funnels[spec.id], launch_date)
+            except AudienceError as exc:
+                if unlaunchable is None:
+                    raise
+                log.warning("%s", exc)
+                unlaunchable.append((launch_id_for(spec.id, launch_date), exc))
+                del eligible[spec.id]
+                continue
             timings[spec.id] = time.perf_counter() - t0
+        todo = [spec for spec in todo if spec.id in eligible]
         order = priority_order(todo, {cid: len(f) for cid, f in eligible.items()})
         taken: set[str] = set()
         for rank, spec in enumerate(order, start=1):
@@ -711,11 +727,17 @@ def launch_campaign(
 @_under_launch_lock
 def launch_due(settings: Settings, launch_date: date | None = None) -> list[LaunchOutcome]:
     """Launch every campaign due on the date, planned together so priority splits overlapping audiences.
-    A blocked launch does not stop the others; nor does an invalid spec file (logged and skipped by
+    A blocked launch does not stop the others; nor does a campaign nobody can receive (status
+    `not_launched`, with the reason), nor an invalid spec file (logged and skipped by
     `due_campaigns`: `load_all` lists its problems for the caller's report)."""
     launch_date = launch_date or as_of_date(settings)
     outcomes = []
-    for launch_id in plan_launches(settings, launch_date):
+    unlaunchable: list[tuple[str, AudienceError]] = []
+    planned = plan_launches(settings, launch_date, unlaunchable=unlaunchable)
+    for launch_id, exc in unlaunchable:  # nothing staged or recorded for these; the others go on
+        campaign_id = launch_id.removesuffix(f"-{launch_date:%Y%m%d}")
+        outcomes.append(LaunchOutcome(launch_id, campaign_id, NOT_LAUNCHED, message=str(exc)))
+    for launch_id in planned:
         try:
             run_gate(settings, launch_id)
         except GateFailed as exc:
