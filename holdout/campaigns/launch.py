@@ -163,6 +163,9 @@ def plan_launches(
     skipped (their launch ids are not returned). Campaigns planned together share customers by priority:
     each customer goes to at most one of them.
     """
+    from holdout.build import require_complete_build  # never plan from a failed or half-done build
+
+    require_complete_build(settings)
     launch_date = launch_date or as_of_date(settings)
     specs = (
         due_campaigns(settings, launch_date)
