@@ -112,3 +112,153 @@ def test_build_cli_shows_the_cause_without_a_traceback(fresh_home: Settings) -> 
     assert marts_fingerprint(settings) == before
     with pytest.raises(IncompleteBuildError):
         require_complete_build(settings)
+
+
+# --- dirty landing-zone values and erased customers, one build on a private copy of the session warehouse ---
+
+
+@pytest.fixture(scope="module")
+def dirty_build(built_home: Settings, tmp_path_factory: pytest.TempPathFactory):
+    """Dirty values the old staging coerced, and a new erasure request, landed in a copy and built."""
+    import shutil
+
+    from holdout.build import build
+
+    settings = Settings(home=tmp_path_factory.mktemp("dirty") / "home")
+    shutil.copytree(
+        built_home.home, settings.home, ignore=shutil.ignore_patterns("*.wal", "dbt_target", "logs")
+    )
+    raw, day = settings.raw_dir, as_of_date(settings) - timedelta(days=1)
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+        member, points = con.execute(
+            "select customer_id, loyalty_points from marts.dim_customers where loyalty_tier <> 'none' "
+            "and loyalty_points > 0 order by customer_id limit 1"
+        ).fetchone()
+        opted_in = con.execute(
+            "select customer_id from marts.dim_customers where consent_email and consent_sms "
+            "and customer_id <> ? order by customer_id limit 1",
+            [member],
+        ).fetchone()[0]
+        erased, email = con.execute(
+            "select d.customer_id, d.email from marts.dim_customers as d "
+            "where d.email in (select email from staging.stg_email__events) and d.customer_id not in (?, ?) "
+            "order by d.customer_id limit 1",
+            [member, opted_in],
+        ).fetchone()
+    (raw / "loyalty" / "members" / "part-dirty.csv").write_text(
+        f"customer_id,tier,points_balance,enrolled_at,updated_at\n{member},gold,lots,2024-01-01,{day} 12:00:00\n"
+    )
+    (raw / "crm" / "customers" / "part-dirty.csv").write_text(  # read by column name (union_by_name)
+        "customer_id,email,country,signup_date,is_test_account,updated_at\n"
+        f"C9000001,maybe.tester@example.org,SE,2025-01-01,maybe,{day} 12:00:00\n"
+    )
+    (raw / "consents" / "events" / "part-dirty.csv").write_text(
+        f"customer_id,channel,action,event_at,source\n{opted_in},email,opt_out,,preference_centre\n"
+        f"{opted_in},sms-text,opt_out,{day} 10:00:00,preference_centre\n"
+    )
+    (raw / "crm" / "erasure_requests" / "part-dirty.csv").write_text(
+        f"customer_id,requested_at\n{erased},{day} 08:00:00\n"
+    )
+    with duckdb.connect() as con:  # the generator's column types: only the sales channel is wrong
+        con.execute(
+            f"""copy (select 'OTELEPORT1' as order_id, '{member}' as customer_id,
+                '{day}T10:00:00+00:00' as ordered_at, 'EUR' as currency, 'teleport' as sales_channel,
+                'completed' as status, timestamp '{day} 11:00:00' as _loaded_at)
+            to '{raw}/ecommerce/orders/part-dirty.parquet' (format parquet)"""
+        )
+    result = build(settings, progress=False)
+    facts = {"member": member, "points": points, "opted_in": opted_in, "erased": erased, "email": email}
+    return settings, result, facts
+
+
+def quarantined(con: duckdb.DuckDBPyConnection, source_entity: str, key: str) -> list[str]:
+    return [
+        r[0]
+        for r in con.execute(
+            "select rejection_reason from intermediate.int_quarantined_rows "
+            "where source_name || '.' || entity = ? and record_key = ?",
+            [source_entity, key],
+        ).fetchall()
+    ]
+
+
+def test_dirty_values_are_quarantined_not_coerced(dirty_build) -> None:
+    settings, result, facts = dirty_build
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+        assert "invalid_points_balance" in quarantined(con, "loyalty.members", facts["member"])
+        points = con.execute(
+            "select loyalty_points from marts.dim_customers where customer_id = ?", [facts["member"]]
+        ).fetchone()[0]
+        assert points == facts["points"]  # the earlier valid balance, not "lots" read as 0
+        assert quarantined(con, "crm.customers", "C9000001") == ["invalid_is_test_account"]
+        assert (
+            con.execute("select count(*) from marts.dim_customers where customer_id = 'C9000001'").fetchone()[
+                0
+            ]
+            == 0
+        )
+        assert quarantined(con, "ecommerce.orders", "OTELEPORT1") == ["invalid_sales_channel"]
+        assert (
+            con.execute(
+                "select count(*) from staging.stg_ecommerce__orders where order_id = 'OTELEPORT1'"
+            ).fetchone()[0]
+            == 0
+        )
+    for key in ("loyalty.members: invalid_points_balance", "crm.customers: invalid_is_test_account",
+                "ecommerce.orders: invalid_sales_channel"):  # fmt: skip
+        assert result.quarantined.get(key, 0) >= 1, key
+
+
+def test_an_opt_out_that_cannot_be_applied_fails_safe(dirty_build) -> None:
+    settings, result, facts = dirty_build
+    customer = facts["opted_in"]
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+        reasons = quarantined(con, "consents.events", f"{customer}/email")
+        assert "invalid_event_at" in reasons
+        consent = con.execute(
+            "select consent_email, consent_sms, consent_push from marts.dim_customers where customer_id = ?",
+            [customer],
+        ).fetchone()
+        assert consent == (
+            False,
+            False,
+            False,
+        )  # e-mail: no time; "sms-text": unknown channel holds all three
+        opted_in_periods = con.execute(
+            "select count(*) from marts.fct_consent_history where customer_id = ? and is_opted_in", [customer]
+        ).fetchone()[0]
+        assert opted_in_periods == 0  # on no date of the history
+        holds = con.execute(
+            "select channel, hold_reason from staging.stg_consents__consent_holds where customer_id = ? "
+            "order by channel",
+            [customer],
+        ).fetchall()
+    assert holds == [("email", "invalid_channel"), ("push", "invalid_channel"), ("sms", "invalid_channel")]
+    assert result.consent_holds == 3
+    assert "Consent held: 3 customer/channel pairs" in str(result)
+
+
+def test_no_relation_holds_an_erased_customers_email(dirty_build) -> None:
+    settings, _, facts = dirty_build
+    email = facts["email"]
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+        columns = con.execute(
+            "select table_schema, table_name, column_name from information_schema.columns "
+            "where table_schema in ('staging', 'intermediate', 'marts') and data_type = 'VARCHAR'"
+        ).fetchall()
+        assert len({(s, t) for s, t, _ in columns}) > 40
+        leaks = [
+            f"{schema}.{table}.{column}"
+            for schema, table, column in columns
+            if con.execute(
+                f'select count(*) from "{schema}"."{table}" where strpos(lower("{column}"), ?) > 0', [email]
+            ).fetchone()[0]
+        ]
+        assert leaks == []
+        # the erased customer's events are still counted, without the address
+        assert (
+            con.execute(
+                "select count(*) from staging.base_email__events where rejection_reason = 'erased_customer'"
+            ).fetchone()[0]
+            > 0
+        )
