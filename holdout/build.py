@@ -6,7 +6,8 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
-import shutil
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -110,11 +111,10 @@ def build(
             _discard(staged)
             cause = "; ".join(failure.messages) or "see logs/dbt/dbt.log"
             _record_failed(settings, variables, cause)
+            causes = "\n".join(f"  - {m}" for m in failure.messages or ["(no node failed)"])
             raise BuildFailed(
-                f"Build failed, the previous warehouse is unchanged ({settings.warehouse_path}).\n"
-                + "\n".join(
-                    f"  - {m}" for m in failure.messages or ["(no node failed: see logs/dbt/dbt.log)"]
-                )
+                f"Build failed, the previous warehouse is unchanged ({settings.warehouse_path}).\n{causes}\n"
+                f"Full log: {settings.home / 'logs' / 'dbt' / 'dbt.log'}"
             ) from failure
     build_result = BuildResult(
         as_of_date=str(variables["as_of_date"]),
@@ -223,23 +223,33 @@ def _warehouse_busy_as_build_failed() -> Iterator[None]:
         ) from None
 
 
+# copy_file_range lets the kernel copy without a round trip through Python and, on copy-on-write file systems (XFS,
+# btrfs), share the blocks instead: the multi-GB copy of a 1M-customer warehouse becomes nearly free
+_COPY_SCRIPT = """
+import os, shutil, sys
+source, target = sys.argv[1], sys.argv[2]
+if not hasattr(os, "copy_file_range"):
+    shutil.copyfile(source, target)
+    sys.exit()
+with open(source, "rb") as src, open(target, "wb") as dst:
+    remaining = os.fstat(src.fileno()).st_size
+    while remaining > 0:
+        copied = os.copy_file_range(src.fileno(), dst.fileno(), min(remaining, 1 << 30))
+        if copied == 0:
+            break
+        remaining -= copied
+"""
+
+
 def _copy_warehouse(source: Path, target: Path) -> None:
     """A byte copy of the (checkpointed) warehouse: the incremental models and the ops ledgers carry over.
 
-    copy_file_range lets the kernel copy without a round trip through Python and, on copy-on-write file systems
-    (XFS, btrfs), share the blocks instead: the multi-GB copy of a 1M-customer warehouse becomes nearly free."""
+    The copy runs in a child process: DuckDB's file lock is a POSIX record lock, which a process loses when it
+    closes *any* descriptor of the file, so opening and closing the live file here would drop the lock that
+    `_ledgers_frozen` holds and let a writer in."""
     _discard(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    if not hasattr(os, "copy_file_range"):
-        shutil.copyfile(source, target)
-        return
-    with open(source, "rb") as src, open(target, "wb") as dst:
-        remaining = os.fstat(src.fileno()).st_size
-        while remaining > 0:
-            copied = os.copy_file_range(src.fileno(), dst.fileno(), min(remaining, 1 << 30))
-            if copied == 0:
-                break
-            remaining -= copied
+    subprocess.run([sys.executable, "-c", _COPY_SCRIPT, str(source), str(target)], check=True)
 
 
 def _switch_in(staged: Path, live: Path) -> None:

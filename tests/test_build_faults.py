@@ -262,3 +262,44 @@ def test_no_relation_holds_an_erased_customers_email(dirty_build) -> None:
             ).fetchone()[0]
             > 0
         )
+
+
+def test_during_a_build_readers_read_the_previous_marts_and_ledger_writers_are_refused(
+    fresh_home: Settings,
+) -> None:
+    """The build holds the live file read-only from the copy to the switch: an ops append cannot be lost."""
+    import subprocess
+    import sys
+    import threading
+    import time
+
+    from holdout.build import build, staging_warehouse_path
+
+    settings = fresh_home
+    staged = staging_warehouse_path(settings)
+    outcome: dict = {}
+    thread = threading.Thread(target=lambda: outcome.update(result=build(settings, progress=False)))
+    thread.start()
+    deadline = time.monotonic() + 120
+    while not staged.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert staged.exists() and thread.is_alive()
+    probe = (
+        "import duckdb, sys\n"
+        "path, mode = sys.argv[1], sys.argv[2]\n"
+        "try:\n"
+        "    con = duckdb.connect(path, read_only=mode == 'read')\n"
+        "    print(con.execute('select count(*) from marts.dim_customers').fetchone()[0] if mode == 'read' else\n"
+        "          con.execute('insert into ops.campaign_reports values (1, 2, 3, now())').rowcount)\n"
+        "except duckdb.IOException as error:\n"
+        "    print('refused', error)\n"
+    )
+    run = [sys.executable, "-c", probe, str(settings.warehouse_path)]
+    read = subprocess.run([*run, "read"], capture_output=True, text=True, timeout=60).stdout
+    write = subprocess.run([*run, "write"], capture_output=True, text=True, timeout=60).stdout
+    thread.join(timeout=600)
+    assert int(read) > 4000  # the previous marts, readable while dbt writes the copy
+    assert write.startswith("refused") and "lock" in write
+    assert outcome["result"].customers == int(read)
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+        assert con.execute("select count(*) from ops.campaign_reports").fetchone()[0] == 0
