@@ -104,6 +104,10 @@ def build(
                 )
             except DbtRunError as error:
                 failure: DbtRunError | None = error
+            except BaseException:
+                # interrupted: the live warehouse was never touched; drop the half-built copy
+                _discard(staged)
+                raise
             else:
                 failure = None
                 _switch_in(staged, settings.warehouse_path)
