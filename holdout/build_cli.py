@@ -13,6 +13,7 @@ from holdout.config import get_settings
 @click.option("--select", default=None, help="dbt selection (e.g. 'marts.segments+'); default: everything.")
 def build(select: str | None) -> None:
     """Validate the segment library, then dbt build staging, intermediate and marts."""
+    from holdout.build import BuildFailed
     from holdout.build import build as run_build
     from holdout.segments import SegmentLibraryError
 
@@ -22,7 +23,8 @@ def build(select: str | None) -> None:
     except SegmentLibraryError as error:
         click.echo(f"Segment library is invalid:\n{error}", err=True)
         sys.exit(2)
-    except FileNotFoundError as error:
+    except (FileNotFoundError, BuildFailed) as error:
+        # BuildFailed names each failed node and the first line of its error (the full log: logs/dbt/dbt.log)
         click.echo(str(error), err=True)
         sys.exit(2)
     click.echo(str(result))

@@ -12,13 +12,15 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from holdout.config import Settings, get_settings
 
 
 class DbtRunError(RuntimeError):
-    """dbt failed: `failed_nodes` names every model/test that errored or failed."""
+    """dbt failed: `failed_nodes` names every model/test that errored or failed, `messages` say why (one line
+    each: the node and the first line of the database's error, not dbt's "Runtime Error in model ..." header)."""
 
     def __init__(self, command: str, failed_nodes: list[str], messages: list[str] | None = None):
         self.command = command
@@ -29,6 +31,18 @@ class DbtRunError(RuntimeError):
             or "  (no node failed: see dbt.log)"
         )
         super().__init__(f"dbt {command} failed on {len(failed_nodes)} node(s):\n{detail}")
+
+
+# dbt's generic first lines of a node error; the database's own message follows them
+_ERROR_HEADERS = ("Runtime Error", "Database Error", "Compilation Error")
+
+
+def error_cause(message: str | None, limit: int = 300) -> str:
+    """The first line of a node's error that says what went wrong (dbt puts a generic header first)."""
+    lines = [line.strip() for line in (message or "").splitlines()]
+    useful = [line for line in lines if line and not line.startswith(_ERROR_HEADERS)]
+    cause = (useful or [line for line in lines if line] or ["(no message)"])[0]
+    return cause if len(cause) <= limit else cause[: limit - 3] + "..."
 
 
 @dataclass
@@ -57,12 +71,13 @@ class DbtRunResult:
         )
 
 
-def dbt_env(settings: Settings | None = None) -> dict[str, str]:
-    """Environment the profile and the sources read (warehouse path, landing zone)."""
+def dbt_env(settings: Settings | None = None, warehouse_path: Path | None = None) -> dict[str, str]:
+    """Environment the profile and the sources read (warehouse path, landing zone); `warehouse_path` builds into
+    another file than the settings' warehouse (holdout.build builds into a copy and switches it in)."""
     settings = settings or get_settings()
     return {
         "HOLDOUT_HOME": str(settings.home),
-        "HOLDOUT_WAREHOUSE_PATH": str(settings.warehouse_path),
+        "HOLDOUT_WAREHOUSE_PATH": str(warehouse_path or settings.warehouse_path),
         "HOLDOUT_RAW_DIR": str(settings.raw_dir),
         "HOLDOUT_DUCKDB_THREADS": os.environ.get("HOLDOUT_DUCKDB_THREADS") or str(default_duckdb_threads()),
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "False",
@@ -131,11 +146,13 @@ def run_dbt(
     progress: bool = True,
     echo: Callable[[str], None] = print,
     memory_limit: str | None = None,
+    warehouse_path: Path | None = None,
 ) -> DbtRunResult:
     """Run one dbt command (build, run, test, parse, ...) and return per-node results; raise DbtRunError on failure.
 
     dbt runs as a child process: DuckDB's file lock and the build's memory are released when it exits, so the
-    caller (CLI, Airflow worker, tests) can open the warehouse right after, even read-only.
+    caller (CLI, Airflow worker, tests) can open the warehouse right after, even read-only. `warehouse_path`: build
+    into that file instead of the settings' warehouse.
     """
     settings = settings or get_settings()
     if variables is None:
@@ -167,7 +184,7 @@ def run_dbt(
         if value:
             cmd += [flag, *([value] if isinstance(value, str) else list(value))]
     cmd += list(args)
-    env = {**os.environ, **dbt_env(settings)}
+    env = {**os.environ, **dbt_env(settings, warehouse_path)}
     if memory_limit and "HOLDOUT_DUCKDB_MEMORY_LIMIT" not in os.environ:  # the user's setting wins
         env["HOLDOUT_DUCKDB_MEMORY_LIMIT"] = memory_limit
     errors: list[str] = []
@@ -198,10 +215,7 @@ def run_dbt(
     result = DbtRunResult(command=command, success=returncode == 0, seconds=seconds, nodes=nodes)
     if returncode != 0:
         failed = [n for n in nodes if n.status in ("error", "fail", "runtime error")]
-        messages = [
-            f"{n.unique_id} [{n.status}]: {(n.message or '').strip().splitlines()[0] if n.message else ''}"
-            for n in failed
-        ]
+        messages = [f"{n.resource_type} {n.name}: {error_cause(n.message)}" for n in failed]
         raise DbtRunError(command, [n.unique_id for n in failed], messages or [e for e in errors if e][-10:])
     return result
 

@@ -54,6 +54,12 @@ OPS_DDL = [
         uplift double, uplift_ci_low double, uplift_ci_high double, p_value double,
         incremental_revenue double, verdict varchar, recommendation varchar,
         closed_at timestamp not null)""",
+    # build status: every dbt invocation on the warehouse appends `started`, then `succeeded` or `failed` (the
+    # dbt project's on-run-start / on-run-end hooks, macros/build_status.sql); holdout.build appends `failed` when a
+    # build into the copy failed and the copy was dropped. Launches need the latest row to be `succeeded`.
+    """create table if not exists ops.builds (
+        invocation_id varchar not null, command varchar, status varchar not null, as_of_date date,
+        message varchar, recorded_at timestamp not null)""",
 ]
 
 

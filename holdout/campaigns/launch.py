@@ -248,6 +248,9 @@ def plan_launches(
     each customer goes to at most one of them. A campaign that cannot launch at all (AudienceError) raises,
     unless `unlaunchable` is given: then it is appended there and the other campaigns still plan.
     """
+    from holdout.build import require_complete_build  # never plan from a failed or half-done build
+
+    require_complete_build(settings)
     launch_date = launch_date or as_of_date(settings)
     specs = (
         due_campaigns(settings, launch_date)

@@ -1,5 +1,7 @@
 {{ config(materialized="table") }}  -- the one scan of the raw files: stg_ views, tests and quarantine read this table
 -- Every CRM customer row, typed, with the reason it cannot be used (null = usable).
+{#- an erased customer's rows keep what the de-duplication and the quarantine count need, no personal data -#}
+{%- set kept = "erasures.customer_id is null" %}
 with
 
 source as (
@@ -8,30 +10,39 @@ source as (
 
 ),
 
+erasures as (
+
+    select customer_id from {{ ref('stg_crm__erasure_requests') }}
+
+),
+
 typed as (
 
     select
-        upper(trim(customer_id)) as customer_id,
-        {{ normalize_email('email') }} as email_normalized,
-        {{ normalize_phone('phone') }} as phone,
-        nullif(trim(first_name), '') as first_name,
-        nullif(trim(last_name), '') as last_name,
-        try_cast(trim(birth_date) as date) as birth_date,
+        upper(trim(source.customer_id)) as customer_id,
+        case when {{ kept }} then {{ normalize_email('source.email') }} end as email_normalized,
+        case when {{ kept }} then {{ normalize_phone('source.phone') }} end as phone,
+        case when {{ kept }} then nullif(trim(source.first_name), '') end as first_name,
+        case when {{ kept }} then nullif(trim(source.last_name), '') end as last_name,
+        case when {{ kept }} then try_cast(trim(source.birth_date) as date) end as birth_date,
         case
-            when lower(trim(gender)) in ('f', 'female', 'w', 'woman', 'kvinna') then 'female'
-            when lower(trim(gender)) in ('m', 'male', 'man') then 'male'
+            when lower(trim(source.gender)) in ('f', 'female', 'w', 'woman', 'kvinna') then 'female'
+            when lower(trim(source.gender)) in ('m', 'male', 'man') then 'male'
             else 'unknown'
         end as gender,
-        upper(nullif(trim(country), '')) as country,
-        nullif(trim(city), '') as city,
-        try_cast(trim(signup_date) as date) as signup_date,
-        coalesce({{ text_to_boolean('is_test_account') }}, false) as is_test_account,
-        try_cast(trim(updated_at) as timestamp) as updated_at,
-        filename as source_file,
-        -- a full-row fingerprint: two rows with the same one are exact duplicates
-        md5(concat_ws('|', customer_id, email, phone, first_name, last_name, birth_date, gender,
-            country, city, signup_date, is_test_account, updated_at)) as row_fingerprint
+        upper(nullif(trim(source.country), '')) as country,
+        case when {{ kept }} then nullif(trim(source.city), '') end as city,
+        try_cast(trim(source.signup_date) as date) as signup_date,
+        {{ text_to_boolean('source.is_test_account') }} as is_test_account,
+        try_cast(trim(source.updated_at) as timestamp) as updated_at,
+        source.filename as source_file,
+        -- a full-row fingerprint: two rows with the same one are exact duplicates (a one-way hash, also kept for
+        -- erased customers so their duplicates are still counted)
+        md5(concat_ws('|', source.customer_id, source.email, source.phone, source.first_name, source.last_name,
+            source.birth_date, source.gender, source.country, source.city, source.signup_date,
+            source.is_test_account, source.updated_at)) as row_fingerprint
     from source
+    left join erasures on upper(trim(source.customer_id)) = erasures.customer_id
 
 ),
 
@@ -53,6 +64,8 @@ final as (
         case
             when customer_id is null or not regexp_matches(customer_id, '^C[0-9]+$') then 'invalid_customer_id'
             when duplicate_rank > 1 then 'duplicate_row'
+            -- "maybe" or empty: unknown whether it is a test account, so it must not reach a campaign
+            when is_test_account is null then 'invalid_is_test_account'
         end as rejection_reason
     from ranked
 

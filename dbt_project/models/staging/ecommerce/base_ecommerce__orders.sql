@@ -54,6 +54,8 @@ final as (
             when ordered_at is null then 'invalid_ordered_at'
             when rate_to_eur is null then 'unknown_currency'
             when status not in ('completed', 'cancelled') or status is null then 'invalid_status'
+            when sales_channel not in ('web', 'app', 'store') or sales_channel is null
+                then 'invalid_sales_channel'
         end as rejection_reason
     from ranked
 

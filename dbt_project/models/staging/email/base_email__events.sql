@@ -1,10 +1,17 @@
 {{ config(materialized="table") }}  -- the one scan of the raw files: stg_ views, tests and quarantine read this table
--- Every e-mail event row, typed, with the reason it cannot be used (null = usable).
+-- Every e-mail event row, typed, with the reason it cannot be used (null = usable). An erased customer's events
+-- are kept for the quarantine count only, without the address.
 with
 
 source as (
 
     select * from {{ source('email', 'events') }}
+
+),
+
+erased_emails as (
+
+    select * from {{ ref('base_crm__erased_emails') }}
 
 ),
 
@@ -26,20 +33,29 @@ typed as (
 ranked as (
 
     select
-        *,
-        row_number() over (partition by event_id order by source_file) as event_rank
+        typed.*,
+        erased_emails.email is not null as is_erased_email,
+        row_number() over (partition by typed.event_id order by typed.source_file) as event_rank
     from typed
+    -- a few thousand addresses at most: a hash join in the same pass, not another scan of the events
+    left join erased_emails on typed.email = erased_emails.email
 
 ),
 
 final as (
 
     select
-        *,
+        event_id,
+        case when not is_erased_email then email end as email,
+        event_type,
+        campaign_code,
+        event_at,
+        source_file,
         case
             when not has_event_id then 'missing_event_id'
             when event_id is null then 'invalid_event_id'
             when event_rank > 1 then 'duplicate_event_id'
+            when is_erased_email then 'erased_customer'
             when email is null then 'missing_email'
             when event_at is null then 'invalid_event_at'
             when event_type not in ('send', 'open', 'click', 'unsubscribe', 'bounce')
@@ -49,4 +65,4 @@ final as (
 
 )
 
-select * exclude (has_event_id, event_rank) from final
+select * from final

@@ -13,6 +13,7 @@ typed as (
     select
         upper(trim(customer_id)) as customer_id,
         lower(trim(tier)) as tier,
+        -- unreadable ("lots"), negative or missing: rejected below, never read as 0
         try_cast(trim(points_balance) as integer) as points_balance,
         try_cast(trim(enrolled_at) as timestamp) as enrolled_at,
         try_cast(trim(updated_at) as timestamp) as updated_at,
@@ -28,6 +29,7 @@ final as (
         case
             when customer_id is null or customer_id = '' then 'missing_customer_id'
             when tier not in ('bronze', 'silver', 'gold', 'platinum') or tier is null then 'invalid_tier'
+            when points_balance is null or points_balance < 0 then 'invalid_points_balance'
         end as rejection_reason
     from typed
 

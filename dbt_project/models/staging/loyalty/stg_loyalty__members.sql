@@ -1,4 +1,4 @@
--- One row per member: the latest valid version.
+-- One row per member: the latest valid version (a version with an unreadable balance is quarantined).
 with
 
 members as (
@@ -24,8 +24,7 @@ final as (
     select
         customer_id,
         tier,
-        -- a negative or unreadable balance is reported as 0, the member stays
-        greatest(coalesce(points_balance, 0), 0) as points_balance,
+        points_balance,
         enrolled_at,
         updated_at
     from latest

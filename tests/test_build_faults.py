@@ -1,0 +1,305 @@
+"""Build faults: a failed build leaves the previous marts, launches refuse it, and the cause is shown."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import duckdb
+import pytest
+from click.testing import CliRunner
+
+from holdout.config import Settings
+from holdout.warehouse import as_of_date
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
+
+
+def marts_fingerprint(settings: Settings) -> tuple:
+    """Row counts and content checksums of the two marts the reproduced fault set against each other."""
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+        return con.execute(
+            "select (select count(*) from marts.dim_customers), "
+            "(select sum(hash(d)) from marts.dim_customers as d), "
+            "(select count(*) from marts.fct_consent_history), "
+            "(select sum(hash(h)) from marts.fct_consent_history as h)"
+        ).fetchone()
+
+
+def opted_in_customer(settings: Settings) -> str:
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+        return con.execute(
+            "select customer_id from marts.dim_customers where consent_email order by customer_id limit 1"
+        ).fetchone()[0]
+
+
+def land_opt_out(settings: Settings, customer_id: str) -> None:
+    """A new e-mail opt-out the day before the as-of date: a complete build must show it everywhere."""
+    at = as_of_date(settings) - timedelta(days=1)
+    (settings.raw_dir / "consents" / "events" / "part-fault-optout.csv").write_text(
+        f"customer_id,channel,action,event_at,source\n{customer_id},email,opt_out,{at} 09:00:00,preference_centre\n"
+    )
+
+
+def truncate_first_part(folder: Path) -> Path:
+    part = sorted(folder.glob("*.parquet"))[0]
+    data = part.read_bytes()
+    part.write_bytes(data[: len(data) // 2])
+    return part
+
+
+def test_failed_build_changes_nothing_and_launches_refuse(fresh_home: Settings) -> None:
+    from holdout.build import BuildFailed, IncompleteBuildError, build, require_complete_build
+    from holdout.campaigns.launch import plan_launches
+
+    settings = fresh_home
+    require_complete_build(settings)  # the fixture's build completed
+    customer = opted_in_customer(settings)
+    before = marts_fingerprint(settings)
+    land_opt_out(settings, customer)  # consent models would rebuild; dim_customers depends on the orders too
+    part = truncate_first_part(settings.raw_dir / "ecommerce" / "orders")
+
+    with pytest.raises(BuildFailed) as failed:
+        build(settings, progress=False)
+    message = str(failed.value)
+    assert "base_ecommerce__orders" in message and "No magic bytes" in message and part.name in message
+
+    assert marts_fingerprint(settings) == before  # the previous marts, readable and unchanged
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+        mismatched = con.execute(
+            """select count(*) from marts.dim_customers d
+            left join marts.fct_consent_history h
+                on h.customer_id = d.customer_id and h.channel = 'email' and h.valid_to is null
+            where d.consent_email <> coalesce(h.is_opted_in, false)"""
+        ).fetchone()[0]
+    assert mismatched == 0
+    assert not (settings.home / "build" / settings.warehouse_path.name).exists()
+
+    with pytest.raises(IncompleteBuildError, match=r"last build .* failed: model base_ecommerce__orders"):
+        plan_launches(settings)
+
+
+def test_unfinished_build_refuses_launches(fresh_home: Settings) -> None:
+    """A dbt run killed half-way leaves its `started` row last (the on-run-start hook wrote it)."""
+    from holdout.build import IncompleteBuildError, require_complete_build
+
+    settings = fresh_home
+    with duckdb.connect(str(settings.warehouse_path)) as con:
+        con.execute(
+            "insert into ops.builds values ('killed', 'build', 'started', null, null, "
+            "current_timestamp at time zone 'UTC' + interval 1 second)"
+        )
+    with pytest.raises(IncompleteBuildError, match="did not finish"):
+        require_complete_build(settings)
+
+
+def test_build_cli_shows_the_cause_without_a_traceback(fresh_home: Settings) -> None:
+    from holdout.build import IncompleteBuildError, require_complete_build
+    from holdout.build_cli import build
+
+    settings = fresh_home
+    before = marts_fingerprint(settings)
+    for part in (settings.raw_dir / "web" / "events").glob("*.parquet"):
+        part.unlink()
+
+    result = CliRunner().invoke(build, [])
+    assert result.exit_code == 2
+    assert isinstance(result.exception, SystemExit)  # a handled exit, not an uncaught exception
+    assert "Traceback" not in result.output
+    assert "model base_web__events: " in result.output
+    assert "No files found that match the pattern" in result.output
+    assert "DbtRunError" not in result.output and "Runtime Error in model" not in result.output
+    assert marts_fingerprint(settings) == before
+    with pytest.raises(IncompleteBuildError):
+        require_complete_build(settings)
+
+
+# --- dirty landing-zone values and erased customers, one build on a private copy of the session warehouse ---
+
+
+@pytest.fixture(scope="module")
+def dirty_build(built_home: Settings, tmp_path_factory: pytest.TempPathFactory):
+    """Dirty values the old staging coerced, and a new erasure request, landed in a copy and built."""
+    import shutil
+
+    from holdout.build import build
+
+    settings = Settings(home=tmp_path_factory.mktemp("dirty") / "home")
+    shutil.copytree(
+        built_home.home, settings.home, ignore=shutil.ignore_patterns("*.wal", "dbt_target", "logs")
+    )
+    raw, day = settings.raw_dir, as_of_date(settings) - timedelta(days=1)
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+        member, points = con.execute(
+            "select customer_id, loyalty_points from marts.dim_customers where loyalty_tier <> 'none' "
+            "and loyalty_points > 0 order by customer_id limit 1"
+        ).fetchone()
+        opted_in = con.execute(
+            "select customer_id from marts.dim_customers where consent_email and consent_sms "
+            "and customer_id <> ? order by customer_id limit 1",
+            [member],
+        ).fetchone()[0]
+        erased, email = con.execute(
+            "select d.customer_id, d.email from marts.dim_customers as d "
+            "where d.email in (select email from staging.stg_email__events) and d.customer_id not in (?, ?) "
+            "order by d.customer_id limit 1",
+            [member, opted_in],
+        ).fetchone()
+    (raw / "loyalty" / "members" / "part-dirty.csv").write_text(
+        f"customer_id,tier,points_balance,enrolled_at,updated_at\n{member},gold,lots,2024-01-01,{day} 12:00:00\n"
+    )
+    (raw / "crm" / "customers" / "part-dirty.csv").write_text(  # read by column name (union_by_name)
+        "customer_id,email,country,signup_date,is_test_account,updated_at\n"
+        f"C9000001,maybe.tester@example.org,SE,2025-01-01,maybe,{day} 12:00:00\n"
+    )
+    (raw / "consents" / "events" / "part-dirty.csv").write_text(
+        f"customer_id,channel,action,event_at,source\n{opted_in},email,opt_out,,preference_centre\n"
+        f"{opted_in},sms-text,opt_out,{day} 10:00:00,preference_centre\n"
+    )
+    (raw / "crm" / "erasure_requests" / "part-dirty.csv").write_text(
+        f"customer_id,requested_at\n{erased},{day} 08:00:00\n"
+    )
+    with duckdb.connect() as con:  # the generator's column types: only the sales channel is wrong
+        con.execute(
+            f"""copy (select 'OTELEPORT1' as order_id, '{member}' as customer_id,
+                '{day}T10:00:00+00:00' as ordered_at, 'EUR' as currency, 'teleport' as sales_channel,
+                'completed' as status, timestamp '{day} 11:00:00' as _loaded_at)
+            to '{raw}/ecommerce/orders/part-dirty.parquet' (format parquet)"""
+        )
+    result = build(settings, progress=False)
+    facts = {"member": member, "points": points, "opted_in": opted_in, "erased": erased, "email": email}
+    return settings, result, facts
+
+
+def quarantined(con: duckdb.DuckDBPyConnection, source_entity: str, key: str) -> list[str]:
+    return [
+        r[0]
+        for r in con.execute(
+            "select rejection_reason from intermediate.int_quarantined_rows "
+            "where source_name || '.' || entity = ? and record_key = ?",
+            [source_entity, key],
+        ).fetchall()
+    ]
+
+
+def test_dirty_values_are_quarantined_not_coerced(dirty_build) -> None:
+    settings, result, facts = dirty_build
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+        assert "invalid_points_balance" in quarantined(con, "loyalty.members", facts["member"])
+        points = con.execute(
+            "select loyalty_points from marts.dim_customers where customer_id = ?", [facts["member"]]
+        ).fetchone()[0]
+        assert points == facts["points"]  # the earlier valid balance, not "lots" read as 0
+        assert quarantined(con, "crm.customers", "C9000001") == ["invalid_is_test_account"]
+        assert (
+            con.execute("select count(*) from marts.dim_customers where customer_id = 'C9000001'").fetchone()[
+                0
+            ]
+            == 0
+        )
+        assert quarantined(con, "ecommerce.orders", "OTELEPORT1") == ["invalid_sales_channel"]
+        assert (
+            con.execute(
+                "select count(*) from staging.stg_ecommerce__orders where order_id = 'OTELEPORT1'"
+            ).fetchone()[0]
+            == 0
+        )
+    for key in ("loyalty.members: invalid_points_balance", "crm.customers: invalid_is_test_account",
+                "ecommerce.orders: invalid_sales_channel"):  # fmt: skip
+        assert result.quarantined.get(key, 0) >= 1, key
+
+
+def test_an_opt_out_that_cannot_be_applied_fails_safe(dirty_build) -> None:
+    settings, result, facts = dirty_build
+    customer = facts["opted_in"]
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+        reasons = quarantined(con, "consents.events", f"{customer}/email")
+        assert "invalid_event_at" in reasons
+        consent = con.execute(
+            "select consent_email, consent_sms, consent_push from marts.dim_customers where customer_id = ?",
+            [customer],
+        ).fetchone()
+        assert consent == (
+            False,
+            False,
+            False,
+        )  # e-mail: no time; "sms-text": unknown channel holds all three
+        opted_in_periods = con.execute(
+            "select count(*) from marts.fct_consent_history where customer_id = ? and is_opted_in", [customer]
+        ).fetchone()[0]
+        assert opted_in_periods == 0  # on no date of the history
+        holds = con.execute(
+            "select channel, hold_reason from staging.stg_consents__consent_holds where customer_id = ? "
+            "order by channel",
+            [customer],
+        ).fetchall()
+    assert holds == [("email", "invalid_channel"), ("push", "invalid_channel"), ("sms", "invalid_channel")]
+    assert result.consent_holds == 3
+    assert "Consent held: 3 customer/channel pairs" in str(result)
+
+
+def test_no_relation_holds_an_erased_customers_email(dirty_build) -> None:
+    settings, _, facts = dirty_build
+    email = facts["email"]
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+        columns = con.execute(
+            "select table_schema, table_name, column_name from information_schema.columns "
+            "where table_schema in ('staging', 'intermediate', 'marts') and data_type = 'VARCHAR'"
+        ).fetchall()
+        assert len({(s, t) for s, t, _ in columns}) > 40
+        leaks = [
+            f"{schema}.{table}.{column}"
+            for schema, table, column in columns
+            if con.execute(
+                f'select count(*) from "{schema}"."{table}" where strpos(lower("{column}"), ?) > 0', [email]
+            ).fetchone()[0]
+        ]
+        assert leaks == []
+        # the erased customer's events are still counted, without the address
+        assert (
+            con.execute(
+                "select count(*) from staging.base_email__events where rejection_reason = 'erased_customer'"
+            ).fetchone()[0]
+            > 0
+        )
+
+
+def test_during_a_build_readers_read_the_previous_marts_and_ledger_writers_are_refused(
+    fresh_home: Settings,
+) -> None:
+    """The build holds the live file read-only from the copy to the switch: an ops append cannot be lost."""
+    import subprocess
+    import sys
+    import threading
+    import time
+
+    from holdout.build import build, staging_warehouse_path
+
+    settings = fresh_home
+    staged = staging_warehouse_path(settings)
+    outcome: dict = {}
+    thread = threading.Thread(target=lambda: outcome.update(result=build(settings, progress=False)))
+    thread.start()
+    deadline = time.monotonic() + 120
+    while not staged.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert staged.exists() and thread.is_alive()
+    probe = (
+        "import duckdb, sys\n"
+        "path, mode = sys.argv[1], sys.argv[2]\n"
+        "try:\n"
+        "    con = duckdb.connect(path, read_only=mode == 'read')\n"
+        "    print(con.execute('select count(*) from marts.dim_customers').fetchone()[0] if mode == 'read' else\n"
+        "          con.execute('insert into ops.campaign_reports values (1, 2, 3, now())').rowcount)\n"
+        "except duckdb.IOException as error:\n"
+        "    print('refused', error)\n"
+    )
+    run = [sys.executable, "-c", probe, str(settings.warehouse_path)]
+    read = subprocess.run([*run, "read"], capture_output=True, text=True, timeout=60).stdout
+    write = subprocess.run([*run, "write"], capture_output=True, text=True, timeout=60).stdout
+    thread.join(timeout=600)
+    assert int(read) > 4000  # the previous marts, readable while dbt writes the copy
+    assert write.startswith("refused") and "lock" in write
+    assert outcome["result"].customers == int(read)
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+        assert con.execute("select count(*) from ops.campaign_reports").fetchone()[0] == 0
