@@ -133,6 +133,78 @@ def build(
     return build_result
 
 
+# ---------------------------------------------------------------------- the same build, in orchestrator steps
+# An orchestrator (the customer_build DAG) runs dbt as its own task, so the build is split in three steps around it:
+# `begin_staged_build` (prepare + copy), dbt into `staging_warehouse_path`, then `publish_staged_build` (switch in)
+# or `abandon_staged_build` (drop the copy, record the failure). No lock can span tasks, so instead of freezing
+# the ledgers for the whole build the steps compare them: a ledger append that landed in the live file after the
+# copy makes the publish refuse (nothing is lost; the next build starts from the live file).
+def begin_staged_build(settings: Settings) -> dict:
+    """Validate, create the ledgers, copy the live warehouse to the build copy; return the as-of date and the
+    ledgers' fingerprint the publish step checks."""
+    with _build_lock(settings):
+        variables = prepare_build(settings)
+        staged = staging_warehouse_path(settings)
+        with _ledgers_frozen(settings):
+            _copy_warehouse(settings.warehouse_path, staged)
+        return {"as_of_date": str(variables["as_of_date"]), "ledgers": ledger_fingerprint(staged)}
+
+
+def publish_staged_build(settings: Settings, ledgers: dict[str, int]) -> None:
+    """Switch the build copy in, unless a ledger of the live warehouse changed since the copy (then the copy is
+    dropped and BuildFailed says why)."""
+    import duckdb
+
+    staged = staging_warehouse_path(settings)
+    with _build_lock(settings):
+        if not staged.exists():
+            raise BuildFailed(f"No staged build at {staged}: run the whole build again.")
+        with _warehouse_busy_as_build_failed():
+            con = duckdb.connect(
+                str(settings.warehouse_path), read_only=True
+            )  # writers wait until the switch
+        try:
+            live = _fingerprint(con)
+            if live != ledgers:
+                _discard(staged)
+                changed = sorted(t for t in set(live) | set(ledgers) if live.get(t) != ledgers.get(t))
+                raise BuildFailed(
+                    f"Ledgers changed in the live warehouse during the build ({', '.join(changed)}); the build was "
+                    "dropped so nothing they recorded is lost. Run the build again."
+                )
+            _switch_in(staged, settings.warehouse_path)
+        finally:
+            con.close()
+
+
+def abandon_staged_build(settings: Settings, cause: str) -> None:
+    """Drop the build copy and record the failure in the live warehouse's build ledger."""
+    with _build_lock(settings):
+        _discard(staging_warehouse_path(settings))
+        _record_failed(settings, dbt_vars(settings), cause)
+
+
+def ledger_fingerprint(path: Path) -> dict[str, int]:
+    """Rows per append-only `ops` ledger (the build ledger aside: dbt's own hooks append to it)."""
+    import duckdb
+
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        return _fingerprint(con)
+    finally:
+        con.close()
+
+
+def _fingerprint(con) -> dict[str, int]:
+    tables = [
+        r[0]
+        for r in con.execute(
+            "select table_name from information_schema.tables where table_schema = 'ops' and table_name <> 'builds'"
+        ).fetchall()
+    ]
+    return {t: int(con.execute(f'select count(*) from ops."{t}"').fetchone()[0]) for t in sorted(tables)}
+
+
 def build_campaign_marts(settings: Settings) -> BuildResult:
     """Rebuild the campaign marts from the ops ledgers (after a close), quietly."""
     return build(settings, select="path:models/marts/campaigns", progress=False, echo=lambda _m: None)

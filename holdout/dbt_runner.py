@@ -114,9 +114,15 @@ def cosmos_interceptor(context: Any, operator: Any) -> None:
     Registered through `operator_args={"interceptors": [...]}`; Cosmos calls it right before it builds the
     `dbt build` command line, so DAG parsing stays free of warehouse and landing-zone I/O.
     """
+    from holdout.build import staging_warehouse_path
+
     settings = get_settings()
     operator.vars = {**(operator.vars or {}), **dbt_vars(settings)}
-    operator.env = {**(operator.env or {}), **dbt_env(settings)}
+    # dbt builds into the copy `holdout.build.begin_staged_build` made; the publish step switches it in
+    operator.env = {
+        **(operator.env or {}),
+        **dbt_env(settings, warehouse_path=staging_warehouse_path(settings)),
+    }
 
 
 _RESULT_EVENTS = ("LogModelResult", "LogTestResult", "LogSnapshotResult", "LogSeedResult", "LogNodeResult")

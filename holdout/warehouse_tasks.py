@@ -21,11 +21,29 @@ PUBLISHED_MARTS = ("dim_customers", "dim_segments", "fct_segment_memberships")
 
 @task_entry
 def prepare_warehouse(*, settings: Settings) -> dict[str, Any]:
-    """What `holdout build` does before dbt: create the `ops` ledgers, validate the segment library."""
-    from holdout.build import prepare_build
+    """What `holdout build` does before dbt: create the `ops` ledgers, validate the segment library, and copy the
+    warehouse for dbt to build into (`holdout.build.begin_staged_build`): readers keep the previous marts."""
+    from holdout.build import begin_staged_build
 
-    variables = prepare_build(settings)
-    return {"as_of_date": str(variables.get("as_of_date")), "vars": sorted(variables)}
+    return begin_staged_build(settings)
+
+
+@task_entry
+def publish_build(ledgers: dict[str, int], *, settings: Settings) -> dict[str, Any]:
+    """Switch the built copy in once every dbt model and test passed (refused if a ledger changed meanwhile)."""
+    from holdout.build import publish_staged_build
+
+    publish_staged_build(settings, ledgers)
+    return {"published": str(settings.warehouse_path)}
+
+
+@task_entry
+def abandon_build(*, settings: Settings) -> dict[str, Any]:
+    """After a failed dbt build: drop the copy and record the failure, so launches refuse until a build passes."""
+    from holdout.build import abandon_staged_build
+
+    abandon_staged_build(settings, "customer_build: dbt build failed (see the dbt_build task logs)")
+    return {"abandoned": True}
 
 
 @task_entry

@@ -303,3 +303,66 @@ def test_during_a_build_readers_read_the_previous_marts_and_ledger_writers_are_r
     assert outcome["result"].customers == int(read)
     with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
         assert con.execute("select count(*) from ops.campaign_reports").fetchone()[0] == 0
+
+
+def test_orchestrated_build_publishes_a_complete_copy_and_never_loses_a_ledger_row(
+    fresh_home: Settings,
+) -> None:
+    """The customer_build DAG's steps: dbt builds into the copy `begin_staged_build` made; the publish switches it
+    in, unless a ledger row landed in the live file meanwhile (then the copy is dropped and nothing is lost)."""
+    from holdout.build import (
+        BuildFailed,
+        abandon_staged_build,
+        begin_staged_build,
+        publish_staged_build,
+        require_complete_build,
+        staging_warehouse_path,
+    )
+    from holdout.dbt_runner import dbt_vars, run_dbt
+
+    customer = opted_in_customer(fresh_home)
+    land_opt_out(fresh_home, customer)
+    before = marts_fingerprint(fresh_home)
+
+    def build_copy() -> dict:
+        begun = begin_staged_build(fresh_home)
+        run_dbt(
+            "build",
+            fresh_home,
+            select="+dim_customers",
+            exclude="tag:ml",
+            variables=dbt_vars(fresh_home),
+            progress=False,
+            echo=lambda _m: None,
+            warehouse_path=staging_warehouse_path(fresh_home),
+        )
+        assert marts_fingerprint(fresh_home) == before  # readers still see the previous marts
+        return begun
+
+    begun = build_copy()
+    with duckdb.connect(str(fresh_home.warehouse_path)) as con:  # a launch/close appends meanwhile
+        con.execute(
+            "insert into ops.campaign_reports (launch_id, campaign_id, report_path, written_at) "
+            "values ('x-20250101', 'x', 'r.html', now())"
+        )
+    with pytest.raises(BuildFailed, match="campaign_reports"):
+        publish_staged_build(fresh_home, begun["ledgers"])
+    assert not staging_warehouse_path(fresh_home).exists()
+    with duckdb.connect(str(fresh_home.warehouse_path), read_only=True) as con:
+        assert con.execute(
+            "select count(*) from ops.campaign_reports where launch_id = 'x-20250101'"
+        ).fetchone()[0]
+    assert marts_fingerprint(fresh_home) == before
+
+    begun = build_copy()
+    publish_staged_build(fresh_home, begun["ledgers"])
+    with duckdb.connect(str(fresh_home.warehouse_path), read_only=True) as con:
+        assert not con.execute(
+            "select consent_email from marts.dim_customers where customer_id = ?", [customer]
+        ).fetchone()[0]
+    require_complete_build(fresh_home)
+
+    begin_staged_build(fresh_home)
+    abandon_staged_build(fresh_home, "dbt build failed")
+    with pytest.raises(Exception, match="failed"):
+        require_complete_build(fresh_home)
