@@ -126,3 +126,57 @@ def test_bad_inputs_are_refused() -> None:
         fit_uplift(x, t, y, propensity=1.0)
     with pytest.raises(ValueError, match="both treated and control"):
         qini_coefficient(y, y, np.ones(len(y), bool))
+
+
+# --- per-campaign models (ml.uplift) -------------------------------------------------------------------------
+
+
+def test_heldout_customers_are_stratified_and_stable_as_launches_close() -> None:
+    from ml.uplift import heldout_mask
+
+    rng = np.random.default_rng(0)
+    ids = [f"C{i:05d}" for i in range(5000)]
+    first = pd.DataFrame({"customer_id": ids, "group": np.where(rng.random(5000) < 0.2, "control", "test")})
+    held = heldout_mask(first, 0.3, seed=42)
+    for group, frame in first.groupby("group"):
+        assert abs(held[frame.index].mean() - 0.3) < 0.002, group  # exact share within each group
+    # a second launch brings 1,000 new customers and 2,000 of the old ones back (in any group)
+    more = pd.DataFrame(
+        {
+            "customer_id": ids[:2000] + [f"N{i:05d}" for i in range(1000)],
+            "group": np.where(rng.random(3000) < 0.2, "control", "test"),
+        }
+    )
+    pooled = pd.concat([first, more], ignore_index=True)
+    held2 = heldout_mask(pooled, 0.3, seed=42)
+    was = set(first.loc[held, "customer_id"])
+    now = set(pooled.loc[held2, "customer_id"])
+    assert len(was & now) / len(was) > 0.95  # earlier held-out customers stay held out
+    # a customer is never split between training and held-out
+    assert pooled.assign(h=held2).groupby("customer_id")["h"].nunique().max() == 1
+
+
+def test_promotion_rule() -> None:
+    from ml.config import load_uplift_config
+    from ml.uplift import decide
+
+    config = load_uplift_config()
+    assert decide(config, 0.05, (None, None, "no champion"))[0]  # first version, beats random
+    assert not decide(config, -0.01, (None, None, "no champion"))[0]  # first version, worse than random
+    assert not decide(config, 0.0, (None, None, "no champion"))[0]  # equal to random is not better
+    assert decide(config, 0.06, ("1", 0.05, ""))[0]
+    assert not decide(config, 0.05, ("1", 0.05, ""))[0]  # a tie keeps the champion
+    assert not decide(config, 0.9, ("1", None, "champion v1 cannot score these customers"))[0]
+
+
+def test_uplift_config_errors_name_file_and_field(tmp_path) -> None:
+    from ml.config import ModelSpecError, load_uplift_config
+
+    with pytest.raises(ModelSpecError, match=r"uplift.yml: heldout_share: .*\(line 8\)"):
+        load_uplift_config(overrides={"heldout_share": 1.5})
+    with pytest.raises(ModelSpecError, match="promotion_outcome"):
+        load_uplift_config(overrides={"outcomes": ["converted"]})
+    bad = tmp_path / "uplift.yml"
+    bad.write_text((__import__("ml.config").config.UPLIFT_PATH).read_text().replace("standard", "nope"))
+    with pytest.raises(ModelSpecError, match="unknown feature set 'nope'"):
+        load_uplift_config(bad)
