@@ -180,3 +180,151 @@ def test_uplift_config_errors_name_file_and_field(tmp_path) -> None:
     bad.write_text((__import__("ml.config").config.UPLIFT_PATH).read_text().replace("standard", "nope"))
     with pytest.raises(ModelSpecError, match="unknown feature set 'nope'"):
         load_uplift_config(bad)
+
+
+@pytest.fixture(scope="module")
+def closed_world(built_home, tmp_path_factory):
+    """A copy of the built warehouse where every due campaign launched, 21 days passed and the launches closed."""
+    import os
+    import shutil
+
+    from holdout.build import build
+    from holdout.campaigns.close import close_due
+    from holdout.campaigns.launch import launch_due
+    from holdout.config import get_settings
+    from holdout.generate import simulate
+
+    home = tmp_path_factory.mktemp("uplift") / "home"
+    shutil.copytree(built_home.home, home, ignore=shutil.ignore_patterns("*.wal", "dbt_target", "logs"))
+    previous = os.environ.get("HOLDOUT_HOME")
+    os.environ["HOLDOUT_HOME"] = str(home)
+    try:
+        settings = get_settings()
+        launched = [o for o in launch_due(settings) if o.status == "launched"]
+        simulate(settings, 21, progress=False)
+        build(settings, progress=False, echo=lambda _m: None)
+        closed = close_due(settings)
+        assert {c.launch_id for c in closed} == {o.launch_id for o in launched} and closed
+        yield settings
+    finally:
+        if previous is None:
+            os.environ.pop("HOLDOUT_HOME", None)
+        else:
+            os.environ["HOLDOUT_HOME"] = previous
+
+
+SMALL = {"min_control_customers": 30, "min_heldout_control": 10}
+
+
+def _biggest_campaign(settings) -> str:
+    from holdout.warehouse import connect
+
+    with connect(read_only=True, settings=settings) as con:
+        return con.execute(
+            "select campaign_id from ops.campaign_results where metric = 'revenue' "
+            "order by control_customers desc, campaign_id limit 1"
+        ).fetchone()[0]
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+def test_launch_features_ignore_everything_from_the_launch_on(closed_world, tmp_path) -> None:
+    """The features an uplift model sees for a launch are the same when every order, web and e-mail event from
+    the launch date on is removed (and a storm of later ones added): no outcome leaks into them."""
+    import duckdb
+    from test_ml import copy_home
+
+    from holdout.warehouse import as_of_date
+    from ml.config import load_uplift_config
+    from ml.features import run_feature_models
+    from ml.uplift import campaign_frame
+
+    settings = copy_home(closed_world, tmp_path / "home")
+    config = load_uplift_config(overrides=SMALL)
+    campaign = _biggest_campaign(settings)
+    full = campaign_frame(settings, campaign, config, progress=False)
+    launch_date = full.merge(_launch_dates(settings), on="launch_id")["launch_date"].min()
+    assert full["revenue"].sum() > 0 and full["orders_90d"].sum() > 0
+    with duckdb.connect(str(settings.warehouse_path)) as con:
+        con.execute("delete from intermediate.int_order_lines_enriched where ordered_at >= ?", [launch_date])
+        for relation in ("stg_web__events", "stg_email__events"):
+            con.execute(
+                f"create table staging.{relation}__cut as select * from staging.{relation} where event_at < ?",
+                [launch_date],
+            )
+            con.execute(f"drop view staging.{relation}")
+            con.execute(f"alter table staging.{relation}__cut rename to {relation}")
+        con.execute(
+            "insert into staging.stg_web__events select * replace (event_at + interval 3 day as event_at) "
+            "from staging.stg_web__events where event_at >= ? - interval 3 day",
+            [launch_date],
+        )
+    run_feature_models(settings, as_of_date(settings), [launch_date], [14, 30, 60, 90], progress=False)
+    cut = campaign_frame(settings, campaign, config, progress=False, refresh=False)
+    assert cut["revenue"].sum() == 0  # the outcomes did change: they are read from the same orders
+    cols = ["launch_id", "customer_id", "group", *config.feature_columns]
+    pd.testing.assert_frame_equal(full[cols], cut[cols])
+
+
+def _launch_dates(settings) -> pd.DataFrame:
+    from holdout.warehouse import connect
+
+    with connect(read_only=True, settings=settings) as con:
+        return con.execute("select launch_id, launch_date from ops.campaign_launches").df()
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+def test_train_register_promote_and_load_the_champion(closed_world, tmp_path) -> None:
+    import mlflow
+    from test_ml import copy_home
+
+    from ml import registry
+    from ml.config import load_uplift_config
+    from ml.uplift import UpliftDataError, campaign_frame, load_champion, model_name, train_campaign
+
+    settings = copy_home(closed_world, tmp_path / "home")
+    campaign = _biggest_campaign(settings)
+    assert load_champion(settings, campaign) is None  # nothing registered yet
+    with pytest.raises(UpliftDataError, match="too few customers"):
+        train_campaign(
+            settings, campaign, config=load_uplift_config(overrides={"min_control_customers": 10**6})
+        )
+    client = registry.client(settings)
+    assert not client.search_registered_models(
+        f"name = '{model_name(campaign)}'"
+    )  # refused: nothing registered
+
+    config = load_uplift_config(overrides=SMALL)
+    first = train_campaign(settings, campaign, config=config, progress=False)
+    name = model_name(campaign)
+    assert first.version == "1" and first.launches
+    for key in ("revenue_qini", "revenue_auuc", "revenue_uplift_at_10", "converted_uplift_at_30"):
+        assert key in first.metrics
+    run = mlflow.get_run(first.run_id)
+    assert run.data.params["seed"] == "42" and "revenue_qini" in run.data.metrics
+    artifacts = {a.path for a in client.list_artifacts(first.run_id, "plots")}
+    assert {"plots/qini_revenue.png", "plots/uplift_by_decile_revenue.png"} <= artifacts
+    assert str(client.get_model_version_by_alias(name, registry.CHALLENGER).version) == "1"
+    assert first.promoted == (first.metrics["revenue_qini"] > 0)
+
+    second = train_campaign(settings, campaign, config=config, progress=False)
+    assert second.version == "2"
+    assert str(client.get_model_version_by_alias(name, registry.CHALLENGER).version) == "2"
+    # same data, same seed: same held-out score, so a tie never moves the champion
+    assert second.metrics["revenue_qini"] == pytest.approx(first.metrics["revenue_qini"])
+    assert not second.promoted
+    if first.promoted:
+        assert "does not beat champion v1" in second.decision
+
+        # the champion loads (also from a moved HOLDOUT_HOME) and predicts uplift per outcome
+        moved = copy_home(settings, tmp_path / "moved")
+        __import__("shutil").copytree(settings.mlflow_dir, moved.mlflow_dir)
+        champion = load_champion(moved, campaign)
+        assert champion is not None and champion.version == "1"
+        frame = campaign_frame(moved, campaign, config, progress=False, refresh=False)
+        pred = champion.predict(frame)
+        assert list(pred.columns) == ["uplift_revenue", "uplift_converted"] and pred.notna().all().all()
+        assert champion.predict(frame, "revenue").shape == (len(frame),)
+    else:
+        assert load_champion(settings, campaign) is None
