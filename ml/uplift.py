@@ -430,7 +430,8 @@ def train_campaign(
 def _requirements() -> list[str]:
     import lightgbm
 
-    return [f"lightgbm=={lightgbm.__version__}", f"mlflow=={mlflow.__version__}", "holdout"]
+    # The pickled model refers to ml.uplift and holdout.measure.learners: it loads where Holdout is installed.
+    return [f"lightgbm=={lightgbm.__version__}", f"mlflow=={mlflow.__version__}"]
 
 
 def _log_artifacts(
