@@ -1,7 +1,8 @@
 """
-### model_retrain: training features → train each model → promotion → score → score marts
+### model_retrain: training features → train each model → promotion → score → score marts; uplift models
 
-Weekly (Sunday 03:00 UTC) **and** whenever `customer_build` publishes a new profile (`AssetOrTimeSchedule`).
+Weekly (Sunday 03:00 UTC) **and** whenever `customer_build` publishes a new profile or `campaign_close` new
+results (`AssetOrTimeSchedule`).
 
 1. **build_features**: the point-in-time training features (dbt models under `models/ml`).
 2. **train** (one mapped task per model of `ml/models.yml`, listed when the run starts, one at a time): LightGBM tracked in MLflow; each new version gets the
@@ -12,11 +13,14 @@ Weekly (Sunday 03:00 UTC) **and** whenever `customer_build` publishes a new prof
    a re-run replaces that date's scores).
 5. **rebuild_score_marts**: dbt rebuilds `marts.customer_scores` and the marts that read it (profile scores,
    predictive segments); emits the scores Asset.
+6. **train_uplift** (after the response models): one uplift model per campaign with closed launches, pooled over
+   them (`ml.uplift`); `challenger` on every version, `champion` when its held-out Qini wins. Also runs when
+   `campaign_close` publishes new results, so a closed window is learned from in the next run.
 """
 
 from __future__ import annotations
 
-from _defaults import DAG_DEFAULT_ARGS, DAG_START_DATE, PROFILE, SCORES, WAREHOUSE_POOL
+from _defaults import DAG_DEFAULT_ARGS, DAG_START_DATE, PROFILE, RESULTS, SCORES, WAREHOUSE_POOL
 from airflow.sdk import AssetOrTimeSchedule, CronTriggerTimetable, dag, task
 
 
@@ -24,7 +28,7 @@ from airflow.sdk import AssetOrTimeSchedule, CronTriggerTimetable, dag, task
     dag_id="model_retrain",
     schedule=AssetOrTimeSchedule(
         timetable=CronTriggerTimetable("0 3 * * 0", timezone="UTC"),
-        assets=[PROFILE],
+        assets=PROFILE | RESULTS,
     ),
     start_date=DAG_START_DATE,
     catchup=False,
@@ -71,9 +75,16 @@ def model_retrain():
         # the marts that read ops.model_scores: customer_scores, profile scores, predictive segments
         return rebuild_marts("stg_ops__model_scores+")
 
+    @task(pool=WAREHOUSE_POOL)
+    def train_uplift() -> dict:
+        from ml.tasks import train_uplift_models
+
+        return train_uplift_models()
+
     trained = train.expand(model=list_models())
     build_features() >> trained
     promotion(trained) >> score() >> rebuild_score_marts()
+    trained >> train_uplift()
 
 
 model_retrain()

@@ -16,8 +16,17 @@ from holdout.config import get_settings
     default=None,
     help="Train only this model (default: every model in ml/models.yml).",
 )
-def train(model_name: str | None) -> None:
+@click.option(
+    "--uplift",
+    is_flag=True,
+    help="Train the per-campaign uplift models (ml/uplift.yml) instead, on every campaign with closed launches.",
+)
+@click.option("--campaign", "campaign_id", default=None, help="With --uplift: only this campaign.")
+def train(model_name: str | None, uplift: bool, campaign_id: str | None) -> None:
     """Train models on point-in-time features, log them to MLflow, promote a challenger that wins."""
+    if uplift or campaign_id:
+        _train_uplift(campaign_id)
+        return
     from ml.config import load_specs
     from ml.features import TrainingDataError, ensure_features
     from ml.train import train_model
@@ -40,6 +49,35 @@ def train(model_name: str | None) -> None:
             click.echo(f"Training failed: {error}", err=True)
             failed = True
     if failed:
+        sys.exit(2)
+
+
+def _train_uplift(campaign_id: str | None) -> None:
+    from ml.config import ModelSpecError
+    from ml.uplift import campaigns_with_closed_launches, train_all_campaigns
+
+    settings = get_settings()
+    try:
+        known = campaigns_with_closed_launches(settings)
+        if campaign_id and campaign_id not in known:
+            click.echo(
+                f"Campaign '{campaign_id}' has no closed launch (with closed launches: {', '.join(known) or 'none'})",
+                err=True,
+            )
+            sys.exit(2)
+        results, refused = train_all_campaigns(settings, [campaign_id] if campaign_id else None)
+    except (FileNotFoundError, ModelSpecError) as error:
+        click.echo(f"Training failed: {error}", err=True)
+        sys.exit(2)
+    if not results and not refused:
+        click.echo(
+            "No campaign has a closed launch yet: nothing to train (close one with `holdout campaign close`)."
+        )
+    for result in results:
+        click.echo(str(result))
+    for reason in refused:
+        click.echo(f"Not trained: {reason}", err=True)
+    if refused:
         sys.exit(2)
 
 

@@ -218,3 +218,60 @@ def _build(name: str, entry: ModelEntry, feature_sets: dict, path: Path, lines: 
         min_history_days=entry.min_history_days,
         description=entry.description,
     )
+
+
+# --- per-campaign uplift models (ml/uplift.yml, trained by ml.uplift) ----------------------------------------
+
+UPLIFT_PATH = Path(__file__).with_name("uplift.yml")
+UPLIFT_OUTCOMES = ("revenue", "converted")  # the columns holdout.campaigns.close measures per customer
+Share = Annotated[float, Field(strict=False, gt=0, lt=1)]
+
+
+class UpliftPromotion(_Strict):
+    margin: Annotated[float, Field(ge=0)] = 0.0
+    min_qini: float = 0.0
+
+
+class UpliftConfig(_Strict):
+    """`ml/uplift.yml`: what every campaign's uplift model trains on and how its champion is chosen."""
+
+    features: Annotated[str, Field(min_length=1)] | Annotated[list[str], Field(min_length=1)]
+    outcomes: Annotated[list[Literal[UPLIFT_OUTCOMES]], Field(min_length=1)]
+    promotion_outcome: Literal[UPLIFT_OUTCOMES]
+    heldout_share: Share
+    seed: Count
+    n_folds: Annotated[int, Field(strict=True, ge=2, le=10)]
+    min_control_customers: Count
+    min_heldout_control: Count
+    promotion: UpliftPromotion
+    nuisance_params: dict[str, Any] = Field(default_factory=dict)
+    final_params: dict[str, Any] = Field(default_factory=dict)
+    feature_columns: list[str] = Field(default_factory=list, exclude=True)
+
+
+def load_uplift_config(path: Path | None = None, overrides: dict[str, Any] | None = None) -> UpliftConfig:
+    """The uplift settings with the feature set resolved to columns (`feature_columns`); `overrides` patches
+    fields (tests, experiments). Raises ModelSpecError naming the file, the field path and the line."""
+    path = path or UPLIFT_PATH
+    try:
+        text = path.read_text()
+        lines = _key_lines(yaml.compose(text, Loader=yaml.SafeLoader))
+        raw = _merge(yaml.safe_load(text) or {}, overrides or {})
+    except yaml.YAMLError as exc:
+        raise ModelSpecError(f"{path.name}: (yaml): malformed YAML: {exc}") from exc
+    try:
+        config = UpliftConfig.model_validate(raw)
+    except ValidationError as exc:
+        raise _error(path, lines, *_first_error(exc, ())) from exc
+    if config.promotion_outcome not in config.outcomes:
+        raise _error(path, lines, ("promotion_outcome",), f"must be one of outcomes {config.outcomes}")
+    features = config.features
+    if isinstance(features, str):
+        feature_sets = (yaml.safe_load(SPECS_PATH.read_text()) or {}).get("feature_sets", {})
+        if features not in feature_sets:
+            known = ", ".join(sorted(feature_sets)) or "none"
+            raise _error(
+                path, lines, ("features",), f"unknown feature set {features!r} of models.yml; known: {known}"
+            )
+        features = feature_sets[features]
+    return config.model_copy(update={"feature_columns": list(features)})

@@ -24,13 +24,15 @@ def model_names() -> list[str]:
 
 @task_entry
 def build_training_features(*, settings: Settings) -> dict[str, Any]:
-    """Build the point-in-time training features (dbt models under `models/ml`) once for every model."""
+    """Build the point-in-time training features (dbt models under `models/ml`) once for every model and
+    every campaign uplift model."""
     from ml.config import load_specs
-    from ml.features import ensure_features
+    from ml.uplift import campaigns_with_closed_launches, ensure_launch_features, launch_dates
 
     specs = load_specs()
-    ensure_features(settings, specs, progress=True)
-    return {"models": sorted(specs)}
+    # every model's cutoffs plus the launch dates of closed launches (the uplift models'): one dbt build
+    ensure_launch_features(settings, launch_dates(settings), progress=True)
+    return {"models": sorted(specs), "uplift_campaigns": campaigns_with_closed_launches(settings)}
 
 
 @task_entry
@@ -54,6 +56,20 @@ def promotion_decision(trained: list[dict[str, Any]]) -> dict[str, Any]:
     for model, decision in sorted(decisions.items()):
         log.info("%s v%s: %s", model, decision["version"], decision["decision"])
     return decisions
+
+
+@task_entry
+def train_uplift_models(*, settings: Settings) -> dict[str, Any]:
+    """Train the uplift model of every campaign with closed launches (a new `challenger` version each; the
+    held-out Qini gate moves `champion`). A campaign with too few customers is logged and skipped."""
+    from ml.uplift import train_all_campaigns
+
+    results, refused = train_all_campaigns(settings, progress=True)
+    for result in results:
+        log.info("%s", result)
+    for reason in refused:
+        log.warning("not trained: %s", reason)
+    return {"trained": results, "refused": refused}
 
 
 @task_entry

@@ -6,11 +6,19 @@ import hashlib
 import os
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
 from holdout.measure import load_hillstrom, measure_experiment, render_experiment_markdown
-from holdout.measure.experiment import HILLSTROM_CAMPAIGNS, HILLSTROM_CONTROL, HILLSTROM_FEATURES
+from holdout.measure.experiment import (
+    ANY_EMAIL,
+    HILLSTROM_CAMPAIGNS,
+    HILLSTROM_CONTROL,
+    HILLSTROM_FEATURES,
+    fit_experiment_uplift,
+)
+from holdout.measure.learners import uplift_at_k
 
 REPO = Path(__file__).resolve().parent.parent
 SHA256 = "ff9e59285e9dc3f5fa3e0975419e6631ea5bdccd65d818991473d2367e02979c"
@@ -116,3 +124,46 @@ def test_markdown_summary(result):
         and "| Womens E-Mail | 21,387 |" in md
     )
     assert "**Womens E-Mail, visit**" in md and "| P1 |" in md
+
+
+# scikit-uplift's Hillstrom tutorial (class transformation, Womens E-Mail vs No E-Mail, visit, 50/50 split with
+# random_state 42): uplift@30% on the held-out half.
+PUBLISHED_UPLIFT_AT_30 = 0.0661
+
+
+def test_uplift_model_reaches_the_published_anchor(result, raw):
+    by = {(u.treated, u.outcome): u for u in result.uplift_models}
+    womens = by[("Womens E-Mail", "visit")]
+    pair = raw[raw["segment"].isin(["Womens E-Mail", HILLSTROM_CONTROL])]
+    assert womens.n_train + womens.n_heldout == len(pair) and abs(womens.n_train - womens.n_heldout) <= 1
+    # Targeting at random gives about the average effect (+4.5 points), far below the anchor.
+    average = (
+        pair.loc[pair["segment"] != HILLSTROM_CONTROL, "visit"].mean()
+        - pair.loc[pair["segment"] == HILLSTROM_CONTROL, "visit"].mean()
+    )
+    assert average < PUBLISHED_UPLIFT_AT_30 - 0.015
+    assert womens.uplift_at[0.3] >= PUBLISHED_UPLIFT_AT_30
+    assert womens.qini > 0.03
+    spend = by[(ANY_EMAIL, "spend")]
+    assert spend.n_train + spend.n_heldout == len(raw) and np.isfinite(spend.qini)
+
+
+def test_uplift_model_is_reproducible_and_random_scores_do_not_reach_the_anchor(result, csv_path):
+    frame = load_hillstrom(csv_path)
+    again = fit_experiment_uplift(frame, "Womens E-Mail", "visit", seed=0)
+    first = next(u for u in result.uplift_models if (u.treated, u.outcome) == ("Womens E-Mail", "visit"))
+    assert again.uplift_at == first.uplift_at and again.qini == first.qini
+    pair = frame[frame["segment"].isin(["Womens E-Mail", HILLSTROM_CONTROL])]
+    rng = np.random.default_rng(0)
+    random_scores = [
+        uplift_at_k(pair["visit"], rng.random(len(pair)), pair["segment"] != HILLSTROM_CONTROL, 0.3)
+        for _ in range(20)
+    ]
+    assert max(random_scores) < PUBLISHED_UPLIFT_AT_30
+
+
+def test_markdown_reports_the_uplift_models(result):
+    md = render_experiment_markdown(result)
+    assert "### Uplift models" in md
+    assert "| Womens E-Mail vs No E-Mail | visit | 21,346 / 21,347 |" in md
+    assert f"| {ANY_EMAIL} vs No E-Mail | spend |" in md

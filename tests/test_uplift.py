@@ -1,0 +1,330 @@
+"""Uplift models: the DR-learner on synthetic data with a known effect, and the uplift metrics by hand."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from holdout.measure.learners import (
+    auuc,
+    fit_uplift,
+    qini_coefficient,
+    qini_curve,
+    uplift_at_k,
+    uplift_by_decile,
+    uplift_curve,
+    uplift_metrics,
+)
+
+# A tiny example worked by hand (customers already in descending score order, all scores distinct).
+Y = np.array([1, 0, 1, 0, 1, 0])
+T = np.array([1, 1, 0, 0, 1, 0])
+U = np.array([0.6, 0.5, 0.4, 0.3, 0.2, 0.1])
+
+
+def test_qini_curve_and_coefficient_match_the_hand_computation() -> None:
+    x, v = qini_curve(Y, U, T)
+    # k=3: Y_t=1, Y_c=1, N_t=2, N_c=1 -> 1 - 1*2/1 = -1;  k=5: 2 - 1*3/2 = 0.5
+    np.testing.assert_allclose(x, [0, 1, 2, 3, 4, 5, 6])
+    np.testing.assert_allclose(v, [0, 1, 1, -1, 0, 0.5, 1])
+    # actual area 2.0 - random 3.0 = -1; perfect order (t: y desc, then c: y asc) area 9.5 - 3 = 6.5
+    assert qini_coefficient(Y, U, T) == pytest.approx(-1 / 6.5)
+
+
+def test_uplift_curve_auuc_and_uplift_at_k_match_the_hand_computation() -> None:
+    x, v = uplift_curve(Y, U, T)
+    np.testing.assert_allclose(v, [0, 1, 1, -1.5, 0, 5 / 6, 2])
+    # actual 7/3 - 6 = -11/3; perfect (scikit-uplift's 2*(y==t)+t order) 43/3 - 6 = 25/3
+    assert auuc(Y, U, T) == pytest.approx(-11 / 25)
+    assert uplift_at_k(Y, U, T, 0.5) == pytest.approx(0.5 - 1.0)  # top 3: treated 1,0; control 1
+    assert uplift_at_k(Y, U, T, 0.7) == pytest.approx(0.0)  # top int(4.2)=4 adds a control non-responder
+    assert np.isnan(uplift_at_k(Y, U, T, 0.3))  # the top 1 holds no control customer
+
+
+def test_perfect_and_reversed_orders_bound_the_qini() -> None:
+    rng = np.random.default_rng(1)
+    y = rng.normal(size=400)
+    t = rng.random(400) < 0.5
+    best = np.where(t, y, -y)
+    assert qini_coefficient(y, best, t) == pytest.approx(1.0)
+    assert qini_coefficient(y, -best, t) < -0.9
+    assert abs(qini_coefficient(y, rng.random(400), t)) < 0.2
+
+
+def _synthetic(n: int, seed: int, control_share: float = 0.5, binary: bool = False):
+    """Customers whose true effect depends on two profile columns (and not on a third, noisy one)."""
+    rng = np.random.default_rng(seed)
+    x = pd.DataFrame(
+        {
+            "recency": rng.uniform(0, 365, n),
+            "spend_90d": rng.gamma(2.0, 40.0, n),
+            "noise": rng.normal(size=n),
+            "channel": rng.choice(["web", "store", "app"], n),
+        }
+    )
+    tau = np.where(x["recency"] < 120, 6.0, 0.0) + np.where(x["channel"] == "app", 4.0, -1.0)
+    t = rng.random(n) >= control_share
+    base = 0.05 * x["spend_90d"].to_numpy() + 3.0 * (x["channel"] == "store")
+    if binary:
+        p = np.clip(0.1 + 0.002 * x["spend_90d"].to_numpy() + t * tau / 40, 0, 1)
+        y = (rng.random(n) < p).astype(float)
+        tau = tau / 40
+    else:
+        y = base + t * tau + rng.normal(0, 8.0, n)
+    return x, t, y, tau
+
+
+@pytest.mark.parametrize("control_share", [0.5, 0.1])
+def test_dr_learner_ranks_a_known_heterogeneous_effect(control_share: float) -> None:
+    x, t, y, tau = _synthetic(8000, seed=3, control_share=control_share)
+    xh, th, yh, tauh = _synthetic(6000, seed=4, control_share=0.5)
+    model = fit_uplift(x, t, y, seed=0, propensity=1 - control_share)
+    pred = model.predict(xh)
+    assert stats.spearmanr(pred, tauh).statistic > 0.7
+    metrics = uplift_metrics(yh, pred, th)
+    oracle = uplift_metrics(yh, tauh, th)
+    random = uplift_metrics(yh, np.random.default_rng(0).random(len(yh)), th)
+    # Noise in the realized outcomes caps even the true order well below 1, so judge against the oracle.
+    assert metrics["qini"] > 0.8 * oracle["qini"] and metrics["qini"] > random["qini"] + 0.08
+    assert metrics["uplift_at_10"] > tauh.mean() + 3.0  # the top decile holds the +10 customers
+    # The estimate is in outcome units: the average prediction is near the true average effect.
+    assert abs(pred.mean() - tauh.mean()) < 1.0
+    assert model.feature_importance().index[0] == "recency"
+
+
+def test_dr_learner_on_a_binary_outcome_and_unseen_categories() -> None:
+    x, t, y, tau = _synthetic(8000, seed=5, binary=True)
+    model = fit_uplift(x, t, y, seed=1)
+    assert model.binary_outcome
+    xh, th, yh, tauh = _synthetic(4000, seed=6, binary=True)
+    xh.loc[:10, "channel"] = "kiosk"  # a level never seen in training predicts, as missing
+    pred = model.predict(xh)
+    assert np.isfinite(pred).all()
+    assert stats.spearmanr(pred, tauh).statistic > 0.5
+    deciles = uplift_by_decile(yh, pred, th)
+    assert list(deciles["decile"]) == list(range(1, 11))
+    assert deciles["n_treated"].sum() + deciles["n_control"].sum() == len(yh)
+    assert deciles["predicted_uplift"].is_monotonic_decreasing
+
+
+def test_fit_is_deterministic_per_seed() -> None:
+    x, t, y, _ = _synthetic(3000, seed=7)
+    a = fit_uplift(x, t, y, seed=11).predict(x)
+    b = fit_uplift(x, t, y, seed=11).predict(x)
+    np.testing.assert_array_equal(a, b)
+
+
+def test_bad_inputs_are_refused() -> None:
+    x, t, y, _ = _synthetic(200, seed=8)
+    with pytest.raises(ValueError, match="differ in length"):
+        fit_uplift(x, t[:-1], y)
+    with pytest.raises(ValueError, match="too few"):
+        fit_uplift(x, np.ones(len(t), bool), y)
+    with pytest.raises(ValueError, match="propensity"):
+        fit_uplift(x, t, y, propensity=1.0)
+    with pytest.raises(ValueError, match="both treated and control"):
+        qini_coefficient(y, y, np.ones(len(y), bool))
+
+
+# --- per-campaign models (ml.uplift) -------------------------------------------------------------------------
+
+
+def test_heldout_customers_are_stratified_and_stable_as_launches_close() -> None:
+    from ml.uplift import heldout_mask
+
+    rng = np.random.default_rng(0)
+    ids = [f"C{i:05d}" for i in range(5000)]
+    first = pd.DataFrame({"customer_id": ids, "group": np.where(rng.random(5000) < 0.2, "control", "test")})
+    held = heldout_mask(first, 0.3, seed=42)
+    for group, frame in first.groupby("group"):
+        assert abs(held[frame.index].mean() - 0.3) < 0.002, group  # exact share within each group
+    # a second launch brings 1,000 new customers and 2,000 of the old ones back (in any group)
+    more = pd.DataFrame(
+        {
+            "customer_id": ids[:2000] + [f"N{i:05d}" for i in range(1000)],
+            "group": np.where(rng.random(3000) < 0.2, "control", "test"),
+        }
+    )
+    pooled = pd.concat([first, more], ignore_index=True)
+    held2 = heldout_mask(pooled, 0.3, seed=42)
+    was = set(first.loc[held, "customer_id"])
+    now = set(pooled.loc[held2, "customer_id"])
+    assert len(was & now) / len(was) > 0.95  # earlier held-out customers stay held out
+    # a customer is never split between training and held-out
+    assert pooled.assign(h=held2).groupby("customer_id")["h"].nunique().max() == 1
+
+
+def test_promotion_rule() -> None:
+    from ml.config import load_uplift_config
+    from ml.uplift import decide
+
+    config = load_uplift_config()
+    assert decide(config, 0.05, (None, None, "no champion"))[0]  # first version, beats random
+    assert not decide(config, -0.01, (None, None, "no champion"))[0]  # first version, worse than random
+    assert not decide(config, 0.0, (None, None, "no champion"))[0]  # equal to random is not better
+    assert decide(config, 0.06, ("1", 0.05, ""))[0]
+    assert not decide(config, 0.05, ("1", 0.05, ""))[0]  # a tie keeps the champion
+    assert not decide(config, 0.9, ("1", None, "champion v1 cannot score these customers"))[0]
+
+
+def test_uplift_config_errors_name_file_and_field(tmp_path) -> None:
+    from ml.config import ModelSpecError, load_uplift_config
+
+    with pytest.raises(ModelSpecError, match=r"uplift.yml: heldout_share: .*\(line 8\)"):
+        load_uplift_config(overrides={"heldout_share": 1.5})
+    with pytest.raises(ModelSpecError, match="promotion_outcome"):
+        load_uplift_config(overrides={"outcomes": ["converted"]})
+    bad = tmp_path / "uplift.yml"
+    bad.write_text((__import__("ml.config").config.UPLIFT_PATH).read_text().replace("standard", "nope"))
+    with pytest.raises(ModelSpecError, match="unknown feature set 'nope'"):
+        load_uplift_config(bad)
+
+
+@pytest.fixture(scope="module")
+def closed_world(built_home, tmp_path_factory):
+    """A copy of the built warehouse where every due campaign launched, 21 days passed and the launches closed."""
+    import os
+    import shutil
+
+    from holdout.build import build
+    from holdout.campaigns.close import close_due
+    from holdout.campaigns.launch import launch_due
+    from holdout.config import get_settings
+    from holdout.generate import simulate
+
+    home = tmp_path_factory.mktemp("uplift") / "home"
+    shutil.copytree(built_home.home, home, ignore=shutil.ignore_patterns("*.wal", "dbt_target", "logs"))
+    previous = os.environ.get("HOLDOUT_HOME")
+    os.environ["HOLDOUT_HOME"] = str(home)
+    try:
+        settings = get_settings()
+        launched = [o for o in launch_due(settings) if o.status == "launched"]
+        simulate(settings, 21, progress=False)
+        build(settings, progress=False, echo=lambda _m: None)
+        closed = close_due(settings)
+        assert {c.launch_id for c in closed} == {o.launch_id for o in launched} and closed
+        yield settings
+    finally:
+        if previous is None:
+            os.environ.pop("HOLDOUT_HOME", None)
+        else:
+            os.environ["HOLDOUT_HOME"] = previous
+
+
+SMALL = {"min_control_customers": 30, "min_heldout_control": 10}
+
+
+def _biggest_campaign(settings) -> str:
+    from holdout.warehouse import connect
+
+    with connect(read_only=True, settings=settings) as con:
+        return con.execute(
+            "select campaign_id from ops.campaign_results where metric = 'revenue' "
+            "order by control_customers desc, campaign_id limit 1"
+        ).fetchone()[0]
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+def test_launch_features_ignore_everything_from_the_launch_on(closed_world, tmp_path) -> None:
+    """The features an uplift model sees for a launch are the same when every order, web and e-mail event from
+    the launch date on is removed (and a storm of later ones added): no outcome leaks into them."""
+    import duckdb
+    from test_ml import copy_home
+
+    from holdout.warehouse import as_of_date
+    from ml.config import load_uplift_config
+    from ml.features import run_feature_models
+    from ml.uplift import campaign_frame
+
+    settings = copy_home(closed_world, tmp_path / "home")
+    config = load_uplift_config(overrides=SMALL)
+    campaign = _biggest_campaign(settings)
+    full = campaign_frame(settings, campaign, config, progress=False)
+    launch_date = full.merge(_launch_dates(settings), on="launch_id")["launch_date"].min()
+    assert full["revenue"].sum() > 0 and full["orders_90d"].sum() > 0
+    with duckdb.connect(str(settings.warehouse_path)) as con:
+        con.execute("delete from intermediate.int_order_lines_enriched where ordered_at >= ?", [launch_date])
+        for relation in ("stg_web__events", "stg_email__events"):
+            con.execute(
+                f"create table staging.{relation}__cut as select * from staging.{relation} where event_at < ?",
+                [launch_date],
+            )
+            con.execute(f"drop view staging.{relation}")
+            con.execute(f"alter table staging.{relation}__cut rename to {relation}")
+        con.execute(
+            "insert into staging.stg_web__events select * replace (event_at + interval 3 day as event_at) "
+            "from staging.stg_web__events where event_at >= ? - interval 3 day",
+            [launch_date],
+        )
+    run_feature_models(settings, as_of_date(settings), [launch_date], [14, 30, 60, 90], progress=False)
+    cut = campaign_frame(settings, campaign, config, progress=False, refresh=False)
+    assert cut["revenue"].sum() == 0  # the outcomes did change: they are read from the same orders
+    cols = ["launch_id", "customer_id", "group", *config.feature_columns]
+    pd.testing.assert_frame_equal(full[cols], cut[cols])
+
+
+def _launch_dates(settings) -> pd.DataFrame:
+    from holdout.warehouse import connect
+
+    with connect(read_only=True, settings=settings) as con:
+        return con.execute("select launch_id, launch_date from ops.campaign_launches").df()
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+def test_train_register_promote_and_load_the_champion(closed_world, tmp_path) -> None:
+    import mlflow
+    from test_ml import copy_home
+
+    from ml import registry
+    from ml.config import load_uplift_config
+    from ml.uplift import UpliftDataError, campaign_frame, load_champion, model_name, train_campaign
+
+    settings = copy_home(closed_world, tmp_path / "home")
+    campaign = _biggest_campaign(settings)
+    assert load_champion(settings, campaign) is None  # nothing registered yet
+    with pytest.raises(UpliftDataError, match="too few customers"):
+        train_campaign(
+            settings, campaign, config=load_uplift_config(overrides={"min_control_customers": 10**6})
+        )
+    client = registry.client(settings)
+    assert not client.search_registered_models(
+        f"name = '{model_name(campaign)}'"
+    )  # refused: nothing registered
+
+    config = load_uplift_config(overrides=SMALL)
+    first = train_campaign(settings, campaign, config=config, progress=False)
+    name = model_name(campaign)
+    assert first.version == "1" and first.launches
+    for key in ("revenue_qini", "revenue_auuc", "revenue_uplift_at_10", "converted_uplift_at_30"):
+        assert key in first.metrics
+    run = mlflow.get_run(first.run_id)
+    assert run.data.params["seed"] == "42" and "revenue_qini" in run.data.metrics
+    artifacts = {a.path for a in client.list_artifacts(first.run_id, "plots")}
+    assert {"plots/qini_revenue.png", "plots/uplift_by_decile_revenue.png"} <= artifacts
+    assert str(client.get_model_version_by_alias(name, registry.CHALLENGER).version) == "1"
+    assert first.promoted == (first.metrics["revenue_qini"] > 0)
+
+    second = train_campaign(settings, campaign, config=config, progress=False)
+    assert second.version == "2"
+    assert str(client.get_model_version_by_alias(name, registry.CHALLENGER).version) == "2"
+    # same data, same seed: same held-out score, so a tie never moves the champion
+    assert second.metrics["revenue_qini"] == pytest.approx(first.metrics["revenue_qini"])
+    assert not second.promoted
+    if first.promoted:
+        assert "does not beat champion v1" in second.decision
+
+        # the champion loads (also from a moved HOLDOUT_HOME) and predicts uplift per outcome
+        moved = copy_home(settings, tmp_path / "moved")
+        __import__("shutil").copytree(settings.mlflow_dir, moved.mlflow_dir)
+        champion = load_champion(moved, campaign)
+        assert champion is not None and champion.version == "1"
+        frame = campaign_frame(moved, campaign, config, progress=False, refresh=False)
+        pred = champion.predict(frame)
+        assert list(pred.columns) == ["uplift_revenue", "uplift_converted"] and pred.notna().all().all()
+        assert champion.predict(frame, "revenue").shape == (len(frame),)
+    else:
+        assert load_champion(settings, campaign) is None
