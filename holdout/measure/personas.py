@@ -812,14 +812,6 @@ def _x_learner(x: pd.DataFrame, treated: np.ndarray, y: np.ndarray, *, seed: int
     return _XLearner(x, np.asarray(treated, dtype=bool), np.asarray(y, dtype=np.float64), seed)
 
 
-def _qini(scores: np.ndarray, treated: np.ndarray, y: np.ndarray) -> pd.DataFrame:
-    try:
-        from holdout.measure.learners import qini_curve
-    except ImportError:
-        return _qini_points(scores, treated, y)
-    return pd.DataFrame(qini_curve(y, treated, scores))
-
-
 def _qini_points(scores: np.ndarray, treated: np.ndarray, y: np.ndarray, points: int = 50) -> pd.DataFrame:
     """Qini curve: contacting the top share by score, the incremental outcome ``Y_t - Y_c * N_t / N_c``."""
     order = np.argsort(-scores, kind="stable")
@@ -990,5 +982,5 @@ def discover_personas(
     qini = None
     if predictions is not None:
         rows = ~discovery
-        qini = _qini(predictions[rows], treated[rows], y[rows])
+        qini = _qini_points(predictions[rows], treated[rows], y[rows])
     return PersonaResult(personas, found_by, method, min_group_size, predictions, estimation, qini)
