@@ -773,55 +773,19 @@ def model_matrix(frame: pd.DataFrame, feature_cols: Sequence[str]) -> pd.DataFra
 
 
 def _default_learner() -> tuple[Any, str]:
-    """``holdout.measure.learners.fit_uplift``; until that module is on this branch, the small X-learner below."""
-    try:
-        from holdout.measure.learners import fit_uplift
-    except ImportError:
-        return _x_learner, "X-learner on LightGBM (personas' own)"
-    return fit_uplift, "holdout.measure.learners"
+    """``holdout.measure.learners.fit_uplift`` (cross-fitted DR-learner on LightGBM)."""
+    from holdout.measure.learners import fit_uplift
+
+    return fit_uplift, "DR-learner on LightGBM"
 
 
-class _XLearner:
-    """X-learner (Kuenzel et al. 2019) on LightGBM: outcome models per arm, imputed effects per arm, and the
-    two effect models blended by the (constant, randomized) treated share."""
+def _qini(scores: np.ndarray, treated: np.ndarray, y: np.ndarray, points: int = 200) -> pd.DataFrame:
+    """The Qini curve (``holdout.measure.learners.qini_curve``), thinned to about ``points`` points to plot."""
+    from holdout.measure.learners import qini_curve
 
-    def __init__(self, x: pd.DataFrame, treated: np.ndarray, y: np.ndarray, seed: int):
-        import lightgbm as lgb
-
-        if min(int(treated.sum()), int((~treated).sum())) < 2 * MIN_ARM_SIZE:
-            raise ValueError("too few customers in an arm for the X-learner")
-
-        def fit(rows: np.ndarray, target: np.ndarray) -> Any:
-            params = dict(n_estimators=100, learning_rate=0.08, num_leaves=15, verbose=-1, n_jobs=1)
-            min_child = max(20, int(rows.sum()) // 200)
-            model = lgb.LGBMRegressor(min_child_samples=min_child, random_state=seed, **params)
-            return model.fit(x[rows], target)
-
-        t, c = treated, ~treated
-        mu0, mu1 = fit(c, y[c]), fit(t, y[t])
-        self.tau1 = fit(t, y[t] - mu0.predict(x[t]))
-        self.tau0 = fit(c, mu1.predict(x[c]) - y[c])
-        self.share = float(treated.mean())
-
-    def predict(self, x: pd.DataFrame) -> np.ndarray:
-        # Weight the effect model of the *other* arm by the propensity (its imputations use the bigger arm's fit).
-        return self.share * self.tau0.predict(x) + (1 - self.share) * self.tau1.predict(x)
-
-
-def _x_learner(x: pd.DataFrame, treated: np.ndarray, y: np.ndarray, *, seed: int) -> _XLearner:
-    return _XLearner(x, np.asarray(treated, dtype=bool), np.asarray(y, dtype=np.float64), seed)
-
-
-def _qini_points(scores: np.ndarray, treated: np.ndarray, y: np.ndarray, points: int = 50) -> pd.DataFrame:
-    """Qini curve: contacting the top share by score, the incremental outcome ``Y_t - Y_c * N_t / N_c``."""
-    order = np.argsort(-scores, kind="stable")
-    t, v = treated[order], y[order]
-    nt, nc = np.cumsum(t), np.cumsum(~t)
-    yt, yc = np.cumsum(np.where(t, v, 0.0)), np.cumsum(np.where(t, 0.0, v))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        inc = np.where(nc > 0, yt - yc * nt / nc, 0.0)
-    idx = np.unique(np.linspace(0, t.size - 1, points).astype(int))
-    return pd.DataFrame({"share": (idx + 1) / t.size, "incremental": inc[idx]})
+    k, value = qini_curve(y, scores, treated)
+    keep = np.unique(np.linspace(0, k.size - 1, points).astype(int))
+    return pd.DataFrame({"share": k[keep] / treated.size, "incremental": value[keep]})
 
 
 def _tree_rules(
@@ -982,5 +946,5 @@ def discover_personas(
     qini = None
     if predictions is not None:
         rows = ~discovery
-        qini = _qini_points(predictions[rows], treated[rows], y[rows])
+        qini = _qini(predictions[rows], treated[rows], y[rows])
     return PersonaResult(personas, found_by, method, min_group_size, predictions, estimation, qini)
