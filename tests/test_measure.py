@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import re
 import time
 
@@ -22,6 +23,7 @@ from holdout.measure import (
     required_sample_size,
     standardized_mean_differences,
 )
+from holdout.measure.learners import fit_uplift
 from holdout.measure.personas import (
     INCONCLUSIVE,
     MDE_MULTIPLE,
@@ -405,6 +407,13 @@ def split_campaign(n: int, seed: int) -> tuple[pd.DataFrame, np.ndarray]:
     return frame, true
 
 
+def fast_learner(x, treated, y, *, seed):
+    """The DR-learner with fewer boosting rounds, so the tests stay quick on a loaded machine."""
+    return fit_uplift(
+        x, treated, y, seed=seed, nuisance_params={"n_estimators": 60}, final_params={"n_estimators": 60}
+    )
+
+
 def test_model_personas_recover_a_planted_split_with_honest_coverage():
     covered, total = 0, 0
     for seed in range(3):
@@ -415,6 +424,7 @@ def test_model_personas_recover_a_planted_split_with_honest_coverage():
             outcome_col="revenue",
             feature_cols=["segment", "tenure", "region"],
             seed=seed,
+            learner=fast_learner,
         )
         assert found.found_by == "model" and "model-based" in found.method
         assert found.predictions is not None and found.qini is not None
@@ -543,3 +553,37 @@ def test_report_reads_as_a_marketer_expects(tmp_path):
     roi_cell = f"{100 * flat.roi:.0f}%"
     assert roi_cell not in doc  # no point ROI when the uplift's interval includes zero
     assert "not distinguishable from zero" in doc
+
+
+def test_report_shows_power_labels_method_and_qini(tmp_path):
+    frame, _ = split_campaign(8_000, seed=5)
+    t, c = frame["group"] == "test", frame["group"] == "control"
+    revenue = measure_uplift(frame.loc[t, "revenue"], frame.loc[c, "revenue"], n_boot=0)
+    found = discover_personas(
+        frame,
+        treatment_col="group",
+        outcome_col="revenue",
+        feature_cols=["segment", "tenure", "region"],
+        seed=5,
+        learner=fast_learner,
+    )
+    # One persona made inconclusive, as a wide interval would be: the report must say so and advise a retest.
+    wide = dataclasses.replace(
+        found.personas[-1], ci_low=-50.0, ci_high=60.0, verdict=INCONCLUSIVE, recommendation=RETEST
+    )
+    personas = [*found.personas[:-1], wide]
+    doc = render_campaign_report(
+        tmp_path / "split.html",
+        campaign={"id": "split"},
+        results=[revenue],
+        personas=personas,
+        funnel=[("all", len(frame))],
+        persona_method=found.method,
+        qini=found.qini,
+    ).read_text()
+    assert "detectable (80% power)" in doc
+    assert f"{personas[0].mde:,.2f}" in doc
+    assert "class='l inconclusive'>inconclusive" in doc and ">retest<" in doc
+    assert "How the personas were found: model-based: given learner" in doc
+    assert "Qini curve" in doc
+    assert len(re.findall(r'src="data:image/png;base64,', doc)) == 4  # uplift, forest, Qini, funnel
