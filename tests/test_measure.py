@@ -378,7 +378,7 @@ def test_group_sizes_follow_power():
         sd, 3 * r, share
     )  # bigger effect: smaller
     # A launch too small for two powered groups gets one group, and says why with the power figures.
-    frame = planted_campaign(1_500, seed=3)
+    frame = planted_campaign(200, seed=3)
     found = discover_personas(
         frame, treatment_col="group", outcome_col="revenue", feature_cols=FEATURES, seed=0
     )

@@ -35,6 +35,9 @@ uplift its estimation-half arms (sizes and per-arm standard deviations of the ou
 5% two-sided. Minimum group sizes are derived from power, not fixed (``power_min_group_size``): a group must be
 large enough that its estimation-half MDE is at most ``MDE_MULTIPLE`` times the *yardstick* ``R`` (below), i.e.
 a group whose true uplift is ``MDE_MULTIPLE`` times the average (or the contact cost) is detected 80% of the time.
+For sizing, ``R`` is floored at the whole discovery half's MDE: when the average uplift or the contact cost is
+tiny (a 0.02 EUR e-mail), a persona may still be ``MDE_MULTIPLE`` times less precise than the launch itself, so
+any group holding ``1 / MDE_MULTIPLE**2`` of the audience qualifies.
 
 Verdicts (estimation half, ``U`` = the overall uplift on the estimation half, ``[lo, hi]`` the persona's 95%
 interval, ``p_holm`` its Holm-adjusted p-value over the personas, ``alpha = 1 - confidence``). The yardstick
@@ -880,7 +883,9 @@ def discover_personas(
     mde_d = float(minimum_detectable_uplift(d_t.sum(), d_c.sum(), (np.std(y[d_t]), np.std(y[d_c]))))
     control_share = float((~treated).mean())
     if min_group_size is None:
-        r = yardstick(overall_d, cost_per_contact, mde_d)
+        # The whole half's MDE floors the yardstick for sizing: a persona may be at most MDE_MULTIPLE times less
+        # precise than the launch itself (so any group of 1/MDE_MULTIPLE^2 of the audience qualifies).
+        r = max(yardstick(overall_d, cost_per_contact, mde_d), mde_d)
         min_group_size = power_min_group_size(sd, r, control_share)
     smaller_arm = int(min(d_t.sum(), d_c.sum()))
     features = [_encode_feature(c, frame[c], search_options.get("n_bins", 4), 12) for c in feature_cols]
