@@ -21,8 +21,9 @@ groups are found. Against `ground_truth/campaign_effects.parquet` (`true_uplift_
    between it and the random-order line as a share of the same area for the oracle order (1 oracle, 0 random;
    ties in the estimate are broken at random in expectation, i.e. the tied customers' truth is averaged);
 2. targeting value per test customer: the true incremental revenue net of the contact cost when only the
-   keep and rework personas are contacted, against contacting everyone and the oracle (only customers whose
-   true uplift exceeds the cost);
+   keep and rework personas (and the inconclusive ones, whose advice is to retest, i.e. to contact them again
+   with a control group) are contacted, against contacting everyone and the oracle (only customers whose true
+   uplift exceeds the cost);
 3. coverage: whether each persona's interval holds the mean true uplift of its customers (test and control);
 4. Spearman correlation of the estimate with the true uplift over the test customers.
 
@@ -49,6 +50,9 @@ from scipy import stats
 REPO = Path(__file__).resolve().parent.parent
 METHODS = ("search-fixed", "search-power", "model")
 VERDICT_RANK = {"not_at_all": 0, "somewhat": 1, "very_well": 2}
+# Targeting contacts keep and rework personas, and retest (inconclusive) ones: "collect more data" means running
+# the campaign on them again with a control group, not stopping it.
+CONTACTED = ("keep", "rework", "retest")
 
 
 def run_demo(home: Path, seed: int, customers: int) -> float:
@@ -122,9 +126,7 @@ def evaluate_launch(settings, con, launch_id: str, campaign_id: str, effects: pd
         labels, persona_score = _persona_estimates(frame, found.personas)
         per_customer = found.predictions if found.predictions is not None else persona_score
         t_truth = truth[test]
-        contact = np.isin(
-            labels, [p.persona_id for p in found.personas if p.recommendation in ("keep", "rework")]
-        )
+        contact = np.isin(labels, [p.persona_id for p in found.personas if p.recommendation in CONTACTED])
         personas = []
         for p in found.personas:
             members = labels == p.persona_id
@@ -147,6 +149,7 @@ def evaluate_launch(settings, con, launch_id: str, campaign_id: str, effects: pd
             (x for x in personas if x["verdict"] in VERDICT_RANK), key=lambda x: x["true_mean"]
         )
         ranks = [VERDICT_RANK[x["verdict"]] for x in conclusive]
+        n_conclusive = len(conclusive)
         n_test = int(test.sum())
         rows.append(
             {
@@ -159,7 +162,11 @@ def evaluate_launch(settings, con, launch_id: str, campaign_id: str, effects: pd
                 "n_test": n_test,
                 "n_control": n_control,
                 "n_personas": len(found.personas),
-                "verdicts_ordered": bool(len(found.personas) >= 2 and ranks == sorted(ranks)),
+                "n_conclusive": n_conclusive,
+                # >= 2 personas with a conclusive verdict, and those verdicts never fall as the true mean rises
+                "verdicts_ordered": bool(
+                    n_conclusive >= 2 and ranks == sorted(ranks) and len(set(ranks)) > 1
+                ),
                 "ranking_customer": ranking_value(per_customer[test], t_truth),
                 "ranking_persona": ranking_value(persona_score[test], t_truth),
                 "spearman": float(stats.spearmanr(per_customer[test], t_truth).statistic)
@@ -211,13 +218,13 @@ def tables(rows: list[dict]) -> str:
     df["coverage_hits"] = df["coverage"].map(sum)
     df["coverage_n"] = df["coverage"].map(len)
     lines = [
-        "| seed | campaign | method | personas | verdicts ordered | ranking (customer) | ranking (persona) | "
+        "| seed | campaign | method | personas (conclusive) | verdicts ordered | ranking (customer) | ranking (persona) | "
         "Spearman | targeting: personas / everyone / oracle (EUR per test customer) | coverage |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in df.itertuples():
         lines.append(
-            f"| {r.seed} | {r.campaign_id} | {r.method} | {r.n_personas} | {'yes' if r.verdicts_ordered else 'no'} | "
+            f"| {r.seed} | {r.campaign_id} | {r.method} | {r.n_personas} ({r.n_conclusive}) | {'yes' if r.verdicts_ordered else 'no'} | "
             f"{_fmt(r.ranking_customer)} | {_fmt(r.ranking_persona)} | {_fmt(r.spearman)} | "
             f"{r.target_personas:+.3f} / {r.target_everyone:+.3f} / {r.target_oracle:+.3f} | "
             f"{r.coverage_hits}/{r.coverage_n} |"
