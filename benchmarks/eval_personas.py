@@ -96,6 +96,7 @@ def evaluate_launch(settings, con, launch_id: str, campaign_id: str, effects: pd
     from holdout.campaigns.audience import PROFILE_COLUMNS
     from holdout.campaigns.close import SEED, _outcomes, _profile, _spec_info
     from holdout.measure.personas import discover_personas
+    from holdout.measure.power import minimum_detectable_uplift
 
     spec = _spec_info(settings, launch_id, campaign_id)
     cost = float(spec.get("cost_per_contact") or 0.0)
@@ -151,6 +152,8 @@ def evaluate_launch(settings, con, launch_id: str, campaign_id: str, effects: pd
         ranks = [VERDICT_RANK[x["verdict"]] for x in conclusive]
         n_conclusive = len(conclusive)
         n_test = int(test.sum())
+        y = frame["revenue"].to_numpy(dtype=np.float64)
+        launch_mde = minimum_detectable_uplift(n_test, n_control, (np.std(y[test]), np.std(y[~test])))
         rows.append(
             {
                 "launch_id": launch_id,
@@ -163,6 +166,10 @@ def evaluate_launch(settings, con, launch_id: str, campaign_id: str, effects: pd
                 "n_control": n_control,
                 "n_personas": len(found.personas),
                 "n_conclusive": n_conclusive,
+                # power: what the whole launch detects, and how much the true uplift varies between customers
+                "launch_mde": float(launch_mde),
+                "true_mean": float(t_truth.mean()),
+                "true_sd": float(t_truth.std()),
                 # >= 2 personas with a conclusive verdict, and those verdicts never fall as the true mean rises
                 "verdicts_ordered": bool(
                     n_conclusive >= 2 and ranks == sorted(ranks) and len(set(ranks)) > 1
@@ -229,6 +236,17 @@ def tables(rows: list[dict]) -> str:
             f"{r.target_personas:+.3f} / {r.target_everyone:+.3f} / {r.target_oracle:+.3f} | "
             f"{r.coverage_hits}/{r.coverage_n} |"
         )
+    power = df[df["method"] == "model"]
+    lines += [
+        "",
+        "| seed | campaign | test / control | whole-launch MDE (EUR) | true mean uplift | true sd between customers |",
+        "|---|---|---|---|---|---|",
+        *(
+            f"| {r.seed} | {r.campaign_id} | {r.n_test:,} / {r.n_control:,} | {r.launch_mde:.2f} | "
+            f"{r.true_mean:+.2f} | {r.true_sd:.2f} |"
+            for r in power.itertuples()
+        ),
+    ]
     lines += [
         "",
         "| method | ranking (customer) | ranking (persona) | Spearman | campaigns with >= 2 personas, ordered "
