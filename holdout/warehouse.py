@@ -53,7 +53,10 @@ OPS_DDL = [
         persona_definition varchar not null, test_customers integer, control_customers integer,
         uplift double, uplift_ci_low double, uplift_ci_high double, p_value double,
         incremental_revenue double, verdict varchar, recommendation varchar,
-        closed_at timestamp not null)""",
+        closed_at timestamp not null, uplift_mde double, persona_method varchar)""",
+    # personas' power and how they were found (issue 16); warehouses from before gain the columns, null
+    "alter table ops.campaign_persona_results add column if not exists uplift_mde double",
+    "alter table ops.campaign_persona_results add column if not exists persona_method varchar",
     # build status: every dbt invocation on the warehouse appends `started`, then `succeeded` or `failed` (the
     # dbt project's on-run-start / on-run-end hooks, macros/build_status.sql); holdout.build appends `failed` when a
     # build into the copy failed and the copy was dropped. Launches need the latest row to be `succeeded`.

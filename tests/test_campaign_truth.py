@@ -83,15 +83,15 @@ def _simulate_and_close(
     simulate(settings, days, progress=False, seed=seed)
     build(settings, select=CLOSE_SELECT, progress=False, echo=_quiet)
     calls: list[tuple[pd.DataFrame, list]] = []
-    original = personas_mod.find_personas
+    original = personas_mod.discover_personas
 
     def recording(frame, **kwargs):
         found = original(frame, **kwargs)
-        calls.append((frame, found))
+        calls.append((frame, found.personas))
         return found
 
     with monkeypatch.context() as m:
-        m.setattr(personas_mod, "find_personas", recording)
+        m.setattr(personas_mod, "discover_personas", recording)
         closed = close_due(settings)
     con = duckdb.connect(str(settings.warehouse_path), read_only=True)
     try:
@@ -140,14 +140,14 @@ def _persona_truth(rep: Replicate) -> pd.DataFrame:
 
 def _check_personas(table: pd.DataFrame) -> int:
     """Where a close found more than one persona, the one(s) labelled `very_well` must have a higher mean true
-    effect than every persona with a worse verdict (`not_at_all`/`stop`, or `somewhat`). Returns the number
-    of closes compared."""
+    effect than every persona with a worse *conclusive* verdict (`not_at_all`/`stop`, or `somewhat`; an
+    `inconclusive` persona claims nothing). Returns the number of closes compared."""
     compared = 0
     if table.empty:
         return compared
     for (_replicate, launch_id), g in table.groupby(["replicate", "launch_id"], dropna=False):
         good = g[g["verdict"] == "very_well"]
-        worse = g[g["verdict"] != "very_well"]
+        worse = g[g["verdict"].isin(["somewhat", "not_at_all"])]
         if len(g) < 2 or good.empty or worse.empty:
             continue
         compared += 1

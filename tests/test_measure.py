@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import re
 import time
 
@@ -22,7 +23,18 @@ from holdout.measure import (
     required_sample_size,
     standardized_mean_differences,
 )
-from holdout.measure.personas import NOT_AT_ALL, SOMEWHAT, VERY_WELL, classify
+from holdout.measure.learners import fit_uplift
+from holdout.measure.personas import (
+    INCONCLUSIVE,
+    MDE_MULTIPLE,
+    NOT_AT_ALL,
+    RETEST,
+    SOMEWHAT,
+    VERY_WELL,
+    classify,
+    discover_personas,
+    power_min_group_size,
+)
 from holdout.measure.report import normalize_funnel
 from holdout.measure.uplift import bootstrap_means, proportion_difference, welch_from_stats, wilson_interval
 
@@ -333,8 +345,9 @@ def test_persona_input_errors():
         (2.0, 0.5, 3.5, 1.0, None, (VERY_WELL, False, "keep")),
         (2.0, 0.5, 3.5, 1.0, 2.5, (VERY_WELL, False, "rework")),  # works, but does not pay for the contact
         (0.8, 0.1, 1.5, 1.0, None, (SOMEWHAT, False, "rework")),
-        (0.6, -0.4, 1.6, 1.0, None, (SOMEWHAT, False, "rework")),
-        (0.3, -0.7, 1.3, 1.0, None, (NOT_AT_ALL, False, "stop")),
+        (0.6, -0.4, 1.6, 1.0, None, (INCONCLUSIVE, False, "retest")),  # no evidence, but could matter
+        (0.3, -0.7, 1.3, 1.0, None, (INCONCLUSIVE, False, "retest")),
+        (0.3, -0.2, 0.8, 1.0, None, (NOT_AT_ALL, False, "stop")),  # rules out the average uplift
         (-1.0, -1.8, -0.2, 1.0, None, (NOT_AT_ALL, True, "stop")),
         (0.5, 0.1, 0.9, -0.2, None, (VERY_WELL, False, "keep")),  # works where the campaign failed overall
         (0.1, -0.3, 0.5, -0.2, None, (NOT_AT_ALL, False, "stop")),
@@ -342,6 +355,98 @@ def test_persona_input_errors():
 )
 def test_verdict_thresholds(uplift, lo, hi, overall, cost, expected):
     assert classify(uplift, lo, hi, overall, cost) == expected
+
+
+def test_wide_interval_is_inconclusive_not_rework():
+    """gift-email on the demo: +4.74 [-11.14, +20.62], p=0.558 was 'somewhat -> rework'."""
+    assert classify(4.74, -11.14, 20.62, 4.74) == (INCONCLUSIVE, False, RETEST)
+    assert classify(4.74, -11.14, 20.62, 4.74, 0.05, p_holm=0.558) == (INCONCLUSIVE, False, RETEST)
+    # Significant on its own interval but not after Holm: no positive verdict either.
+    assert classify(2.0, 0.1, 3.9, 1.0, p_holm=0.2)[0] == INCONCLUSIVE
+
+
+def test_group_sizes_follow_power():
+    sd, r, share = 40.0, 1.5, 0.1
+    need = power_min_group_size(sd, r, share)
+
+    # `need` control customers (and the test customers the share implies) detect MDE_MULTIPLE * R; fewer do not.
+    def mde(n_control):
+        return minimum_detectable_uplift(n_control * (1 - share) / share, n_control, sd)
+
+    assert mde(need) <= MDE_MULTIPLE * r < mde(need - 2)
+    assert power_min_group_size(sd, r, share) > power_min_group_size(
+        sd, 3 * r, share
+    )  # bigger effect: smaller
+    # A launch too small for two powered groups gets one group, and says why with the power figures.
+    frame = planted_campaign(200, seed=3)
+    found = discover_personas(
+        frame, treatment_col="group", outcome_col="revenue", feature_cols=FEATURES, seed=0
+    )
+    assert [p.definition for p in found.personas] == ["all customers"]
+    assert "no split possible" in found.method and found.personas[0].mde > 0
+
+
+def split_campaign(n: int, seed: int) -> tuple[pd.DataFrame, np.ndarray]:
+    """Planted split: segment a gets +30 EUR expected revenue from the campaign, b gets 0; 30% control.
+    Returns the frame and every customer's true uplift."""
+    rng = np.random.default_rng(seed)
+    frame = pd.DataFrame(
+        {
+            "segment": rng.choice(["a", "b"], n, p=[0.4, 0.6]),
+            "tenure": rng.exponential(300, n).round(),
+            "region": rng.choice(list("WXYZ"), n),
+        }
+    )
+    treated = rng.random(n) < 0.7
+    true = np.where(frame["segment"] == "a", 30.0, 0.0)
+    frame["revenue"] = (
+        np.where(rng.random(n) < 0.3, rng.lognormal(3.5, 0.7, n), 0.0)
+        + treated * true * (rng.random(n) < 0.5) * 2
+    )
+    frame["group"] = np.where(treated, "test", "control")
+    return frame, true
+
+
+def fast_learner(x, treated, y, *, seed):
+    """The DR-learner with fewer boosting rounds, so the tests stay quick on a loaded machine."""
+    return fit_uplift(
+        x, treated, y, seed=seed, nuisance_params={"n_estimators": 60}, final_params={"n_estimators": 60}
+    )
+
+
+def test_model_personas_recover_a_planted_split_with_honest_coverage():
+    covered, total = 0, 0
+    for seed in range(3):
+        frame, true = split_campaign(8_000, seed)
+        found = discover_personas(
+            frame,
+            treatment_col="group",
+            outcome_col="revenue",
+            feature_cols=["segment", "tenure", "region"],
+            seed=seed,
+            learner=fast_learner,
+        )
+        assert found.found_by == "model" and "model-based" in found.method
+        assert found.predictions is not None and found.qini is not None
+        personas = found.personas
+        assert len(personas) >= 2
+        labels = assign_personas(frame, personas).to_numpy()
+        test = (frame["group"] == "test").to_numpy()
+        for p in personas:
+            members = labels == p.persona_id
+            truth = true[members & test].mean()
+            covered += p.ci_low <= truth <= p.ci_high
+            total += 1
+            share_a = (frame["segment"].to_numpy()[members] == "a").mean()
+            if share_a > 0.95:
+                assert p.verdict == VERY_WELL
+            elif share_a < 0.05:
+                assert p.verdict in (NOT_AT_ALL, INCONCLUSIVE)
+        # The split itself was found: some persona is (almost) all segment a.
+        assert any(
+            (frame["segment"].to_numpy()[labels == p.persona_id] == "a").mean() > 0.95 for p in personas
+        )
+    assert covered / total >= 0.8, (covered, total)
 
 
 @pytest.mark.slow
@@ -448,3 +553,37 @@ def test_report_reads_as_a_marketer_expects(tmp_path):
     roi_cell = f"{100 * flat.roi:.0f}%"
     assert roi_cell not in doc  # no point ROI when the uplift's interval includes zero
     assert "not distinguishable from zero" in doc
+
+
+def test_report_shows_power_labels_method_and_qini(tmp_path):
+    frame, _ = split_campaign(8_000, seed=5)
+    t, c = frame["group"] == "test", frame["group"] == "control"
+    revenue = measure_uplift(frame.loc[t, "revenue"], frame.loc[c, "revenue"], n_boot=0)
+    found = discover_personas(
+        frame,
+        treatment_col="group",
+        outcome_col="revenue",
+        feature_cols=["segment", "tenure", "region"],
+        seed=5,
+        learner=fast_learner,
+    )
+    # One persona made inconclusive, as a wide interval would be: the report must say so and advise a retest.
+    wide = dataclasses.replace(
+        found.personas[-1], ci_low=-50.0, ci_high=60.0, verdict=INCONCLUSIVE, recommendation=RETEST
+    )
+    personas = [*found.personas[:-1], wide]
+    doc = render_campaign_report(
+        tmp_path / "split.html",
+        campaign={"id": "split"},
+        results=[revenue],
+        personas=personas,
+        funnel=[("all", len(frame))],
+        persona_method=found.method,
+        qini=found.qini,
+    ).read_text()
+    assert "detectable (80% power)" in doc
+    assert f"{personas[0].mde:,.2f}" in doc
+    assert "class='l inconclusive'>inconclusive" in doc and ">retest<" in doc
+    assert "How the personas were found: model-based: given learner" in doc
+    assert "Qini curve" in doc
+    assert len(re.findall(r'src="data:image/png;base64,', doc)) == 4  # uplift, forest, Qini, funnel

@@ -123,7 +123,7 @@ class Measurement:
 
 def measure_launch(settings: Settings, con: duckdb.DuckDBPyConnection, row: tuple) -> Measurement:
     """Measure one launch from a read-only connection and render its HTML report; the ledger is not touched."""
-    from holdout.measure.personas import find_personas
+    from holdout.measure.personas import discover_personas
     from holdout.measure.uplift import measure_conversion, measure_uplift
 
     launch_id, campaign_id, launch_date, window_end, channel, funnel_json = row
@@ -145,18 +145,19 @@ def measure_launch(settings: Settings, con: duckdb.DuckDBPyConnection, row: tupl
     profile, source = _profile(con, settings, launch_id, out["customer_id"])
     frame = out.merge(profile, on="customer_id", how="left")
     features = [c for c in PROFILE_COLUMNS if c in frame.columns and frame[c].notna().any()]
-    min_group = int(min(500, max(30, len(control) // 8)))
-    personas = []
-    if features and len(control) >= 2 * min_group:
-        personas = find_personas(
+    personas, persona_method, qini = [], "no personas: no profile columns or an empty arm", None
+    if features and len(control) and len(test):
+        # Group sizes come from power (personas module doc), not a fixed floor.
+        found = discover_personas(
             frame,
             treatment_col="group",
             outcome_col="revenue",
             feature_cols=features,
             seed=SEED,
-            min_group_size=min_group,
             cost_per_contact=cost,
         )
+        personas, persona_method, qini = found.personas, found.method, found.qini
+        log.info("%s personas: %s", launch_id, persona_method)
 
     closed_at = datetime.now(UTC).replace(tzinfo=None)
     ids = {"campaign_id": campaign_id, "launch_id": launch_id}
@@ -173,7 +174,9 @@ def measure_launch(settings: Settings, con: duckdb.DuckDBPyConnection, row: tupl
         ]
     )
     results["method"] = results["method"] + f"; {source}"
-    persona_rows = pd.DataFrame([{**ids, **p.to_record(), "closed_at": closed_at} for p in personas])
+    persona_rows = pd.DataFrame(
+        [{**ids, **p.to_record(), "persona_method": persona_method, "closed_at": closed_at} for p in personas]
+    )
 
     report = _render_report(
         settings,
@@ -182,6 +185,8 @@ def measure_launch(settings: Settings, con: duckdb.DuckDBPyConnection, row: tupl
         source=source,
         results=[revenue, conversion],
         personas=personas,
+        persona_method=persona_method,
+        qini=qini,
     )
     closed = ClosedLaunch(
         launch_id,
@@ -197,7 +202,15 @@ def measure_launch(settings: Settings, con: duckdb.DuckDBPyConnection, row: tupl
 
 
 def _render_report(
-    settings: Settings, row: tuple, *, spec: dict, source: str, results: list, personas: list
+    settings: Settings,
+    row: tuple,
+    *,
+    spec: dict,
+    source: str,
+    results: list,
+    personas: list,
+    persona_method: str = "",
+    qini: pd.DataFrame | None = None,
 ) -> Path:
     """Write the launch's HTML report through a temporary file, so a reader never sees half a page."""
     from holdout.measure.report import render_campaign_report
@@ -223,6 +236,8 @@ def _render_report(
         personas=personas,
         funnel=[(s["step"], s["count"]) for s in funnel],
         balance=balance,
+        persona_method=persona_method,
+        qini=qini,
     )
     tmp.replace(report)
     return report
@@ -341,7 +356,7 @@ def campaign_report(settings: Settings, campaign_id: str) -> str:
         personas = con.execute(
             """
             select launch_id, persona_id, persona_definition, test_customers, control_customers, uplift,
-                   uplift_ci_low, uplift_ci_high, verdict, recommendation
+                   uplift_ci_low, uplift_ci_high, verdict, recommendation, uplift_mde, persona_method
             from ops.campaign_persona_results where campaign_id = ? order by launch_id, persona_id""",
             [campaign_id],
         ).df()
@@ -365,10 +380,15 @@ def campaign_report(settings: Settings, campaign_id: str) -> str:
                     f"    {r.metric} {r.test_response_rate:.2%} vs {r.control_response_rate:.2%}: "
                     f"uplift {r.uplift * 100:+.2f} pts [{r.uplift_ci_low * 100:+.2f}, {r.uplift_ci_high * 100:+.2f}]"
                 )
-        for p in personas[personas["launch_id"] == lid].itertuples():
+        launch_personas = personas[personas["launch_id"] == lid]
+        methods = launch_personas["persona_method"].dropna().unique()
+        if len(methods):
+            lines.append(f"    personas found by {methods[0]}")
+        for p in launch_personas.itertuples():
+            power = "" if pd.isna(p.uplift_mde) else f" (detectable: {p.uplift_mde:.2f})"
             lines.append(
                 f"    persona {p.persona_id} ({p.persona_definition}): uplift {p.uplift:+.2f} "
-                f"[{p.uplift_ci_low:+.2f}, {p.uplift_ci_high:+.2f}] -> {p.verdict}; {p.recommendation}"
+                f"[{p.uplift_ci_low:+.2f}, {p.uplift_ci_high:+.2f}]{power} -> {p.verdict}; {p.recommendation}"
             )
         if report:
             lines.append(f"    report: {report}")

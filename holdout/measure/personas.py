@@ -21,16 +21,39 @@ Search (greedy sequential covering over conjunctions of at most ``max_order`` co
    single persona "all customers" is measured on the whole audience (nothing was selected, so nothing can
    be inflated).
 
+Model-based personas (``discover_personas``, the default at close): an uplift learner
+(``holdout.measure.learners.fit_uplift``, X/DR-learner on LightGBM) is fitted on the discovery half only; a
+shallow tree (depth ``max_depth``, every leaf at least the power-derived size in each arm) is grown on the
+discovery half's *predicted* uplift over the same readable conditions as the search, so a persona reads
+"lifecycle_stage = at_risk AND discount_share >= 0.3". The leaves become sequential rules (a later persona
+excludes the earlier ones), and every number is again estimated on the estimation half only. The greedy
+search above is the fallback when the learner cannot be fitted (too few customers, no learner installed, or
+``use_model=False``); ``PersonaResult.method`` says which one ran.
+
+Power (``holdout.measure.power.minimum_detectable_uplift``): each persona reports ``mde``, the smallest true
+uplift its estimation-half arms (sizes and per-arm standard deviations of the outcome) detect with 80% power at
+5% two-sided. Minimum group sizes are derived from power, not fixed (``power_min_group_size``): a group must be
+large enough that its estimation-half MDE is at most ``MDE_MULTIPLE`` times the *yardstick* ``R`` (below), i.e.
+a group whose true uplift is ``MDE_MULTIPLE`` times the average (or the contact cost) is detected 80% of the time.
+For sizing, ``R`` is floored at the whole discovery half's MDE: when the average uplift or the contact cost is
+tiny (a 0.02 EUR e-mail), a persona may still be ``MDE_MULTIPLE`` times less precise than the launch itself, so
+any group holding ``1 / MDE_MULTIPLE**2`` of the audience qualifies.
+
 Verdicts (estimation half, ``U`` = the overall uplift on the estimation half, ``[lo, hi]`` the persona's 95%
-interval):
+interval, ``p_holm`` its Holm-adjusted p-value over the personas, ``alpha = 1 - confidence``). The yardstick
+``R``, the smallest uplift that matters, is ``max(U, cost_per_contact)``; when that is not positive (the
+campaign did nothing on average and the contact is free) ``R`` is the whole audience's estimation-half MDE.
 
 * ``not_at_all`` and ``harmful`` if ``hi < 0``;
-* ``very_well`` if ``lo > 0`` and the uplift is at least ``max(U, 0)``;
-* ``somewhat`` if the uplift is positive and either ``lo > 0`` or (``U > 0`` and uplift >= ``U / 2``);
-* ``not_at_all`` otherwise (no evidence of an effect and a point estimate below half the average).
+* positive evidence means ``lo > 0`` and ``p_holm < alpha``; then ``very_well`` if the uplift is at least
+  ``max(U, 0)``, else ``somewhat``;
+* ``inconclusive`` otherwise if ``hi >= R``: no evidence of an effect, yet the interval still holds an uplift
+  that matters (gift-email, +4.74 [-11.14, +20.62], p=0.558, is inconclusive, not "somewhat");
+* ``not_at_all`` otherwise (the interval rules out every uplift that matters).
 
 Recommendations: ``very_well`` -> ``keep`` (``rework`` if a ``cost_per_contact`` is given and the uplift per
-customer does not cover it), ``somewhat`` -> ``rework``, ``not_at_all`` -> ``stop``.
+customer does not cover it), ``somewhat`` -> ``rework``, ``inconclusive`` -> ``retest`` (collect more data:
+the group is too small for its variance), ``not_at_all`` -> ``stop``.
 """
 
 from __future__ import annotations
@@ -45,11 +68,17 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from holdout.measure.power import minimum_detectable_uplift, required_sample_size
 from holdout.measure.uplift import welch_from_stats
 
-VERY_WELL, SOMEWHAT, NOT_AT_ALL = "very_well", "somewhat", "not_at_all"
-KEEP, REWORK, STOP = "keep", "rework", "stop"
-SOMEWHAT_SHARE_OF_OVERALL = 0.5
+VERY_WELL, SOMEWHAT, NOT_AT_ALL, INCONCLUSIVE = "very_well", "somewhat", "not_at_all", "inconclusive"
+KEEP, REWORK, STOP, RETEST = "keep", "rework", "stop", "retest"
+# A persona must be able to detect (80% power, 5% two-sided) an uplift this many times the yardstick R.
+MDE_MULTIPLE = 3.0
+MIN_ARM_SIZE = 30  # below ~30 per arm Welch's normal approximation is not trustworthy
+# The learner is fitted on at most this many discovery customers (a random subset, arms kept in proportion):
+# beyond it the per-customer predictions barely change and a 500,000-customer close must stay within a minute.
+MAX_LEARNER_ROWS = 100_000
 
 
 @dataclass(frozen=True)
@@ -104,6 +133,8 @@ class Persona:
     verdict: str
     harmful: bool
     recommendation: str
+    mde: float = float("nan")  # estimation-half minimum detectable uplift (80% power, 5% two-sided)
+    found_by: str = "search"  # "model" (learner + shallow tree) or "search" (greedy fallback)
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
@@ -124,6 +155,8 @@ class Persona:
             "incremental_revenue": self.incremental_revenue,
             "verdict": self.verdict,
             "recommendation": self.recommendation,
+            "uplift_mde": self.mde,
+            "persona_method": self.found_by,
         }
 
 
@@ -352,20 +385,58 @@ class _Search:
 
 
 def classify(
-    uplift: float, ci_low: float, ci_high: float, overall_uplift: float, cost_per_contact: float | None = None
+    uplift: float,
+    ci_low: float,
+    ci_high: float,
+    overall_uplift: float,
+    cost_per_contact: float | None = None,
+    *,
+    p_holm: float | None = None,
+    relevant: float | None = None,
+    alpha: float = 0.05,
 ) -> tuple[str, bool, str]:
-    """Verdict, harmful flag and recommendation for one group (thresholds in the module docstring)."""
+    """Verdict, harmful flag and recommendation for one group (thresholds in the module docstring).
+
+    ``relevant`` is the yardstick R; by default ``max(overall_uplift, cost_per_contact)``, and when that is not
+    positive and no R is given, nothing is inconclusive. ``p_holm`` defaults to "significant iff lo > 0".
+    """
     if ci_high < 0:
         return NOT_AT_ALL, True, STOP
-    # Relative tolerance: a persona that is the whole audience must tie with the average despite rounding.
-    if ci_low > 0 and uplift >= max(overall_uplift, 0.0) - 1e-12 * abs(overall_uplift):
-        pays = cost_per_contact is None or uplift > cost_per_contact
-        return VERY_WELL, False, KEEP if pays else REWORK
-    if uplift > 0 and (
-        ci_low > 0 or (overall_uplift > 0 and uplift >= SOMEWHAT_SHARE_OF_OVERALL * overall_uplift)
-    ):
+    if ci_low > 0 and (p_holm is None or p_holm < alpha):
+        # Relative tolerance: a persona that is the whole audience must tie with the average despite rounding.
+        if uplift >= max(overall_uplift, 0.0) - 1e-12 * abs(overall_uplift):
+            pays = cost_per_contact is None or uplift > cost_per_contact
+            return VERY_WELL, False, KEEP if pays else REWORK
         return SOMEWHAT, False, REWORK
+    if relevant is None:
+        relevant = max(overall_uplift, cost_per_contact or 0.0)
+    if relevant > 0 and ci_high >= relevant:
+        return INCONCLUSIVE, False, RETEST
     return NOT_AT_ALL, False, STOP
+
+
+def yardstick(overall_uplift: float, cost_per_contact: float | None, overall_mde: float) -> float:
+    """R: the smallest uplift that matters (module docstring)."""
+    r = max(overall_uplift, cost_per_contact or 0.0)
+    return r if r > 0 else overall_mde
+
+
+def power_min_group_size(
+    sd: float,
+    yardstick_value: float,
+    control_share: float,
+    *,
+    multiple: float = MDE_MULTIPLE,
+    alpha: float = 0.05,
+    power: float = 0.8,
+) -> int:
+    """Smallest number of *control* customers a group needs on one half (discovery or estimation; the halves
+    are equal) so that its MDE is at most ``multiple * yardstick_value`` (module docstring), at least
+    ``MIN_ARM_SIZE``. The test arm follows from the control share."""
+    if not (sd > 0 and yardstick_value > 0 and 0 < control_share < 1):
+        return MIN_ARM_SIZE
+    total = required_sample_size(multiple * yardstick_value, sd, control_share, alpha, power)
+    return max(MIN_ARM_SIZE, int(math.ceil(total * min(control_share, 1 - control_share))))
 
 
 def _holm(p: np.ndarray) -> np.ndarray:
@@ -436,7 +507,9 @@ def find_personas(
     # With no persona found nothing was selected, so the whole audience measures the single group honestly.
     estimation = ~discovery if rules else np.ones(len(frame), dtype=bool)
     est = _estimate_groups(membership, estimation, treated, y, len(rules) + 1, confidence)
-    return _personas_from(rules, overlaps, membership, discovery, treated, y, est, cost_per_contact)
+    return _personas_from(
+        rules, overlaps, membership, discovery, treated, y, est, cost_per_contact, "search", 1 - confidence
+    )
 
 
 def _checked_inputs(
@@ -537,6 +610,8 @@ class _GroupEstimates:
     welch: dict[str, np.ndarray]
     p_holm: np.ndarray
     overall_uplift: float
+    mde: np.ndarray  # per group, estimation half
+    overall_mde: float
 
 
 def _estimate_groups(
@@ -566,7 +641,13 @@ def _estimate_groups(
     w = welch_from_stats(mt, vt, nt, mc, vc, nc, confidence)
     # The yardstick is the overall uplift on the same rows, so a persona and the average share noise.
     overall = float(st.sum() / nt.sum() - sc.sum() / nc.sum())
-    return _GroupEstimates(nt, nc, mt, mc, w, _holm(np.nan_to_num(w["p_value"], nan=1.0)), overall)
+    sd_t, sd_c = float(np.std(yc[rows & treated], ddof=1)), float(np.std(yc[rows & ~treated], ddof=1))
+    overall_mde = float(minimum_detectable_uplift(nt.sum(), nc.sum(), (sd_t, sd_c)))
+    ok = (nt >= 2) & (nc >= 2)
+    mde = np.full(k, np.nan)
+    mde[ok] = minimum_detectable_uplift(nt[ok], nc[ok], (np.sqrt(vt[ok]), np.sqrt(vc[ok])))
+    p_holm = _holm(np.nan_to_num(w["p_value"], nan=1.0))
+    return _GroupEstimates(nt, nc, mt, mc, w, p_holm, overall, mde, overall_mde)
 
 
 def _personas_from(
@@ -578,8 +659,11 @@ def _personas_from(
     y: np.ndarray,
     est: _GroupEstimates,
     cost_per_contact: float | None,
+    found_by: str = "search",
+    alpha: float = 0.05,
 ) -> list[Persona]:
     k = len(rules) + 1
+    relevant = yardstick(est.overall_uplift, cost_per_contact, est.overall_mde)
     full_t = np.bincount(membership[treated], minlength=k)
     full_c = np.bincount(membership[~treated], minlength=k)
     w = est.welch
@@ -598,7 +682,16 @@ def _personas_from(
             d_rows = discovery & (membership == r)
             d_uplift = float(y[d_rows & treated].mean() - y[d_rows & ~treated].mean())
         uplift, lo, hi = float(w["uplift"][r]), float(w["ci_low"][r]), float(w["ci_high"][r])
-        verdict, harmful, recommendation = classify(uplift, lo, hi, est.overall_uplift, cost_per_contact)
+        verdict, harmful, recommendation = classify(
+            uplift,
+            lo,
+            hi,
+            est.overall_uplift,
+            cost_per_contact,
+            p_holm=float(est.p_holm[r]),
+            relevant=relevant,
+            alpha=alpha,
+        )
         personas.append(
             Persona(
                 persona_id=f"P{r + 1}",
@@ -623,6 +716,8 @@ def _personas_from(
                 verdict=verdict,
                 harmful=harmful,
                 recommendation=recommendation,
+                mde=float(est.mde[r]),
+                found_by=found_by,
             )
         )
     return personas
@@ -646,5 +741,230 @@ def personas_frame(personas: Sequence[Persona]) -> pd.DataFrame:
         "verdict",
         "harmful",
         "recommendation",
+        "mde",
+        "found_by",
     ]
     return pd.DataFrame([{c: getattr(p, c) for c in cols} for p in personas], columns=cols)
+
+
+# --- model-based personas ------------------------------------------------------------------------------------
+
+
+@dataclass
+class PersonaResult:
+    """What ``discover_personas`` found, and how."""
+
+    personas: list[Persona]
+    found_by: str  # "model" or "search"
+    method: str  # one readable sentence for the report and the ledger
+    min_group_size: int  # power-derived minimum control customers per persona and half
+    predictions: np.ndarray | None = None  # per-row predicted uplift (model path only)
+    estimation: np.ndarray | None = None  # rows whose outcomes produced the reported figures
+    qini: pd.DataFrame | None = None  # Qini curve of the predictions on the estimation half (model path)
+
+
+def model_matrix(frame: pd.DataFrame, feature_cols: Sequence[str]) -> pd.DataFrame:
+    """Profile columns as floats for a learner: numbers as they are, categories and flags as integer codes
+    (missing stays NaN, which LightGBM routes on its own)."""
+    out = {}
+    for c in feature_cols:
+        s = frame[c]
+        numeric = pd.api.types.is_numeric_dtype(s) and not isinstance(s.dtype, pd.CategoricalDtype)
+        if numeric and not pd.api.types.is_bool_dtype(s):
+            out[c] = pd.to_numeric(s, errors="coerce").astype("float64")
+        else:
+            codes = pd.Series(pd.Categorical(s.astype("object").where(s.notna(), None)).codes, index=s.index)
+            out[c] = codes.where(codes >= 0).astype("float64")
+    return pd.DataFrame(out, index=frame.index)
+
+
+def _default_learner() -> tuple[Any, str]:
+    """``holdout.measure.learners.fit_uplift`` (cross-fitted DR-learner on LightGBM)."""
+    from holdout.measure.learners import fit_uplift
+
+    return fit_uplift, "DR-learner on LightGBM"
+
+
+def _qini(scores: np.ndarray, treated: np.ndarray, y: np.ndarray, points: int = 200) -> pd.DataFrame:
+    """The Qini curve (``holdout.measure.learners.qini_curve``), thinned to about ``points`` points to plot."""
+    from holdout.measure.learners import qini_curve
+
+    k, value = qini_curve(y, scores, treated)
+    keep = np.unique(np.linspace(0, k.size - 1, points).astype(int))
+    return pd.DataFrame({"share": k[keep] / treated.size, "incremental": value[keep]})
+
+
+def _fit_rows(discovery: np.ndarray, seed: int) -> np.ndarray:
+    """The discovery rows the learner is fitted on: all of them, or a random ``MAX_LEARNER_ROWS`` (a uniform
+    subset keeps the arms' proportions in expectation, and the propensity is re-read from the subset)."""
+    idx = np.flatnonzero(discovery)
+    if idx.size <= MAX_LEARNER_ROWS:
+        return discovery
+    keep = np.zeros(discovery.size, dtype=bool)
+    keep[np.random.default_rng(seed + 1).choice(idx, MAX_LEARNER_ROWS, replace=False)] = True
+    return keep
+
+
+def _tree_rules(
+    features: list[_Feature],
+    rows: np.ndarray,
+    treated: np.ndarray,
+    tau: np.ndarray,
+    *,
+    max_depth: int,
+    min_arm: int,
+    min_difference: float,
+) -> list[_Rule]:
+    """A regression tree of predicted uplift ``tau`` over the readable conditions, grown on ``rows``; every
+    leaf keeps ``min_arm`` customers of each arm. Leaves in pre-order, each as the conditions on its path where
+    it went the "condition holds" way: the earlier leaves cover the rest, so the rules partition in order. A split
+    must separate mean predicted uplifts by at least ``min_difference`` (the yardstick R): finer splits follow
+    the learner's noise, not groups a marketer could act on."""
+    t = treated.astype(np.int64)
+    leaves: list[list[Condition]] = []
+
+    def split(idx: np.ndarray) -> tuple[Condition, np.ndarray] | None:
+        total_n, total_s = idx.size, tau[idx].sum()
+        best, best_gain = None, 1e-12 * max(1.0, abs(total_s))
+        for f in features:
+            codes = f.codes[idx]
+            arm = np.bincount(codes * 2 + t[idx], minlength=2 * f.n_levels).reshape(f.n_levels, 2)
+            sums = np.bincount(codes, weights=tau[idx], minlength=f.n_levels)
+            n_in, s_in = f.matrix @ arm, f.matrix @ sums
+            n_out, s_out = arm.sum(axis=0) - n_in, total_s - s_in
+            ok = (n_in >= min_arm).all(axis=1) & (n_out >= min_arm).all(axis=1)
+            if not ok.any():
+                continue
+            a, b = n_in.sum(axis=1), n_out.sum(axis=1)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                ok &= np.abs(s_in / a - s_out / b) >= min_difference
+                gain = np.where(ok, s_in**2 / a + s_out**2 / b - total_s**2 / total_n, -np.inf)
+            c = int(np.argmax(gain))
+            if gain[c] > best_gain:
+                best_gain = float(gain[c])
+                best = (f.conditions[c], f.matrix[c][codes] > 0)
+        return best
+
+    def grow(idx: np.ndarray, path: list[Condition], depth: int) -> None:
+        found = split(idx) if depth < max_depth else None
+        if found is None:
+            leaves.append(path)
+            return
+        cond, inside = found
+        grow(idx[inside], [*path, cond], depth + 1)
+        grow(idx[~inside], path, depth + 1)
+
+    grow(rows, [], 0)
+    rules: list[_Rule] = []
+    for path in leaves[:-1]:  # the last leaf (every condition failed) is "everyone else"
+        rows_in = np.ones(rows.size, dtype=bool)
+        for c in path:
+            f = next(f for f in features if f.name == c.feature)
+            rows_in &= f.matrix[f.conditions.index(c)][f.codes[rows]] > 0
+        rules.append(
+            (path, float(np.mean(tau[rows[rows_in]])) if rows_in.any() else float("nan"), float("nan"))
+        )
+    return rules
+
+
+def discover_personas(
+    frame: pd.DataFrame,
+    *,
+    treatment_col: str,
+    outcome_col: str,
+    feature_cols: Sequence[str],
+    seed: int = 0,
+    cost_per_contact: float | None = None,
+    use_model: bool = True,
+    learner: Any = None,
+    max_depth: int = 2,
+    min_group_size: int | None = None,
+    treated_value: Any = None,
+    confidence: float = 0.95,
+    **search_options: Any,
+) -> PersonaResult:
+    """Personas for one launch: model-based when a learner can be fitted, else the greedy search (module doc).
+
+    ``learner`` is a ``fit_uplift(X, treated, y, *, seed)`` callable returning an object with ``predict(X)``
+    (default: ``holdout.measure.learners.fit_uplift``). ``min_group_size`` (control customers per persona and
+    half) defaults to the power-derived size. Every reported figure comes from the estimation half.
+    """
+    treated, y = _checked_inputs(frame, treatment_col, outcome_col, feature_cols, treated_value)
+    discovery = _discovery_half(treated, seed)
+    d_t, d_c = discovery & treated, discovery & ~treated
+    overall_d = float(y[d_t].mean() - y[d_c].mean())
+    sd = float(np.std(y[discovery], ddof=1))
+    mde_d = float(minimum_detectable_uplift(d_t.sum(), d_c.sum(), (np.std(y[d_t]), np.std(y[d_c]))))
+    control_share = float((~treated).mean())
+    if min_group_size is None:
+        # The whole half's MDE floors the yardstick for sizing: a persona may be at most MDE_MULTIPLE times less
+        # precise than the launch itself (so any group of 1/MDE_MULTIPLE^2 of the audience qualifies).
+        r = max(yardstick(overall_d, cost_per_contact, mde_d), mde_d)
+        min_group_size = power_min_group_size(sd, r, control_share)
+    smaller_arm = int(min(d_t.sum(), d_c.sum()))
+    features = [_encode_feature(c, frame[c], search_options.get("n_bins", 4), 12) for c in feature_cols]
+    features = [f for f in features if f.conditions]
+    rules: list[_Rule] = []
+    predictions, found_by = None, "search"
+    sizing = f"personas need {min_group_size:,} customers per arm and half (power-derived)"
+    if smaller_arm < 2 * min_group_size or not features:
+        method = (
+            f"no split possible: {sizing}, the smaller arm's half holds {smaller_arm:,} "
+            "(see the MDE: the launch is too small to tell groups apart)"
+        )
+    else:
+        reason = "model-based personas disabled"
+        if use_model:
+            try:
+                fit, learner_name = (learner, "given learner") if learner else _default_learner()
+                x = model_matrix(frame, feature_cols)
+                fit_rows = _fit_rows(discovery, seed)
+                model = fit(x[fit_rows], treated[fit_rows], y[fit_rows], seed=seed)
+                predictions = np.asarray(model.predict(x), dtype=np.float64).reshape(-1)
+            except ImportError as exc:
+                reason = f"no uplift learner installed ({exc.name})"
+                learner_name = ""
+            except ValueError as exc:  # e.g. too few customers for the learner
+                reason = f"uplift learner could not be fitted ({exc})"
+        if predictions is not None:
+            found_by = "model"
+            rules = _tree_rules(
+                features,
+                np.flatnonzero(discovery),
+                treated,
+                predictions,
+                max_depth=max_depth,
+                min_arm=min_group_size,
+                min_difference=yardstick(overall_d, cost_per_contact, mde_d),
+            )
+            method = (
+                f"model-based: {learner_name} fitted on the discovery half, a depth-{max_depth} tree on its "
+                f"predictions; {sizing}"
+            )
+        else:
+            opts = {k: v for k, v in search_options.items() if k != "n_bins"}
+            rules = _discover_rules(
+                features,
+                discovery,
+                treated,
+                y,
+                max_order=opts.pop("max_order", 2),
+                max_personas=opts.pop("max_personas", 6),
+                min_group_size=min_group_size,
+                complexity_penalty=opts.pop("complexity_penalty", 0.5),
+                min_z=opts.pop("min_z", None),
+                discovery_alpha=opts.pop("discovery_alpha", 0.05),
+            )
+            method = f"greedy search fallback ({reason}); {sizing}"
+    membership, overlaps = _membership(frame, rules)
+    # With no persona found nothing was selected, so the whole audience measures the single group honestly.
+    estimation = ~discovery if rules else np.ones(len(frame), dtype=bool)
+    est = _estimate_groups(membership, estimation, treated, y, len(rules) + 1, confidence)
+    personas = _personas_from(
+        rules, overlaps, membership, discovery, treated, y, est, cost_per_contact, found_by, 1 - confidence
+    )
+    qini = None
+    if predictions is not None:
+        rows = ~discovery
+        qini = _qini(predictions[rows], treated[rows], y[rows])
+    return PersonaResult(personas, found_by, method, min_group_size, predictions, estimation, qini)

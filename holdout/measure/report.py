@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from holdout.measure.personas import NOT_AT_ALL, SOMEWHAT, VERY_WELL, Persona
+from holdout.measure.personas import INCONCLUSIVE, NOT_AT_ALL, SOMEWHAT, VERY_WELL, Persona
 from holdout.measure.power import SMD_THRESHOLD
 from holdout.measure.uplift import ConversionResult, UpliftResult
 
@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
 Result = UpliftResult | ConversionResult
 
-VERDICT_COLOURS = {VERY_WELL: "#1a7f37", SOMEWHAT: "#d4a72c", NOT_AT_ALL: "#8c959f"}
+VERDICT_COLOURS = {VERY_WELL: "#1a7f37", SOMEWHAT: "#d4a72c", NOT_AT_ALL: "#8c959f", INCONCLUSIVE: "#0969da"}
 HARMFUL_COLOUR = "#cf222e"
 
 METHOD_TEXT = [
@@ -40,13 +40,19 @@ METHOD_TEXT = [
     "- cost) / cost, on revenue, not margin, shown with the interval that the uplift's interval implies; when "
     "that uplift interval includes zero only the ROI interval is shown.",
     "Personas: customers are split at random, within each arm, into a discovery half and an estimation half. "
-    "A greedy search over profile conditions and pairs of conditions, run on the discovery half only, peels "
-    "off the groups whose uplift differs most from the rest (Bonferroni-controlled z-statistic, minimum group "
-    "size in both arms). Every persona figure (uplift, interval, p-value) comes from the estimation half, so it "
-    "is not inflated by the search; incremental revenue scales that uplift to the persona's test customers.",
-    "Verdicts (U = overall uplift on the estimation half): very well = interval above zero and uplift >= "
-    "max(U, 0) -> keep; somewhat = positive uplift with an interval above zero or at least U/2 -> rework; "
-    "not at all = anything else -> stop (harmful when the whole interval is below zero).",
+    "Model-based (the default): an uplift learner fitted on the discovery half predicts each customer's uplift, "
+    "and a shallow tree over profile conditions groups customers with similar predictions. Fallback: a greedy "
+    "search over profile conditions and pairs of conditions, on the discovery half only, peels off the groups "
+    "whose uplift differs most from the rest. Minimum group sizes come from power: a persona must be able to "
+    "detect an uplift of three times the average (or the contact cost). Every persona figure (uplift, interval, "
+    "Holm-adjusted p-value, detectable uplift) comes from the estimation half, so it is not inflated by the "
+    "search; incremental revenue scales that uplift to the persona's test customers.",
+    "Verdicts (U = overall uplift on the estimation half, R = max(U, cost per contact), or the whole audience's "
+    "detectable uplift when that is not positive): very well = interval above zero, Holm p < 0.05 and uplift >= "
+    "max(U, 0) -> keep; somewhat = interval above zero and Holm p < 0.05 -> rework; inconclusive = no such "
+    "evidence but the interval still reaches R -> retest (collect more data); not at all = the interval rules "
+    "out every uplift that matters -> stop (harmful when the whole interval is below zero). Detectable = the "
+    "uplift the persona's estimation half detects with 80% power at 5% two-sided.",
 ]
 
 _CSS = """
@@ -57,7 +63,7 @@ th,td{border:1px solid #d0d7de;padding:.3rem .6rem;text-align:right;vertical-ali
 th{background:#f6f8fa}td.l,th.l{text-align:left}
 .headline{font-size:1.1rem;background:#f6f8fa;border-left:4px solid #0969da;padding:.6rem 1rem}
 .very_well{color:#1a7f37;font-weight:600}.somewhat{color:#9a6700;font-weight:600}
-.not_at_all{color:#57606a;font-weight:600}.harmful{color:#cf222e;font-weight:600}
+.not_at_all{color:#57606a;font-weight:600}.inconclusive{color:#0969da;font-weight:600}.harmful{color:#cf222e;font-weight:600}
 .note{color:#9a6700}img{max-width:100%}p.small{font-size:.85rem;color:#57606a}
 """
 
@@ -291,6 +297,20 @@ def forest_plot(personas: Sequence[Persona], overall: float | None = None, curre
     return fig
 
 
+def qini_chart(qini: pd.DataFrame) -> Figure:
+    """Qini curve (``share``, ``incremental``) against the random-order diagonal."""
+    fig = _figure(figsize=(6, 3.6))
+    ax = fig.subplots()
+    share = np.append(0.0, qini["share"].to_numpy(dtype=float))
+    inc = np.append(0.0, qini["incremental"].to_numpy(dtype=float))
+    ax.plot(share, inc, color="#0969da", label="model order")
+    ax.plot([0, share[-1]], [0, inc[-1]], "--", color="#8c959f", label="random order")
+    ax.set_xlabel("share of customers contacted (by predicted uplift)")
+    ax.set_ylabel("incremental outcome")
+    ax.legend(loc="best", fontsize=8)
+    return fig
+
+
 def funnel_chart(steps: Sequence[tuple[str, int]]) -> Figure:
     """Eligibility funnel: customers left after each step, with the share of the first step."""
     fig = _figure(figsize=(8, 1.0 + 0.45 * len(steps)))
@@ -358,7 +378,8 @@ def _results_table(results: Sequence[Result], currency: str) -> str:
 def _persona_table(personas: Sequence[Persona], currency: str) -> str:
     head = (
         "<tr><th class=l>persona</th><th class=l>definition</th><th>test</th><th>control</th><th>share</th>"
-        "<th>uplift per customer</th><th>95% interval</th><th>p (Holm)</th><th>incremental revenue</th>"
+        "<th>uplift per customer</th><th>95% interval</th><th>detectable (80% power)</th><th>p (Holm)</th>"
+        "<th>incremental revenue</th>"
         "<th class=l>verdict</th><th class=l>recommendation</th></tr>"
     )
     rows = []
@@ -368,7 +389,8 @@ def _persona_table(personas: Sequence[Persona], currency: str) -> str:
         rows.append(
             f"<tr><td class=l>{_esc(p.persona_id)}</td><td class=l>{_esc(p.definition)}</td><td>{p.n_test:,}</td>"
             f"<td>{p.n_control:,}</td><td>{_pct(p.share_of_audience, 1)}</td><td>{_money(p.uplift, currency)}</td>"
-            f"<td>{p.ci_low:,.3f} to {p.ci_high:,.3f}</td><td>{_p(p.p_value)} ({_p(p.p_value_holm)})</td>"
+            f"<td>{p.ci_low:,.3f} to {p.ci_high:,.3f}</td><td>{_money(p.mde, currency)}</td>"
+            f"<td>{_p(p.p_value)} ({_p(p.p_value_holm)})</td>"
             f"<td>{_money(p.incremental_revenue, currency)}</td><td class='l {cls}'>{_esc(verdict)}</td>"
             f"<td class='l {cls}'>{_esc(p.recommendation)}</td></tr>"
         )
@@ -405,13 +427,17 @@ def render_campaign_report(
     funnel: Any,
     balance: pd.DataFrame | None = None,
     currency: str | None = None,
+    persona_method: str = "",
+    qini: pd.DataFrame | None = None,
 ) -> Path:
     """Write one self-contained HTML report (no external files or links) and return its path.
 
     ``campaign``: mapping, dataclass or object (shown as a table; ``name``/``id``/``currency`` used if present).
     ``results``: an :class:`UpliftResult` / :class:`ConversionResult`, a list, or a mapping of them.
     ``funnel``: see :func:`normalize_funnel`. ``balance``: the frame of
-    :func:`holdout.measure.power.standardized_mean_differences`.
+    :func:`holdout.measure.power.standardized_mean_differences`. ``persona_method``: how the personas were
+    found (``PersonaResult.method``); ``qini``: the launch's Qini curve (``share``, ``incremental``) when a model
+    was fitted.
     """
     info = _as_mapping(campaign)
     currency = currency or str(info.get("currency") or "EUR")
@@ -454,8 +480,16 @@ def render_campaign_report(
                 + ", ".join(f"{_esc(p.persona_id)} {_esc(p.recommendation)}" for p in personas)
                 + ".</p>"
             )
+        if persona_method:
+            parts.append(f"<p>How the personas were found: {_esc(persona_method)}.</p>")
         parts.append(_persona_table(personas, currency))
         parts.append(_png(forest_plot(personas, overall, currency)))
+        if qini is not None and len(qini):
+            parts.append(
+                "<p>Qini curve of the uplift model on the estimation half: incremental outcome when contacting "
+                "the top share of customers by predicted uplift (dashed: random order).</p>"
+            )
+            parts.append(_png(qini_chart(qini)))
     else:
         parts.append("<p>No persona search was run.</p>")
 

@@ -23,6 +23,8 @@ final as (
         incremental_revenue,
         verdict,
         recommendation,
+        uplift_mde,
+        persona_method,
         closed_at
     from personas
 

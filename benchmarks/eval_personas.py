@@ -1,0 +1,301 @@
+"""Personas against the generated world's ground truth (issue 16). The only code besides tests that reads
+`HOLDOUT_HOME/ground_truth/`.
+
+    .venv/bin/python benchmarks/eval_personas.py                              # seeds 42 7 11 23 99, 50,000 customers
+    .venv/bin/python benchmarks/eval_personas.py --seeds 42 7 --work /tmp/pe --reuse
+
+For each seed, `holdout demo --seed S --customers N` runs in its own HOLDOUT_HOME under `--work` (kept; with
+`--reuse` an existing home whose launches have ended is evaluated as it is). Then every launch whose response
+window has ended is measured again from the warehouse, exactly as `holdout campaign close` reads it (outcomes
+per assigned customer, profile snapshot at launch), by three methods:
+
+* `search-fixed`: the greedy search with today's fixed minimum group size `min(500, max(30, n_control // 8))`;
+* `search-power`: the greedy search with the power-derived group size (the fallback of `discover_personas`);
+* `model`: `discover_personas` (DR-learner on the discovery half, shallow tree on its predictions).
+
+Verdicts are the current rules (with `inconclusive`) for all three, so the methods differ only in how the
+groups are found. Against `ground_truth/campaign_effects.parquet` (`true_uplift_revenue` per customer):
+
+1. ranking value: the test customers ordered by estimated uplift (per customer for `model`; each customer's
+   persona estimate for every method), the cumulative true incremental revenue along that order, the area
+   between it and the random-order line as a share of the same area for the oracle order (1 oracle, 0 random;
+   ties in the estimate are broken at random in expectation, i.e. the tied customers' truth is averaged);
+2. targeting value per test customer: the true incremental revenue net of the contact cost when only the
+   keep and rework personas (and the inconclusive ones, whose advice is to retest, i.e. to contact them again
+   with a control group) are contacted, against contacting everyone and the oracle (only customers whose true
+   uplift exceeds the cost);
+3. coverage: whether each persona's interval holds the mean true uplift of its customers (test and control);
+4. Spearman correlation of the estimate with the true uplift over the test customers.
+
+Writes `<work>/eval_personas.json` and prints the markdown tables recorded in BENCHMARKS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pandas as pd
+import psutil
+from scipy import stats
+
+REPO = Path(__file__).resolve().parent.parent
+METHODS = ("search-fixed", "search-power", "model")
+VERDICT_RANK = {"not_at_all": 0, "somewhat": 1, "very_well": 2}
+# Targeting contacts keep and rework personas, and retest (inconclusive) ones: "collect more data" means running
+# the campaign on them again with a control group, not stopping it.
+CONTACTED = ("keep", "rework", "retest")
+
+
+def run_demo(home: Path, seed: int, customers: int) -> float:
+    home.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, "HOLDOUT_HOME": str(home), "MPLBACKEND": "Agg", "DO_NOT_TRACK": "1"}
+    started = time.perf_counter()
+    log = (home / "demo.log").open("w")
+    argv = [str(REPO / ".venv/bin/holdout"), "demo", "--seed", str(seed), "--customers", str(customers)]
+    subprocess.run(argv, env=env, stdout=log, stderr=subprocess.STDOUT, check=True)
+    return time.perf_counter() - started
+
+
+def ranking_value(score: np.ndarray, truth: np.ndarray) -> float:
+    """Area above the random line of the cumulative true uplift in ``score`` order, as a share of the oracle's."""
+
+    def area(order_key: np.ndarray) -> float:
+        order = np.argsort(-order_key, kind="stable")
+        key, t = order_key[order], truth[order]
+        # Ties: every order among tied customers is equally likely, so use their mean truth (expected curve).
+        _, start, counts = np.unique(-key, return_index=True, return_counts=True)
+        means = np.add.reduceat(t, start) / counts
+        t = np.repeat(means, counts)
+        cum = np.cumsum(t)
+        n = t.size
+        random_line = np.arange(1, n + 1) / n * truth.sum()
+        return float(np.mean(cum - random_line))
+
+    oracle = area(truth)
+    return area(score) / oracle if oracle > 0 else float("nan")
+
+
+def _persona_estimates(frame: pd.DataFrame, personas: list) -> tuple[np.ndarray, np.ndarray]:
+    from holdout.measure.personas import assign_personas
+
+    labels = assign_personas(frame, personas).to_numpy()
+    uplift = {p.persona_id: p.uplift for p in personas}
+    return labels, np.array([uplift[x] for x in labels], dtype=np.float64)
+
+
+def evaluate_launch(settings, con, launch_id: str, campaign_id: str, effects: pd.DataFrame) -> list[dict]:
+    from holdout.campaigns.audience import PROFILE_COLUMNS
+    from holdout.campaigns.close import SEED, _outcomes, _profile, _spec_info
+    from holdout.measure.personas import discover_personas
+    from holdout.measure.power import minimum_detectable_uplift
+
+    spec = _spec_info(settings, launch_id, campaign_id)
+    cost = float(spec.get("cost_per_contact") or 0.0)
+    out = _outcomes(con, launch_id)
+    profile, _ = _profile(con, settings, launch_id, out["customer_id"])
+    frame = out.merge(profile, on="customer_id", how="left")
+    truth_by_id = effects.loc[effects["launch_id"] == launch_id].set_index("customer_id")[
+        "true_uplift_revenue"
+    ]
+    truth = frame["customer_id"].map(truth_by_id).to_numpy(dtype=np.float64)
+    if np.isnan(truth).any():
+        raise RuntimeError(f"{launch_id}: {int(np.isnan(truth).sum())} customers without a true uplift")
+    features = [c for c in PROFILE_COLUMNS if c in frame.columns and frame[c].notna().any()]
+    test = (frame["group"] == "test").to_numpy()
+    n_control = int((~test).sum())
+    common = dict(treatment_col="group", outcome_col="revenue", feature_cols=features, seed=SEED)
+    rows = []
+    for method in METHODS:
+        started = time.perf_counter()
+        if method == "search-fixed":
+            fixed = int(min(500, max(30, n_control // 8)))
+            found = discover_personas(
+                frame, **common, cost_per_contact=cost, use_model=False, min_group_size=fixed
+            )
+        else:
+            found = discover_personas(frame, **common, cost_per_contact=cost, use_model=method == "model")
+        seconds = time.perf_counter() - started
+        labels, persona_score = _persona_estimates(frame, found.personas)
+        per_customer = found.predictions if found.predictions is not None else persona_score
+        t_truth = truth[test]
+        contact = np.isin(labels, [p.persona_id for p in found.personas if p.recommendation in CONTACTED])
+        personas = []
+        for p in found.personas:
+            members = labels == p.persona_id
+            true_mean = float(truth[members].mean())
+            personas.append(
+                {
+                    "persona_id": p.persona_id,
+                    "definition": p.definition,
+                    "n": int(members.sum()),
+                    "uplift": p.uplift,
+                    "ci": [p.ci_low, p.ci_high],
+                    "mde": p.mde,
+                    "true_mean": true_mean,
+                    "covered": bool(p.ci_low <= true_mean <= p.ci_high),
+                    "verdict": p.verdict,
+                    "recommendation": p.recommendation,
+                }
+            )
+        conclusive = sorted(
+            (x for x in personas if x["verdict"] in VERDICT_RANK), key=lambda x: x["true_mean"]
+        )
+        ranks = [VERDICT_RANK[x["verdict"]] for x in conclusive]
+        n_conclusive = len(conclusive)
+        n_test = int(test.sum())
+        y = frame["revenue"].to_numpy(dtype=np.float64)
+        launch_mde = minimum_detectable_uplift(n_test, n_control, (np.std(y[test]), np.std(y[~test])))
+        rows.append(
+            {
+                "launch_id": launch_id,
+                "campaign_id": campaign_id,
+                "method": method,
+                "found_by": found.found_by,
+                "how": found.method,
+                "seconds": seconds,
+                "n_test": n_test,
+                "n_control": n_control,
+                "n_personas": len(found.personas),
+                "n_conclusive": n_conclusive,
+                # power: what the whole launch detects, and how much the true uplift varies between customers
+                "launch_mde": float(launch_mde),
+                "true_mean": float(t_truth.mean()),
+                "true_sd": float(t_truth.std()),
+                # >= 2 personas with a conclusive verdict, and those verdicts never fall as the true mean rises
+                "verdicts_ordered": bool(
+                    n_conclusive >= 2 and ranks == sorted(ranks) and len(set(ranks)) > 1
+                ),
+                "ranking_customer": ranking_value(per_customer[test], t_truth),
+                "ranking_persona": ranking_value(persona_score[test], t_truth),
+                "spearman": float(stats.spearmanr(per_customer[test], t_truth).statistic)
+                if np.ptp(per_customer[test]) > 0
+                else float("nan"),
+                "target_personas": float((t_truth - cost)[contact[test]].sum() / n_test),
+                "target_everyone": float((t_truth - cost).sum() / n_test),
+                "target_oracle": float(np.maximum(t_truth - cost, 0).sum() / n_test),
+                "coverage": [x["covered"] for x in personas],
+                "personas": personas,
+            }
+        )
+        print(
+            f"  {launch_id} {method}: {len(found.personas)} personas, ranking {rows[-1]['ranking_customer']:+.2f} "
+            f"/ {rows[-1]['ranking_persona']:+.2f}, {seconds:.1f} s",
+            flush=True,
+        )
+    return rows
+
+
+def evaluate_home(home: Path) -> list[dict]:
+    os.environ["HOLDOUT_HOME"] = str(home)
+    from holdout.config import get_settings
+    from holdout.warehouse import as_of_date
+
+    settings = get_settings()
+    effects = pd.read_parquet(settings.ground_truth_dir / "campaign_effects.parquet")
+    con = duckdb.connect(str(settings.warehouse_path), read_only=True)
+    try:
+        launches = con.execute(
+            "select launch_id, campaign_id from ops.campaign_launches where status = 'launched' and window_end <= ? "
+            "order by campaign_id",
+            [as_of_date(settings)],
+        ).fetchall()
+        rows = []
+        for launch_id, campaign_id in launches:
+            rows += evaluate_launch(settings, con, launch_id, campaign_id, effects)
+    finally:
+        con.close()
+    return rows
+
+
+def _fmt(x: float, digits: int = 2) -> str:
+    return "n/a" if x is None or not np.isfinite(x) else f"{x:+.{digits}f}"
+
+
+def tables(rows: list[dict]) -> str:
+    df = pd.DataFrame(rows)
+    df["coverage_hits"] = df["coverage"].map(sum)
+    df["coverage_n"] = df["coverage"].map(len)
+    lines = [
+        "| seed | campaign | method | personas (conclusive) | verdicts ordered | ranking (customer) | ranking (persona) | "
+        "Spearman | targeting: personas / everyone / oracle (EUR per test customer) | coverage |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in df.itertuples():
+        lines.append(
+            f"| {r.seed} | {r.campaign_id} | {r.method} | {r.n_personas} ({r.n_conclusive}) | {'yes' if r.verdicts_ordered else 'no'} | "
+            f"{_fmt(r.ranking_customer)} | {_fmt(r.ranking_persona)} | {_fmt(r.spearman)} | "
+            f"{r.target_personas:+.3f} / {r.target_everyone:+.3f} / {r.target_oracle:+.3f} | "
+            f"{r.coverage_hits}/{r.coverage_n} |"
+        )
+    power = df[df["method"] == "model"]
+    lines += [
+        "",
+        "| seed | campaign | test / control | whole-launch MDE (EUR) | true mean uplift | true sd between customers |",
+        "|---|---|---|---|---|---|",
+        *(
+            f"| {r.seed} | {r.campaign_id} | {r.n_test:,} / {r.n_control:,} | {r.launch_mde:.2f} | "
+            f"{r.true_mean:+.2f} | {r.true_sd:.2f} |"
+            for r in power.itertuples()
+        ),
+    ]
+    lines += [
+        "",
+        "| method | ranking (customer) | ranking (persona) | Spearman | campaigns with >= 2 personas, ordered "
+        "(per seed) | coverage | campaigns where targeting >= everyone (mean over seeds) |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for method, g in df.groupby("method", sort=False):
+        per_campaign = g.groupby("campaign_id")[["target_personas", "target_everyone"]].mean()
+        ok = int((per_campaign["target_personas"] >= per_campaign["target_everyone"] - 1e-12).sum())
+        ordered = g.groupby("seed").apply(lambda s: int((s["verdicts_ordered"]).sum()), include_groups=False)
+        lines.append(
+            f"| {method} | {_fmt(g['ranking_customer'].mean())} | {_fmt(g['ranking_persona'].mean())} | "
+            f"{_fmt(g['spearman'].mean())} | {', '.join(f'{s}: {v}/{len(g[g.seed == s])}' for s, v in ordered.items())} | "
+            f"{g['coverage_hits'].sum()}/{g['coverage_n'].sum()} ({g['coverage_hits'].sum() / g['coverage_n'].sum():.0%}) | "
+            f"{ok}/{len(per_campaign)} |"
+        )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--seeds", type=int, nargs="+", default=[42, 7, 11, 23, 99])
+    parser.add_argument("--customers", type=int, default=50_000)
+    parser.add_argument("--work", type=Path, default=REPO / ".bench" / "personas")
+    parser.add_argument(
+        "--reuse", action="store_true", help="evaluate existing homes instead of re-running the demo"
+    )
+    args = parser.parse_args()
+    print(
+        f"machine: {platform.processor() or platform.machine()}, {psutil.cpu_count()} cores, "
+        f"{psutil.virtual_memory().total / 2**30:.0f} GB; {args.customers:,} customers; seeds {args.seeds}",
+        flush=True,
+    )
+    rows = []
+    for seed in args.seeds:
+        home = (args.work / f"seed{seed}").resolve()
+        if not (args.reuse and (home / "warehouse.duckdb").exists()):
+            print(f"seed {seed}: holdout demo ({home}) ...", flush=True)
+            print(f"seed {seed}: demo took {run_demo(home, seed, args.customers):.0f} s", flush=True)
+        print(f"seed {seed}: evaluating", flush=True)
+        rows += [{"seed": seed, **r} for r in evaluate_home(home)]
+    out = args.work / "eval_personas.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(rows, indent=1, default=float))
+    print(tables(rows))
+    print(f"\nwrote {out}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
