@@ -9,7 +9,7 @@ supplied at run time), so a run writes nothing inside the repository. `python -m
 
 The frame GX validates is built at gate time from the warehouse and the ledgers, independently of the
 eligibility code that produced the audience: the gate catches a bug (or an injected fault) upstream.
-STACK.md: GX's SQL datasource fails on DuckDB, so the frame is pandas, read from DuckDB.
+GX's SQL datasource fails on DuckDB (duckdb-engine metric errors), so the frame is pandas, read from DuckDB.
 """
 
 from __future__ import annotations
