@@ -9,6 +9,7 @@ own and stays its parent: Ctrl-C or a SIGTERM stops the whole group, so no serve
 from __future__ import annotations
 
 import importlib.util
+import multiprocessing
 import os
 import shutil
 import signal
@@ -160,23 +161,21 @@ def mlflow_ui(port: int, host: str) -> None:
     settings = get_settings()
     settings.mlflow_dir.mkdir(parents=True, exist_ok=True)
     settings.mlflow_artifacts_dir.mkdir(parents=True, exist_ok=True)
-    from ml.config import ModelSpecError
-    from ml.registry import relocate_artifacts
-    from ml.train import describe_models
-
-    relocate_artifacts(settings)  # a moved HOLDOUT_HOME: serve this home's artifacts, not the original's
-    try:
-        describe_models(settings)  # a store trained before a description changed shows the current text
-    except ModelSpecError as error:
-        click.echo(f"warning: models not described: {error}", err=True)
+    # in a child: importing MLflow and LightGBM costs ~300 MB this process would otherwise keep while it waits
+    prepare = multiprocessing.get_context("spawn").Process(target=_prepare_tracking_store)
+    prepare.start()
+    prepare.join()
+    if prepare.exitcode != 0:
+        raise click.ClickException(f"preparing the tracking store {settings.mlflow_tracking_uri} failed")
     uri = settings.mlflow_tracking_uri
     urls = mlflow_urls(host, port)
     click.echo(f"MLflow UI on {uri} (Ctrl-C stops it)")
     click.echo(f"  experiments: {urls['experiments']}")
     click.echo(f"  models:      {urls['models']}")
     click.echo(
-        "  The first visit on localhost opens MLflow's Assistant panel and, on the models page, a pop-up about "
-        "the 'new Model Registry UI': both are remembered per browser (localStorage), so close them once."
+        "  MLflow keeps these per browser (localStorage), with no server setting: on the first visit from localhost "
+        "its Assistant panel opens, and the models page shows a pop-up about the 'new Model Registry UI'. Close "
+        "both, and click 'Model training' in the sidebar once: the UI then stays on the classic views."
     )
     sys.stdout.flush()
     mlflow_bin = _tool("mlflow")
@@ -187,6 +186,20 @@ def mlflow_ui(port: int, host: str) -> None:
         # runs logged by `holdout train` store artifacts here; serve them from the same place
         command += ["--default-artifact-root", str(settings.mlflow_artifacts_dir)]
     sys.exit(_run_group(command, {**os.environ, **mlflow_env(uri)}))
+
+
+def _prepare_tracking_store() -> None:
+    """Point a moved HOLDOUT_HOME's artifact paths here and write the models' descriptions (ml/models.yml)."""
+    from ml.config import ModelSpecError
+    from ml.registry import relocate_artifacts
+    from ml.train import describe_models
+
+    settings = get_settings()
+    relocate_artifacts(settings)  # a moved HOLDOUT_HOME: serve this home's artifacts, not the original's
+    try:
+        describe_models(settings)  # a store trained before a description changed shows the current text
+    except ModelSpecError as error:
+        click.echo(f"warning: models not described: {error}", err=True)
 
 
 def _run_group(command: list[str], env: dict[str, str], grace: float = 15.0) -> int:

@@ -93,7 +93,8 @@ FEATURE_TABLE_POPULATION = "customers who signed up before the cutoff (test acco
 
 def model_description(spec: ModelSpec) -> str:
     """What MLflow shows for the model (Markdown): what it predicts, its population and its promotion rule,
-    all from the model's entry in ml/models.yml and the rule `decide` applies."""
+    all from the model's entry in ml/models.yml and the rule `decide` applies. The first line reads well on
+    its own: MLflow's experiment list shows it raw, cut to the column's width."""
     population = spec.population_description or (
         "Every customer."
         if spec.population.strip() == "true"
@@ -103,10 +104,10 @@ def model_description(spec: ModelSpec) -> str:
     kind = "probability" if spec.is_classifier else "regression"
     return "\n\n".join(
         [
-            f"**Predicts:** {spec.description or spec.target} Target `{spec.target}` over "
+            f"Predicts: {spec.description or spec.target} Target `{spec.target}` over "
             f"{spec.horizon_days} days after the cutoff ({kind}, LightGBM).",
-            f"**Population:** {population} Among {FEATURE_TABLE_POPULATION}; filter `{spec.population}`.",
-            f"**Promotion rule:** every new version gets the alias `{CHALLENGER}`. It becomes `{registry.CHAMPION}` "
+            f"Population: {population} (From {FEATURE_TABLE_POPULATION}, filtered by `{spec.population}`.)",
+            f"Promotion rule: every new version gets the alias `{CHALLENGER}`. It becomes `{registry.CHAMPION}` "
             f"when its held-out `{spec.promotion_metric}` ({better} is better) beats the current champion's, on "
             f"the same held-out window, by at least {spec.promotion_margin:g}; the first version when it beats "
             f"the `{spec.baseline}` baseline.",
@@ -360,7 +361,7 @@ def train_model(
             name,
             description,
             version=version,
-            version_note=f"**This version** (held-out cutoff {plan.heldout}): {spec.promotion_metric} "
+            version_note=f"This version (held-out cutoff {plan.heldout}): {spec.promotion_metric} "
             f"{metrics[spec.promotion_metric]:.4f}, baseline {base_metrics[spec.promotion_metric]:.4f}; {decision}.",
         )
         mlflow.set_tags({"decision": decision, "model_version": version})
