@@ -9,7 +9,6 @@ own and stays its parent: Ctrl-C or a SIGTERM stops the whole group, so no serve
 from __future__ import annotations
 
 import importlib.util
-import multiprocessing
 import os
 import shutil
 import signal
@@ -162,10 +161,8 @@ def mlflow_ui(port: int, host: str) -> None:
     settings.mlflow_dir.mkdir(parents=True, exist_ok=True)
     settings.mlflow_artifacts_dir.mkdir(parents=True, exist_ok=True)
     # in a child: importing MLflow and LightGBM costs ~300 MB this process would otherwise keep while it waits
-    prepare = multiprocessing.get_context("spawn").Process(target=_prepare_tracking_store)
-    prepare.start()
-    prepare.join()
-    if prepare.exitcode != 0:
+    prepare = [sys.executable, "-c", "from holdout.ui import _prepare_tracking_store as p; p()"]
+    if subprocess.run(prepare).returncode != 0:
         raise click.ClickException(f"preparing the tracking store {settings.mlflow_tracking_uri} failed")
     uri = settings.mlflow_tracking_uri
     urls = mlflow_urls(host, port)

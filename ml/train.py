@@ -117,18 +117,37 @@ def model_description(spec: ModelSpec) -> str:
     )
 
 
+_VERSION_NOTE_TAGS = ("heldout_cutoff", "promotion_metric", "challenger_value", "baseline_value", "decision")
+
+
+def version_note(
+    heldout_cutoff: str, promotion_metric: str, challenger_value: str, baseline_value: str, decision: str
+) -> str:
+    """The line a version's description adds to its model's: how it did and what was decided (its tags)."""
+    return (
+        f"This version (held-out cutoff {heldout_cutoff}): {promotion_metric} {float(challenger_value):.4f}, "
+        f"baseline {float(baseline_value):.4f}; {decision}."
+    )
+
+
 def describe_models(settings: Settings) -> list[str]:
     """Write `model_description` onto every model of models.yml that has an experiment in the tracking store
-    (and onto its registered model); returns their names. MLflow's own empty `Default` experiment says that
-    Holdout logs elsewhere. Run by `holdout mlflow-ui`, so a store trained before a description changed shows
-    the current text."""
+    (onto its registered model, and onto versions registered before descriptions existed); returns their
+    names. MLflow's own empty `Default` experiment says that Holdout logs elsewhere. Run by `holdout mlflow-ui`,
+    so a store trained before a description changed shows the current text."""
     mlflow_client = registry.client(settings)
     described = []
     for name, spec in load_specs().items():
         experiment = mlflow_client.get_experiment_by_name(name)
-        if experiment is not None:
-            registry.describe(mlflow_client, experiment.experiment_id, name, model_description(spec))
-            described.append(name)
+        if experiment is None:
+            continue
+        text = model_description(spec)
+        registry.describe(mlflow_client, experiment.experiment_id, name, text)
+        described.append(name)
+        for version in mlflow_client.search_model_versions(f"name = '{name}'"):
+            if not version.description and set(_VERSION_NOTE_TAGS) <= set(version.tags):  # an older version
+                note = version_note(**{key: version.tags[key] for key in _VERSION_NOTE_TAGS})
+                mlflow_client.update_model_version(name, version.version, description=f"{text}\n\n{note}")
     default = mlflow_client.get_experiment_by_name("Default")
     if default is not None and registry.NOTE_TAG not in default.tags:
         mlflow_client.set_experiment_tag(
@@ -361,8 +380,7 @@ def train_model(
             name,
             description,
             version=version,
-            version_note=f"This version (held-out cutoff {plan.heldout}): {spec.promotion_metric} "
-            f"{metrics[spec.promotion_metric]:.4f}, baseline {base_metrics[spec.promotion_metric]:.4f}; {decision}.",
+            version_note=version_note(**{key: tags[key] for key in _VERSION_NOTE_TAGS}),
         )
         mlflow.set_tags({"decision": decision, "model_version": version})
         _say(name, f"v{version}: {decision}", progress)
