@@ -1,8 +1,9 @@
 """`holdout airflow` and `holdout mlflow-ui`: local UIs on the project's DAGs and tracking store.
 
-Both resolve everything from `holdout.config.get_settings()` (HOLDOUT_HOME), prepare what the tool needs and then
-`exec` it, so Ctrl-C stops the tool itself and no wrapper process is left behind. `airflow_env` is the local
-Airflow's environment (the tests run their Airflow with it too).
+Both resolve everything from `holdout.config.get_settings()` (HOLDOUT_HOME) and prepare what the tool needs.
+`holdout airflow` then `exec`s Airflow. `holdout mlflow-ui` runs MLflow as the leader of a process group of its
+own and stays its parent: Ctrl-C or a SIGTERM stops the whole group, so no server worker is left behind.
+`airflow_env` is the local Airflow's environment (the tests run their Airflow with it too).
 """
 
 from __future__ import annotations
@@ -10,8 +11,10 @@ from __future__ import annotations
 import importlib.util
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 from types import ModuleType
 
@@ -123,19 +126,54 @@ def _with_tool_path(env: dict[str, str], tool: str) -> dict[str, str]:
     return {**env, "PATH": os.pathsep.join([bin_dir, env.get("PATH", "")])}
 
 
+# MLflow 3.17's UI opens in its GenAI view (traces, prompts, no model registry in the sidebar) unless the URL
+# carries `workflowType=machine_learning`; a user's switch is kept in the browser's localStorage only.
+CLASSIC_VIEW = "workflowType=machine_learning"
+
+
+def mlflow_urls(host: str, port: int) -> dict[str, str]:
+    """The classic experiments and model-registry views of a local MLflow UI."""
+    base = f"http://{host}:{port}"
+    return {page: f"{base}/#/{page}?{CLASSIC_VIEW}" for page in ("experiments", "models")}
+
+
+def mlflow_env(uri: str) -> dict[str, str]:
+    """Environment of the MLflow UI process (added to the caller's)."""
+    return {
+        "MLFLOW_TRACKING_URI": uri,
+        "DO_NOT_TRACK": "1",
+        # the server would otherwise start job-execution workers (GenAI evaluation, scorers) next to the UI
+        # worker: about 10 processes for a UI Holdout never submits a job to
+        "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false",
+    }
+
+
 @click.command("mlflow-ui")
 @click.option("--port", default=5000, show_default=True, help="Port of the MLflow UI.")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to bind.")
 def mlflow_ui(port: int, host: str) -> None:
-    """Start the MLflow UI on the project's tracking store (settings.mlflow_tracking_uri)."""
+    """Start the MLflow UI on the project's tracking store (settings.mlflow_tracking_uri).
+
+    Models are described first (from ml/models.yml); the UI runs in a process group of its own, and Ctrl-C or a
+    SIGTERM stops the whole group.
+    """
     settings = get_settings()
     settings.mlflow_dir.mkdir(parents=True, exist_ok=True)
     settings.mlflow_artifacts_dir.mkdir(parents=True, exist_ok=True)
-    from ml.registry import relocate_artifacts
-
-    relocate_artifacts(settings)  # a moved HOLDOUT_HOME: serve this home's artifacts, not the original's
+    # in a child: importing MLflow and LightGBM costs ~300 MB this process would otherwise keep while it waits
+    prepare = [sys.executable, "-c", "from holdout.ui import _prepare_tracking_store as p; p()"]
+    if subprocess.run(prepare).returncode != 0:
+        raise click.ClickException(f"preparing the tracking store {settings.mlflow_tracking_uri} failed")
     uri = settings.mlflow_tracking_uri
-    click.echo(f"MLflow UI on {uri}: http://{host}:{port}  (Ctrl-C stops it)")
+    urls = mlflow_urls(host, port)
+    click.echo(f"MLflow UI on {uri} (Ctrl-C stops it)")
+    click.echo(f"  experiments: {urls['experiments']}")
+    click.echo(f"  models:      {urls['models']}")
+    click.echo(
+        "  MLflow keeps these per browser (localStorage), with no server setting: on the first visit from localhost "
+        "its Assistant panel opens, and the models page shows a pop-up about the 'new Model Registry UI'. Close "
+        "both, and click 'Model training' in the sidebar once: the UI then stays on the classic views."
+    )
     sys.stdout.flush()
     mlflow_bin = _tool("mlflow")
     # one worker: the default 4 is heavy for a laptop UI on a SQLite store
@@ -144,5 +182,57 @@ def mlflow_ui(port: int, host: str) -> None:
     if uri.startswith("sqlite:"):
         # runs logged by `holdout train` store artifacts here; serve them from the same place
         command += ["--default-artifact-root", str(settings.mlflow_artifacts_dir)]
-    env = {**os.environ, "MLFLOW_TRACKING_URI": uri, "DO_NOT_TRACK": "1"}
-    os.execvpe(mlflow_bin, command, env)
+    sys.exit(_run_group(command, {**os.environ, **mlflow_env(uri)}))
+
+
+def _prepare_tracking_store() -> None:
+    """Point a moved HOLDOUT_HOME's artifact paths here and write the models' descriptions (ml/models.yml)."""
+    from ml.config import ModelSpecError
+    from ml.registry import relocate_artifacts
+    from ml.train import describe_models
+
+    settings = get_settings()
+    relocate_artifacts(settings)  # a moved HOLDOUT_HOME: serve this home's artifacts, not the original's
+    try:
+        describe_models(settings)  # a store trained before a description changed shows the current text
+    except ModelSpecError as error:
+        click.echo(f"warning: models not described: {error}", err=True)
+
+
+def _run_group(command: list[str], env: dict[str, str], grace: float = 15.0) -> int:
+    """Run `command` as the leader of a new process group; SIGINT / SIGTERM received here go to the whole
+    group, and whenever the command ends its group is stopped (SIGTERM, then SIGKILL after `grace` s).
+    Returns the command's exit code, 128 + the signal's number when stopped by one."""
+    proc = subprocess.Popen(command, env=env, start_new_session=True)
+    received: list[int] = []
+
+    def forward(signum: int, _frame: object) -> None:
+        received.append(signum)
+        _kill_group(proc.pid, signum)
+
+    previous = {sig: signal.signal(sig, forward) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        code = proc.wait()  # resumed after each forwarded signal (PEP 475)
+    finally:
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            if not _kill_group(proc.pid, sig):
+                break
+            deadline = time.monotonic() + grace
+            while time.monotonic() < deadline and _kill_group(proc.pid, 0):
+                proc.poll()
+                time.sleep(0.2)
+        proc.wait()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    return 128 + received[0] if received else code
+
+
+def _kill_group(pgid: int, signum: int) -> bool:
+    """Send `signum` to the process group; False when no process is left in it."""
+    try:
+        os.killpg(pgid, signum)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

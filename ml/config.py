@@ -49,7 +49,9 @@ class Promotion(_Strict):
 class ModelEntry(_Strict):
     """One entry of `models:` after the `defaults:` are merged in."""
 
+    # the words shown in MLflow (ml.train.model_description): what the model predicts and, in words, for whom
     description: str = ""
+    population_description: str = ""
     task: Literal[tuple(sorted(TASKS))]
     horizon_days: Positive
     target: Annotated[str, Field(min_length=1)]
@@ -134,6 +136,7 @@ class ModelSpec:
     min_class_rows: int
     min_history_days: int
     description: str = ""
+    population_description: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -217,6 +220,7 @@ def _build(name: str, entry: ModelEntry, feature_sets: dict, path: Path, lines: 
         min_class_rows=entry.min_class_rows,
         min_history_days=entry.min_history_days,
         description=entry.description,
+        population_description=entry.population_description,
     )
 
 

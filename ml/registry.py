@@ -27,6 +27,7 @@ class RollbackError(RuntimeError):
 
 
 PROJECT_TAG = ("project", "holdout")  # set on every experiment `ml.train` creates
+NOTE_TAG = "mlflow.note.content"  # the experiment tag MLflow's UI shows (and edits) as its description
 
 
 def client(settings: Settings) -> MlflowClient:
@@ -102,6 +103,30 @@ def relocate_artifacts(settings: Settings) -> list[str]:
         raise
     finally:
         con.close()
+
+
+def describe(
+    mlflow_client: MlflowClient,
+    experiment_id: str,
+    model_name: str,
+    text: str,
+    version: str | None = None,
+    version_note: str = "",
+) -> None:
+    """Show `text` (Markdown) in MLflow as the description of the experiment and of the registered model and,
+    given `version`, of that version (`text`, then `version_note`). A model not registered yet is skipped: call
+    again once it is. Every training entry point (ml.train, the uplift models) describes its model this way,
+    so the UI says what each model predicts, for whom, and how a version gets promoted."""
+    mlflow_client.set_experiment_tag(experiment_id, NOTE_TAG, text)
+    try:
+        mlflow_client.update_registered_model(model_name, description=text)
+    except MlflowException as error:
+        if error.error_code != "RESOURCE_DOES_NOT_EXIST":
+            raise
+        return
+    if version is not None:
+        full = f"{text}\n\n{version_note}" if version_note else text
+        mlflow_client.update_model_version(model_name, str(version), description=full)
 
 
 def _now() -> str:

@@ -87,6 +87,78 @@ def experiment_id(name: str, settings: Settings) -> str:
     return mlflow.create_experiment(name, artifact_location=location.as_uri(), tags=tags)
 
 
+# who is in ml_features.ml_training_features at a cutoff, before a model's own `population` filter
+FEATURE_TABLE_POPULATION = "customers who signed up before the cutoff (test accounts excluded)"
+
+
+def model_description(spec: ModelSpec) -> str:
+    """What MLflow shows for the model (Markdown): what it predicts, its population and its promotion rule,
+    all from the model's entry in ml/models.yml and the rule `decide` applies. The first line reads well on
+    its own: MLflow's experiment list shows it raw, cut to the column's width."""
+    population = spec.population_description or (
+        "Every customer."
+        if spec.population.strip() == "true"
+        else "Customers matching the population filter."
+    )
+    better = "higher" if spec.greater_is_better else "lower"
+    kind = "probability" if spec.is_classifier else "regression"
+    return "\n\n".join(
+        [
+            f"Predicts: {spec.description or spec.target} Target `{spec.target}` over "
+            f"{spec.horizon_days} days after the cutoff ({kind}, LightGBM).",
+            f"Population: {population} (From {FEATURE_TABLE_POPULATION}, filtered by `{spec.population}`.)",
+            f"Promotion rule: every new version gets the alias `{CHALLENGER}`. It becomes `{registry.CHAMPION}` "
+            f"when its held-out `{spec.promotion_metric}` ({better} is better) beats the current champion's, on "
+            f"the same held-out window, by at least {spec.promotion_margin:g}; the first version when it beats "
+            f"the `{spec.baseline}` baseline.",
+            f"Defined in `ml/models.yml` (`models.{spec.name}`); trained by `holdout train --model {spec.name}` "
+            "and the `model_retrain` DAG.",
+        ]
+    )
+
+
+_VERSION_NOTE_TAGS = ("heldout_cutoff", "promotion_metric", "challenger_value", "baseline_value", "decision")
+
+
+def version_note(
+    heldout_cutoff: str, promotion_metric: str, challenger_value: str, baseline_value: str, decision: str
+) -> str:
+    """The line a version's description adds to its model's: how it did and what was decided (its tags)."""
+    return (
+        f"This version (held-out cutoff {heldout_cutoff}): {promotion_metric} {float(challenger_value):.4f}, "
+        f"baseline {float(baseline_value):.4f}; {decision}."
+    )
+
+
+def describe_models(settings: Settings) -> list[str]:
+    """Write `model_description` onto every model of models.yml that has an experiment in the tracking store
+    (onto its registered model, and onto versions registered before descriptions existed); returns their
+    names. MLflow's own empty `Default` experiment says that Holdout logs elsewhere. Run by `holdout mlflow-ui`,
+    so a store trained before a description changed shows the current text."""
+    mlflow_client = registry.client(settings)
+    described = []
+    for name, spec in load_specs().items():
+        experiment = mlflow_client.get_experiment_by_name(name)
+        if experiment is None:
+            continue
+        text = model_description(spec)
+        registry.describe(mlflow_client, experiment.experiment_id, name, text)
+        described.append(name)
+        for version in mlflow_client.search_model_versions(f"name = '{name}'"):
+            if not version.description and set(_VERSION_NOTE_TAGS) <= set(version.tags):  # an older version
+                note = version_note(**{key: version.tags[key] for key in _VERSION_NOTE_TAGS})
+                mlflow_client.update_model_version(name, version.version, description=f"{text}\n\n{note}")
+    default = mlflow_client.get_experiment_by_name("Default")
+    if default is not None and registry.NOTE_TAG not in default.tags:
+        mlflow_client.set_experiment_tag(
+            default.experiment_id,
+            registry.NOTE_TAG,
+            "MLflow's default experiment: Holdout logs nothing here. Each model of `ml/models.yml` has an "
+            "experiment of its own name.",
+        )
+    return described
+
+
 def evaluate(spec: ModelSpec, y: np.ndarray, pred: np.ndarray) -> dict[str, float]:
     return classification_metrics(y, pred) if spec.is_classifier else regression_metrics(y, pred)
 
@@ -196,6 +268,8 @@ def train_model(
 
     mlflow_client = registry.client(settings)
     exp_id = experiment_id(name, settings)
+    description = model_description(spec)
+    registry.describe(mlflow_client, exp_id, name, description)
     x_train, x_heldout = feature_matrix(train, spec.features), feature_matrix(heldout, spec.features)
     y_train, y_heldout = train["label"].to_numpy(), heldout["label"].to_numpy()
     baseline = Baseline(spec.baseline).fit(train, train["label"])
@@ -300,6 +374,14 @@ def train_model(
         mlflow_client.set_registered_model_alias(name, CHALLENGER, version)
         if promote:
             registry.promote(mlflow_client, name, version, decision)
+        registry.describe(
+            mlflow_client,
+            exp_id,
+            name,
+            description,
+            version=version,
+            version_note=version_note(**{key: tags[key] for key in _VERSION_NOTE_TAGS}),
+        )
         mlflow.set_tags({"decision": decision, "model_version": version})
         _say(name, f"v{version}: {decision}", progress)
     return TrainResult(
