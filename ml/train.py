@@ -25,6 +25,7 @@ from holdout.warehouse import as_of_date, connect
 from ml import plots, registry
 from ml.config import ModelSpec, load_specs
 from ml.features import (
+    CutoffPlan,
     TrainingDataError,
     data_start,
     ensure_features,
@@ -252,77 +253,19 @@ def train_model(
     spec = specs[name]
     if refresh_features:
         ensure_features(settings, specs, progress=progress)
-    with connect(read_only=True, settings=settings) as con:
-        as_of = as_of_date(settings)
-        plan = plan_cutoffs(spec, as_of, data_start(con))
-        _say(
-            name,
-            f"loading features: training cutoffs {', '.join(map(str, plan.training))}; "
-            f"held-out cutoff {plan.heldout}",
-            progress,
-        )
-        train = load_training_frame(con, spec, list(plan.training))
-        heldout = load_training_frame(con, spec, [plan.heldout])
-    _check_data(spec, train, heldout)
-    _say(name, f"{len(train):,} training rows, {len(heldout):,} held-out rows", progress)
+    plan, train, heldout = _load_data(spec, settings, progress)
 
     mlflow_client = registry.client(settings)
     exp_id = experiment_id(name, settings)
     description = model_description(spec)
     registry.describe(mlflow_client, exp_id, name, description)
-    x_train, x_heldout = feature_matrix(train, spec.features), feature_matrix(heldout, spec.features)
-    y_train, y_heldout = train["label"].to_numpy(), heldout["label"].to_numpy()
+    x_heldout = feature_matrix(heldout, spec.features)
+    y_heldout = heldout["label"].to_numpy()
     baseline = Baseline(spec.baseline).fit(train, train["label"])
 
     with mlflow.start_run(experiment_id=exp_id, run_name=f"{name}-{plan.heldout}") as run:
-        mlflow.set_tags(
-            {
-                "model": name,
-                "git_commit": git_commit(settings),
-                "task": spec.task,
-                "heldout_cutoff": str(plan.heldout),
-            }
-        )
-        mlflow.log_params(
-            {
-                **{f"lgb_{k}": v for k, v in spec.lgb_params(len(train)).items()},
-                "seed": spec.seed,
-                "num_boost_round": spec.num_boost_round,
-                "horizon_days": spec.horizon_days,
-                "target": spec.target,
-                "population": spec.population,
-                "baseline": spec.baseline,
-                "n_features": len(spec.features),
-                "as_of_date": str(plan.as_of_date),
-                "training_cutoffs": ",".join(map(str, plan.training)),
-                "heldout_cutoff": str(plan.heldout),
-                "promotion_metric": spec.promotion_metric,
-                "promotion_margin": spec.promotion_margin,
-            }
-        )
-        mlflow.log_metrics(
-            {
-                "training_rows": len(train),
-                "heldout_rows": len(heldout),
-                "training_label_mean": float(np.mean(y_train)),
-                "heldout_label_mean": float(np.mean(y_heldout)),
-            }
-        )
-
-        _say(
-            name,
-            f"training LightGBM ({spec.num_boost_round} rounds, {len(spec.features)} features)",
-            progress,
-        )
-        started = time.perf_counter()
-        booster = lgb.train(
-            spec.lgb_params(len(train)),
-            lgb.Dataset(x_train, label=y_train, free_raw_data=True),
-            num_boost_round=spec.num_boost_round,
-            callbacks=[_progress_callback(name, spec.num_boost_round, progress)],
-        )
-        mlflow.log_metric("training_seconds", time.perf_counter() - started)
-
+        _log_run_header(spec, settings, plan, train, heldout)
+        booster = _fit(spec, train, progress)
         pred = booster.predict(x_heldout)
         base_pred = baseline.predict(heldout)
         metrics = evaluate(spec, y_heldout, pred)
@@ -335,52 +278,34 @@ def train_model(
             + ", ".join(f"{k}={v:.4f} (baseline {base_metrics[k]:.4f})" for k, v in metrics.items()),
             progress,
         )
-
         importance = dict(
             zip(booster.feature_name(), booster.feature_importance("gain").tolist(), strict=True)
         )
         mlflow.log_dict(importance, "feature_importance.json")
         _log_plots(spec, y_heldout, pred, base_pred, importance, heldout)
 
-        signature = infer_signature(x_heldout.head(1000), pred[:1000])
         info = mlflow.lightgbm.log_model(
             booster,
             name="model",
-            signature=signature,
+            signature=infer_signature(x_heldout.head(1000), pred[:1000]),
             input_example=x_heldout.head(5),
             registered_model_name=name,
             pip_requirements=[f"lightgbm=={lgb.__version__}", f"mlflow=={mlflow.__version__}"],
         )
         version = str(info.registered_model_version)
         _say(name, f"registered version {version}", progress)
-
-        champion = champion_value(spec, settings, heldout)
-        promote, decision, compared_to, compared_value = decide(
-            spec, metrics[spec.promotion_metric], base_metrics[spec.promotion_metric], champion
-        )
-        tags = {
-            "run_id": run.info.run_id,
-            "heldout_cutoff": str(plan.heldout),
-            "decision": decision,
-            "promotion_metric": spec.promotion_metric,
-            "promotion_margin": str(spec.promotion_margin),
-            "challenger_value": f"{metrics[spec.promotion_metric]:.6f}",
-            "baseline_value": f"{base_metrics[spec.promotion_metric]:.6f}",
-            "compared_to": compared_to,
-            "compared_value": f"{compared_value:.6f}",
-        }
-        for key, value in tags.items():
-            mlflow_client.set_model_version_tag(name, version, key, value)
-        mlflow_client.set_registered_model_alias(name, CHALLENGER, version)
-        if promote:
-            registry.promote(mlflow_client, name, version, decision)
-        registry.describe(
+        promote, decision = _decide_and_tag(
+            spec,
+            settings,
             mlflow_client,
             exp_id,
-            name,
             description,
-            version=version,
-            version_note=version_note(**{key: tags[key] for key in _VERSION_NOTE_TAGS}),
+            version,
+            run.info.run_id,
+            plan,
+            heldout,
+            metrics,
+            base_metrics,
         )
         mlflow.set_tags({"decision": decision, "model_version": version})
         _say(name, f"v{version}: {decision}", progress)
@@ -394,6 +319,129 @@ def train_model(
         metrics=metrics,
         baseline_metrics=base_metrics,
     )
+
+
+def _load_data(
+    spec: ModelSpec, settings: Settings, progress: bool
+) -> tuple[CutoffPlan, pd.DataFrame, pd.DataFrame]:
+    """The training and held-out frames at the model's cutoffs, checked for size and classes."""
+    with connect(read_only=True, settings=settings) as con:
+        plan = plan_cutoffs(spec, as_of_date(settings), data_start(con))
+        _say(
+            spec.name,
+            f"loading features: training cutoffs {', '.join(map(str, plan.training))}; "
+            f"held-out cutoff {plan.heldout}",
+            progress,
+        )
+        train = load_training_frame(con, spec, list(plan.training))
+        heldout = load_training_frame(con, spec, [plan.heldout])
+    _check_data(spec, train, heldout)
+    _say(spec.name, f"{len(train):,} training rows, {len(heldout):,} held-out rows", progress)
+    return plan, train, heldout
+
+
+def _log_run_header(
+    spec: ModelSpec, settings: Settings, plan: CutoffPlan, train: pd.DataFrame, heldout: pd.DataFrame
+) -> None:
+    """Tags, params (seed included) and data sizes of the run, before anything is fitted."""
+    mlflow.set_tags(
+        {
+            "model": spec.name,
+            "git_commit": git_commit(settings),
+            "task": spec.task,
+            "heldout_cutoff": str(plan.heldout),
+        }
+    )
+    mlflow.log_params(
+        {
+            **{f"lgb_{k}": v for k, v in spec.lgb_params(len(train)).items()},
+            "seed": spec.seed,
+            "num_boost_round": spec.num_boost_round,
+            "horizon_days": spec.horizon_days,
+            "target": spec.target,
+            "population": spec.population,
+            "baseline": spec.baseline,
+            "n_features": len(spec.features),
+            "as_of_date": str(plan.as_of_date),
+            "training_cutoffs": ",".join(map(str, plan.training)),
+            "heldout_cutoff": str(plan.heldout),
+            "promotion_metric": spec.promotion_metric,
+            "promotion_margin": spec.promotion_margin,
+        }
+    )
+    mlflow.log_metrics(
+        {
+            "training_rows": len(train),
+            "heldout_rows": len(heldout),
+            "training_label_mean": float(np.mean(train["label"])),
+            "heldout_label_mean": float(np.mean(heldout["label"])),
+        }
+    )
+
+
+def _fit(spec: ModelSpec, train: pd.DataFrame, progress: bool) -> lgb.Booster:
+    _say(
+        spec.name,
+        f"training LightGBM ({spec.num_boost_round} rounds, {len(spec.features)} features)",
+        progress,
+    )
+    started = time.perf_counter()
+    booster = lgb.train(
+        spec.lgb_params(len(train)),
+        lgb.Dataset(
+            feature_matrix(train, spec.features), label=train["label"].to_numpy(), free_raw_data=True
+        ),
+        num_boost_round=spec.num_boost_round,
+        callbacks=[_progress_callback(spec.name, spec.num_boost_round, progress)],
+    )
+    mlflow.log_metric("training_seconds", time.perf_counter() - started)
+    return booster
+
+
+def _decide_and_tag(
+    spec: ModelSpec,
+    settings: Settings,
+    mlflow_client,
+    exp_id: str,
+    description: str,
+    version: str,
+    run_id: str,
+    plan: CutoffPlan,
+    heldout: pd.DataFrame,
+    metrics: dict[str, float],
+    base_metrics: dict[str, float],
+) -> tuple[bool, str]:
+    """Compare the new version with the champion on the same held-out rows, tag it, move the aliases."""
+    name = spec.name
+    champion = champion_value(spec, settings, heldout)
+    promote, decision, compared_to, compared_value = decide(
+        spec, metrics[spec.promotion_metric], base_metrics[spec.promotion_metric], champion
+    )
+    tags = {
+        "run_id": run_id,
+        "heldout_cutoff": str(plan.heldout),
+        "decision": decision,
+        "promotion_metric": spec.promotion_metric,
+        "promotion_margin": str(spec.promotion_margin),
+        "challenger_value": f"{metrics[spec.promotion_metric]:.6f}",
+        "baseline_value": f"{base_metrics[spec.promotion_metric]:.6f}",
+        "compared_to": compared_to,
+        "compared_value": f"{compared_value:.6f}",
+    }
+    for key, value in tags.items():
+        mlflow_client.set_model_version_tag(name, version, key, value)
+    mlflow_client.set_registered_model_alias(name, CHALLENGER, version)
+    if promote:
+        registry.promote(mlflow_client, name, version, decision)
+    registry.describe(
+        mlflow_client,
+        exp_id,
+        name,
+        description,
+        version=version,
+        version_note=version_note(**{key: tags[key] for key in _VERSION_NOTE_TAGS}),
+    )
+    return promote, decision
 
 
 def _log_plots(spec: ModelSpec, y, pred, base_pred, importance: dict, heldout: pd.DataFrame) -> None:
