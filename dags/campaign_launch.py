@@ -42,8 +42,12 @@ from holdout.config import get_settings
 
 # YAML only (spec files + segment library), no warehouse: see campaign_choices
 _CAMPAIGNS = campaign_choices(get_settings())
-# the launch id names each mapped task instance instead of [0], [1], ...
-_BY_LAUNCH_ID = "{{ task.op_kwargs['launch_id'] }}"
+# the launch id names each mapped task instance instead of [0], [1], ...: each task puts it in its context
+_BY_LAUNCH_ID = "{{ launch_id }}"
+
+
+def _name_by(launch_id: str) -> None:
+    get_current_context()["launch_id"] = launch_id  # rendered by map_index_template after the task ran
 
 
 def _run_mode() -> tuple[str, str]:
@@ -110,6 +114,7 @@ def campaign_launch():
 
             from holdout.campaigns.tasks import GateBlocked, gate_launch
 
+            _name_by(launch_id)
             try:
                 return gate_launch(launch_id)
             except GateBlocked as blocked:
@@ -120,6 +125,7 @@ def campaign_launch():
         def activate(launch_id: str) -> dict:
             from holdout.campaigns.tasks import SEND, activate_launch
 
+            _name_by(launch_id)
             _campaign, mode = _run_mode()
             return activate_launch(launch_id, dry_run=mode != SEND)
 

@@ -223,9 +223,15 @@ def test_gate_failure_fails_without_retry(tmp_path: Path, monkeypatch: pytest.Mo
     spec = importlib.util.spec_from_file_location("campaign_launch_dag", DAGS / "campaign_launch.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
+    from airflow.sdk.execution_time.context import set_current_context
+
     task = module.campaign_launch().get_task("launch.gate")
-    with pytest.raises(AirflowFailException, match="report: /r/gate.html") as raised:
+    with (
+        set_current_context({}) as context,
+        pytest.raises(AirflowFailException, match="report: /r/gate.html") as raised,
+    ):
         task.python_callable("L1")
+    assert context["launch_id"] == "L1"  # what map_index_template renders: the task is named by its launch id
     # one exception in the log, not three chained ones
     assert raised.value.__cause__ is None and raised.value.__suppress_context__
 
@@ -271,7 +277,97 @@ def test_gate_silences_gx_import_noise() -> None:
         "print('LEVEL', logging.getLogger('great_expectations').level)\n"
     )
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=300
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     assert "Skipping registering function" not in done.stdout + done.stderr
     assert "LEVEL 0" in done.stdout  # restored afterwards
+
+
+# Runs campaign_launch with dag.test() and the holdout task functions replaced by recorders: what the DAG passes
+# them (mode, dry_run, fault) and how Airflow names the mapped task instances.
+RUN_LAUNCH_STUBBED = r"""
+import json, sys
+from datetime import datetime, timezone
+import holdout.campaigns.tasks as t
+
+calls = []
+def plan(campaign_id=None, launch_date=None, inject_fault=None, logical_date=None, mode=None, settings=None):
+    calls.append(["plan", campaign_id, inject_fault, mode])
+    return ["alpha-20261001", "beta-20261001"]
+def gate(launch_id, settings=None):
+    if inject_fault_seen() and launch_id.startswith("beta"):
+        raise t.GateBlocked(f"Gate blocked launch {launch_id}.")
+    return launch_id
+def inject_fault_seen():
+    return calls[0][2] is not None
+def activate(launch_id, dry_run=False, settings=None):
+    calls.append(["activate", launch_id, dry_run])
+    return {"dry_run": dry_run}
+t.plan_campaign_launches, t.gate_launch, t.activate_launch = plan, gate, activate
+
+from airflow.dag_processing.dagbag import DagBag
+bag = DagBag(dag_folder=sys.argv[1])
+dag = bag.dags["campaign_launch"]
+day = datetime.fromisoformat(sys.argv[3]).replace(tzinfo=timezone.utc)
+run = dag.test(logical_date=day, run_conf=json.loads(sys.argv[2]) or None)
+tis = {f"{ti.task_id}[{ti.map_index}]": [str(ti.state), ti.rendered_map_index] for ti in run.get_task_instances()}
+print("RESULT=" + json.dumps({"state": str(run.state), "tis": tis, "calls": calls}))
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.integration
+def test_launch_runs_from_the_form(tmp_path: Path) -> None:
+    """dag.test() of campaign_launch: a trigger with the defaults is a dry run, the gate demo injects the fault
+    and never sends, and the mapped tasks are named by launch id."""
+    import shutil
+
+    dags = tmp_path / "dags"  # campaign_launch alone: the bundle need not render customer_build with dbt
+    dags.mkdir()
+    for name in ("campaign_launch.py", "_defaults.py", ".airflowignore"):
+        shutil.copy(DAGS / name, dags / name)
+    env = {
+        **os.environ,
+        "AIRFLOW_HOME": str(tmp_path / "airflow"),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(dags),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "HOLDOUT_HOME": str(tmp_path / "home"),
+        "DO_NOT_TRACK": "1",
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), str(DAGS), os.environ.get("PYTHONPATH")])),
+    }
+    airflow = Path(sys.executable).with_name("airflow")
+    subprocess.run([str(airflow), "db", "migrate"], env=env, capture_output=True, check=True, timeout=600)
+
+    def run(conf: dict, day: str) -> dict:
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                RUN_LAUNCH_STUBBED,
+                str(dags / "campaign_launch.py"),
+                json.dumps(conf),
+                day,
+            ],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+        lines = [line for line in done.stdout.splitlines() if line.startswith("RESULT=")]
+        assert lines, f"{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+        return json.loads(lines[-1].removeprefix("RESULT="))
+
+    default = run({}, "2026-11-01")
+    assert default["state"] == "success"
+    assert default["calls"][0] == ["plan", "*", None, "dry_run"]
+    assert sorted(c[1:] for c in default["calls"][1:]) == [["alpha-20261001", True], ["beta-20261001", True]]
+    names = {tid: ti[1] for tid, ti in default["tis"].items() if tid.startswith("launch.")}
+    assert sorted(names.values()) == ["alpha-20261001"] * 2 + ["beta-20261001"] * 2
+
+    demo = run({"mode": "gate_demo"}, "2026-11-02")
+    assert demo["state"] == "failed"
+    assert demo["calls"][0] == ["plan", "gate-demo-consent", "consent", "gate_demo"]
+    assert all(c[2] is True for c in demo["calls"][1:]), "the gate demo never sends"
+    assert demo["tis"]["launch.gate[1]"] == ["failed", "beta-20261001"]
