@@ -20,6 +20,15 @@ Daily. Builds the customer profile, the segment dimension and the memberships fr
    segments and memberships Assets, which trigger `model_retrain`.
 
 Every task that opens the warehouse runs in the one-slot pool `holdout_warehouse`.
+
+**Why the per-model tasks turn green after dbt has finished.** The producer task (`dbt_build.dbt_producer_watcher`)
+runs the whole `dbt build` and holds the pool's one slot meanwhile; its log shows each model as dbt builds it.
+The per-model tasks only *report* what the producer recorded, but they are in the same pool and run one after
+another once it is done (a second or two each, so a minute or two for the whole project). They stay in the
+pool on purpose: Cosmos lets a per-model task run `dbt` for its model itself (on an Airflow retry, or when the
+producer failed or was skipped before reporting that model), which writes the warehouse, and DuckDB admits one
+writing process per file. So the build's outcome is the producer's state and `validate_marts`; the per-model
+colours follow a little later.
 """
 
 from __future__ import annotations

@@ -1,13 +1,16 @@
 """`holdout airflow` and `holdout mlflow-ui`: local UIs on the project's DAGs and tracking store.
 
 Both resolve everything from `holdout.config.get_settings()` (HOLDOUT_HOME) and prepare what the tool needs.
-`holdout airflow` then `exec`s Airflow. `holdout mlflow-ui` runs MLflow as the leader of a process group of its
-own and stays its parent: Ctrl-C or a SIGTERM stops the whole group, so no server worker is left behind.
+Each tool runs in a process group of its own, with this process as its parent: Ctrl-C or a SIGTERM is forwarded to
+the whole group and every process left is stopped (`run_process_tree`), so no server, scheduler or worker is left
+behind (`airflow standalone` alone dies on SIGTERM without stopping the api-server, scheduler, dag-processor,
+triggerer and LocalExecutor workers it started).
 `airflow_env` is the local Airflow's environment (the tests run their Airflow with it too).
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
 import shutil
@@ -116,8 +119,91 @@ def airflow(port: int, parallelism: int, login: bool) -> None:
         )
     click.echo(f"Airflow UI: http://localhost:{port}  (ready in about a minute; Ctrl-C stops it)")
     sys.stdout.flush()
-    airflow_bin = _tool("airflow")
-    os.execvpe(airflow_bin, [airflow_bin, "standalone"], env)
+    sys.exit(run_process_tree([_tool("airflow"), "standalone"], env))
+
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+def run_process_tree(command: list[str], env: dict[str, str], grace: float = 30.0) -> int:
+    """Run `command` as the leader of a new session and wait for it. SIGINT / SIGTERM received here go to its
+    whole process group; whenever it ends (signal or not), every process it started is stopped: SIGTERM, then
+    SIGKILL after `grace` seconds. Returns the command's exit code (128 + signal number when stopped)."""
+    proc = subprocess.Popen(command, env=env, start_new_session=True)
+    # descendants seen so far: orphans are re-parented, task processes leave the group
+    known: set[int] = set()
+    received: list[int] = []
+
+    def forward(signum: int, _frame: object) -> None:
+        received.append(signum)
+        known.update(_descendants(proc.pid))
+        _signal_group(proc.pid, signum)
+
+    previous = {sig: signal.signal(sig, forward) for sig in STOP_SIGNALS}
+    try:
+        code = proc.wait()  # retried after each forwarded signal (PEP 475)
+    finally:
+        known.update(_descendants(proc.pid))
+        _stop_all(proc, known, grace)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    return 128 + received[0] if received else code
+
+
+def _descendants(pid: int) -> set[int]:
+    import psutil  # an Airflow dependency
+
+    try:
+        return {child.pid for child in psutil.Process(pid).children(recursive=True)}
+    except psutil.Error:
+        return set()
+
+
+def _group_members(pgid: int) -> set[int]:
+    import psutil
+
+    members = set()
+    for process in psutil.process_iter():
+        try:
+            if os.getpgid(process.pid) == pgid:
+                members.add(process.pid)
+        except (OSError, psutil.Error):
+            continue
+    return members
+
+
+def _signal_group(pgid: int, signum: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, signum)
+
+
+def _stop_all(proc: subprocess.Popen, known: set[int], grace: float) -> None:
+    """Stop the session leader's group and every process in `known`: SIGTERM, wait `grace` s, SIGKILL."""
+    import psutil
+
+    def alive() -> list[psutil.Process]:
+        out = []
+        for pid in (known | _group_members(proc.pid)) - {os.getpid()}:
+            try:
+                process = psutil.Process(pid)
+                if process.status() != psutil.STATUS_ZOMBIE:
+                    out.append(process)
+            except psutil.Error:
+                continue
+        return out
+
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        left = alive()
+        if not left and proc.poll() is not None:
+            break
+        _signal_group(proc.pid, sig)
+        for process in left:
+            with contextlib.suppress(psutil.Error):
+                process.send_signal(sig)
+        deadline = time.monotonic() + (grace if sig == signal.SIGTERM else 10.0)
+        while time.monotonic() < deadline and (alive() or proc.poll() is None):
+            time.sleep(0.5)
+    proc.poll()
 
 
 def _with_tool_path(env: dict[str, str], tool: str) -> dict[str, str]:
@@ -182,7 +268,7 @@ def mlflow_ui(port: int, host: str) -> None:
     if uri.startswith("sqlite:"):
         # runs logged by `holdout train` store artifacts here; serve them from the same place
         command += ["--default-artifact-root", str(settings.mlflow_artifacts_dir)]
-    sys.exit(_run_group(command, {**os.environ, **mlflow_env(uri)}))
+    sys.exit(run_process_tree(command, {**os.environ, **mlflow_env(uri)}, grace=15.0))
 
 
 def _prepare_tracking_store() -> None:
@@ -197,42 +283,3 @@ def _prepare_tracking_store() -> None:
         describe_models(settings)  # a store trained before a description changed shows the current text
     except ModelSpecError as error:
         click.echo(f"warning: models not described: {error}", err=True)
-
-
-def _run_group(command: list[str], env: dict[str, str], grace: float = 15.0) -> int:
-    """Run `command` as the leader of a new process group; SIGINT / SIGTERM received here go to the whole
-    group, and whenever the command ends its group is stopped (SIGTERM, then SIGKILL after `grace` s).
-    Returns the command's exit code, 128 + the signal's number when stopped by one."""
-    proc = subprocess.Popen(command, env=env, start_new_session=True)
-    received: list[int] = []
-
-    def forward(signum: int, _frame: object) -> None:
-        received.append(signum)
-        _kill_group(proc.pid, signum)
-
-    previous = {sig: signal.signal(sig, forward) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        code = proc.wait()  # resumed after each forwarded signal (PEP 475)
-    finally:
-        for sig in (signal.SIGTERM, signal.SIGKILL):
-            if not _kill_group(proc.pid, sig):
-                break
-            deadline = time.monotonic() + grace
-            while time.monotonic() < deadline and _kill_group(proc.pid, 0):
-                proc.poll()
-                time.sleep(0.2)
-        proc.wait()
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-    return 128 + received[0] if received else code
-
-
-def _kill_group(pgid: int, signum: int) -> bool:
-    """Send `signum` to the process group; False when no process is left in it."""
-    try:
-        os.killpg(pgid, signum)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

@@ -34,6 +34,10 @@ for dag_id, dag in bag.dags.items():
         "owner": dag.default_args.get("owner"),
         "timetable": type(dag.timetable).__name__,
         "params": sorted(dag.params.keys()),
+        "param_specs": {
+            name: {"default": dag.params.get_param(name).value, "schema": dag.params.get_param(name).schema}
+            for name in dag.params.keys()
+        },
         "tasks": {
             t.task_id: {
                 "retries": t.retries,
@@ -43,6 +47,7 @@ for dag_id, dag in bag.dags.items():
                 "type": type(t).__name__,
                 "outlets": [getattr(o, "uri", str(o)) for o in t.outlets],
                 "upstream": sorted(t.upstream_task_ids),
+                "map_index_template": getattr(t, "map_index_template", None),
             }
             for t in dag.tasks
         },
@@ -157,8 +162,47 @@ def test_assets_chain_the_dags(dagbag: dict) -> None:
 
 def test_launch_form_and_gate_wiring(dagbag: dict) -> None:
     dag = dagbag["dags"]["campaign_launch"]
-    assert dag["params"] == ["campaign_id", "dry_run", "launch_date"]
+    assert dag["params"] == ["campaign_id", "launch_date", "mode"]
     assert dag["tasks"]["launch.activate"]["upstream"] == ["launch.gate"]
+
+
+def test_launch_form_offers_exactly_the_campaign_ids(dagbag: dict) -> None:
+    """A choice list, not a free string: every id of campaigns/*.yml, plus `*` (every campaign due)."""
+    import yaml
+
+    ids = sorted(yaml.safe_load(p.read_text())["id"] for p in (ROOT / "campaigns").glob("*.yml"))
+    campaign = dagbag["dags"]["campaign_launch"]["param_specs"]["campaign_id"]
+    choices = campaign["schema"]["enum"]
+    assert choices[0] == "*" and campaign["default"] == "*"
+    assert sorted(choices[1:]) == ids
+    assert set(campaign["schema"]["values_display"]) == set(choices)
+
+
+def test_launch_form_default_cannot_send(dagbag: dict) -> None:
+    """Sending needs an explicit `mode: send`; the defaults, a REST trigger with no conf and a backfill send
+    nothing. Only the runs Airflow creates by itself (after a build) send, and unpausing creates none."""
+    from holdout.campaigns.tasks import GATE_DEMO, SEND, run_mode
+
+    dag = dagbag["dags"]["campaign_launch"]
+    mode = dag["param_specs"]["mode"]
+    assert sorted(mode["schema"]["enum"]) == ["dry_run", "gate_demo", "send"]
+    assert mode["default"] == "dry_run"
+    defaults = {name: spec["default"] for name, spec in dag["param_specs"].items()}
+    for run_type in ("manual", "backfill", "operator_triggered"):
+        assert run_mode(defaults, run_type)[1] != SEND, run_type
+        assert run_mode({}, run_type)[1] != SEND, run_type
+    assert run_mode({**defaults, "mode": "send"}, "manual") == ("*", SEND)
+    # the gate demo from the form: the demo campaign by default, and the activate task never sends
+    assert run_mode({**defaults, "mode": "gate_demo"}, "manual") == ("gate-demo-consent", GATE_DEMO)
+    # automatic runs follow customer_build's Asset, not a clock: "unpause on trigger" creates no run
+    assert dag["timetable"] == "AssetTriggeredTimetable"
+    assert run_mode(defaults, "asset_triggered") == ("*", SEND)
+
+
+def test_launch_mapped_tasks_are_named_by_launch_id(dagbag: dict) -> None:
+    tasks = dagbag["dags"]["campaign_launch"]["tasks"]
+    for task_id in ("launch.gate", "launch.activate"):
+        assert "launch_id" in (tasks[task_id]["map_index_template"] or ""), task_id
 
 
 def test_gate_failure_fails_without_retry(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -179,6 +223,151 @@ def test_gate_failure_fails_without_retry(tmp_path: Path, monkeypatch: pytest.Mo
     spec = importlib.util.spec_from_file_location("campaign_launch_dag", DAGS / "campaign_launch.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
+    from airflow.sdk.execution_time.context import set_current_context
+
     task = module.campaign_launch().get_task("launch.gate")
-    with pytest.raises(AirflowFailException, match="report: /r/gate.html"):
+    with (
+        set_current_context({}) as context,
+        pytest.raises(AirflowFailException, match="report: /r/gate.html") as raised,
+    ):
         task.python_callable("L1")
+    assert context["launch_id"] == "L1"  # what map_index_template renders: the task is named by its launch id
+    # one exception in the log, not three chained ones
+    assert raised.value.__cause__ is None and raised.value.__suppress_context__
+
+
+def test_blocked_gate_message_says_it_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """gate_launch raises one unchained GateBlocked: failed expectations with customer counts, then file://
+    links to the summary and the Data Docs page."""
+    from holdout.campaigns import launch
+    from holdout.campaigns.gate import GateFailed
+    from holdout.campaigns.tasks import GateBlocked, gate_launch
+    from holdout.config import Settings
+
+    summary, docs = tmp_path / "gates" / "L1.txt", tmp_path / "gx docs" / "L1.html"
+    text = (
+        "Activation gate `campaign_activation_gate` for launch L1: FAILED\n"
+        "audience rows validated: 400\n"
+        "  FAILED expect_column_values_to_be_in_set on `consent_ok`: consent: 25 of 400 customers violate it\n"
+        f"Data Docs: {docs}"
+    )
+
+    def fail(settings, launch_id):
+        raise GateFailed(launch_id, text, summary, str(docs))
+
+    monkeypatch.setattr(launch, "run_gate", fail)
+    with pytest.raises(GateBlocked) as raised:
+        gate_launch("L1", settings=Settings(home=tmp_path))
+    message = str(raised.value)
+    assert raised.value.__cause__ is None and raised.value.__suppress_context__
+    assert message.splitlines()[0] == "Gate blocked launch L1."
+    assert message.count("25 of 400 customers") == 1
+    assert f"report: {summary.resolve().as_uri()}" in message
+    assert f"data docs: {docs.resolve().as_uri()}" in message
+    assert "Data Docs:" not in message  # the plain path is replaced by the link
+
+
+def test_gate_silences_gx_import_noise() -> None:
+    """Importing GX logs ~200 INFO lines ("Skipping registering function ..."); the gate's block does not."""
+    script = (
+        "import logging, sys; logging.basicConfig(level=logging.INFO, stream=sys.stdout)\n"
+        "from holdout.campaigns.gate import quiet_gx_logs\n"
+        "with quiet_gx_logs():\n"
+        "    import great_expectations\n"
+        "print('LEVEL', logging.getLogger('great_expectations').level)\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "Skipping registering function" not in done.stdout + done.stderr
+    assert "LEVEL 0" in done.stdout  # restored afterwards
+
+
+# Runs campaign_launch with dag.test() and the holdout task functions replaced by recorders: what the DAG passes
+# them (mode, dry_run, fault) and how Airflow names the mapped task instances.
+RUN_LAUNCH_STUBBED = r"""
+import json, sys
+from datetime import datetime, timezone
+import holdout.campaigns.tasks as t
+
+calls = []
+def plan(campaign_id=None, launch_date=None, inject_fault=None, logical_date=None, mode=None, settings=None):
+    calls.append(["plan", campaign_id, inject_fault, mode])
+    return ["alpha-20261001", "beta-20261001"]
+def gate(launch_id, settings=None):
+    if inject_fault_seen() and launch_id.startswith("beta"):
+        raise t.GateBlocked(f"Gate blocked launch {launch_id}.")
+    return launch_id
+def inject_fault_seen():
+    return calls[0][2] is not None
+def activate(launch_id, dry_run=False, settings=None):
+    calls.append(["activate", launch_id, dry_run])
+    return {"dry_run": dry_run}
+t.plan_campaign_launches, t.gate_launch, t.activate_launch = plan, gate, activate
+
+from airflow.dag_processing.dagbag import DagBag
+bag = DagBag(dag_folder=sys.argv[1])
+dag = bag.dags["campaign_launch"]
+day = datetime.fromisoformat(sys.argv[3]).replace(tzinfo=timezone.utc)
+run = dag.test(logical_date=day, run_conf=json.loads(sys.argv[2]) or None)
+tis = {f"{ti.task_id}[{ti.map_index}]": [str(ti.state), ti.rendered_map_index] for ti in run.get_task_instances()}
+print("RESULT=" + json.dumps({"state": str(run.state), "tis": tis, "calls": calls}))
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.integration
+def test_launch_runs_from_the_form(tmp_path: Path) -> None:
+    """dag.test() of campaign_launch: a trigger with the defaults is a dry run, the gate demo injects the fault
+    and never sends, and the mapped tasks are named by launch id."""
+    import shutil
+
+    dags = tmp_path / "dags"  # campaign_launch alone: the bundle need not render customer_build with dbt
+    dags.mkdir()
+    for name in ("campaign_launch.py", "_defaults.py", ".airflowignore"):
+        shutil.copy(DAGS / name, dags / name)
+    env = {
+        **os.environ,
+        "AIRFLOW_HOME": str(tmp_path / "airflow"),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(dags),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "HOLDOUT_HOME": str(tmp_path / "home"),
+        "DO_NOT_TRACK": "1",
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), str(DAGS), os.environ.get("PYTHONPATH")])),
+    }
+    airflow = Path(sys.executable).with_name("airflow")
+    subprocess.run([str(airflow), "db", "migrate"], env=env, capture_output=True, check=True, timeout=600)
+
+    def run(conf: dict, day: str) -> dict:
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                RUN_LAUNCH_STUBBED,
+                str(dags / "campaign_launch.py"),
+                json.dumps(conf),
+                day,
+            ],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+        lines = [line for line in done.stdout.splitlines() if line.startswith("RESULT=")]
+        assert lines, f"{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+        return json.loads(lines[-1].removeprefix("RESULT="))
+
+    default = run({}, "2026-11-01")
+    assert default["state"] == "success"
+    assert default["calls"][0] == ["plan", "*", None, "dry_run"]
+    assert sorted(c[1:] for c in default["calls"][1:]) == [["alpha-20261001", True], ["beta-20261001", True]]
+    names = {tid: ti[1] for tid, ti in default["tis"].items() if tid.startswith("launch.")}
+    assert sorted(names.values()) == ["alpha-20261001"] * 2 + ["beta-20261001"] * 2
+
+    demo = run({"mode": "gate_demo"}, "2026-11-02")
+    assert demo["state"] == "failed"
+    assert demo["calls"][0] == ["plan", "gate-demo-consent", "consent", "gate_demo"]
+    assert all(c[2] is True for c in demo["calls"][1:]), "the gate demo never sends"
+    assert demo["tis"]["launch.gate[1]"] == ["failed", "beta-20261001"]

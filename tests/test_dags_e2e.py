@@ -28,6 +28,7 @@ AS_OF = date(2026, 10, 1)  # the campaign specs start on 2026-10-01: scheduled l
 HISTORY_DAYS = 540
 SIMULATE_DAYS = 15  # closes the 14-day windows
 GATE_DEMO = "gate-demo-consent"
+SEND_DUE = {"campaign_id": "*", "mode": "send"}
 
 # Runs one DAG with dag.test() and prints the run state and every task instance as JSON. With --inject-fault,
 # every planned launch gets the documented testing fault (audience members without consent) before its gate.
@@ -204,8 +205,9 @@ def test_pipeline_end_to_end(world: dict) -> None:
     assert query(world, "select count(*) from marts.customer_scores")[0][0] > 0
     assert query(world, "select count(purchase_14d_score) from marts.dim_customers")[0][0] > 0
 
-    # 4. campaign_launch, scheduled: every campaign due on the as-of date is planned, gated and exported
-    launch = run_dag(world, "campaign_launch", AS_OF)
+    # 4. campaign_launch as its automatic run does it (every campaign due, sent): dag.test() is a manual run,
+    # so the form's explicit `mode: send`; every campaign due on the as-of date is planned, gated and exported
+    launch = run_dag(world, "campaign_launch", AS_OF, conf=SEND_DUE)
     assert_success(launch)
     launched = query(
         world, "select launch_id, campaign_id, test_size from ops.campaign_launches where status = 'launched'"
@@ -224,12 +226,13 @@ def test_pipeline_end_to_end(world: dict) -> None:
 
     # 5. launch again, same logical date: no new ledger or export rows, outbox unchanged
     counts, files = ledger_counts(world), outbox_files(world)
-    assert_success(run_dag(world, "campaign_launch", AS_OF))
+    assert_success(run_dag(world, "campaign_launch", AS_OF, conf=SEND_DUE))
     assert ledger_counts(world) == counts
     assert outbox_files(world) == files
 
-    # 6. a launch whose gate fails: gate task failed once (no retry), no export task, nothing in the outbox
-    blocked = run_dag(world, "campaign_launch", AS_OF, conf={"campaign_id": GATE_DEMO}, inject_fault=True)
+    # 6. the form's gate demo (consent fault injected after planning): gate task failed once (no retry), no
+    # export task, nothing in the outbox
+    blocked = run_dag(world, "campaign_launch", AS_OF, conf={"campaign_id": GATE_DEMO, "mode": "gate_demo"})
     assert blocked["state"] == "failed"
     gate = blocked["tasks"]["launch.gate[0]"]
     assert gate["state"] == "failed" and gate["try_number"] == 1, gate

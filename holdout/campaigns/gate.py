@@ -15,8 +15,11 @@ GX's SQL datasource fails on DuckDB (duckdb-engine metric errors), so the frame 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -33,6 +36,19 @@ DATASOURCE = "campaign_audiences"
 ASSET = "gate_frame"
 BATCH_DEFINITION = "whole_frame"
 DOCS_SITE = "holdout_reports"
+
+
+@contextmanager
+def quiet_gx_logs(level: int = logging.WARNING) -> Iterator[None]:
+    """Raise GX's loggers to `level` for the block: importing GX logs ~200 INFO lines ("Skipping registering
+    function ...") that would bury the gate's verdict in a task log. Restores the previous level."""
+    logger = logging.getLogger("great_expectations")
+    previous = logger.level
+    logger.setLevel(max(level, previous))
+    try:
+        yield
+    finally:
+        logger.setLevel(previous)
 
 
 class GateFailed(RuntimeError):
