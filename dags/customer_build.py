@@ -7,17 +7,22 @@ Daily. Builds the customer profile, the segment dimension and the memberships fr
    source system: the task checks its manifest (`raw/_export.json`) and that every entity folder the generator
    writes has part files, and refuses an export older than the warehouse. It never regenerates data.
 2. **prepare_warehouse**: `holdout.warehouse_tasks.prepare_warehouse`: creates the Python-owned `ops` ledgers
-   (dbt reads them as sources) and validates the segment library (`dbt_project/segments/*.yml`), failing with
-   file / segment / field on a bad library.
+   (dbt reads them as sources), validates the segment library (`dbt_project/segments/*.yml`), failing with
+   file / segment / field on a bad library, and copies the warehouse to `HOLDOUT_HOME/build/`: dbt builds into
+   that copy, so readers keep the previous marts until the build is published, and a failed build changes nothing.
 3. **dbt_build**: astronomer-cosmos in `ExecutionMode.WATCHER`: *one* `dbt build` process (DuckDB allows one
    writer) and one watcher task per model so progress and failures show per model. The marts' checks are dbt
    tests on the marts models (keys, accepted values and ranges, one as-of date, non-empty marts, member counts
    that match the memberships): a failed test fails this group and so the run. dbt vars (`as_of_date`,
    `segment_library`) and env (`HOLDOUT_WAREHOUSE_PATH`, `HOLDOUT_RAW_DIR`) are resolved by an interceptor
    (`holdout.dbt_runner.cosmos_interceptor`) when the task runs, never when the file is parsed.
-4. **validate_marts**: runs only when every model and test passed: `holdout.warehouse_tasks.record_published_marts`
-   writes the as-of date and row counts to `reports/marts/<logical date>.json` and the task emits the profile,
-   segments and memberships Assets, which trigger `model_retrain`.
+4. **publish_marts**: runs only when every model and test passed: `holdout.warehouse_tasks.publish_build` switches
+   the built copy in with one rename (refused, with nothing lost, if a ledger row landed in the live warehouse
+   meanwhile), then `record_published_marts` writes the as-of date and row counts to
+   `reports/marts/<logical date>.json`; the task emits the profile, segments and memberships Assets, which trigger
+   `model_retrain`.
+5. **abandon_build**: runs only when the dbt build failed: `holdout.warehouse_tasks.abandon_build` drops the copy
+   and records the failure, so launches refuse until a build passes.
 
 Every task that opens the warehouse runs in the one-slot pool `holdout_warehouse`.
 
@@ -27,7 +32,7 @@ The per-model tasks only *report* what the producer recorded, but they are in th
 another once it is done (a second or two each, so a minute or two for the whole project). They stay in the
 pool on purpose: Cosmos lets a per-model task run `dbt` for its model itself (on an Airflow retry, or when the
 producer failed or was skipped before reporting that model), which writes the warehouse, and DuckDB admits one
-writing process per file. So the build's outcome is the producer's state and `validate_marts`; the per-model
+writing process per file. So the build's outcome is the producer's state and `publish_marts`; the per-model
 colours follow a little later.
 """
 
@@ -119,12 +124,20 @@ def customer_build():
     )
 
     @task(pool=WAREHOUSE_POOL, outlets=[PROFILE, SEGMENTS, MEMBERSHIPS])
-    def validate_marts(ds: str | None = None) -> dict:
-        from holdout.warehouse_tasks import record_published_marts
+    def publish_marts(prepared: dict, ds: str | None = None) -> dict:
+        from holdout.warehouse_tasks import publish_build, record_published_marts
 
+        publish_build(prepared["ledgers"])
         return record_published_marts(run_key=ds)
 
-    check_landing_zone() >> prepare_warehouse() >> dbt_build >> validate_marts()
+    @task(pool=WAREHOUSE_POOL, trigger_rule=TriggerRule.ONE_FAILED)
+    def abandon_build() -> dict:
+        from holdout.warehouse_tasks import abandon_build as abandon
+
+        return abandon()
+
+    prepared = prepare_warehouse()
+    check_landing_zone() >> prepared >> dbt_build >> [publish_marts(prepared), abandon_build()]
 
     # The producer holds the one warehouse slot for the whole `dbt build`, so the per-model watcher tasks can
     # only report once it has finished: say so in the graph. It also makes the order deterministic where tasks

@@ -119,7 +119,7 @@ def test_dag_conventions(dagbag: dict, dag_id: str) -> None:
 
 
 WAREHOUSE_TASKS = {
-    "customer_build": ["prepare_warehouse", "validate_marts"],
+    "customer_build": ["prepare_warehouse", "publish_marts", "abandon_build"],
     "model_retrain": ["build_features", "train", "score", "rebuild_score_marts"],
     "campaign_launch": ["plan", "launch.gate", "launch.activate"],
     "campaign_close": ["close_windows", "refresh_result_marts", "report"],
@@ -148,7 +148,7 @@ def test_customer_build_renders_dbt_with_cosmos_watcher(dagbag: dict) -> None:
 
 
 def test_assets_chain_the_dags(dagbag: dict) -> None:
-    build = dagbag["dags"]["customer_build"]["tasks"]["validate_marts"]["outlets"]
+    build = dagbag["dags"]["customer_build"]["tasks"]["publish_marts"]["outlets"]
     assert set(build) == {
         "duckdb://holdout/marts/dim_customers",
         "duckdb://holdout/marts/dim_segments",
