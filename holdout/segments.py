@@ -46,6 +46,7 @@ from pydantic import (
 )
 
 from holdout.config import PROJECT_ROOT, Settings
+from holdout.yaml_lines import field_path
 
 Op = Literal[
     "=", "!=", "<", "<=", ">", ">=", "in", "not_in", "between", "is_null", "not_null", "is_true", "is_false"
@@ -226,7 +227,7 @@ def _condition_form(value: Any) -> str | None:
     return None
 
 
-# The tags start with "*" so that error paths can drop them (see _field_path).
+# The tags start with "*" so that error paths can drop them (see the error formatting below).
 Condition = Annotated[
     Annotated[Predicate, Tag("*predicate")]
     | Annotated[AnyOf, Tag("*any_of")]
@@ -619,12 +620,7 @@ def _problem(file: str, raw: dict, error: dict) -> Problem:
         if is_level and segment and isinstance(node, dict) and isinstance(node.get("id"), str):
             segment, path = dimension_segment_id(segment, node["id"]), loc[4:]
     message = _MESSAGES.get(error["type"], lambda e: e["msg"].removeprefix("Value error, "))(error)
-    return Problem(file, segment, _field_path(path), message, line)
-
-
-def _field_path(loc: list) -> str:
-    text = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc).lstrip(".")
-    return text or "(entry)"
+    return Problem(file, segment, field_path(path, empty="(entry)"), message, line)
 
 
 def _read_file(path: Path, columns: dict[str, str]) -> tuple[_File | None, list[Problem]]:

@@ -159,7 +159,8 @@ def _descendants(pid: int) -> set[int]:
         return set()
 
 
-def _group_members(pgid: int) -> set[int]:
+def group_members(pgid: int) -> set[int]:
+    """Every live process whose process group is `pgid`."""
     import psutil
 
     members = set()
@@ -183,7 +184,7 @@ def _stop_all(proc: subprocess.Popen, known: set[int], grace: float) -> None:
 
     def alive() -> list[psutil.Process]:
         out = []
-        for pid in (known | _group_members(proc.pid)) - {os.getpid()}:
+        for pid in (known | group_members(proc.pid)) - {os.getpid()}:
             try:
                 process = psutil.Process(pid)
                 if process.status() != psutil.STATUS_ZOMBIE:

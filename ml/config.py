@@ -14,6 +14,8 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from holdout.yaml_lines import Loc, field_path, key_lines, pydantic_message
+
 SPECS_PATH = Path(__file__).with_name("models.yml")
 TASKS = {"binary", "regression"}
 BASELINES = {"rfm", "rfm_inverse", "revenue_90d_eur"}
@@ -75,20 +77,6 @@ class ModelsFile(_Strict):
     models: dict[str, dict[str, Any] | None] = Field(min_length=1)
 
 
-Loc = tuple[str | int, ...]
-
-
-def _key_lines(node: yaml.Node | None, at: Loc = (), out: dict[Loc, int] | None = None) -> dict[Loc, int]:
-    """1-based line of every mapping key in a composed YAML document, by path."""
-    out = {} if out is None else out
-    if isinstance(node, yaml.MappingNode):
-        for key_node, value_node in node.value:
-            path = (*at, str(key_node.value))
-            out[path] = key_node.start_mark.line + 1
-            _key_lines(value_node, path, out)
-    return out
-
-
 def _error(path: Path, lines: dict[Loc, int], loc: Loc, message: str) -> ModelSpecError:
     line = None
     # a field merged from `defaults:` is reported at the model but found on the defaults line
@@ -100,20 +88,14 @@ def _error(path: Path, lines: dict[Loc, int], loc: Loc, message: str) -> ModelSp
         if line is not None:
             break
     where = f" (line {line})" if line else ""
-    field_path = ".".join(str(p) for p in loc) or "(file)"
-    return ModelSpecError(f"{path.name}: {field_path}: {message}{where}")
+    return ModelSpecError(f"{path.name}: {field_path(loc)}: {message}{where}")
 
 
 def _first_error(exc: ValidationError, at: Loc) -> tuple[Loc, str]:
     err = exc.errors()[0]
     # a union (features: name or list) reports each branch: keep the field, drop the branch tag
     loc = tuple(p for p in err["loc"] if p not in ("str", "list[str]", "[key]"))
-    messages = {"extra_forbidden": "unknown field", "missing": "missing required field"}
-    message = messages.get(err["type"])
-    if message is None:
-        value = err.get("input")
-        message = err["msg"] if isinstance(value, dict | list) else f"{err['msg']}, got {value!r}"
-    return (*at, *loc), message
+    return (*at, *loc), pydantic_message(err)
 
 
 @dataclass(frozen=True)
@@ -171,7 +153,7 @@ def load_specs(path: Path | None = None, overrides: dict[str, dict] | None = Non
     path = path or SPECS_PATH
     try:
         text = path.read_text()
-        lines = _key_lines(yaml.compose(text, Loader=yaml.SafeLoader))
+        lines = key_lines(yaml.compose(text, Loader=yaml.SafeLoader))
         raw = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise ModelSpecError(f"{path.name}: (yaml): malformed YAML: {exc}") from exc
@@ -259,7 +241,7 @@ def load_uplift_config(path: Path | None = None, overrides: dict[str, Any] | Non
     path = path or UPLIFT_PATH
     try:
         text = path.read_text()
-        lines = _key_lines(yaml.compose(text, Loader=yaml.SafeLoader))
+        lines = key_lines(yaml.compose(text, Loader=yaml.SafeLoader))
         raw = _merge(yaml.safe_load(text) or {}, overrides or {})
     except yaml.YAMLError as exc:
         raise ModelSpecError(f"{path.name}: (yaml): malformed YAML: {exc}") from exc

@@ -19,6 +19,8 @@ from pathlib import Path
 import psutil
 import pytest
 
+from holdout.ui import group_members
+
 ROOT = Path(__file__).resolve().parent.parent
 COMPONENTS = ("scheduler", "api-server", "dag-processor", "triggerer")
 
@@ -43,17 +45,6 @@ def _cmdline(process: psutil.Process) -> str:
         return " ".join(process.cmdline())
     except psutil.Error:
         return ""
-
-
-def _group(pgid: int) -> set[int]:
-    members = set()
-    for process in psutil.process_iter():
-        try:
-            if os.getpgid(process.pid) == pgid:
-                members.add(process.pid)
-        except (OSError, psutil.Error):
-            continue
-    return members
 
 
 def _alive(pids: set[int]) -> list[str]:
@@ -105,14 +96,14 @@ def test_sigterm_stops_every_airflow_process(tmp_path: Path) -> None:
         standalone = [p.pid for p in tree if "standalone" in _cmdline(p)]
         groups = {os.getpgid(pid) for pid in standalone}
         for pgid in groups:
-            seen |= _group(pgid)
+            seen |= group_members(pgid)
 
         parent.send_signal(signal.SIGTERM)
         deadline = time.monotonic() + 60
         left = _alive(seen | {parent.pid})
         while left and time.monotonic() < deadline:
             time.sleep(1)
-            left = _alive(seen | {parent.pid} | {pid for g in groups for pid in _group(g)})
+            left = _alive(seen | {parent.pid} | {pid for g in groups for pid in group_members(g)})
         assert not left, f"still running 60 s after SIGTERM of holdout airflow: {left}"
         assert parent.wait(timeout=5) != 0
     finally:

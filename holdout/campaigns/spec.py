@@ -33,6 +33,7 @@ from pydantic import (
 from holdout.campaigns.channels import load_channels
 from holdout.config import Settings
 from holdout.segments import profile_columns
+from holdout.yaml_lines import Loc, field_path, key_lines, line_at, pydantic_message
 
 OfferKind = Literal["discount", "new_collection", "gift", "winback", "content"]
 PrimaryMetric = Literal["revenue", "conversion"]
@@ -246,57 +247,11 @@ def spec_files(settings: Settings) -> list[Path]:
     return sorted(p for p in Path(settings.campaigns_dir).glob("*.yml") if p.is_file())
 
 
-Loc = tuple[str | int, ...]
-
-
-def _key_lines(node: yaml.Node, at: Loc = (), out: dict[Loc, int] | None = None) -> dict[Loc, int]:
-    """1-based line of every mapping key and sequence item in a composed YAML document, by path."""
-    out = {} if out is None else out
-    if isinstance(node, yaml.MappingNode):
-        for key_node, value_node in node.value:
-            path = (*at, str(key_node.value))
-            out[path] = key_node.start_mark.line + 1
-            _key_lines(value_node, path, out)
-    elif isinstance(node, yaml.SequenceNode):
-        for i, item in enumerate(node.value):
-            out[(*at, i)] = item.start_mark.line + 1
-            _key_lines(item, (*at, i), out)
-    return out
-
-
-def _field_path(loc: Loc) -> str:
-    text = ""
-    for part in loc:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
-    return text or "(file)"
-
-
-def _line(lines: dict[Loc, int], loc: Loc) -> int | None:
-    for n in range(len(loc), 0, -1):
-        if loc[:n] in lines:
-            return lines[loc[:n]]
-    return None
-
-
-def _message(error: dict) -> str:
-    kind = error["type"]
-    if kind == "extra_forbidden":
-        return "unknown field"
-    if kind == "missing":
-        return "missing required field"
-    if kind == "value_error":
-        return str(error["ctx"]["error"])
-    value = error.get("input")
-    if isinstance(value, dict | list):
-        return error["msg"]
-    return f"{error['msg']}, got {value!r}"
-
-
 def _problems_from(error: ValidationError, fname: str, lines: dict[Loc, int]) -> list[SpecProblem]:
     problems = []
     for e in error.errors():
         loc = tuple(p for p in e["loc"] if p != "[key]")
-        problems.append(SpecProblem(fname, _field_path(loc), _message(e), _line(lines, loc)))
+        problems.append(SpecProblem(fname, field_path(loc), pydantic_message(e), line_at(lines, loc)))
     return problems
 
 
@@ -339,7 +294,7 @@ def read_spec_file(path: Path) -> SpecFile:
     if not isinstance(data, dict):
         problem = SpecProblem(fname, "(yaml)", "a campaign file must be a mapping (one campaign per file)")
         return SpecFile(fname, None, None, [problem], {})
-    lines = _key_lines(node) if node is not None else {}
+    lines = key_lines(node) if node is not None else {}
     claimed = data.get("id") if isinstance(data.get("id"), str) else None
     try:
         spec = CampaignSpec.model_validate(data)
@@ -367,7 +322,7 @@ def _check_unique_ids(files: list[SpecFile]) -> None:
         _refuse(first, None)  # the problem below names it; neither file launches
         for entry in rest:
             message = f"duplicate campaign id {cid!r} (also in {first.name})"
-            _refuse(entry, SpecProblem(entry.name, "id", message, _line(entry.lines, ("id",))))
+            _refuse(entry, SpecProblem(entry.name, "id", message, line_at(entry.lines, ("id",))))
 
 
 def _check_segments(files: list[SpecFile], known: set[str]) -> None:
@@ -380,7 +335,7 @@ def _check_segments(files: list[SpecFile], known: set[str]) -> None:
         for part in ("all_of", "any_of", "none_of"):
             for i, seg in enumerate(_as_list(audience.get(part))):
                 if isinstance(seg, str) and seg not in known:
-                    line = _line(entry.lines, ("audience", part, i))
+                    line = line_at(entry.lines, ("audience", part, i))
                     problems.append(
                         SpecProblem(entry.name, f"audience.{part}", f"unknown segment {seg!r}", line)
                     )
