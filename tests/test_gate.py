@@ -66,9 +66,7 @@ def gate_run(tmp_path_factory):
     root = PROJECT_ROOT / "expectations"
     settings = Settings(home=tmp_path_factory.mktemp("gate_run") / "home")
     before = _tree(root)
-    result = gate.validate_gate_frame(
-        settings, "state-check-20260101", _passing_gate_frame(), 0.2, 1000, settings.home / "out"
-    )
+    result = gate.validate_gate_frame(settings, "state-check-20260101", _passing_gate_frame(), 0.2, 1000)
     return settings, result, before, _tree(root)
 
 
