@@ -36,16 +36,7 @@ HILLSTROM_CONTROL = "No E-Mail"
 HILLSTROM_CAMPAIGNS = ("Mens E-Mail", "Womens E-Mail")
 HILLSTROM_FEATURES = ("recency", "history_segment", "mens", "womens", "zip_code", "newbie", "channel")
 # The uplift models also see the dollar history behind history_segment (the pre-treatment profile in full).
-HILLSTROM_MODEL_FEATURES = (
-    "recency",
-    "history_segment",
-    "history",
-    "mens",
-    "womens",
-    "zip_code",
-    "newbie",
-    "channel",
-)
+HILLSTROM_MODEL_FEATURES = HILLSTROM_COLUMNS[: HILLSTROM_COLUMNS.index("segment")]
 ANY_EMAIL = "Any E-Mail"  # every e-mail arm pooled against the control
 # Which uplift models the experiment fits: (treated arm, outcome). Womens/visit is the published benchmark
 # (scikit-uplift's tutorial); spend for any e-mail is the money question.
