@@ -213,15 +213,13 @@ def _with_tool_path(env: dict[str, str], tool: str) -> dict[str, str]:
     return {**env, "PATH": os.pathsep.join([bin_dir, env.get("PATH", "")])}
 
 
-# MLflow 3.17's UI opens in its GenAI view (traces, prompts, no model registry in the sidebar) unless the URL
-# carries `workflowType=machine_learning`; a user's switch is kept in the browser's localStorage only.
-CLASSIC_VIEW = "workflowType=machine_learning"
-
-
 def mlflow_urls(host: str, port: int) -> dict[str, str]:
-    """The classic experiments and model-registry views of a local MLflow UI."""
+    """Where to open the local MLflow UI: its start page (holdout/mlflow_app.py), which records the classic-view
+    choices in the browser and forwards to the experiments or the model-registry page."""
+    from holdout.mlflow_app import START_PATH
+
     base = f"http://{host}:{port}"
-    return {page: f"{base}/#/{page}?{CLASSIC_VIEW}" for page in ("experiments", "models")}
+    return {page: f"{base}{START_PATH}?page={page}" for page in ("experiments", "models")}
 
 
 def mlflow_env(uri: str) -> dict[str, str]:
@@ -257,15 +255,14 @@ def mlflow_ui(port: int, host: str) -> None:
     click.echo(f"  experiments: {urls['experiments']}")
     click.echo(f"  models:      {urls['models']}")
     click.echo(
-        "  MLflow keeps these per browser (localStorage), with no server setting: on the first visit from localhost "
-        "its Assistant panel opens, and the models page shows a pop-up about the 'new Model Registry UI'. Close "
-        "both, and click 'Model training' in the sidebar once: the UI then stays on the classic views."
+        "  (these open MLflow's classic views with its Assistant panel and the registry pop-up closed; "
+        "the server's root URL shows MLflow's own defaults)"
     )
     sys.stdout.flush()
     mlflow_bin = _tool("mlflow")
     # one worker: the default 4 is heavy for a laptop UI on a SQLite store
     command = [mlflow_bin, "ui", "--backend-store-uri", uri, "--host", host, "--port", str(port)]
-    command += ["--workers", "1"]
+    command += ["--workers", "1", "--app-name", "holdout"]  # MLflow's app plus the start page (mlflow_app.py)
     if uri.startswith("sqlite:"):
         # runs logged by `holdout train` store artifacts here; serve them from the same place
         command += ["--default-artifact-root", str(settings.mlflow_artifacts_dir)]

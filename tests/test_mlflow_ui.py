@@ -173,10 +173,19 @@ def test_browser_opens_the_classic_views_with_descriptions(
     _proc, base = ui
     port = int(base.rsplit(":", 1)[1])
     urls = mlflow_urls("127.0.0.1", port)
-    experiments = _dom(urls["experiments"], tmp_path)
+    experiments = _dom(urls["experiments"], tmp_path / "experiments")
     assert "Predicts: Probability that the customer places a completed order" in experiments
     # the sidebar lists the model registry in the classic ("Model training") view only, not in GenAI's
     assert "Model registry" in experiments
+    # a first visit (fresh browser profile): MLflow would open its Assistant panel on a local server, and show
+    # the "new Model Registry UI" pop-up on the models page; the start page closes both
+    models = _dom(urls["models"], tmp_path / "models")
+    assert MODEL in models and "Model registry" in models
+    for page in (experiments, models):
+        assert "Ask questions about your" not in page  # the Assistant panel's empty state
+        assert "new Model Registry UI" not in page
+    # what the start page prevents
+    assert "new Model Registry UI" in _dom(f"{base}/#/models", tmp_path / "plain")
     model_page = _dom(f"{base}/#/models/{MODEL}?workflowType=machine_learning", tmp_path)
     assert "Promotion rule" in model_page
 
