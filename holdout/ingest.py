@@ -18,6 +18,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import duckdb
+import yaml
 
 from holdout.config import Settings
 
@@ -36,6 +37,18 @@ TABLES = (
 )
 HOUSEHOLD_TABLES = frozenset({"transactions", "demographics", "campaigns", "coupon_redemptions"})
 PART = "part-0000.parquet"
+# HOLDOUT_HOME/sources.yml for this landing zone (holdout.sources reads it): the staging models of
+# dbt_project/models/staging/completejourney/ provide these contracts; the other sources are absent (empty).
+SOURCES = {
+    "contracts": {
+        "stg_crm__customers": SYSTEM,
+        "stg_ecommerce__orders": SYSTEM,
+        "stg_ecommerce__order_lines": SYSTEM,
+        "stg_ecommerce__products": SYSTEM,
+    },
+    "customer_id_pattern": "^[0-9]+$",  # household ids
+    "currency": "USD",
+}
 
 
 class IngestError(ValueError):
@@ -51,6 +64,7 @@ class IngestSummary:
     rows: dict[str, int]
     as_of_date: date
     sliced: bool
+    sources_file: Path
 
 
 def package_data_dir() -> Path:
@@ -126,11 +140,24 @@ def _land_table(con: duckdb.DuckDBPyConnection, source: Path, target: Path, tabl
     return con.execute("select count(*) from read_parquet(?)", [str(folder / PART)]).fetchone()[0]
 
 
+def write_sources_file(settings: Settings) -> Path:
+    """Write HOLDOUT_HOME/sources.yml for The Complete Journey, checked by the file's reader first."""
+    from holdout.sources import SourcesConfig, sources_file
+
+    config = SourcesConfig.model_validate(SOURCES)
+    path = sources_file(settings)
+    tmp = path.with_name(f".{path.name}.tmp")
+    header = "# Written by `holdout ingest completejourney` (README: Bring your own data).\n"
+    tmp.write_text(header + yaml.safe_dump(config.model_dump(exclude_defaults=True), sort_keys=False))
+    os.replace(tmp, path)
+    return path
+
+
 def land_completejourney(settings: Settings, households: int | None = None) -> IngestSummary:
     """Replace the landing zone with The Complete Journey's tables (all of them, or a household slice).
 
     As with `holdout generate`, the landing zone is replaced whole and a generated world's ground truth is
-    removed (real data has none). The as-of date is the day after the data set's last transaction day, the
+    removed (real data has none); HOLDOUT_HOME/sources.yml is written for this source. The as-of date is the day after the data set's last transaction day, the
     same for a slice as for the whole, so both train on the same cutoffs.
     """
     from holdout.generate.landing import write_export_marker
@@ -164,10 +191,12 @@ def land_completejourney(settings: Settings, households: int | None = None) -> I
             shutil.rmtree(folder)
     settings.home.mkdir(parents=True, exist_ok=True)
     os.replace(staging, settings.raw_dir)
+    sources_path = write_sources_file(settings)
     return IngestSummary(
         raw_dir=settings.raw_dir,
         households=landed,
         rows=rows,
         as_of_date=as_of,
         sliced=households is not None and households < (total or 0),
+        sources_file=sources_path,
     )

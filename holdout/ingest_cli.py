@@ -35,3 +35,4 @@ def completejourney(households: int | None) -> None:
     for table, n in summary.rows.items():
         click.echo(f"  completejourney/{table}: {n:,} rows")
     click.echo(f"as_of_date {summary.as_of_date} (the day after the last transaction day)")
+    click.echo(f"wrote {summary.sources_file}: its staging models provide the contracts; next: holdout build")

@@ -7,8 +7,8 @@ non-recipients who behaved alike before the campaign: coarsened exact matching (
 binned pre-period covariates (spend, frequency, recency). Within each stratum (one bin per covariate) that
 holds both groups, the recipients' mean minus the non-recipients' mean; the strata are weighted by their
 recipients, so the estimand is the effect on those who received it (ATT). Recipients in a stratum without any
-non-recipient are left out and counted. The interval is a stratified percentile bootstrap (each group resampled
-within its stratum, stratum sizes fixed).
+non-recipient are left out and counted. The interval is a percentile bootstrap: recipients and non-recipients
+are resampled and matched again in every resample (`_bootstrap_att`).
 
 This removes the differences in the covariates matched on, not in anything else (selection on unobservables
 remains, and a non-recipient may have received another campaign at the same time). It is an **observational
@@ -81,26 +81,34 @@ def _smd(t: np.ndarray, c: np.ndarray, wc: np.ndarray | None, scale: float) -> f
     return float((t.mean() - mean_c) / scale) if scale > 0 else 0.0
 
 
-def _stratified_bootstrap(
-    y: np.ndarray, group: np.ndarray, weight: np.ndarray, n_boot: int, seed: int
+def _bootstrap_att(
+    y: np.ndarray, stratum: np.ndarray, treated: np.ndarray, n_strata: int, n_boot: int, seed: int
 ) -> np.ndarray:
-    """`weight @ group means` of `n_boot` resamples, each group (stratum x arm, ids 0..G-1) resampled with
-    replacement at its own size."""
-    order = np.argsort(group, kind="stable")
-    y, group = y[order], group[order]
-    sizes = np.bincount(group)
-    starts = np.concatenate(([0], np.cumsum(sizes)[:-1]))
-    n, n_groups = y.size, sizes.size
+    """The matched ATT of `n_boot` resamples: recipients and non-recipients each resampled with replacement at
+    their own size, then matched again (strata without both groups in a resample drop out of it). Resampling whole
+    groups, not within strata, keeps the noise of strata that hold a single customer, which a within-stratum
+    bootstrap would treat as certain."""
+    yt, st = y[treated], stratum[treated]
+    yc, sc = y[~treated], stratum[~treated]
     rng = np.random.default_rng(seed)
     out = np.empty(n_boot)
-    per_chunk = max(1, _CHUNK_DRAWS // n)
+    per_chunk = max(1, _CHUNK_DRAWS // y.size)
     for lo in range(0, n_boot, per_chunk):
         b = min(per_chunk, n_boot - lo)
-        draws = starts[group] + (rng.random((b, n)) * sizes[group]).astype(np.int64)
-        labels = (np.arange(b)[:, None] * n_groups + group[None, :]).ravel()
-        sums = np.bincount(labels, weights=y[draws].ravel(), minlength=b * n_groups).reshape(b, n_groups)
-        out[lo : lo + b] = (sums / sizes) @ weight
-    return out
+        offset = np.arange(b)[:, None] * n_strata
+        stats_by_arm = []
+        for ya, sa in ((yt, st), (yc, sc)):
+            draws = rng.integers(0, ya.size, size=(b, ya.size))
+            labels = (offset + sa[draws]).ravel()
+            counts = np.bincount(labels, minlength=b * n_strata).reshape(b, n_strata)
+            sums = np.bincount(labels, weights=ya[draws].ravel(), minlength=b * n_strata).reshape(b, n_strata)
+            stats_by_arm.append((counts, sums / np.maximum(counts, 1)))
+        (count_t, mean_t), (count_c, mean_c) = stats_by_arm
+        weight = np.where((count_t > 0) & (count_c > 0), count_t, 0).astype(np.float64)
+        total = weight.sum(axis=1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out[lo : lo + b] = (weight * (mean_t - mean_c)).sum(axis=1) / total
+    return out[np.isfinite(out)]
 
 
 def measure_observational(
@@ -137,23 +145,11 @@ def measure_observational(
     keep = usable[stratum]
     w_stratum = np.where(usable, nt, 0) / nt[usable].sum()  # share of matched recipients per stratum
 
-    # one (stratum, arm) group per cell: even ids treated, odd ids non-recipients
-    group = stratum * 2 + (~treated).astype(np.int64)
-    sums = np.bincount(group[keep], weights=y[keep], minlength=2 * n_strata)
-    counts = np.bincount(group[keep], minlength=2 * n_strata)
-    means = sums / np.maximum(counts, 1)
-    mean_t = float(means[0::2] @ w_stratum)
-    mean_c = float(means[1::2] @ w_stratum)
+    mean_t_s = np.bincount(stratum[treated], weights=y[treated], minlength=n_strata) / np.maximum(nt, 1)
+    mean_c_s = np.bincount(stratum[~treated], weights=y[~treated], minlength=n_strata) / np.maximum(nc, 1)
+    mean_t, mean_c = float(mean_t_s @ w_stratum), float(mean_c_s @ w_stratum)
     att = mean_t - mean_c
-    # treated groups weigh +w, control groups -w: the bootstrap ATT is one dot product per resample
-    signed = np.zeros(2 * n_strata)
-    signed[0::2], signed[1::2] = w_stratum, -w_stratum
-    present, compact = np.unique(group[keep], return_inverse=True)
-    boot = (
-        _stratified_bootstrap(y[keep], compact.ravel(), signed[present], n_boot, seed)
-        if n_boot > 0
-        else np.array([att])
-    )
+    boot = _bootstrap_att(y, stratum, treated, n_strata, n_boot, seed) if n_boot > 0 else np.array([att])
     alpha = 1.0 - confidence
     lo, hi = (float(v) for v in np.quantile(boot, [alpha / 2, 1 - alpha / 2]))
     se = float(boot.std(ddof=1)) if boot.size > 1 else float("nan")
@@ -182,8 +178,8 @@ def measure_observational(
         notes.append(f"{dropped} recipient(s) had no non-recipient with the same pre-period bins: left out")
     method = (
         f"{LABEL}: coarsened exact matching on {', '.join(covariates)} ({n_bins} quantile bins each, the "
-        f"minimum its own bin), ATT weighted by recipients per stratum; stratified percentile bootstrap "
-        f"({n_boot} resamples). Naive: all recipients vs all non-recipients, Welch's t."
+        f"minimum its own bin), ATT weighted by recipients per stratum; percentile bootstrap, both groups "
+        f"resampled and re-matched ({n_boot} resamples). Naive: all recipients vs all non-recipients, Welch's t."
     )
     return ObservationalResult(
         naive=naive,
