@@ -42,3 +42,23 @@
 {% macro is_valid_customer_id(column) -%}
     coalesce(regexp_full_match({{ column }}, '{{ var("customer_id_pattern") | replace("'", "''") }}'), false)
 {%- endmacro %}
+
+{#
+    The generated retailer's base models (one row per raw row, with `rejection_reason`): model, source, entity and
+    the column that identifies a row in the quarantine. The quarantine and its counts read this one list.
+#}
+{% macro base_models() -%}
+    {{ return([
+        ('base_crm__customers', 'crm', 'customers', 'customer_id'),
+        ('base_crm__erasure_requests', 'crm', 'erasure_requests', 'customer_id'),
+        ('base_ecommerce__products', 'ecommerce', 'products', 'product_id'),
+        ('base_ecommerce__orders', 'ecommerce', 'orders', 'order_id'),
+        ('base_ecommerce__order_lines', 'ecommerce', 'order_lines', 'order_line_id'),
+        ('base_ecommerce__fx_rates', 'ecommerce', 'fx_rates', 'currency'),
+        ('base_web__events', 'web', 'events', 'event_id'),
+        ('base_email__events', 'email', 'events', 'event_id'),
+        ('base_consents__consent_events', 'consents', 'events', "customer_id || '/' || coalesce(channel, '?')"),
+        ('base_loyalty__members', 'loyalty', 'members', 'customer_id'),
+        ('base_support__tickets', 'support', 'tickets', 'ticket_id'),
+    ]) }}
+{%- endmacro %}
