@@ -48,7 +48,7 @@
     the column that identifies a row in the quarantine. The quarantine and its counts read this one list.
 #}
 {% macro base_models() -%}
-    {{ return([
+    {%- set generated = [
         ('base_crm__customers', 'crm', 'customers', 'customer_id'),
         ('base_crm__erasure_requests', 'crm', 'erasure_requests', 'customer_id'),
         ('base_ecommerce__products', 'ecommerce', 'products', 'product_id'),
@@ -60,5 +60,16 @@
         ('base_consents__consent_events', 'consents', 'events', "customer_id || '/' || coalesce(channel, '?')"),
         ('base_loyalty__members', 'loyalty', 'members', 'customer_id'),
         ('base_support__tickets', 'support', 'tickets', 'ticket_id'),
-    ]) }}
+    ] -%}
+    {#- a provider's own base models, counted when it provides a contract (names are static: dbt sees the refs) -#}
+    {%- set providers = {
+        'completejourney': [
+            ('base_completejourney__transactions', 'completejourney', 'transactions', "order_id || '-' || product_id"),
+            ('base_completejourney__products', 'completejourney', 'products', 'product_id'),
+        ],
+    } -%}
+    {%- for provider in var('contracts', {}).values() | unique if provider in providers -%}
+        {%- do generated.extend(providers[provider]) -%}
+    {%- endfor -%}
+    {{ return(generated) }}
 {%- endmacro %}
