@@ -150,7 +150,7 @@ def test_the_profile_reconciles_with_the_raw_baskets(cj_home: Settings) -> None:
     """
     revenue, baskets = duckdb.sql(
         f"select sum(sales_value), count(distinct basket_id) from ({usable})"
-    ).fetchone()
+    ).fetchall()[0]
     zero_quantity = _scalar(
         f"select count(*) from '{_package_table('transactions')}' where household_id in {households} and quantity <= 0"
     )
