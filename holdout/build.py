@@ -109,6 +109,9 @@ def build(
                 )
             except DbtRunError as error:
                 failure: DbtRunError | None = error
+                # a failed test (e.g. not_empty on dim_customers) says what, the data checks say which rule why
+                with contextlib.suppress(Exception):
+                    error.messages[:0] = build_problems(settings, staged)
             except BaseException:
                 # interrupted: the live warehouse was never touched; drop the half-built copy
                 _discard(staged)

@@ -73,13 +73,14 @@ def list_segments(dimension: str | None, kind: str | None, limit: int, include_e
     for segment_id, seg_kind, members, name in rows:
         flag = coverage_flag(members, customers)
         click.echo(f"{segment_id:<60} {seg_kind:<11} {members:>9,} {flag:<4}  {name}")
-    click.echo(f"({len(rows)} of {total} segments shown)")
     if any(uninformative):
         click.echo(
             f"On this data {uninformative[0]} segment(s) hold every customer (flag all) and {uninformative[1]} "
             f"none (flag none{'' if include_empty else ', hidden: --include-empty shows them'}) of {customers:,}: "
             "they tell no customer apart."
         )
+    # the last line, which scripts read
+    click.echo(f"({len(rows)} of {total} segments shown)")
 
 
 @segments.command("show")
