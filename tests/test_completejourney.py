@@ -217,6 +217,9 @@ def test_historical_campaigns_are_measured_as_observational_and_never_reach_the_
     assert len(table) == 27 and set(table["label"]) == {LABEL}
     measured = table[table["skipped"].isna()]
     assert len(measured) >= 15
+    # coupon redemption, the response only recipients can give, is counted among the recipients
+    assert (measured["recipients_redeeming"] <= measured["recipients"]).all()
+    assert measured["recipients_redeeming"].sum() > 0
     # recipients were chosen among the better customers: matching shrinks the naive difference on average
     assert measured["matched_uplift"].abs().mean() < measured["naive_uplift"].abs().mean()
     con = duckdb.connect(str(cj_home.warehouse_path), read_only=True)

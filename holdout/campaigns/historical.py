@@ -37,6 +37,9 @@ class HistoricalCampaign:
     recipients: int
     result: ObservationalResult | None
     skipped: str | None = None
+    redeemers: int | None = (
+        None  # recipients who redeemed one of its coupons in the window (None: no such data)
+    )
 
     @property
     def truncated(self) -> bool:
@@ -73,6 +76,30 @@ def load_campaigns(con: duckdb.DuckDBPyConnection, source: str) -> pd.DataFrame:
         order by c.start_date, try_cast(c.campaign_id as integer), c.campaign_id
         """
     ).df()
+
+
+def count_redeemers(
+    con: duckdb.DuckDBPyConnection, source: str, campaign_id: str, start: date, window_end: date
+) -> int | None:
+    """Recipients who redeemed one of the campaign's coupons in its window (the response only recipients can
+    give, so a count, not a comparison); None when the source has no `stg_<source>__coupon_redemptions`."""
+    source = _check_source(source)
+    exists = con.execute(
+        "select count(*) from information_schema.tables where table_schema = 'staging' and table_name = ?",
+        [f"stg_{source}__coupon_redemptions"],
+    ).fetchone()[0]
+    if not exists:
+        return None
+    return con.execute(
+        f"""
+        select count(distinct d.customer_id)
+        from staging.stg_{source}__coupon_redemptions as d
+        inner join staging.stg_{source}__campaign_recipients as r
+            on d.customer_id = r.customer_id and d.campaign_id = r.campaign_id
+        where d.campaign_id = ? and d.redeemed_on between ? and ?
+        """,
+        [campaign_id, start, window_end],
+    ).fetchone()[0]
 
 
 def campaign_frame(
@@ -195,7 +222,8 @@ def measure_historical(
         except ValueError as error:
             out.append(HistoricalCampaign(**base, result=None, skipped=str(error)))
             continue
-        out.append(HistoricalCampaign(**base, result=result))
+        redeemers = count_redeemers(con, source, base["campaign_id"], start, window_end)
+        out.append(HistoricalCampaign(**base, result=result, redeemers=redeemers))
     return out
 
 
@@ -221,6 +249,7 @@ def results_frame(measured: list[HistoricalCampaign]) -> pd.DataFrame:
         if r is not None:
             row |= {
                 "non_recipients": r.untreated,
+                "recipients_redeeming": c.redeemers,
                 "naive_uplift": r.naive.uplift,
                 "naive_ci_low": r.naive.ci_low,
                 "naive_ci_high": r.naive.ci_high,
@@ -251,8 +280,8 @@ def render_markdown(
         "estimate removes differences in those covariates only; it is not an experiment.",
         "",
         "| campaign | window | recipients / others | naive (" + LABEL + ") | matched (" + LABEL + ") | "
-        "recipients matched | max abs SMD before -> after |",
-        "|---|---|---:|---:|---:|---:|---:|",
+        "recipients matched | max abs SMD before -> after | recipients redeeming a coupon |",
+        "|---|---|---:|---:|---:|---:|---:|---:|",
     ]
     for c in measured:
         window = f"{c.start_date} to {c.window_end}" + (" (cut at data end)" if c.truncated else "")
@@ -267,7 +296,8 @@ def render_markdown(
             f"{_fmt_interval(r.naive.uplift, r.naive.ci_low, r.naive.ci_high)} | "
             f"{_fmt_interval(r.matched_uplift, r.matched_ci_low, r.matched_ci_high)} | "
             f"{r.treated_matched:,} | {r.balance['smd_before'].abs().max():.2f} -> "
-            f"{r.balance['smd_after'].abs().max():.2f} |"
+            f"{r.balance['smd_after'].abs().max():.2f} | "
+            f"{'-' if c.redeemers is None else f'{c.redeemers:,} ({c.redeemers / r.treated:.0%})'} |"
         )
     return "\n".join(lines) + "\n"
 
