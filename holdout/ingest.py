@@ -140,30 +140,30 @@ def _land_table(con: duckdb.DuckDBPyConnection, source: Path, target: Path, tabl
     return con.execute("select count(*) from read_parquet(?)", [str(folder / PART)]).fetchone()[0]
 
 
-def write_sources_file(settings: Settings) -> Path:
-    """Write HOLDOUT_HOME/sources.yml for The Complete Journey, checked by the file's reader first."""
-    from holdout.sources import SourcesConfig, sources_file
+def sources_text() -> str:
+    """HOLDOUT_HOME/sources.yml for The Complete Journey, checked by the file's reader (holdout.sources) first."""
+    from holdout.sources import SourcesConfig
 
     config = SourcesConfig.model_validate(SOURCES)
-    path = sources_file(settings)
-    tmp = path.with_name(f".{path.name}.tmp")
     header = "# Written by `holdout ingest completejourney` (README: Bring your own data).\n"
-    tmp.write_text(header + yaml.safe_dump(config.model_dump(exclude_defaults=True), sort_keys=False))
-    os.replace(tmp, path)
-    return path
+    return header + yaml.safe_dump(config.model_dump(exclude_defaults=True), sort_keys=False)
 
 
 def land_completejourney(settings: Settings, households: int | None = None) -> IngestSummary:
     """Replace the landing zone with The Complete Journey's tables (all of them, or a household slice).
 
     As with `holdout generate`, the landing zone is replaced whole and a generated world's ground truth is
-    removed (real data has none); HOLDOUT_HOME/sources.yml is written for this source. The as-of date is the day after the data set's last transaction day, the
-    same for a slice as for the whole, so both train on the same cutoffs.
+    removed (real data has none); HOLDOUT_HOME/sources.yml is written for this source. The as-of date is the day
+    after the data set's last transaction day, the same for a slice as for the whole, so both train on the same
+    cutoffs. Nothing is changed when the package is missing, the slice size is invalid or the home holds another
+    world.
     """
     from holdout.generate.landing import write_export_marker
+    from holdout.sources import sources_file
 
     source = package_data_dir()
     _check_home(settings)
+    sources = sources_text()
     con = duckdb.connect()
     try:
         last = con.execute(
@@ -191,7 +191,10 @@ def land_completejourney(settings: Settings, households: int | None = None) -> I
             shutil.rmtree(folder)
     settings.home.mkdir(parents=True, exist_ok=True)
     os.replace(staging, settings.raw_dir)
-    sources_path = write_sources_file(settings)
+    sources_path = sources_file(settings)
+    tmp = sources_path.with_name(f".{sources_path.name}.tmp")
+    tmp.write_text(sources)
+    os.replace(tmp, sources_path)
     return IngestSummary(
         raw_dir=settings.raw_dir,
         households=landed,
