@@ -188,6 +188,22 @@ def test_a_missing_required_source_is_named_unless_its_contract_is_given_away(tm
     assert variables["contracts"] == {"stg_crm__customers": "mystore"} and variables["currency"] == "USD"
 
 
+def test_build_cli_names_a_missing_required_source(tmp_path: Path, monkeypatch) -> None:
+    from holdout.cli import main
+
+    raw = tmp_path / "raw"
+    (raw / "ecommerce/orders").mkdir(parents=True)
+    (raw / "_export.json").write_text('{"as_of_date": "2026-01-01"}')
+    monkeypatch.setenv("HOLDOUT_HOME", str(tmp_path))
+    result = CliRunner().invoke(main, ["build"])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert (
+        "no part files for the required source(s): crm/customers, ecommerce/orders, ecommerce/order_lines"
+        in (result.output)
+    )
+    assert not (tmp_path / "warehouse.duckdb").exists()
+
+
 def test_another_store_builds_by_staging_sql_and_configuration(store: Settings) -> None:
     """The three failures of issue 14 (absent optional sources, ids not C + digits, other departments) are gone,
     the store's own staging model provides a contract, and the summary names the absent sources."""
