@@ -27,7 +27,8 @@ from holdout.sources import (
     source_vars,
 )
 
-ABSENT = ["crm/erasure_requests", "web/events", "consents/events", "support/tickets"]  # folders removed
+# folders removed; fx_rates is not needed in a one-currency store
+ABSENT = ["crm/erasure_requests", "ecommerce/fx_rates", "web/events", "consents/events", "support/tickets"]
 EMPTIED = ["email/events", "loyalty/members"]  # folders left, without part files
 DEPARTMENTS = {
     "women": "grocery",
@@ -89,6 +90,18 @@ def _as_other_store(settings: Settings) -> None:
     for entity in ("crm/customers", "ecommerce/orders"):
         for part in (raw / entity).glob(f"*.{FORMATS[entity]}"):
             _rewrite(part, _map_ids(_read(part)))
+    for part in (raw / "ecommerce/orders").glob("*.parquet"):  # one currency, no fx table
+        table = pq.read_table(part)
+        usd = pa.array(["USD"] * len(table))
+        pq.write_table(table.set_column(table.schema.get_field_index("currency"), "currency", usd), part)
+    for part in (raw / "ecommerce/order_lines").glob("*.parquet"):  # some lines are amounts without a product
+        table = pq.read_table(part)
+        products = table["product_id"].to_pylist()
+        products[:40] = [None] * min(40, len(products))
+        pq.write_table(
+            table.set_column(table.schema.get_field_index("product_id"), "product_id", pa.array(products)),
+            part,
+        )
     for part in (raw / "ecommerce/products").glob("*.parquet"):
         table = pq.read_table(part)
         mapped = [DEPARTMENTS.get(d, d) for d in table["department"].to_pylist()]
@@ -113,6 +126,7 @@ def _as_other_store(settings: Settings) -> None:
             {
                 "contracts": {"stg_loyalty__members": "mystore"},
                 "customer_id_pattern": "^HH-[0-9]+$",
+                "currency": "USD",
             }
         )
     )
@@ -174,6 +188,22 @@ def test_a_missing_required_source_is_named_unless_its_contract_is_given_away(tm
     assert variables["contracts"] == {"stg_crm__customers": "mystore"} and variables["currency"] == "USD"
 
 
+def test_build_cli_names_a_missing_required_source(tmp_path: Path, monkeypatch) -> None:
+    from holdout.cli import main
+
+    raw = tmp_path / "raw"
+    (raw / "ecommerce/orders").mkdir(parents=True)
+    (raw / "_export.json").write_text('{"as_of_date": "2026-01-01"}')
+    monkeypatch.setenv("HOLDOUT_HOME", str(tmp_path))
+    result = CliRunner().invoke(main, ["build"])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert (
+        "no part files for the required source(s): crm/customers, ecommerce/orders, ecommerce/order_lines"
+        in (result.output)
+    )
+    assert not (tmp_path / "warehouse.duckdb").exists()
+
+
 def test_another_store_builds_by_staging_sql_and_configuration(store: Settings) -> None:
     """The three failures of issue 14 (absent optional sources, ids not C + digits, other departments) are gone,
     the store's own staging model provides a contract, and the summary names the absent sources."""
@@ -182,7 +212,10 @@ def test_another_store_builds_by_staging_sql_and_configuration(store: Settings) 
     result = build(store, progress=False)
     assert sorted(result.absent_sources) == sorted(ABSENT + EMPTIED)
     assert "Absent sources, built as empty" in str(result) and "web/events" in str(result)
-    assert not any(key.endswith(("invalid_department", "invalid_customer_id")) for key in result.quarantined)
+    assert not any(
+        key.endswith(("invalid_department", "invalid_customer_id", "unknown_currency", "unknown_product"))
+        for key in result.quarantined
+    )
     with duckdb.connect(str(store.warehouse_path), read_only=True) as con:
         customers, buyers, visits, gold = con.execute(
             "select count(*), count(*) filter (where orders_count > 0), count(days_since_last_visit), "
@@ -191,6 +224,10 @@ def test_another_store_builds_by_staging_sql_and_configuration(store: Settings) 
         departments = {
             r[0] for r in con.execute("select distinct top_department from marts.dim_customers").fetchall()
         }
+        lines_without_product, revenue = con.execute(
+            "select count(*) filter (where product_id is null), sum(net_revenue_eur) "
+            "from intermediate.int_order_lines_enriched"
+        ).fetchone()
         raw_ids = con.execute(
             f"select count(distinct customer_id) from read_csv('{store.raw_dir}/crm/customers/*.csv', all_varchar=1) "
             "where regexp_full_match(customer_id, '^HH-[0-9]+$')"
@@ -198,6 +235,7 @@ def test_another_store_builds_by_staging_sql_and_configuration(store: Settings) 
     assert customers > 250 and customers <= raw_ids and buyers > 100
     assert departments - {None} <= set(DEPARTMENTS.values()) and {"grocery"} <= departments
     assert visits == 0  # no web source: browsing features are null
+    assert lines_without_product > 0 and revenue > 0  # amounts without products count, at a rate of 1
     assert 0 < gold <= 50  # the store's own loyalty export, through its staging model
     assert result.customers == customers
 
