@@ -44,6 +44,7 @@ class BuildResult:
     customers: int | None = None
     quarantined: dict[str, int] = field(default_factory=dict)
     consent_holds: int | None = None
+    absent_sources: list[str] = field(default_factory=list)
     dbt: DbtRunResult | None = field(default=None, repr=False)
 
     def __str__(self) -> str:
@@ -53,6 +54,10 @@ class BuildResult:
         ]
         if self.customers is not None:
             lines.append(f"marts.dim_customers: {self.customers:,} customers.")
+        if self.absent_sources:
+            lines.append(
+                f"Absent sources, built as empty (no part files in the landing zone): {', '.join(self.absent_sources)}."
+            )
         if self.quarantined:
             lines.append(
                 f"Quarantined rows ({sum(self.quarantined.values()):,}, see intermediate.int_quarantined_rows):"
@@ -104,13 +109,18 @@ def build(
                 )
             except DbtRunError as error:
                 failure: DbtRunError | None = error
+                # a failed test (e.g. not_empty on dim_customers) says what, the data checks say which rule why
+                with contextlib.suppress(Exception):
+                    error.messages[:0] = build_problems(settings, staged)
             except BaseException:
                 # interrupted: the live warehouse was never touched; drop the half-built copy
                 _discard(staged)
                 raise
             else:
-                failure = None
-                _switch_in(staged, settings.warehouse_path)
+                problems = build_problems(settings, staged)
+                failure = DbtRunError("build", [], problems) if problems else None
+                if failure is None:
+                    _switch_in(staged, settings.warehouse_path)
         if failure is not None:
             _discard(staged)
             cause = "; ".join(failure.messages) or "see logs/dbt/dbt.log"
@@ -127,6 +137,7 @@ def build(
         tests=result.count("test", "pass") + result.count("test", "warn"),
         unit_tests=result.count("unit_test", "pass"),
         warnings=sum(1 for n in result.nodes if n.status == "warn"),
+        absent_sources=list(variables.get("absent_sources", [])),
         dbt=result,
     )
     _add_counts(settings, build_result)
@@ -172,6 +183,13 @@ def publish_staged_build(settings: Settings, ledgers: dict[str, int]) -> None:
                     f"Ledgers changed in the live warehouse during the build ({', '.join(changed)}); the build was "
                     "dropped so nothing they recorded is lost. Run the build again."
                 )
+            problems = build_problems(settings, staged)
+            if problems:
+                _discard(staged)
+                _record_failed(settings, dbt_vars(settings), "; ".join(problems))
+                raise BuildFailed(
+                    "Build failed, the previous warehouse is unchanged:\n" + "\n".join(problems)
+                )
             _switch_in(staged, settings.warehouse_path)
         finally:
             con.close()
@@ -205,6 +223,70 @@ def _fingerprint(con) -> dict[str, int]:
     return {t: int(con.execute(f'select count(*) from ops."{t}"').fetchone()[0]) for t in sorted(tables)}
 
 
+# What a configurable rule checks, for the failure message (README "Bring your own data")
+_RULE_HINTS = {
+    "invalid_customer_id": "the customer id does not match customer_id_pattern",
+    "invalid_department": "the department is not in the sources file's departments list",
+    "unknown_currency": "no ecommerce/fx_rates rate for the order's currency (or not the sources file's currency)",
+    "unknown_customer": "the row's customer is not a usable CRM customer",
+}
+
+
+def build_problems(settings: Settings, path: Path) -> list[str]:
+    """Why a finished dbt build must not be switched in: zero customers, or a source with more than the sources
+    file's `max_quarantined_share` of its rows quarantined. Each message names the rules that rejected the rows."""
+    import duckdb
+
+    from holdout.sources import load_sources, sources_file
+
+    limit = load_sources(settings).max_quarantined_share
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        try:
+            rows = con.execute(
+                "select source_name || '.' || entity, rejection_reason, rows_count, source_rows_count "
+                "from intermediate.int_quarantine_counts order by 1, rows_count desc"
+            ).fetchall()
+        except duckdb.CatalogException:  # a selection that did not build the quarantine
+            rows = []
+        try:
+            customers = con.execute("select count(*) from marts.dim_customers").fetchone()[0]
+        except duckdb.CatalogException:
+            customers = None
+    finally:
+        con.close()
+    reasons: dict[str, list[tuple[str, int]]] = {}
+    totals: dict[str, int] = {}
+    for entity, reason, count, source_rows in rows:
+        reasons.setdefault(entity, []).append((reason, int(count)))
+        totals[entity] = int(source_rows or 0)
+
+    def rules(entity: str) -> str:
+        return ", ".join(
+            f"{reason} {n:,}" + (f" ({_RULE_HINTS[reason]})" if reason in _RULE_HINTS else "")
+            for reason, n in reasons.get(entity, [])
+        )
+
+    problems = []
+    if customers == 0:
+        problems.append(
+            "The build produced 0 customers in marts.dim_customers"
+            + (
+                f"; crm.customers rows quarantined by: {rules('crm.customers')}"
+                if "crm.customers" in reasons
+                else ""
+            )
+        )
+    for entity, total in sorted(totals.items()):
+        quarantined = sum(n for _, n in reasons[entity])
+        if total and quarantined / total > limit:
+            problems.append(
+                f"{entity}: {quarantined:,} of {total:,} rows quarantined ({quarantined / total:.0%}), more than "
+                f"max_quarantined_share {limit:.0%} ({sources_file(settings)}); rules: {rules(entity)}"
+            )
+    return problems
+
+
 def build_campaign_marts(settings: Settings) -> BuildResult:
     """Rebuild the campaign marts from the ops ledgers (after a close), quietly."""
     return build(settings, select="path:models/marts/campaigns", progress=False, echo=lambda _m: None)
@@ -213,9 +295,13 @@ def build_campaign_marts(settings: Settings) -> BuildResult:
 def prepare_build(settings: Settings) -> dict:
     """Before dbt: validate the segment library and resolve the as-of date (the dbt vars, returned; raises with
     file / segment / field on a bad library), then create the warehouse file and its `ops` ledgers."""
+    from holdout.sources import SourcesError
     from holdout.warehouse import connect
 
-    variables = dbt_vars(settings)
+    try:
+        variables = dbt_vars(settings)
+    except SourcesError as error:  # an invalid sources file or a missing required source: nothing built
+        raise BuildFailed(str(error)) from None
     # the writer creates the file and the ops schema, then lets go; closing it also folds a left-over WAL into the
     # file, so a byte copy of the file is the whole database
     with _warehouse_busy_as_build_failed(), connect(settings=settings) as con:

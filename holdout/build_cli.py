@@ -41,7 +41,8 @@ def segments() -> None:
 @click.option("--limit", default=50, show_default=True, help="Rows to show (0 = all).")
 @click.option("--include-empty", is_flag=True, help="Also show segments with no members.")
 def list_segments(dimension: str | None, kind: str | None, limit: int, include_empty: bool) -> None:
-    """Segments ordered by size, largest first."""
+    """Segments ordered by size, largest first; `all` / `none` flag segments that hold every customer or none."""
+    from holdout.segments import coverage_flag
     from holdout.warehouse import connect
 
     filters, params = [], []
@@ -57,14 +58,28 @@ def list_segments(dimension: str | None, kind: str | None, limit: int, include_e
     limit_sql = f"limit {int(limit)}" if limit else ""
     with connect(read_only=True) as con:
         total = con.execute(f"select count(*) from marts.dim_segments {where}", params).fetchone()[0]
+        customers = con.execute("select count(*) from marts.dim_customers").fetchone()[0]
+        uninformative = con.execute(
+            "select count(*) filter (where member_count >= ?), count(*) filter (where member_count = 0) "
+            "from marts.dim_segments",
+            [customers],
+        ).fetchone()
         rows = con.execute(
             f"select segment_id, kind, member_count, name from marts.dim_segments {where} "
             f"order by member_count desc, segment_id {limit_sql}",
             params,
         ).fetchall()
-    click.echo(f"{'segment_id':<60} {'kind':<11} {'members':>9}  name")
+    click.echo(f"{'segment_id':<60} {'kind':<11} {'members':>9} {'flag':<4}  name")
     for segment_id, seg_kind, members, name in rows:
-        click.echo(f"{segment_id:<60} {seg_kind:<11} {members:>9,}  {name}")
+        flag = coverage_flag(members, customers)
+        click.echo(f"{segment_id:<60} {seg_kind:<11} {members:>9,} {flag:<4}  {name}")
+    if any(uninformative):
+        click.echo(
+            f"On this data {uninformative[0]} segment(s) hold every customer (flag all) and {uninformative[1]} "
+            f"none (flag none{'' if include_empty else ', hidden: --include-empty shows them'}) of {customers:,}: "
+            "they tell no customer apart."
+        )
+    # the last line, which scripts read
     click.echo(f"({len(rows)} of {total} segments shown)")
 
 

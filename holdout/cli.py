@@ -15,6 +15,7 @@ DEBUG_ENV = "HOLDOUT_DEBUG"
 LAZY_COMMANDS: dict[str, tuple[str, str]] = {
     "generate": ("holdout.generate.cli", "generate"),
     "simulate": ("holdout.generate.cli", "simulate"),
+    "ingest": ("holdout.ingest_cli", "ingest"),
     "build": ("holdout.build_cli", "build"),
     "segments": ("holdout.build_cli", "segments"),
     "demo": ("holdout.demo", "demo"),
@@ -29,6 +30,7 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
 COMMAND_HELP = {
     "generate": "Generate the raw landing zone of a realistic retailer (and its ground truth).",
     "simulate": "Advance the generated world by N days; campaigns' test groups respond.",
+    "ingest": "Land a public data set (The Complete Journey) unchanged as a raw source.",
     "build": "Validate the segment library and run dbt build into the DuckDB warehouse.",
     "segments": "List and inspect segments.",
     "demo": "Generate, build, train, launch, simulate, close: the whole loop on the default data.",

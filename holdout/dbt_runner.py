@@ -93,11 +93,14 @@ def default_duckdb_threads() -> int:
 
 
 def dbt_vars(settings: Settings | None = None, extra: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Vars of a build: as_of_date from the landing zone, the segment library when its module exists, `extra`."""
+    """Vars of a build: as_of_date from the landing zone, the home's sources (holdout.sources), the segment library
+    when its module exists, `extra`."""
+    from holdout.sources import source_vars
     from holdout.warehouse import as_of_date
 
     settings = settings or get_settings()
     variables: dict[str, Any] = {"as_of_date": as_of_date(settings).isoformat()}
+    variables.update(source_vars(settings))  # raises SourcesError when a required source is missing
     try:
         from holdout.segments import build_inputs as segment_vars
     except ImportError:  # the segment library is optional for the core profile

@@ -1,7 +1,9 @@
 """The landing-zone check before a build: a complete export, not older than what the warehouse holds.
 
 The entities checked are the generator's (`holdout.generate.landing.FORMATS`, one entry per `<system>/<entity>`
-folder); the dbt sources declare the same list (tests/test_dags.py asserts it).
+folder); the dbt sources declare the same list (tests/test_landing.py asserts it). Which of them are optional, and
+which contracts the home's sources file gives to other staging models, is `holdout.sources`' (dbt builds from the
+same facts).
 """
 
 from __future__ import annotations
@@ -13,23 +15,22 @@ from pathlib import Path
 from typing import Any
 
 from holdout.config import Settings
+from holdout.sources import OPTIONAL_ENTITIES, SourcesError, landing_entities, load_sources, missing_required
 from holdout.task_entry import release_dbt_connections, task_entry
 
 log = logging.getLogger(__name__)
 
-# Entities that may legitimately be empty on a small or young retailer.
-OPTIONAL_ENTITIES = frozenset({"crm/erasure_requests", "support/tickets"})
+__all__ = [
+    "OPTIONAL_ENTITIES",
+    "LandingZoneError",
+    "check_landing_zone",
+    "landing_entities",
+    "warehouse_as_of_date",
+]
 
 
 class LandingZoneError(RuntimeError):
     """The landing zone is missing, incomplete or older than the warehouse."""
-
-
-def landing_entities() -> list[str]:
-    """Every `<system>/<entity>` folder of the landing zone, as the generator writes them."""
-    from holdout.generate.landing import FORMATS  # here: the generator package imports pandas
-
-    return list(FORMATS)
 
 
 def _part_files(folder: Path) -> list[Path]:
@@ -52,12 +53,13 @@ def check_landing_zone(*, settings: Settings) -> dict[str, Any]:
     as_of = date.fromisoformat(manifest["as_of_date"])
 
     files: dict[str, int] = {}
-    missing: list[str] = []
     for entity in landing_entities():
         folder = settings.raw_dir / entity
         files[entity] = len(_part_files(folder)) if folder.is_dir() else 0
-        if files[entity] == 0 and entity not in OPTIONAL_ENTITIES:
-            missing.append(entity)
+    try:
+        missing = missing_required(load_sources(settings), [e for e, n in files.items() if n == 0])
+    except SourcesError as error:
+        raise LandingZoneError(str(error)) from error
     if missing:
         raise LandingZoneError(f"Landing zone {settings.raw_dir} has no part files for: {', '.join(missing)}")
 
@@ -74,6 +76,7 @@ def check_landing_zone(*, settings: Settings) -> dict[str, Any]:
         "warehouse_as_of_date": built_as_of.isoformat() if built_as_of else None,
         "is_new_export": built_as_of is None or as_of > built_as_of,
         "files": files,
+        "absent_sources": sorted(e for e, n in files.items() if n == 0),
     }
     log.info("Landing zone OK: %s", json.dumps(summary))
     return summary

@@ -874,3 +874,13 @@ def build_inputs(settings: Settings) -> dict:
     library = load_library(settings)
     write_catalogue(settings, library)
     return {"segment_library": library.to_dbt()}
+
+
+def coverage_flag(member_count: int, customers: int) -> str:
+    """`all` when a segment holds every customer of the profile, `none` when it holds none, else empty: a segment
+    flagged either way tells nothing apart on this data (e.g. a source the data does not have)."""
+    if member_count == 0:
+        return "none"
+    if member_count >= customers:
+        return "all"
+    return ""

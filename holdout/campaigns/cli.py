@@ -262,3 +262,54 @@ def measure_experiment_cmd(csv_path: str, out_dir: str | None, uplift: bool) -> 
     paths = write_experiment_reports(result, out_dir or settings.reports_dir / "experiments")
     for p in paths:
         click.echo(f"wrote {p}")
+
+
+@campaign.command("measure-historical")
+@click.option(
+    "--source",
+    default="completejourney",
+    show_default=True,
+    help="The source whose staging has historical campaigns (stg_<source>__campaigns, __campaign_recipients).",
+)
+@click.option("--campaign", "campaign_ids", multiple=True, help="Only these campaign ids (repeatable).")
+@click.option(
+    "--pre-days",
+    type=click.IntRange(7, 365),
+    default=56,
+    show_default=True,
+    help="Days before each campaign whose revenue, orders and recency recipients are matched on.",
+)
+@click.option("--bins", "n_bins", type=click.IntRange(2, 20), default=5, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the bootstrap resamples.")
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Where to write <source>.md and .csv (default: HOLDOUT_HOME/reports/historical).",
+)
+def measure_historical_cmd(
+    source: str, campaign_ids: tuple[str, ...], pre_days: int, n_bins: int, seed: int, out_dir: str | None
+) -> None:
+    """Measure a source's historical campaigns, which were NOT randomized: recipients vs non-recipients, naive and
+    matched on pre-period behaviour. An observational comparison, never an experiment; nothing enters the ledgers."""
+    from pathlib import Path
+
+    from holdout.campaigns.historical import render_markdown, run, write_reports
+
+    settings = get_settings()
+    try:
+        measured = run(
+            settings,
+            source,
+            pre_days=pre_days,
+            n_bins=n_bins,
+            seed=seed,
+            campaign_ids=list(campaign_ids) or None,
+        )
+    except (ValueError, FileNotFoundError) as error:
+        raise click.ClickException(str(error)) from error
+    click.echo(render_markdown(measured, source, pre_days))
+    target = Path(out_dir) if out_dir else settings.reports_dir / "historical"
+    for path in write_reports(measured, target, source, pre_days):
+        click.echo(f"wrote {path}")

@@ -42,12 +42,14 @@ def write_part(raw_dir: Path, entity: str, part: str, table: pa.Table) -> Path:
     return path
 
 
-def write_export_marker(raw_dir: Path, as_of: date) -> None:
-    """`_export.json`: as_of_date is the day after the last exported day."""
+def write_export_marker(
+    raw_dir: Path, as_of: date, systems: list[str] = SYSTEMS, exported_at: str | None = None
+) -> None:
+    """`_export.json`: as_of_date is the day after the last exported day (also written by `holdout ingest`)."""
     body = {
         "as_of_date": as_of.isoformat(),
-        "exported_at": f"{as_of.isoformat()}T02:00:00Z",
-        "systems": SYSTEMS,
+        "exported_at": exported_at or f"{as_of.isoformat()}T02:00:00Z",
+        "systems": systems,
     }
     tmp = raw_dir / "._export.json.tmp"
     tmp.write_text(json.dumps(body, indent=2) + "\n")

@@ -1,4 +1,6 @@
--- Completed-order lines of known, non-erased customers with product attributes and EUR amounts.
+-- Completed-order lines of known, non-erased customers with product attributes and EUR amounts. A line without a
+-- product (orders with amounts only, or no products source) keeps null product attributes; a line naming a product
+-- the catalogue does not have is orphaned (int_orphaned_rows_found) unless the catalogue is empty.
 with
 
 order_lines as (
@@ -38,7 +40,7 @@ joined as (
         order_lines.product_id,
         products.department,
         products.category,
-        products.is_new_collection,
+        coalesce(products.is_new_collection, false) as is_new_collection,
         order_lines.quantity,
         round(order_lines.quantity * order_lines.list_price_local * orders.rate_to_eur, 2) as list_amount_eur,
         round(order_lines.quantity * order_lines.paid_price_local * orders.rate_to_eur, 2) as paid_amount_eur,
@@ -46,7 +48,10 @@ joined as (
     from order_lines
     inner join orders on order_lines.order_id = orders.order_id
     inner join customers on orders.customer_id = customers.customer_id
-    inner join products on order_lines.product_id = products.product_id
+    left join products on order_lines.product_id = products.product_id
+    where products.product_id is not null
+        or order_lines.product_id is null
+        or not exists (select 1 from products)
 
 ),
 

@@ -1,5 +1,7 @@
 -- What each customer buys (units before the as-of date): department shares, discount and new-collection habits.
-{%- set departments = ['women', 'men', 'shoes', 'kids', 'home', 'beauty'] %}
+-- Departments are those the products have (or the sources file's list); the six share_ columns are the
+-- dim_customers contract's (the generated retailer's departments, 0 when the data has no such department).
+{%- set share_departments = ['women', 'men', 'shoes', 'kids', 'home', 'beauty'] %}
 with
 
 order_lines as (
@@ -9,51 +11,58 @@ order_lines as (
 
 ),
 
+by_department as (
+
+    select customer_id, department, sum(quantity) as units
+    from order_lines
+    where department is not null
+    group by customer_id, department
+
+),
+
+departments as (
+
+    -- the department with the most units; ties go to the first of the share columns' list, then alphabetical
+    select
+        customer_id,
+        count(*) as departments_bought_count,
+        arg_max(department, [units, -coalesce(list_position({{ share_departments }}, department), 99)]) as top_department
+    from by_department
+    group by customer_id
+
+),
+
 summed as (
 
     select
         customer_id,
         sum(quantity) as units,
-        {%- for department in departments %}
+        {%- for department in share_departments %}
         sum(case when department = '{{ department }}' then quantity else 0 end) as units_{{ department }},
         {%- endfor %}
         sum(case when is_discounted then quantity else 0 end) as units_discounted,
-        sum(case when is_new_collection then quantity else 0 end) as units_new_collection,
-        -- the six departments are an accepted_values test on int_order_lines_enriched
-        {% for department in departments %}(sum(case when department = '{{ department }}' then 1 else 0 end) > 0)::bigint
-            {%- if not loop.last %} + {% endif %}{% endfor %} as departments_bought_count
+        sum(case when is_new_collection then quantity else 0 end) as units_new_collection
     from order_lines
     group by customer_id
-
-),
-
-shares as (
-
-    select
-        customer_id,
-        departments_bought_count,
-        {%- for department in departments %}
-        round(cast(units_{{ department }} as double) / units, 4) as share_{{ department }},
-        {%- endfor %}
-        round(cast(units_discounted as double) / units, 4) as discount_share,
-        round(cast(units_new_collection as double) / units, 4) as new_collection_share
-    from summed
 
 ),
 
 final as (
 
     select
-        *,
-        -- the department with the most units; ties go to the first in the list above
-        case greatest({% for d in departments %}share_{{ d }}{% if not loop.last %}, {% endif %}{% endfor %})
-            {%- for department in departments %}
-            when share_{{ department }} then '{{ department }}'
-            {%- endfor %}
-        end as top_department,
-        {{ affinity_level('discount_share') }} as discount_affinity,
-        {{ affinity_level('new_collection_share') }} as new_collection_affinity
-    from shares
+        summed.customer_id,
+        coalesce(departments.departments_bought_count, 0) as departments_bought_count,
+        {%- for department in share_departments %}
+        round(cast(summed.units_{{ department }} as double) / summed.units, 4) as share_{{ department }},
+        {%- endfor %}
+        round(cast(summed.units_discounted as double) / summed.units, 4) as discount_share,
+        round(cast(summed.units_new_collection as double) / summed.units, 4) as new_collection_share,
+        departments.top_department,
+        {{ affinity_level('round(cast(summed.units_discounted as double) / summed.units, 4)') }} as discount_affinity,
+        {{ affinity_level('round(cast(summed.units_new_collection as double) / summed.units, 4)') }}
+            as new_collection_affinity
+    from summed
+    left join departments on summed.customer_id = departments.customer_id
 
 )
 

@@ -4,7 +4,7 @@ with
 
 source as (
 
-    select * from {{ source('consents', 'events') }}
+    select * from {{ raw_source('consents', 'events') }}
 
 ),
 

@@ -1,3 +1,4 @@
+{{ config(enabled=provides_contract('stg_consents__consent_events', 'generated')) }}  -- a staging contract: README "Bring your own data"
 -- One row per usable consent event. A customer and channel on hold (stg_consents__consent_holds: an opt-out that
 -- could not be applied) read as opted out at every event, so no date of the history shows them opted in.
 with

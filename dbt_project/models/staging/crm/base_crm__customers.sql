@@ -6,7 +6,7 @@ with
 
 source as (
 
-    select * from {{ source('crm', 'customers') }}
+    select * from {{ raw_source('crm', 'customers') }}
 
 ),
 
@@ -62,7 +62,8 @@ final as (
     select
         *,
         case
-            when customer_id is null or not regexp_matches(customer_id, '^C[0-9]+$') then 'invalid_customer_id'
+            -- the id rule is the var customer_id_pattern (default: the generated retailer's C + digits)
+            when customer_id is null or not {{ is_valid_customer_id('customer_id') }} then 'invalid_customer_id'
             when duplicate_rank > 1 then 'duplicate_row'
             -- "maybe" or empty: unknown whether it is a test account, so it must not reach a campaign
             when is_test_account is null then 'invalid_is_test_account'

@@ -5,7 +5,7 @@ with
 
 source as (
 
-    select * from {{ source('crm', 'customers') }}
+    select * from {{ raw_source('crm', 'customers') }}
 
 ),
 

@@ -4,7 +4,7 @@ with
 
 source as (
 
-    select * from {{ source('crm', 'erasure_requests') }}
+    select * from {{ raw_source('crm', 'erasure_requests') }}
 
 ),
 
@@ -23,7 +23,7 @@ final as (
     select
         *,
         case
-            when customer_id is null or not regexp_matches(customer_id, '^C[0-9]+$') then 'invalid_customer_id'
+            when customer_id is null or not {{ is_valid_customer_id('customer_id') }} then 'invalid_customer_id'
         end as rejection_reason
     from typed
 

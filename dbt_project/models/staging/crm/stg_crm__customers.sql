@@ -1,4 +1,4 @@
-{{ config(materialized="table") }}  -- de-duplication and regex validation once; seven tests and two models read it
+{{ config(enabled=provides_contract('stg_crm__customers', 'generated'), materialized="table") }}  -- de-duplication and regex validation once; seven tests and two models read it
 -- One row per CRM customer: its latest version, cleaned; erased customers flagged with PII removed.
 with
 

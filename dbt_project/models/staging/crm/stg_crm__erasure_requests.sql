@@ -1,3 +1,4 @@
+{{ config(enabled=provides_contract('stg_crm__erasure_requests', 'generated')) }}  -- a staging contract: README "Bring your own data"
 -- One row per erased customer (first request wins; a repeated request changes nothing).
 with
 

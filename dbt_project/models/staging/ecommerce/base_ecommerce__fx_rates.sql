@@ -4,7 +4,7 @@ with
 
 source as (
 
-    select * from {{ source('ecommerce', 'fx_rates') }}
+    select * from {{ raw_source('ecommerce', 'fx_rates') }}
 
 ),
 

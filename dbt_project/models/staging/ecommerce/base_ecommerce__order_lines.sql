@@ -8,7 +8,7 @@ source as not materialized (
     select
         *,
         trim(cast(order_line_id as varchar)) as order_line_key
-    from {{ source('ecommerce', 'order_lines') }}
+    from {{ raw_source('ecommerce', 'order_lines') }}
 
 ),
 
@@ -23,7 +23,7 @@ typed as (
     select
         source.order_line_key as order_line_id,
         trim(cast(source.order_id as varchar)) as order_id,
-        trim(cast(source.product_id as varchar)) as product_id,
+        nullif(trim(cast(source.product_id as varchar)), '') as product_id,
         try_cast(source.quantity as integer) as quantity,
         try_cast(source.list_price_local as double) as list_price_local,
         try_cast(source.paid_price_local as double) as paid_price_local,

@@ -4,7 +4,7 @@ with
 
 source as (
 
-    select * from {{ source('ecommerce', 'orders') }}
+    select * from {{ raw_source('ecommerce', 'orders') }}
 
 ),
 
@@ -20,7 +20,11 @@ typed as (
         trim(cast(order_id as varchar)) as order_id,
         upper(trim(cast(customer_id as varchar))) as customer_id,
         {{ to_utc_timestamp('ordered_at') }} as ordered_at,
+        {%- if var('currency') %}
+        coalesce(nullif(upper(trim(cast(currency as varchar))), ''), '{{ var("currency") }}') as currency,
+        {%- else %}
         upper(trim(cast(currency as varchar))) as currency,
+        {%- endif %}
         lower(trim(cast(sales_channel as varchar))) as sales_channel,
         lower(trim(cast(status as varchar))) as status,
         try_cast(_loaded_at as timestamp) as loaded_at,
@@ -33,7 +37,12 @@ ranked as (
 
     select
         typed.*,
+        {%- if var('currency') %}
+        -- every amount is in the one configured currency (sources.yml `currency`): no fx table, a rate of 1
+        case when typed.currency = '{{ var("currency") }}' then 1.0 end as rate_to_eur,
+        {%- else %}
         fx_rates.rate_to_eur,
+        {%- endif %}
         -- a re-exported order (e.g. later cancelled) supersedes the earlier export
         row_number() over (
             partition by typed.order_id order by typed.loaded_at desc nulls last, typed.source_file desc

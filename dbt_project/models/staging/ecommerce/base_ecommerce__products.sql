@@ -4,7 +4,7 @@ with
 
 source as (
 
-    select * from {{ source('ecommerce', 'products') }}
+    select * from {{ raw_source('ecommerce', 'products') }}
 
 ),
 
@@ -39,8 +39,12 @@ final as (
         case
             when product_id is null or product_id = '' then 'missing_product_id'
             when product_rank > 1 then 'duplicate_product_id'
-            when department not in ('women', 'men', 'shoes', 'kids', 'home', 'beauty')
-                or department is null then 'invalid_department'
+            when department is null or department = '' then 'missing_department'
+            {%- if var('departments') %}
+            -- a department list is configured (sources.yml `departments`); without one, any the products have
+            when department not in ({% for d in var('departments') %}'{{ d | replace("'", "''") }}'{{ ", " if not loop.last }}{% endfor %})
+                then 'invalid_department'
+            {%- endif %}
         end as rejection_reason
     from ranked
 

@@ -1,3 +1,4 @@
+{{ config(enabled=provides_contract('stg_ecommerce__order_lines', 'generated')) }}  -- a staging contract: README "Bring your own data"
 with
 
 order_lines as (

@@ -1,3 +1,4 @@
+{{ config(enabled=provides_contract('stg_ecommerce__orders', 'generated')) }}  -- a staging contract: README "Bring your own data"
 with
 
 orders as (

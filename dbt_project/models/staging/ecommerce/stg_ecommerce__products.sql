@@ -1,3 +1,4 @@
+{{ config(enabled=provides_contract('stg_ecommerce__products', 'generated')) }}  -- a staging contract: README "Bring your own data"
 with
 
 products as (

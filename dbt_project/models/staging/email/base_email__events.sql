@@ -5,7 +5,7 @@ with
 
 source as (
 
-    select * from {{ source('email', 'events') }}
+    select * from {{ raw_source('email', 'events') }}
 
 ),
 

@@ -4,7 +4,7 @@ with
 
 source as (
 
-    select * from {{ source('loyalty', 'members') }}
+    select * from {{ raw_source('loyalty', 'members') }}
 
 ),
 

@@ -1,3 +1,4 @@
+{{ config(enabled=provides_contract('stg_loyalty__members', 'generated')) }}  -- a staging contract: README "Bring your own data"
 -- One row per member: the latest valid version (a version with an unreadable balance is quarantined).
 with
 

@@ -1,3 +1,4 @@
+{{ config(enabled=provides_contract('stg_support__tickets', 'generated')) }}  -- a staging contract: README "Bring your own data"
 with
 
 tickets as (

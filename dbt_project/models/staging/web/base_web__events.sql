@@ -8,7 +8,7 @@ source as not materialized (
     select
         *,
         try_cast(event_id as bigint) as event_key
-    from {{ source('web', 'events') }}
+    from {{ raw_source('web', 'events') }}
 
 ),
 

@@ -1,3 +1,4 @@
+{{ config(enabled=provides_contract('stg_web__events', 'generated')) }}  -- a staging contract: README "Bring your own data"
 with
 
 events as (

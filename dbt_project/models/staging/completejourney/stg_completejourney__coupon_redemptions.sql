@@ -1,0 +1,22 @@
+{{ config(enabled='completejourney' in var('contracts', {}).values()) }}
+-- A household redeemed one of a campaign's coupons (the campaign's response), one row per redemption.
+with
+
+redemptions as (
+
+    select * from {{ source('completejourney', 'coupon_redemptions') }}
+
+),
+
+final as (
+
+    select
+        cast(household_id as varchar) as customer_id,
+        cast(campaign_id as varchar) as campaign_id,
+        cast(coupon_upc as varchar) as coupon_upc,
+        cast(redemption_date as date) as redeemed_on
+    from redemptions
+
+)
+
+select * from final

@@ -1,0 +1,190 @@
+"""Which source systems feed the profile: the home's sources file and the landing zone's absent entities.
+
+The one owner of `HOLDOUT_HOME/sources.yml` (optional; without it the generated retailer feeds every contract)
+and of the fact which landing-zone entities are optional. The Airflow landing-zone check, `holdout build` and dbt
+(through the vars of `dbt_vars`) all take both from here. README "Bring your own data" documents the file.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from holdout.config import Settings
+
+# The generated retailer's staging model of each staging contract. A sources file may give a contract to another
+# provider: its staging models live in dbt_project/models/staging/<provider>/ and enable themselves with
+# `provides_contract('<contract>', '<provider>')`, the generated model then disables itself.
+CONTRACTS = (
+    "stg_crm__customers",
+    "stg_crm__erasure_requests",
+    "stg_ecommerce__orders",
+    "stg_ecommerce__order_lines",
+    "stg_ecommerce__products",
+    "stg_web__events",
+    "stg_email__events",
+    "stg_consents__consent_events",
+    "stg_loyalty__members",
+    "stg_support__tickets",
+)
+GENERATED = "generated"
+
+# Landing-zone entities of the generated retailer's format that feed a required contract; every other entity is
+# optional and builds as empty when its folder is absent or holds no part files. fx_rates is required unless the
+# sources file names the one currency of every amount.
+REQUIRED_ENTITIES = {
+    "crm/customers": "stg_crm__customers",
+    "ecommerce/orders": "stg_ecommerce__orders",
+    "ecommerce/order_lines": "stg_ecommerce__order_lines",
+    "ecommerce/fx_rates": "stg_ecommerce__orders",
+}
+OPTIONAL_ENTITIES = frozenset(
+    {
+        "crm/erasure_requests",
+        "ecommerce/products",
+        "web/events",
+        "email/events",
+        "consents/events",
+        "loyalty/members",
+        "support/tickets",
+    }
+)
+CURRENCY_PATTERN = r"^[A-Z]{3}$"
+
+
+class SourcesError(ValueError):
+    """The sources file is invalid, or a required source has no part files: the message names file and field."""
+
+
+class SourcesConfig(BaseModel):
+    """`HOLDOUT_HOME/sources.yml`: which staging models provide the contracts, and the data's own rules."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    # left out = the dbt var's default in dbt_project.yml (the generated retailer's rule), the one place it is set
+    contracts: dict[str, str] = Field(default_factory=dict)
+    customer_id_pattern: str | None = None
+    departments: list[str] | None = None
+    currency: str | None = None
+    max_quarantined_share: float = Field(default=0.5, gt=0, le=1)
+
+    @field_validator("contracts")
+    @classmethod
+    def _known_contracts(cls, value: dict[str, str]) -> dict[str, str]:
+        for contract, provider in value.items():
+            if contract not in CONTRACTS:
+                raise ValueError(f"unknown contract {contract!r}; known: {', '.join(CONTRACTS)}")
+            if not re.fullmatch(r"[a-z][a-z0-9_]*", provider):
+                raise ValueError(f"provider {provider!r} of {contract} is not a folder name (a-z, 0-9, _)")
+        return value
+
+    @field_validator("customer_id_pattern")
+    @classmethod
+    def _valid_regex(cls, value: str | None) -> str | None:
+        try:
+            re.compile(value or "")
+        except re.error as error:
+            raise ValueError(f"not a regular expression: {error}") from None
+        return value
+
+    @field_validator("departments")
+    @classmethod
+    def _departments(cls, value: list[str] | None) -> list[str] | None:
+        if value is not None:
+            cleaned = [d.strip().lower() for d in value]
+            if not cleaned or any(not d for d in cleaned):
+                raise ValueError(
+                    "list at least one non-empty department, or leave it out (those the products have)"
+                )
+            return cleaned
+        return value
+
+    @field_validator("currency")
+    @classmethod
+    def _currency(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(CURRENCY_PATTERN, value.strip().upper()):
+            raise ValueError(f"{value!r} is not a three-letter currency code")
+        return value.strip().upper() if value is not None else None
+
+    def provider(self, contract: str) -> str:
+        """The provider of a contract's staging model (`generated` unless the file names another)."""
+        return self.contracts.get(contract, GENERATED)
+
+
+def sources_file(settings: Settings) -> Path:
+    return settings.home / "sources.yml"
+
+
+def load_sources(settings: Settings) -> SourcesConfig:
+    """The home's sources file, or the defaults (the generated retailer) without one; SourcesError names the field."""
+    path = sources_file(settings)
+    if not path.exists():
+        return SourcesConfig()
+    try:
+        body = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as error:
+        raise SourcesError(f"{path}: not valid YAML: {str(error).splitlines()[0]}") from None
+    if not isinstance(body, dict):
+        raise SourcesError(f"{path}: expected a mapping of settings")
+    try:
+        return SourcesConfig.model_validate(body)
+    except ValidationError as error:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or '(file)'}: {e['msg'].removeprefix('Value error, ')}"
+            for e in error.errors()
+        )
+        raise SourcesError(f"{path}: {problems}") from None
+
+
+def _has_part_files(folder: Path) -> bool:
+    return folder.is_dir() and any(
+        p.suffix in {".parquet", ".csv"} and p.is_file() and not p.name.startswith(".")
+        for p in folder.iterdir()
+    )
+
+
+def landing_entities() -> list[str]:
+    """Every `<system>/<entity>` folder of the generated retailer's landing zone."""
+    from holdout.generate.landing import FORMATS  # here: the generator package imports pyarrow
+
+    return list(FORMATS)
+
+
+def absent_entities(settings: Settings) -> list[str]:
+    """Landing-zone entities with no part file (folder absent or empty): dbt builds them as empty."""
+    return [entity for entity in landing_entities() if not _has_part_files(settings.raw_dir / entity)]
+
+
+def missing_required(config: SourcesConfig, absent: list[str]) -> list[str]:
+    """Absent entities that feed a contract the generated retailer provides and that is required."""
+    missing = []
+    for entity in absent:
+        contract = REQUIRED_ENTITIES.get(entity)
+        if contract is None or config.provider(contract) != GENERATED:
+            continue
+        if entity == "ecommerce/fx_rates" and config.currency is not None:
+            continue  # every amount in one currency: no rates needed
+        missing.append(entity)
+    return missing
+
+
+def source_vars(settings: Settings) -> dict[str, Any]:
+    """The dbt vars of the home's sources; raise SourcesError when a required source has no part files."""
+    config = load_sources(settings)
+    absent = absent_entities(settings)
+    missing = missing_required(config, absent)
+    if missing:
+        raise SourcesError(
+            f"Landing zone {settings.raw_dir} has no part files for the required source(s): {', '.join(missing)}. "
+            f"Land them there, or give their contracts to your own staging models in {sources_file(settings)} "
+            "(README: Bring your own data)."
+        )
+    variables: dict[str, Any] = {"contracts": dict(config.contracts), "absent_sources": absent}
+    variables.update(
+        config.model_dump(include={"customer_id_pattern", "departments", "currency"}, exclude_none=True)
+    )
+    return variables

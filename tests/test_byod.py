@@ -1,0 +1,285 @@
+"""Bring your own data (issue 14): a store that is not the generated retailer builds by staging SQL and
+configuration only; absent optional sources build as empty; a build that produces nothing usable fails."""
+
+from __future__ import annotations
+
+import shutil
+from datetime import date
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from holdout.config import PROJECT_ROOT, Settings
+from holdout.generate.landing import FORMATS
+from holdout.sources import (
+    CONTRACTS,
+    OPTIONAL_ENTITIES,
+    REQUIRED_ENTITIES,
+    SourcesError,
+    load_sources,
+    source_vars,
+)
+
+# folders removed; fx_rates is not needed in a one-currency store
+ABSENT = ["crm/erasure_requests", "ecommerce/fx_rates", "web/events", "consents/events", "support/tickets"]
+EMPTIED = ["email/events", "loyalty/members"]  # folders left, without part files
+DEPARTMENTS = {
+    "women": "grocery",
+    "men": "grocery",
+    "shoes": "drug gm",
+    "kids": "produce",
+    "home": "meat",
+    "beauty": "drug gm",
+}
+
+MYSTORE_SOURCES = """\
+sources:
+  - name: mystore
+    schema: raw_mystore
+    config:
+      meta:
+        external_location: "read_csv('{{ env_var('HOLDOUT_RAW_DIR') }}/mystore/{name}/*.csv', header = true, all_varchar = true)"
+    tables:
+      - name: members
+"""
+# a store's own export mapped onto the loyalty contract: staging SQL only
+MYSTORE_MEMBERS = """\
+{{ config(enabled=provides_contract('stg_loyalty__members', 'mystore')) }}
+select
+    upper(trim(household)) as customer_id,
+    lower(trim(card_level)) as tier,
+    cast(points as integer) as points_balance,
+    cast(null as timestamp) as enrolled_at,
+    cast(null as timestamp) as updated_at
+from {{ source('mystore', 'members') }}
+"""
+
+
+def _rewrite(path: Path, table: pa.Table) -> None:
+    if path.suffix == ".parquet":
+        pq.write_table(table, path)
+    else:
+        pacsv.write_csv(table, path)
+
+
+def _read(path: Path) -> pa.Table:
+    if path.suffix == ".parquet":
+        return pq.read_table(path)
+    header = path.open().readline().strip().replace('"', "").split(",")  # every column as text, as landed
+    return pacsv.read_csv(
+        path, convert_options=pacsv.ConvertOptions(column_types=dict.fromkeys(header, pa.string()))
+    )
+
+
+def _map_ids(table: pa.Table) -> pa.Table:
+    """C0000042 -> HH-0000042 (the store's own id format)."""
+    ids = pc.replace_substring_regex(table["customer_id"].cast(pa.string()), "^C", "HH-")
+    return table.set_column(table.schema.get_field_index("customer_id"), "customer_id", ids)
+
+
+def _as_other_store(settings: Settings) -> None:
+    """Turn a generated landing zone into another store's: other ids, other departments, fewer systems."""
+    raw = settings.raw_dir
+    for entity in ("crm/customers", "ecommerce/orders"):
+        for part in (raw / entity).glob(f"*.{FORMATS[entity]}"):
+            _rewrite(part, _map_ids(_read(part)))
+    for part in (raw / "ecommerce/orders").glob("*.parquet"):  # one currency, no fx table
+        table = pq.read_table(part)
+        usd = pa.array(["USD"] * len(table))
+        pq.write_table(table.set_column(table.schema.get_field_index("currency"), "currency", usd), part)
+    for part in (raw / "ecommerce/order_lines").glob("*.parquet"):  # some lines are amounts without a product
+        table = pq.read_table(part)
+        products = table["product_id"].to_pylist()
+        products[:40] = [None] * min(40, len(products))
+        pq.write_table(
+            table.set_column(table.schema.get_field_index("product_id"), "product_id", pa.array(products)),
+            part,
+        )
+    for part in (raw / "ecommerce/products").glob("*.parquet"):
+        table = pq.read_table(part)
+        mapped = [DEPARTMENTS.get(d, d) for d in table["department"].to_pylist()]
+        pq.write_table(
+            table.set_column(table.schema.get_field_index("department"), "department", pa.array(mapped)), part
+        )
+    for entity in ABSENT:
+        shutil.rmtree(raw / entity)
+    for entity in EMPTIED:
+        for part in (raw / entity).iterdir():
+            part.unlink()
+    # the store's own loyalty export, in its own shape
+    (raw / "mystore/members").mkdir(parents=True)
+    customers = _read(next((raw / "crm/customers").glob("*.csv")))
+    ids = [i for i in customers["customer_id"].to_pylist() if i and i.startswith("HH-")][:50]
+    pacsv.write_csv(
+        pa.table({"household": ids, "card_level": ["Gold"] * len(ids), "points": [100] * len(ids)}),
+        raw / "mystore/members/export.csv",
+    )
+    (settings.home / "sources.yml").write_text(
+        yaml.safe_dump(
+            {
+                "contracts": {"stg_loyalty__members": "mystore"},
+                "customer_id_pattern": "^HH-[0-9]+$",
+                "currency": "USD",
+            }
+        )
+    )
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """300 generated customers landed as another store (ids, departments, four systems absent) with a project
+    copy holding that store's own staging model for one contract."""
+    from holdout.generate import generate_landing_zone
+
+    root = tmp_path_factory.mktemp("byod")
+    shutil.copytree(
+        PROJECT_ROOT / "dbt_project",
+        root / "project/dbt_project",
+        ignore=shutil.ignore_patterns("target", "logs"),
+    )
+    mystore = root / "project/dbt_project/models/staging/mystore"
+    mystore.mkdir()
+    (mystore / "_mystore__sources.yml").write_text(MYSTORE_SOURCES)
+    (mystore / "stg_loyalty__members.sql").write_text(MYSTORE_MEMBERS)
+    settings = Settings(home=root / "home", project_root=root / "project")
+    generate_landing_zone(settings, customers=300, seed=11, start=date(2025, 1, 1), days=365, progress=False)
+    _as_other_store(settings)
+    return settings
+
+
+def _customers(settings: Settings) -> int:
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+        return con.execute("select count(*) from marts.dim_customers").fetchone()[0]
+
+
+def test_optional_and_required_entities_partition_the_landing_zone() -> None:
+    assert OPTIONAL_ENTITIES.isdisjoint(REQUIRED_ENTITIES)
+    assert OPTIONAL_ENTITIES | set(REQUIRED_ENTITIES) == set(FORMATS)
+    assert set(REQUIRED_ENTITIES.values()) <= set(CONTRACTS)
+
+
+def test_sources_file_problems_name_the_field(tmp_path: Path) -> None:
+    settings = Settings(home=tmp_path)
+    (tmp_path / "sources.yml").write_text("contracts: {stg_crm__clients: mystore}\ncurrency: dollars\n")
+    with pytest.raises(
+        SourcesError, match=r"sources.yml: contracts: unknown contract 'stg_crm__clients'.*currency"
+    ):
+        load_sources(settings)
+
+
+def test_a_missing_required_source_is_named_unless_its_contract_is_given_away(tmp_path: Path) -> None:
+    settings = Settings(home=tmp_path)
+    for entity, fmt in FORMATS.items():
+        if entity not in ("crm/customers", "ecommerce/fx_rates"):
+            (settings.raw_dir / entity).mkdir(parents=True)
+            (settings.raw_dir / entity / f"part.{fmt}").write_text("x")
+    with pytest.raises(SourcesError, match=r"required source\(s\): crm/customers, ecommerce/fx_rates\."):
+        source_vars(settings)
+    (tmp_path / "sources.yml").write_text("contracts: {stg_crm__customers: mystore}\ncurrency: usd\n")
+    variables = source_vars(settings)
+    assert variables["absent_sources"] == ["crm/customers", "ecommerce/fx_rates"]
+    assert variables["contracts"] == {"stg_crm__customers": "mystore"} and variables["currency"] == "USD"
+
+
+def test_build_cli_names_a_missing_required_source(tmp_path: Path, monkeypatch) -> None:
+    from holdout.cli import main
+
+    raw = tmp_path / "raw"
+    (raw / "ecommerce/orders").mkdir(parents=True)
+    (raw / "_export.json").write_text('{"as_of_date": "2026-01-01"}')
+    monkeypatch.setenv("HOLDOUT_HOME", str(tmp_path))
+    result = CliRunner().invoke(main, ["build"])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert (
+        "no part files for the required source(s): crm/customers, ecommerce/orders, ecommerce/order_lines"
+        in (result.output)
+    )
+    assert not (tmp_path / "warehouse.duckdb").exists()
+
+
+def test_another_store_builds_by_staging_sql_and_configuration(store: Settings) -> None:
+    """The three failures of issue 14 (absent optional sources, ids not C + digits, other departments) are gone,
+    the store's own staging model provides a contract, and the summary names the absent sources."""
+    from holdout.build import build
+
+    result = build(store, progress=False)
+    assert sorted(result.absent_sources) == sorted(ABSENT + EMPTIED)
+    assert "Absent sources, built as empty" in str(result) and "web/events" in str(result)
+    assert not any(
+        key.endswith(("invalid_department", "invalid_customer_id", "unknown_currency", "unknown_product"))
+        for key in result.quarantined
+    )
+    with duckdb.connect(str(store.warehouse_path), read_only=True) as con:
+        customers, buyers, visits, gold = con.execute(
+            "select count(*), count(*) filter (where orders_count > 0), count(days_since_last_visit), "
+            "count(*) filter (where loyalty_tier = 'gold') from marts.dim_customers"
+        ).fetchone()
+        departments = {
+            r[0] for r in con.execute("select distinct top_department from marts.dim_customers").fetchall()
+        }
+        lines_without_product, revenue = con.execute(
+            "select count(*) filter (where product_id is null), sum(net_revenue_eur) "
+            "from intermediate.int_order_lines_enriched"
+        ).fetchone()
+        raw_ids = con.execute(
+            f"select count(distinct customer_id) from read_csv('{store.raw_dir}/crm/customers/*.csv', all_varchar=1) "
+            "where regexp_full_match(customer_id, '^HH-[0-9]+$')"
+        ).fetchone()[0]
+    assert customers > 250 and customers <= raw_ids and buyers > 100
+    assert departments - {None} <= set(DEPARTMENTS.values()) and {"grocery"} <= departments
+    assert visits == 0  # no web source: browsing features are null
+    assert lines_without_product > 0 and revenue > 0  # amounts without products count, at a rate of 1
+    assert 0 < gold <= 50  # the store's own loyalty export, through its staging model
+    assert result.customers == customers
+
+
+def test_segments_list_flags_segments_holding_everyone_or_no_one(store: Settings, monkeypatch) -> None:
+    from holdout.cli import main
+
+    monkeypatch.setenv("HOLDOUT_HOME", str(store.home))
+    out = CliRunner().invoke(main, ["segments", "list", "--limit", "0", "--include-empty"]).output
+    flags = {line.split()[0]: line.split()[3] for line in out.splitlines()[1:] if len(line.split()) > 4}
+    assert flags["web__never"] == "all" and flags["dept__women"] == "none"
+    assert "hold every customer (flag all)" in out
+
+
+def test_too_much_quarantined_fails_naming_the_rule_previous_marts_kept(store: Settings) -> None:
+    from holdout.build import BuildFailed, build
+
+    before = _customers(store)
+    bad = store.raw_dir / "crm/customers/part-bad.csv"
+    pacsv.write_csv(
+        pa.table({"customer_id": [f"X{i}" for i in range(400)], "is_test_account": ["false"] * 400}), bad
+    )
+    try:
+        with pytest.raises(
+            BuildFailed, match=r"crm\.customers: [\d,]+ of [\d,]+ rows quarantined .*invalid_customer_id"
+        ):
+            build(store, progress=False)
+    finally:
+        bad.unlink()
+    assert _customers(store) == before
+
+
+def test_zero_customers_fails_naming_the_rule_previous_marts_kept(store: Settings) -> None:
+    from holdout.build import BuildFailed, build
+
+    before = _customers(store)
+    config = store.home / "sources.yml"
+    saved = config.read_text()
+    config.write_text(saved.replace("^HH-[0-9]+$", "^C[0-9]+$"))
+    try:
+        with pytest.raises(
+            BuildFailed, match=r"0 customers .*invalid_customer_id \d+ \(the customer id does not match"
+        ):
+            build(store, progress=False)
+    finally:
+        config.write_text(saved)
+    assert _customers(store) == before > 0
