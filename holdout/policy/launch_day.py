@@ -59,6 +59,13 @@ def _champions(settings: Settings, autos: list[CampaignSpec]) -> dict[str, objec
     return found
 
 
+def _ensure_features(settings: Settings, launch_date: date) -> None:
+    """Build the point-in-time features at cutoff = launch date (a dbt run) when they are missing."""
+    from ml.uplift import ensure_launch_features
+
+    ensure_launch_features(settings, [launch_date], progress=False)
+
+
 def _features(
     con: duckdb.DuckDBPyConnection, customer_ids: list[str], columns: list[str], on: date
 ) -> pd.DataFrame:
@@ -112,9 +119,7 @@ def decide_launch_day(
         return {cid: ledger.chosen_from_ledger(done, cid) for cid in ids}
     champions = _champions(settings, autos)
     if champions:
-        from ml.uplift import ensure_launch_features
-
-        ensure_launch_features(settings, [launch_date], progress=False)
+        _ensure_features(settings, launch_date)
     con = open_read_only(settings)
     try:
         decisions = _decide(con, launch_date, specs, autos, champions, explore_share)
