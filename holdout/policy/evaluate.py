@@ -70,6 +70,10 @@ class PolicyDay:
     net_value: float
     explored: int
     chosen: dict[str, int] = field(default_factory=dict)
+    # learned policy only: Spearman of predicted with true uplift per modelled campaign (eligible customers), and
+    # customers left without a campaign although the oracle would have sent one
+    spearman: dict[str, float] = field(default_factory=dict)
+    dropped_with_positive_truth: int = 0
 
 
 # ------------------------------------------------------------------------------------------------ the world
@@ -283,7 +287,7 @@ class History:
 
 def learned_choice(
     day: Day, specs: list[CampaignSpec], history: History, seed: int, explore_share: float
-) -> tuple[np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """`holdout.policy.decide` on predicted values from models fit on the policy's own past days."""
     value = np.full(day.eligible.shape, np.nan)
     for j, spec in enumerate(specs):
@@ -293,7 +297,8 @@ def learned_choice(
     ids = [s.id for s in specs]
     explore_u, pick_u = policy_uniforms(day.launch_date, day.customer_ids)
     d = decide(day.customer_ids, ids, day.eligible, value, explore_u, pick_u, explore_share)
-    return np.array([ids.index(c) if c is not None else -1 for c in d.choice]), d.exploration
+    choice = np.array([ids.index(c) if c is not None else -1 for c in d.choice], dtype=int)
+    return choice, d.exploration, value
 
 
 # ------------------------------------------------------------------------------------------------ the run
@@ -335,11 +340,29 @@ def run_world(
             elif policy == "oracle":
                 choice = oracle_choice(day, specs)
             else:
-                choice, explored = learned_choice(day, specs, history, seed, explore_share)
+                choice, explored, value = learned_choice(day, specs, history, seed, explore_share)
                 _observe(day, specs, choice, truth, history, seed, cycle)
             contacts, gross, net, chosen = score(day, specs, choice)
             out.append(PolicyDay(policy, seed, cycle, contacts, gross, net, int(explored.sum()), chosen))
+            if policy == "learned":
+                out[-1].spearman, out[-1].dropped_with_positive_truth = _diagnose(day, specs, choice, value)
     return out, len(truth.p["number"])
+
+
+def _diagnose(
+    day: Day, specs: list[CampaignSpec], choice: np.ndarray, value: np.ndarray
+) -> tuple[dict[str, float], int]:
+    """How good the learned values were (evaluation only: compares them with the truth)."""
+    from scipy.stats import spearmanr
+
+    rho = {}
+    for j, spec in enumerate(specs):
+        rows = day.eligible[:, j] & ~np.isnan(value[:, j])
+        if rows.sum() > 2:
+            rho[spec.id] = round(float(spearmanr(value[rows, j], day.true_uplift[rows, j]).statistic), 3)
+    costs = np.array([s.cost_per_contact for s in specs])
+    best_truth = np.where(day.eligible, day.true_uplift - costs, -np.inf).max(axis=1, initial=-np.inf)
+    return rho, int(((choice < 0) & (best_truth > 0)).sum())
 
 
 def _observe(
@@ -401,6 +424,11 @@ def summarize(days: list[PolicyDay], sizes: dict[int, int]) -> dict:
             out["ratios"][f"{metric}: learned/{other}"] = _interval(list(ratio))
     by_cycle = frame.groupby(["policy", "cycle"])["incremental_revenue"].mean().unstack("cycle")
     out["by_cycle_mean_incremental_revenue"] = by_cycle.round(1).to_dict(orient="index")
+    learned = frame[frame["policy"] == "learned"]
+    rho = pd.DataFrame(list(learned["spearman"]), index=learned["cycle"]).groupby(level=0).mean()
+    out["learned_spearman_by_cycle"] = rho.round(3).to_dict(orient="index")
+    dropped = learned.groupby("cycle")["dropped_with_positive_truth"].mean()
+    out["learned_dropped_with_positive_truth_by_cycle"] = dropped.round(0).to_dict()
     return out
 
 
@@ -428,6 +456,24 @@ def markdown(summary: dict, params: dict) -> str:
         )
     lines += ["", "| ratio | mean [95% interval] |", "|---|---|"]
     lines += [f"| {name} | {fmt(t, 3)} |" for name, t in summary["ratios"].items()]
+    cycles = summary["by_cycle_mean_incremental_revenue"]
+    n = len(next(iter(cycles.values())))
+    lines += [
+        "",
+        "Mean incremental revenue per launch day (EUR), and the learned values' quality (vs the truth):",
+        "",
+        "| day | "
+        + " | ".join(POLICIES)
+        + " | learned: Spearman of predicted vs true uplift | learned: customers sent "
+        "nothing whose best true value was positive |",
+        "|---|" + "---|" * (len(POLICIES) + 2),
+    ]
+    for c in range(n):
+        rho = summary["learned_spearman_by_cycle"].get(c, {})
+        rho_text = ", ".join(f"{k} {v:+.2f}" for k, v in rho.items() if v == v) or "no model yet"
+        dropped = summary["learned_dropped_with_positive_truth_by_cycle"].get(c, 0)
+        row = " | ".join(f"{cycles[p][c]:,.0f}" for p in POLICIES)
+        lines.append(f"| {c + 1} | {row} | {rho_text} | {dropped:,.0f} |")
     return "\n".join(lines)
 
 
