@@ -1,5 +1,8 @@
 """`holdout policy evaluate`: the learned policy against manual priority, random choice and the oracle.
 
+Every scheduled campaign of `campaigns/` (not `schedule: manual`) competes on every launch day, whatever its
+`once` / `every` schedule: the question is who gets which campaign when they all compete.
+
 The only part of the policy that reads `ground_truth/`. For each seed it generates a world of its own under
 `<workdir>/seed-<n>` (`holdout.generate`), builds its warehouse once, and then runs `cycles` launch days,
 `cycle_days` apart, on the same customers for the four policies:
