@@ -149,9 +149,12 @@ def _decide(
     pool = sorted(set().union(*eligible.values()) - claimed)
     pool = sorted(set(pool) - in_global_control_group(con, pool))
     ids = [s.id for s in autos]
-    mask = np.array([[c in eligible[cid] for cid in ids] for c in pool], dtype=bool).reshape(
-        len(pool), len(ids)
-    )
+    index = pd.Index(pool, dtype="object")
+    mask = np.zeros((len(pool), len(ids)), dtype=bool)
+    for j, cid in enumerate(
+        ids
+    ):  # vectorized membership: launch days reach hundreds of thousands of customers
+        mask[:, j] = index.isin(list(eligible[cid]))
     value = np.full(mask.shape, np.nan)
     if champions and pool:
         columns = sorted({f for p in champions.values() for f in p.features})
