@@ -23,6 +23,7 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
     "score": ("ml.cli", "score"),
     "model": ("ml.cli", "model"),
     "campaign": ("holdout.campaigns.cli", "campaign"),
+    "policy": ("holdout.policy.cli", "policy"),
     "airflow": ("holdout.ui", "airflow"),
     "mlflow-ui": ("holdout.ui", "mlflow_ui"),
 }
@@ -38,6 +39,7 @@ COMMAND_HELP = {
     "score": "Score customers with each model's champion into marts.customer_scores.",
     "model": "Model registry operations (list, rollback).",
     "campaign": "Declarative campaigns: validate, launch, close, report.",
+    "policy": "Next-best-campaign policy for priority: auto campaigns: evaluate against the alternatives.",
     "airflow": "Start a local Airflow (standalone) on the project's DAGs.",
     "mlflow-ui": "Start the MLflow UI on the project's tracking store.",
 }

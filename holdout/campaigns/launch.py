@@ -55,6 +55,7 @@ from holdout.campaigns.send_check import SendExclusions, send_exclusions
 from holdout.campaigns.spec import CampaignSpec, get_spec, load_all
 from holdout.campaigns.staged import LaunchPlan, launch_dir
 from holdout.config import Settings
+from holdout.policy.launch_day import decide_launch_day
 from holdout.warehouse import as_of_date, connect, open_read_only
 
 log = logging.getLogger(__name__)
@@ -258,6 +259,8 @@ def plan_launches(
         else [get_spec(settings, c) for c in campaign_ids]
     )
     _ensure_ops(settings)
+    # `priority: auto` campaigns: the policy decides and ledgers who gets which (holdout.policy)
+    auto = decide_launch_day(settings, launch_date, specs)
     con = open_read_only(settings)
     planned: list[str] = []
     try:
@@ -294,6 +297,8 @@ def plan_launches(
             lid = launch_id_for(spec.id, launch_date)
             frame = eligible[spec.id]
             mine = frame[~frame["customer_id"].isin(taken)].reset_index(drop=True)
+            if auto is not None and spec.id in auto:  # the policy's choice for this auto campaign
+                mine = mine[mine["customer_id"].isin(auto[spec.id])].reset_index(drop=True)
             taken.update(mine["customer_id"])
             if mine.empty:  # higher-priority campaigns took everyone: nothing to split, gate or measure
                 log.warning("%s: nobody left after same-day priority; not planned", lid)

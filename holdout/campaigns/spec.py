@@ -231,6 +231,11 @@ class CampaignSpec(_Strict):
         return self._path
 
     @property
+    def is_auto(self) -> bool:
+        """`priority: auto`: decided customer by customer by the next-best-campaign policy (holdout.policy)."""
+        return self.priority is None
+
+    @property
     def every_days(self) -> int | None:
         return self.schedule.days if isinstance(self.schedule, Every) else None
 

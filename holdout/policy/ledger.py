@@ -1,0 +1,113 @@
+"""`ops.policy_decisions`: the append-only ledger of the policy's decisions, one row per customer and launch day.
+
+A decision set is keyed by `decision_key` = launch date + the auto campaigns decided together. The first plan
+of a key writes its rows in one transaction; a re-run (a re-plan, a retry after a kill) finds them and replays
+them, so the same inputs give the same decisions and the ledger never holds a key twice. Rows are never updated
+or deleted; after close they join `ops.campaign_assignments` on (customer_id, launch date, choice = campaign_id).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, date, datetime
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from holdout.config import Settings
+from holdout.policy.decide import Decisions
+from holdout.warehouse import connect
+
+TABLE = "ops.policy_decisions"
+DDL = f"""create table if not exists {TABLE} (
+    decision_key varchar not null,
+    launch_date date not null,
+    customer_id varchar not null,
+    candidates varchar not null,   -- JSON: eligible auto campaign -> expected incremental value (EUR), null = no model
+    choice varchar,                -- the campaign sent, null = none
+    exploration boolean not null,
+    explore_share double not null,
+    model_versions varchar not null, -- JSON: campaign -> champion uplift model version used (null = cold start)
+    decided_at timestamp not null
+)"""
+
+
+def decision_key(launch_date: date, campaign_ids: list[str]) -> str:
+    """The identity of one day's decision set: the date and the sorted auto campaigns decided together."""
+    return f"{launch_date:%Y-%m-%d}:{','.join(sorted(campaign_ids))}"
+
+
+def ensure_table(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute(DDL)
+
+
+def read_decisions(con: duckdb.DuckDBPyConnection, key: str) -> pd.DataFrame | None:
+    """The ledgered rows of a decision key, or None when it was never decided."""
+    exists = con.execute(
+        "select count(*) from information_schema.tables where table_schema = 'ops' and table_name = 'policy_decisions'"
+    ).fetchall()[0][0]
+    if not exists:
+        return None
+    frame = con.execute(
+        f"select customer_id, candidates, choice, exploration from {TABLE} where decision_key = ? order by customer_id",
+        [key],
+    ).df()
+    return frame if len(frame) else None
+
+
+def append_decisions(
+    settings: Settings,
+    key: str,
+    launch_date: date,
+    decisions: Decisions,
+    explore_share: float,
+    model_versions: dict[str, str | None],
+) -> int:
+    """Append one decision set in one transaction; nothing when the key is already ledgered. Rows appended."""
+    frame = decisions.frame()
+    rows = pd.DataFrame(
+        {
+            "decision_key": key,
+            "launch_date": launch_date,
+            "customer_id": frame["customer_id"],
+            "candidates": [json.dumps(c, sort_keys=True) for c in frame["candidates"]],
+            "choice": frame["choice"].astype(object).where(frame["choice"].notna(), None),
+            "exploration": frame["exploration"].astype(bool),
+            "explore_share": float(explore_share),
+            "model_versions": json.dumps(model_versions, sort_keys=True),
+            "decided_at": datetime.now(UTC).replace(tzinfo=None),
+        }
+    )
+    with connect(settings=settings) as con:
+        ensure_table(con)
+        con.register("_policy_rows", rows)
+        con.execute("begin transaction")
+        try:
+            done = con.execute(f"select count(*) from {TABLE} where decision_key = ?", [key]).fetchall()[0][0]
+            if done:
+                con.execute("rollback")
+                return 0
+            con.execute(
+                f"""insert into {TABLE} (decision_key, launch_date, customer_id, candidates, choice, exploration,
+                                         explore_share, model_versions, decided_at)
+                    select decision_key, launch_date, customer_id, candidates, choice, exploration,
+                           explore_share, model_versions, decided_at from _policy_rows"""
+            )
+            con.execute("commit")
+        except BaseException:
+            con.execute("rollback")
+            raise
+        finally:
+            con.unregister("_policy_rows")
+    return len(rows)
+
+
+def chosen_from_ledger(frame: pd.DataFrame, campaign_id: str) -> set[str]:
+    """Customers whose ledgered choice is `campaign_id`."""
+    return set(frame.loc[frame["choice"] == campaign_id, "customer_id"])
+
+
+def exploration_share(frame: pd.DataFrame) -> float:
+    """Share of the decided customers assigned by exploration."""
+    return float(np.mean(frame["exploration"])) if len(frame) else 0.0

@@ -1,0 +1,321 @@
+"""The next-best-campaign policy: the rule, the launch-day hook and its ledger, and `holdout policy evaluate`."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, timedelta
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from holdout.config import Settings
+from holdout.policy import ledger
+from holdout.policy.decide import decide, policy_uniforms
+from holdout.warehouse import connect
+
+
+# ------------------------------------------------------------------------------------------------ the rule
+def _rule(value, eligible, share=0.0, n=None, seed=0):
+    value = np.asarray(value, dtype=float)
+    n = n or value.shape[0]
+    ids = [f"C{i:07d}" for i in range(1, n + 1)]
+    rng = np.random.default_rng(seed)
+    return decide(ids, ["a", "b", "c"], eligible, value, rng.random(n), rng.random(n), share)
+
+
+def test_choice_is_the_argmax_and_none_when_every_value_is_below_zero():
+    value = [[1.0, 3.0, 2.0], [-1.0, -0.5, -2.0], [5.0, 9.0, 1.0], [0.0, -1.0, np.nan]]
+    eligible = [[True, True, True], [True, True, True], [True, False, True], [True, True, True]]
+    d = _rule(value, eligible)
+    # row 3: b has the highest value but is not eligible; row 4: zero is not below zero
+    assert d.choice == ["b", None, "a", "a"]
+    assert not d.exploration.any()
+
+
+def test_exploration_share_is_within_tolerance_random_among_eligible_and_deterministic():
+    n = 20_000
+    value = np.tile([1.0, 2.0, 3.0], (n, 1))
+    eligible = np.tile([True, True, False], (n, 1))
+    d = _rule(value, eligible, share=0.1, n=n)
+    assert abs(d.exploration.mean() - 0.1) < 0.01
+    explored = [c for c, e in zip(d.choice, d.exploration, strict=True) if e]
+    assert "c" not in explored  # never a campaign the customer is not eligible for
+    assert abs(explored.count("a") / len(explored) - 0.5) < 0.05
+    assert {c for c, e in zip(d.choice, d.exploration, strict=True) if not e} == {"b"}
+    again = _rule(value, eligible, share=0.1, n=n)
+    assert again.choice == d.choice
+    ids = [f"C{i:07d}" for i in range(1, 1001)]
+    day = date(2026, 11, 1)
+    first, second = policy_uniforms(day, ids), policy_uniforms(day, ids)
+    assert all(np.array_equal(a, b) for a, b in zip(first, second, strict=True))
+    assert not np.array_equal(policy_uniforms(day + timedelta(days=1), ids)[0], first[0])
+
+
+def test_cold_start_campaign_gets_exploration_traffic_only():
+    n = 5_000
+    value = np.tile([1.0, np.nan, np.nan], (n, 1))  # b and c have no uplift model yet
+    eligible = np.ones((n, 3), dtype=bool)
+    d = _rule(value, eligible, share=0.1, n=n)
+    for cid, exploring in zip(d.choice, d.exploration, strict=True):
+        if cid in ("b", "c"):
+            assert exploring
+    assert {"b", "c"} <= set(d.choice)
+    # customers with no modelled candidate at all are explored (random among the eligible), never dropped
+    cold = np.tile([np.nan, np.nan, np.nan], (n, 1))
+    d = _rule(cold, eligible, share=0.1, n=n)
+    assert d.exploration.all()
+    assert set(d.choice) == {"a", "b", "c"}
+    # ... unless nothing is eligible
+    d = _rule(cold[:3], np.zeros((3, 3), dtype=bool))
+    assert d.choice == [None, None, None] and not d.exploration.any()
+
+
+def test_bad_exploration_share_is_refused():
+    with pytest.raises(ValueError, match="explore_share"):
+        _rule([[1.0, 1.0, 1.0]], [[True, True, True]], share=1.5)
+
+
+# ------------------------------------------------------------------------------------- the launch path
+def _decisions(settings: Settings) -> pd.DataFrame:
+    with connect(read_only=True, settings=settings) as con:
+        return con.execute(f"select * from {ledger.TABLE} order by decision_key, customer_id").df()
+
+
+def _eligible(settings: Settings, campaign_id: str, day: date) -> set[str]:
+    from holdout.campaigns.audience import eligible_audience
+    from holdout.campaigns.spec import get_spec
+
+    with connect(read_only=True, settings=settings) as con:
+        frame, _ = eligible_audience(con, get_spec(settings, campaign_id), day, f"{campaign_id}-{day:%Y%m%d}")
+    return set(frame["customer_id"])
+
+
+SPEC = """id: {id}
+name: {id}
+audience:
+  any_of: [{segment}]
+channel: {channel}
+offer: {{kind: {kind}}}
+cost_per_contact: 0.02
+control_share: 0.2
+response_window_days: 14
+priority: {priority}
+frequency_cap: {{max_contacts: 1, per_days: 60}}
+start_date: 2026-10-01
+schedule: once
+"""
+
+
+def _campaigns(tmp_path: Path, monkeypatch, specs: dict[str, dict]) -> None:
+    d = tmp_path / "campaigns"
+    d.mkdir()
+    for cid, fields in specs.items():
+        body = {"segment": "email_engagement__clicker", "channel": "email", "kind": "content"} | fields
+        (d / f"{cid}.yml").write_text(SPEC.format(id=cid, **body))
+    monkeypatch.setenv("HOLDOUT_CAMPAIGNS_DIR", str(d))
+
+
+def test_launch_day_manual_first_claim_ledger_and_idempotent_rerun(fresh_home, tmp_path, monkeypatch):
+    from holdout.campaigns import launch as launch_mod
+    from holdout.campaigns import staged
+    from holdout.warehouse import as_of_date
+
+    _campaigns(
+        tmp_path,
+        monkeypatch,
+        {
+            "manual-a": {"priority": 5, "segment": "lifecycle__active"},
+            "auto-b": {"priority": "auto", "kind": "gift"},
+            "auto-c": {"priority": "auto", "kind": "discount", "segment": "lifecycle__vip"},
+        },
+    )
+    day = as_of_date(fresh_home)
+    planned = launch_mod.plan_launches(fresh_home, day)
+    rows = _decisions(fresh_home)
+    assert set(rows["decision_key"]) == {ledger.decision_key(day, ["auto-b", "auto-c"])}
+    manual = _eligible(fresh_home, "manual-a", day)
+    autos = _eligible(fresh_home, "auto-b", day) | _eligible(fresh_home, "auto-c", day)
+    # manual campaigns keep first claim: the policy decides exactly the auto-eligible customers left over
+    assert manual and autos & manual
+    assert set(rows["customer_id"]) == autos - manual
+    # no model registered anywhere: every decision is cold-start exploration among the eligible campaigns
+    assert rows["exploration"].all()
+    for r in rows.itertuples():
+        cands = json.loads(r.candidates)
+        assert r.choice in cands and all(v is None for v in cands.values())
+    for cid in ("auto-b", "auto-c"):
+        lid = launch_mod.launch_id_for(cid, day)
+        assert lid in planned
+        audience = set(staged.read_audience(fresh_home, lid, columns=["customer_id"])["customer_id"])
+        assert audience == set(rows.loc[rows["choice"] == cid, "customer_id"])
+    # a re-run replays the ledger: same plans, no row added or changed
+    assert launch_mod.plan_launches(fresh_home, day) == planned
+    again = _decisions(fresh_home)
+    pd.testing.assert_frame_equal(again, rows)
+
+
+def test_open_windows_and_frequency_caps_remove_candidates(fresh_home, tmp_path, monkeypatch):
+    from holdout.campaigns import launch as launch_mod
+    from holdout.warehouse import as_of_date
+
+    _campaigns(
+        tmp_path,
+        monkeypatch,
+        {"auto-b": {"priority": "auto"}, "auto-c": {"priority": "auto", "segment": "lifecycle__active"}},
+    )
+    day = as_of_date(fresh_home)
+    outcome = launch_mod.launch_campaign(fresh_home, "auto-b", day)
+    assert outcome.status == "launched"
+    with connect(read_only=True, settings=fresh_home) as con:
+        assigned = {r[0] for r in con.execute("select customer_id from ops.campaign_assignments").fetchall()}
+    # inside the open window (test and control alike) nobody assigned is a candidate the next day
+    launch_mod.plan_launches(fresh_home, day + timedelta(days=1), ["auto-c"])
+    rows = _decisions(fresh_home)
+    next_day = rows[rows["launch_date"] == pd.Timestamp(day + timedelta(days=1))]
+    assert len(next_day) and not (set(next_day["customer_id"]) & assigned)
+    # after the window, the 60-day e-mail cap (one contact) still keeps them out
+    later = day + timedelta(days=20)
+    launch_mod.plan_launches(fresh_home, later, ["auto-c"])
+    rows = _decisions(fresh_home)
+    after = rows[rows["launch_date"] == pd.Timestamp(later)]
+    assert len(after) and not (set(after["customer_id"]) & assigned)
+
+
+def test_consent_on_the_channel_is_required(fresh_home, tmp_path, monkeypatch):
+    from holdout.campaigns import launch as launch_mod
+    from holdout.warehouse import as_of_date
+
+    _campaigns(
+        tmp_path,
+        monkeypatch,
+        {"auto-b": {"priority": "auto"}, "auto-s": {"priority": "auto", "channel": "sms"}},
+    )
+    day = as_of_date(fresh_home)
+    launch_mod.plan_launches(fresh_home, day)
+    rows = _decisions(fresh_home)
+    with connect(read_only=True, settings=fresh_home) as con:
+        consent = con.execute("select customer_id, consent_email, consent_sms from marts.dim_customers").df()
+    consent = consent.set_index("customer_id")
+    for r in rows.itertuples():
+        cands = json.loads(r.candidates)
+        if "auto-b" in cands:
+            assert consent.loc[r.customer_id, "consent_email"]
+        if "auto-s" in cands:
+            assert consent.loc[r.customer_id, "consent_sms"]
+    no_sms = set(consent.index[~consent["consent_sms"].astype(bool)])
+    assert no_sms & set(rows["customer_id"])  # e-mail-only customers are decided, never with the sms campaign
+
+
+class _FakeUplift:
+    """A stand-in champion: uplift = a fixed amount per campaign, so the argmax is known."""
+
+    def __init__(self, amount: float) -> None:
+        self.amount, self.version, self.features, self.outcomes = amount, "1", ["x"], ["revenue"]
+
+    def predict(self, frame, outcome=None):
+        return np.full(len(frame), self.amount)
+
+
+def test_launch_day_uses_champion_values_minus_cost(fresh_home, tmp_path, monkeypatch):
+    from holdout.campaigns import launch as launch_mod
+    from holdout.policy import launch_day
+    from holdout.warehouse import as_of_date
+
+    _campaigns(tmp_path, monkeypatch, {"auto-b": {"priority": "auto"}, "auto-c": {"priority": "auto"}})
+    monkeypatch.setattr(
+        launch_day,
+        "_champions",
+        lambda settings, autos: {"auto-b": _FakeUplift(1.0), "auto-c": _FakeUplift(3.0)},
+    )
+    monkeypatch.setattr(
+        launch_day, "_features", lambda con, ids, cols, on: pd.DataFrame({"x": 0.0}, index=ids)
+    )
+    built: list[date] = []
+    monkeypatch.setattr(launch_day, "_ensure_features", lambda settings, on: built.append(on))
+    day = as_of_date(fresh_home)
+    launch_mod.plan_launches(fresh_home, day)
+    rows = _decisions(fresh_home)
+    exploit = rows[~rows["exploration"]]
+    assert len(exploit) > 0.8 * len(rows)
+    assert set(exploit["choice"]) == {"auto-c"}
+    first = json.loads(exploit["candidates"].iloc[0])
+    assert first == {"auto-b": pytest.approx(0.98), "auto-c": pytest.approx(2.98)}
+    assert json.loads(rows["model_versions"].iloc[0]) == {"auto-b": "1", "auto-c": "1"}
+    assert built == [day]  # features at cutoff = launch date, as the models were trained
+
+
+def test_ledger_append_is_idempotent_per_key(fresh_home):
+    d = decide(
+        ["C0000001", "C0000002"],
+        ["a"],
+        np.ones((2, 1), bool),
+        np.array([[1.0], [-1.0]]),
+        np.ones(2),
+        np.zeros(2),
+    )
+    key = ledger.decision_key(date(2026, 11, 1), ["a"])
+    assert ledger.append_decisions(fresh_home, key, date(2026, 11, 1), d, 0.1, {"a": "3"}) == 2
+    assert ledger.append_decisions(fresh_home, key, date(2026, 11, 1), d, 0.1, {"a": "3"}) == 0
+    rows = _decisions(fresh_home)
+    assert rows["choice"].iloc[0] == "a" and pd.isna(rows["choice"].iloc[1])  # none: the value is below zero
+
+
+# ------------------------------------------------------------------------------------------- evaluation
+def test_evaluation_runs_the_four_policies_on_a_small_world(fresh_home, monkeypatch):
+    from holdout.policy import evaluate as ev
+    from holdout.warehouse import as_of_date
+
+    monkeypatch.setattr(ev, "min_group", lambda: 20)  # a tiny world: let the learned policy fit models
+    specs = ev._specs(fresh_home)
+    days, size = ev.run_world(
+        fresh_home,
+        specs,
+        seed=7,
+        cycles=3,
+        cycle_days=30,
+        explore_share=0.1,
+        first_day=as_of_date(fresh_home),
+    )
+    assert size == 5_000 and len(days) == 3 * len(ev.POLICIES)
+    again, _ = ev.run_world(
+        fresh_home,
+        specs,
+        seed=7,
+        cycles=3,
+        cycle_days=30,
+        explore_share=0.1,
+        first_day=as_of_date(fresh_home),
+    )
+    # deterministic (compared as JSON: a Spearman of constant predictions is NaN, which equals nothing)
+    assert json.dumps([d.__dict__ for d in again]) == json.dumps([d.__dict__ for d in days])
+    total = {p: sum(d.incremental_revenue for d in days if d.policy == p) for p in ev.POLICIES}
+    net = {p: sum(d.net_value for d in days if d.policy == p) for p in ev.POLICIES}
+    # the oracle (true effects) beats choosing by priority or at random, with the same eligibility
+    assert net["oracle"] > max(net["manual"], net["random"])
+    assert total["manual"] > 0 and total["random"] > 0
+    learned = [d for d in days if d.policy == "learned"]
+    assert learned[0].explored == sum(learned[0].chosen.values())  # cold start: all exploration
+    assert learned[-1].explored < sum(learned[-1].chosen.values())  # later: models decide most customers
+    summary = ev.summarize(
+        days + [ev.PolicyDay(**{**d.__dict__, "seed": 8}) for d in days], {7: size, 8: size}
+    )
+    assert set(summary["policies"]) == set(ev.POLICIES)
+    assert "incremental_revenue: learned/oracle" in summary["ratios"]
+    text = ev.markdown(
+        summary, {"customers": size, "seeds": [7, 8], "cycles": 3, "cycle_days": 30, "explore_share": 0.1}
+    )
+    assert all(f"| {p} |" in text for p in ev.POLICIES)
+
+
+def test_evaluate_command_refuses_bad_arguments(fresh_home):
+    from click.testing import CliRunner
+
+    from holdout.policy.cli import policy
+
+    result = CliRunner().invoke(policy, ["evaluate", "--seeds", "1,x"])
+    assert result.exit_code == 2 and "comma-separated integers" in result.output
+    result = CliRunner().invoke(policy, ["evaluate", "--cycle-days", "7", "--customers", "500"])
+    assert result.exit_code == 2 and "longest response window" in result.output
+    assert not (fresh_home.home / "policy_eval").exists()
