@@ -22,6 +22,7 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
     "score": ("ml.cli", "score"),
     "model": ("ml.cli", "model"),
     "campaign": ("holdout.campaigns.cli", "campaign"),
+    "program": ("holdout.program.report", "program"),
     "airflow": ("holdout.ui", "airflow"),
     "mlflow-ui": ("holdout.ui", "mlflow_ui"),
 }
@@ -36,6 +37,7 @@ COMMAND_HELP = {
     "score": "Score customers with each model's champion into marts.customer_scores.",
     "model": "Model registry operations (list, rollback).",
     "campaign": "Declarative campaigns: validate, launch, close, report.",
+    "program": "The whole program: global control group, program report.",
     "airflow": "Start a local Airflow (standalone) on the project's DAGs.",
     "mlflow-ui": "Start the MLflow UI on the project's tracking store.",
 }

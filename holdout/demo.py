@@ -164,6 +164,12 @@ def print_summary(settings: Settings, trained: list, closed: list) -> None:
             f"  {cid:<26} {definition[:60]:<60} {uplift:+6.2f} [{low:+.2f}, {high:+.2f}] "
             f"{verdict} → {recommendation}"
         )
+    from holdout.program.report import program_results, program_summary, write_program_report
+
+    click.echo("Program vs the global control group (incremental revenue per month, EUR; 95% CI):")
+    for line in program_summary(program_results(settings)) or ["no month measured yet"]:
+        click.echo(f"  {line}")
+    click.echo(f"Program report: {write_program_report(settings)}")
     click.echo(f"\nWarehouse: {settings.warehouse_path}  (duckdb {settings.warehouse_path} -readonly)")
     click.echo(f"Campaign reports: {settings.reports_dir / 'campaigns'}")
     click.echo(f"Outbox: {settings.outbox_dir}")

@@ -301,6 +301,9 @@ def close_due(settings: Settings, as_of: date | None = None) -> list[ClosedLaunc
     return recorded
 
 
+PROGRAM_REPORT = "program.html"  # beside index.html; written by holdout.program.report
+
+
 def write_report_index(settings: Settings) -> Path:
     """`reports/index.html`: every closed launch linked to its report, and incremental revenue over time."""
     from holdout.measure.report import render_report_index
@@ -324,7 +327,8 @@ def write_report_index(settings: Settings) -> Path:
         f"campaigns/{Path(p).name}" if isinstance(p, str) else f"campaigns/{lid}.html"
         for p, lid in zip(launches["report_path"], launches["launch_id"], strict=True)
     ]
-    return render_report_index(index, launches)
+    program = settings.reports_dir / PROGRAM_REPORT
+    return render_report_index(index, launches, program_href=program.name if program.exists() else None)
 
 
 def campaign_report(settings: Settings, campaign_id: str) -> str:

@@ -55,6 +55,9 @@ from holdout.campaigns.send_check import SendExclusions, send_exclusions
 from holdout.campaigns.spec import CampaignSpec, get_spec, load_all
 from holdout.campaigns.staged import LaunchPlan, launch_dir
 from holdout.config import Settings
+from holdout.program.global_control import members as gc_members
+from holdout.program.global_control import period_for, record_membership
+from holdout.program.settings import load_program_settings
 from holdout.warehouse import as_of_date, connect, open_read_only
 
 log = logging.getLogger(__name__)
@@ -67,6 +70,7 @@ NOT_LAUNCHED = (
 
 __all__ = [
     "GateFailed",
+    "GlobalControlConflict",
     "LaunchLockTimeout",
     "OpenWindowConflict",
     "LaunchOutcome",
@@ -276,6 +280,9 @@ def plan_launches(
             eligible[spec.id], funnels[spec.id] = eligible_audience(
                 con, spec, launch_date, launch_id_for(spec.id, launch_date)
             )
+            eligible[spec.id], funnels[spec.id] = _without_global_control(
+                con, spec, launch_date, eligible[spec.id], funnels[spec.id]
+            )
             try:
                 check_audience(spec, funnels[spec.id], launch_date)
             except AudienceError as exc:
@@ -312,6 +319,26 @@ def plan_launches(
     finally:
         con.close()
     return planned
+
+
+def _without_global_control(
+    con: duckdb.DuckDBPyConnection,
+    spec: CampaignSpec,
+    launch_date: date,
+    eligible: pd.DataFrame,
+    funnel: list[dict],
+) -> tuple[pd.DataFrame, list[dict]]:
+    """Drop the global control group's members (`holdout.program.global_control`) from the eligible audience,
+    unless the campaign is transactional, and count the step in the funnel."""
+    config = load_program_settings().global_control
+    period = period_for(config, launch_date)
+    if spec.transactional:
+        kept, label = eligible, f"global control group {period.id} kept: transactional campaign"
+    else:
+        held_out = gc_members(con, config, launch_date, list(eligible["customer_id"]))
+        kept = eligible[~eligible["customer_id"].isin(held_out)].reset_index(drop=True)
+        label = f"not in the global control group (period {period.id}, share {config.share:.0%})"
+    return kept, funnel + [{"step": "not_global_control", "label": label, "count": int(len(kept))}]
 
 
 def _stage(
@@ -491,6 +518,28 @@ def _dropped_message(excluded: SendExclusions) -> str:
     return f"{text}: dropped from the export" if text else ""
 
 
+class GlobalControlConflict(RuntimeError):
+    """Refused at recording: customers of a non-transactional launch are in the global control group (the program
+    settings changed after planning). Nothing was recorded or exported; plan again."""
+
+
+def _refuse_global_control(con: duckdb.DuckDBPyConnection, launch_id: str, launch_date: date) -> None:
+    """Inside the recording transaction: no customer of `_assignments` (test or control) may be a member of the
+    global control group of the launch's period, as ops.global_control_members records it."""
+    period = period_for(load_program_settings().global_control, launch_date)
+    found = con.execute(
+        """select count(*), min(n.customer_id) from _assignments as n
+           join ops.global_control_members as m on m.customer_id = n.customer_id
+           where m.period_id = ? and m.is_member""",
+        [period.id],
+    ).fetchall()[0]
+    if found[0]:
+        raise GlobalControlConflict(
+            f"{launch_id}: refused, nothing recorded or exported: {found[0]:,} of its customers are in the global "
+            f"control group of period {period.id} (e.g. {found[1]}); launch again to plan without them"
+        )
+
+
 def _refuse_open_window_conflicts(con: duckdb.DuckDBPyConnection, launch_id: str) -> None:
     """Inside the recording transaction: no customer of `_assignments` (test or control) may be in another
     launch whose response window overlaps this one. Eligibility checked it at planning; this closes the gap
@@ -556,6 +605,10 @@ def record_and_activate(settings: Settings, launch_id: str) -> LaunchOutcome:
             _insert(con, "ops.campaign_launches", launched_row)
             _insert(con, "ops.campaign_launch_attempts", launched_row)
             _refuse_open_window_conflicts(con, launch_id)
+            # the membership this launch used, recorded with it; then no member may be in a non-transactional one
+            record_membership(con, load_program_settings().global_control, launch_id, plan.launch_date)
+            if not plan.spec.get("transactional", False):
+                _refuse_global_control(con, launch_id, plan.launch_date)
             con.execute(
                 """insert into ops.campaign_assignments
                        (campaign_id, launch_id, customer_id, "group", assigned_at, window_end)
@@ -602,6 +655,23 @@ def _offer_code(settings: Settings, launch: LedgeredLaunch) -> str | None:
     if staged.has_plan(settings, launch.launch_id):
         return staged.read_plan(settings, launch.launch_id).offer_code
     return get_spec(settings, launch.campaign_id).offer.code
+
+
+def _global_control_of(
+    settings: Settings, con: duckdb.DuckDBPyConnection, launch: LedgeredLaunch, customer_ids: list[str]
+) -> set[str]:
+    """Global control members among a launch's customers in its period (none for a transactional campaign): a
+    re-export never contacts them, even for a launch ledgered before the group existed."""
+    if staged.has_plan(settings, launch.launch_id):
+        transactional = bool(staged.read_plan(settings, launch.launch_id).spec.get("transactional", False))
+    else:
+        transactional = get_spec(settings, launch.campaign_id).transactional
+    if transactional:
+        return set()
+    launch_date = con.execute(
+        "select launch_date from ops.campaign_launches where launch_id = ?", [launch.launch_id]
+    ).fetchall()[0][0]
+    return gc_members(con, load_program_settings().global_control, launch_date, customer_ids)
 
 
 def _finish_launched(settings: Settings, con: duckdb.DuckDBPyConnection, launch_id: str) -> LaunchOutcome:
@@ -653,7 +723,7 @@ def _finish_launched(settings: Settings, con: duckdb.DuckDBPyConnection, launch_
             ).fetchall()
         ]
         excluded = send_exclusions(con, settings, launch.channel, test_ids)
-        send_ids = sorted(set(test_ids) - excluded.all)
+        send_ids = sorted(set(test_ids) - excluded.all - _global_control_of(settings, con, launch, test_ids))
         frame = export_frame(
             con, channel, send_ids, launch.campaign_id, launch_id, _offer_code(settings, launch)
         )

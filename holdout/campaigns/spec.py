@@ -206,6 +206,8 @@ class CampaignSpec(_Strict):
     frequency_cap: FrequencyCap | None = None
     # "once", "manual" (only launched by an explicit `campaign launch ID`), or Every(N)
     schedule: Schedule = "once"
+    # a service message (order confirmation, password reset): the only kind the global control group receives
+    transactional: Annotated[bool, Field(strict=True)] = False
     _path: str = PrivateAttr("")
 
     @field_validator("id")

@@ -549,12 +549,20 @@ def incremental_revenue_chart(launches: pd.DataFrame, currency: str = "EUR") -> 
     return fig
 
 
-def render_report_index(path: str | Path, launches: pd.DataFrame, currency: str = "EUR") -> Path:
+def render_report_index(
+    path: str | Path, launches: pd.DataFrame, currency: str = "EUR", program_href: str | None = None
+) -> Path:
     """Write the reports' index page: every closed launch with a link to its report, and a chart of incremental
     revenue per campaign over time. ``launches``: one row per closed launch with campaign_id, launch_id,
     launch_date, window_end, test_customers, control_customers, uplift, uplift_ci_low, uplift_ci_high, p_value,
-    incremental_revenue and ``href`` (the report's path relative to the index)."""
+    incremental_revenue and ``href`` (the report's path relative to the index). ``program_href``: the program
+    report, linked at the top when it exists."""
     parts = ["<h1>Campaign reports</h1>"]
+    if program_href:
+        parts.append(
+            f'<p class="headline"><a href="{_esc(program_href)}">Program report</a>: what the whole program earns, '
+            "measured against the global control group.</p>"
+        )
     if len(launches):
         parts.append(
             f"<p>{launches['campaign_id'].nunique()} campaign(s), {len(launches)} closed launch(es). Incremental "
@@ -580,6 +588,120 @@ def render_report_index(path: str | Path, launches: pd.DataFrame, currency: str 
         parts.append("<p>No campaign has been closed yet.</p>")
     doc = (
         "<!DOCTYPE html><html lang=en><head><meta charset=utf-8><title>Holdout – campaign reports</title>"
+        f"<style>{_CSS}</style></head><body>{''.join(parts)}</body></html>"
+    )
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_suffix(".tmp")
+    tmp.write_text(doc, encoding="utf-8")
+    tmp.replace(out)
+    return out
+
+
+def program_chart(results: pd.DataFrame, currency: str = "EUR") -> Figure:
+    """Incremental revenue per month of the whole program (treated vs global control), one line per channel,
+    with 95% intervals."""
+    fig = _figure(figsize=(9, 4))
+    ax = fig.subplots()
+    for channel, rows in results.sort_values("month").groupby("channel", sort=True):
+        x = pd.to_datetime(rows["month"])
+        y = rows["incremental_revenue"].to_numpy(dtype=float)
+        lo = rows["incremental_revenue_ci_low"].to_numpy(dtype=float)
+        hi = rows["incremental_revenue_ci_high"].to_numpy(dtype=float)
+        ax.errorbar(
+            x,
+            y,
+            yerr=[y - lo, hi - y],
+            fmt="o-",
+            capsize=4,
+            lw=2 if channel == "all" else 1,
+            label=str(channel),
+        )
+    ax.axhline(0, color="black", lw=0.8)
+    ax.set_ylabel(f"incremental revenue, {currency} (95% interval)")
+    ax.set_xlabel("month")
+    ax.legend(fontsize=8, frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    fig.autofmt_xdate()
+    fig.tight_layout()
+    return fig
+
+
+def _program_headline(total: pd.DataFrame, currency: str) -> str:
+    if total.empty:
+        return "No month to measure yet."
+    inc = float(total["incremental_revenue"].sum())
+    # months are disjoint samples of different windows: their variances add
+    half = np.sqrt(
+        (((total["incremental_revenue_ci_high"] - total["incremental_revenue_ci_low"]) / 2) ** 2).sum()
+    )
+    cost = float(total["holdout_cost"].sum())
+    lo, hi = inc - half, inc + half
+    verdict = (
+        "above zero"
+        if lo > 0
+        else "below zero"
+        if hi < 0
+        else "not distinguishable from zero (interval includes 0)"
+    )
+    return (
+        f"Over {len(total)} month(s), the program earned {_money(inc, currency)} of incremental revenue "
+        f"(95% interval {_interval(lo, hi)}, {verdict}) from customers eligible for campaigns, measured against "
+        f"the global control group. Holding the group out cost about {_money(cost, currency)} of revenue."
+    )
+
+
+def render_program_report(path: str | Path, results: pd.DataFrame, currency: str = "EUR") -> Path:
+    """Write the program report: incremental revenue per month (treated vs global control), in total and per
+    channel, with intervals and the cost of holding the group out. ``results``: rows of marts.fct_program_results."""
+    total = results[results["channel"] == "all"].sort_values("month")
+    parts = [
+        "<h1>Program report: what the whole CRM program earns</h1>",
+        f'<p class="headline">{_esc(_program_headline(total, currency))}</p>',
+    ]
+    if len(results):
+        share = float(results["control_share"].max())
+        parts.append(
+            f"<p>The global control group ({_pct(share, 0)} of all customers, drawn by a salted stable hash and "
+            "re-drawn every rotation period) receives no campaign except transactional ones. Every other customer "
+            "is <em>treated</em>: eligible for campaigns, whether or not a campaign chose them. The difference in "
+            "revenue per customer is the program's effect (intention to treat).</p>"
+        )
+        parts.append(_png(program_chart(results, currency)))
+        head = (
+            "<tr><th class=l>month</th><th class=l>channel</th><th class=l>window</th><th>treated</th>"
+            "<th>control</th><th>revenue per treated customer</th><th>revenue per control customer</th>"
+            "<th>uplift per customer</th><th>95% interval</th><th>incremental revenue</th><th>95% interval</th>"
+            "<th>cost of the holdout</th></tr>"
+        )
+        ordered = results.assign(_rank=results["channel"].ne("all")).sort_values(
+            ["month", "_rank", "channel"]
+        )
+        rows = "".join(
+            f"<tr><td class=l>{_esc(pd.Timestamp(r.month).strftime('%Y-%m'))}</td><td class=l>{_esc(r.channel)}</td>"
+            f"<td class=l>{_esc(r.window_start)} to {_esc(r.window_end)}"
+            f"{'' if r.is_complete_month else ' (partial)'}</td>"
+            f"<td>{int(r.treated_customers):,}</td><td>{int(r.control_customers):,}</td>"
+            f"<td>{_money(r.treated_revenue_per_customer, currency)}</td>"
+            f"<td>{_money(r.control_revenue_per_customer, currency)}</td><td>{_money(r.uplift, currency)}</td>"
+            f"<td>{_interval(r.uplift_ci_low, r.uplift_ci_high)}</td>"
+            f"<td>{_money(r.incremental_revenue, currency)}</td>"
+            f"<td>{_interval(r.incremental_revenue_ci_low, r.incremental_revenue_ci_high, '{:,.0f}')}</td>"
+            f"<td>{_money(r.holdout_cost, currency)}</td></tr>"
+            for r in ordered.itertuples()
+        )
+        parts.append(f"<table>{head}{rows}</table>")
+    parts.append(
+        "<h2>Method</h2><p class=small>Per month, revenue per customer (non-buyers count 0) of treated customers "
+        "minus that of global control customers, with Welch's standard error and a normal 95% interval. "
+        "Incremental revenue = uplift x treated customers; cost of the holdout = uplift x control customers, the "
+        "revenue the group would have brought had it been treated. A channel row compares the customers opted in "
+        "to that channel at the month's start; they may be reached on other channels too, so channel rows do not "
+        "add up to the total. After a rotation, effects of earlier campaigns on customers who entered the group "
+        "fade during the first weeks: the new period's first month understates the program slightly.</p>"
+        '<p><a href="index.html">All campaign reports</a></p>'
+    )
+    doc = (
+        "<!DOCTYPE html><html lang=en><head><meta charset=utf-8><title>Holdout – program report</title>"
         f"<style>{_CSS}</style></head><body>{''.join(parts)}</body></html>"
     )
     out = Path(path)
