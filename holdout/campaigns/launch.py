@@ -354,13 +354,22 @@ def _stage(
 ) -> None:
     from holdout.measure.power import minimum_detectable_uplift, standardized_mean_differences
 
-    groups = assign_groups(spec.id, audience["customer_id"], spec.control_share)
+    groups = assign_groups(
+        spec.id, audience["customer_id"], spec.control_share, [(v.id, v.share) for v in spec.variants]
+    )
+    if not spec.variants:
+        groups = groups.drop(columns="variant")
     audience = groups.merge(audience, on="customer_id", how="left")
     n_test, n_control = int((audience["group"] == "test").sum()), int((audience["group"] == "control").sum())
     funnel = funnel + [
         {"step": "test", "label": "assigned to test (contacted)", "count": n_test},
         {"step": "control", "label": "assigned to control (held out)", "count": n_control},
     ]
+    for (
+        v
+    ) in spec.variants:  # informational rows after the split (not a funnel step: the variants partition test)
+        n_v = int((audience["variant"] == v.id).sum())
+        funnel.append({"step": f"variant:{v.id}", "label": f"variant {v.id} ({v.offer.kind})", "count": n_v})
     balance: dict = {"columns": [], "smd": [], "imbalanced": [], "mde": None}
     if n_test >= 2 and n_control >= 2:
         cols = [c for c in BALANCE_COLUMNS if c in audience.columns and audience[c].notna().any()]
@@ -421,7 +430,9 @@ def run_gate(settings: Settings, launch_id: str) -> GateResult:
         frame = gate_frame(con, audience, export_ids, plan.channel, launch_id, plan.launch_date)
     finally:
         con.close()
-    result = validate_gate_frame(settings, launch_id, frame, plan.control_share, plan.audience_size)
+    result = validate_gate_frame(
+        settings, launch_id, frame, plan.control_share, plan.audience_size, _arm_shares(plan.spec)
+    )
     staged.write_gate(settings, result, audience_sha)
     reports = settings.reports_dir / "gates"
     reports.mkdir(parents=True, exist_ok=True)
@@ -431,6 +442,14 @@ def run_gate(settings: Settings, launch_id: str) -> GateResult:
         _record_attempt(settings, plan, BLOCKED, report_path=str(reports / f"{launch_id}.txt"))
         raise GateFailed(launch_id, result.summary.strip(), reports / f"{launch_id}.txt", result.docs_path)
     return result
+
+
+def _arm_shares(spec: dict[str, Any]) -> dict[str, float] | None:
+    """Declared share per arm of a campaign with variants (control + each variant); None without variants."""
+    variants = spec.get("variants") or ()
+    if not variants:
+        return None
+    return {"control": float(spec["control_share"]), **{v["id"]: float(v["share"]) for v in variants}}
 
 
 def _require_passed_gate(settings: Settings, launch_id: str) -> None:
@@ -576,11 +595,23 @@ def record_and_activate(settings: Settings, launch_id: str) -> LaunchOutcome:
         plan = staged.read_plan(settings, launch_id)
         channel = get_channel(plan.channel)
         _require_passed_gate(settings, launch_id)
-        audience = staged.read_audience(settings, launch_id, columns=["customer_id", "group"])
+        has_variants = bool(plan.spec.get("variants"))
+        columns = ["customer_id", "group", "variant"] if has_variants else ["customer_id", "group"]
+        audience = staged.read_audience(settings, launch_id, columns=columns)
+        if not has_variants:
+            audience["variant"] = None
         test_ids = audience.loc[audience["group"] == "test", "customer_id"].tolist()
         excluded = send_exclusions(con, settings, plan.channel, test_ids)
         send_ids = [c for c in test_ids if c not in excluded.all]
-        frame = export_frame(con, channel, send_ids, plan.campaign_id, launch_id, plan.offer_code)
+        frame = export_frame(
+            con,
+            channel,
+            send_ids,
+            plan.campaign_id,
+            launch_id,
+            plan.offer_code,
+            variant_offers(plan.spec, audience),
+        )
         staged_export = stage_export(settings, channel.name, launch_id, frame)
         funnel = staged.read_funnel(settings, launch_id) + [
             {
@@ -597,8 +628,9 @@ def record_and_activate(settings: Settings, launch_id: str) -> LaunchOutcome:
             launch_id=launch_id,
             assigned_at=launch_ts(plan.launch_date),
             window_end=plan.window_end,
-        )[["campaign_id", "launch_id", "customer_id", "group", "assigned_at", "window_end"]]
-        con.register("_assignments", assignments)
+        )[["campaign_id", "launch_id", "customer_id", "group", "assigned_at", "window_end", "variant"]]
+        variant_rows = _variant_rows(plan.spec, assignments)
+        con.register("_assignments", assignments.drop(columns="variant"))
         con.execute("begin transaction")
         try:
             launched_row = _launch_row(plan, LAUNCHED, funnel, None)
@@ -615,6 +647,15 @@ def record_and_activate(settings: Settings, launch_id: str) -> LaunchOutcome:
                    select campaign_id, launch_id, customer_id, "group", assigned_at, window_end
                    from _assignments"""
             )
+            if len(variant_rows):
+                con.register("_variants", variant_rows)
+                con.execute(
+                    """insert into ops.campaign_variant_assignments
+                           (campaign_id, launch_id, customer_id, variant, offer_kind, offer_code)
+                       select campaign_id, launch_id, customer_id, variant, offer_kind, offer_code
+                       from _variants"""
+                )
+                con.unregister("_variants")
             _insert(con, "ops.campaign_exports", _export_row(settings, staged_export))
             con.execute("commit")
         except BaseException:
@@ -651,10 +692,38 @@ def _ledgered_launch(settings: Settings, con: duckdb.DuckDBPyConnection, launch_
     return LedgeredLaunch(*row)
 
 
+def _spec_dict(settings: Settings, launch: LedgeredLaunch) -> dict[str, Any]:
+    """The spec the launch was planned with (the staged plan's), else today's spec."""
+    if staged.has_plan(settings, launch.launch_id):
+        return staged.read_plan(settings, launch.launch_id).spec
+    return get_spec(settings, launch.campaign_id).to_dict()
+
+
+def _variant_rows(spec: dict[str, Any], assignments: pd.DataFrame) -> pd.DataFrame:
+    """Rows of ops.campaign_variant_assignments: each test customer's variant and its offer (empty without)."""
+    offers = {v["id"]: v["offer"] for v in spec.get("variants") or ()}
+    rows = assignments.dropna(subset=["variant"])[
+        ["campaign_id", "launch_id", "customer_id", "variant"]
+    ].copy()
+    rows["offer_kind"] = [offers[v]["kind"] for v in rows["variant"]]
+    rows["offer_code"] = [offers[v].get("code") for v in rows["variant"]]
+    return rows.reset_index(drop=True)
+
+
+def variant_offers(spec: dict[str, Any], assigned: pd.DataFrame) -> dict[str, tuple[str, str]] | None:
+    """customer_id -> (variant id, offer code) for a campaign with variants (None without)."""
+    codes = {v["id"]: (v["offer"] or {}).get("code") or "" for v in spec.get("variants") or ()}
+    if not codes:
+        return None
+    rows = assigned.dropna(subset=["variant"])
+    return {c: (v, codes[v]) for c, v in zip(rows["customer_id"], rows["variant"], strict=True)}
+
+
 def _offer_code(settings: Settings, launch: LedgeredLaunch) -> str | None:
     if staged.has_plan(settings, launch.launch_id):
         return staged.read_plan(settings, launch.launch_id).offer_code
-    return get_spec(settings, launch.campaign_id).offer.code
+    offer = get_spec(settings, launch.campaign_id).offer
+    return offer.code if offer is not None else None
 
 
 def _global_control_of(
@@ -715,17 +784,23 @@ def _finish_launched(settings: Settings, con: duckdb.DuckDBPyConnection, launch_
         why = "did not match its ledgered SHA-256" if path.exists() else "was lost"
         # Rebuild from the ledger's test group and current consent, ledger the new file.
         channel = get_channel(launch.channel)
-        test_ids = [
-            r[0]
-            for r in con.execute(
-                """select customer_id from ops.campaign_assignments where launch_id = ? and "group" = 'test'""",
-                [launch_id],
-            ).fetchall()
-        ]
+        assigned = con.execute(
+            """select a.customer_id, a."group", v.variant from ops.campaign_assignments as a
+               left join ops.campaign_variant_assignments as v using (launch_id, customer_id)
+               where a.launch_id = ? and a."group" = 'test'""",
+            [launch_id],
+        ).df()
+        test_ids = assigned["customer_id"].tolist()
         excluded = send_exclusions(con, settings, launch.channel, test_ids)
         send_ids = sorted(set(test_ids) - excluded.all - _global_control_of(settings, con, launch, test_ids))
         frame = export_frame(
-            con, channel, send_ids, launch.campaign_id, launch_id, _offer_code(settings, launch)
+            con,
+            channel,
+            send_ids,
+            launch.campaign_id,
+            launch_id,
+            _offer_code(settings, launch),
+            variant_offers(_spec_dict(settings, launch), assigned),
         )
         staged_export = stage_export(settings, launch.channel, launch_id, frame)
         if staged_export.sha256 != launch.sha256:

@@ -17,6 +17,7 @@ import pandas as pd
 from holdout.measure.personas import INCONCLUSIVE, NOT_AT_ALL, SOMEWHAT, VERY_WELL, Persona
 from holdout.measure.power import SMD_THRESHOLD
 from holdout.measure.uplift import ConversionResult, UpliftResult
+from holdout.measure.variants import VariantResult
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -148,6 +149,14 @@ def _describe_field(key: str, value: Any) -> str | None:
     if key == "offer" and isinstance(value, Mapping):
         kind = str(value.get("kind", "")).replace("_", " ")
         return f"{kind} (code {value['code']})" if value.get("code") else kind
+    if key == "variants" and isinstance(value, list | tuple):
+        return "; ".join(
+            f"{v.get('id')}: {_describe_field('offer', v.get('offer'))}, {_pct(v.get('share'), 0)} of the audience, "
+            f"cost {v.get('cost', 0)} per contact"
+            for v in map(_as_mapping, value)
+        )
+    if key == "transactional":
+        return "yes: reaches the global control group" if value else None
     if key == "frequency_cap" and isinstance(value, Mapping):
         return f"at most {value.get('max_contacts')} contact(s) per {value.get('per_days')} days"
     if key == "control_share":
@@ -418,6 +427,50 @@ def _headline(results: Sequence[Result], currency: str) -> str:
     return f"<p class=headline>{text}</p>"
 
 
+def variant_chart(variants: VariantResult, currency: str = "EUR") -> Figure:
+    """Each variant's net uplift over control with its 95% interval."""
+    rows = [c for c in variants.comparisons if c.versus == "control"]
+    fig = _figure(figsize=(7, 0.6 * len(rows) + 1.4))
+    ax = fig.subplots()
+    y = np.arange(len(rows))
+    up = np.array([c.uplift for c in rows])
+    lo, hi = np.array([c.ci_low for c in rows]), np.array([c.ci_high for c in rows])
+    for i, c in enumerate(rows):  # the winner in green
+        colour = "#1a7f37" if c.arm == variants.winner else "#0969da"
+        ax.errorbar([up[i]], [i], xerr=[[up[i] - lo[i]], [hi[i] - up[i]]], fmt="o", color=colour, capsize=4)
+    ax.axvline(0, color="black", lw=0.8)
+    ax.set_yticks(y, [c.arm for c in rows])
+    ax.set_xlabel(f"net revenue per customer vs control, {currency} (95% interval)")
+    fig.tight_layout()
+    return fig
+
+
+def _variant_section(variants: VariantResult, currency: str) -> str:
+    head = (
+        "<tr><th class=l>variant</th><th class=l>versus</th><th>customers</th><th>net per customer</th>"
+        "<th>versus: customers</th><th>versus: net per customer</th><th>difference per customer</th>"
+        "<th>95% interval</th><th>p-value</th><th>Holm p-value</th><th>net incremental revenue</th></tr>"
+    )
+    rows = "".join(
+        f"<tr><td class=l>{_esc(c.arm)}</td><td class=l>{_esc(c.versus)}</td><td>{c.n_arm:,}</td>"
+        f"<td>{_money(c.net_per_customer_arm, currency)}</td><td>{c.n_versus:,}</td>"
+        f"<td>{_money(c.net_per_customer_versus, currency)}</td><td>{_money(c.uplift, currency)}</td>"
+        f"<td>{_interval(c.ci_low, c.ci_high)}</td><td>{_p(c.p_value)}</td><td>{_p(c.p_holm)}</td>"
+        f"<td>{_money(c.incremental, currency)}</td></tr>"
+        for c in variants.comparisons
+    )
+    return (
+        "<h2>Offer variants</h2>"
+        f'<p class="headline">{_esc(variants.verdict)}</p>'
+        f"<table>{head}{rows}</table>{_png(variant_chart(variants, currency))}"
+        "<p class=small>Net = revenue per customer in the window minus the variant's cost per contact (0 for "
+        "control). Every variant is compared with the shared control group and with every other variant (Welch "
+        "intervals); Holm's correction over all these comparisons controls the chance of any false claim at 5%. "
+        "A winner must beat control and every other variant, each with a Holm p-value below 0.05 and an "
+        "interval above zero.</p>"
+    )
+
+
 def render_campaign_report(
     path: str | Path,
     *,
@@ -429,6 +482,7 @@ def render_campaign_report(
     currency: str | None = None,
     persona_method: str = "",
     qini: pd.DataFrame | None = None,
+    variants: VariantResult | None = None,
 ) -> Path:
     """Write one self-contained HTML report (no external files or links) and return its path.
 
@@ -458,6 +512,8 @@ def render_campaign_report(
     else:
         parts.append("<p>No measurement.</p>")
 
+    if variants is not None:
+        parts.append(_variant_section(variants, currency))
     parts.append("<h2>Personas</h2>")
     if personas:
         est = (sum(p.n_test_estimation for p in personas), sum(p.n_control_estimation for p in personas))
