@@ -193,3 +193,7 @@ def test_variant_campaign_launches_simulates_and_closes(fresh_home):
     assert len(rows) == 6 and set(rows["verdict"]) == {closed.variant_verdict}
     page = Path(closed.report_path).read_text()
     assert "Offer variants" in page and "Holm" in page
+    from browser import check_page
+
+    seen = check_page(Path(closed.report_path))
+    assert seen.external_requests == [] and seen.images >= 1 and seen.broken_images == 0

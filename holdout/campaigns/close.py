@@ -401,6 +401,11 @@ def campaign_report(settings: Settings, campaign_id: str) -> str:
             from ops.campaign_persona_results where campaign_id = ? order by launch_id, persona_id""",
             [campaign_id],
         ).df()
+        variants = con.execute(
+            """select launch_id, arm, versus, uplift, ci_low, ci_high, p_holm, verdict
+               from ops.campaign_variant_results where campaign_id = ? order by launch_id, versus <> 'control', arm""",
+            [campaign_id],
+        ).df()
     if not launches:
         return f"Campaign {campaign_id}: no launches recorded."
     lines = [f"Campaign {campaign_id}"]
@@ -421,6 +426,14 @@ def campaign_report(settings: Settings, campaign_id: str) -> str:
                     f"    {r.metric} {r.test_response_rate:.2%} vs {r.control_response_rate:.2%}: "
                     f"uplift {r.uplift * 100:+.2f} pts [{r.uplift_ci_low * 100:+.2f}, {r.uplift_ci_high * 100:+.2f}]"
                 )
+        launch_variants = variants[variants["launch_id"] == lid]
+        for v in launch_variants.itertuples():
+            lines.append(
+                f"    variant {v.arm} vs {v.versus}: net {v.uplift:+.2f} EUR/customer [{v.ci_low:+.2f}, "
+                f"{v.ci_high:+.2f}], Holm p={v.p_holm:.3g}"
+            )
+        if len(launch_variants):
+            lines.append(f"    {launch_variants['verdict'].iloc[0]}")
         launch_personas = personas[personas["launch_id"] == lid]
         methods = launch_personas["persona_method"].dropna().unique()
         if len(methods):
