@@ -31,11 +31,15 @@ VALUE_OUTCOME = (
 )
 
 
-def in_global_control_group(con: duckdb.DuckDBPyConnection, customer_ids: list[str]) -> set[str]:
-    """Customers of the global control group, never contacted by any campaign.
+def in_global_control_group(
+    con: duckdb.DuckDBPyConnection, customer_ids: list[str], launch_date: date
+) -> set[str]:
+    """Customers of the global control group on `launch_date` (`holdout.program.global_control`, the same
+    membership planning applies): no auto campaign is offered to them unless it is transactional."""
+    from holdout.program.global_control import members
+    from holdout.program.settings import load_program_settings
 
-    The hook the global control group plugs into (branch wip-gcv): until it exists, nobody is in it."""
-    return set()
+    return members(con, load_program_settings().global_control, launch_date, customer_ids)
 
 
 def expected_value(uplift_eur: np.ndarray, spec: CampaignSpec) -> np.ndarray:
@@ -147,7 +151,11 @@ def _decide(
         else:  # manual campaigns keep first claim
             claimed.update(frame["customer_id"])
     pool = sorted(set().union(*eligible.values()) - claimed)
-    pool = sorted(set(pool) - in_global_control_group(con, pool))
+    held_out = in_global_control_group(con, pool, launch_date)
+    for spec in autos:
+        if not spec.transactional:  # only a transactional campaign reaches the global control group
+            eligible[spec.id] -= held_out
+    pool = sorted(set().union(*eligible.values()) - claimed)
     ids = [s.id for s in autos]
     index = pd.Index(pool, dtype="object")
     mask = np.zeros((len(pool), len(ids)), dtype=bool)
