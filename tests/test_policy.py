@@ -137,9 +137,18 @@ def test_launch_day_manual_first_claim_ledger_and_idempotent_rerun(fresh_home, t
     assert set(rows["decision_key"]) == {ledger.decision_key(day, ["auto-b", "auto-c"])}
     manual = _eligible(fresh_home, "manual-a", day)
     autos = _eligible(fresh_home, "auto-b", day) | _eligible(fresh_home, "auto-c", day)
-    # manual campaigns keep first claim: the policy decides exactly the auto-eligible customers left over
-    assert manual and autos & manual
-    assert set(rows["customer_id"]) == autos - manual
+    # manual campaigns keep first claim, and the global control group is never offered a (non-transactional)
+    # campaign: the policy decides exactly the auto-eligible customers left over
+    from holdout.policy.launch_day import in_global_control_group
+    from holdout.warehouse import open_read_only
+
+    con = open_read_only(fresh_home)
+    try:
+        held_out = in_global_control_group(con, sorted(autos), day)
+    finally:
+        con.close()
+    assert manual and autos & manual and held_out
+    assert set(rows["customer_id"]) == autos - manual - held_out
     # no model registered anywhere: every decision is cold-start exploration among the eligible campaigns
     assert rows["exploration"].all()
     for r in rows.itertuples():

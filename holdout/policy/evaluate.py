@@ -51,6 +51,15 @@ RANDOM_SALT = "holdout-policy-random-baseline-v1"
 FEATURE_KINDS = ("number", "category")
 
 
+def offer_mix(spec: CampaignSpec) -> list[tuple[str, float]]:
+    """The offer kinds a test customer of `spec` receives, with their probabilities: one offer, or an A/B/n
+    campaign's variants in proportion to their shares of the test group."""
+    if not spec.variants:
+        return [(spec.offer.kind, 1.0)]
+    total = sum(v.share for v in spec.variants)
+    return [(v.offer.kind, v.share / total) for v in spec.variants]
+
+
 @dataclass
 class Day:
     """One launch day of one world: the eligible pool, its features and each campaign's true uplift."""
@@ -136,21 +145,25 @@ class Truth:
     def _sub(self, pos: np.ndarray) -> dict:
         return {k: v[pos] for k, v in self.p.items()}
 
-    def multipliers(self, pos: np.ndarray, spec: CampaignSpec) -> tuple[np.ndarray, np.ndarray]:
+    def multipliers(self, pos: np.ndarray, spec: CampaignSpec, kind: str) -> tuple[np.ndarray, np.ndarray]:
         from holdout.generate.effects import effect_multipliers
 
         return effect_multipliers(
-            self.p["latent_type"][pos], self.p["email_engagement"][pos], spec.channel, spec.offer.kind
+            self.p["latent_type"][pos], self.p["email_engagement"][pos], spec.channel, kind
         )
 
     def uplift(self, pos: np.ndarray, spec: CampaignSpec, launch_date: date) -> np.ndarray:
-        """Expected extra revenue (EUR) in the response window if treated: `simulate`'s true_uplift_revenue."""
+        """Expected extra revenue (EUR) in the response window if treated: `simulate`'s true_uplift_revenue (for an
+        A/B/n campaign, the mix of its variants' offers in their shares of the test group)."""
+        return sum(w * self._uplift_of(pos, spec, kind, launch_date) for kind, w in offer_mix(spec))
+
+    def _uplift_of(self, pos: np.ndarray, spec: CampaignSpec, kind: str, launch_date: date) -> np.ndarray:
         from holdout.generate.rates import Treatments, daily_rate, expected_order_value
 
         sub = self._sub(pos)
         s = (launch_date - self.start).days
         e = s + spec.response_window_days
-        rate_m, basket_m = self.multipliers(pos, spec)
+        rate_m, basket_m = self.multipliers(pos, spec, kind)
         idx = np.arange(len(pos))
         treat = Treatments(idx, np.full(len(pos), s), np.full(len(pos), e), rate_m, basket_m)
         rev0 = (
@@ -182,8 +195,17 @@ class Truth:
         rate_m, basket_m = np.ones(len(pos)), np.ones(len(pos))
         for j, spec in enumerate(specs):
             mine = choice == j
-            if mine.any():
-                rate_m[mine], basket_m[mine] = self.multipliers(pos[mine], spec)
+            if (
+                mine.any()
+            ):  # an A/B/n campaign's test customer gets one of its offers, in the variants' shares
+                kinds, weights = zip(*offer_mix(spec), strict=True)
+                drawn = rng.choice(len(kinds), size=int(mine.sum()), p=np.asarray(weights))
+                rm, bm = np.ones(int(mine.sum())), np.ones(int(mine.sum()))
+                for k, kind in enumerate(kinds):
+                    got = drawn == k
+                    if got.any():
+                        rm[got], bm[got] = self.multipliers(pos[mine][got], spec, kind)
+                rate_m[mine], basket_m[mine] = rm, bm
         idx = np.flatnonzero(treated)
         treat = Treatments(idx, np.full(len(idx), s), s + window[idx], rate_m[idx], basket_m[idx])
         o = generate_orders(sub, self.cat, self.start, s, s + int(window.max()), rng, treat)
