@@ -17,6 +17,7 @@ import click
 
 from holdout.config import Settings, get_settings
 from holdout.dbt_runner import DbtRunError, DbtRunResult, dbt_vars, run_dbt
+from holdout.sources import load_sources, unfed_contracts
 
 
 class BuildFailed(RuntimeError):
@@ -137,7 +138,7 @@ def build(
         tests=result.count("test", "pass") + result.count("test", "warn"),
         unit_tests=result.count("unit_test", "pass"),
         warnings=sum(1 for n in result.nodes if n.status == "warn"),
-        absent_sources=list(variables.get("absent_sources", [])),
+        absent_sources=unfed_contracts(load_sources(settings), list(variables.get("absent_sources", []))),
         dbt=result,
     )
     _add_counts(settings, build_result)

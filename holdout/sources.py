@@ -42,17 +42,17 @@ REQUIRED_ENTITIES = {
     "ecommerce/order_lines": "stg_ecommerce__order_lines",
     "ecommerce/fx_rates": "stg_ecommerce__orders",
 }
-OPTIONAL_ENTITIES = frozenset(
-    {
-        "crm/erasure_requests",
-        "ecommerce/products",
-        "web/events",
-        "email/events",
-        "consents/events",
-        "loyalty/members",
-        "support/tickets",
-    }
-)
+# Optional landing-zone entities of the generated retailer's format and the contract each feeds
+OPTIONAL_ENTITY_CONTRACTS = {
+    "crm/erasure_requests": "stg_crm__erasure_requests",
+    "ecommerce/products": "stg_ecommerce__products",
+    "web/events": "stg_web__events",
+    "email/events": "stg_email__events",
+    "consents/events": "stg_consents__consent_events",
+    "loyalty/members": "stg_loyalty__members",
+    "support/tickets": "stg_support__tickets",
+}
+OPTIONAL_ENTITIES = frozenset(OPTIONAL_ENTITY_CONTRACTS)
 CURRENCY_PATTERN = r"^[A-Z]{3}$"
 
 
@@ -170,6 +170,14 @@ def missing_required(config: SourcesConfig, absent: list[str]) -> list[str]:
             continue  # every amount in one currency: no rates needed
         missing.append(entity)
     return missing
+
+
+def unfed_contracts(config: SourcesConfig, absent: list[str]) -> list[str]:
+    """Absent entities whose contract is not provided by another model: what the build summary names as built
+    empty (an entity of the generated format is not missed when the home's own staging model provides its
+    contract)."""
+    feeds = {**OPTIONAL_ENTITY_CONTRACTS, **REQUIRED_ENTITIES}
+    return [entity for entity in absent if entity not in feeds or config.provider(feeds[entity]) == GENERATED]
 
 
 def source_vars(settings: Settings) -> dict[str, Any]:
