@@ -24,6 +24,7 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
     "model": ("ml.cli", "model"),
     "campaign": ("holdout.campaigns.cli", "campaign"),
     "policy": ("holdout.policy.cli", "policy"),
+    "program": ("holdout.program.report", "program"),
     "airflow": ("holdout.ui", "airflow"),
     "mlflow-ui": ("holdout.ui", "mlflow_ui"),
 }
@@ -40,6 +41,7 @@ COMMAND_HELP = {
     "model": "Model registry operations (list, rollback).",
     "campaign": "Declarative campaigns: validate, launch, close, report.",
     "policy": "Next-best-campaign policy for priority: auto campaigns: evaluate against the alternatives.",
+    "program": "The whole program: global control group, program report.",
     "airflow": "Start a local Airflow (standalone) on the project's DAGs.",
     "mlflow-ui": "Start the MLflow UI on the project's tracking store.",
 }

@@ -164,6 +164,25 @@ def print_summary(settings: Settings, trained: list, closed: list) -> None:
             f"  {cid:<26} {definition[:60]:<60} {uplift:+6.2f} [{low:+.2f}, {high:+.2f}] "
             f"{verdict} → {recommendation}"
         )
+    with connect(read_only=True, settings=settings) as con:
+        variants = con.execute(
+            "select campaign_id, arm, versus, uplift, ci_low, ci_high, p_holm, verdict "
+            "from ops.campaign_variant_results order by campaign_id, versus = 'control' desc, arm, versus"
+        ).fetchall()
+    if variants:
+        click.echo("Offer variants (net revenue per customer, EUR; 95% CI; Holm-adjusted p):")
+        for cid, arm, versus, uplift, low, high, p_holm, _verdict in variants:
+            click.echo(
+                f"  {cid:<26} {arm:<14} vs {versus:<14} {uplift:+6.2f} [{low:+.2f}, {high:+.2f}] p_holm={p_holm:.3f}"
+            )
+        for cid, verdict in dict((row[0], row[-1]) for row in variants).items():
+            click.echo(f"  {cid}: {verdict}")
+    from holdout.program.report import program_results, program_summary, write_program_report
+
+    click.echo("Program vs the global control group (incremental revenue per month, EUR; 95% CI):")
+    for line in program_summary(program_results(settings)) or ["no month measured yet"]:
+        click.echo(f"  {line}")
+    click.echo(f"Program report: {write_program_report(settings)}")
     click.echo(f"\nWarehouse: {settings.warehouse_path}  (duckdb {settings.warehouse_path} -readonly)")
     click.echo(f"Campaign reports: {settings.reports_dir / 'campaigns'}")
     click.echo(f"Outbox: {settings.outbox_dir}")

@@ -57,6 +57,23 @@ OPS_DDL = [
     # personas' power and how they were found (issue 16); warehouses from before gain the columns, null
     "alter table ops.campaign_persona_results add column if not exists uplift_mde double",
     "alter table ops.campaign_persona_results add column if not exists persona_method varchar",
+    # the offer variant of each test customer of an A/B/n campaign, written with ops.campaign_assignments (its own
+    # ledger, so the assignments' columns stay as readers and positional inserts know them)
+    """create table if not exists ops.campaign_variant_assignments (
+        campaign_id varchar not null, launch_id varchar not null, customer_id varchar not null,
+        variant varchar not null, offer_kind varchar not null, offer_code varchar)""",
+    # each closed A/B/n launch: every variant against control and against each other (holdout.measure.variants)
+    """create table if not exists ops.campaign_variant_results (
+        campaign_id varchar not null, launch_id varchar not null, arm varchar not null, versus varchar not null,
+        n_arm integer, n_versus integer, net_per_customer_arm double, net_per_customer_versus double,
+        uplift double, ci_low double, ci_high double, p_value double, p_holm double, incremental double,
+        winner varchar, verdict varchar, closed_at timestamp not null)""",
+    # the global control group (holdout.program.global_control): one row per customer per rotation period,
+    # appended by the first launch of the period that finds the customer; the membership every launch used
+    """create table if not exists ops.global_control_members (
+        period_id varchar not null, period_start date not null, period_end date not null,
+        customer_id varchar not null, is_member boolean not null, share double not null,
+        launch_id varchar not null, launch_date date not null, recorded_at timestamp not null)""",
     # build status: every dbt invocation on the warehouse appends `started`, then `succeeded` or `failed` (the
     # dbt project's on-run-start / on-run-end hooks, macros/build_status.sql); holdout.build appends `failed` when a
     # build into the copy failed and the copy was dropped. Launches need the latest row to be `succeeded`.

@@ -101,6 +101,8 @@ def test_campaign_effects_and_appended_days(world):
         "group",
         "latent_type",
         "true_uplift_revenue",
+        "variant",
+        "offer_kind",
     ]
     by_type = effects.groupby("latent_type")["true_uplift_revenue"].mean()
     assert by_type["bargain_hunter"] > 5 * max(by_type["loyal_high_spender"], 0.01)

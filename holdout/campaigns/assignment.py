@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
@@ -30,8 +31,15 @@ def assignment_uniform(
     return out
 
 
-def assign_groups(campaign_id: str, customer_ids: pd.Series, control_share: float) -> pd.DataFrame:
-    """customer_id, u (the uniform draw) and group: control when u < control_share, else test."""
+def assign_groups(
+    campaign_id: str,
+    customer_ids: pd.Series,
+    control_share: float,
+    variants: Sequence[tuple[str, float]] = (),
+) -> pd.DataFrame:
+    """customer_id, u (the uniform draw), group (control when u < control_share, else test) and variant: with
+    variants [(id, share), ...], test customers take the variant whose slice of [control_share, 1) holds u (the
+    same draw, so a re-run or a recurring launch gives each customer the same variant); else null."""
     # keep the ids' own dtype: rebuilt from an empty list they would become float64 and break the merge
     # with the audience frame when nobody is eligible
     if isinstance(customer_ids, pd.Series):
@@ -40,7 +48,14 @@ def assign_groups(campaign_id: str, customer_ids: pd.Series, control_share: floa
         ids = pd.Series(list(customer_ids), dtype="str")
     u = assignment_uniform(campaign_id, list(ids))
     group = pd.Series(np.where(u < control_share, "control", "test"), dtype="str")
-    return pd.DataFrame({"customer_id": ids, "u": u, "group": group})
+    variant = pd.Series([None] * len(ids), dtype="object")
+    if variants:
+        edges = control_share + np.cumsum([share for _, share in variants])
+        # the last slice ends at 1 whatever rounding the shares carry
+        pick = np.minimum(np.searchsorted(edges, u, side="right"), len(variants) - 1)
+        names = np.array([vid for vid, _ in variants], dtype=object)
+        variant = pd.Series(np.where(u < control_share, None, names[pick]), dtype="object")
+    return pd.DataFrame({"customer_id": ids, "u": u, "group": group, "variant": variant})
 
 
 def priority_order(specs: list[CampaignSpec], eligible_sizes: dict[str, int]) -> list[CampaignSpec]:

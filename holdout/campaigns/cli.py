@@ -129,6 +129,7 @@ def launch(
     from holdout.campaigns.launch import (
         AudienceError,
         GateFailed,
+        GlobalControlConflict,
         LaunchLockTimeout,
         OpenWindowConflict,
         launch_campaign,
@@ -154,7 +155,7 @@ def launch(
     except AudienceError as exc:
         click.echo(f"Cannot launch {campaign_id}; nothing recorded or exported.\n{exc}", err=True)
         sys.exit(2)
-    except (LaunchLockTimeout, OpenWindowConflict) as exc:
+    except (LaunchLockTimeout, OpenWindowConflict, GlobalControlConflict) as exc:
         click.echo(f"Cannot launch {campaign_id}: {exc}", err=True)
         sys.exit(2)
     except GateFailed as exc:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -41,6 +41,7 @@ class ClosedLaunch:
     incremental_revenue: float
     personas: int
     profile_source: str
+    variant_verdict: str = ""  # A/B/n launches: the winner sentence (holdout.measure.variants)
 
 
 def _due_launches(con: duckdb.DuckDBPyConnection, as_of: date) -> list[tuple]:
@@ -119,6 +120,7 @@ class Measurement:
     results: pd.DataFrame
     personas: pd.DataFrame
     written_at: datetime
+    variants: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
 def measure_launch(settings: Settings, con: duckdb.DuckDBPyConnection, row: tuple) -> Measurement:
@@ -178,9 +180,16 @@ def measure_launch(settings: Settings, con: duckdb.DuckDBPyConnection, row: tupl
         [{**ids, **p.to_record(), "persona_method": persona_method, "closed_at": closed_at} for p in personas]
     )
 
+    variants = _measure_variants(con, launch_id, spec, out)
+    variant_rows = pd.DataFrame()
+    if variants is not None:
+        variant_rows = variants.frame().assign(
+            **ids, winner=variants.winner, verdict=variants.verdict, closed_at=closed_at
+        )
     report = _render_report(
         settings,
         row,
+        variants=variants,
         spec=spec,
         source=source,
         results=[revenue, conversion],
@@ -197,8 +206,29 @@ def measure_launch(settings: Settings, con: duckdb.DuckDBPyConnection, row: tupl
         revenue.incremental_revenue,
         len(personas),
         source,
+        variants.verdict if variants is not None else "",
     )
-    return Measurement(closed, results, persona_rows, closed_at)
+    return Measurement(closed, results, persona_rows, closed_at, variant_rows)
+
+
+def _measure_variants(con: duckdb.DuckDBPyConnection, launch_id: str, spec: dict, out: pd.DataFrame):
+    """Each variant against control and against the others (None for a single-offer campaign)."""
+    from holdout.measure.variants import CONTROL, measure_variants
+
+    declared = spec.get("variants") or ()
+    if not declared:
+        return None
+    assigned = con.execute(
+        "select customer_id, variant from ops.campaign_variant_assignments where launch_id = ?", [launch_id]
+    ).df()
+    arms = out.merge(assigned, on="customer_id", how="left")
+    arms["arm"] = arms["variant"].where(arms["group"] == "test", CONTROL)
+    revenue = {CONTROL: arms.loc[arms["arm"] == CONTROL, "revenue"]}
+    for v in declared:
+        revenue[v["id"]] = arms.loc[arms["arm"] == v["id"], "revenue"]
+    if any(len(r) < 2 for r in revenue.values()):
+        return None  # an arm too small to have a variance: nothing to compare
+    return measure_variants(revenue, {v["id"]: float(v.get("cost") or 0.0) for v in declared})
 
 
 def _render_report(
@@ -211,6 +241,7 @@ def _render_report(
     personas: list,
     persona_method: str = "",
     qini: pd.DataFrame | None = None,
+    variants=None,
 ) -> Path:
     """Write the launch's HTML report through a temporary file, so a reader never sees half a page."""
     from holdout.measure.report import render_campaign_report
@@ -238,6 +269,7 @@ def _render_report(
         balance=balance,
         persona_method=persona_method,
         qini=qini,
+        variants=variants,
     )
     tmp.replace(report)
     return report
@@ -266,6 +298,11 @@ def _record(con: duckdb.DuckDBPyConnection, measurements: list[Measurement]) -> 
                 con.register("_personas", m.personas.reindex(columns=pcols))
                 con.execute("insert into ops.campaign_persona_results select * from _personas")
                 con.unregister("_personas")
+            if len(m.variants):
+                vcols = [r[0] for r in con.execute("describe ops.campaign_variant_results").fetchall()]
+                con.register("_variants", m.variants.reindex(columns=vcols))
+                con.execute("insert into ops.campaign_variant_results select * from _variants")
+                con.unregister("_variants")
             con.execute(
                 "insert into ops.campaign_reports (launch_id, campaign_id, report_path, written_at) "
                 "values (?, ?, ?, ?)",
@@ -301,6 +338,9 @@ def close_due(settings: Settings, as_of: date | None = None) -> list[ClosedLaunc
     return recorded
 
 
+PROGRAM_REPORT = "program.html"  # beside index.html; written by holdout.program.report
+
+
 def write_report_index(settings: Settings) -> Path:
     """`reports/index.html`: every closed launch linked to its report, and incremental revenue over time."""
     from holdout.measure.report import render_report_index
@@ -324,7 +364,8 @@ def write_report_index(settings: Settings) -> Path:
         f"campaigns/{Path(p).name}" if isinstance(p, str) else f"campaigns/{lid}.html"
         for p, lid in zip(launches["report_path"], launches["launch_id"], strict=True)
     ]
-    return render_report_index(index, launches)
+    program = settings.reports_dir / PROGRAM_REPORT
+    return render_report_index(index, launches, program_href=program.name if program.exists() else None)
 
 
 def campaign_report(settings: Settings, campaign_id: str) -> str:
@@ -360,6 +401,11 @@ def campaign_report(settings: Settings, campaign_id: str) -> str:
             from ops.campaign_persona_results where campaign_id = ? order by launch_id, persona_id""",
             [campaign_id],
         ).df()
+        variants = con.execute(
+            """select launch_id, arm, versus, uplift, ci_low, ci_high, p_holm, verdict
+               from ops.campaign_variant_results where campaign_id = ? order by launch_id, versus <> 'control', arm""",
+            [campaign_id],
+        ).df()
     if not launches:
         return f"Campaign {campaign_id}: no launches recorded."
     lines = [f"Campaign {campaign_id}"]
@@ -380,6 +426,14 @@ def campaign_report(settings: Settings, campaign_id: str) -> str:
                     f"    {r.metric} {r.test_response_rate:.2%} vs {r.control_response_rate:.2%}: "
                     f"uplift {r.uplift * 100:+.2f} pts [{r.uplift_ci_low * 100:+.2f}, {r.uplift_ci_high * 100:+.2f}]"
                 )
+        launch_variants = variants[variants["launch_id"] == lid]
+        for v in launch_variants.itertuples():
+            lines.append(
+                f"    variant {v.arm} vs {v.versus}: net {v.uplift:+.2f} EUR/customer [{v.ci_low:+.2f}, "
+                f"{v.ci_high:+.2f}], Holm p={v.p_holm:.3g}"
+            )
+        if len(launch_variants):
+            lines.append(f"    {launch_variants['verdict'].iloc[0]}")
         launch_personas = personas[personas["launch_id"] == lid]
         methods = launch_personas["persona_method"].dropna().unique()
         if len(methods):

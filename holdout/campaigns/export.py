@@ -12,6 +12,7 @@ import hashlib
 import json
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -94,8 +95,10 @@ def export_frame(
     campaign_id: str,
     launch_id: str,
     offer_code: str | None,
+    variant_offers: Mapping[str, tuple[str, str]] | None = None,
 ) -> pd.DataFrame:
-    """One row per contacted customer with the channel's contact, hashed unless the channel is `plain`."""
+    """One row per contacted customer with the channel's contact, hashed unless the channel is `plain`.
+    `variant_offers` (customer_id -> (variant, offer code)) adds a `variant` column and sets each row's code."""
     ids = pd.DataFrame({"customer_id": sorted(customer_ids)})
     con.register("_export_ids", ids)
     try:
@@ -134,6 +137,10 @@ def export_frame(
     out["campaign_id"] = campaign_id
     out["launch_id"] = launch_id
     out["offer_code"] = offer_code or ""
+    if variant_offers is not None:
+        picked = out["customer_id"].map(lambda c: variant_offers.get(c, ("", "")))
+        out["variant"] = [v for v, _ in picked]
+        out["offer_code"] = [code for _, code in picked]
     return out.reset_index(drop=True)
 
 

@@ -18,7 +18,7 @@ import json
 import logging
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
@@ -149,6 +149,16 @@ def build_expectations() -> list:
             column="exported_control",
             value_set=[False],
             meta=explains("no control customer is in the export"),
+        )
+    )
+    suite.add_expectation(
+        gxe.ExpectColumnValuesToBeInSet(
+            column="arm_share_ok",
+            value_set=[True],
+            meta=explains(
+                "every arm (control, test or each offer variant) holds its declared share of the audience within "
+                "the control share's tolerance"
+            ),
         )
     )
     suite.add_expectation(
@@ -298,6 +308,20 @@ def control_share_bounds(share: float, n: int) -> tuple[float, float]:
     return max(0.0, share - tol), min(1.0, share + tol)
 
 
+def arm_share_ok(arms: pd.Series, shares: Mapping[str, float]) -> pd.Series:
+    """Per customer: does their arm hold its declared share (within `control_share_bounds`)? An arm nobody
+    declared is never ok; a declared arm left empty fails every row (the split is broken as a whole)."""
+    n = len(arms)
+    observed = arms.value_counts().to_dict()
+    ok_arm = {}
+    for arm, share in shares.items():
+        lo, hi = control_share_bounds(share, n)
+        ok_arm[arm] = lo <= observed.get(arm, 0) / max(n, 1) <= hi
+    if not all(ok_arm[a] for a in shares if observed.get(a, 0) == 0):
+        return pd.Series(False, index=arms.index)
+    return arms.map(lambda a: ok_arm.get(a, False)).astype(bool)
+
+
 def gate_frame(
     con: duckdb.DuckDBPyConnection,
     audience: pd.DataFrame,
@@ -309,7 +333,10 @@ def gate_frame(
     """The audience joined with current consent, contact and ledger facts: one row per audience customer."""
     channel = get_channel(channel_name)
     cols = dim_columns(con)
-    con.register("_gate_audience", audience[["customer_id", "group"]])
+    arms = audience[["customer_id", "group"]].assign(
+        arm=audience["variant"].fillna(audience["group"]) if "variant" in audience else audience["group"]
+    )
+    con.register("_gate_audience", arms)
     con.register("_gate_export", pd.DataFrame({"customer_id": list(export_ids)}))
     consent = (
         """left join (select customer_id, bool_or(is_opted_in) as ok from marts.fct_consent_history
@@ -324,7 +351,7 @@ def gate_frame(
         else "false"
     )
     sql = f"""
-        select a.customer_id, a."group",
+        select a.customer_id, a."group", a.arm,
                case when a."group" = 'control' then 1 else 0 end as is_control,
                coalesce(k.ok, false) as consent_ok,
                coalesce({contact_sql(channel, cols)}, false) as contact_ok,
@@ -402,12 +429,19 @@ def validate_gate_frame(
     frame: pd.DataFrame,
     control_share: float,
     max_rows: int,
+    arm_shares: Mapping[str, float] | None = None,
 ) -> GateResult:
-    """Run the committed checkpoint on the frame and return its verdict (the caller records it)."""
+    """Run the committed checkpoint on the frame and return its verdict (the caller records it). `arm_shares`:
+    the declared share of each arm (control and each variant; default control and test from `control_share`),
+    checked against the frame's `arm` column (default its `group`)."""
     from great_expectations.core.run_identifier import RunIdentifier
 
     ctx = get_context(settings)
     checkpoint = ctx.checkpoints.get(GATE_NAME)
+    shares = dict(arm_shares or {"control": control_share, "test": 1 - control_share})
+    frame = frame.assign(
+        arm_share_ok=arm_share_ok(frame["arm"] if "arm" in frame else frame["group"], shares)
+    )
     n = len(frame)
     lo, hi = control_share_bounds(control_share, n)
     params = {"max_rows": int(max_rows), "control_share_min": lo, "control_share_max": hi}

@@ -56,6 +56,9 @@ from holdout.campaigns.spec import CampaignSpec, get_spec, load_all
 from holdout.campaigns.staged import LaunchPlan, launch_dir
 from holdout.config import Settings
 from holdout.policy.launch_day import decide_launch_day
+from holdout.program.global_control import members as gc_members
+from holdout.program.global_control import period_for, record_membership
+from holdout.program.settings import load_program_settings
 from holdout.warehouse import as_of_date, connect, open_read_only
 
 log = logging.getLogger(__name__)
@@ -68,6 +71,7 @@ NOT_LAUNCHED = (
 
 __all__ = [
     "GateFailed",
+    "GlobalControlConflict",
     "LaunchLockTimeout",
     "OpenWindowConflict",
     "LaunchOutcome",
@@ -279,6 +283,9 @@ def plan_launches(
             eligible[spec.id], funnels[spec.id] = eligible_audience(
                 con, spec, launch_date, launch_id_for(spec.id, launch_date)
             )
+            eligible[spec.id], funnels[spec.id] = _without_global_control(
+                con, spec, launch_date, eligible[spec.id], funnels[spec.id]
+            )
             try:
                 check_audience(spec, funnels[spec.id], launch_date)
             except AudienceError as exc:
@@ -319,6 +326,26 @@ def plan_launches(
     return planned
 
 
+def _without_global_control(
+    con: duckdb.DuckDBPyConnection,
+    spec: CampaignSpec,
+    launch_date: date,
+    eligible: pd.DataFrame,
+    funnel: list[dict],
+) -> tuple[pd.DataFrame, list[dict]]:
+    """Drop the global control group's members (`holdout.program.global_control`) from the eligible audience,
+    unless the campaign is transactional, and count the step in the funnel."""
+    config = load_program_settings().global_control
+    period = period_for(config, launch_date)
+    if spec.transactional:
+        kept, label = eligible, f"global control group {period.id} kept: transactional campaign"
+    else:
+        held_out = gc_members(con, config, launch_date, list(eligible["customer_id"]))
+        kept = eligible[~eligible["customer_id"].isin(held_out)].reset_index(drop=True)
+        label = f"not in the global control group (period {period.id}, share {config.share:.0%})"
+    return kept, funnel + [{"step": "not_global_control", "label": label, "count": int(len(kept))}]
+
+
 def _stage(
     con,
     settings: Settings,
@@ -332,13 +359,22 @@ def _stage(
 ) -> None:
     from holdout.measure.power import minimum_detectable_uplift, standardized_mean_differences
 
-    groups = assign_groups(spec.id, audience["customer_id"], spec.control_share)
+    groups = assign_groups(
+        spec.id, audience["customer_id"], spec.control_share, [(v.id, v.share) for v in spec.variants]
+    )
+    if not spec.variants:
+        groups = groups.drop(columns="variant")
     audience = groups.merge(audience, on="customer_id", how="left")
     n_test, n_control = int((audience["group"] == "test").sum()), int((audience["group"] == "control").sum())
     funnel = funnel + [
         {"step": "test", "label": "assigned to test (contacted)", "count": n_test},
         {"step": "control", "label": "assigned to control (held out)", "count": n_control},
     ]
+    for (
+        v
+    ) in spec.variants:  # informational rows after the split (not a funnel step: the variants partition test)
+        n_v = int((audience["variant"] == v.id).sum())
+        funnel.append({"step": f"variant:{v.id}", "label": f"variant {v.id} ({v.offer.kind})", "count": n_v})
     balance: dict = {"columns": [], "smd": [], "imbalanced": [], "mde": None}
     if n_test >= 2 and n_control >= 2:
         cols = [c for c in BALANCE_COLUMNS if c in audience.columns and audience[c].notna().any()]
@@ -399,7 +435,9 @@ def run_gate(settings: Settings, launch_id: str) -> GateResult:
         frame = gate_frame(con, audience, export_ids, plan.channel, launch_id, plan.launch_date)
     finally:
         con.close()
-    result = validate_gate_frame(settings, launch_id, frame, plan.control_share, plan.audience_size)
+    result = validate_gate_frame(
+        settings, launch_id, frame, plan.control_share, plan.audience_size, _arm_shares(plan.spec)
+    )
     staged.write_gate(settings, result, audience_sha)
     reports = settings.reports_dir / "gates"
     reports.mkdir(parents=True, exist_ok=True)
@@ -409,6 +447,14 @@ def run_gate(settings: Settings, launch_id: str) -> GateResult:
         _record_attempt(settings, plan, BLOCKED, report_path=str(reports / f"{launch_id}.txt"))
         raise GateFailed(launch_id, result.summary.strip(), reports / f"{launch_id}.txt", result.docs_path)
     return result
+
+
+def _arm_shares(spec: dict[str, Any]) -> dict[str, float] | None:
+    """Declared share per arm of a campaign with variants (control + each variant); None without variants."""
+    variants = spec.get("variants") or ()
+    if not variants:
+        return None
+    return {"control": float(spec["control_share"]), **{v["id"]: float(v["share"]) for v in variants}}
 
 
 def _require_passed_gate(settings: Settings, launch_id: str) -> None:
@@ -496,6 +542,28 @@ def _dropped_message(excluded: SendExclusions) -> str:
     return f"{text}: dropped from the export" if text else ""
 
 
+class GlobalControlConflict(RuntimeError):
+    """Refused at recording: customers of a non-transactional launch are in the global control group (the program
+    settings changed after planning). Nothing was recorded or exported; plan again."""
+
+
+def _refuse_global_control(con: duckdb.DuckDBPyConnection, launch_id: str, launch_date: date) -> None:
+    """Inside the recording transaction: no customer of `_assignments` (test or control) may be a member of the
+    global control group of the launch's period, as ops.global_control_members records it."""
+    period = period_for(load_program_settings().global_control, launch_date)
+    found = con.execute(
+        """select count(*), min(n.customer_id) from _assignments as n
+           join ops.global_control_members as m on m.customer_id = n.customer_id
+           where m.period_id = ? and m.is_member""",
+        [period.id],
+    ).fetchall()[0]
+    if found[0]:
+        raise GlobalControlConflict(
+            f"{launch_id}: refused, nothing recorded or exported: {found[0]:,} of its customers are in the global "
+            f"control group of period {period.id} (e.g. {found[1]}); launch again to plan without them"
+        )
+
+
 def _refuse_open_window_conflicts(con: duckdb.DuckDBPyConnection, launch_id: str) -> None:
     """Inside the recording transaction: no customer of `_assignments` (test or control) may be in another
     launch whose response window overlaps this one. Eligibility checked it at planning; this closes the gap
@@ -532,11 +600,23 @@ def record_and_activate(settings: Settings, launch_id: str) -> LaunchOutcome:
         plan = staged.read_plan(settings, launch_id)
         channel = get_channel(plan.channel)
         _require_passed_gate(settings, launch_id)
-        audience = staged.read_audience(settings, launch_id, columns=["customer_id", "group"])
+        has_variants = bool(plan.spec.get("variants"))
+        columns = ["customer_id", "group", "variant"] if has_variants else ["customer_id", "group"]
+        audience = staged.read_audience(settings, launch_id, columns=columns)
+        if not has_variants:
+            audience["variant"] = None
         test_ids = audience.loc[audience["group"] == "test", "customer_id"].tolist()
         excluded = send_exclusions(con, settings, plan.channel, test_ids)
         send_ids = [c for c in test_ids if c not in excluded.all]
-        frame = export_frame(con, channel, send_ids, plan.campaign_id, launch_id, plan.offer_code)
+        frame = export_frame(
+            con,
+            channel,
+            send_ids,
+            plan.campaign_id,
+            launch_id,
+            plan.offer_code,
+            variant_offers(plan.spec, audience),
+        )
         staged_export = stage_export(settings, channel.name, launch_id, frame)
         funnel = staged.read_funnel(settings, launch_id) + [
             {
@@ -553,20 +633,34 @@ def record_and_activate(settings: Settings, launch_id: str) -> LaunchOutcome:
             launch_id=launch_id,
             assigned_at=launch_ts(plan.launch_date),
             window_end=plan.window_end,
-        )[["campaign_id", "launch_id", "customer_id", "group", "assigned_at", "window_end"]]
-        con.register("_assignments", assignments)
+        )[["campaign_id", "launch_id", "customer_id", "group", "assigned_at", "window_end", "variant"]]
+        variant_rows = _variant_rows(plan.spec, assignments)
+        con.register("_assignments", assignments.drop(columns="variant"))
         con.execute("begin transaction")
         try:
             launched_row = _launch_row(plan, LAUNCHED, funnel, None)
             _insert(con, "ops.campaign_launches", launched_row)
             _insert(con, "ops.campaign_launch_attempts", launched_row)
             _refuse_open_window_conflicts(con, launch_id)
+            # the membership this launch used, recorded with it; then no member may be in a non-transactional one
+            record_membership(con, load_program_settings().global_control, launch_id, plan.launch_date)
+            if not plan.spec.get("transactional", False):
+                _refuse_global_control(con, launch_id, plan.launch_date)
             con.execute(
                 """insert into ops.campaign_assignments
                        (campaign_id, launch_id, customer_id, "group", assigned_at, window_end)
                    select campaign_id, launch_id, customer_id, "group", assigned_at, window_end
                    from _assignments"""
             )
+            if len(variant_rows):
+                con.register("_variants", variant_rows)
+                con.execute(
+                    """insert into ops.campaign_variant_assignments
+                           (campaign_id, launch_id, customer_id, variant, offer_kind, offer_code)
+                       select campaign_id, launch_id, customer_id, variant, offer_kind, offer_code
+                       from _variants"""
+                )
+                con.unregister("_variants")
             _insert(con, "ops.campaign_exports", _export_row(settings, staged_export))
             con.execute("commit")
         except BaseException:
@@ -603,10 +697,55 @@ def _ledgered_launch(settings: Settings, con: duckdb.DuckDBPyConnection, launch_
     return LedgeredLaunch(*row)
 
 
+def _spec_dict(settings: Settings, launch: LedgeredLaunch) -> dict[str, Any]:
+    """The spec the launch was planned with (the staged plan's), else today's spec."""
+    if staged.has_plan(settings, launch.launch_id):
+        return staged.read_plan(settings, launch.launch_id).spec
+    return get_spec(settings, launch.campaign_id).to_dict()
+
+
+def _variant_rows(spec: dict[str, Any], assignments: pd.DataFrame) -> pd.DataFrame:
+    """Rows of ops.campaign_variant_assignments: each test customer's variant and its offer (empty without)."""
+    offers = {v["id"]: v["offer"] for v in spec.get("variants") or ()}
+    rows = assignments.dropna(subset=["variant"])[
+        ["campaign_id", "launch_id", "customer_id", "variant"]
+    ].copy()
+    rows["offer_kind"] = [offers[v]["kind"] for v in rows["variant"]]
+    rows["offer_code"] = [offers[v].get("code") for v in rows["variant"]]
+    return rows.reset_index(drop=True)
+
+
+def variant_offers(spec: dict[str, Any], assigned: pd.DataFrame) -> dict[str, tuple[str, str]] | None:
+    """customer_id -> (variant id, offer code) for a campaign with variants (None without)."""
+    codes = {v["id"]: (v["offer"] or {}).get("code") or "" for v in spec.get("variants") or ()}
+    if not codes:
+        return None
+    rows = assigned.dropna(subset=["variant"])
+    return {c: (v, codes[v]) for c, v in zip(rows["customer_id"], rows["variant"], strict=True)}
+
+
 def _offer_code(settings: Settings, launch: LedgeredLaunch) -> str | None:
     if staged.has_plan(settings, launch.launch_id):
         return staged.read_plan(settings, launch.launch_id).offer_code
-    return get_spec(settings, launch.campaign_id).offer.code
+    offer = get_spec(settings, launch.campaign_id).offer
+    return offer.code if offer is not None else None
+
+
+def _global_control_of(
+    settings: Settings, con: duckdb.DuckDBPyConnection, launch: LedgeredLaunch, customer_ids: list[str]
+) -> set[str]:
+    """Global control members among a launch's customers in its period (none for a transactional campaign): a
+    re-export never contacts them, even for a launch ledgered before the group existed."""
+    if staged.has_plan(settings, launch.launch_id):
+        transactional = bool(staged.read_plan(settings, launch.launch_id).spec.get("transactional", False))
+    else:
+        transactional = get_spec(settings, launch.campaign_id).transactional
+    if transactional:
+        return set()
+    launch_date = con.execute(
+        "select launch_date from ops.campaign_launches where launch_id = ?", [launch.launch_id]
+    ).fetchall()[0][0]
+    return gc_members(con, load_program_settings().global_control, launch_date, customer_ids)
 
 
 def _finish_launched(settings: Settings, con: duckdb.DuckDBPyConnection, launch_id: str) -> LaunchOutcome:
@@ -650,17 +789,23 @@ def _finish_launched(settings: Settings, con: duckdb.DuckDBPyConnection, launch_
         why = "did not match its ledgered SHA-256" if path.exists() else "was lost"
         # Rebuild from the ledger's test group and current consent, ledger the new file.
         channel = get_channel(launch.channel)
-        test_ids = [
-            r[0]
-            for r in con.execute(
-                """select customer_id from ops.campaign_assignments where launch_id = ? and "group" = 'test'""",
-                [launch_id],
-            ).fetchall()
-        ]
+        assigned = con.execute(
+            """select a.customer_id, a."group", v.variant from ops.campaign_assignments as a
+               left join ops.campaign_variant_assignments as v using (launch_id, customer_id)
+               where a.launch_id = ? and a."group" = 'test'""",
+            [launch_id],
+        ).df()
+        test_ids = assigned["customer_id"].tolist()
         excluded = send_exclusions(con, settings, launch.channel, test_ids)
-        send_ids = sorted(set(test_ids) - excluded.all)
+        send_ids = sorted(set(test_ids) - excluded.all - _global_control_of(settings, con, launch, test_ids))
         frame = export_frame(
-            con, channel, send_ids, launch.campaign_id, launch_id, _offer_code(settings, launch)
+            con,
+            channel,
+            send_ids,
+            launch.campaign_id,
+            launch_id,
+            _offer_code(settings, launch),
+            variant_offers(_spec_dict(settings, launch), assigned),
         )
         staged_export = stage_export(settings, launch.channel, launch_id, frame)
         if staged_export.sha256 != launch.sha256:

@@ -134,6 +134,23 @@ class Offer(_Strict):
     code: str | None = None
 
 
+class Variant(_Strict):
+    """One offer of an A/B/n campaign: `share` of the whole audience receives `offer`; `cost` per contact (contact
+    and offer). Every variant is measured against the campaign's one control group."""
+
+    id: str
+    offer: Offer
+    share: Annotated[float, Field(strict=True, gt=0, lt=1)]
+    cost: Annotated[float, Field(strict=True, ge=0)] = 0.0
+
+    @field_validator("id")
+    @classmethod
+    def _id_format(cls, value: str) -> str:
+        if not ID_PATTERN.fullmatch(value):
+            raise ValueError(f"must be lowercase letters, digits, '-' or '_', got {value!r}")
+        return value
+
+
 class FrequencyCap(_Strict):
     max_contacts: Annotated[int, Field(strict=True, ge=1)]
     per_days: Annotated[int, Field(strict=True, ge=1)]
@@ -194,7 +211,7 @@ class CampaignSpec(_Strict):
     description: str = ""
     audience: Audience
     channel: str
-    offer: Offer
+    offer: Offer | None = None  # required unless `variants` declare the offers
     control_share: Annotated[float, Field(strict=True, ge=0.01, le=0.5)]
     response_window_days: Annotated[int, Field(strict=True, ge=1)]
     start_date: Annotated[date, BeforeValidator(_as_date)]
@@ -206,7 +223,39 @@ class CampaignSpec(_Strict):
     frequency_cap: FrequencyCap | None = None
     # "once", "manual" (only launched by an explicit `campaign launch ID`), or Every(N)
     schedule: Schedule = "once"
+    # a service message (order confirmation, password reset): the only kind the global control group receives
+    transactional: Annotated[bool, Field(strict=True)] = False
+    # A/B/n: two or more offers sharing the one control group; their shares and control_share add up to 1
+    variants: tuple[Variant, ...] = ()
     _path: str = PrivateAttr("")
+
+    @model_validator(mode="after")
+    def _variant_shares(self) -> CampaignSpec:
+        if not self.variants:
+            if self.offer is None:
+                raise ValueError("offer: required (or declare `variants`, each with its offer)")
+            return self
+        if self.offer is not None:
+            raise ValueError("offer: give either `offer` or `variants` (each variant has its own offer)")
+        if len(self.variants) < 2:
+            raise ValueError("variants: declare at least two (one offer is the campaign's `offer`)")
+        ids = [v.id for v in self.variants]
+        if len(set(ids)) < len(ids):
+            raise ValueError(f"variants: ids must be unique, got {', '.join(ids)}")
+        total = self.control_share + sum(v.share for v in self.variants)
+        if abs(total - 1) > 1e-6:
+            shares = " + ".join(f"{v.share:g}" for v in self.variants)
+            raise ValueError(
+                f"variants: shares ({shares}) and control_share {self.control_share:g} must add up to 1, "
+                f"got {total:g}"
+            )
+        return self
+
+    @property
+    def arm_shares(self) -> dict[str, float]:
+        """Declared share of the audience per arm: control and each variant, or control and test."""
+        arms = {v.id: v.share for v in self.variants} or {"test": 1 - self.control_share}
+        return {"control": self.control_share, **arms}
 
     @field_validator("id")
     @classmethod

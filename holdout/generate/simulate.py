@@ -35,7 +35,17 @@ from holdout.generate.population import TYPES, population_from_table
 from holdout.generate.rates import Treatments, daily_rate, expected_order_value, horizon_truth
 from holdout.generate.world import TRUTH_EVERY_DAYS, probability_table, split_pending
 
-EFFECT_COLUMNS = ["campaign_id", "launch_id", "customer_id", "group", "latent_type", "true_uplift_revenue"]
+EFFECT_COLUMNS = [
+    "campaign_id",
+    "launch_id",
+    "customer_id",
+    "group",
+    "latent_type",
+    "true_uplift_revenue",
+    # A/B/n campaigns: the customer's offer variant and the offer kind whose effect applies (null otherwise)
+    "variant",
+    "offer_kind",
+]
 _SIM_PART = re.compile(r"^part-s(\d{8})-(\d{8})-\d{4}\.")
 
 
@@ -114,10 +124,12 @@ def simulate(settings: Settings, days: int, progress: bool = True, seed: int | N
 
     # ground truth: effects, treatments, probabilities at the new as_of
     if len(new_effects):
-        _append_parquet(
-            gt / "campaign_effects.parquet",
-            pa.Table.from_pandas(new_effects[EFFECT_COLUMNS], preserve_index=False),
-        )
+        table = pa.Table.from_pandas(new_effects[EFFECT_COLUMNS], preserve_index=False)
+        for name in ("variant", "offer_kind"):  # typed even when every value is null (no variant campaign)
+            table = table.set_column(
+                table.schema.get_field_index(name), name, table.column(name).cast(pa.string())
+            )
+        _append_parquet(gt / "campaign_effects.parquet", table)
     if len(treat_tab) and treat_tab["new"].any():
         _append_parquet(
             gt / "treatments.parquet",
@@ -164,7 +176,16 @@ def _read_assignments(settings: Settings) -> pd.DataFrame:
     from holdout.warehouse import connect
 
     empty = pd.DataFrame(
-        columns=["campaign_id", "launch_id", "customer_id", "group", "assigned_at", "window_end"]
+        columns=[
+            "campaign_id",
+            "launch_id",
+            "customer_id",
+            "group",
+            "assigned_at",
+            "window_end",
+            "variant",
+            "offer_kind",
+        ]
     )
     if not settings.warehouse_path.exists():
         return empty
@@ -186,7 +207,15 @@ def _read_assignments(settings: Settings) -> pd.DataFrame:
                 " where launch_id not in (select launch_id from ops.campaign_launch_attempts where status <> 'launched'"
                 " except select launch_id from ops.campaign_launches)"
             )
-        return con.execute(sql).df()
+        frame = con.execute(sql).df()
+        if (
+            "campaign_variant_assignments" in tables
+        ):  # which offer each test customer of an A/B/n campaign got
+            variants = con.execute(
+                "select launch_id, customer_id, variant, offer_kind from ops.campaign_variant_assignments"
+            ).df()
+            return frame.merge(variants, on=["launch_id", "customer_id"], how="left")
+        return frame.assign(variant=None, offer_kind=None)
 
 
 def _read_specs(campaigns_dir: Path) -> dict[str, tuple[str, str]]:
@@ -236,9 +265,14 @@ def _campaigns(settings: Settings, p: dict, cat, start: date, d0: int, d1: int):
         channel, kind = specs.get(campaign_id, ("email", "content"))
         pos = g["pos"].to_numpy()
         s, e = int(g["start_day"].min()), int(g["end_day"].max())
-        rate_m, basket_m = effect_multipliers(
-            p["latent_type"][pos], p["email_engagement"][pos], channel, kind
-        )
+        # each customer's offer: their variant's kind in an A/B/n campaign (ledgered at launch), else the spec's
+        kinds = g["offer_kind"].fillna(kind).to_numpy(dtype=object)
+        rate_m, basket_m = np.ones(len(pos)), np.ones(len(pos))
+        for k in sorted(set(kinds)):
+            mask = kinds == k
+            rate_m[mask], basket_m[mask] = effect_multipliers(
+                p["latent_type"][pos[mask]], p["email_engagement"][pos[mask]], channel, str(k)
+            )
         sub = {k: v[pos] for k, v in p.items()}
         idx = np.arange(len(pos))
         base_t = _treatments(old_treat[old_treat["customer_number"].isin(p["number"][pos])], len(p["number"]))
@@ -258,6 +292,8 @@ def _campaigns(settings: Settings, p: dict, cat, start: date, d0: int, d1: int):
                     "group": g["group"].to_numpy(),
                     "latent_type": np.array(TYPES)[p["latent_type"][pos]],
                     "true_uplift_revenue": rev1 - rev0,
+                    "variant": g["variant"].to_numpy(dtype=object),
+                    "offer_kind": np.where(g["variant"].isna(), None, kinds),
                 }
             )
         )
@@ -346,7 +382,10 @@ def _remove_uncommitted_parts(raw: Path, as_of: date) -> None:
 def _append_parquet(path: Path, table: pa.Table) -> None:
     if path.exists():
         old = pq.read_table(path)
-        table = pa.concat_tables([old, table.cast(old.schema)])
+        if old.schema.names == table.schema.names:
+            table = pa.concat_tables([old, table.cast(old.schema)])
+        else:  # a ground truth written before columns were added: older rows get nulls
+            table = pa.concat_tables([old, table], promote_options="permissive")
     tmp = path.with_name(f".{path.name}.tmp")
     pq.write_table(table, tmp, compression="zstd")
     tmp.replace(path)

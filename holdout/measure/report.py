@@ -17,6 +17,7 @@ import pandas as pd
 from holdout.measure.personas import INCONCLUSIVE, NOT_AT_ALL, SOMEWHAT, VERY_WELL, Persona
 from holdout.measure.power import SMD_THRESHOLD
 from holdout.measure.uplift import ConversionResult, UpliftResult
+from holdout.measure.variants import VariantResult
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -148,6 +149,14 @@ def _describe_field(key: str, value: Any) -> str | None:
     if key == "offer" and isinstance(value, Mapping):
         kind = str(value.get("kind", "")).replace("_", " ")
         return f"{kind} (code {value['code']})" if value.get("code") else kind
+    if key == "variants" and isinstance(value, list | tuple):
+        return "; ".join(
+            f"{v.get('id')}: {_describe_field('offer', v.get('offer'))}, {_pct(v.get('share'), 0)} of the audience, "
+            f"cost {v.get('cost', 0)} per contact"
+            for v in map(_as_mapping, value)
+        )
+    if key == "transactional":
+        return "yes: reaches the global control group" if value else None
     if key == "frequency_cap" and isinstance(value, Mapping):
         return f"at most {value.get('max_contacts')} contact(s) per {value.get('per_days')} days"
     if key == "control_share":
@@ -418,6 +427,50 @@ def _headline(results: Sequence[Result], currency: str) -> str:
     return f"<p class=headline>{text}</p>"
 
 
+def variant_chart(variants: VariantResult, currency: str = "EUR") -> Figure:
+    """Each variant's net uplift over control with its 95% interval."""
+    rows = [c for c in variants.comparisons if c.versus == "control"]
+    fig = _figure(figsize=(7, 0.6 * len(rows) + 1.4))
+    ax = fig.subplots()
+    y = np.arange(len(rows))
+    up = np.array([c.uplift for c in rows])
+    lo, hi = np.array([c.ci_low for c in rows]), np.array([c.ci_high for c in rows])
+    for i, c in enumerate(rows):  # the winner in green
+        colour = "#1a7f37" if c.arm == variants.winner else "#0969da"
+        ax.errorbar([up[i]], [i], xerr=[[up[i] - lo[i]], [hi[i] - up[i]]], fmt="o", color=colour, capsize=4)
+    ax.axvline(0, color="black", lw=0.8)
+    ax.set_yticks(y, [c.arm for c in rows])
+    ax.set_xlabel(f"net revenue per customer vs control, {currency} (95% interval)")
+    fig.tight_layout()
+    return fig
+
+
+def _variant_section(variants: VariantResult, currency: str) -> str:
+    head = (
+        "<tr><th class=l>variant</th><th class=l>versus</th><th>customers</th><th>net per customer</th>"
+        "<th>versus: customers</th><th>versus: net per customer</th><th>difference per customer</th>"
+        "<th>95% interval</th><th>p-value</th><th>Holm p-value</th><th>net incremental revenue</th></tr>"
+    )
+    rows = "".join(
+        f"<tr><td class=l>{_esc(c.arm)}</td><td class=l>{_esc(c.versus)}</td><td>{c.n_arm:,}</td>"
+        f"<td>{_money(c.net_per_customer_arm, currency)}</td><td>{c.n_versus:,}</td>"
+        f"<td>{_money(c.net_per_customer_versus, currency)}</td><td>{_money(c.uplift, currency)}</td>"
+        f"<td>{_interval(c.ci_low, c.ci_high)}</td><td>{_p(c.p_value)}</td><td>{_p(c.p_holm)}</td>"
+        f"<td>{_money(c.incremental, currency)}</td></tr>"
+        for c in variants.comparisons
+    )
+    return (
+        "<h2>Offer variants</h2>"
+        f'<p class="headline">{_esc(variants.verdict)}</p>'
+        f"<table>{head}{rows}</table>{_png(variant_chart(variants, currency))}"
+        "<p class=small>Net = revenue per customer in the window minus the variant's cost per contact (0 for "
+        "control). Every variant is compared with the shared control group and with every other variant (Welch "
+        "intervals); Holm's correction over all these comparisons controls the chance of any false claim at 5%. "
+        "A winner must beat control and every other variant, each with a Holm p-value below 0.05 and an "
+        "interval above zero.</p>"
+    )
+
+
 def render_campaign_report(
     path: str | Path,
     *,
@@ -429,6 +482,7 @@ def render_campaign_report(
     currency: str | None = None,
     persona_method: str = "",
     qini: pd.DataFrame | None = None,
+    variants: VariantResult | None = None,
 ) -> Path:
     """Write one self-contained HTML report (no external files or links) and return its path.
 
@@ -458,6 +512,8 @@ def render_campaign_report(
     else:
         parts.append("<p>No measurement.</p>")
 
+    if variants is not None:
+        parts.append(_variant_section(variants, currency))
     parts.append("<h2>Personas</h2>")
     if personas:
         est = (sum(p.n_test_estimation for p in personas), sum(p.n_control_estimation for p in personas))
@@ -549,12 +605,20 @@ def incremental_revenue_chart(launches: pd.DataFrame, currency: str = "EUR") -> 
     return fig
 
 
-def render_report_index(path: str | Path, launches: pd.DataFrame, currency: str = "EUR") -> Path:
+def render_report_index(
+    path: str | Path, launches: pd.DataFrame, currency: str = "EUR", program_href: str | None = None
+) -> Path:
     """Write the reports' index page: every closed launch with a link to its report, and a chart of incremental
     revenue per campaign over time. ``launches``: one row per closed launch with campaign_id, launch_id,
     launch_date, window_end, test_customers, control_customers, uplift, uplift_ci_low, uplift_ci_high, p_value,
-    incremental_revenue and ``href`` (the report's path relative to the index)."""
+    incremental_revenue and ``href`` (the report's path relative to the index). ``program_href``: the program
+    report, linked at the top when it exists."""
     parts = ["<h1>Campaign reports</h1>"]
+    if program_href:
+        parts.append(
+            f'<p class="headline"><a href="{_esc(program_href)}">Program report</a>: what the whole program earns, '
+            "measured against the global control group.</p>"
+        )
     if len(launches):
         parts.append(
             f"<p>{launches['campaign_id'].nunique()} campaign(s), {len(launches)} closed launch(es). Incremental "
@@ -580,6 +644,120 @@ def render_report_index(path: str | Path, launches: pd.DataFrame, currency: str 
         parts.append("<p>No campaign has been closed yet.</p>")
     doc = (
         "<!DOCTYPE html><html lang=en><head><meta charset=utf-8><title>Holdout – campaign reports</title>"
+        f"<style>{_CSS}</style></head><body>{''.join(parts)}</body></html>"
+    )
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_suffix(".tmp")
+    tmp.write_text(doc, encoding="utf-8")
+    tmp.replace(out)
+    return out
+
+
+def program_chart(results: pd.DataFrame, currency: str = "EUR") -> Figure:
+    """Incremental revenue per month of the whole program (treated vs global control), one line per channel,
+    with 95% intervals."""
+    fig = _figure(figsize=(9, 4))
+    ax = fig.subplots()
+    for channel, rows in results.sort_values("month").groupby("channel", sort=True):
+        x = pd.to_datetime(rows["month"])
+        y = rows["incremental_revenue"].to_numpy(dtype=float)
+        lo = rows["incremental_revenue_ci_low"].to_numpy(dtype=float)
+        hi = rows["incremental_revenue_ci_high"].to_numpy(dtype=float)
+        ax.errorbar(
+            x,
+            y,
+            yerr=[y - lo, hi - y],
+            fmt="o-",
+            capsize=4,
+            lw=2 if channel == "all" else 1,
+            label=str(channel),
+        )
+    ax.axhline(0, color="black", lw=0.8)
+    ax.set_ylabel(f"incremental revenue, {currency} (95% interval)")
+    ax.set_xlabel("month")
+    ax.legend(fontsize=8, frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    fig.autofmt_xdate()
+    fig.tight_layout()
+    return fig
+
+
+def _program_headline(total: pd.DataFrame, currency: str) -> str:
+    if total.empty:
+        return "No month to measure yet."
+    inc = float(total["incremental_revenue"].sum())
+    # months are disjoint samples of different windows: their variances add
+    half = np.sqrt(
+        (((total["incremental_revenue_ci_high"] - total["incremental_revenue_ci_low"]) / 2) ** 2).sum()
+    )
+    cost = float(total["holdout_cost"].sum())
+    lo, hi = inc - half, inc + half
+    verdict = (
+        "above zero"
+        if lo > 0
+        else "below zero"
+        if hi < 0
+        else "not distinguishable from zero (interval includes 0)"
+    )
+    return (
+        f"Over {len(total)} month(s), the program earned {_money(inc, currency)} of incremental revenue "
+        f"(95% interval {_interval(lo, hi)}, {verdict}) from customers eligible for campaigns, measured against "
+        f"the global control group. Holding the group out cost about {_money(cost, currency)} of revenue."
+    )
+
+
+def render_program_report(path: str | Path, results: pd.DataFrame, currency: str = "EUR") -> Path:
+    """Write the program report: incremental revenue per month (treated vs global control), in total and per
+    channel, with intervals and the cost of holding the group out. ``results``: rows of marts.fct_program_results."""
+    total = results[results["channel"] == "all"].sort_values("month")
+    parts = [
+        "<h1>Program report: what the whole CRM program earns</h1>",
+        f'<p class="headline">{_esc(_program_headline(total, currency))}</p>',
+    ]
+    if len(results):
+        share = float(results["control_share"].max())
+        parts.append(
+            f"<p>The global control group ({_pct(share, 0)} of all customers, drawn by a salted stable hash and "
+            "re-drawn every rotation period) receives no campaign except transactional ones. Every other customer "
+            "is <em>treated</em>: eligible for campaigns, whether or not a campaign chose them. The difference in "
+            "revenue per customer is the program's effect (intention to treat).</p>"
+        )
+        parts.append(_png(program_chart(results, currency)))
+        head = (
+            "<tr><th class=l>month</th><th class=l>channel</th><th class=l>window</th><th>treated</th>"
+            "<th>control</th><th>revenue per treated customer</th><th>revenue per control customer</th>"
+            "<th>uplift per customer</th><th>95% interval</th><th>incremental revenue</th><th>95% interval</th>"
+            "<th>cost of the holdout</th></tr>"
+        )
+        ordered = results.assign(_rank=results["channel"].ne("all")).sort_values(
+            ["month", "_rank", "channel"]
+        )
+        rows = "".join(
+            f"<tr><td class=l>{_esc(pd.Timestamp(r.month).strftime('%Y-%m'))}</td><td class=l>{_esc(r.channel)}</td>"
+            f"<td class=l>{_esc(r.window_start)} to {_esc(r.window_end)}"
+            f"{'' if r.is_complete_month else ' (partial)'}</td>"
+            f"<td>{int(r.treated_customers):,}</td><td>{int(r.control_customers):,}</td>"
+            f"<td>{_money(r.treated_revenue_per_customer, currency)}</td>"
+            f"<td>{_money(r.control_revenue_per_customer, currency)}</td><td>{_money(r.uplift, currency)}</td>"
+            f"<td>{_interval(r.uplift_ci_low, r.uplift_ci_high)}</td>"
+            f"<td>{_money(r.incremental_revenue, currency)}</td>"
+            f"<td>{_interval(r.incremental_revenue_ci_low, r.incremental_revenue_ci_high, '{:,.0f}')}</td>"
+            f"<td>{_money(r.holdout_cost, currency)}</td></tr>"
+            for r in ordered.itertuples()
+        )
+        parts.append(f"<table>{head}{rows}</table>")
+    parts.append(
+        "<h2>Method</h2><p class=small>Per month, revenue per customer (non-buyers count 0) of treated customers "
+        "minus that of global control customers, with Welch's standard error and a normal 95% interval. "
+        "Incremental revenue = uplift x treated customers; cost of the holdout = uplift x control customers, the "
+        "revenue the group would have brought had it been treated. A channel row compares the customers opted in "
+        "to that channel at the month's start; they may be reached on other channels too, so channel rows do not "
+        "add up to the total. After a rotation, effects of earlier campaigns on customers who entered the group "
+        "fade during the first weeks: the new period's first month understates the program slightly.</p>"
+        '<p><a href="index.html">All campaign reports</a></p>'
+    )
+    doc = (
+        "<!DOCTYPE html><html lang=en><head><meta charset=utf-8><title>Holdout – program report</title>"
         f"<style>{_CSS}</style></head><body>{''.join(parts)}</body></html>"
     )
     out = Path(path)
