@@ -203,9 +203,11 @@ def due_campaigns(settings: Settings, on: date | None = None) -> list[CampaignSp
             }
         finally:
             con.close()
+    # an active follow-up of a split replaces its campaign (holdout.campaigns.split); a draft launches never
+    replaced = {s.split_of for s in specs if s.split_of and s.status == "active"}
     due = []
     for spec in specs:
-        if spec.schedule == "manual" or spec.start_date > on:
+        if spec.schedule == "manual" or spec.start_date > on or spec.status == "draft" or spec.id in replaced:
             continue
         if spec.schedule == "once":
             if not any(cid == spec.id for cid, _ in launched):
