@@ -189,17 +189,20 @@ def segment_id(campaign_id: str, persona_id: str) -> str:
     return f"split_{campaign_id.replace('-', '_')}_{persona_id.lower()}"
 
 
-def _follow_up(spec: CampaignSpec, info: dict, row: dict, action: str) -> dict[str, Any] | None:
+def _follow_up(
+    spec: CampaignSpec, info: dict, row: dict, action: str, seg: str | None
+) -> dict[str, Any] | None:
+    """A follow-up spec for one persona (`seg`: its segment; None when the persona is the whole audience)."""
     base = spec.model_dump(mode="json")
     pid = row["persona_id"].lower()
-    seg = segment_id(spec.id, row["persona_id"])
+    extra = [seg] if seg else []
     out: dict[str, Any] = {
         "id": f"{spec.id}--{pid}-{action}",
         "name": f"{spec.name} / {row['persona_id']} {action}",
         "description": _provenance(info, row),
         "status": "draft" if spec.split_review else "active",
         "split_of": spec.id,
-        "audience": {**base["audience"], "all_of": [*base["audience"]["all_of"], seg]},
+        "audience": {**base["audience"], "all_of": [*base["audience"]["all_of"], *extra]},
         "channel": spec.channel,
     }
     control = spec.control_share
@@ -262,11 +265,10 @@ def render_split(spec: CampaignSpec, info: dict, rows: list[dict]) -> tuple[str,
                 }
             )
         action = FOLLOW_UP_ACTIONS.get(rec)
-        follow = _follow_up(spec, info, row, action) if action and where else None
+        seg = segment_id(spec.id, pid) if where else None
+        follow = _follow_up(spec, info, row, action, seg) if action else None
         if follow is None:
-            reason = (
-                "excluded" if rec == "stop" else f"no follow-up ({'no alternatives' if where else 'no rule'})"
-            )
+            reason = "excluded" if rec == "stop" else "no follow-up (the spec lists no alternatives)"
             actions.append((pid, rec, reason))
             continue
         actions.append((pid, rec, follow["id"]))
