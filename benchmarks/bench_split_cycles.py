@@ -47,6 +47,7 @@ from holdout.campaigns.assignment import assign_groups  # noqa: E402
 from holdout.campaigns.audience import PROFILE_COLUMNS, eligible_audience  # noqa: E402
 from holdout.campaigns.spec import CampaignSpec  # noqa: E402
 from holdout.campaigns.split import keep_control_share  # noqa: E402
+from holdout.config import Settings  # noqa: E402
 from holdout.measure.personas import assign_personas, discover_personas  # noqa: E402
 from holdout.measure.uplift import welch_from_stats  # noqa: E402
 from holdout.policy.evaluate import Truth, _interval, make_world  # noqa: E402
@@ -201,11 +202,16 @@ def _variant_winner(data: pd.DataFrame, group: Group) -> CampaignSpec | None:
 
 
 def run_seed(home: Path, customers: int, seed: int, cycles: int, cycle_days: int) -> list[dict]:
+    """Generate and build the seed's world (reused when it exists), then run both arms on it."""
     start, days = date(2024, 11, 1), 730
     world = make_world(home / f"seed-{seed}", customers, seed, start, days)
+    return run_world(world, seed, cycles, cycle_days, start + timedelta(days=days))
+
+
+def run_world(world: Settings, seed: int, cycles: int, cycle_days: int, first: date) -> list[dict]:
+    """Both arms over `cycles` launches from `first` on a generated, built, never simulated world."""
     truth = Truth(world)
     base = base_spec(cycle_days)
-    first = start + timedelta(days=days)
     con = open_read_only(world)
     try:
         frame = eligible_audience(con, base, first, f"{base.id}-bench")[0].reset_index(drop=True)
