@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import sys
 from datetime import date, datetime
 from pathlib import Path
 
@@ -280,6 +281,7 @@ def _bench():
     path = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_split_cycles.py"
     spec = importlib.util.spec_from_file_location("bench_split_cycles", path)
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up there
     spec.loader.exec_module(module)
     return module
 
