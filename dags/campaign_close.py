@@ -6,7 +6,9 @@ Daily. For every launch whose response window has ended by the as-of date (the l
 1. **close_windows**: `holdout.campaigns.close.close_due`: measures test vs control (uplift, confidence
    interval, incremental revenue, ROI) and the persona analysis (which micro-segments responded), appends the
    `ops` result ledgers and writes one HTML report per launch under `reports/campaigns/`. A launch already
-   closed is skipped, so a re-run is a no-op.
+   closed is skipped, so a re-run is a no-op. Campaigns with `optimize: split` are then split
+   (`holdout.campaigns.split`): persona segments and follow-up specs, drafts until approved (README,
+   "Split and re-test").
 2. **refresh_result_marts**: rebuilds the campaign marts (`models/marts/campaigns`) from the ledgers and emits
    the results Asset.
 3. **report** (one per closed campaign): the campaign summary (every launch, results, personas) in

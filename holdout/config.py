@@ -63,7 +63,7 @@ class Settings:
 
     @property
     def segments_dir(self) -> Path:
-        return self.dbt_project_dir / "segments"
+        return Path(os.environ.get("HOLDOUT_SEGMENTS_DIR", self.dbt_project_dir / "segments"))
 
     @property
     def campaigns_dir(self) -> Path:

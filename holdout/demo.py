@@ -118,6 +118,37 @@ def demo(customers: int, seed: int, start: str, days: int, keep: bool) -> None:
 
     _step(8, total, "Summary")
     print_summary(settings, trained, closed)
+    print_split(settings)
+
+
+def print_split(settings: Settings) -> None:
+    """Split the closed campaign with the most personas (into HOLDOUT_HOME/split/, so the demo leaves the
+    repository's segments/ and campaigns/ alone) and print the generated files."""
+    from holdout.campaigns.split import SplitError, split_campaign
+    from holdout.warehouse import connect
+
+    with connect(read_only=True, settings=settings) as con:
+        row = con.execute(
+            "select campaign_id from ops.campaign_persona_results where persona_conditions is not null "
+            "group by campaign_id order by count(*) desc, campaign_id limit 1"
+        ).fetchone()
+    if row is None:
+        click.echo("Split: no closed campaign with personas.")
+        return
+    out = settings.home / "split"
+    (out / "campaigns").mkdir(parents=True, exist_ok=True)
+    try:
+        files = split_campaign(
+            settings, row[0], segments_dir=out / "segments", campaigns_dir=out / "campaigns"
+        )
+    except SplitError as exc:
+        click.echo(f"Split: {exc}")
+        return
+    click.echo("Split and re-test (`holdout campaign split`): persona segments and follow-up specs")
+    click.echo("  " + files.summary().replace("\n", "\n  "))
+    for path in (files.segment_file, *files.spec_files):
+        click.echo(f"  --- {path}")
+        click.echo("  " + path.read_text().rstrip().replace("\n", "\n  "))
 
 
 def print_summary(settings: Settings, trained: list, closed: list) -> None:

@@ -657,7 +657,8 @@ def _read_file(path: Path, columns: dict[str, str]) -> tuple[_File | None, list[
 
 
 def _read_library(directory: Path) -> tuple[list[_File], list[Problem]]:
-    paths = sorted([*directory.glob("*.yml"), *directory.glob("*.yaml")])
+    # generated/: the persona segments `holdout campaign split` writes, loaded and checked like any other file
+    paths = sorted([*directory.glob("*.yml"), *directory.glob("*.yaml"), *directory.glob("generated/*.yml")])
     if not paths:
         return [], [Problem(str(directory), None, "(directory)", "no *.yml segment files found")]
     files, problems = [], []

@@ -57,6 +57,8 @@ OPS_DDL = [
     # personas' power and how they were found (issue 16); warehouses from before gain the columns, null
     "alter table ops.campaign_persona_results add column if not exists uplift_mde double",
     "alter table ops.campaign_persona_results add column if not exists persona_method varchar",
+    # the persona's definition as data (JSON), read by `holdout campaign split` to write its segment (issue 17)
+    "alter table ops.campaign_persona_results add column if not exists persona_conditions varchar",
     # the offer variant of each test customer of an A/B/n campaign, written with ops.campaign_assignments (its own
     # ledger, so the assignments' columns stay as readers and positional inserts know them)
     """create table if not exists ops.campaign_variant_assignments (

@@ -220,6 +220,20 @@ def close(on: date | None) -> None:
 
 @campaign.command()
 @click.argument("campaign_id")
+def split(campaign_id: str) -> None:
+    """Write the personas of the campaign's latest closed launch as segments and follow-up specs (review the
+    change with `git diff`; follow-ups start as drafts unless the spec says `split_review: false`)."""
+    from holdout.campaigns.spec import SpecError
+    from holdout.campaigns.split import SplitError, split_campaign
+
+    try:
+        click.echo(split_campaign(get_settings(), campaign_id).summary())
+    except (SplitError, SpecError, FileNotFoundError) as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+@campaign.command()
+@click.argument("campaign_id")
 def report(campaign_id: str) -> None:
     """Print a campaign's launches, measured uplift and personas."""
     from holdout.campaigns.close import campaign_report

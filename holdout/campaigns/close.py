@@ -330,12 +330,15 @@ def close_due(settings: Settings, as_of: date | None = None) -> list[ClosedLaunc
         for row in _due_launches(con, as_of):
             measurements.append(measure_launch(settings, con, row))
             log.info("measured %s", row[0])
-    if not measurements:
-        return []
-    with connect(settings=settings) as con:
-        recorded = _record(con, measurements)
-    write_report_index(settings)
-    return recorded
+    if measurements:
+        with connect(settings=settings) as con:
+            recorded = _record(con, measurements)
+        write_report_index(settings)
+    # `optimize: split` campaigns: persona segments and follow-up specs (also catches up a close killed before)
+    from holdout.campaigns.split import split_after_close
+
+    split_after_close(settings)
+    return recorded if measurements else []
 
 
 PROGRAM_REPORT = "program.html"  # beside index.html; written by holdout.program.report

@@ -203,9 +203,11 @@ def due_campaigns(settings: Settings, on: date | None = None) -> list[CampaignSp
             }
         finally:
             con.close()
+    # an active follow-up of a split replaces its campaign (holdout.campaigns.split); a draft launches never
+    replaced = {s.split_of for s in specs if s.split_of and s.status == "active"}
     due = []
     for spec in specs:
-        if spec.schedule == "manual" or spec.start_date > on:
+        if spec.schedule == "manual" or spec.start_date > on or spec.status == "draft" or spec.id in replaced:
             continue
         if spec.schedule == "once":
             if not any(cid == spec.id for cid, _ in launched):
@@ -843,7 +845,13 @@ def launch_campaign(
 ) -> LaunchOutcome:
     """Plan, gate, record and activate one campaign. Idempotent per (campaign, date). `inject` is a
     demo/testing fault injection (`holdout.campaigns.faults`). Raises GateFailed when the gate blocks the launch."""
-    get_spec(settings, campaign_id)  # an invalid or unknown spec stops here (SpecError), before any state
+    # an invalid or unknown spec stops here (SpecError), before any state; so does a split's follow-up awaiting
+    # review (holdout.campaigns.split)
+    spec = get_spec(settings, campaign_id)
+    if spec.status == "draft" and not dry_run:
+        raise AudienceError(
+            f"{spec.path or campaign_id}: status: draft: approve it (status: active) to launch"
+        )
     launch_date = launch_date or as_of_date(settings)
     launch_id = launch_id_for(campaign_id, launch_date)
     timings: dict[str, float] = {}

@@ -151,6 +151,22 @@ class Variant(_Strict):
         return value
 
 
+class Alternative(_Strict):
+    """An offer to test on the personas a split marks `rework` (`holdout campaign split`): it becomes one
+    variant of the rework follow-up campaign. `cost` per contact (contact and offer), as a variant's."""
+
+    id: str
+    offer: Offer
+    cost: Annotated[float, Field(strict=True, ge=0)] = 0.0
+
+    @field_validator("id")
+    @classmethod
+    def _id_format(cls, value: str) -> str:
+        if not ID_PATTERN.fullmatch(value):
+            raise ValueError(f"must be lowercase letters, digits, '-' or '_', got {value!r}")
+        return value
+
+
 class FrequencyCap(_Strict):
     max_contacts: Annotated[int, Field(strict=True, ge=1)]
     per_days: Annotated[int, Field(strict=True, ge=1)]
@@ -227,10 +243,22 @@ class CampaignSpec(_Strict):
     transactional: Annotated[bool, Field(strict=True)] = False
     # A/B/n: two or more offers sharing the one control group; their shares and control_share add up to 1
     variants: tuple[Variant, ...] = ()
+    # split and re-test (holdout.campaigns.split): offers for the `rework` personas; `optimize: split` splits
+    # after every close; `split_review` makes the generated follow-ups start as drafts until a marketer approves
+    alternatives: tuple[Alternative, ...] = ()
+    optimize: Literal["none", "split"] = "none"
+    split_review: Annotated[bool, Field(strict=True)] = True
+    # `draft`: valid but never launched (a generated follow-up awaiting review); `active`: launched as scheduled
+    status: Literal["active", "draft"] = "active"
+    # the campaign this one was split from (written by holdout.campaigns.split; an active follow-up replaces it)
+    split_of: str | None = None
     _path: str = PrivateAttr("")
 
     @model_validator(mode="after")
     def _variant_shares(self) -> CampaignSpec:
+        alternatives = [a.id for a in self.alternatives]
+        if len(set(alternatives)) < len(alternatives):
+            raise ValueError(f"alternatives: ids must be unique, got {', '.join(alternatives)}")
         if not self.variants:
             if self.offer is None:
                 raise ValueError("offer: required (or declare `variants`, each with its offer)")

@@ -59,6 +59,7 @@ the group is too small for its variance), ``not_at_all`` -> ``stop``.
 from __future__ import annotations
 
 import itertools
+import json
 import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
@@ -157,7 +158,23 @@ class Persona:
             "recommendation": self.recommendation,
             "uplift_mde": self.mde,
             "persona_method": self.found_by,
+            "persona_conditions": self.conditions_json(),
         }
+
+    def conditions_json(self) -> str:
+        """The definition as data (what `holdout campaign split` turns into a segment): the conditions, all
+        of which hold, and the personas whose customers are excluded (a customer belongs to the first match)."""
+        conds = [
+            {
+                "feature": c.feature,
+                "kind": c.kind,
+                "values": [v.item() if hasattr(v, "item") else v for v in c.values],
+                "low": c.low if math.isfinite(c.low) else None,
+                "high": c.high if math.isfinite(c.high) else None,
+            }
+            for c in self.conditions
+        ]
+        return json.dumps({"all_of": conds, "excludes": list(self.excludes)}, sort_keys=True)
 
 
 @dataclass

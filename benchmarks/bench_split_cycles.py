@@ -1,0 +1,301 @@
+"""The optimization cycle, measured (issue 17): split and re-test against never splitting.
+
+    .venv/bin/python benchmarks/bench_split_cycles.py                          # 20,000 customers, seeds 42 7 11
+    .venv/bin/python benchmarks/bench_split_cycles.py --customers 5000 --seeds 1 2 3 --cycles 3
+
+Reads `ground_truth/` (benchmarks are the only code besides `holdout policy evaluate` that may). It reuses the
+policy evaluation's machinery rather than a simulator of its own: `holdout.policy.evaluate.make_world` (one
+generated and built world per seed), `Truth.uplift` (the true expected extra revenue of an offer, as `simulate`
+computes it) and `Truth.observed_revenue` (window revenue drawn by the generator's order process, what a close
+measures). Eligibility is the launch path's (`eligible_audience`), groups the launch path's hash
+(`assign_groups`), personas the close's (`discover_personas`), the follow-up rule the split's
+(`holdout.campaigns.split`: keep with `keep_control_share`, retest, rework with the alternatives, stop excluded).
+
+A recurring campaign (the win-back e-mail of `campaigns/`, every `cycle_days`, with two `alternatives`) runs
+`cycles` launches on the same customers in two arms:
+
+- A never splits: every cycle the whole eligible audience, the campaign's offer and control share;
+- B splits after every close: each single-offer group is split into its personas; keep and retest personas get
+  the group's offer again (keep with the power-based control share), rework personas get the alternatives as
+  A/B variants, stop personas nothing. A variant group is resolved at its close: the variant with the highest
+  observed net uplift over control is kept when the lower end of its 95 % interval is above zero, else the
+  group stops.
+
+Per cycle and arm: contacts (test customers), true incremental revenue in total and per contact, the same net
+of contact and offer costs, and the groups targeted. Differences B - A with a 95 % t-interval over seeds.
+The generator's planted effects are used as they are.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from holdout.campaigns.assignment import assign_groups  # noqa: E402
+from holdout.campaigns.audience import PROFILE_COLUMNS, eligible_audience  # noqa: E402
+from holdout.campaigns.spec import CampaignSpec  # noqa: E402
+from holdout.campaigns.split import keep_control_share  # noqa: E402
+from holdout.config import Settings  # noqa: E402
+from holdout.measure.personas import assign_personas, discover_personas  # noqa: E402
+from holdout.measure.uplift import welch_from_stats  # noqa: E402
+from holdout.policy.evaluate import Truth, _interval, make_world  # noqa: E402
+from holdout.warehouse import open_read_only  # noqa: E402
+
+BASE_SPEC = ROOT / "campaigns" / "winback_discount_email.yml"
+ALTERNATIVES = [
+    {"id": "gift", "offer": {"kind": "gift", "code": "GIFT-WB"}, "cost": 0.02},
+    {"id": "content", "offer": {"kind": "content", "code": None}, "cost": 0.02},
+]
+
+
+@dataclass
+class Group:
+    """Who (a path of persona memberships inside the audience) gets what (one offer, or variants)."""
+
+    name: str
+    path: tuple = ()  # ((personas, persona_id), ...)
+    offers: tuple[CampaignSpec, ...] = ()  # one spec per offer; two or more = A/B variants
+    control_share: float = 0.2
+    last: dict = field(default_factory=dict)  # the close's data: frame with group, variant, revenue
+
+
+def base_spec(cycle_days: int) -> CampaignSpec:
+    import yaml
+
+    raw = yaml.safe_load(BASE_SPEC.read_text())
+    raw.update(schedule={"every": cycle_days}, optimize="split", alternatives=ALTERNATIVES)
+    return CampaignSpec.model_validate(raw)
+
+
+def offer_spec(base: CampaignSpec, alternative: dict) -> CampaignSpec:
+    """The base campaign with an alternative's offer and cost (what a rework follow-up's variant sends)."""
+    return base.model_copy(
+        update={
+            "id": f"{base.id}-{alternative['id']}",
+            "offer": base.offer.model_validate(alternative["offer"]),
+            "cost_per_contact": alternative["cost"],
+        }
+    )
+
+
+def members(frame: pd.DataFrame, group: Group) -> np.ndarray:
+    inside = np.ones(len(frame), dtype=bool)
+    for personas, pid in group.path:
+        inside &= (assign_personas(frame, personas) == pid).to_numpy()
+    return inside
+
+
+def run_cycle(
+    truth: Truth, frame: pd.DataFrame, groups: list[Group], day: date, seed: int, cycle: int
+) -> dict:
+    """Launch every group on `day`: groups, draws of observed revenue, true value of the test customers."""
+    taken = np.zeros(len(frame), dtype=bool)
+    contacts, gross, net, targeted = 0, 0.0, 0.0, 0
+    for g, group in enumerate(groups):
+        inside = members(frame, group) & ~taken
+        taken |= inside
+        sub = frame[inside].reset_index(drop=True)
+        if sub.empty:
+            group.last = {}
+            continue
+        targeted += 1
+        variants = [(s.id, (1 - group.control_share) / len(group.offers)) for s in group.offers]
+        assigned = assign_groups(
+            f"{group.offers[0].id}:{group.name}",
+            sub["customer_id"],
+            group.control_share,
+            variants if len(group.offers) > 1 else (),
+        )
+        treated = (assigned["group"] == "test").to_numpy()
+        offer = np.zeros(len(sub), dtype=int)
+        if len(group.offers) > 1:
+            offer = (
+                assigned["variant"].map({s.id: j for j, s in enumerate(group.offers)}).fillna(0).astype(int)
+            )
+            offer = offer.to_numpy()
+        pos = truth.positions(list(sub["customer_id"]))
+        rng = np.random.default_rng([seed, 17_000, cycle, g])
+        y = truth.observed_revenue(pos, list(group.offers), offer, treated, day, rng)
+        for j, spec in enumerate(group.offers):
+            mine = treated & (offer == j)
+            uplift = truth.uplift(pos[mine], spec, day)
+            contacts += int(mine.sum())
+            gross += float(uplift.sum())
+            net += float(uplift.sum() - spec.cost_per_contact * mine.sum())
+        costs = np.array([s.cost_per_contact for s in group.offers])[offer]
+        group.last = {
+            "frame": sub.assign(
+                group=np.where(treated, "test", "control"), revenue=y, cost=costs, offer=offer
+            )
+        }
+    return {"contacts": contacts, "gross": gross, "net": net, "groups": targeted}
+
+
+def split_groups(groups: list[Group], features: list[str], seed: int, base: CampaignSpec) -> list[Group]:
+    """After the close: every group replaced by its follow-ups (the split's rules, module doc)."""
+    out: list[Group] = []
+    for group in groups:
+        data = group.last.get("frame")
+        if data is None:
+            continue
+        if len(group.offers) > 1:
+            winner = _variant_winner(data, group)
+            if winner is not None:
+                out.append(Group(f"{group.name}.{winner.id}", group.path, (winner,), group.control_share))
+            continue
+        spec = group.offers[0]
+        found = discover_personas(
+            data,
+            treatment_col="group",
+            outcome_col="revenue",
+            feature_cols=_usable(data, features),
+            seed=seed,
+            cost_per_contact=spec.cost_per_contact,
+        )
+        for p in found.personas:
+            path = (*group.path, (found.personas, p.persona_id)) if len(found.personas) > 1 else group.path
+            name = f"{group.name}.{p.persona_id}"
+            if p.recommendation == "keep":
+                row = {
+                    "test_customers": p.n_test,
+                    "control_customers": p.n_control,
+                    "uplift_mde": p.mde,
+                    "uplift": p.uplift,
+                }
+                out.append(Group(name, path, (spec,), keep_control_share(row, group.control_share)))
+            elif p.recommendation == "retest":
+                out.append(Group(name, path, (spec,), group.control_share))
+            elif p.recommendation == "rework":
+                alternatives = tuple(offer_spec(base, a) for a in ALTERNATIVES)
+                out.append(Group(name, path, alternatives, base.control_share))
+    return out
+
+
+def _usable(frame: pd.DataFrame, features: list[str]) -> list[str]:
+    return [c for c in features if c in frame.columns and frame[c].notna().any()]
+
+
+def _variant_winner(data: pd.DataFrame, group: Group) -> CampaignSpec | None:
+    net = data["revenue"] - np.where(data["group"] == "test", data["cost"], 0.0)
+    control = net[data["group"] == "control"]
+    best, best_low = None, -math.inf
+    for j, spec in enumerate(group.offers):
+        arm = net[(data["group"] == "test") & (data["offer"] == j)]
+        if len(arm) < 2 or len(control) < 2:
+            continue
+        w = welch_from_stats(arm.mean(), arm.var(), len(arm), control.mean(), control.var(), len(control))
+        if float(w["ci_low"]) > 0 and float(w["uplift"]) > best_low:
+            best, best_low = spec, float(w["uplift"])
+    return best
+
+
+def run_seed(home: Path, customers: int, seed: int, cycles: int, cycle_days: int) -> list[dict]:
+    """Generate and build the seed's world (reused when it exists), then run both arms on it."""
+    start, days = date(2024, 11, 1), 730
+    world = make_world(home / f"seed-{seed}", customers, seed, start, days)
+    return run_world(world, seed, cycles, cycle_days, start + timedelta(days=days))
+
+
+def run_world(world: Settings, seed: int, cycles: int, cycle_days: int, first: date) -> list[dict]:
+    """Both arms over `cycles` launches from `first` on a generated, built, never simulated world."""
+    truth = Truth(world)
+    base = base_spec(cycle_days)
+    con = open_read_only(world)
+    try:
+        frame = eligible_audience(con, base, first, f"{base.id}-bench")[0].reset_index(drop=True)
+    finally:
+        con.close()
+    features = [c for c in PROFILE_COLUMNS if c in frame.columns]
+    arms = {arm: [Group("all", (), (base,), base.control_share)] for arm in ("A", "B")}
+    rows = []
+    for cycle in range(cycles):
+        day = first + timedelta(days=cycle * cycle_days)
+        for arm, groups in arms.items():
+            result = run_cycle(truth, frame, groups, day, seed, cycle)
+            rows.append({"seed": seed, "cycle": cycle + 1, "arm": arm, **result})
+            if arm == "B":
+                arms["B"] = split_groups(groups, features, seed + cycle, base)
+    return rows
+
+
+def summarize(rows: list[dict]) -> dict:
+    frame = pd.DataFrame(rows)
+    frame["gross_per_contact"] = frame["gross"] / frame["contacts"].clip(lower=1)
+    frame["net_per_contact"] = frame["net"] / frame["contacts"].clip(lower=1)
+    out = {"cycles": []}
+    for cycle, per in frame.groupby("cycle"):
+        a = per[per["arm"] == "A"].set_index("seed")
+        b = per[per["arm"] == "B"].set_index("seed")
+        entry = {"cycle": int(cycle)}
+        for metric in ("contacts", "groups", "gross", "net", "gross_per_contact", "net_per_contact"):
+            entry[metric] = {
+                "A": _interval(list(a[metric])),
+                "B": _interval(list(b[metric])),
+                "B_minus_A": _interval(list(b[metric] - a.loc[b.index, metric])),
+            }
+        out["cycles"].append(entry)
+    return out
+
+
+def markdown(summary: dict, params: dict) -> str:
+    lines = [
+        f"{params['customers']:,} customers, seeds {params['seeds']}, {params['cycles']} cycles every "
+        f"{params['cycle_days']} days ({params['seconds']:.0f} s). Mean over seeds; B - A with a 95 % t-interval "
+        "over seeds. EUR, true incremental revenue of the test customers.",
+        "",
+        "| cycle | metric | arm A | arm B | B - A [95 % interval] |",
+        "|---|---|---:|---:|---|",
+    ]
+    names = {
+        "contacts": "contacts",
+        "groups": "groups targeted",
+        "gross_per_contact": "incremental / contact",
+        "net": "total incremental, net of costs",
+        "gross": "total incremental (gross)",
+        "net_per_contact": "net / contact",
+    }
+    for entry in summary["cycles"]:
+        for metric, label in names.items():
+            a, b, d = entry[metric]["A"], entry[metric]["B"], entry[metric]["B_minus_A"]
+            lines.append(
+                f"| {entry['cycle']} | {label} | {a[0]:,.2f} | {b[0]:,.2f} | {d[0]:+,.2f} [{d[1]:+,.2f}, {d[2]:+,.2f}] |"
+            )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--customers", type=int, default=20_000)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[42, 7, 11])
+    parser.add_argument("--cycles", type=int, default=3)
+    parser.add_argument("--cycle-days", type=int, default=21)
+    parser.add_argument("--work", type=Path, default=Path("/tmp/holdout-split-bench"))
+    args = parser.parse_args(argv)
+    t0 = time.perf_counter()
+    rows = []
+    for seed in args.seeds:
+        rows += run_seed(args.work, args.customers, seed, args.cycles, args.cycle_days)
+        print(f"seed {seed}: {time.perf_counter() - t0:.0f} s", flush=True)
+    params = {**vars(args), "work": str(args.work), "seconds": time.perf_counter() - t0}
+    summary = {"params": params, **summarize(rows), "rows": rows}
+    summary["markdown"] = markdown(summary, params)
+    args.work.mkdir(parents=True, exist_ok=True)
+    (args.work / "split_cycles.json").write_text(json.dumps(summary, indent=2, default=str))
+    print(summary["markdown"])
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

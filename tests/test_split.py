@@ -1,0 +1,308 @@
+"""Split and re-test (issue 17): persona segments and follow-up specs from a closed campaign."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from datetime import date, datetime
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from holdout import segments as seglib
+from holdout.campaigns.spec import CampaignSpec, load_all
+from holdout.campaigns.split import keep_control_share, render_split, segment_id
+from holdout.measure.personas import Condition, Persona, assign_personas
+
+SPEC = {
+    "id": "winback-split",
+    "name": "Win-back split",
+    "audience": {"any_of": ["lifecycle__at_risk", "lifecycle__churned"], "none_of": ["test_accounts"]},
+    "channel": "email",
+    "offer": {"kind": "winback", "code": "COMEBACK20"},
+    "cost_per_contact": 0.02,
+    "control_share": 0.2,
+    "response_window_days": 21,
+    "start_date": "2026-10-01",
+    "schedule": {"every": 21},
+    "optimize": "split",
+    "alternatives": [
+        {"id": "gift", "offer": {"kind": "gift", "code": "GIFT"}, "cost": 0.5},
+        {"id": "collection", "offer": {"kind": "new_collection", "code": "NEW"}, "cost": 0.05},
+    ],
+}
+
+
+def _persona(pid: str, conditions, excludes, recommendation: str, uplift: float = 2.0) -> Persona:
+    return Persona(
+        persona_id=pid,
+        definition=" AND ".join(c.label for c in conditions) or "everyone else",
+        conditions=tuple(conditions),
+        excludes=tuple(excludes),
+        n_test=4000,
+        n_control=1000,
+        n_test_estimation=2000,
+        n_control_estimation=500,
+        share_of_audience=0.3,
+        mean_test=10.0,
+        mean_control=8.0,
+        uplift=uplift,
+        ci_low=uplift - 1.0,
+        ci_high=uplift + 1.0,
+        p_value=0.01,
+        p_value_holm=0.02,
+        incremental_revenue=uplift * 4000,
+        discovery_uplift=uplift,
+        discovery_z=3.0,
+        verdict="very_well",
+        harmful=False,
+        recommendation=recommendation,
+        mde=0.5,
+    )
+
+
+def _personas() -> list[Persona]:
+    recent = Condition("recency_days", "range", "recency_days < 60", high=60.0)
+    loyal = Condition("orders_count", "range", "orders_count >= 3", low=3.0)
+    country = Condition("country", "in", "country = DE", values=("DE",))
+    no_age = Condition("age", "missing", "age is missing")
+    return [
+        _persona("P1", [recent, loyal], (), "keep"),
+        _persona("P2", [country], ("P1",), "rework", 0.3),
+        _persona("P3", [no_age], ("P1", "P2"), "stop", -0.5),
+        _persona("P4", [], ("P1", "P2", "P3"), "retest", 0.1),
+    ]
+
+
+def _rows(personas: list[Persona]) -> tuple[dict, list[dict]]:
+    info = {
+        "launch_id": "winback-split-2026-10-01",
+        "launch_date": date(2026, 10, 1),
+        "window_end": date(2026, 10, 22),
+        "closed_at": datetime(2026, 10, 23, 6, 0),
+    }
+    return info, [p.to_record() for p in personas]
+
+
+def _frame(n: int = 4000) -> pd.DataFrame:
+    rng = np.random.default_rng(3)
+    frame = pd.DataFrame(
+        {
+            "customer_id": [f"c{i:05d}" for i in range(n)],
+            "recency_days": rng.integers(0, 200, n).astype(float),
+            "orders_count": rng.integers(0, 8, n).astype(float),
+            "country": rng.choice(["DE", "FR", "NL"], n).astype(object),
+            "age": rng.integers(18, 80, n).astype(float),
+        }
+    )
+    for column in (
+        "recency_days",
+        "orders_count",
+        "age",
+    ):  # missing values must land where the persona puts them
+        frame.loc[rng.random(n) < 0.1, column] = np.nan
+    frame.loc[rng.random(n) < 0.1, "country"] = None
+    return frame
+
+
+def test_persona_segments_select_exactly_the_personas_customers_and_render_deterministically():
+    spec = CampaignSpec.model_validate(SPEC)
+    personas = _personas()
+    info, rows = _rows(personas)
+    segment_text, specs, actions = render_split(spec, info, rows)
+    assert render_split(spec, info, rows) == (
+        segment_text,
+        specs,
+        actions,
+    )  # byte-identical on the same input
+
+    # the segments, compiled by the library from their typed conditions, select what the persona rules select
+    doc = yaml.safe_load(segment_text)
+    seglib.SegmentFile.model_validate(doc, context={"columns": seglib.profile_columns()})
+    frame = _frame()
+    expected = assign_personas(frame, personas)
+    con = duckdb.connect()
+    con.register("dim_customers", frame)
+    for segment in doc["segments"]:
+        pid = segment["id"].rsplit("_", 1)[-1].upper()
+        members = {
+            r[0]
+            for r in con.execute(
+                f"select customer_id from dim_customers where {seglib.compile_sql(segment['where'])}"
+            ).fetchall()
+        }
+        assert members == set(frame.loc[expected == pid, "customer_id"]), pid
+        persona = next(p for p in personas if p.persona_id == pid)
+        provenance = f"interval [{persona.ci_low:+.2f}, {persona.ci_high:+.2f}]"
+        assert (
+            "launch winback-split-2026-10-01" in segment["description"]
+            and provenance in segment["description"]
+        )
+    assert len(doc["segments"]) == 4
+
+    # keep, rework (the alternatives as variants), stop excluded, retest; all follow-ups drafts of the split
+    assert [(pid, target) for pid, _rec, target in actions] == [
+        ("P1", "winback-split--p1-keep"),
+        ("P2", "winback-split--p2-rework"),
+        ("P3", "excluded"),
+        ("P4", "winback-split--p4-retest"),
+    ]
+    follow = {name: CampaignSpec.model_validate(yaml.safe_load(text)) for name, text in specs.items()}
+    keep, rework = follow["winback-split--p1-keep.yml"], follow["winback-split--p2-rework.yml"]
+    retest = follow["winback-split--p4-retest.yml"]
+    assert all(s.status == "draft" and s.split_of == spec.id and not s.transactional for s in follow.values())
+    assert keep.audience.all_of == (segment_id(spec.id, "P1"),) and keep.audience.none_of == (
+        "test_accounts",
+    )
+    assert keep.offer == spec.offer and keep.control_share < spec.control_share
+    assert [v.id for v in rework.variants] == ["gift", "collection"] and rework.offer is None
+    assert retest.control_share == spec.control_share
+    assert keep.start_date == date(2026, 10, 22)  # the parent's next scheduled date after the window
+    # definitions only: no customer id in any generated file
+    assert not any(cid in text for cid in frame["customer_id"] for text in [segment_text, *specs.values()])
+
+
+def test_keep_control_share_follows_power():
+    row = {"test_customers": 4000, "control_customers": 1000, "uplift_mde": 0.5, "uplift": 2.0}
+    assert keep_control_share(row, 0.2) == 0.05  # a large uplift is detectable with a small control group
+    # the full persona's MDE at 20 % control is 0.5 / sqrt(2) = 0.35: 0.45 still allows 15 %, 0.3 allows no cut
+    assert keep_control_share({**row, "uplift": 0.45}, 0.2) == 0.15
+    assert keep_control_share({**row, "uplift": 0.3}, 0.2) == 0.2
+    assert keep_control_share({**row, "uplift": -1.0}, 0.2) == 0.2
+
+
+def test_split_review_false_makes_active_follow_ups_that_replace_the_parent(tmp_path, monkeypatch):
+    from holdout.campaigns.launch import due_campaigns
+    from holdout.config import get_settings
+
+    spec = CampaignSpec.model_validate({**SPEC, "split_review": False})
+    segment_text, specs, _ = render_split(spec, *_rows(_personas()))
+    campaigns, segments = tmp_path / "campaigns", tmp_path / "segments"
+    campaigns.mkdir()
+    shutil.copytree(get_settings().segments_dir, segments, ignore=shutil.ignore_patterns("generated"))
+    (segments / "generated").mkdir()
+    (segments / "generated" / "winback-split.yml").write_text(segment_text)
+    monkeypatch.setenv("HOLDOUT_SEGMENTS_DIR", str(segments))
+    (campaigns / "winback-split.yml").write_text(yaml.safe_dump({**SPEC, "split_review": False}))
+    monkeypatch.setenv("HOLDOUT_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("HOLDOUT_CAMPAIGNS_DIR", str(campaigns))
+    settings = get_settings()
+    on = date(2026, 10, 22)
+    assert [s.id for s in due_campaigns(settings, on)] == ["winback-split"]
+    for name, text in specs.items():
+        (campaigns / name).write_text(text)
+    specs_loaded, problems = load_all(settings)  # the library, generated/ included, knows the new segments
+    assert problems == [] and all(s.status == "active" for s in specs_loaded)
+    due = due_campaigns(settings, on)
+    assert {s.id for s in due} == {
+        "winback-split--p1-keep",
+        "winback-split--p2-rework",
+        "winback-split--p4-retest",
+    }
+    # a marketer blocks one by setting it back to draft
+    keep = campaigns / "winback-split--p1-keep.yml"
+    keep.write_text(keep.read_text().replace("status: active", "status: draft"))
+    assert "winback-split--p1-keep" not in {s.id for s in due_campaigns(settings, on)}
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+def test_optimize_split_on_close_writes_loadable_files_and_reaches_no_erased_or_global_control(
+    fresh_home, tmp_path, monkeypatch
+):
+    """Launch an `optimize: split` campaign, simulate its window, close: the close writes the split; after a
+    build the follow-ups validate against marts.dim_segments, and an approved follow-up's launch reaches no
+    erased and no global-control customer."""
+    from holdout.build import build
+    from holdout.campaigns import launch as launch_mod
+    from holdout.campaigns.close import close_due
+    from holdout.config import get_settings
+    from holdout.generate import simulate
+    from holdout.warehouse import as_of_date, open_read_only
+
+    campaigns, segments = tmp_path / "campaigns", tmp_path / "segments"
+    campaigns.mkdir()
+    shutil.copytree(get_settings().segments_dir, segments, ignore=shutil.ignore_patterns("generated"))
+    monkeypatch.setenv("HOLDOUT_CAMPAIGNS_DIR", str(campaigns))
+    monkeypatch.setenv("HOLDOUT_SEGMENTS_DIR", str(segments))
+    settings = get_settings()
+    d = as_of_date(settings)
+    audience = {"any_of": ["lifecycle__active", "lifecycle__at_risk", "lifecycle__churned", "lifecycle__vip"]}
+    spec = {**SPEC, "audience": audience, "start_date": d.isoformat(), "control_share": 0.3}
+    (campaigns / "winback-split.yml").write_text(yaml.safe_dump(spec))
+    [outcome] = launch_mod.launch_due(settings, d)
+    assert outcome.status == "launched"
+    simulate(settings, 21, progress=False)
+    build(settings, progress=False, echo=lambda _m: None)
+    assert close_due(settings)
+    generated = segments / "generated" / "winback-split.yml"
+    follow_ups = sorted(campaigns.glob("winback-split--*.yml"))
+    assert generated.exists() and follow_ups, "the close wrote no split"
+    first = {p: p.read_bytes() for p in [generated, *follow_ups]}
+    close_due(settings)  # a re-run of the close rewrites nothing
+    assert {p: p.read_bytes() for p in [generated, *follow_ups]} == first
+
+    build(settings, progress=False, echo=lambda _m: None)  # the library (with generated/) feeds dim_segments
+    specs, problems = load_all(settings)
+    assert problems == [], problems
+    drafts = [s for s in specs if s.split_of == "winback-split"]
+    assert drafts and all(s.status == "draft" for s in drafts)
+    target = drafts[0]
+    path = campaigns / f"{target.id}.yml"
+    path.write_text(path.read_text().replace("status: draft", "status: active"))  # the marketer approves
+    launch_date = target.start_date
+    outcome = launch_mod.launch_campaign(settings, target.id, launch_date)
+    assert outcome.status == "launched"
+    con = open_read_only(settings)
+    try:
+        leaked = con.execute(
+            """
+            select count(*) from ops.campaign_assignments as a
+            join ops.global_control_members as g using (customer_id)
+            where a.launch_id = ? and g.is_member and ? between g.period_start and g.period_end""",
+            [outcome.launch_id, launch_date],
+        ).fetchone()[0]
+        assigned = con.execute(
+            "select count(*) from ops.campaign_assignments where launch_id = ?", [outcome.launch_id]
+        ).fetchone()[0]
+    finally:
+        con.close()
+    assert assigned > 0 and leaked == 0
+    assert Path(generated).read_text().startswith("# Generated by `holdout campaign split winback-split`")
+
+
+def _bench():
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_split_cycles.py"
+    spec = importlib.util.spec_from_file_location("bench_split_cycles", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.integration
+def test_cycle_benchmark_at_a_small_size(built_home):
+    """The cycle benchmark on the fixture's world (read only): both arms launch the same first cycle, arm B then
+    targets the split's follow-up groups, and the summary gives B - A per cycle."""
+    from holdout.warehouse import as_of_date
+
+    bench = _bench()
+    first = as_of_date(built_home)
+    rows = bench.run_world(built_home, 7, 2, 21, first)
+    assert [(r["cycle"], r["arm"]) for r in rows] == [(1, "A"), (1, "B"), (2, "A"), (2, "B")]
+    a1, b1, a2, b2 = rows
+    assert {k: a1[k] for k in ("contacts", "gross", "net")} == {
+        k: b1[k] for k in ("contacts", "gross", "net")
+    }
+    assert a1["contacts"] > 0 and a2["contacts"] == a1["contacts"] and a1["groups"] == a2["groups"] == 1
+    assert all(np.isfinite([r["gross"], r["net"]]).all() for r in rows)
+    assert b2["net"] != a2["net"] or b2["contacts"] != a2["contacts"] or b2["groups"] != 1  # B did split
+    summary = bench.summarize(rows)
+    assert [c["cycle"] for c in summary["cycles"]] == [1, 2]
+    assert summary["cycles"][1]["net"]["B_minus_A"][0] == pytest.approx(b2["net"] - a2["net"])
