@@ -31,7 +31,7 @@ from scipy.stats import spearmanr
 STRONG_NUISANCE = {"num_leaves": 7, "min_child_samples": 200, "n_estimators": 150}
 VARIANTS: dict[str, dict] = {
     "raw (before)": {"winsorize": None, "calibrate": False},
-    "winsor 0.99 + blend (new default)": {},
+    "winsor 0.99 + blend": {"winsorize": 0.99, "calibrate": True},
     "winsor 0.99 only": {"winsorize": 0.99, "calibrate": False},
     **{
         f"w99 strong leaf{share * 100:.0f}": {
