@@ -51,13 +51,14 @@ FINAL_PARAMS: dict[str, Any] = {
     "colsample_bytree": 0.8,
     "reg_lambda": 5.0,
 }
+# Final-stage leaves hold at least this share of the customers (``final_params={"min_leaf_share": ...}``).
 MIN_LEAF_SHARE = 0.005
 # Propensities are clipped away from 0 and 1 so one customer can never dominate the pseudo-outcomes.
 _PROPENSITY_CLIP = (0.01, 0.99)
 # Calibration never shrinks below this: a model whose held-out slope is ~0 still keeps its order (ranking is what
 # personas use), while its values sit next to the campaign's average effect.
 MIN_SHRINKAGE = 0.05
-FIXED_PRIOR = True
+# The proportional prior is used only when the average effect is this many standard errors away from zero.
 PRIOR_MIN_Z = 1.96
 # Continuous outcomes (revenue) are heavy-tailed: one big order in a small control arm moves a leaf's mean more
 # than the whole planted effect. With ``winsorize`` the nuisance models and pseudo-outcomes see the outcome capped
@@ -195,19 +196,19 @@ def fit_uplift(
     ``propensity`` is P(treated): a number, or one per customer when pooled launches had different test
     shares; ``None`` takes the treated share of the data, which is exact for one randomized assignment.
     ``winsorize`` caps a continuous outcome at that quantile of its non-zero magnitudes (``None``: raw).
-    ``calibrate`` combines two estimates by the best linear predictor of the pseudo-outcomes on their
-    cross-fitted (out-of-fold) versions (Chernozhukov et al. 2018, "generic machine learning inference on
-    heterogeneous treatment effects"):
+    ``calibrate`` (off by default; see BENCHMARKS.md "Uplift models" for when it helped and when not) adds two
+    things, judged on cross-fitted (out-of-fold) predictions as in the best-linear-predictor calibration of
+    Chernozhukov et al. 2018 ("generic machine learning inference on heterogeneous treatment effects"):
 
-    * the DR effect model above, shrunk toward the average effect when its spread is mostly noise;
     * a proportional prior ``lift * level(x)``: the expected outcome ``level(x)`` learnt from *both* arms (far
       more customers than the control arm alone), times the campaign's relative lift (average effect / average
       level). Campaign effects in retail are mostly multiplicative (a campaign raises the purchase rate by some
-      share), so customers who buy more gain more in money; the prior carries that with much less noise than
-      the difference of two arm models.
-
-    Each weight is clipped to [0, 1] (the DR weight to at least ``MIN_SHRINKAGE``, so its order survives). With
-    ``calibrate=False`` the DR model's predictions are returned as fitted.
+      share), so customers who buy more gain more in money. It is used, with weight 1 (its mean is already the
+      average effect), only when the average effect is at least ``PRIOR_MIN_Z`` standard errors from zero:
+      with an unsigned average the prior would put the biggest spenders first or last at random;
+    * the DR effect model above, weighted by the slope of the remaining pseudo-outcomes on its out-of-fold
+      predictions, clipped to [``MIN_SHRINKAGE``, 1]: a model whose spread is mostly noise is pulled toward the
+      average effect but keeps its order.
     """
     t = np.asarray(treated).astype(bool)
     yv = np.asarray(y, dtype="float64")
@@ -260,7 +261,7 @@ def fit_uplift(
         z = center / (float(phi.std()) / np.sqrt(len(phi))) if phi.std() > 0 else 0.0
         lift = center / mean_level if mean_level > 0 and abs(z) >= PRIOR_MIN_Z else 0.0
         dr_oof = _oof_effects(xe, phi, fold, n_folds, fin, seed)
-        shrinkage, prior_weight = _blend_weights(phi, dr_oof, lift * level_oof, fixed_prior=FIXED_PRIOR)
+        shrinkage, prior_weight = _blend_weights(phi, dr_oof, lift * level_oof, fixed_prior=True)
         if prior_weight > 0:
             level = _fit_outcome(xe, yv, binary, nuis, seed + 50)
     return UpliftLearner(
@@ -306,9 +307,10 @@ def _oof_effects(
 def _blend_weights(
     phi: np.ndarray, dr: np.ndarray, prior: np.ndarray, fixed_prior: bool = False
 ) -> tuple[float, float]:
-    """Least-squares weights of the centred pseudo-outcomes on the centred DR and prior estimates.
+    """(DR weight, prior weight): least squares of the centred pseudo-outcomes on the centred estimates.
 
-    Each weight lies in [0, 1]; the DR weight is at least ``MIN_SHRINKAGE``. A flat estimate gets weight 0.
+    With ``fixed_prior`` a non-flat prior gets weight 1 and only the DR weight is fitted, on what the prior
+    leaves. Weights lie in [0, 1], the DR weight at least ``MIN_SHRINKAGE``; a flat prior gets weight 0.
     """
     y = phi - phi.mean()
     cols = [c - c.mean() for c in (dr, prior)]
