@@ -328,3 +328,40 @@ def test_train_register_promote_and_load_the_champion(closed_world, tmp_path) ->
         assert champion.predict(frame, "revenue").shape == (len(frame),)
     else:
         assert load_champion(settings, campaign) is None
+
+
+def _multiplicative_world(n: int, seed: int, control_share: float):
+    """Revenue whose planted effect is multiplicative, as the generator's: a campaign raises the purchase rate by
+    a lift that depends on observable columns (short tenure, e-mail opens), so the EUR uplift also scales with
+    how often the customer buys. Baskets are lognormal (heavy-tailed), most customers buy nothing."""
+    rng = np.random.default_rng(seed)
+    x = pd.DataFrame(
+        {
+            "orders_365d": rng.poisson(rng.gamma(1.5, 2.0, n)),
+            "tenure_days": rng.exponential(400, n).round(),
+            "open_rate": rng.beta(2, 3, n),
+            "region": rng.choice(list("NSEW"), n),
+        }
+    )
+    rate = 0.02 + 0.03 * x["orders_365d"].to_numpy()
+    lift = np.where(x["tenure_days"] < 120, 0.8, 0.1) * (0.4 + 1.2 * x["open_rate"].to_numpy())
+    t = rng.random(n) >= control_share
+    bought = rng.random(n) < np.clip(rate * (1 + t * lift), 0, 1)
+    y = bought * rng.lognormal(np.log(60.0) - 0.5, 1.0, n)
+    return x, t, y, rate * lift * 60.0
+
+
+def test_calibrated_learner_ranks_a_planted_multiplicative_effect() -> None:
+    # 6,000 customers, 30 % control: the plain DR-learner ranks the true EUR uplift of unseen customers at
+    # Spearman 0.36 here (its spread is mostly noise); the calibrated blend with the proportional prior at 0.65.
+    x, t, y, _ = _multiplicative_world(6000, seed=2, control_share=0.3)
+    xh, _, _, tauh = _multiplicative_world(3000, seed=102, control_share=0.3)
+    fast = {"nuisance_params": {"n_estimators": 80}, "final_params": {"n_estimators": 80}}
+    plain = fit_uplift(x, t, y, seed=0, propensity=0.7, **fast)
+    model = fit_uplift(x, t, y, seed=0, propensity=0.7, winsorize=0.99, calibrate=True, **fast)
+    assert model.prior_weight > 0 and 0 < model.shrinkage <= 1
+    rho_plain = stats.spearmanr(plain.predict(xh), tauh).statistic
+    rho = stats.spearmanr(model.predict(xh), tauh).statistic
+    assert rho > 0.55 > rho_plain
+    # still money: the average prediction is near the true average effect (+1.4 EUR), not a rescaled score
+    assert abs(model.predict(xh).mean() - tauh.mean()) < 1.5

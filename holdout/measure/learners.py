@@ -51,8 +51,20 @@ FINAL_PARAMS: dict[str, Any] = {
     "colsample_bytree": 0.8,
     "reg_lambda": 5.0,
 }
+# Final-stage leaves hold at least this share of the customers (``final_params={"min_leaf_share": ...}``).
+MIN_LEAF_SHARE = 0.005
 # Propensities are clipped away from 0 and 1 so one customer can never dominate the pseudo-outcomes.
 _PROPENSITY_CLIP = (0.01, 0.99)
+# Calibration never shrinks below this: a model whose held-out slope is ~0 still keeps its order (ranking is what
+# personas use), while its values sit next to the campaign's average effect.
+MIN_SHRINKAGE = 0.05
+# The proportional prior is used only when the average effect is this many standard errors away from zero.
+PRIOR_MIN_Z = 1.96
+# Continuous outcomes (revenue) are heavy-tailed: one big order in a small control arm moves a leaf's mean more
+# than the whole planted effect. With ``winsorize`` the nuisance models and pseudo-outcomes see the outcome capped
+# at a quantile of its non-zero magnitudes (both signs), so the estimate stays in money but no single order
+# dominates. Off by default: on the generated worlds it did not change the ranking measurably (BENCHMARKS.md).
+WINSORIZE_QUANTILE = 0.99
 
 
 @dataclass
@@ -111,8 +123,9 @@ def _predict_outcome(model, x: pd.DataFrame) -> np.ndarray:
 
 def _final_params(n: int, params: Mapping[str, Any]) -> dict[str, Any]:
     out = dict(params)
-    # A leaf must average enough pseudo-outcomes to be more signal than noise: at least 0.5% of customers.
-    out["min_child_samples"] = max(int(out["min_child_samples"]), n // 200)
+    # A leaf must average enough pseudo-outcomes to be more signal than noise: a share of the customers.
+    share = float(out.pop("min_leaf_share", MIN_LEAF_SHARE))
+    out["min_child_samples"] = max(int(out["min_child_samples"]), int(n * share))
     return out
 
 
@@ -137,6 +150,13 @@ class UpliftLearner:
     binary_outcome: bool
     params: dict[str, Any] = field(default_factory=dict)
     oof_pseudo_outcomes: np.ndarray | None = field(default=None, repr=False)
+    # Calibration on customers the models did not see (see ``fit_uplift``): predictions are
+    # ``center + shrinkage * (raw - center) + prior_weight * (lift * level(x) - center)``.
+    center: float = 0.0
+    shrinkage: float = 1.0
+    level: lgb.LGBMModel | None = field(default=None, repr=False)
+    lift: float = 0.0
+    prior_weight: float = 0.0
 
     @property
     def feature_names(self) -> list[str]:
@@ -144,7 +164,13 @@ class UpliftLearner:
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
         """Estimated uplift (treated minus control expected outcome) for each row of ``X``."""
-        return np.asarray(self.final.predict(self.encoding.apply(X)), dtype="float64")
+        xe = self.encoding.apply(X)
+        raw = np.asarray(self.final.predict(xe), dtype="float64")
+        out = self.center + self.shrinkage * (raw - self.center)
+        if self.level is not None and self.prior_weight > 0:
+            prior = self.lift * _predict_outcome(self.level, xe)
+            out = out + self.prior_weight * (prior - self.center)
+        return out
 
     def feature_importance(self) -> pd.Series:
         """Total split gain of each feature in the final (effect) model, largest first."""
@@ -162,11 +188,27 @@ def fit_uplift(
     n_folds: int = 3,
     nuisance_params: Mapping[str, Any] | None = None,
     final_params: Mapping[str, Any] | None = None,
+    winsorize: float | None = None,
+    calibrate: bool = False,
 ) -> UpliftLearner:
     """Fit a cross-fitted DR-learner of the effect of ``treated`` on ``y`` given ``X``.
 
     ``propensity`` is P(treated): a number, or one per customer when pooled launches had different test
     shares; ``None`` takes the treated share of the data, which is exact for one randomized assignment.
+    ``winsorize`` caps a continuous outcome at that quantile of its non-zero magnitudes (``None``: raw).
+    ``calibrate`` (off by default; see BENCHMARKS.md "Uplift models" for when it helped and when not) adds two
+    things, judged on cross-fitted (out-of-fold) predictions as in the best-linear-predictor calibration of
+    Chernozhukov et al. 2018 ("generic machine learning inference on heterogeneous treatment effects"):
+
+    * a proportional prior ``lift * level(x)``: the expected outcome ``level(x)`` learnt from *both* arms (far
+      more customers than the control arm alone), times the campaign's relative lift (average effect / average
+      level). Campaign effects in retail are mostly multiplicative (a campaign raises the purchase rate by some
+      share), so customers who buy more gain more in money. It is used, with weight 1 (its mean is already the
+      average effect), only when the average effect is at least ``PRIOR_MIN_Z`` standard errors from zero:
+      with an unsigned average the prior would put the biggest spenders first or last at random;
+    * the DR effect model above, weighted by the slope of the remaining pseudo-outcomes on its out-of-fold
+      predictions, clipped to [``MIN_SHRINKAGE``, 1]: a model whose spread is mostly noise is pulled toward the
+      average effect but keeps its order.
     """
     t = np.asarray(treated).astype(bool)
     yv = np.asarray(y, dtype="float64")
@@ -190,21 +232,38 @@ def fit_uplift(
     encoding = _Encoding.learn(X)
     xe = encoding.apply(X).reset_index(drop=True)
     binary = _is_binary(yv)
+    if winsorize is not None and not binary:
+        yv = _winsorized(yv, winsorize)
     rng = np.random.default_rng(seed)
     fold = _folds(t, n_folds, rng)
 
     mu0 = np.empty(len(t))
     mu1 = np.empty(len(t))
+    level_oof = np.empty(len(t))
     for k in range(n_folds):
         train, held = fold != k, fold == k
         for arm, mu in ((True, mu1), (False, mu0)):
             rows = train & (t == arm)
             model = _fit_outcome(xe[rows], yv[rows], binary, nuis, seed + k)
             mu[held] = _predict_outcome(model, xe[held])
+        if calibrate:
+            model = _fit_outcome(xe[train], yv[train], binary, nuis, seed + 50 + k)
+            level_oof[held] = _predict_outcome(model, xe[held])
     phi = mu1 - mu0 + t * (yv - mu1) / e - (~t) * (yv - mu0) / (1 - e)
 
     final = lgb.LGBMRegressor(**fin, random_state=seed, verbose=-1, n_jobs=1)
     final.fit(xe, phi)
+    center, shrinkage, level, lift, prior_weight = float(phi.mean()), 1.0, None, 0.0, 0.0
+    if calibrate:
+        mean_level = float(level_oof.mean())
+        # The prior scales by the measured average effect; when that is not clearly away from zero its sign is
+        # a coin flip and the prior would rank the biggest spenders first or last at random: leave it out.
+        z = center / (float(phi.std()) / np.sqrt(len(phi))) if phi.std() > 0 else 0.0
+        lift = center / mean_level if mean_level > 0 and abs(z) >= PRIOR_MIN_Z else 0.0
+        dr_oof = _oof_effects(xe, phi, fold, n_folds, fin, seed)
+        shrinkage, prior_weight = _blend_weights(phi, dr_oof, lift * level_oof, fixed_prior=True)
+        if prior_weight > 0:
+            level = _fit_outcome(xe, yv, binary, nuis, seed + 50)
     return UpliftLearner(
         encoding=encoding,
         final=final,
@@ -214,7 +273,60 @@ def fit_uplift(
         binary_outcome=binary,
         params={"nuisance": nuis, "final": fin},
         oof_pseudo_outcomes=phi,
+        center=center,
+        shrinkage=shrinkage,
+        level=level,
+        lift=lift,
+        prior_weight=prior_weight,
     )
+
+
+def _winsorized(y: np.ndarray, quantile: float) -> np.ndarray:
+    if not 0 < quantile <= 1:
+        raise ValueError(f"winsorize must be a quantile in (0, 1], got {quantile}")
+    nonzero = np.abs(y[y != 0])
+    if nonzero.size == 0:
+        return y
+    cap = float(np.quantile(nonzero, quantile))
+    return np.clip(y, -cap, cap)
+
+
+def _oof_effects(
+    xe: pd.DataFrame, phi: np.ndarray, fold: np.ndarray, n_folds: int, params: Mapping[str, Any], seed: int
+) -> np.ndarray:
+    """The effect model's out-of-fold predictions: each customer's from a final stage that never saw it."""
+    oof = np.empty(len(phi))
+    for k in range(n_folds):
+        train, held = fold != k, fold == k
+        model = lgb.LGBMRegressor(**params, random_state=seed + 100 + k, verbose=-1, n_jobs=1)
+        model.fit(xe[train], phi[train])
+        oof[held] = model.predict(xe[held])
+    return oof
+
+
+def _blend_weights(
+    phi: np.ndarray, dr: np.ndarray, prior: np.ndarray, fixed_prior: bool = False
+) -> tuple[float, float]:
+    """(DR weight, prior weight): least squares of the centred pseudo-outcomes on the centred estimates.
+
+    With ``fixed_prior`` a non-flat prior gets weight 1 and only the DR weight is fitted, on what the prior
+    leaves. Weights lie in [0, 1], the DR weight at least ``MIN_SHRINKAGE``; a flat prior gets weight 0.
+    """
+    y = phi - phi.mean()
+    cols = [c - c.mean() for c in (dr, prior)]
+    usable = [float(c @ c) > 1e-12 * max(1.0, float(y @ y)) for c in cols]
+    weights = [0.0, 0.0]
+    if fixed_prior and usable[1]:
+        y = y - cols[1]
+        weights[1] = 1.0
+        usable[1] = False
+    idx = [i for i in (0, 1) if usable[i]]
+    if idx:
+        a = np.column_stack([cols[i] for i in idx])
+        sol, *_ = np.linalg.lstsq(a, y, rcond=None)
+        for i, w in zip(idx, sol, strict=True):
+            weights[i] = float(np.clip(w, 0.0, 1.0))
+    return max(weights[0], MIN_SHRINKAGE), weights[1]
 
 
 # --- metrics -------------------------------------------------------------------------------------------------
