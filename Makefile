@@ -47,8 +47,10 @@ browser-tool:
 demo: install
 	$(BIN)/holdout demo
 
+# Two workers, one test file each at a time (module fixtures are built once; see BENCHMARKS.md "Test suite").
+TEST_WORKERS ?= 2
 test: install-dev compose-tool browser-tool
-	$(BIN)/python -m pytest -q --timeout=1200
+	$(BIN)/python -m pytest -q --timeout=1200 -n $(TEST_WORKERS) --dist loadfile
 
 lint: install-dev
 	$(BIN)/ruff check .
