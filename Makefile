@@ -47,8 +47,11 @@ browser-tool:
 demo: install
 	$(BIN)/holdout demo
 
+# Two workers, one test file each at a time (module fixtures are built once), in collection order: conftest.py puts
+# the longest files first (xdist would otherwise start the files with most tests first, the one-test e2e file last).
+TEST_WORKERS ?= 2
 test: install-dev compose-tool browser-tool
-	$(BIN)/python -m pytest -q --timeout=1200
+	$(BIN)/python -m pytest -q --timeout=1200 -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 lint: install-dev
 	$(BIN)/ruff check .

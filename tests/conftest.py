@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 from datetime import date
 from pathlib import Path
 
@@ -19,6 +20,22 @@ FIXTURE_DAYS = 730
 os.environ.setdefault("AIRFLOW__COSMOS__ENABLE_TELEMETRY", "False")
 os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.setdefault("MPLBACKEND", "Agg")
+
+_DEFAULT_HOME = pytest.StashKey[Path]()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Every pytest process (each xdist worker too) gets its own default HOLDOUT_HOME: a test that forgets to
+    point Settings somewhere never writes into the caller's `.holdout`, nor into another worker's."""
+    home = Path(tempfile.mkdtemp(prefix="holdout-test-home-"))
+    config.stash[_DEFAULT_HOME] = home
+    os.environ["HOLDOUT_HOME"] = str(home / "home")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    home = config.stash.get(_DEFAULT_HOME, None)
+    if home is not None:
+        shutil.rmtree(home, ignore_errors=True)
 
 
 def shared_data_dir() -> Path:
@@ -69,3 +86,18 @@ def fresh_home(built_home: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyP
     home = tmp_path / "home"
     shutil.copytree(built_home.home, home, ignore=shutil.ignore_patterns("*.wal", "dbt_target", "logs"))
     return use_home(monkeypatch, home)
+
+
+# The longest files start first, so that with `-n 2 --dist loadfile` (make test) the other worker works through
+# the many short files meanwhile instead of one long file starting last and running alone at the end.
+LONGEST_FIRST = ("test_dags_e2e.py", "test_campaign_truth.py")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Reorder (stable) so the files in LONGEST_FIRST come first, in that order."""
+
+    def rank(item: pytest.Item) -> int:
+        name = item.path.name
+        return LONGEST_FIRST.index(name) if name in LONGEST_FIRST else len(LONGEST_FIRST)
+
+    items.sort(key=rank)

@@ -1,8 +1,8 @@
 """End to end through Airflow: `dag.test()` of the four DAGs on a small generated retailer, in order.
 
 build → build again (same logical date: identical tables) → retrain → launch (every campaign due) → launch again
-(no new ledger or export rows) → a launch whose gate fails (fault injected) → simulate → build → close → close
-again. Each DAG run is its own subprocess with a throw-away AIRFLOW_HOME (SQLite metadata DB, the one-slot pool)
+(no new ledger or export rows) → a launch whose gate fails (fault injected) → simulate and build (outside Airflow:
+the DAG's build is proven by the first two runs) → close → close again. Each DAG run is its own subprocess with a throw-away AIRFLOW_HOME (SQLite metadata DB, the one-slot pool)
 and HOLDOUT_HOME: Airflow reads its configuration at import, and tasks get a fresh process as in a deployment.
 """
 
@@ -249,13 +249,15 @@ def test_pipeline_end_to_end(world: dict) -> None:
     assert ledger_counts(world)["ops.campaign_exports"] == counts["ops.campaign_exports"]
 
     # 7. the world moves on (campaign test groups respond), the warehouse catches up, windows close
+    # customer_build's run, re-run and publish are proven above; the catch-up build here only prepares close,
+    # so it is the same staged build (`holdout.build.build`) without a third DAG run (about 2-4 minutes)
     simulate = (
         "from holdout.config import get_settings; from holdout.generate import simulate; "
-        f"simulate(get_settings(), days={SIMULATE_DAYS}, progress=False)"
+        "from holdout.build import build; "
+        f"simulate(get_settings(), days={SIMULATE_DAYS}, progress=False); build(get_settings(), progress=False)"
     )
     _run([sys.executable, "-c", simulate], world["env"])
     later = AS_OF + timedelta(days=SIMULATE_DAYS)
-    assert_success(run_dag(world, "customer_build", later))
     assert query(world, "select max(as_of_date) from marts.dim_customers")[0][0] == later
 
     close = run_dag(world, "campaign_close", later)
