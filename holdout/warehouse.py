@@ -57,6 +57,11 @@ OPS_DDL = [
     # personas' power and how they were found (issue 16); warehouses from before gain the columns, null
     "alter table ops.campaign_persona_results add column if not exists uplift_mde double",
     "alter table ops.campaign_persona_results add column if not exists persona_method varchar",
+    # the offer's cost (extra discounts the test group got, with its interval) and the margin ROI used (issue 13)
+    "alter table ops.campaign_results add column if not exists offer_cost double",
+    "alter table ops.campaign_results add column if not exists offer_cost_ci_low double",
+    "alter table ops.campaign_results add column if not exists offer_cost_ci_high double",
+    "alter table ops.campaign_results add column if not exists margin double",
     # the persona's definition as data (JSON), read by `holdout campaign split` to write its segment (issue 17)
     "alter table ops.campaign_persona_results add column if not exists persona_conditions varchar",
     # the offer variant of each test customer of an A/B/n campaign, written with ops.campaign_assignments (its own

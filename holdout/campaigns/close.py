@@ -1,7 +1,9 @@
 """Closing campaigns: once a response window has passed, measure test vs control and find personas.
 
 Outcome per assigned customer (test *and* control, as assigned: intention to treat) = net revenue from
-`intermediate.int_order_lines_enriched` over [launch_date, window_end) and conversion (any such order).
+`intermediate.int_order_lines_enriched` over [launch_date, window_end) and conversion (any such order). The
+same lines give the campaign's economics: the discount and the list-price revenue of the lines that count in
+net revenue (returned lines count 0 in all three, so net = list - discount and the discount counts once).
 Personas are searched over the profile *as of launch*: the snapshot staged in
 `launches/<launch_id>/audience.parquet` (a profile read after the window would partly be the campaign's own
 effect). When that staging folder is gone, the profile falls back to today's `marts.dim_customers` and the
@@ -61,7 +63,9 @@ def _outcomes(con: duckdb.DuckDBPyConnection, launch_id: str) -> pd.DataFrame:
         """
         select a.customer_id, a."group",
                coalesce(sum(o.net_revenue_eur), 0)::double as revenue,
-               (count(o.order_id) > 0)::int as converted
+               (count(o.order_id) > 0)::int as converted,
+               coalesce(sum(o.discount_eur) filter (where o.is_returned is not true), 0)::double as discount,
+               coalesce(sum(o.list_amount_eur) filter (where o.is_returned is not true), 0)::double as list_revenue
         from ops.campaign_assignments as a
         join ops.campaign_launches as l on l.launch_id = a.launch_id
         left join intermediate.int_order_lines_enriched as o
@@ -141,6 +145,11 @@ def measure_launch(settings: Settings, con: duckdb.DuckDBPyConnection, row: tupl
         cost_per_contact=cost,
         responded_test=test["converted"],
         responded_control=control["converted"],
+        discount_test=test["discount"],
+        discount_control=control["discount"],
+        list_test=test["list_revenue"],
+        list_control=control["list_revenue"],
+        margin=spec.get("margin"),
     )
     conversion = measure_conversion(test["converted"], control["converted"], cost_per_contact=cost)
 

@@ -232,6 +232,8 @@ class CampaignSpec(_Strict):
     response_window_days: Annotated[int, Field(strict=True, ge=1)]
     start_date: Annotated[date, BeforeValidator(_as_date)]
     cost_per_contact: Annotated[float, Field(strict=True, ge=0)] = 0.0
+    # gross margin as a share of list price: when set, ROI counts the return on margin, not on revenue
+    margin: Annotated[float, Field(strict=True, gt=0, le=1)] | None = None
     primary_metric: PrimaryMetric = "revenue"
     priority: Annotated[Annotated[int, Field(strict=True, ge=0)] | None, BeforeValidator(_auto_priority)] = (
         None

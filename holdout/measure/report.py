@@ -37,9 +37,15 @@ METHOD_TEXT = [
     "Binary metrics (conversion, visit): difference of proportions with Newcombe's hybrid score interval "
     "(built from the two Wilson intervals; reliable for rare events) and the pooled two-proportion z-test.",
     "Incremental revenue = uplift x test customers. Revenue is what customers paid, so the discount an offer "
-    "gives is already subtracted from it. Cost = cost per contact x test customers. ROI = (incremental revenue "
-    "- cost) / cost, on revenue, not margin, shown with the interval that the uplift's interval implies; when "
-    "that uplift interval includes zero only the ROI interval is shown.",
+    "gives is already subtracted from it. Offer cost (extra discounts, from order lines) = (mean discount per "
+    "test customer - mean discount per control customer) x test customers, with its Welch interval: regular "
+    "markdowns reach both groups, so only the difference is the offer's. Cost = cost per contact x test "
+    "customers + offer cost (floored at 0, so chance never lowers the cost below the contact cost). Return = "
+    "incremental revenue (on revenue, not margin) or, when the campaign sets a gross margin m (share of list "
+    "price), (m x uplift in list-price revenue - uplift in discount) x test customers, the discount borne "
+    "entirely by the margin. ROI = (return - contact cost) / cost, so the discount counts once; it is shown "
+    "with the interval that the return's interval implies, and when the uplift's interval includes zero only "
+    "the ROI interval is shown.",
     "Personas: customers are split at random, within each arm, into a discovery half and an estimation half. "
     "Model-based (the default): an uplift learner fitted on the discovery half predicts each customer's uplift, "
     "and a shallow tree over profile conditions groups customers with similar predictions. Fallback: a greedy "
@@ -110,10 +116,18 @@ def _interval(lo: float, hi: float, fmt: str = "{:,.2f}") -> str:
 
 
 def roi_interval(r: UpliftResult) -> tuple[float, float] | None:
-    """ROI at the two ends of the uplift's interval: (uplift x test customers - cost) / cost."""
-    if not r.cost:
-        return None
-    return tuple((u * r.n_test - r.cost) / r.cost for u in (r.ci_low, r.ci_high))  # type: ignore[return-value]
+    """ROI at the two ends of the return's interval: (return - contact cost) / cost."""
+    return r.roi_bounds()
+
+
+def _roi_basis(r: UpliftResult) -> str:
+    return "on revenue, not margin" if r.margin is None else f"on a {_pct(r.margin, 0)} margin"
+
+
+def _offer_cost(r: UpliftResult, currency: str) -> str:
+    if r.offer_cost is None:
+        return "–"
+    return f"{_money(r.offer_cost, currency)} ({_interval(r.offer_cost_ci_low, r.offer_cost_ci_high)})"
 
 
 def _roi(r: UpliftResult) -> str:
@@ -124,8 +138,8 @@ def _roi(r: UpliftResult) -> str:
         return "–"
     span = f"{_pct(bounds[0], 0)} to {_pct(bounds[1], 0)}"
     if r.ci_low <= 0 <= r.ci_high:
-        return f"not shown (uplift not distinguishable from zero); interval {span}"
-    return f"{_pct(r.roi, 0)} ({span})"
+        return f"not shown (uplift not distinguishable from zero); interval {span}, {_roi_basis(r)}"
+    return f"{_pct(r.roi, 0)} ({span}), {_roi_basis(r)}"
 
 
 def _describe_field(key: str, value: Any) -> str | None:
@@ -358,7 +372,8 @@ def _results_table(results: Sequence[Result], currency: str) -> str:
     head = (
         "<tr><th class=l>metric</th><th>test</th><th>control</th><th>test value</th><th>control value</th>"
         "<th>uplift</th><th>95% interval</th><th>p-value</th><th>response rate, test vs control</th>"
-        "<th>bootstrap 95% interval</th><th>incremental</th><th>cost</th><th>ROI</th><th class=l>method</th></tr>"
+        "<th>bootstrap 95% interval</th><th>incremental</th><th>offer cost (extra discounts, from order lines)</th>"
+        "<th>cost (contact + offer)</th><th>ROI</th><th class=l>method</th></tr>"
     )
     rows = []
     for r in results:
@@ -366,6 +381,7 @@ def _results_table(results: Sequence[Result], currency: str) -> str:
             tv, cv = _money(r.mean_test, currency), _money(r.mean_control, currency)
             up, ci = _money(r.uplift, currency), _interval(r.ci_low, r.ci_high)
             inc, roi = _money(r.incremental_revenue, currency), _esc(_roi(r))
+            offer = _offer_cost(r, currency)
             rates = f"{_pct(r.response_rate_test)} vs {_pct(r.response_rate_control)}"
             boot = (
                 _interval(r.bootstrap_ci_low, r.bootstrap_ci_high) if r.bootstrap_ci_low is not None else "–"
@@ -374,11 +390,13 @@ def _results_table(results: Sequence[Result], currency: str) -> str:
             tv, cv = _pct(r.rate_test, 3), _pct(r.rate_control, 3)
             up, ci = f"{100 * r.uplift:+.3f} pp", f"{100 * r.ci_low:+.3f} to {100 * r.ci_high:+.3f} pp"
             inc, roi, rates, boot = f"{r.incremental_conversions:,.1f} conversions", "–", "–", "–"
+            offer = "–"
         notes = "".join(f"<br><span class=note>{_esc(n)}</span>" for n in getattr(r, "notes", ()))
         rows.append(
             f"<tr><td class=l>{_esc(r.metric)}</td><td>{r.n_test:,}</td><td>{r.n_control:,}</td><td>{tv}</td>"
             f"<td>{cv}</td><td>{up}</td><td>{ci}</td><td>{_p(r.p_value)}</td><td>{rates}</td><td>{boot}</td>"
-            f"<td>{inc}</td><td>{_money(r.cost, currency) if r.cost is not None else '–'}</td><td>{roi}</td>"
+            f"<td>{inc}</td><td>{offer}</td><td>{_money(r.cost, currency) if r.cost is not None else '–'}</td>"
+            f"<td>{roi}</td>"
             f"<td class=l>{_esc(r.method)}{notes}</td></tr>"
         )
     return f"<table>{head}{''.join(rows)}</table>"
@@ -423,6 +441,8 @@ def _headline(results: Sequence[Result], currency: str) -> str:
         f"{_interval(money.ci_low, money.ci_high)}; {verdict}, {_p_text(money.p_value)})."
     )
     if money.cost:
+        if money.offer_cost is not None:
+            text += f" Offer cost (extra discounts, from order lines) {_offer_cost(money, currency)}."
         text += f" Cost {_money(money.cost, currency)}, ROI {_esc(_roi(money))}."
     return f"<p class=headline>{text}</p>"
 

@@ -73,6 +73,25 @@ class UpliftResult(_IntervalResult):
     bootstrap_ci_low: float | None = None
     bootstrap_ci_high: float | None = None
     notes: tuple[str, ...] = field(default_factory=tuple)
+    # campaign economics (`offer_economics`): `cost` above = contact cost + offer cost (floored at 0);
+    # `incremental_return` = what ROI counts as the campaign's gain, before costs, with its interval
+    contact_cost: float | None = None
+    offer_cost: float | None = None
+    offer_cost_ci_low: float | None = None
+    offer_cost_ci_high: float | None = None
+    margin: float | None = None
+    incremental_return: float | None = None
+    return_ci_low: float | None = None
+    return_ci_high: float | None = None
+
+    def roi_bounds(self) -> tuple[float, float] | None:
+        """ROI at the two ends of the return's interval: (return - contact cost) / campaign cost."""
+        if not self.cost:
+            return None
+        contact = self.cost if self.contact_cost is None else self.contact_cost
+        lo = self.ci_low * self.n_test if self.return_ci_low is None else self.return_ci_low
+        hi = self.ci_high * self.n_test if self.return_ci_high is None else self.return_ci_high
+        return (lo - contact) / self.cost, (hi - contact) / self.cost
 
     def to_record(self) -> dict[str, Any]:
         """The measurement columns of `ops.campaign_results` (ids, dates and `closed_at` are the caller's)."""
@@ -92,7 +111,85 @@ class UpliftResult(_IntervalResult):
             "cost": self.cost,
             "roi": self.roi,
             "method": self.method,
+            "offer_cost": self.offer_cost,
+            "offer_cost_ci_low": self.offer_cost_ci_low,
+            "offer_cost_ci_high": self.offer_cost_ci_high,
+            "margin": self.margin,
         }
+
+
+@dataclass(frozen=True)
+class Economics:
+    """A campaign's money: what it spent (contact + offer) and what it brought back, with intervals."""
+
+    contact_cost: float
+    offer_cost: float | None
+    offer_cost_ci_low: float | None
+    offer_cost_ci_high: float | None
+    cost: float
+    incremental_return: float
+    return_ci_low: float
+    return_ci_high: float
+    margin: float | None
+    roi: float | None
+
+
+def _welch_difference(xt: np.ndarray, xc: np.ndarray, confidence: float) -> tuple[float, float, float]:
+    w = welch_from_stats(xt.mean(), xt.var(ddof=1), xt.size, xc.mean(), xc.var(ddof=1), xc.size, confidence)
+    return float(w["uplift"]), float(w["ci_low"]), float(w["ci_high"])
+
+
+def offer_economics(
+    net_test: ArrayLike,
+    net_control: ArrayLike,
+    *,
+    cost_per_contact: float,
+    discount_test: ArrayLike | None = None,
+    discount_control: ArrayLike | None = None,
+    list_test: ArrayLike | None = None,
+    list_control: ArrayLike | None = None,
+    margin: float | None = None,
+    confidence: float = 0.95,
+) -> Economics:
+    """Cost, return and ROI of a campaign from per-customer window figures (test and control arms).
+
+    Offer cost = (mean discount test - mean discount control) x test customers, with Welch's interval: regular
+    markdowns reach both arms, so only the difference is the offer's. Campaign cost = contact cost + offer cost
+    floored at 0 (noise never lowers the cost below the contact cost). Return: without a margin, incremental
+    net revenue (what customers paid, so the discount is already out of it); with a margin m (gross margin as
+    a share of list price), (m x uplift in list revenue - uplift in discount) x test customers, the discount
+    borne entirely by the margin. ROI = (return - contact cost) / campaign cost, so the discount counts once.
+    """
+    yt, yc = _as_array(net_test, "net_test"), _as_array(net_control, "net_control")
+    nt = yt.size
+    contact = float(cost_per_contact) * nt
+    offer = offer_lo = offer_hi = None
+    dt = dc = None
+    if discount_test is not None and discount_control is not None:
+        dt, dc = _as_array(discount_test, "discount_test"), _as_array(discount_control, "discount_control")
+        d, d_lo, d_hi = _welch_difference(dt, dc, confidence)
+        offer, offer_lo, offer_hi = d * nt, d_lo * nt, d_hi * nt
+    if margin is not None:
+        if list_test is None or list_control is None or dt is None or dc is None:
+            raise ValueError("margin: needs list revenue and discounts per customer of both arms")
+        lt, lc = _as_array(list_test, "list_test"), _as_array(list_control, "list_control")
+        g, g_lo, g_hi = _welch_difference(margin * lt - dt, margin * lc - dc, confidence)
+    else:
+        g, g_lo, g_hi = _welch_difference(yt, yc, confidence)
+    cost = contact + max(offer or 0.0, 0.0)
+    ret = g * nt
+    return Economics(
+        contact_cost=contact,
+        offer_cost=offer,
+        offer_cost_ci_low=offer_lo,
+        offer_cost_ci_high=offer_hi,
+        cost=cost,
+        incremental_return=ret,
+        return_ci_low=g_lo * nt,
+        return_ci_high=g_hi * nt,
+        margin=margin,
+        roi=(ret - contact) / cost if cost > 0 else None,
+    )
 
 
 @dataclass(frozen=True)
@@ -228,13 +325,19 @@ def measure_uplift(
     confidence: float = 0.95,
     bootstrap_max_n: int = 50_000,
     metric: str = "revenue",
+    discount_test: ArrayLike | None = None,
+    discount_control: ArrayLike | None = None,
+    list_test: ArrayLike | None = None,
+    list_control: ArrayLike | None = None,
+    margin: float | None = None,
 ) -> UpliftResult:
     """Uplift in mean outcome per customer, test minus control, with Welch's interval and p-value.
 
     One value per customer (0 for customers who did not buy). The response rate is the share with an outcome
     above zero unless ``responded_*`` gives a binary response per customer. When the smaller arm has at most
     ``bootstrap_max_n`` customers and ``n_boot > 0``, a percentile bootstrap interval is added as a cross-check.
-    ``cost = cost_per_contact x n_test`` and ``roi = (incremental_revenue - cost) / cost``.
+    With ``cost_per_contact``, cost and ROI follow `offer_economics` (discounts and list revenue per customer,
+    when given, add the offer's cost and, with ``margin``, count the return on margin).
     """
     yt = _as_array(outcome_test, "outcome_test")
     yc = _as_array(outcome_control, "outcome_control")
@@ -266,10 +369,20 @@ def measure_uplift(
             )
 
     incremental = uplift * nt
-    cost = roi = None
+    economics: dict[str, Any] = {"cost": None, "roi": None}
     if cost_per_contact is not None:
-        cost = float(cost_per_contact) * nt
-        roi = (incremental - cost) / cost if cost > 0 else None
+        econ = offer_economics(
+            yt,
+            yc,
+            cost_per_contact=cost_per_contact,
+            discount_test=discount_test,
+            discount_control=discount_control,
+            list_test=list_test,
+            list_control=list_control,
+            margin=margin,
+            confidence=confidence,
+        )
+        economics = asdict(econ)
     return UpliftResult(
         n_test=nt,
         n_control=nc,
@@ -282,8 +395,6 @@ def measure_uplift(
         ci_high=hi,
         p_value=float(w["p_value"]),
         incremental_revenue=float(incremental),
-        cost=cost,
-        roi=roi,
         method=method,
         metric=metric,
         confidence=confidence,
@@ -293,6 +404,7 @@ def measure_uplift(
         bootstrap_ci_low=boot_lo,
         bootstrap_ci_high=boot_hi,
         notes=tuple(notes),
+        **economics,
     )
 
 
