@@ -58,6 +58,7 @@ def test_spec_validation_names_file_and_field(tmp_path, monkeypatch):
     (d / "bad.yml").write_text(
         "id: bad\nname: Bad\naudience: {any_of: [no_such_segment], scores: {magic_score: {min: 0.3}}}\n"
         "channel: fax\noffer: {kind: discount}\ncontrol_share: 0.7\nresponse_window_days: 0\npriority: high\n"
+        "margin: 1.5\n"
     )
     (d / "broken.yml").write_text("id: broken\nname: [unclosed\nchannel: email\n")
     monkeypatch.setenv("HOLDOUT_CAMPAIGNS_DIR", str(d))
@@ -73,6 +74,7 @@ def test_spec_validation_names_file_and_field(tmp_path, monkeypatch):
     assert ("bad.yml", "control_share") in got
     assert ("bad.yml", "response_window_days") in got
     assert ("bad.yml", "priority") in got
+    assert ("bad.yml", "margin") in got  # a gross margin is a share of list price, 0 < m <= 1
     assert ("bad.yml", "start_date") in got  # missing required field
     assert ("broken.yml", "(yaml)") in got
     (yaml_problem,) = [p for p in problems if p.file == "broken.yml"]
@@ -325,6 +327,23 @@ def test_send_time_consent_recheck_drops_opted_out(fresh_home):
 
 
 # ------------------------------------------------------------------------------------------------ close
+def _plant_coupon(settings, campaign_id: str, share: float) -> None:
+    """The simulator books what customers paid but no coupon: put a `share`-off coupon back on the test group's
+    window lines as the order lines would show it (list price raised, paid and net revenue unchanged)."""
+    with duckdb.connect(str(settings.warehouse_path)) as con:
+        con.execute(
+            """
+            update intermediate.int_order_lines_enriched as o
+            set list_amount_eur = o.list_amount_eur + round(? * o.paid_amount_eur, 2),
+                discount_eur = o.discount_eur + round(? * o.paid_amount_eur, 2), is_discounted = true
+            from ops.campaign_assignments as a, ops.campaign_launches as l
+            where l.launch_id = a.launch_id and a.customer_id = o.customer_id and a."group" = 'test'
+              and l.campaign_id = ? and o.order_date >= l.launch_date and o.order_date < l.window_end
+              and o.is_returned is not true""",
+            [share / (1 - share), share / (1 - share), campaign_id],
+        )
+
+
 @pytest.mark.integration
 @pytest.mark.slow
 def test_close_measures_after_the_window_and_only_once(fresh_home):
@@ -338,6 +357,7 @@ def test_close_measures_after_the_window_and_only_once(fresh_home):
     assert close_due(fresh_home) == []  # windows still open
     simulate(fresh_home, 21, progress=False)
     build(fresh_home, progress=False, echo=lambda _m: None)
+    _plant_coupon(fresh_home, "winback-discount-email", 0.2)
     closed = close_due(fresh_home)
     build_campaign_marts(fresh_home)
     assert {c.launch_id for c in closed} == {o.launch_id for o in outcomes}
@@ -357,6 +377,10 @@ def test_close_measures_after_the_window_and_only_once(fresh_home):
         ).df()
         launches = con.execute("select launch_id, test_size, control_size from ops.campaign_launches").df()
         n_personas = con.execute("select count(*) from marts.fct_campaign_persona_results").fetchall()[0][0]
+        winback = con.execute(
+            "select test_customers, incremental_revenue, cost, offer_cost, offer_cost_ci_low, roi, margin "
+            "from marts.fct_campaign_results where campaign_id = 'winback-discount-email' and metric = 'revenue'"
+        ).df()
     finally:
         con.close()
     assert len(res) == 2 * len(outcomes) and set(res["metric"]) == {"revenue", "conversion"}
@@ -366,6 +390,12 @@ def test_close_measures_after_the_window_and_only_once(fresh_home):
     assert n_personas >= 1
     text = campaign_report(fresh_home, "winback-discount-email")
     assert "revenue/customer uplift" in text and "report:" in text
+    # the win-back offer's extra discounts count in its cost, so its ROI is below the contact-cost-only ROI
+    assert "offer cost (extra discounts, from order lines)" in text and "on revenue, not margin" in text
+    (w,) = winback.itertuples()
+    contact = 0.02 * w.test_customers  # cost_per_contact of campaigns/winback_discount_email.yml
+    assert w.offer_cost > 0 and w.cost == pytest.approx(contact + w.offer_cost) and pd.isna(w.margin)
+    assert w.incremental_revenue > contact and w.roi < (w.incremental_revenue - contact) / contact
 
 
 def test_cli_commands_have_help():

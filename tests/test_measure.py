@@ -78,6 +78,49 @@ def test_measure_uplift_money_fields_and_response_rate():
     assert rec["test_customers"] == 4 and rec["uplift_ci_low"] == r.ci_low and rec["method"] == "welch_t"
 
 
+def test_roi_counts_the_offers_extra_discounts_and_the_margin(tmp_path):
+    net_t, net_c = np.array([0.0, 0.0, 10.0, 30.0]), np.array([0.0, 0.0, 0.0, 10.0])
+    disc_t, disc_c = np.array([0.0, 0.0, 5.0, 5.0]), np.array([0.0, 0.0, 0.0, 2.0])
+    list_t, list_c = net_t + disc_t, net_c + disc_c  # no returns: list = paid + discount
+    kw = {"n_boot": 0, "cost_per_contact": 1.5, "discount_test": disc_t, "discount_control": disc_c}
+    r = measure_uplift(net_t, net_c, **kw, list_test=list_t, list_control=list_c)
+    # offer cost = (2.5 - 0.5) x 4 = 8 with Welch's interval; cost = 6 contact + 8; return = 7.5 x 4 = 30
+    ci = stats.ttest_ind(disc_t, disc_c, equal_var=False).confidence_interval(0.95)
+    assert r.offer_cost == pytest.approx(8.0)
+    assert (r.offer_cost_ci_low, r.offer_cost_ci_high) == pytest.approx((4 * ci.low, 4 * ci.high))
+    assert (r.contact_cost, r.cost) == pytest.approx((6.0, 14.0))
+    assert r.roi == pytest.approx((30.0 - 6.0) / 14.0) and r.roi < (30.0 - 6.0) / 6.0
+    assert r.roi_bounds() == pytest.approx(((4 * r.ci_low - 6) / 14, (4 * r.ci_high - 6) / 14))
+    rec = r.to_record()
+    assert (
+        rec["offer_cost"] == pytest.approx(8.0) and rec["margin"] is None and rec["cost"] == pytest.approx(14)
+    )
+    # margin 0.5: return = (0.5 x (50/4 - 12/4) - 2) x 4 = 11, the discount borne by the margin
+    m = measure_uplift(net_t, net_c, **kw, list_test=list_t, list_control=list_c, margin=0.5)
+    assert m.incremental_return == pytest.approx(11.0) and m.roi == pytest.approx((11.0 - 6.0) / 14.0)
+    gain = stats.ttest_ind(
+        0.5 * list_t - disc_t, 0.5 * list_c - disc_c, equal_var=False
+    ).confidence_interval()
+    assert m.roi_bounds() == pytest.approx(((4 * gain.low - 6) / 14, (4 * gain.high - 6) / 14))
+    # a 100% margin counts the same return as net revenue: the discount enters once
+    full = measure_uplift(net_t, net_c, **kw, list_test=list_t, list_control=list_c, margin=1.0)
+    assert full.incremental_return == pytest.approx(r.incremental_return)
+    # the control group got more discounts by chance: the cost never falls below the contact cost
+    fewer = measure_uplift(net_t, net_c, **{**kw, "discount_test": np.zeros(4), "discount_control": disc_c})
+    assert fewer.offer_cost == pytest.approx(-2.0) and fewer.cost == pytest.approx(6.0)
+    assert fewer.roi == pytest.approx(24.0 / 6.0)
+    # the report gives the offer cost its own column and names the ROI's basis
+    doc = render_campaign_report(
+        tmp_path / "r.html", campaign={"id": "c"}, results=[m], personas=[], funnel=[("all", 8)]
+    ).read_text()
+    assert "offer cost (extra discounts, from order lines)" in doc and "8.00 EUR" in doc
+    assert "on a 50% margin" in doc
+    plain = render_campaign_report(
+        tmp_path / "p.html", campaign={"id": "c"}, results=[r], personas=[], funnel=[("all", 8)]
+    )
+    assert "on revenue, not margin" in plain.read_text()
+
+
 def test_measure_uplift_rejects_missing_values_and_tiny_arms():
     with pytest.raises(ValueError, match="NaN"):
         measure_uplift([1.0, np.nan, 0.0], [0.0, 1.0])

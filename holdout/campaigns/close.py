@@ -402,7 +402,8 @@ def campaign_report(settings: Settings, campaign_id: str) -> str:
         results = con.execute(
             """
             select launch_id, metric, test_customers, control_customers, test_response_rate, control_response_rate,
-                   uplift, uplift_ci_low, uplift_ci_high, p_value, incremental_revenue, cost, roi
+                   uplift, uplift_ci_low, uplift_ci_high, p_value, incremental_revenue, cost, roi,
+                   offer_cost, offer_cost_ci_low, offer_cost_ci_high, margin
             from ops.campaign_results where campaign_id = ? order by launch_id, metric desc""",
             [campaign_id],
         ).df()
@@ -430,9 +431,9 @@ def campaign_report(settings: Settings, campaign_id: str) -> str:
             if r.metric == "revenue":
                 lines.append(
                     f"    revenue/customer uplift {r.uplift:+.2f} EUR [{r.uplift_ci_low:+.2f}, {r.uplift_ci_high:+.2f}], "
-                    f"p={r.p_value:.3g}; incremental revenue {r.incremental_revenue:,.0f} EUR, "
-                    f"cost {r.cost or 0:,.0f} EUR, ROI {'n/a' if pd.isna(r.roi) else f'{r.roi:.2f}'}"
+                    f"p={r.p_value:.3g}; incremental revenue {r.incremental_revenue:,.0f} EUR"
                 )
+                lines.append(f"    {_economics_line(r)}")
             else:
                 lines.append(
                     f"    {r.metric} {r.test_response_rate:.2%} vs {r.control_response_rate:.2%}: "
@@ -461,6 +462,32 @@ def campaign_report(settings: Settings, campaign_id: str) -> str:
         if status == "launched" and results[results["launch_id"] == lid].empty:
             lines.append("    not closed yet (window open or `campaign close` not run)")
     return "\n".join(lines)
+
+
+def _economics_line(r) -> str:
+    """Offer cost, campaign cost and ROI of one revenue row of ops.campaign_results, for `campaign report`."""
+    offer = (
+        ""
+        if pd.isna(r.offer_cost)
+        else f"offer cost (extra discounts, from order lines) {r.offer_cost:,.0f} EUR "
+        f"[{r.offer_cost_ci_low:,.0f}, {r.offer_cost_ci_high:,.0f}]; "
+    )
+    basis = "on revenue, not margin" if pd.isna(r.margin) else f"on a {r.margin:.0%} margin"
+    if pd.isna(r.roi):
+        roi = "n/a"
+    else:
+        interval = "see the report for its interval"
+        if pd.isna(r.margin) and r.cost:  # the return is incremental revenue, so its interval is the uplift's
+            contact = r.cost - max(0.0 if pd.isna(r.offer_cost) else r.offer_cost, 0.0)
+            lo, hi = ((u * r.test_customers - contact) / r.cost for u in (r.uplift_ci_low, r.uplift_ci_high))
+            interval = f"interval {lo:.2f} to {hi:.2f}"
+        zero_in = r.uplift_ci_low <= 0 <= r.uplift_ci_high
+        roi = (
+            f"not shown (uplift not distinguishable from zero); {interval}"
+            if zero_in
+            else f"{r.roi:.2f} ({interval})"
+        )
+    return f"{offer}cost (contact + offer) {r.cost or 0:,.0f} EUR, ROI {roi} ({basis})"
 
 
 def report_paths(settings: Settings, launch_id: str) -> list[Path]:
