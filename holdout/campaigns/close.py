@@ -487,7 +487,7 @@ def _economics_line(r) -> str:
             if zero_in
             else f"{r.roi:.2f} ({interval})"
         )
-    return f"{offer}cost (contact + offer) {r.cost or 0:,.0f} EUR, ROI {roi} ({basis})"
+    return f"{offer}cost (contact + offer) {r.cost or 0:,.0f} EUR, ROI {roi}, {basis}"
 
 
 def report_paths(settings: Settings, launch_id: str) -> list[Path]:
