@@ -17,7 +17,8 @@ from flask import Response, request
 from mlflow.server import app as flask_app
 from mlflow.server.fastapi_app import app
 
-START_PATH = "/holdout/start"
+from holdout.ui import MLFLOW_START_PATH as START_PATH
+
 PAGES = ("experiments", "models")
 
 # localStorage keys of MLflow 3.17's UI (its `useLocalStorage` hook stores JSON under `<key>_v<version>`)

@@ -213,13 +213,16 @@ def _with_tool_path(env: dict[str, str], tool: str) -> dict[str, str]:
     return {**env, "PATH": os.pathsep.join([bin_dir, env.get("PATH", "")])}
 
 
+# the start page holdout/mlflow_app.py adds to MLflow's server (defined here: importing that module loads MLflow's
+# whole server app, which the CLI process never needs)
+MLFLOW_START_PATH = "/holdout/start"
+
+
 def mlflow_urls(host: str, port: int) -> dict[str, str]:
     """Where to open the local MLflow UI: its start page (holdout/mlflow_app.py), which records the classic-view
     choices in the browser and forwards to the experiments or the model-registry page."""
-    from holdout.mlflow_app import START_PATH
-
     base = f"http://{host}:{port}"
-    return {page: f"{base}{START_PATH}?page={page}" for page in ("experiments", "models")}
+    return {page: f"{base}{MLFLOW_START_PATH}?page={page}" for page in ("experiments", "models")}
 
 
 def mlflow_env(uri: str) -> dict[str, str]:

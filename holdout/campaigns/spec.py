@@ -42,6 +42,18 @@ SCORE_SUFFIXES = ("_score", "_decile")
 ID_PATTERN = re.compile(r"[a-z0-9][a-z0-9_-]*")
 
 
+def _id_format(value: str) -> str:
+    if not ID_PATTERN.fullmatch(value):
+        raise ValueError(
+            f"must be lowercase letters, digits, '-' or '_', starting with a letter or digit, got {value!r}"
+        )
+    return value
+
+
+# the id of a campaign, a variant or an alternative: also a file name and part of launch ids and offer codes
+Id = Annotated[str, AfterValidator(_id_format)]
+
+
 def score_columns() -> tuple[str, ...]:
     """Columns of marts.dim_customers a spec may threshold: the documented numeric *_score / *_decile ones."""
     return tuple(
@@ -138,33 +150,19 @@ class Variant(_Strict):
     """One offer of an A/B/n campaign: `share` of the whole audience receives `offer`; `cost` per contact (contact
     and offer). Every variant is measured against the campaign's one control group."""
 
-    id: str
+    id: Id
     offer: Offer
     share: Annotated[float, Field(strict=True, gt=0, lt=1)]
     cost: Annotated[float, Field(strict=True, ge=0)] = 0.0
-
-    @field_validator("id")
-    @classmethod
-    def _id_format(cls, value: str) -> str:
-        if not ID_PATTERN.fullmatch(value):
-            raise ValueError(f"must be lowercase letters, digits, '-' or '_', got {value!r}")
-        return value
 
 
 class Alternative(_Strict):
     """An offer to test on the personas a split marks `rework` (`holdout campaign split`): it becomes one
     variant of the rework follow-up campaign. `cost` per contact (contact and offer), as a variant's."""
 
-    id: str
+    id: Id
     offer: Offer
     cost: Annotated[float, Field(strict=True, ge=0)] = 0.0
-
-    @field_validator("id")
-    @classmethod
-    def _id_format(cls, value: str) -> str:
-        if not ID_PATTERN.fullmatch(value):
-            raise ValueError(f"must be lowercase letters, digits, '-' or '_', got {value!r}")
-        return value
 
 
 class FrequencyCap(_Strict):
@@ -222,7 +220,7 @@ def _as_date(value: Any) -> date:
 class CampaignSpec(_Strict):
     """One campaign. `priority`: lower integer = higher priority; `None` means `auto` (see assignment.py)."""
 
-    id: str
+    id: Id
     name: Annotated[str, Field(min_length=1)]
     description: str = ""
     audience: Audience
@@ -286,15 +284,6 @@ class CampaignSpec(_Strict):
         """Declared share of the audience per arm: control and each variant, or control and test."""
         arms = {v.id: v.share for v in self.variants} or {"test": 1 - self.control_share}
         return {"control": self.control_share, **arms}
-
-    @field_validator("id")
-    @classmethod
-    def _id_format(cls, value: str) -> str:
-        if not ID_PATTERN.fullmatch(value):
-            raise ValueError(
-                f"must be lowercase letters, digits, '-' or '_', starting with a letter or digit, got {value!r}"
-            )
-        return value
 
     @field_validator("channel")
     @classmethod

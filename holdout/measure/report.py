@@ -662,8 +662,13 @@ def render_report_index(
         parts.append(f"<table>{head}{rows}</table>")
     else:
         parts.append("<p>No campaign has been closed yet.</p>")
+    return _write_page(path, "Holdout – campaign reports", parts)
+
+
+def _write_page(path: str | Path, title: str, parts: list[str]) -> Path:
+    """Write a standalone page (the house CSS inline) atomically: a reader never sees half a page."""
     doc = (
-        "<!DOCTYPE html><html lang=en><head><meta charset=utf-8><title>Holdout – campaign reports</title>"
+        f"<!DOCTYPE html><html lang=en><head><meta charset=utf-8><title>{_esc(title)}</title>"
         f"<style>{_CSS}</style></head><body>{''.join(parts)}</body></html>"
     )
     out = Path(path)
@@ -776,13 +781,4 @@ def render_program_report(path: str | Path, results: pd.DataFrame, currency: str
         "fade during the first weeks: the new period's first month understates the program slightly.</p>"
         '<p><a href="index.html">All campaign reports</a></p>'
     )
-    doc = (
-        "<!DOCTYPE html><html lang=en><head><meta charset=utf-8><title>Holdout – program report</title>"
-        f"<style>{_CSS}</style></head><body>{''.join(parts)}</body></html>"
-    )
-    out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_suffix(".tmp")
-    tmp.write_text(doc, encoding="utf-8")
-    tmp.replace(out)
-    return out
+    return _write_page(path, "Holdout – program report", parts)
