@@ -24,7 +24,7 @@ def world(tmp_path_factory):
     campaigns = home / "campaigns"
     campaigns.mkdir()
     (campaigns / "bargain_discount.yml").write_text(
-        "id: bargain_discount\nname: Discount\nchannel: email\noffer: {kind: discount, code: SAVE20}\n"
+        "id: bargain_discount\nname: Discount\nchannel: email\noffer: {kind: discount, code: SAVE20, discount: 0.2}\n"
         "response_window_days: 14\n"
     )
     mp = pytest.MonkeyPatch()
@@ -121,6 +121,20 @@ def test_campaign_effects_and_appended_days(world):
     )
     rate = bh.groupby("group")["n"].mean()
     assert rate["test"] > 1.3 * rate["control"]
+
+    # the offer's 20% off is booked on every line the test group buys in the window, never on control's
+    lines = con.execute(
+        f"""select o.customer_id, l.list_price_local, l.paid_price_local
+            from read_parquet('{raw}/ecommerce/order_lines/part-s*.parquet') as l
+            join read_parquet('{raw}/ecommerce/orders/part-s*.parquet') as o using (order_id)
+            where (o.ordered_at::timestamptz at time zone 'UTC')::date between date '2026-11-01' and date '2026-11-14'"""
+    ).df()
+    lines = lines.merge(cust[["customer_id", "group"]], on="customer_id")
+    at_least_20 = lines["paid_price_local"] <= (lines["list_price_local"] * 0.8).round(2) + 0.005
+    assert at_least_20[lines["group"] == "test"].all()
+    assert at_least_20[lines["group"] == "control"].mean() < 0.8
+    # and the truth is net of it: a type the offer barely moves loses money on average
+    assert by_type["loyal_high_spender"] < 0
 
     # ground truth refreshed for the new as_of
     probs = pd.read_parquet(settings.ground_truth_dir / "purchase_probabilities.parquet")

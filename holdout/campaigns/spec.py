@@ -142,8 +142,12 @@ class Audience(_Strict):
 
 
 class Offer(_Strict):
+    """What the test group is offered. `discount` is the share off the list price the code gives on orders in the
+    response window (0.2 = 20% off); its cost is measured at close from the order lines, test minus control."""
+
     kind: OfferKind
     code: str | None = None
+    discount: Annotated[float, Field(strict=True, gt=0, lt=1)] | None = None
 
 
 class Variant(_Strict):

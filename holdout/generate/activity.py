@@ -159,6 +159,10 @@ def generate_orders(p, cat: Catalog, start: date, d0: int, d1: int, rng, treat: 
         qty = rng.choice(QTY_VALUES, size=len(lo), p=QTY_PROBS)
         disc = rng.random(len(lo)) < discount_prob(p["discount_sensitivity"][lc], sale[lday - b0])
         depth = np.where(disc, DISCOUNT_DEPTHS[rng.integers(0, len(DISCOUNT_DEPTHS), len(lo))], 0.0)
+        if treat is not None and len(treat.pos) and treat.offer_discount.max() > 0:
+            # a treated customer redeems the campaign's price offer on every line in the window
+            floor = treat.discount_floor(len(p["number"]), b0, b1)
+            depth = np.maximum(depth, floor[lc, lday - b0])
         returned = (rng.random(len(lo)) < RETURN_RATE) & completed[lo]
         offs = utc_offsets_minutes(start, b0, b1)[p["country"][cust], oday - b0]
         sec = day_epoch_seconds(start, oday) + _utc_second_of_day(rng, offs)

@@ -36,18 +36,46 @@ class Treatments:
     end_day: np.ndarray  # exclusive
     rate_mult: np.ndarray
     basket_mult: np.ndarray
+    # share off the list price the offer gives on the customer's order lines in the window (0 = no price offer)
+    offer_discount: np.ndarray | None = None
+
+    FIELDS = ("pos", "start_day", "end_day", "rate_mult", "basket_mult", "offer_discount")
+
+    def __post_init__(self) -> None:
+        if self.offer_discount is None:
+            self.offer_discount = np.zeros(len(self.pos))
 
     @classmethod
     def empty(cls) -> Treatments:
         z = np.zeros(0)
-        return cls(z.astype(np.int64), z.astype(np.int64), z.astype(np.int64), z, z)
+        return cls(z.astype(np.int64), z.astype(np.int64), z.astype(np.int64), z, z, z)
+
+    def select(self, mask: np.ndarray, shift: int = 0) -> Treatments:
+        """The rows in mask, their positions moved down by shift (a chunk's first position)."""
+        values = {f: getattr(self, f)[mask] for f in self.FIELDS}
+        values["pos"] = values["pos"] - shift
+        return Treatments(**values)
+
+    @classmethod
+    def concat(cls, a: Treatments, b: Treatments) -> Treatments:
+        return cls(**{f: np.concatenate([getattr(a, f), getattr(b, f)]) for f in cls.FIELDS})
 
     def apply(self, mat: np.ndarray, d0: int, values: np.ndarray) -> None:
         """Multiply mat[pos, day - d0] by values for every treated day inside mat."""
-        d1 = d0 + mat.shape[1]
-        for r in np.flatnonzero((self.start_day < d1) & (self.end_day > d0)):
-            a, b = max(self.start_day[r], d0) - d0, min(self.end_day[r], d1) - d0
+        for r, a, b in self._rows_in(d0, d0 + mat.shape[1]):
             mat[self.pos[r], a:b] *= values[r]
+
+    def discount_floor(self, n: int, d0: int, d1: int) -> np.ndarray:
+        """(n, d1 - d0): the largest offer discount each customer can redeem on each day (0 outside windows)."""
+        floor = np.zeros((n, d1 - d0))
+        for r, a, b in self._rows_in(d0, d1):
+            if self.offer_discount[r] > 0:
+                floor[self.pos[r], a:b] = np.maximum(floor[self.pos[r], a:b], self.offer_discount[r])
+        return floor
+
+    def _rows_in(self, d0: int, d1: int):
+        for r in np.flatnonzero((self.start_day < d1) & (self.end_day > d0)):
+            yield r, max(self.start_day[r], d0) - d0, min(self.end_day[r], d1) - d0
 
 
 def daily_rate(p: dict, start: date, d0: int, d1: int, treat: Treatments | None = None) -> np.ndarray:
@@ -91,7 +119,14 @@ def expected_order_value(
     pref = np.stack([p[f"pref_{k}"] for k in DEPARTMENTS], axis=1)
     price = (pref @ core_mean)[:, None] + p["new_collection_appetite"][:, None] * (pref @ shift)
     sale, _ = season_arrays(start, d0, d1)
-    disc = 1.0 - DISCOUNT_DEPTHS.mean() * discount_prob(p["discount_sensitivity"][:, None], sale[None, :])
+    q = discount_prob(p["discount_sensitivity"][:, None], sale[None, :])
+    if treat is not None and len(treat.pos) and treat.offer_discount.max() > 0:
+        # a line's depth is the larger of its sale discount (probability q) and the offer's
+        floor = treat.discount_floor(len(p["number"]), d0, d1)
+        sale_depth = sum(np.maximum(depth, floor) for depth in DISCOUNT_DEPTHS) / len(DISCOUNT_DEPTHS)
+        disc = 1.0 - ((1.0 - q) * floor + q * sale_depth)
+    else:
+        disc = 1.0 - DISCOUNT_DEPTHS.mean() * q
     lines = 1.0 + MAX_EXTRA_LINES * basket_p(p, d0, d1, treat)
     return lines * QTY_MEAN * price * disc * (1.0 - RETURN_RATE)
 
@@ -134,7 +169,4 @@ def horizon_truth(
 def _slice_treat(treat: Treatments | None, a: int, b: int) -> Treatments | None:
     if treat is None or not len(treat.pos):
         return None
-    m = (treat.pos >= a) & (treat.pos < b)
-    return Treatments(
-        treat.pos[m] - a, treat.start_day[m], treat.end_day[m], treat.rate_mult[m], treat.basket_mult[m]
-    )
+    return treat.select((treat.pos >= a) & (treat.pos < b), shift=a)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import re
 import time
-from dataclasses import asdict
+from dataclasses import asdict, dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -218,16 +218,33 @@ def _read_assignments(settings: Settings) -> pd.DataFrame:
         return frame.assign(variant=None, offer_kind=None)
 
 
-def _read_specs(campaigns_dir: Path) -> dict[str, tuple[str, str]]:
-    specs: dict[str, tuple[str, str]] = {}
+@dataclass(frozen=True)
+class _Offer:
+    """What the simulated world needs of a campaign spec: its channel, offer kind and price discounts."""
+
+    channel: str = "email"
+    kind: str = "content"
+    discount: float = 0.0  # share off the list price on the test group's order lines in the window
+    variant_discounts: dict[str, float] = field(default_factory=dict)  # A/B/n: variant id -> its discount
+
+
+def _read_specs(campaigns_dir: Path) -> dict[str, _Offer]:
+    specs: dict[str, _Offer] = {}
     if not campaigns_dir.exists():
         return specs
     for path in sorted(campaigns_dir.glob("*.yml")):
         body = yaml.safe_load(path.read_text()) or {}
         if isinstance(body, dict) and "id" in body:
-            specs[str(body["id"])] = (
-                str(body.get("channel", "email")),
-                str((body.get("offer") or {}).get("kind", "content")),
+            offer = body.get("offer") or {}
+            specs[str(body["id"])] = _Offer(
+                channel=str(body.get("channel", "email")),
+                kind=str(offer.get("kind", "content")),
+                discount=float(offer.get("discount") or 0.0),
+                variant_discounts={
+                    str(v["id"]): float((v.get("offer") or {}).get("discount") or 0.0)
+                    for v in body.get("variants") or []
+                    if isinstance(v, dict) and "id" in v
+                },
             )
     return specs
 
@@ -235,7 +252,15 @@ def _read_specs(campaigns_dir: Path) -> dict[str, tuple[str, str]]:
 def _campaigns(settings: Settings, p: dict, cat, start: date, d0: int, d1: int):
     """Treatments (existing + new), new effect rows, extra e-mail sends, and the launch ids applied now."""
     gt = settings.ground_truth_dir
-    cols = ["customer_number", "launch_id", "start_day", "end_day", "rate_mult", "basket_mult"]
+    cols = [
+        "customer_number",
+        "launch_id",
+        "start_day",
+        "end_day",
+        "rate_mult",
+        "basket_mult",
+        "offer_discount",
+    ]
     old_treat = (
         pd.read_parquet(gt / "treatments.parquet")
         if (gt / "treatments.parquet").exists()
@@ -262,7 +287,8 @@ def _campaigns(settings: Settings, p: dict, cat, start: date, d0: int, d1: int):
         return old_treat, pd.DataFrame(columns=EFFECT_COLUMNS), extra, []
     effects, new_treat, ex_pos, ex_day, ex_code = [], [], [], [], []
     for (campaign_id, launch_id), g in a.groupby(["campaign_id", "launch_id"], sort=True):
-        channel, kind = specs.get(campaign_id, ("email", "content"))
+        spec = specs.get(campaign_id, _Offer())
+        channel, kind = spec.channel, spec.kind
         pos = g["pos"].to_numpy()
         s, e = int(g["start_day"].min()), int(g["end_day"].max())
         # each customer's offer: their variant's kind in an A/B/n campaign (ledgered at launch), else the spec's
@@ -273,14 +299,22 @@ def _campaigns(settings: Settings, p: dict, cat, start: date, d0: int, d1: int):
             rate_m[mask], basket_m[mask] = effect_multipliers(
                 p["latent_type"][pos[mask]], p["email_engagement"][pos[mask]], channel, str(k)
             )
+        # the price offer each customer redeems: their variant's in an A/B/n campaign, else the spec's
+        variants = g["variant"].to_numpy(dtype=object)
+        discount = np.array(
+            [
+                spec.discount if v is None or pd.isna(v) else spec.variant_discounts.get(str(v), 0.0)
+                for v in variants
+            ]
+        )
         sub = {k: v[pos] for k, v in p.items()}
         idx = np.arange(len(pos))
         base_t = _treatments(old_treat[old_treat["customer_number"].isin(p["number"][pos])], len(p["number"]))
         base_t = _remap(base_t, pos)
         lam0 = daily_rate(sub, start, s, e, base_t)
         rev0 = (lam0 * expected_order_value(sub, cat, start, s, e, base_t)).sum(axis=1)
-        mine = Treatments(idx, np.full(len(pos), s), np.full(len(pos), e), rate_m, basket_m)
-        both = _concat_treat(base_t, mine)
+        mine = Treatments(idx, np.full(len(pos), s), np.full(len(pos), e), rate_m, basket_m, discount)
+        both = Treatments.concat(base_t, mine)
         lam1 = daily_rate(sub, start, s, e, both)
         rev1 = (lam1 * expected_order_value(sub, cat, start, s, e, both)).sum(axis=1)
         effects.append(
@@ -307,6 +341,7 @@ def _campaigns(settings: Settings, p: dict, cat, start: date, d0: int, d1: int):
                     "end_day": e,
                     "rate_mult": rate_m[test],
                     "basket_mult": basket_m[test],
+                    "offer_discount": discount[test],
                     "new": True,
                 }
             )
@@ -331,6 +366,8 @@ def _treatments(df: pd.DataFrame, n: int) -> Treatments:
         df["end_day"].to_numpy(np.int64),
         df["rate_mult"].to_numpy(float),
         df["basket_mult"].to_numpy(float),
+        # ground truth written before offers carried a price discount has no column: no discount
+        df["offer_discount"].fillna(0.0).to_numpy(float) if "offer_discount" in df else None,
     )
 
 
@@ -338,27 +375,13 @@ def _remap(t: Treatments, pos: np.ndarray) -> Treatments:
     """Treatments indexed by population position -> indexed by position within `pos`."""
     where = {int(x): i for i, x in enumerate(pos)}
     keep = np.array([int(x) in where for x in t.pos], dtype=bool)
-    return Treatments(
-        np.array([where[int(x)] for x in t.pos[keep]], dtype=np.int64),
-        t.start_day[keep],
-        t.end_day[keep],
-        t.rate_mult[keep],
-        t.basket_mult[keep],
-    )
-
-
-def _concat_treat(a: Treatments, b: Treatments) -> Treatments:
-    return Treatments(
-        *(
-            np.concatenate([getattr(a, f), getattr(b, f)])
-            for f in ("pos", "start_day", "end_day", "rate_mult", "basket_mult")
-        )
-    )
+    kept = t.select(keep)
+    kept.pos = np.array([where[int(x)] for x in kept.pos], dtype=np.int64)
+    return kept
 
 
 def _slice(t: Treatments, a: int, b: int) -> Treatments:
-    m = (t.pos >= a) & (t.pos < b)
-    return Treatments(t.pos[m] - a, t.start_day[m], t.end_day[m], t.rate_mult[m], t.basket_mult[m])
+    return t.select((t.pos >= a) & (t.pos < b), shift=a)
 
 
 def _slice_extra(e: activity.Extra, a: int, b: int) -> activity.Extra:
