@@ -95,7 +95,7 @@ def _train_uplift(campaign_id: str | None) -> None:
     show_default=True,
     # validated by ml.score (its ENGINES), not a click.Choice: importing it here would load MLflow for --help
     help="duckdb: the models run in this process on the DuckDB warehouse's features. spark: on Spark, through "
-    "mlflow.pyfunc.spark_udf (needs the `spark` extra and Java; HOLDOUT_SPARK_MASTER, default local[*]). "
+    "mlflow.pyfunc.spark_udf (needs the `spark` extra and Java; HOLDOUT_SPARK_MASTER, default local[2]). "
     "Both write the same rows.",
 )
 def score(scoring_date, engine: str) -> None:

@@ -6,8 +6,10 @@ check, deciles, the ledger write), so both engines write the same `ops.model_sco
 Where the features come from: here, the DuckDB warehouse's `ml_features.ml_scoring_features`, exported once to
 Parquet under HOLDOUT_HOME and read by Spark. On a cluster whose warehouse is Spark (dbt target `spark`), the same
 table is a Spark table: `scoring_features` is the one place that would read it with `spark.table(...)` instead.
-Which Spark: HOLDOUT_SPARK_MASTER (default `local[*]`, a Spark inside this process; `spark://host:7077`, `yarn`,
-... for a cluster, whose executors must run this image's Python environment: see `udf_env_manager`).
+Which Spark: HOLDOUT_SPARK_MASTER (default `local[2]`, a Spark inside this process; `spark://host:7077`, `yarn`,
+... for a cluster, whose executors must run this image's Python environment: see UDF_ENV_MANAGER), tuned by
+HOLDOUT_SPARK_DRIVER_MEMORY and HOLDOUT_SPARK_SHUFFLE_PARTITIONS like the dbt `spark` target. On a cluster the
+Parquet export must be on storage the executors read (HOLDOUT_HOME on a shared volume, as in docker-compose.yml).
 """
 
 from __future__ import annotations
@@ -34,12 +36,14 @@ from ml.features import SCHEMA
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
+# The same variables and defaults as the dbt `spark` target (dbt_project/profiles.yml): one Spark configuration.
 MASTER_ENV = "HOLDOUT_SPARK_MASTER"
-DEFAULT_MASTER = "local[*]"
+DEFAULT_MASTER = "local[2]"
 # MLflow would otherwise rebuild each model's pip environment on the executors (virtualenv/uv/conda), which needs
 # a package index: the executors run the driver's environment instead, the one the image (and lock) pins.
 UDF_ENV_MANAGER = "local"
 _PROGRESS_ENV = "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"
+_CHATTY_LOGGERS = ("mlflow.pyfunc", "mlflow.models.flavor_backend_registry")
 
 
 class SparkUnavailableError(RuntimeError):
@@ -83,6 +87,8 @@ def spark_session(settings: Settings) -> Iterator[SparkSession]:
     builder = (
         SparkSession.builder.appName("holdout-score")
         .master(master)
+        .config("spark.driver.memory", os.environ.get("HOLDOUT_SPARK_DRIVER_MEMORY", "2g"))
+        .config("spark.sql.shuffle.partitions", os.environ.get("HOLDOUT_SPARK_SHUFFLE_PARTITIONS", "4"))
         .config("spark.sql.session.timeZone", "UTC")
         .config("spark.sql.execution.arrow.pyspark.enabled", "true")
         .config("spark.local.dir", str(scratch / "local"))
@@ -91,12 +97,12 @@ def spark_session(settings: Settings) -> Iterator[SparkSession]:
     )
     if master.startswith("local"):
         # Python workers must be this interpreter (it has LightGBM and MLflow), not whatever `python3` is on PATH:
-        # pyspark reads only the environment variable for that. A few shuffle partitions, not 200, for one machine.
+        # pyspark reads only the environment variable for that. (A cluster's executors run their image's python3.)
         os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-        builder = builder.config("spark.sql.shuffle.partitions", str(os.cpu_count() or 2)).config(
-            "spark.ui.enabled", "false"
-        )
-    spark = builder.getOrCreate()
+        builder = builder.config("spark.ui.enabled", "false")
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas")
+        spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("ERROR")
     try:
         yield spark
@@ -139,21 +145,23 @@ def predict(
 
 @contextmanager
 def _quiet() -> Iterator[None]:
-    """Silence what is known and chosen: MLflow's advice against env_manager="local", its download progress bars,
-    and pyspark's notices that pandas 3 is newer than it was tested with (the scores are checked equal to the
-    DuckDB path's in tests/test_score_spark.py)."""
-    logger = logging.getLogger("mlflow.pyfunc")
-    level = logger.level
+    """Silence what is known and chosen: MLflow's advice against env_manager="local" and its backend notice, its
+    download progress bars, and pyspark's notices that pandas 3 is newer than it was tested with (the scores are
+    checked equal to the DuckDB path's in tests/test_score_spark.py)."""
+    loggers = [logging.getLogger(name) for name in _CHATTY_LOGGERS]
+    levels = [logger.level for logger in loggers]
     progress = os.environ.get(_PROGRESS_ENV)
     os.environ[_PROGRESS_ENV] = "false"
-    logger.setLevel(logging.ERROR)
+    for logger in loggers:
+        logger.setLevel(logging.ERROR)
     try:
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas")
             warnings.filterwarnings("ignore", message="The copy keyword is deprecated")
             yield
     finally:
-        logger.setLevel(level)
+        for logger, level in zip(loggers, levels, strict=True):
+            logger.setLevel(level)
         if progress is None:
             os.environ.pop(_PROGRESS_ENV, None)
         else:
