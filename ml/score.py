@@ -182,4 +182,5 @@ def score_all(
             except Exception:
                 con.rollback()
                 raise
-    return results
+    order = list(specs)
+    return sorted(results, key=lambda result: order.index(result.model))
