@@ -89,15 +89,25 @@ def _train_uplift(campaign_id: str | None) -> None:
     default=None,
     help="Scoring date (default: the warehouse's as-of date).",
 )
-def score(scoring_date) -> None:
+@click.option(
+    "--engine",
+    default="duckdb",
+    show_default=True,
+    # validated by ml.score (its ENGINES), not a click.Choice: importing it here would load MLflow for --help
+    help="duckdb: the models run in this process on the DuckDB warehouse's features. spark: on Spark, through "
+    "mlflow.pyfunc.spark_udf (needs the `spark` extra and Java; HOLDOUT_SPARK_MASTER, default local[2]). "
+    "Both write the same rows.",
+)
+def score(scoring_date, engine: str) -> None:
     """Score every customer with each model's champion into ops.model_scores (idempotent per date)."""
     from ml.registry import MissingChampionError
     from ml.score import score_all
+    from ml.score_spark import SparkUnavailableError
 
     settings = get_settings()
     try:
-        results = score_all(settings, scoring_date.date() if scoring_date else None)
-    except (MissingChampionError, ValueError, FileNotFoundError) as error:
+        results = score_all(settings, scoring_date.date() if scoring_date else None, engine=engine)
+    except (MissingChampionError, ValueError, FileNotFoundError, SparkUnavailableError) as error:
         click.echo(f"Scoring failed: {error}", err=True)
         sys.exit(2)
     for result in results:

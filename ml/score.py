@@ -1,22 +1,35 @@
-"""Score customers with each model's champion into the `ops.model_scores` ledger."""
+"""Score customers with each model's champion into the `ops.model_scores` ledger.
+
+Two engines compute the scores: `duckdb` (default: features read from the warehouse, LightGBM in this process)
+and `spark` (`ml.score_spark`: the champion applied by `mlflow.pyfunc.spark_udf` on Spark executors). Everything
+else is shared, so both write the same rows: which champions, the as-of check, deciles, the one-transaction write.
+"""
 
 from __future__ import annotations
 
 import sys
+import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Literal, get_args
 
+import duckdb
 import numpy as np
 import pandas as pd
 
 from holdout.config import Settings
 from holdout.warehouse import as_of_date, connect
 from ml import registry
-from ml.config import load_specs
+from ml.config import ModelSpec, load_specs
 from ml.features import SCHEMA, ensure_features, feature_matrix, load_scoring_frame
 
 SCORE_COLUMNS = ["customer_id", "model", "model_version", "score", "decile", "scoring_date", "scored_at"]
+Engine = Literal["duckdb", "spark"]
+ENGINES: tuple[str, ...] = get_args(Engine)
 
 
 @dataclass
@@ -41,11 +54,58 @@ def deciles(score: np.ndarray) -> np.ndarray:
     return np.ceil(ranks * 10 / len(score)).astype(int).clip(1, 10)
 
 
+class _DuckDBScorer:
+    """Features from the warehouse connection, the champion's booster in this process."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection):
+        self.con = con
+
+    def __call__(self, spec: ModelSpec, version: str, booster) -> pd.DataFrame:
+        frame = load_scoring_frame(self.con, spec, booster.feature_name())
+        score = booster.predict(feature_matrix(frame, booster.feature_name())) if len(frame) else np.array([])
+        return pd.DataFrame({"customer_id": frame["customer_id"], "score": score})
+
+
+class _SparkScorer:
+    """Features as a Spark DataFrame, the registered champion version as a Spark UDF (ml.score_spark)."""
+
+    def __init__(self, spark, features):
+        self.spark = spark
+        self.features = features
+
+    def __call__(self, spec: ModelSpec, version: str, booster) -> pd.DataFrame:
+        from ml.score_spark import predict
+
+        # the exact version resolved above, not the alias: a promotion meanwhile cannot mix versions
+        uri = f"models:/{spec.name}/{version}"
+        return predict(self.spark, self.features, spec, uri, booster.feature_name())
+
+
+@contextmanager
+def _scorer(engine: Engine, settings: Settings, con: duckdb.DuckDBPyConnection) -> Iterator:
+    if engine == "duckdb":
+        yield _DuckDBScorer(con)
+        return
+    from ml.score_spark import scoring_features, spark_session
+
+    with (
+        spark_session(settings) as spark,
+        tempfile.TemporaryDirectory(prefix="scoring-", dir=settings.home) as directory,
+    ):
+        yield _SparkScorer(spark, scoring_features(spark, con, Path(directory)))
+
+
 def score_all(
-    settings: Settings, scoring_date: date | None = None, progress: bool = True
+    settings: Settings,
+    scoring_date: date | None = None,
+    progress: bool = True,
+    engine: Engine = "duckdb",
 ) -> list[ScoreResult]:
     """Append each champion's scores for `scoring_date` (default and only allowed value: the as-of date of the
-    features). Idempotent: a (model, version, date) already in the ledger adds nothing; all in one transaction."""
+    features), computed by `engine`. Idempotent: a (model, version, date) already in the ledger adds nothing; all
+    in one transaction."""
+    if engine not in ENGINES:
+        raise ValueError(f"unknown scoring engine '{engine}' (one of: {', '.join(ENGINES)})")
     specs = load_specs()
     as_of = as_of_date(settings)
     scoring_date = scoring_date or as_of
@@ -54,6 +114,10 @@ def score_all(
             f"cannot score {scoring_date}: the warehouse is as of {as_of} and features are point-in-time "
             f"(build the warehouse as of {scoring_date} first)"
         )
+    if engine == "spark":
+        from ml.score_spark import check_spark_available
+
+        check_spark_available()  # before anything is loaded or built
     # every champion must exist before anything is written
     champions = {name: registry.load_champion(name, settings) for name in specs}
     ensure_features(settings, specs, progress=progress)
@@ -65,42 +129,45 @@ def score_all(
             raise RuntimeError(
                 f"ml_scoring_features is as of {built}, not {scoring_date}: rebuild the ML features"
             )
-        frames = []
+        todo = {}
         for name, (champion, booster) in champions.items():
             version = str(champion.version)
-            started = time.perf_counter()
             exists = con.execute(
                 "select count(*) from ops.model_scores where model = ? and model_version = ? and scoring_date = ?",
                 [name, version, scoring_date],
             ).fetchone()[0]
             if exists:
                 results.append(ScoreResult(name, version, scoring_date, 0, skipped=True))
-                continue
-            frame = load_scoring_frame(con, specs[name], booster.feature_name())
-            score = (
-                booster.predict(feature_matrix(frame, booster.feature_name())) if len(frame) else np.array([])
-            )
-            frames.append(
-                pd.DataFrame(
-                    {
-                        "customer_id": frame["customer_id"],
-                        "model": name,
-                        "model_version": version,
-                        "score": score,
-                        "decile": deciles(score),
-                        "scoring_date": scoring_date,
-                        "scored_at": scored_at,
-                    }
-                )
-            )
-            results.append(ScoreResult(name, version, scoring_date, len(frame), skipped=False))
-            if progress:
-                print(
-                    f"[{name}] scored {len(frame):,} customers with v{version} "
-                    f"({time.perf_counter() - started:.1f}s)",
-                    file=sys.stderr,
-                    flush=True,
-                )
+            else:
+                todo[name] = (version, booster)
+        frames = []
+        if todo:
+            with _scorer(engine, settings, con) as scorer:
+                for name, (version, booster) in todo.items():
+                    started = time.perf_counter()
+                    scored = scorer(specs[name], version, booster)
+                    score = scored["score"].to_numpy(dtype="float64")
+                    frames.append(
+                        pd.DataFrame(
+                            {
+                                "customer_id": scored["customer_id"],
+                                "model": name,
+                                "model_version": version,
+                                "score": score,
+                                "decile": deciles(score),
+                                "scoring_date": scoring_date,
+                                "scored_at": scored_at,
+                            }
+                        )
+                    )
+                    results.append(ScoreResult(name, version, scoring_date, len(scored), skipped=False))
+                    if progress:
+                        print(
+                            f"[{name}] scored {len(scored):,} customers with v{version} on {engine} "
+                            f"({time.perf_counter() - started:.1f}s)",
+                            file=sys.stderr,
+                            flush=True,
+                        )
         if frames:
             new_scores = pd.concat(frames, ignore_index=True)[SCORE_COLUMNS]
             con.begin()
@@ -115,4 +182,5 @@ def score_all(
             except Exception:
                 con.rollback()
                 raise
-    return results
+    order = list(specs)
+    return sorted(results, key=lambda result: order.index(result.model))
