@@ -271,6 +271,39 @@ def test_ledger_append_is_idempotent_per_key(fresh_home):
     assert rows["choice"].iloc[0] == "a" and pd.isna(rows["choice"].iloc[1])  # none: the value is below zero
 
 
+def test_decision_counts_for_the_launch_ui(fresh_home, caplog):
+    from holdout.policy.tasks import policy_decision_counts
+
+    day = date(2026, 11, 1)
+    value = np.array([[1.0, 2.0], [-1.0, -1.0], [3.0, 1.0], [np.nan, np.nan]])
+    d = decide(
+        [f"C000000{i}" for i in range(1, 5)],
+        ["a", "b"],
+        np.ones((4, 2), bool),
+        value,
+        np.ones(4),
+        np.zeros(4),
+    )
+    assert d.choice == ["b", None, "a", "a"] and d.exploration.tolist() == [False, False, False, True]
+    key = ledger.decision_key(day, ["a", "b"])
+    ledger.append_decisions(fresh_home, key, day, d, 0.1, {"a": "1", "b": "1"})
+    with caplog.at_level("INFO", logger="holdout.policy.tasks"):
+        out = policy_decision_counts(day, settings=fresh_home)
+    assert out == {
+        "launch_date": "2026-11-01",
+        "decision_sets": {
+            key: {
+                "customers": 4,
+                "none": 1,
+                "campaigns": {"a": {"chosen": 2, "explored": 1}, "b": {"chosen": 1, "explored": 0}},
+            }
+        },
+    }
+    assert "  a: chosen 2 (by the models 1, explored 1)" in caplog.messages
+    assert "  none (every expected value below zero): 1" in caplog.messages
+    assert policy_decision_counts(day + timedelta(days=1), settings=fresh_home)["decision_sets"] == {}
+
+
 # ------------------------------------------------------------------------------------------- evaluation
 def test_evaluation_runs_the_four_policies_on_a_small_world(fresh_home, monkeypatch):
     from holdout.policy import evaluate as ev
