@@ -77,6 +77,29 @@ def test_bad_exploration_share_is_refused():
         _rule([[1.0, 1.0, 1.0]], [[True, True, True]], share=1.5)
 
 
+def test_ledger_candidates_are_the_json_of_each_customers_eligible_values():
+    rng = np.random.default_rng(5)
+    n, ids = 2_000, ["zeta", "alpha", "mid-1"]  # unsorted on purpose: keys come out sorted
+    value = rng.normal(0, 3, (n, 3))
+    value[:, 1] = np.where(rng.random(n) < 0.3, np.nan, value[:, 1])
+    value[0] = [-1e-6, 2.5, np.nan]  # rounds to -0.0
+    eligible = rng.random((n, 3)) < 0.6
+    eligible[1] = False
+    d = decide([f"C{i:07d}" for i in range(n)], ids, eligible, value, rng.random(n), rng.random(n), 0.1)
+    expected = [
+        json.dumps(
+            {
+                ids[j]: None if np.isnan(d.value[i, j]) else round(float(d.value[i, j]), 4)
+                for j in np.flatnonzero(eligible[i])
+            },
+            sort_keys=True,
+        )
+        for i in range(n)
+    ]
+    assert d.candidates_json() == expected
+    assert d.frame()["candidates"].tolist() == expected and expected[1] == "{}"
+
+
 # ------------------------------------------------------------------------------------- the launch path
 def _decisions(settings: Settings) -> pd.DataFrame:
     with connect(read_only=True, settings=settings) as con:

@@ -71,7 +71,7 @@ def append_decisions(
             "decision_key": key,
             "launch_date": launch_date,
             "customer_id": frame["customer_id"],
-            "candidates": [json.dumps(c, sort_keys=True) for c in frame["candidates"]],
+            "candidates": frame["candidates"],
             "choice": frame["choice"].astype(object).where(frame["choice"].notna(), None),
             "exploration": frame["exploration"].astype(bool),
             "explore_share": float(explore_share),
