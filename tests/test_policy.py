@@ -83,7 +83,10 @@ def test_ledger_candidates_are_the_json_of_each_customers_eligible_values():
     value = rng.normal(0, 3, (n, 3))
     value[:, 1] = np.where(rng.random(n) < 0.3, np.nan, value[:, 1])
     value[0] = [-1e-6, 2.5, np.nan]  # rounds to -0.0
+    value[2] = [3.0, -0.12345678, 1e13]  # whole; negative; too large for the fixed-point path
+    value[3] = [0.00005, -7.10001, np.inf]  # 0.00005 is just above a half: Python rounds it up
     eligible = rng.random((n, 3)) < 0.6
+    eligible[0] = eligible[2] = eligible[3] = True
     eligible[1] = False
     d = decide([f"C{i:07d}" for i in range(n)], ids, eligible, value, rng.random(n), rng.random(n), 0.1)
     expected = [
@@ -96,8 +99,15 @@ def test_ledger_candidates_are_the_json_of_each_customers_eligible_values():
         )
         for i in range(n)
     ]
-    assert d.candidates_json() == expected
-    assert d.frame()["candidates"].tolist() == expected and expected[1] == "{}"
+    texts = d.candidates_json()
+    assert texts == expected  # the very text json.dumps gives, keys sorted
+    assert d.frame()["candidates"].tolist() == expected
+    assert texts[:4] == [
+        '{"alpha": 2.5, "mid-1": null, "zeta": -0.0}',
+        "{}",
+        '{"alpha": -0.1235, "mid-1": 10000000000000.0, "zeta": 3.0}',
+        '{"alpha": -7.1, "mid-1": Infinity, "zeta": 0.0001}',
+    ]
 
 
 # ------------------------------------------------------------------------------------- the launch path

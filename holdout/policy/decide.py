@@ -22,6 +22,8 @@ from datetime import date
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from holdout.campaigns.assignment import assignment_uniform
 
@@ -47,30 +49,56 @@ class Decisions:
         return {c for c, k in zip(self.customer_ids, self.choice, strict=True) if k == campaign_id}
 
     def candidates_json(self) -> list[str]:
-        """Per customer, the JSON object of their eligible campaigns -> value rounded to 4 decimals (null = no
-        model), keys sorted: the text `json.dumps(..., sort_keys=True)` gives, built by array operations rather
-        than one dict per customer (a launch day decides up to millions of customers)."""
+        """Per customer, the JSON object of their eligible campaigns -> expected value rounded to 4 decimals
+        (null = no model), keys sorted (what `json.dumps(..., sort_keys=True)` of that dict reads as)."""
+        return self._candidates().to_pylist()
+
+    def _candidates(self) -> pa.Array:
+        # Built column-wise in Arrow (C++) rather than one dict and one json.dumps per customer: a launch day
+        # decides up to millions of customers (benchmarks/bench_policy_decisions.py).
         order = sorted(range(len(self.campaign_ids)), key=lambda j: self.campaign_ids[j])
-        keys = [json.dumps(self.campaign_ids[j]) + ": " for j in order]
         eligible = self.eligible[:, order]
         rows, cols = np.nonzero(eligible)  # row-major: each customer's pairs together, keys in sorted order
-        values = self.value[:, order][rows, cols].tolist()
-        texts = ["null" if v != v else repr(round(v, 4)) for v in values]  # v != v: NaN, no model
-        pairs = [keys[c] + t for c, t in zip(cols.tolist(), texts, strict=True)]
-        ends = np.cumsum(eligible.sum(axis=1)).tolist()
-        starts = [0, *ends[:-1]]
-        return ["{" + ", ".join(pairs[a:b]) + "}" for a, b in zip(starts, ends, strict=True)]
+        values = self.value[:, order][rows, cols]
+        keys = pa.array([json.dumps(self.campaign_ids[j]) + ": " for j in order]).take(pa.array(cols))
+        pairs = pc.binary_join_element_wise(keys, _number_texts(values), "")
+        offsets = np.concatenate([[0], np.cumsum(eligible.sum(axis=1))]).astype(np.int32)
+        joined = pc.binary_join(pa.ListArray.from_arrays(pa.array(offsets), pairs), ", ")
+        return pc.binary_join_element_wise("{", joined, "}", "")
 
     def frame(self) -> pd.DataFrame:
         """customer_id, candidates (JSON text, see `candidates_json`), choice, exploration."""
         return pd.DataFrame(
             {
                 "customer_id": self.customer_ids,
-                "candidates": self.candidates_json(),
+                "candidates": pd.Series(pd.arrays.ArrowStringArray(self._candidates())),
                 "choice": self.choice,
                 "exploration": self.exploration,
             }
         )
+
+
+def _number_texts(values: np.ndarray) -> pa.Array:
+    """JSON text of each value as Python prints `round(value, 4)` (2.5, 3.0, -0.1235); null for NaN.
+
+    The fast path rounds value x 10^4 to an integer; below 10^8 its float error is under 10^-4 of a unit, so it
+    can differ from Python's exact rounding only within that of a half: those few values, infinities and larger
+    values (never an expected value in EUR) are printed by Python."""
+    nan = np.isnan(values)
+    scaled = np.where(np.isfinite(values), values, 0.0) * 1e4
+    near_half = np.abs(np.abs(scaled - np.trunc(scaled)) - 0.5) < 1e-3
+    simple = np.isfinite(values) & (np.abs(values) < 1e8) & ~near_half
+    k = np.where(simple, np.rint(scaled), 0.0).astype(np.int64)
+    whole, frac = np.abs(k) // 10_000, np.abs(k) % 10_000
+    frac_text = pc.utf8_rtrim(pc.utf8_lpad(pc.cast(pa.array(frac), pa.string()), 4, "0"), "0")
+    frac_text = pc.if_else(pc.equal(frac_text, ""), "0", frac_text)
+    sign = pc.if_else(pa.array(np.signbit(values)), "-", "")  # Python prints -0.0 too
+    text = pc.binary_join_element_wise(sign, pc.cast(pa.array(whole), pa.string()), ".", frac_text, "")
+    other = ~simple & ~nan
+    if other.any():
+        exact = [json.dumps(round(float(v), 4)) for v in values[other]]
+        text = pc.replace_with_mask(text, pa.array(other), pa.array(exact, pa.string()))
+    return pc.if_else(pa.array(nan), pa.scalar("null"), text)
 
 
 def policy_uniforms(launch_date: date, customer_ids: list[str]) -> tuple[np.ndarray, np.ndarray]:
