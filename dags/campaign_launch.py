@@ -20,14 +20,19 @@ form's `launch_date`. The plan task logs both on its first line, and each `launc
 `launch_date`, `dry_run` and `status` (`dry_run` or `launched`). Launch ids are `<campaign>-<YYYYMMDD>` of
 the launch date, so re-running a date adds no ledger or export rows.
 
-1. **plan**: `holdout.campaigns.tasks.plan_campaign_launches`: eligibility, priority across campaigns,
-   frequency caps, the test / control assignment, staged under `HOLDOUT_HOME/launches/<launch_id>/`.
+1. **plan**: `holdout.campaigns.tasks.plan_campaign_launches`: eligibility, priority across campaigns (the
+   policy decides the `priority: auto` ones), frequency caps, the test / control assignment, staged under
+   `HOLDOUT_HOME/launches/<launch_id>/`.
 2. **launch.gate** (one per launch, named by launch id): `gate_launch`, the GX checkpoint on the staged
    audience. A blocked launch is a **failed** gate task whose log starts with the failed expectations, the
    number of customers and file:// links to the report and Data Docs; it is not retried
    (`AirflowFailException`) and that launch's activate never runs.
 3. **launch.activate** (one per launch, named by launch id): `activate_launch`: ledger rows in `ops` and the
    audience file in `outbox/<channel>/` (mode `send`), or a `dry_run` attempt; emits the launches Asset.
+4. **policy_decisions**: what the next-best-campaign policy decided for the `priority: auto` campaigns on the
+   launch date, read from `ops.policy_decisions` (planning decided and ledgered it): per campaign the customers
+   chosen by the models and by exploration, and those sent none. The first lines of its log and its return
+   value (XCom) in the UI; it runs beside the launches and never blocks them.
 
 Every task opens the warehouse, so all run in the one-slot pool `holdout_warehouse`.
 """
@@ -131,7 +136,15 @@ def campaign_launch():
 
         activate(gate(launch_id))
 
-    launch.expand(launch_id=plan())
+    @task(pool=WAREHOUSE_POOL)
+    def policy_decisions(planned: list[str], params: dict | None = None) -> dict:
+        from holdout.policy.tasks import policy_decision_counts
+
+        return policy_decision_counts((params or {}).get("launch_date"))
+
+    planned = plan()
+    launch.expand(launch_id=planned)
+    policy_decisions(planned)
 
 
 campaign_launch()

@@ -15,7 +15,9 @@ results (`AssetOrTimeSchedule`).
    predictive segments); emits the scores Asset.
 6. **train_uplift** (after the response models): one uplift model per campaign with closed launches, pooled over
    them (`ml.uplift`); `challenger` on every version, `champion` when its held-out Qini wins. Also runs when
-   `campaign_close` publishes new results, so a closed window is learned from in the next run.
+   `campaign_close` publishes new results (its results Asset is in the schedule), so a closed window is learned
+   from in the next run, and the next launch's policy (`priority: auto`) uses that champion. It waits for the
+   response models (one MLflow writer at a time) but runs even when one of them failed (`all_done`).
 """
 
 from __future__ import annotations
@@ -75,7 +77,9 @@ def model_retrain():
         # the marts that read ops.model_scores: customer_scores, profile scores, predictive segments
         return rebuild_marts("stg_ops__model_scores+")
 
-    @task(pool=WAREHOUSE_POOL)
+    # after the response models only to keep MLflow's SQLite store to one writer: a failed response model must
+    # not keep a closed window from being learned, so it runs once they are done, whatever their state
+    @task(pool=WAREHOUSE_POOL, trigger_rule="all_done")
     def train_uplift() -> dict:
         from ml.tasks import train_uplift_models
 

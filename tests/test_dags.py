@@ -24,6 +24,14 @@ LOAD_DAGBAG = r"""
 import json, sys
 from airflow.dag_processing.dagbag import DagBag
 
+def _uris(condition):  # the Asset URIs an asset schedule (Asset, AssetAny, AssetAll, nested) waits for
+    if condition is None:
+        return []
+    if hasattr(condition, "objects"):
+        return [u for o in condition.objects for u in _uris(o)]
+    return [condition.uri]
+
+
 bag = DagBag(dag_folder=sys.argv[1])
 out = {"import_errors": {k: str(v)[-3000:] for k, v in bag.import_errors.items()}, "dags": {}}
 for dag_id, dag in bag.dags.items():
@@ -33,6 +41,7 @@ for dag_id, dag in bag.dags.items():
         "doc_md": dag.doc_md or "",
         "owner": dag.default_args.get("owner"),
         "timetable": type(dag.timetable).__name__,
+        "schedule_assets": sorted(_uris(getattr(dag.timetable, "asset_condition", None))),
         "params": sorted(dag.params.keys()),
         "param_specs": {
             name: {"default": dag.params.get_param(name).value, "schema": dag.params.get_param(name).schema}
@@ -48,6 +57,7 @@ for dag_id, dag in bag.dags.items():
                 "outlets": [getattr(o, "uri", str(o)) for o in t.outlets],
                 "upstream": sorted(t.upstream_task_ids),
                 "map_index_template": getattr(t, "map_index_template", None),
+                "trigger_rule": getattr(t.trigger_rule, "value", str(t.trigger_rule)),
             }
             for t in dag.tasks
         },
@@ -308,6 +318,14 @@ def activate(launch_id, dry_run=False, settings=None):
 t.plan_campaign_launches, t.gate_launch, t.activate_launch = plan, gate, activate
 
 from airflow.dag_processing.dagbag import DagBag
+def _uris(condition):  # the Asset URIs an asset schedule (Asset, AssetAny, AssetAll, nested) waits for
+    if condition is None:
+        return []
+    if hasattr(condition, "objects"):
+        return [u for o in condition.objects for u in _uris(o)]
+    return [condition.uri]
+
+
 bag = DagBag(dag_folder=sys.argv[1])
 dag = bag.dags["campaign_launch"]
 day = datetime.fromisoformat(sys.argv[3]).replace(tzinfo=timezone.utc)
@@ -371,3 +389,22 @@ def test_launch_runs_from_the_form(tmp_path: Path) -> None:
     assert demo["calls"][0] == ["plan", "gate-demo-consent", "consent", "gate_demo"]
     assert all(c[2] is True for c in demo["calls"][1:]), "the gate demo never sends"
     assert demo["tis"]["launch.gate[1]"] == ["failed", "beta-20261001"]
+
+
+def test_uplift_models_retrain_after_campaign_close(dagbag: dict) -> None:
+    """campaign_close's results Asset schedules model_retrain, whose train_uplift learns from the closed windows
+    even when a response model failed (it follows them only to keep one MLflow writer)."""
+    results = "duckdb://holdout/marts/fct_campaign_results"
+    assert dagbag["dags"]["campaign_close"]["tasks"]["refresh_result_marts"]["outlets"] == [results]
+    retrain = dagbag["dags"]["model_retrain"]
+    assert results in retrain["schedule_assets"]
+    uplift = retrain["tasks"]["train_uplift"]
+    assert uplift["upstream"] == ["train"] and uplift["pool"] == POOL
+    assert uplift["trigger_rule"] == "all_done"
+
+
+def test_launch_shows_the_policy_decision_counts(dagbag: dict) -> None:
+    """A task after plan reports the policy's decisions (log and XCom); the launches never wait for it."""
+    tasks = dagbag["dags"]["campaign_launch"]["tasks"]
+    assert tasks["policy_decisions"]["upstream"] == ["plan"] and tasks["policy_decisions"]["pool"] == POOL
+    assert tasks["launch.gate"]["upstream"] == ["plan"]

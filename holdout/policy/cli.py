@@ -81,4 +81,50 @@ def evaluate_cmd(
             click.echo(f"\nMLflow run {summary['mlflow_run_id']} (experiment policy-evaluation)")
 
 
+@policy.command("evaluate-experiment")
+@click.option(
+    "--csv",
+    "csv_path",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False),
+    help="A three-arm randomized e-mail experiment in the Hillstrom format.",
+)
+@click.option(
+    "--cost",
+    type=click.FloatRange(min=0),
+    default=0.0,
+    show_default=True,
+    help="Cost of one e-mail, in the outcome's currency: the learned policy sends none below it.",
+)
+@click.option("--boot", "n_boot", type=click.IntRange(min=100), default=2000, show_default=True)
+@click.option(
+    "--seed", type=int, default=0, show_default=True, help="Seed of the learners and the bootstrap."
+)
+@click.option("--mlflow/--no-mlflow", "log_mlflow", default=True, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the whole summary as JSON.")
+def evaluate_experiment_cmd(
+    csv_path: str, cost: float, n_boot: int, seed: int, log_mlflow: bool, as_json: bool
+) -> None:
+    """The learned policy, the better e-mail for everyone and no e-mail on the held-out half of a randomized
+    experiment (e.g. Hillstrom), by inverse propensity weighting on its random arms."""
+    from holdout.measure.experiment import load_hillstrom
+    from holdout.policy.offline import evaluate_experiment, log_run, write_summary
+
+    try:
+        frame = load_hillstrom(csv_path)
+    except (ValueError, FileNotFoundError) as exc:
+        raise click.ClickException(str(exc)) from None
+    settings = get_settings()
+    summary = evaluate_experiment(frame, cost=cost, n_boot=n_boot, seed=seed)
+    write_summary(settings, summary)
+    if log_mlflow:
+        summary["mlflow_run_id"] = log_run(settings, summary)
+    if as_json:
+        click.echo(json.dumps({k: v for k, v in summary.items() if k != "markdown"}, indent=2))
+    else:
+        click.echo(summary["markdown"])
+        if "mlflow_run_id" in summary:
+            click.echo(f"MLflow run {summary['mlflow_run_id']} (experiment policy-evaluation)")
+
+
 commands = [policy]

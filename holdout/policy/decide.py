@@ -16,11 +16,14 @@ candidate; the others are all exploration.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import date
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from holdout.campaigns.assignment import assignment_uniform
 
@@ -45,23 +48,57 @@ class Decisions:
         """Customers whose decision is `campaign_id`."""
         return {c for c, k in zip(self.customer_ids, self.choice, strict=True) if k == campaign_id}
 
+    def candidates_json(self) -> list[str]:
+        """Per customer, the JSON object of their eligible campaigns -> expected value rounded to 4 decimals
+        (null = no model), keys sorted (what `json.dumps(..., sort_keys=True)` of that dict reads as)."""
+        return self._candidates().to_pylist()
+
+    def _candidates(self) -> pa.Array:
+        # Built column-wise in Arrow (C++) rather than one dict and one json.dumps per customer: a launch day
+        # decides up to millions of customers (benchmarks/bench_policy_decisions.py).
+        order = sorted(range(len(self.campaign_ids)), key=lambda j: self.campaign_ids[j])
+        eligible = self.eligible[:, order]
+        rows, cols = np.nonzero(eligible)  # row-major: each customer's pairs together, keys in sorted order
+        values = self.value[:, order][rows, cols]
+        keys = pa.array([json.dumps(self.campaign_ids[j]) + ": " for j in order]).take(pa.array(cols))
+        pairs = pc.binary_join_element_wise(keys, _number_texts(values), "")
+        offsets = np.concatenate([[0], np.cumsum(eligible.sum(axis=1))]).astype(np.int32)
+        joined = pc.binary_join(pa.ListArray.from_arrays(pa.array(offsets), pairs), ", ")
+        return pc.binary_join_element_wise("{", joined, "}", "")
+
     def frame(self) -> pd.DataFrame:
-        """customer_id, candidates (campaign -> value or None), choice, exploration."""
-        cands = []
-        for i in range(len(self.customer_ids)):
-            row = {}
-            for j in np.flatnonzero(self.eligible[i]):
-                v = self.value[i, j]
-                row[self.campaign_ids[j]] = None if np.isnan(v) else round(float(v), 4)
-            cands.append(row)
+        """customer_id, candidates (JSON text, see `candidates_json`), choice, exploration."""
         return pd.DataFrame(
             {
                 "customer_id": self.customer_ids,
-                "candidates": cands,
+                "candidates": pd.Series(pd.arrays.ArrowStringArray(self._candidates())),
                 "choice": self.choice,
                 "exploration": self.exploration,
             }
         )
+
+
+def _number_texts(values: np.ndarray) -> pa.Array:
+    """JSON text of each value as Python prints `round(value, 4)` (2.5, 3.0, -0.1235); null for NaN.
+
+    The fast path rounds value x 10^4 to an integer; below 10^8 its float error is under 10^-4 of a unit, so it
+    can differ from Python's exact rounding only within that of a half: those few values, infinities and larger
+    values (never an expected value in EUR) are printed by Python."""
+    nan = np.isnan(values)
+    scaled = np.where(np.isfinite(values), values, 0.0) * 1e4
+    near_half = np.abs(np.abs(scaled - np.trunc(scaled)) - 0.5) < 1e-3
+    simple = np.isfinite(values) & (np.abs(values) < 1e8) & ~near_half
+    k = np.where(simple, np.rint(scaled), 0.0).astype(np.int64)
+    whole, frac = np.abs(k) // 10_000, np.abs(k) % 10_000
+    frac_text = pc.utf8_rtrim(pc.utf8_lpad(pc.cast(pa.array(frac), pa.string()), 4, "0"), "0")
+    frac_text = pc.if_else(pc.equal(frac_text, ""), "0", frac_text)
+    sign = pc.if_else(pa.array(np.signbit(values)), "-", "")  # Python prints -0.0 too
+    text = pc.binary_join_element_wise(sign, pc.cast(pa.array(whole), pa.string()), ".", frac_text, "")
+    other = ~simple & ~nan
+    if other.any():
+        exact = [json.dumps(round(float(v), 4)) for v in values[other]]
+        text = pc.replace_with_mask(text, pa.array(other), pa.array(exact, pa.string()))
+    return pc.if_else(pa.array(nan), pa.scalar("null"), text)
 
 
 def policy_uniforms(launch_date: date, customer_ids: list[str]) -> tuple[np.ndarray, np.ndarray]:

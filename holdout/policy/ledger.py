@@ -71,7 +71,7 @@ def append_decisions(
             "decision_key": key,
             "launch_date": launch_date,
             "customer_id": frame["customer_id"],
-            "candidates": [json.dumps(c, sort_keys=True) for c in frame["candidates"]],
+            "candidates": frame["candidates"],
             "choice": frame["choice"].astype(object).where(frame["choice"].notna(), None),
             "exploration": frame["exploration"].astype(bool),
             "explore_share": float(explore_share),
@@ -111,3 +111,18 @@ def chosen_from_ledger(frame: pd.DataFrame, campaign_id: str) -> set[str]:
 def exploration_share(frame: pd.DataFrame) -> float:
     """Share of the decided customers assigned by exploration."""
     return float(np.mean(frame["exploration"])) if len(frame) else 0.0
+
+
+def decision_counts(con: duckdb.DuckDBPyConnection, launch_date: date) -> pd.DataFrame:
+    """Per decision set of `launch_date` and choice (None = no campaign): customers decided, and how many of
+    them by exploration. Empty when nothing was decided that day (or the ledger does not exist yet)."""
+    exists = con.execute(
+        "select count(*) from information_schema.tables where table_schema = 'ops' and table_name = 'policy_decisions'"
+    ).fetchall()[0][0]
+    if not exists:
+        return pd.DataFrame(columns=["decision_key", "choice", "customers", "explored"])
+    return con.execute(
+        f"""select decision_key, choice, count(*) as customers, count(*) filter (where exploration) as explored
+            from {TABLE} where launch_date = ? group by all order by decision_key, choice nulls last""",
+        [launch_date],
+    ).df()
