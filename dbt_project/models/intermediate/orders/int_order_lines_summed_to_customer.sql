@@ -26,7 +26,8 @@ departments as (
     select
         customer_id,
         count(*) as departments_bought_count,
-        arg_max(department, [units, -coalesce(list_position({{ share_departments }}, department), 99)]) as top_department
+        {{ arg_max_by('department', ['units', '-coalesce(' ~ list_position_of(share_departments, 'department') ~ ', 99)']) }}
+            as top_department
     from by_department
     group by customer_id
 
