@@ -151,3 +151,15 @@
 {% macro spark__utc_now() -%}
     current_timestamp()
 {%- endmacro %}
+
+{# `value` (a Python/Jinja string, e.g. a var) as a SQL string literal, quoted the way the engine reads it. #}
+{% macro string_literal(value) -%}
+    {{ return(adapter.dispatch('string_literal', 'holdout')(value)) }}
+{%- endmacro %}
+{% macro default__string_literal(value) -%}
+    '{{ value | replace("'", "''") }}'
+{%- endmacro %}
+{#- Spark reads backslash escapes in literals and has no doubled quote -#}
+{% macro spark__string_literal(value) -%}
+    '{{ value | replace("\\", "\\\\") | replace("'", "\\'") }}'
+{%- endmacro %}
