@@ -1,0 +1,27 @@
+{#
+    Engine-portable SQL for the intermediate, marts and ml models that macros/cross_db.sql does not cover. Each
+    macro dispatches: `default__` renders the DuckDB SQL the models used before (DuckDB is the default engine and
+    its builds must not change), `spark__` Spark SQL (4.x) computing the same values.
+#}
+
+{#
+    One row per month start from `start` to `stop` (timestamps, both included), as a select-list expression
+    that multiplies the rows. Empty when start > stop: DuckDB's generate_series is; Spark's sequence would fail,
+    so its sequence stops at the later of the two and the filter drops the start when it is past `stop`.
+#}
+{% macro month_starts(start, stop) -%}
+    {{ return(adapter.dispatch('month_starts')(start, stop)) }}
+{%- endmacro %}
+
+{% macro default__month_starts(start, stop) -%}
+    unnest(generate_series(
+            {{ start }},
+            {{ stop }},
+            interval 1 month))
+{%- endmacro %}
+
+{% macro spark__month_starts(start, stop) -%}
+    explode(filter(
+            sequence({{ start }}, greatest({{ start }}, {{ stop }}), interval 1 month),
+            month_start -> month_start <= {{ stop }}))
+{%- endmacro %}
