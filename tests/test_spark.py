@@ -84,7 +84,9 @@ def both_engines(tmp_path_factory: pytest.TempPathFactory) -> tuple[Settings, di
     seconds: dict[str, float] = {}
     try:
         settings = get_settings()
-        generate_landing_zone(settings, customers=CUSTOMERS, seed=SEED, start=START, days=DAYS, progress=False)
+        generate_landing_zone(
+            settings, customers=CUSTOMERS, seed=SEED, start=START, days=DAYS, progress=False
+        )
         with connect(settings=settings) as con:
             ensure_ops_schema(con)
         for target in ("duckdb", "spark"):
@@ -99,8 +101,10 @@ def both_engines(tmp_path_factory: pytest.TempPathFactory) -> tuple[Settings, di
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
-    print(f"\nsmall world ({CUSTOMERS} customers), dbt run {SELECTION}: " + ", ".join(
-        f"{target} {s:.0f} s" for target, s in seconds.items()))
+    print(
+        f"\nsmall world ({CUSTOMERS} customers), dbt run {SELECTION}: "
+        + ", ".join(f"{target} {s:.0f} s" for target, s in seconds.items())
+    )
     return settings, seconds
 
 
@@ -122,7 +126,9 @@ def test_spark_builds_what_duckdb_builds(
     settings, _ = both_engines
     con = duckdb.connect()
     con.execute(f"attach '{settings.warehouse_path}' as duck (read_only)")
-    con.execute(f"create view spark_rows as select * from read_parquet('{spark_table_files(settings, schema, model)}')")
+    con.execute(
+        f"create view spark_rows as select * from read_parquet('{spark_table_files(settings, schema, model)}')"
+    )
     con.execute(f"create view duck_rows as select * from duck.{schema}.{model}")
     columns = con.execute(
         "select column_name, data_type from information_schema.columns "
@@ -135,7 +141,10 @@ def test_spark_builds_what_duckdb_builds(
     # row counts and a checksum of the key columns
     key = " || '|' || ".join(f"coalesce(cast({k} as varchar), '∅')" for k in keys)
     checksum = f"select count(*), md5(coalesce(string_agg({key}, ',' order by {key}), '')) from {{}}"
-    assert con.execute(checksum.format("spark_rows")).fetchone() == con.execute(checksum.format("duck_rows")).fetchone()
+    assert (
+        con.execute(checksum.format("spark_rows")).fetchone()
+        == con.execute(checksum.format("duck_rows")).fetchone()
+    )
 
     # every other column, row by row on the key
     mismatches = []
