@@ -14,7 +14,7 @@
 {% macro default__is_valid_email(column) -%}
     coalesce(regexp_matches({{ column }}, '^[a-z0-9._%+''-]+@[a-z0-9-]+(\.[a-z0-9-]+)*\.[a-z]{2,}$'), false)
 {%- endmacro %}
-{#- Spark reads backslashes in string literals as escapes and has no '' quote: the same pattern, escaped for it -#}
+{#- Spark reads backslashes in string literals as escapes: the same pattern, escaped for it -#}
 {% macro spark__is_valid_email(column) -%}
     coalesce({{ column }} rlike '^[a-z0-9._%+\'-]+@[a-z0-9-]+(\\.[a-z0-9-]+)*\\.[a-z]{2,}$', false)
 {%- endmacro %}

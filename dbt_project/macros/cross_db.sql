@@ -153,13 +153,13 @@
 {%- endmacro %}
 
 {# `value` (a Python/Jinja string, e.g. a var) as a SQL string literal, quoted the way the engine reads it. #}
-{% macro string_literal(value) -%}
-    {{ return(adapter.dispatch('string_literal', 'holdout')(value)) }}
+{% macro text_literal(value) -%}
+    {{ return(adapter.dispatch('text_literal', 'holdout')(value)) }}
 {%- endmacro %}
-{% macro default__string_literal(value) -%}
+{% macro default__text_literal(value) -%}
     '{{ value | replace("'", "''") }}'
 {%- endmacro %}
-{#- Spark reads backslash escapes in literals and has no doubled quote -#}
-{% macro spark__string_literal(value) -%}
+{#- Spark reads backslashes in literals as escapes: double them, and escape the quote with one -#}
+{% macro spark__text_literal(value) -%}
     '{{ value | replace("\\", "\\\\") | replace("'", "\\'") }}'
 {%- endmacro %}

@@ -106,7 +106,7 @@
 
 {# The customer id rule (var customer_id_pattern): true when `column` is a usable customer id. #}
 {% macro is_valid_customer_id(column) -%}
-    coalesce({{ regexp_whole_match(column, string_literal(var("customer_id_pattern"))) }}, false)
+    coalesce({{ regexp_whole_match(column, text_literal(var("customer_id_pattern"))) }}, false)
 {%- endmacro %}
 
 {#

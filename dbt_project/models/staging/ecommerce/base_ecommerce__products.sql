@@ -42,7 +42,7 @@ final as (
             when department is null or department = '' then 'missing_department'
             {%- if var('departments') %}
             -- a department list is configured (sources.yml `departments`); without one, any the products have
-            when department not in ({% for d in var('departments') %}{{ string_literal(d) }}{{ ", " if not loop.last }}{% endfor %})
+            when department not in ({% for d in var('departments') %}{{ text_literal(d) }}{{ ", " if not loop.last }}{% endfor %})
                 then 'invalid_department'
             {%- endif %}
         end as rejection_reason
