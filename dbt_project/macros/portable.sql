@@ -25,3 +25,19 @@
             sequence({{ start }}, greatest({{ start }}, {{ stop }}), interval 1 month),
             month_start -> month_start <= {{ stop }}))
 {%- endmacro %}
+
+{#
+    A difference of dates (dbt.datediff) typed bigint on every engine: DuckDB's date_diff answers bigint, Spark's
+    datediff int, and the marts' contracts declare bigint.
+#}
+{% macro datediff_bigint(expression) -%}
+    {{ return(adapter.dispatch('datediff_bigint')(expression)) }}
+{%- endmacro %}
+
+{% macro default__datediff_bigint(expression) -%}
+    {{ return(expression) }}
+{%- endmacro %}
+
+{% macro spark__datediff_bigint(expression) -%}
+    {{ return('cast(' ~ expression ~ ' as bigint)') }}
+{%- endmacro %}

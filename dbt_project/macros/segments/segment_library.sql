@@ -31,7 +31,8 @@
 {#
     A compiled expression in this engine's dialect. holdout.segments quotes columns the standard way, "name" with
     name in [a-z_][a-z0-9_]*, and writes values as '...' literals ('' inside). Spark reads "..." as a string, so
-    there each quoted name outside a literal becomes `name`; nothing else in the expression changes.
+    there each quoted name outside a literal becomes `name`, and a backslash inside a literal is doubled (Spark
+    reads it as an escape); nothing else changes.
 #}
 {% macro segment_expression(sql) -%}
     {{ return(adapter.dispatch('segment_expression')(sql)) }}
@@ -48,6 +49,9 @@
     {%- for part in parts -%}
         {%- if loop.index0 % 2 == 1 and part.startswith('"') -%}
             {%- do out.append('`' ~ part[1:-1] ~ '`') -%}
+        {%- elif loop.index0 % 2 == 1 -%}
+            {#- a literal: Spark reads a backslash as an escape, DuckDB as itself -#}
+            {%- do out.append(part | replace('\\', '\\\\')) -%}
         {%- else -%}
             {%- do out.append(part) -%}
         {%- endif -%}
