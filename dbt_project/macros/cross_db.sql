@@ -163,18 +163,3 @@
 {% macro spark__text_literal(value) -%}
     '{{ value | replace("\\", "\\\\") | replace("'", "\\'") }}'
 {%- endmacro %}
-
-{#
-    round(expression, digits) as DuckDB computes it for a double, on every engine: the double times 10^digits, rounded
-    half away from zero, divided back. Spark's own round goes through the double's decimal text, so ties written
-    like 486.495 (stored just below) round up there and down on DuckDB: a cent apart in the profile.
-#}
-{% macro round_half_away(expression, digits) -%}
-    {{ return(adapter.dispatch('round_half_away', 'holdout')(expression, digits)) }}
-{%- endmacro %}
-{% macro default__round_half_away(expression, digits) -%}
-    round({{ expression }}, {{ digits }})
-{%- endmacro %}
-{% macro spark__round_half_away(expression, digits) -%}
-    (round(({{ expression }}) * {{ 10 ** digits }}, 0) / {{ 10 ** digits }})
-{%- endmacro %}

@@ -41,3 +41,33 @@
 {% macro spark__datediff_bigint(expression) -%}
     {{ return('cast(' ~ expression ~ ' as bigint)') }}
 {%- endmacro %}
+
+{#
+    round() of a double to `digits` decimals, as DuckDB does it: scale, round half away from zero, scale back.
+    Spark's round(double, d) rounds the exact binary value instead (1.005 is 1.00499999... there, so 1.00), which
+    moved order amounts by a cent against DuckDB; rounding the scaled double is DuckDB's answer on Spark too.
+#}
+{% macro round_double(expression, digits) -%}
+    {{ return(adapter.dispatch('round_double')(expression, digits)) }}
+{%- endmacro %}
+
+{% macro default__round_double(expression, digits) -%}
+    {{ return('round(' ~ expression ~ ', ' ~ digits ~ ')') }}
+{%- endmacro %}
+
+{% macro spark__round_double(expression, digits) -%}
+    {{ return('(round((' ~ expression ~ ') * 1e' ~ digits ~ ') / 1e' ~ digits ~ ')') }}
+{%- endmacro %}
+
+{# numerator / denominator where the numerator is a decimal: DuckDB divides decimals as doubles, Spark exactly. #}
+{% macro double_quotient(numerator, denominator) -%}
+    {{ return(adapter.dispatch('double_quotient')(numerator, denominator)) }}
+{%- endmacro %}
+
+{% macro default__double_quotient(numerator, denominator) -%}
+    {{ return(numerator ~ ' / ' ~ denominator) }}
+{%- endmacro %}
+
+{% macro spark__double_quotient(numerator, denominator) -%}
+    {{ return('cast(' ~ numerator ~ ' as double) / ' ~ denominator) }}
+{%- endmacro %}

@@ -57,13 +57,13 @@ final as (
         summed.customer_id,
         coalesce(departments.departments_bought_count, 0) as departments_bought_count,
         {%- for department in share_departments %}
-        {{ round_half_away('cast(summed.units_' ~ department ~ ' as double) / summed.units', 4) }} as share_{{ department }},
+        {{ round_double('cast(summed.units_' ~ department ~ ' as double) / summed.units', 4) }} as share_{{ department }},
         {%- endfor %}
-        {{ round_half_away('cast(summed.units_discounted as double) / summed.units', 4) }} as discount_share,
-        {{ round_half_away('cast(summed.units_new_collection as double) / summed.units', 4) }} as new_collection_share,
+        {{ round_double('cast(summed.units_discounted as double) / summed.units', 4) }} as discount_share,
+        {{ round_double('cast(summed.units_new_collection as double) / summed.units', 4) }} as new_collection_share,
         departments.top_department,
-        {{ affinity_level(round_half_away('cast(summed.units_discounted as double) / summed.units', 4)) }} as discount_affinity,
-        {{ affinity_level(round_half_away('cast(summed.units_new_collection as double) / summed.units', 4)) }}
+        {{ affinity_level(round_double('cast(summed.units_discounted as double) / summed.units', 4)) }} as discount_affinity,
+        {{ affinity_level(round_double('cast(summed.units_new_collection as double) / summed.units', 4)) }}
             as new_collection_affinity
     from summed
     left join departments on summed.customer_id = departments.customer_id

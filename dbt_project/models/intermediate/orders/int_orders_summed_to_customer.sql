@@ -41,7 +41,7 @@ final as (
         last_order_date,
         orders_count,
         cast(revenue_eur as double) as revenue_eur,
-        cast({{ round_half_away('cast(revenue_eur as double) / orders_count', 2) }} as double) as avg_order_value_eur,
+        cast({{ round_double(double_quotient('revenue_eur', 'orders_count'), 2) }} as double) as avg_order_value_eur,
         orders_last_90d,
         cast(revenue_last_90d_eur as double) as revenue_last_90d_eur,
         orders_last_365d,
