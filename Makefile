@@ -7,7 +7,7 @@ export AIRFLOW__COSMOS__ENABLE_TELEMETRY ?= False
 export DO_NOT_TRACK ?= 1
 export MPLBACKEND ?= Agg
 
-.PHONY: help install install-dev compose-tool browser-tool demo test lint format benchmark airflow mlflow clean
+.PHONY: help install install-dev compose-tool browser-tool java-tool demo test lint format benchmark airflow mlflow clean
 
 help:
 	@echo "make demo       set up, generate the default retailer, build, train, launch, simulate, close"
@@ -44,13 +44,17 @@ compose-tool:
 browser-tool:
 	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && (apt-get update -qq >/dev/null 2>&1; apt-get install -y -qq chromium >/dev/null 2>&1) || echo "chromium not installed (not root or apt failed): the browser checks of the reports will skip"; }
 
+# Java 17 runs the local Spark of the dbt `spark` target (tests/test_spark.py; README "Running on Spark").
+java-tool:
+	@command -v java >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && (apt-get update -qq >/dev/null 2>&1; apt-get install -y -qq openjdk-17-jre-headless >/dev/null 2>&1) || echo "java not installed (not root or apt failed): the Spark build checks (tests/test_spark.py) will skip"; }
+
 demo: install
 	$(BIN)/holdout demo
 
 # Two workers, one test file each at a time (module fixtures are built once), in collection order: conftest.py puts
 # the longest files first (xdist would otherwise start the files with most tests first, the one-test e2e file last).
 TEST_WORKERS ?= 2
-test: install-dev compose-tool browser-tool
+test: install-dev compose-tool browser-tool java-tool
 	$(BIN)/python -m pytest -q --timeout=1200 -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 lint: install-dev

@@ -84,6 +84,11 @@ def dbt_env(settings: Settings | None = None, warehouse_path: Path | None = None
     }
 
 
+def dbt_target() -> str | None:
+    """The profile output to build (HOLDOUT_DBT_TARGET, e.g. `spark`); None: the profile's default, DuckDB."""
+    return os.environ.get("HOLDOUT_DBT_TARGET") or None
+
+
 def default_duckdb_threads() -> int:
     """Twice the cores: DuckDB's parquet scans and table writes leave cores idle at one thread per core.
 
@@ -197,6 +202,8 @@ def run_dbt(
         # a rebuilt model with one left as it was (dim_segments' member counts against the memberships) would
         # otherwise fail on the unbuilt side
         cmd += ["--indirect-selection", "buildable"]
+    if target := dbt_target():
+        cmd += ["--target", target]
     cmd += list(args)
     env = {**os.environ, **dbt_env(settings, warehouse_path)}
     if memory_limit and "HOLDOUT_DUCKDB_MEMORY_LIMIT" not in os.environ:  # the user's setting wins

@@ -23,6 +23,6 @@
         '{{ status }}',
         {{ "cast('" ~ as_of ~ "' as date)" if as_of else 'null' }},
         {{ ("'failed: " ~ (failed | join(', ')) | replace("'", "''") ~ "'") if failed else 'null' }},
-        current_timestamp at time zone 'UTC'
+        {{ utc_now() }}
     )
 {% endmacro %}

@@ -8,11 +8,11 @@
     Usage:  resolved as ({{ email_events_resolved('events') }})
 #}
 {% macro email_events_resolved(events) %}
-    select customers.customer_id, {{ events }}.* exclude (customer_id, email)
+    select customers.customer_id, {{ star_except(events, ['customer_id', 'email']) }}
     from {{ events }}
     inner join {{ ref('int_customers_resolved') }} as customers on {{ events }}.customer_id = customers.customer_id
     union all
-    select identities.customer_id, {{ events }}.* exclude (customer_id, email)
+    select identities.customer_id, {{ star_except(events, ['customer_id', 'email']) }}
     from {{ events }}
     inner join {{ ref('int_customer_identities') }} as identities
         on {{ events }}.email = identities.identity_value and identities.identity_type = 'email'

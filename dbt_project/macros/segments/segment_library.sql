@@ -17,7 +17,46 @@
         {%- endif -%}
         {{ return({'columns': [], 'crosses': []}) }}
     {%- endif -%}
-    {{ return({'columns': library.get('columns') or [], 'crosses': library.get('crosses') or []}) }}
+    {%- set columns = [] -%}
+    {%- for column in library.get('columns') or [] -%}
+        {%- do columns.append({'name': column.name, 'sql': segment_expression(column.sql)}) -%}
+    {%- endfor -%}
+    {%- set crosses = [] -%}
+    {%- for cross in library.get('crosses') or [] -%}
+        {%- do crosses.append(segment_expression(cross)) -%}
+    {%- endfor -%}
+    {{ return({'columns': columns, 'crosses': crosses}) }}
+{%- endmacro %}
+
+{#
+    A compiled expression in this engine's dialect. holdout.segments quotes columns the standard way, "name" with
+    name in [a-z_][a-z0-9_]*, and writes values as '...' literals ('' inside). Spark reads "..." as a string, so
+    there each quoted name outside a literal becomes `name`, and a backslash inside a literal is doubled (Spark
+    reads it as an escape); nothing else changes.
+#}
+{% macro segment_expression(sql) -%}
+    {{ return(adapter.dispatch('segment_expression')(sql)) }}
+{%- endmacro %}
+
+{% macro default__segment_expression(sql) -%}
+    {{ return(sql) }}
+{%- endmacro %}
+
+{% macro spark__segment_expression(sql) -%}
+    {#- split keeps the matched literals and quoted names at the odd positions -#}
+    {%- set parts = modules.re.split("('(?:[^']|'')*'|\"[a-z_][a-z0-9_]*\")", sql) -%}
+    {%- set out = [] -%}
+    {%- for part in parts -%}
+        {%- if loop.index0 % 2 == 1 and part.startswith('"') -%}
+            {%- do out.append('`' ~ part[1:-1] ~ '`') -%}
+        {%- elif loop.index0 % 2 == 1 -%}
+            {#- a literal: Spark reads a backslash as an escape, DuckDB as itself -#}
+            {%- do out.append(part | replace('\\', '\\\\')) -%}
+        {%- else -%}
+            {%- do out.append(part) -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {{ return(out | join('')) }}
 {%- endmacro %}
 
 {# A per-customer column name of the library, quoted; anything but lowercase letters, digits, _ is refused. #}

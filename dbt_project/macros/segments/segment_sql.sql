@@ -25,7 +25,8 @@
     {%- for expression in expressions -%}
         {%- do selects.append('select customer_id, segment_id from (select customer_id, ' ~ expression ~ ' as segment_id from ' ~ relation ~ ') as matched where segment_id is not null') -%}
     {%- endfor -%}
-    {{ return(segment_union_all(selects, ['cast(null as varchar) as customer_id', 'cast(null as varchar) as segment_id'])) }}
+    {%- set text = string_type() -%}
+    {{ return(segment_union_all(selects, ['cast(null as ' ~ text ~ ') as customer_id', 'cast(null as ' ~ text ~ ') as segment_id'])) }}
 {%- endmacro %}
 
 {% macro duckdb__segment_memberships_sql(expressions, relation) -%}
@@ -40,6 +41,25 @@
                 unnest(list_filter([
                     {{ expressions | join(',\n                    ') }}
                 ], lambda segment_id: segment_id is not null)) as segment_id
+            from {{ relation }}
+        ) as matched
+    {%- endset -%}
+    {{ return(sql) }}
+{%- endmacro %}
+
+{# Spark: the same single scan, with Spark's array, filter and explode. #}
+{% macro spark__segment_memberships_sql(expressions, relation) -%}
+    {%- if expressions | length == 0 -%}
+        {{ return(default__segment_memberships_sql(expressions, relation)) }}
+    {%- endif -%}
+    {%- set sql -%}
+        select customer_id, segment_id
+        from (
+            select
+                customer_id,
+                explode(filter(array(
+                    {{ expressions | join(',\n                    ') }}
+                ), segment_id -> segment_id is not null)) as segment_id
             from {{ relation }}
         ) as matched
     {%- endset -%}
@@ -77,4 +97,9 @@
 
 {% macro duckdb__segment_set_fingerprint(column) -%}
     {{ return("cast(count(*) as varchar) || ':' || cast(sum(hash(" ~ column ~ ")) as varchar)") }}
+{%- endmacro %}
+
+{# Spark: the sorted list of ids (Spark's listagg cannot order). #}
+{% macro spark__segment_set_fingerprint(column) -%}
+    {{ return("array_join(array_sort(collect_list(" ~ column ~ ")), ',')") }}
 {%- endmacro %}

@@ -26,13 +26,13 @@ with training as (
 final as (
     select distinct
         cutoff_date,
-        false as is_scoring,
+        false as is_scoring
     from training
     where cutoff_date < {{ as_of_date() }}
     union all
     select
         {{ as_of_date() }} as cutoff_date,
-        true as is_scoring,
+        true as is_scoring
 )
 
 select * from final

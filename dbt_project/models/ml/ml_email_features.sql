@@ -18,7 +18,7 @@ email_days as (
         count(*) filter (where event_type = 'open') as opens,
         count(*) filter (where event_type = 'click') as clicks,
         count(*) filter (where event_type = 'unsubscribe') as unsubscribes,
-        count(*) filter (where event_type = 'bounce') as bounces,
+        count(*) filter (where event_type = 'bounce') as bounces
     from email_events
     group by customer_id, email, cast(event_at as date)
 ),
@@ -33,7 +33,7 @@ customer_days as (
         resolved_days.customer_id,
         cutoffs.cutoff_date,
         {{ dbt.datediff('resolved_days.event_date', 'cutoffs.cutoff_date', 'day') }} as age_days,
-        resolved_days.* exclude (customer_id, event_date),
+        {{ star_except('resolved_days', ['customer_id', 'event_date']) }}
     from resolved_days
     inner join cutoffs
         on resolved_days.event_date < cutoffs.cutoff_date
@@ -54,7 +54,7 @@ final as (
         min(age_days) filter (where opens > 0) as days_since_last_email_open,
         min(age_days) filter (where clicks > 0) as days_since_last_email_click,
         cast(sum(unsubscribes) > 0 as integer) as has_unsubscribed_365d,
-        cast(sum(bounces) > 0 as integer) as has_bounced_365d,
+        cast(sum(bounces) > 0 as integer) as has_bounced_365d
     from customer_days
     group by customer_id, cutoff_date
 )

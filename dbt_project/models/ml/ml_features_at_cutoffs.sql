@@ -33,7 +33,7 @@ population as (
         cutoffs.cutoff_date,
         cutoffs.is_scoring,
         {{ dbt.datediff('customers.signup_date', 'cutoffs.cutoff_date', 'day') }} as tenure_days,
-        {{ dbt.datediff('customers.birth_date', 'cutoffs.cutoff_date', 'day') }} / 365.25 as age_years,
+        {{ dbt.datediff('customers.birth_date', 'cutoffs.cutoff_date', 'day') }} / 365.25 as age_years
     from customers
     inner join cutoffs on customers.signup_date < cutoffs.cutoff_date
 ),
@@ -52,10 +52,10 @@ final as (
         coalesce(order_features.revenue_365d_eur, 0) as revenue_365d_eur,
         order_features.revenue_365d_eur / nullif(order_features.orders_365d, 0) as avg_order_value_365d_eur,
         order_features.orders_90d / nullif(order_features.orders_365d, 0) as order_trend_90d_365d,
-        order_features.* exclude (
-            customer_id, cutoff_date, orders_lifetime, revenue_lifetime_eur, orders_30d, orders_90d,
-            orders_365d, orders_prev_90d, revenue_30d_eur, revenue_90d_eur, revenue_365d_eur
-        ),
+        {{ star_except('order_features', [
+            'customer_id', 'cutoff_date', 'orders_lifetime', 'revenue_lifetime_eur', 'orders_30d', 'orders_90d',
+            'orders_365d', 'orders_prev_90d', 'revenue_30d_eur', 'revenue_90d_eur', 'revenue_365d_eur',
+        ]) }},
         coalesce(web_features.sessions_7d, 0) as sessions_7d,
         coalesce(web_features.sessions_30d, 0) as sessions_30d,
         coalesce(web_features.sessions_90d, 0) as sessions_90d,
@@ -76,7 +76,7 @@ final as (
         email_features.days_since_last_email_open,
         email_features.days_since_last_email_click,
         coalesce(email_features.has_unsubscribed_365d, 0) as has_unsubscribed_365d,
-        coalesce(email_features.has_bounced_365d, 0) as has_bounced_365d,
+        coalesce(email_features.has_bounced_365d, 0) as has_bounced_365d
     from population
     left join order_features using (customer_id, cutoff_date)
     left join web_features using (customer_id, cutoff_date)

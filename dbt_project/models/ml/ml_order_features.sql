@@ -23,7 +23,8 @@ orders as (
         sum(case when is_discounted then paid_amount_eur else 0 end) as discounted_eur,
         sum(case when is_new_collection then paid_amount_eur else 0 end) as new_collection_eur,
         {%- for department in departments %}
-        sum(case when department = '{{ department }}' then paid_amount_eur else 0 end) as {{ department }}_eur,
+        sum(case when department = '{{ department }}' then paid_amount_eur else 0 end) as {{ department }}_eur
+        {%- if not loop.last %},{% endif %}
         {%- endfor %}
     from order_lines
     group by order_id, customer_id
@@ -33,7 +34,7 @@ orders_before_cutoff as (
     select
         cutoffs.cutoff_date,
         orders.*,
-        {{ dbt.datediff('cast(orders.ordered_at as date)', 'cutoffs.cutoff_date', 'day') }} as age_days,
+        {{ dbt.datediff('cast(orders.ordered_at as date)', 'cutoffs.cutoff_date', 'day') }} as age_days
     from orders
     inner join cutoffs on orders.ordered_at < cutoffs.cutoff_date
 ),
@@ -58,7 +59,7 @@ final as (
             / nullif(sum(paid_eur) filter (where age_days <= 365), 0) as share_{{ department }}_365d,
         {%- endfor %}
         sum(discounted_eur) / nullif(sum(paid_eur), 0) as discount_share,
-        sum(new_collection_eur) / nullif(sum(paid_eur), 0) as new_collection_share,
+        sum(new_collection_eur) / nullif(sum(paid_eur), 0) as new_collection_share
     from orders_before_cutoff
     group by customer_id, cutoff_date
 )

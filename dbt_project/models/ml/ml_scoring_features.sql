@@ -1,5 +1,5 @@
 {{ config(materialized='view', schema='ml_features', tags=['ml']) }}
 {#- Features as of the as-of date: what the champions score. -#}
-select * exclude (is_scoring)
-from {{ ref('ml_features_at_cutoffs') }}
+select {{ star_except('features', ['is_scoring']) }}
+from {{ ref('ml_features_at_cutoffs') }} as features
 where is_scoring

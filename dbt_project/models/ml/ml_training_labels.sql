@@ -22,7 +22,7 @@ orders as (
         order_id,
         customer_id,
         min(ordered_at) as ordered_at,
-        sum(net_revenue_eur) as net_revenue_eur,
+        sum(net_revenue_eur) as net_revenue_eur
     from order_lines
     group by order_id, customer_id
 ),
@@ -32,7 +32,7 @@ orders_after_cutoff as (
         population.customer_id,
         population.cutoff_date,
         {{ dbt.datediff('population.cutoff_date', 'cast(orders.ordered_at as date)', 'day') }} as days_after,
-        orders.net_revenue_eur,
+        orders.net_revenue_eur
     from population
     inner join orders
         on population.customer_id = orders.customer_id
@@ -46,7 +46,8 @@ outcomes as (
         cutoff_date,
         {%- for h in horizons %}
         count(*) filter (where days_after < {{ h }}) as orders_{{ h }},
-        sum(net_revenue_eur) filter (where days_after < {{ h }}) as revenue_{{ h }},
+        sum(net_revenue_eur) filter (where days_after < {{ h }}) as revenue_{{ h }}
+        {%- if not loop.last %},{% endif %}
         {%- endfor %}
     from orders_after_cutoff
     group by customer_id, cutoff_date
@@ -60,7 +61,8 @@ final as (
         case when {{ dbt.dateadd('day', h, 'population.cutoff_date') }} <= {{ as_of_date() }}
             then coalesce(outcomes.orders_{{ h }}, 0) end as orders_next_{{ h }}d,
         case when {{ dbt.dateadd('day', h, 'population.cutoff_date') }} <= {{ as_of_date() }}
-            then coalesce(outcomes.revenue_{{ h }}, 0) end as revenue_next_{{ h }}d,
+            then coalesce(outcomes.revenue_{{ h }}, 0) end as revenue_next_{{ h }}d
+        {%- if not loop.last %},{% endif %}
         {%- endfor %}
     from population
     left join outcomes using (customer_id, cutoff_date)

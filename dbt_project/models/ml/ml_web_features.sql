@@ -24,7 +24,7 @@ logins_before_cutoff as (
         cutoffs.cutoff_date,
         logins.cookie_id,
         logins.customer_id,
-        logins.event_at,
+        logins.event_at
     from logins
     inner join cutoffs on logins.event_at < cutoffs.cutoff_date
 ),
@@ -33,7 +33,7 @@ cookie_owners as (
     select
         cutoff_date,
         cookie_id,
-        arg_max(customer_id, event_at) as customer_id,
+        max_by(customer_id, event_at) as customer_id
     from logins_before_cutoff
     group by cutoff_date, cookie_id
 ),
@@ -44,7 +44,7 @@ cookie_days as (
         cast(event_at as date) as event_date,
         count(*) filter (where event_type = 'session_start') as sessions,
         count(*) filter (where event_type = 'product_view') as product_views,
-        count(*) filter (where event_type = 'add_to_cart') as add_to_carts,
+        count(*) filter (where event_type = 'add_to_cart') as add_to_carts
     from events
     group by cookie_id, cast(event_at as date)
 ),
@@ -57,7 +57,7 @@ customer_days as (
         {{ dbt.datediff('cookie_days.event_date', 'cookie_owners.cutoff_date', 'day') }} as age_days,
         sum(cookie_days.sessions) as sessions,
         sum(cookie_days.product_views) as product_views,
-        sum(cookie_days.add_to_carts) as add_to_carts,
+        sum(cookie_days.add_to_carts) as add_to_carts
     from cookie_days
     inner join cookie_owners
         on cookie_days.cookie_id = cookie_owners.cookie_id
@@ -76,7 +76,7 @@ browsing as (
         coalesce(sum(product_views) filter (where age_days <= {{ days }}), 0) as product_views_{{ days }}d,
         {%- endfor %}
         coalesce(sum(add_to_carts) filter (where age_days <= 30), 0) as add_to_carts_30d,
-        count(*) filter (where age_days <= 30) as active_days_30d,
+        count(*) filter (where age_days <= 30) as active_days_30d
     from customer_days
     group by customer_id, cutoff_date
 ),
@@ -86,7 +86,7 @@ login_activity as (
         customer_id,
         cutoff_date,
         min({{ dbt.datediff('cast(event_at as date)', 'cutoff_date', 'day') }}) as days_since_last_login,
-        count(*) filter (where event_at >= {{ dbt.dateadd('day', -90, 'cutoff_date') }}) as logins_90d,
+        count(*) filter (where event_at >= {{ dbt.dateadd('day', -90, 'cutoff_date') }}) as logins_90d
     from logins_before_cutoff
     where event_at >= {{ dbt.dateadd('day', -365, 'cutoff_date') }}
     group by customer_id, cutoff_date
@@ -96,8 +96,8 @@ final as (
     select
         coalesce(browsing.customer_id, login_activity.customer_id) as customer_id,
         coalesce(browsing.cutoff_date, login_activity.cutoff_date) as cutoff_date,
-        browsing.* exclude (customer_id, cutoff_date),
-        login_activity.* exclude (customer_id, cutoff_date),
+        {{ star_except('browsing', ['customer_id', 'cutoff_date']) }},
+        {{ star_except('login_activity', ['customer_id', 'cutoff_date']) }}
     from browsing
     full outer join login_activity
         on browsing.customer_id = login_activity.customer_id

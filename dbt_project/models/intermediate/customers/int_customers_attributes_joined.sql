@@ -1,4 +1,12 @@
 -- Who the customer is: identity, contact flags, demographics at the as-of date, loyalty and consent now.
+{%- set age -%}
+        {{ dbt.datediff('customers.birth_date', as_of_date(), 'year') }}
+            - case
+                when extract(month from customers.birth_date) * 100 + extract(day from customers.birth_date)
+                    > extract(month from {{ as_of_date() }}) * 100 + extract(day from {{ as_of_date() }})
+                    then 1 else 0
+            end
+{%- endset %}
 with
 
 customers as (
@@ -28,16 +36,11 @@ final as (
         customers.is_phone_valid,
         customers.gender,
         -- whole years: the year difference, minus one when the birthday is still to come this year
-        {{ dbt.datediff('customers.birth_date', as_of_date(), 'year') }}
-            - case
-                when extract(month from customers.birth_date) * 100 + extract(day from customers.birth_date)
-                    > extract(month from {{ as_of_date() }}) * 100 + extract(day from {{ as_of_date() }})
-                    then 1 else 0
-            end as age,
+        {{ datediff_bigint(age) }} as age,
         customers.country,
         customers.city,
         customers.signup_date,
-        {{ days_before_as_of('customers.signup_date') }} as tenure_days,
+        {{ datediff_bigint(days_before_as_of('customers.signup_date')) }} as tenure_days,
         customers.is_test_account,
         coalesce(members.tier, 'none') as loyalty_tier,
         coalesce(members.points_balance, 0) as loyalty_points,

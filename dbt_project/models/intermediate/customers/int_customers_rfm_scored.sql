@@ -45,8 +45,8 @@ final as (
         recency_score,
         frequency_score,
         monetary_score,
-        cast(recency_score as varchar) || cast(frequency_score as varchar)
-            || cast(monetary_score as varchar) as rfm_score,
+        cast(recency_score as {{ string_type() }}) || cast(frequency_score as {{ string_type() }})
+            || cast(monetary_score as {{ string_type() }}) as rfm_score,
         case
             when monetary_percentile >= 0.95 then 'top'
             when monetary_percentile >= 0.80 then 'high'

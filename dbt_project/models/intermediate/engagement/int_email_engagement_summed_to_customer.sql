@@ -73,9 +73,9 @@ final as (
         email_opens_last_90d,
         email_clicks_last_90d,
         case when campaigns_sent_90d > 0
-            then round(least(cast(campaigns_opened_90d as double) / campaigns_sent_90d, 1), 4) end as email_open_rate,
+            then {{ round_double('least(cast(campaigns_opened_90d as double) / campaigns_sent_90d, 1)', 4) }} end as email_open_rate,
         case when gift_campaigns_sent > 0
-            then round(least(cast(gift_campaigns_clicked as double) / gift_campaigns_sent, 1), 4) end
+            then {{ round_double('least(cast(gift_campaigns_clicked as double) / gift_campaigns_sent, 1)', 4) }} end
             as gift_campaign_click_rate,
         has_unsubscribed_email,
         has_bounced_email

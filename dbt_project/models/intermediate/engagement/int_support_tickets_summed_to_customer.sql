@@ -13,7 +13,7 @@ final as (
     select
         customer_id,
         count(case when {{ within_days_before_as_of('created_at', 90) }} then 1 end) as support_tickets_last_90d,
-        round(avg(satisfaction_score), 2) as avg_satisfaction
+        {{ round_double('avg(satisfaction_score)', 2) }} as avg_satisfaction
     from tickets
     group by customer_id
 

@@ -74,8 +74,8 @@ final as (
 
     select
         customer_id,
-        {{ days_before_as_of('last_visit_date') }} as days_since_last_visit,
-        {{ days_before_as_of('last_login_date') }} as days_since_last_login,
+        {{ datediff_bigint(days_before_as_of('last_visit_date')) }} as days_since_last_visit,
+        {{ datediff_bigint(days_before_as_of('last_login_date')) }} as days_since_last_login,
         cast(sessions_last_30d as bigint) as sessions_last_30d,
         cast(product_views_last_30d as bigint) as product_views_last_30d,
         browsed_running_shoes_last_30d,

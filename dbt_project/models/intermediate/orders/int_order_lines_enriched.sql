@@ -42,8 +42,10 @@ joined as (
         products.category,
         coalesce(products.is_new_collection, false) as is_new_collection,
         order_lines.quantity,
-        round(order_lines.quantity * order_lines.list_price_local * orders.rate_to_eur, 2) as list_amount_eur,
-        round(order_lines.quantity * order_lines.paid_price_local * orders.rate_to_eur, 2) as paid_amount_eur,
+        {{ round_double('order_lines.quantity * order_lines.list_price_local * orders.rate_to_eur', 2) }}
+            as list_amount_eur,
+        {{ round_double('order_lines.quantity * order_lines.paid_price_local * orders.rate_to_eur', 2) }}
+            as paid_amount_eur,
         order_lines.is_returned
     from order_lines
     inner join orders on order_lines.order_id = orders.order_id

@@ -2,6 +2,9 @@
 -- Departments are those the products have (or the sources file's list); the six share_ columns are the
 -- dim_customers contract's (the generated retailer's departments, 0 when the data has no such department).
 {%- set share_departments = ['women', 'men', 'shoes', 'kids', 'home', 'beauty'] %}
+{%- set quoted_departments = [] %}
+{%- for department in share_departments %}{% do quoted_departments.append("'" ~ department ~ "'") %}{% endfor %}
+{%- set department_position = array_position_of(array_literal(quoted_departments), 'department') %}
 with
 
 order_lines as (
@@ -26,7 +29,8 @@ departments as (
     select
         customer_id,
         count(*) as departments_bought_count,
-        arg_max(department, [units, -coalesce(list_position({{ share_departments }}, department), 99)]) as top_department
+        {{ arg_max_by('department', ['units', '-coalesce(' ~ department_position ~ ', 99)']) }}
+            as top_department
     from by_department
     group by customer_id
 
@@ -53,13 +57,13 @@ final as (
         summed.customer_id,
         coalesce(departments.departments_bought_count, 0) as departments_bought_count,
         {%- for department in share_departments %}
-        round(cast(summed.units_{{ department }} as double) / summed.units, 4) as share_{{ department }},
+        {{ round_double('cast(summed.units_' ~ department ~ ' as double) / summed.units', 4) }} as share_{{ department }},
         {%- endfor %}
-        round(cast(summed.units_discounted as double) / summed.units, 4) as discount_share,
-        round(cast(summed.units_new_collection as double) / summed.units, 4) as new_collection_share,
+        {{ round_double('cast(summed.units_discounted as double) / summed.units', 4) }} as discount_share,
+        {{ round_double('cast(summed.units_new_collection as double) / summed.units', 4) }} as new_collection_share,
         departments.top_department,
-        {{ affinity_level('round(cast(summed.units_discounted as double) / summed.units, 4)') }} as discount_affinity,
-        {{ affinity_level('round(cast(summed.units_new_collection as double) / summed.units, 4)') }}
+        {{ affinity_level(round_double('cast(summed.units_discounted as double) / summed.units', 4)) }} as discount_affinity,
+        {{ affinity_level(round_double('cast(summed.units_new_collection as double) / summed.units', 4)) }}
             as new_collection_affinity
     from summed
     left join departments on summed.customer_id = departments.customer_id

@@ -41,13 +41,13 @@ final as (
         last_order_date,
         orders_count,
         cast(revenue_eur as double) as revenue_eur,
-        cast(round(revenue_eur / orders_count, 2) as double) as avg_order_value_eur,
+        cast({{ round_double(double_quotient('revenue_eur', 'orders_count'), 2) }} as double) as avg_order_value_eur,
         orders_last_90d,
         cast(revenue_last_90d_eur as double) as revenue_last_90d_eur,
         orders_last_365d,
         cast(revenue_last_365d_eur as double) as revenue_last_365d_eur,
-        {{ days_before_as_of('last_order_date') }} as recency_days,
-        {{ dbt.datediff('last_order_before_window_date', 'first_order_in_window_date', 'day') }}
+        {{ datediff_bigint(days_before_as_of('last_order_date')) }} as recency_days,
+        {{ datediff_bigint(dbt.datediff('last_order_before_window_date', 'first_order_in_window_date', 'day')) }}
             as reactivation_gap_days
     from summed
 

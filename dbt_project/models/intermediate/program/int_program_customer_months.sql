@@ -27,10 +27,9 @@ months as (
         greatest(cast(month_start as date), first_launch_date) as window_start,
         least(cast(month_start + interval 1 month as date), period_end, {{ as_of_date() }}) as window_end
     from (
-        select *, unnest(generate_series(
-            cast(date_trunc('month', first_launch_date) as timestamp),
-            cast(least(period_end, {{ as_of_date() }}) as timestamp) - interval 1 day,
-            interval 1 month)) as month_start
+        select *, {{ month_starts(
+            "cast(date_trunc('month', first_launch_date) as timestamp)",
+            'cast(least(period_end, ' ~ as_of_date() ~ ') as timestamp) - interval 1 day') }} as month_start
         from periods
     ) as expanded
 

@@ -27,7 +27,7 @@ by_customer as (
     select
         '{{ source_name }}' as source_name,
         '{{ entity }}' as entity,
-        cast({{ cte }}.{{ key }} as varchar) as record_key,
+        cast({{ cte }}.{{ key }} as {{ string_type() }}) as record_key,
         case when customers.customer_id is null then 'unknown_customer' else 'erased_customer' end
             as rejection_reason
     from {{ cte }}
@@ -66,11 +66,11 @@ unmatched_emails as (
 
 final as (
 
-    select *, cast(null as varchar) as source_file from by_customer
+    select *, cast(null as {{ string_type() }}) as source_file from by_customer
     union all
-    select *, cast(null as varchar) as source_file from lines
+    select *, cast(null as {{ string_type() }}) as source_file from lines
     union all
-    select *, cast(null as varchar) as source_file from unmatched_emails
+    select *, cast(null as {{ string_type() }}) as source_file from unmatched_emails
 
 )
 

@@ -28,7 +28,7 @@ final as (
         source_name || '.' || entity || ':' || coalesce(record_key, '<null>') || ':' || rejection_reason
             || ':' || cast(row_number() over (
                 partition by source_name, entity, record_key, rejection_reason order by source_file
-            ) as varchar) as quarantine_id,
+            ) as {{ string_type() }}) as quarantine_id,
         source_name,
         entity,
         record_key,

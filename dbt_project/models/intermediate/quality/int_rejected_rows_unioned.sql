@@ -8,7 +8,7 @@ with
     select
         '{{ source_name }}' as source_name,
         '{{ entity }}' as entity,
-        cast({{ key }} as varchar) as record_key,
+        cast({{ key }} as {{ string_type() }}) as record_key,
         rejection_reason,
         source_file
     from {{ ref(model) }}

@@ -38,8 +38,8 @@ final as (
 
     select
         cast(month_start as date) as month,
-        cast(channel as varchar) as channel,
-        cast(period_id as varchar) as period_id,
+        cast(channel as {{ string_type() }}) as channel,
+        cast(period_id as {{ string_type() }}) as period_id,
         cast(window_start as date) as window_start,
         cast(window_end as date) as window_end,
         window_end >= cast(month_start + interval 1 month as date) as is_complete_month,

@@ -8,18 +8,17 @@
     Only changed intervals are emitted, so rebuilding with the same as_of_date and data writes nothing.
     A D earlier than the latest date already recorded is ignored (history never rewinds).
     Customers no longer in dim_customers (erased) lose their history (post-hook).
+    How the changes are written (delete+insert on DuckDB, append and restate on Spark): macros/segments/segment_history.sql.
 #}
 {{
     config(
         materialized='incremental',
-        incremental_strategy='delete+insert',
+        incremental_strategy=segment_history_strategy(),
         unique_key=['customer_id', 'segment_id', 'valid_from'],
         on_schema_change='fail',
         full_refresh=false,
-        post_hook=[
-            "delete from {{ this }} where valid_to <= valid_from",
-            "delete from {{ this }} where customer_id not in (select customer_id from {{ ref('dim_customers') }})",
-        ],
+        pre_hook=segment_history_hooks('pre'),
+        post_hook=segment_history_hooks('post'),
     )
 }}
 

@@ -11,7 +11,7 @@ source as (
 typed as (
 
     select
-        cast(product_id as varchar) as product_id,
+        cast(product_id as {{ string_type() }}) as product_id,
         nullif(trim(product_type), '') as product_type,
         nullif(lower(trim(department)), '') as department,
         nullif(lower(trim(product_category)), '') as category,
@@ -47,4 +47,4 @@ final as (
 
 )
 
-select * exclude (product_rank) from final
+select {{ star_except('final', ['product_rank']) }} from final

@@ -11,7 +11,7 @@ source as (
 metered_products as (
 
     -- a fuel line's quantity is the pump's meter reading (median about 10,000), not a count of items
-    select distinct cast(product_id as varchar) as product_id
+    select distinct cast(product_id as {{ string_type() }}) as product_id
     from {{ source('completejourney', 'products') }}
     where upper(product_type) like 'GASOLINE%'
 
@@ -20,9 +20,9 @@ metered_products as (
 typed as (
 
     select
-        cast(household_id as varchar) as customer_id,
-        cast(basket_id as varchar) as order_id,
-        cast(source.product_id as varchar) as product_id,
+        cast(household_id as {{ string_type() }}) as customer_id,
+        cast(basket_id as {{ string_type() }}) as order_id,
+        cast(source.product_id as {{ string_type() }}) as product_id,
         -- no time zone in the data: the store's local time is taken as UTC (recency is counted in days)
         cast(transaction_timestamp as timestamp) as ordered_at,
         try_cast(quantity as integer) as quantity_recorded,
@@ -37,7 +37,7 @@ typed as (
         coalesce(try_cast(coupon_match_disc as double), 0) as coupon_match_discount,
         filename as source_file
     from source
-    left join metered_products on cast(source.product_id as varchar) = metered_products.product_id
+    left join metered_products on cast(source.product_id as {{ string_type() }}) = metered_products.product_id
 
 ),
 
@@ -69,4 +69,4 @@ final as (
 
 )
 
-select * exclude (line_rank) from final
+select {{ star_except('final', ['line_rank']) }} from final

@@ -11,8 +11,8 @@ campaigns as (
 final as (
 
     select distinct
-        cast(campaign_id as varchar) as campaign_id,
-        cast(household_id as varchar) as customer_id
+        cast(campaign_id as {{ string_type() }}) as campaign_id,
+        cast(household_id as {{ string_type() }}) as customer_id
     from campaigns
 
 )

@@ -12,8 +12,8 @@ descriptions as (
 final as (
 
     select
-        cast(campaign_id as varchar) as campaign_id,
-        'Complete Journey campaign ' || cast(campaign_id as varchar) || ' (' || campaign_type || ')' as campaign_name,
+        cast(campaign_id as {{ string_type() }}) as campaign_id,
+        'Complete Journey campaign ' || cast(campaign_id as {{ string_type() }}) || ' (' || campaign_type || ')' as campaign_name,
         campaign_type,
         cast(start_date as date) as start_date,
         cast(end_date as date) as end_date

@@ -11,9 +11,9 @@ redemptions as (
 final as (
 
     select
-        cast(household_id as varchar) as customer_id,
-        cast(campaign_id as varchar) as campaign_id,
-        cast(coupon_upc as varchar) as coupon_upc,
+        cast(household_id as {{ string_type() }}) as customer_id,
+        cast(campaign_id as {{ string_type() }}) as campaign_id,
+        cast(coupon_upc as {{ string_type() }}) as coupon_upc,
         cast(redemption_date as date) as redeemed_on
     from redemptions
 

@@ -29,7 +29,7 @@ sends as (
         'send' as event_type,
         recipients.campaign_id as campaign_code,
         cast(campaigns.start_date as timestamp) as event_at,
-        cast(null as varchar) as coupon_upc
+        cast(null as {{ string_type() }}) as coupon_upc
     from recipients
     inner join campaigns on recipients.campaign_id = campaigns.campaign_id
 
@@ -60,7 +60,7 @@ final as (
     select
         -- a stable id: the data set has none, and a campaign is sent once and a coupon redeemed once a day per household
         row_number() over (order by event_type desc, campaign_code, customer_id, event_at, coupon_upc) as event_id,
-        cast(null as varchar) as email,
+        cast(null as {{ string_type() }}) as email,
         customer_id,
         event_type,
         campaign_code,

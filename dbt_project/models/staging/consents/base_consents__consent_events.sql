@@ -14,7 +14,7 @@ typed as (
         upper(trim(customer_id)) as customer_id,
         lower(trim(channel)) as channel,
         lower(replace(trim(action), '-', '_')) as action,
-        try_cast(trim(cast(event_at as varchar)) as timestamp) as event_at,
+        try_cast(trim(cast(event_at as {{ string_type() }})) as timestamp) as event_at,
         lower(nullif(trim(source), '')) as source,
         filename as source_file
     from source

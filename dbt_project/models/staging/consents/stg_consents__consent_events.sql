@@ -16,23 +16,27 @@ holds as (
 
 ),
 
+held_events as (
+
+    select events.*
+    from events
+    {{ semi_join() }} holds on events.customer_id = holds.customer_id and events.channel = holds.channel
+
+),
+
 free as (
 
     select events.customer_id, events.channel, events.action = 'opt_in' as is_opted_in, events.event_at, events.source
     from events
-    anti join holds on events.customer_id = holds.customer_id and events.channel = holds.channel
+    {{ anti_join() }} holds on events.customer_id = holds.customer_id and events.channel = holds.channel
 
 ),
 
 held as (
 
     -- an opt-in and an opt-out at one instant both become opt-outs: keep one
-    select events.customer_id, events.channel, false as is_opted_in, events.event_at, events.source
-    from events
-    semi join holds on events.customer_id = holds.customer_id and events.channel = holds.channel
-    qualify row_number() over (
-        partition by events.customer_id, events.channel, events.event_at order by events.action desc, events.source
-    ) = 1
+    select customer_id, channel, false as is_opted_in, event_at, source
+    from {{ first_row_per('held_events', 'customer_id, channel, event_at', 'action desc, source') }} as first_events
 
 ),
 

@@ -3,11 +3,11 @@
 -- Only the lines whose id repeats are ranked (macro repeated_rows_ranked; the latest export wins).
 with
 
-source as not materialized (
+source as {{ cte_not_materialized() }} (
 
     select
         *,
-        trim(cast(order_line_id as varchar)) as order_line_key
+        trim(cast(order_line_id as {{ string_type() }})) as order_line_key
     from {{ raw_source('ecommerce', 'order_lines') }}
 
 ),
@@ -22,8 +22,8 @@ typed as (
 
     select
         source.order_line_key as order_line_id,
-        trim(cast(source.order_id as varchar)) as order_id,
-        nullif(trim(cast(source.product_id as varchar)), '') as product_id,
+        trim(cast(source.order_id as {{ string_type() }})) as order_id,
+        nullif(trim(cast(source.product_id as {{ string_type() }})), '') as product_id,
         try_cast(source.quantity as integer) as quantity,
         try_cast(source.list_price_local as double) as list_price_local,
         try_cast(source.paid_price_local as double) as paid_price_local,
@@ -54,4 +54,4 @@ final as (
 
 )
 
-select * exclude (line_rank) from final
+select {{ star_except('final', ['line_rank']) }} from final

@@ -17,16 +17,16 @@ fx_rates as (
 typed as (
 
     select
-        trim(cast(order_id as varchar)) as order_id,
-        upper(trim(cast(customer_id as varchar))) as customer_id,
+        trim(cast(order_id as {{ string_type() }})) as order_id,
+        upper(trim(cast(customer_id as {{ string_type() }}))) as customer_id,
         {{ to_utc_timestamp('ordered_at') }} as ordered_at,
         {%- if var('currency') %}
-        coalesce(nullif(upper(trim(cast(currency as varchar))), ''), '{{ var("currency") }}') as currency,
+        coalesce(nullif(upper(trim(cast(currency as {{ string_type() }}))), ''), '{{ var("currency") }}') as currency,
         {%- else %}
-        upper(trim(cast(currency as varchar))) as currency,
+        upper(trim(cast(currency as {{ string_type() }}))) as currency,
         {%- endif %}
-        lower(trim(cast(sales_channel as varchar))) as sales_channel,
-        lower(trim(cast(status as varchar))) as status,
+        lower(trim(cast(sales_channel as {{ string_type() }}))) as sales_channel,
+        lower(trim(cast(status as {{ string_type() }}))) as status,
         try_cast(_loaded_at as timestamp) as loaded_at,
         filename as source_file
     from source

@@ -11,10 +11,10 @@ source as (
 typed as (
 
     select
-        trim(cast(product_id as varchar)) as product_id,
-        nullif(trim(cast(product_name as varchar)), '') as product_name,
-        lower(trim(cast(department as varchar))) as department,
-        lower(trim(cast(category as varchar))) as category,
+        trim(cast(product_id as {{ string_type() }})) as product_id,
+        nullif(trim(cast(product_name as {{ string_type() }})), '') as product_name,
+        lower(trim(cast(department as {{ string_type() }}))) as department,
+        lower(trim(cast(category as {{ string_type() }}))) as category,
         coalesce(try_cast(is_new_collection as boolean), false) as is_new_collection,
         try_cast(collection_launch_date as date) as collection_launch_date,
         try_cast(list_price as double) as list_price_eur,
@@ -42,7 +42,7 @@ final as (
             when department is null or department = '' then 'missing_department'
             {%- if var('departments') %}
             -- a department list is configured (sources.yml `departments`); without one, any the products have
-            when department not in ({% for d in var('departments') %}'{{ d | replace("'", "''") }}'{{ ", " if not loop.last }}{% endfor %})
+            when department not in ({% for d in var('departments') %}{{ text_literal(d) }}{{ ", " if not loop.last }}{% endfor %})
                 then 'invalid_department'
             {%- endif %}
         end as rejection_reason

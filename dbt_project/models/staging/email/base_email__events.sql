@@ -24,7 +24,7 @@ typed as (
         {{ normalize_email('email_address') }} as email,
         lower(trim(event_type)) as event_type,
         nullif(trim(campaign_code), '') as campaign_code,
-        try_cast(trim(cast(event_at as varchar)) as timestamp) as event_at,
+        try_cast(trim(cast(event_at as {{ string_type() }})) as timestamp) as event_at,
         filename as source_file
     from source
 

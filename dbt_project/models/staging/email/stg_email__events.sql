@@ -13,7 +13,7 @@ final as (
     select
         event_id,
         email,
-        cast(null as varchar) as customer_id,  -- the ESP keys its events by address only
+        cast(null as {{ string_type() }}) as customer_id,  -- the ESP keys its events by address only
         event_type,
         campaign_code,
         event_at

@@ -3,7 +3,7 @@
 -- Only the rows whose id repeats (about 0.5 %) are ranked: macro repeated_rows_ranked.
 with
 
-source as not materialized (
+source as {{ cte_not_materialized() }} (
 
     select
         *,
@@ -22,14 +22,14 @@ typed as (
 
     select
         source.event_key as event_id,
-        nullif(trim(cast(source.cookie_id as varchar)), '') as cookie_id,
-        upper(nullif(trim(cast(source.customer_id as varchar)), '')) as customer_id,
-        lower(trim(cast(source.event_type as varchar))) as event_type,
+        nullif(trim(cast(source.cookie_id as {{ string_type() }})), '') as cookie_id,
+        upper(nullif(trim(cast(source.customer_id as {{ string_type() }})), '')) as customer_id,
+        lower(trim(cast(source.event_type as {{ string_type() }}))) as event_type,
         try_cast(source.event_at as timestamp) as event_at,
-        nullif(trim(cast(source.product_id as varchar)), '') as product_id,
-        lower(nullif(trim(cast(source.category as varchar)), '')) as category,
-        lower(nullif(trim(cast(source.department as varchar)), '')) as department,
-        lower(nullif(trim(cast(source.device as varchar)), '')) as device,
+        nullif(trim(cast(source.product_id as {{ string_type() }})), '') as product_id,
+        lower(nullif(trim(cast(source.category as {{ string_type() }})), '')) as category,
+        lower(nullif(trim(cast(source.department as {{ string_type() }})), '')) as department,
+        lower(nullif(trim(cast(source.device as {{ string_type() }})), '')) as device,
         source.filename as source_file,
         coalesce(repeated_rows_ranked.row_rank, 1) as event_rank
     from source
@@ -57,4 +57,4 @@ final as (
 
 )
 
-select * exclude (event_rank) from final
+select {{ star_except('final', ['event_rank']) }} from final
