@@ -186,9 +186,12 @@
 {#
     post-hook of base_email__events: rows loaded before their address's customer was erased lose the address and
     become `erased_customer`, unless a reason that precedes it (`kept_reasons`) rejects them already, as a full
-    build would flag them. (A full build does this in the model; here it finds no address left.)
+    build would flag them.
 #}
 {% macro forget_erased_addresses(kept_reasons) -%}
+    {%- if not is_incremental() %}
+    select 1  -- a full build blanked them in the model
+    {%- else %}
     update {{ this }}
     set
         email = null,
@@ -203,4 +206,5 @@
         erased as ({{ erased_email_addresses('customers', 'erasures') }})
         select email from erased
     )
+    {%- endif %}
 {%- endmacro %}
