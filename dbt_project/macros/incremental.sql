@@ -189,6 +189,8 @@
     build would flag them.
 #}
 {% macro forget_erased_addresses(kept_reasons) -%}
+    {#- outside the branch: dbt learns the dependency when it parses the hook -#}
+    {%- set erasure_requests = ref('stg_crm__erasure_requests') -%}
     {%- if not is_incremental() %}
     select 1  -- a full build blanked them in the model
     {%- else %}
@@ -202,7 +204,7 @@
     where email in (
         with
         customers as (select * from {{ raw_source('crm', 'customers') }}),
-        erasures as (select * from {{ ref('stg_crm__erasure_requests') }}),
+        erasures as (select * from {{ erasure_requests }}),
         erased as ({{ erased_email_addresses('customers', 'erasures') }})
         select email from erased
     )
