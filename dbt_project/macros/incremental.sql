@@ -41,7 +41,14 @@
 
 {% macro duckdb__unloaded_part_files(source_name, table_name) -%}
     {%- set entity = source_name ~ '/' ~ table_name -%}
-    {%- if not execute or entity in var('absent_sources', []) -%}
+    {%- if not execute -%}
+        {{ return([]) }}
+    {%- endif -%}
+    {%- if entity in var('absent_sources', []) -%}
+        {#- no part files left: a full build would have no rows, so loaded ones are removed files -#}
+        {%- set gone = run_query('select distinct parse_filename(source_file) from ' ~ this ~ ' order by 1')
+            .columns[0].values() | list -%}
+        {%- do refuse_changed_part_files(entity, gone) -%}
         {{ return([]) }}
     {%- endif -%}
     {%- set manifest = adapter.get_relation(this.database, this.schema, 'loaded_part_files') -%}
@@ -71,13 +78,17 @@
         order by 1, 2
     {%- endset -%}
     {%- set rows = run_query(query).rows -%}
-    {%- set changed = rows | selectattr(0, 'equalto', 'changed') | map(attribute=1) | list -%}
+    {%- do refuse_changed_part_files(entity, rows | selectattr(0, 'equalto', 'changed') | map(attribute=1) | list) -%}
+    {{ return(rows | selectattr(0, 'equalto', 'new') | map(attribute=1) | list) }}
+{%- endmacro %}
+
+{# Stop the build when loaded part files changed or disappeared; the message names them and the way out. #}
+{% macro refuse_changed_part_files(entity, changed) -%}
     {%- if changed -%}
         {{ exceptions.raise_compiler_error(entity ~ ': ' ~ changed | length ~ ' loaded part file(s) rewritten or '
             ~ 'removed since they were loaded (' ~ changed[:3] | join(', ') ~ (', ...' if changed | length > 3
             else '') ~ '); a daily build cannot take their rows back: run `holdout build --full-refresh`') }}
     {%- endif -%}
-    {{ return(rows | selectattr(0, 'equalto', 'new') | map(attribute=1) | list) }}
 {%- endmacro %}
 
 {#
