@@ -46,7 +46,8 @@
     {%- endif -%}
     {%- if entity in var('absent_sources', []) -%}
         {#- no part files left: a full build would have no rows, so loaded ones are removed files -#}
-        {%- set gone = run_query('select distinct parse_filename(source_file) from ' ~ this ~ ' order by 1')
+        {%- set gone = run_query('select distinct parse_filename(source_file) from (select distinct source_file from '
+            ~ this ~ ') order by 1')
             .columns[0].values() | list -%}
         {%- do refuse_changed_part_files(entity, gone) -%}
         {{ return([]) }}
@@ -57,7 +58,9 @@
             select filename as path, parse_filename(filename) as file_name, size, last_modified
             from read_blob('{{ part_files_glob(source_name, table_name) }}')
         ),
-        loaded as (select distinct parse_filename(source_file) as file_name from {{ this }}),
+        loaded as (
+            select parse_filename(source_file) as file_name from (select distinct source_file from {{ this }})
+        ),
         recorded as (
             {%- if manifest %}
             select file_name, size, last_modified from {{ manifest }} where entity = '{{ entity }}'
@@ -125,7 +128,9 @@
     insert into {{ part_files_manifest() }}
     select '{{ entity }}', parse_filename(filename), size, last_modified, now()
     from read_blob('{{ part_files_glob(source_name, table_name) }}')
-    where parse_filename(filename) in (select distinct parse_filename(source_file) from {{ this }})
+    where parse_filename(filename) in (
+            select parse_filename(source_file) from (select distinct source_file from {{ this }})
+        )
         and parse_filename(filename) not in (
             select file_name from {{ part_files_manifest() }} where entity = '{{ entity }}'
         )
