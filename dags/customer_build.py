@@ -24,6 +24,9 @@ Daily. Builds the customer profile, the segment dimension and the memberships fr
 5. **abandon_build**: runs only when the dbt build failed: `holdout.warehouse_tasks.abandon_build` drops the copy
    and records the failure, so launches refuse until a build passes.
 
+A daily run loads only the raw part files the warehouse has not loaded yet (the event base models are incremental,
+docs/ARCHITECTURE.md); trigger it with the param `full_refresh` to reload every part file (a backfill).
+
 Every task that opens the warehouse runs in the one-slot pool `holdout_warehouse`.
 
 **Why the per-model tasks turn green after dbt has finished.** The producer task (`dbt_build.dbt_producer_watcher`)
@@ -43,7 +46,7 @@ import sys
 from pathlib import Path
 
 from _defaults import DAG_DEFAULT_ARGS, DAG_START_DATE, MEMBERSHIPS, PROFILE, SEGMENTS, WAREHOUSE_POOL
-from airflow.sdk import TriggerRule, dag, task
+from airflow.sdk import Param, TriggerRule, dag, task
 from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
 from cosmos.constants import (
     PRODUCER_WATCHER_DONE_TASK_ID,
@@ -79,6 +82,13 @@ _RENDER_ENV = dbt_env(_SETTINGS)
     default_args=DAG_DEFAULT_ARGS,
     doc_md=__doc__,
     tags=["holdout", "dbt", "profile", "segments"],
+    params={
+        "full_refresh": Param(
+            False,
+            type="boolean",
+            description="Reload every raw part file (a backfill) instead of the new ones.",
+        ),
+    },
 )
 def customer_build():
     @task(retries=0, pool=WAREHOUSE_POOL)  # a missing export does not fix itself; reads the warehouse as-of
@@ -119,6 +129,7 @@ def customer_build():
         ),
         operator_args={
             "interceptors": [cosmos_interceptor],
+            "full_refresh": "{{ params.full_refresh }}",  # dbt build --full-refresh: the incremental models reload
             "pool": WAREHOUSE_POOL,
         },
     )

@@ -42,6 +42,7 @@ class BuildResult:
     tests: int
     unit_tests: int
     warnings: int
+    full_refresh: bool = False
     customers: int | None = None
     quarantined: dict[str, int] = field(default_factory=dict)
     consent_holds: int | None = None
@@ -50,7 +51,8 @@ class BuildResult:
 
     def __str__(self) -> str:
         lines = [
-            f"Built the warehouse as of {self.as_of_date} in {self.seconds:.1f}s: {self.models} models, "
+            f"Built the warehouse as of {self.as_of_date} in {self.seconds:.1f}s"
+            f"{' (full refresh)' if self.full_refresh else ''}: {self.models} models, "
             f"{self.tests} data tests, {self.unit_tests} unit tests passed ({self.warnings} warnings).",
         ]
         if self.customers is not None:
@@ -84,12 +86,15 @@ def build(
     progress: bool = True,
     exclude: str | None = "tag:ml",
     echo: Callable[[str], None] = print,
+    full_refresh: bool = False,
 ) -> BuildResult:
     """Create the ops ledgers, validate the segment library, `dbt build` (optionally a selection) into a copy of
     the warehouse and switch it in; raise BuildFailed (previous warehouse unchanged) on failure.
 
     The point-in-time ML feature models (`tag:ml`) are left out by default: training builds them for the cutoffs
-    it needs (`ml.features.ensure_features`), and a daily profile build should not pay for them."""
+    it needs (`ml.features.ensure_features`), and a daily profile build should not pay for them. The event base
+    models load only the part files they have not loaded yet; `full_refresh` rebuilds them from every part file
+    (a backfill: docs/ARCHITECTURE.md "Incremental daily builds")."""
     settings = settings or get_settings()
     started = time.perf_counter()
     with _build_lock(settings):
@@ -107,6 +112,7 @@ def build(
                     progress=progress,
                     echo=echo,
                     warehouse_path=staged,
+                    args=("--full-refresh",) if full_refresh else (),
                 )
             except DbtRunError as error:
                 failure: DbtRunError | None = error
@@ -138,6 +144,7 @@ def build(
         tests=result.count("test", "pass") + result.count("test", "warn"),
         unit_tests=result.count("unit_test", "pass"),
         warnings=sum(1 for n in result.nodes if n.status == "warn"),
+        full_refresh=full_refresh,
         absent_sources=unfed_contracts(load_sources(settings), list(variables.get("absent_sources", []))),
         dbt=result,
     )

@@ -11,7 +11,12 @@ from holdout.config import get_settings
 
 @click.command()
 @click.option("--select", default=None, help="dbt selection (e.g. 'marts.segments+'); default: everything.")
-def build(select: str | None) -> None:
+@click.option(
+    "--full-refresh",
+    is_flag=True,
+    help="Reload every raw part file (a backfill); by default the event tables load only the new part files.",
+)
+def build(select: str | None, full_refresh: bool) -> None:
     """Validate the segment library, then dbt build staging, intermediate and marts."""
     from holdout.build import BuildFailed
     from holdout.build import build as run_build
@@ -19,7 +24,7 @@ def build(select: str | None) -> None:
 
     settings = get_settings()
     try:
-        result = run_build(settings, select=select)
+        result = run_build(settings, select=select, full_refresh=full_refresh)
     except SegmentLibraryError as error:
         click.echo(f"Segment library is invalid:\n{error}", err=True)
         sys.exit(2)

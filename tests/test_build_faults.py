@@ -101,7 +101,8 @@ def test_build_cli_shows_the_cause_without_a_traceback(fresh_home: Settings) -> 
     before = marts_fingerprint(settings)
     truncate_first_part(settings.raw_dir / "web" / "events")  # (an absent web source builds empty: issue 14)
 
-    result = CliRunner().invoke(build, [])
+    # --full-refresh: a daily build would refuse the rewritten, already loaded file before reading it
+    result = CliRunner().invoke(build, ["--full-refresh"])
     assert result.exit_code == 2
     assert isinstance(result.exception, SystemExit)  # a handled exit, not an uncaught exception
     assert "Traceback" not in result.output

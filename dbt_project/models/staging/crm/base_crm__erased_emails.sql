@@ -17,10 +17,7 @@ erasures as (
 
 final as (
 
-    select distinct {{ normalize_email('source.email') }} as email
-    from source
-    inner join erasures on upper(trim(source.customer_id)) = erasures.customer_id
-    where {{ normalize_email('source.email') }} is not null
+    {{ erased_email_addresses('source', 'erasures') }}  -- also blanks loaded events on a daily build
 
 )
 

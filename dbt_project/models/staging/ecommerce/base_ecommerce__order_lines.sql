@@ -1,4 +1,12 @@
-{{ config(materialized="table") }}  -- the one scan of the raw files: stg_ views, tests and quarantine read this table
+{{ config(
+    materialized="incremental",
+    incremental_strategy="append_new_files",
+    on_schema_change="fail",
+    meta={"supersede": {"key": "order_line_id", "keep": "last_file", "duplicate": "duplicate_order_line_id",
+        "key_rejections": ["missing_order_line_id"]}},
+    pre_hook="{{ part_files_before_load('ecommerce', 'order_lines') }}",
+    post_hook="{{ part_files_after_load('ecommerce', 'order_lines') }}",
+) }}  -- a daily build appends the new part files' rows (macros/incremental.sql); stg_ views, tests and quarantine read this table
 -- Every order line row, typed, with the reason it cannot be used (null = usable).
 -- Only the lines whose id repeats are ranked (macro repeated_rows_ranked; the latest export wins).
 with
@@ -9,6 +17,7 @@ source as {{ cte_not_materialized() }} (
         *,
         trim(cast(order_line_id as {{ string_type() }})) as order_line_key
     from {{ raw_source('ecommerce', 'order_lines') }}
+    where {{ only_new_part_files('ecommerce', 'order_lines') }}
 
 ),
 

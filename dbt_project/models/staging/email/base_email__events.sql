@@ -1,4 +1,15 @@
-{{ config(materialized="table") }}  -- the one scan of the raw files: stg_ views, tests and quarantine read this table
+{{ config(
+    materialized="incremental",
+    incremental_strategy="append_new_files",
+    on_schema_change="fail",
+    meta={"supersede": {"key": "event_id", "keep": "first_file", "duplicate": "duplicate_event_id",
+        "key_rejections": ["missing_event_id", "invalid_event_id"]}},
+    pre_hook="{{ part_files_before_load('email', 'events') }}",
+    post_hook=[
+        "{{ part_files_after_load('email', 'events') }}",
+        "{{ forget_erased_addresses(['missing_event_id', 'invalid_event_id', 'duplicate_event_id']) }}",
+    ],
+) }}  -- a daily build appends the new part files' rows (macros/incremental.sql); stg_ views, tests and quarantine read this table
 -- Every e-mail event row, typed, with the reason it cannot be used (null = usable). An erased customer's events
 -- are kept for the quarantine count only, without the address.
 with
@@ -6,6 +17,7 @@ with
 source as (
 
     select * from {{ raw_source('email', 'events') }}
+    where {{ only_new_part_files('email', 'events') }}
 
 ),
 

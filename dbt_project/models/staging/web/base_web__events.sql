@@ -1,4 +1,11 @@
-{{ config(materialized="table") }}  -- the one scan of the raw files: stg_ views, tests and quarantine read this table
+{{ config(
+    materialized="incremental",
+    incremental_strategy="append_new_files",
+    on_schema_change="fail",
+    meta={"supersede": {"key": "event_id", "keep": "first_file", "duplicate": "duplicate_event_id", "key_rejections": ["missing_event_id"]}},
+    pre_hook="{{ part_files_before_load('web', 'events') }}",
+    post_hook="{{ part_files_after_load('web', 'events') }}",
+) }}  -- a daily build appends the new part files' rows (macros/incremental.sql); stg_ views, tests and quarantine read this table
 -- Every web event row, typed, with the reason it cannot be used (null = usable).
 -- Only the rows whose id repeats (about 0.5 %) are ranked: macro repeated_rows_ranked.
 with
@@ -9,6 +16,7 @@ source as {{ cte_not_materialized() }} (
         *,
         try_cast(event_id as bigint) as event_key
     from {{ raw_source('web', 'events') }}
+    where {{ only_new_part_files('web', 'events') }}
 
 ),
 

@@ -1,0 +1,228 @@
+{#
+    Incremental event base models (docs/ARCHITECTURE.md "Incremental daily builds").
+
+    The landing zone is append-only part files. A daily build reads only the part files its table holds no row of
+    (`only_new_part_files`, a constant `filename in (...)` list, so DuckDB opens just those files); the strategy
+    `append_new_files` appends their rows and applies the one rule that crosses files, the de-duplication of a key
+    (`meta.supersede`); `part_files_manifest` records each loaded file's size and modification time, and a daily
+    build refuses (asking for `holdout build --full-refresh`) when a loaded file was rewritten or removed, because
+    rows already loaded from it could not be taken back.
+#}
+
+{# The table of loaded part files, in the schema of the base models. #}
+{% macro part_files_manifest() -%}
+    {{ return(this.schema ~ '.loaded_part_files') }}
+{%- endmacro %}
+
+{# The glob the source reads ('<raw>/web/events/*.parquet'): the first quoted string of its reader call. #}
+{% macro part_files_glob(source_name, table_name) -%}
+    {%- if not execute -%}{{ return('') }}{%- endif -%}  {#- parsing renders hooks with placeholder relations -#}
+    {%- set reader = source(source_name, table_name) | string -%}
+    {%- set found = modules.re.search("'([^']*)'", reader) -%}
+    {%- if not found -%}
+        {{ exceptions.raise_compiler_error('source ' ~ source_name ~ '.' ~ table_name ~ ' reads no file glob: '
+            ~ reader) }}
+    {%- endif -%}
+    {{ return(found.group(1)) }}
+{%- endmacro %}
+
+{#
+    The part files of a source that {{ this }} holds no row of (full paths, as the reader names them). Raises when
+    a loaded file was rewritten (other size or modification time) or removed since it was loaded.
+#}
+{% macro unloaded_part_files(source_name, table_name) -%}
+    {{ return(adapter.dispatch('unloaded_part_files', 'holdout')(source_name, table_name)) }}
+{%- endmacro %}
+
+{% macro default__unloaded_part_files(source_name, table_name) -%}
+    {{ exceptions.raise_compiler_error('incremental part-file loading needs DuckDB (read_blob); build '
+        ~ this ~ ' with --full-refresh') }}
+{%- endmacro %}
+
+{% macro duckdb__unloaded_part_files(source_name, table_name) -%}
+    {%- set entity = source_name ~ '/' ~ table_name -%}
+    {%- if not execute -%}
+        {{ return([]) }}
+    {%- endif -%}
+    {%- if entity in var('absent_sources', []) -%}
+        {#- no part files left: a full build would have no rows, so loaded ones are removed files -#}
+        {%- set gone = run_query('select distinct parse_filename(source_file) from (select distinct source_file from '
+            ~ this ~ ') order by 1')
+            .columns[0].values() | list -%}
+        {%- do refuse_changed_part_files(entity, gone) -%}
+        {{ return([]) }}
+    {%- endif -%}
+    {%- set manifest = adapter.get_relation(this.database, this.schema, 'loaded_part_files') -%}
+    {%- set query -%}
+        with landed as (
+            select filename as path, parse_filename(filename) as file_name, size, last_modified
+            from read_blob('{{ part_files_glob(source_name, table_name) }}')
+        ),
+        loaded as (
+            select parse_filename(source_file) as file_name from (select distinct source_file from {{ this }})
+        ),
+        recorded as (
+            {%- if manifest %}
+            select file_name, size, last_modified from {{ manifest }} where entity = '{{ entity }}'
+            {%- else %}
+            select null::varchar as file_name, null::bigint as size, null::timestamptz as last_modified where false
+            {%- endif %}
+        )
+        select 'changed' as kind, file_name from recorded
+        where not exists (
+            select 1 from landed
+            where landed.file_name = recorded.file_name
+                and landed.size = recorded.size and landed.last_modified = recorded.last_modified
+        )
+        union
+        select 'changed', file_name from loaded where file_name not in (select file_name from landed)
+        union
+        select 'new', path from landed where file_name not in (select file_name from loaded)
+        order by 1, 2
+    {%- endset -%}
+    {%- set rows = run_query(query).rows -%}
+    {%- do refuse_changed_part_files(entity, rows | selectattr(0, 'equalto', 'changed') | map(attribute=1) | list) -%}
+    {{ return(rows | selectattr(0, 'equalto', 'new') | map(attribute=1) | list) }}
+{%- endmacro %}
+
+{# Stop the build when loaded part files changed or disappeared; the message names them and the way out. #}
+{% macro refuse_changed_part_files(entity, changed) -%}
+    {%- if changed -%}
+        {{ exceptions.raise_compiler_error(entity ~ ': ' ~ changed | length ~ ' loaded part file(s) rewritten or '
+            ~ 'removed since they were loaded (' ~ changed[:3] | join(', ') ~ (', ...' if changed | length > 3
+            else '') ~ '); a daily build cannot take their rows back: run `holdout build --full-refresh`') }}
+    {%- endif -%}
+{%- endmacro %}
+
+{#
+    The filter of a base model's raw source CTE: every row on a full build, on a daily build the rows of the part
+    files not loaded yet. A constant list, so the reader opens only those files.
+#}
+{% macro only_new_part_files(source_name, table_name) -%}
+    {%- if not is_incremental() -%}
+        true
+    {%- else -%}
+        {%- set files = unloaded_part_files(source_name, table_name) -%}
+        {%- if not files -%}
+            false
+        {%- else -%}
+            filename in ({% for path in files %}'{{ path | replace("'", "''") }}'{{ ', ' if not loop.last }}{% endfor %})
+        {%- endif -%}
+    {%- endif -%}
+{%- endmacro %}
+
+{# pre-hook: the manifest exists; a full build forgets what it recorded for the entity. #}
+{% macro part_files_before_load(source_name, table_name) -%}
+    create table if not exists {{ part_files_manifest() }} (
+        entity varchar, file_name varchar, size bigint, last_modified timestamptz, loaded_at timestamptz
+    );
+    {%- if not is_incremental() %}
+    delete from {{ part_files_manifest() }} where entity = '{{ source_name }}/{{ table_name }}';
+    {%- endif %}
+{%- endmacro %}
+
+{# post-hook: record the size and modification time of every part file {{ this }} now holds rows of. #}
+{% macro part_files_after_load(source_name, table_name) -%}
+    {%- set entity = source_name ~ '/' ~ table_name -%}
+    {%- if entity not in var('absent_sources', []) %}
+    insert into {{ part_files_manifest() }}
+    select '{{ entity }}', parse_filename(filename), size, last_modified, now()
+    from read_blob('{{ part_files_glob(source_name, table_name) }}')
+    where parse_filename(filename) in (
+            select parse_filename(source_file) from (select distinct source_file from {{ this }})
+        )
+        and parse_filename(filename) not in (
+            select file_name from {{ part_files_manifest() }} where entity = '{{ entity }}'
+        )
+    {%- else %}
+    select 1
+    {%- endif %}
+{%- endmacro %}
+
+{#
+    Incremental strategy `append_new_files`: append the new files' rows. With `meta.supersede` (key, keep
+    'first_file' or 'last_file', duplicate: the reason of a superseded row, key_rejections: the reasons that
+    precede it), a key that the new files and the table both hold keeps one row, as a full build would: a full
+    build ranks a key's rows by file (then row), so its one kept row is the earliest (or latest) of the table's
+    kept row and the new files' kept row; the other becomes a duplicate. Nothing else in a row depends on other
+    files, so the table equals a full build's.
+#}
+{% macro get_incremental_append_new_files_sql(arg_dict) -%}
+    {%- set target = arg_dict['target_relation'] -%}
+    {%- set new = arg_dict['temp_relation'] -%}
+    {%- set columns = arg_dict['dest_columns'] | map(attribute='quoted') | join(', ') -%}
+    {%- set rule = config.get('meta', {}).get('supersede') -%}
+    {%- if rule -%}
+        {%- set keeps = "rejection_reason is distinct from '" ~ rule['duplicate'] ~ "' and coalesce(rejection_reason, '') not in ('"
+            ~ rule.get('key_rejections', []) | join("', '") ~ "') and " ~ rule['key'] ~ " is not null" -%}
+    create or replace temp table holdout_superseded_rows as
+    with kept as (
+        select {{ rule['key'] }} as row_key, source_file from {{ new }} where {{ keeps }}
+    ),
+    candidates as (
+        select row_key, source_file from kept
+        union all
+        select {{ rule['key'] }}, source_file from {{ target }}
+        where {{ keeps }} and {{ rule['key'] }} in (select row_key from kept)
+    ),
+    ranked as (
+        select
+            *,
+            row_number() over (
+                partition by row_key
+                order by parse_filename(source_file) {{ 'desc' if rule['keep'] == 'last_file' else 'asc' }}
+            ) as file_rank
+        from candidates
+    )
+    select row_key, source_file from ranked where file_rank > 1;
+    {%- for relation in [target, new] %}
+    update {{ relation }} as superseded set rejection_reason = '{{ rule['duplicate'] }}'
+    from holdout_superseded_rows
+    where superseded.{{ rule['key'] }} = holdout_superseded_rows.row_key
+        and superseded.source_file = holdout_superseded_rows.source_file
+        and {{ keeps }};
+    {%- endfor %}
+    drop table holdout_superseded_rows;
+    {%- endif %}
+    insert into {{ target }} ({{ columns }}) select {{ columns }} from {{ new }}
+{%- endmacro %}
+
+{#
+    The normalized addresses of every CRM version of an erased customer (`customers` and `erasures`: CTEs of the
+    raw CRM customers and stg_crm__erasure_requests). base_crm__erased_emails selects them; a daily build blanks
+    the already loaded e-mail events of a newly erased address with them (`forget_erased_addresses`).
+#}
+{% macro erased_email_addresses(customers, erasures) -%}
+    select distinct {{ normalize_email(customers ~ '.email') }} as email
+    from {{ customers }}
+    inner join {{ erasures }} on upper(trim({{ customers }}.customer_id)) = {{ erasures }}.customer_id
+    where {{ normalize_email(customers ~ '.email') }} is not null
+{%- endmacro %}
+
+{#
+    post-hook of base_email__events: rows loaded before their address's customer was erased lose the address and
+    become `erased_customer`, unless a reason that precedes it (`kept_reasons`) rejects them already, as a full
+    build would flag them.
+#}
+{% macro forget_erased_addresses(kept_reasons) -%}
+    {#- outside the branch: dbt learns the dependency when it parses the hook -#}
+    {%- set erasure_requests = ref('stg_crm__erasure_requests') -%}
+    {%- if not is_incremental() %}
+    select 1  -- a full build blanked them in the model
+    {%- else %}
+    update {{ this }}
+    set
+        email = null,
+        rejection_reason = case
+            when rejection_reason in ('{{ kept_reasons | join("', '") }}') then rejection_reason
+            else 'erased_customer'
+        end
+    where email in (
+        with
+        customers as (select * from {{ raw_source('crm', 'customers') }}),
+        erasures as (select * from {{ erasure_requests }}),
+        erased as ({{ erased_email_addresses('customers', 'erasures') }})
+        select email from erased
+    )
+    {%- endif %}
+{%- endmacro %}
