@@ -9,6 +9,14 @@
     rows already loaded from it could not be taken back.
 #}
 
+{#
+    Incremental on DuckDB only: Spark's parquet tables have no delete or update, and dbt-spark accepts only its own
+    strategies, so on Spark the event base models are tables and every build is a full one.
+#}
+{% macro event_base_materialization() -%}
+    {{ return('incremental' if target.type == 'duckdb' else 'table') }}
+{%- endmacro %}
+
 {# The table of loaded part files, in the schema of the base models. #}
 {% macro part_files_manifest() -%}
     {{ return(this.schema ~ '.loaded_part_files') }}
@@ -113,18 +121,24 @@
 
 {# pre-hook: the manifest exists; a full build forgets what it recorded for the entity. #}
 {% macro part_files_before_load(source_name, table_name) -%}
+    {%- if target.type != 'duckdb' %}
+    select 1  -- no part-file record where the table is rebuilt on every run
+    {%- else %}
     create table if not exists {{ part_files_manifest() }} (
         entity varchar, file_name varchar, size bigint, last_modified timestamptz, loaded_at timestamptz
     );
     {%- if not is_incremental() %}
     delete from {{ part_files_manifest() }} where entity = '{{ source_name }}/{{ table_name }}';
     {%- endif %}
+    {%- endif %}
 {%- endmacro %}
 
 {# post-hook: record the size and modification time of every part file {{ this }} now holds rows of. #}
 {% macro part_files_after_load(source_name, table_name) -%}
     {%- set entity = source_name ~ '/' ~ table_name -%}
-    {%- if entity not in var('absent_sources', []) %}
+    {%- if target.type != 'duckdb' %}
+    select 1
+    {%- elif entity not in var('absent_sources', []) %}
     insert into {{ part_files_manifest() }}
     select '{{ entity }}', parse_filename(filename), size, last_modified, now()
     from read_blob('{{ part_files_glob(source_name, table_name) }}')

@@ -1,5 +1,5 @@
 {{ config(
-    materialized="incremental",
+    materialized=event_base_materialization(),
     incremental_strategy="append_new_files",
     on_schema_change="fail",
     meta={"supersede": {"key": "order_line_id", "keep": "last_file", "duplicate": "duplicate_order_line_id",

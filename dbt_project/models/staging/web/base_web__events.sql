@@ -1,5 +1,5 @@
 {{ config(
-    materialized="incremental",
+    materialized=event_base_materialization(),
     incremental_strategy="append_new_files",
     on_schema_change="fail",
     meta={"supersede": {"key": "event_id", "keep": "first_file", "duplicate": "duplicate_event_id", "key_rejections": ["missing_event_id"]}},
