@@ -90,7 +90,7 @@ def fresh_home(built_home: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyP
 
 # The longest files start first, so that with `-n 2 --dist loadfile` (make test) the other worker works through
 # the many short files meanwhile instead of one long file starting last and running alone at the end.
-LONGEST_FIRST = ("test_dags_e2e.py", "test_campaign_truth.py", "test_spark.py")
+LONGEST_FIRST = ("test_dags_e2e.py", "test_campaign_truth.py", "test_spark.py", "test_score_spark.py")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
