@@ -215,7 +215,6 @@ def test_celery_profile_changes_configuration_only(services: dict, celery: dict)
         k for k in CELERY_SWITCHES if scheduler[k] != services["airflow-scheduler"]["environment"][k]
     } == {
         "AIRFLOW__CORE__EXECUTOR",
-        "HOLDOUT_DBT_TARGET",
         "HOLDOUT_SPARK_MASTER",
     }
 
@@ -239,8 +238,8 @@ def test_celery_profile_settings(celery: dict) -> None:
     for secret in ("AIRFLOW__API_AUTH__JWT_SECRET", "AIRFLOW__CORE__FERNET_KEY"):
         assert len({celery[name]["environment"][secret] for name in components}) == 1, secret
     assert env["AIRFLOW__API_AUTH__JWT_SECRET"]
-    # the warehouse target is Spark, on the profile's standalone master
-    assert env["HOLDOUT_DBT_TARGET"] == "spark"
+    # the warehouse stays DuckDB (the Python stages read it); Spark is the scoring engine's cluster
+    assert env["HOLDOUT_DBT_TARGET"] == ""
     master = re.fullmatch(r"spark://([\w-]+):(\d+)", env["HOLDOUT_SPARK_MASTER"])
     assert master and master.group(1) == "spark-master"
     master_command = celery["spark-master"]["command"]
