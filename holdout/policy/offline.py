@@ -45,6 +45,9 @@ OFFLINE_POLICIES = (LEARNED, BETTER, NOTHING)
 _BOOT_BLOCK = 100
 
 
+ARM_SHARE_TOLERANCE = 0.02  # an arm's share of the file may differ from 1/k by this much (Hillstrom: < 0.001)
+
+
 @dataclass(frozen=True)
 class PolicyValue:
     """A policy's incremental value per customer over sending nothing (95% bootstrap interval)."""
@@ -58,12 +61,20 @@ class PolicyValue:
 
 
 def ipw_contributions(
-    arm: np.ndarray, outcome: np.ndarray, chosen: np.ndarray, propensity: Mapping[str, float]
+    arm: np.ndarray,
+    outcome: np.ndarray,
+    chosen: np.ndarray,
+    propensity: Mapping[str, float],
+    cost_of: Mapping[str, float] | None = None,
 ) -> np.ndarray:
-    """Per customer: ``1[arm == chosen] * outcome / p(arm)``; their mean is the IPW value of the policy."""
-    arm = np.asarray(arm, dtype=object)
+    """Per customer: ``1[arm == chosen] * outcome / p(arm) - cost(chosen)``; their mean is the IPW value of the
+    policy net of what its sends cost (`cost_of`: arm -> cost per send; arms not in it cost nothing)."""
+    arm, chosen = np.asarray(arm, dtype=object), np.asarray(chosen, dtype=object)
     p = np.array([propensity[a] for a in arm], dtype="float64")
-    return np.where(arm == np.asarray(chosen, dtype=object), np.asarray(outcome, dtype="float64") / p, 0.0)
+    gain = np.where(arm == chosen, np.asarray(outcome, dtype="float64") / p, 0.0)
+    if not cost_of:
+        return gain
+    return gain - np.array([cost_of.get(c, 0.0) for c in chosen], dtype="float64")
 
 
 def evaluate_policies(
@@ -75,6 +86,7 @@ def evaluate_policies(
     baseline: str,
     n_boot: int = 2000,
     seed: int = 0,
+    cost_of: Mapping[str, float] | None = None,
 ) -> dict[str, PolicyValue]:
     """IPW value of each policy in `choices` (its arm per customer), minus the value of `baseline` (a key of
     `choices`), with percentile intervals from `n_boot` paired bootstrap resamples of the customers."""
@@ -84,7 +96,9 @@ def evaluate_policies(
     if not arms_seen <= set(propensity):
         raise ValueError(f"no assignment probability for arms {sorted(arms_seen - set(propensity))}")
     names = list(choices)
-    contrib = np.column_stack([ipw_contributions(arm, outcome, choices[k], propensity) for k in names])
+    contrib = np.column_stack(
+        [ipw_contributions(arm, outcome, choices[k], propensity, cost_of) for k in names]
+    )
     diff = contrib - contrib[:, [names.index(baseline)]]
     n = len(diff)
     rng = np.random.default_rng(seed)
@@ -118,6 +132,7 @@ def paired_difference(
     *,
     n_boot: int = 2000,
     seed: int = 0,
+    cost_of: Mapping[str, float] | None = None,
 ) -> PolicyValue:
     """Value of policy `first` minus policy `second` per customer, with its paired bootstrap interval."""
     res = evaluate_policies(
@@ -128,6 +143,7 @@ def paired_difference(
         baseline="second",
         n_boot=n_boot,
         seed=seed,
+        cost_of=cost_of,
     )
     return res["first"]
 
@@ -153,9 +169,15 @@ def evaluate_experiment(
     t0 = time.perf_counter()
     arms = [*emails, control]
     frame = frame.reset_index(drop=True)
-    # Known by design: every arm was drawn with the same probability.
+    # Known by design: every arm was drawn with the same probability (refused when the file's shares say otherwise).
     propensity = {a: 1.0 / len(arms) for a in arms}
     arm = frame[arm_col].astype(str).to_numpy(dtype=object)
+    shares = {a: float(np.mean(arm == a)) for a in arms}
+    if any(abs(share - propensity[a]) > ARM_SHARE_TOLERANCE for a, share in shares.items()):
+        raise ValueError(
+            f"{arm_col}: the arms' shares {', '.join(f'{a} {v:.1%}' for a, v in shares.items())} are not the "
+            f"equal split (1/{len(arms)} each) this evaluation assumes as the assignment probability"
+        )
     y = frame[outcome].to_numpy(dtype="float64")
     strata = pd.Series(arm).map({a: i for i, a in enumerate(arms)}).to_numpy() * 2 + (y > 0)
     train, held = train_test_split(
@@ -189,11 +211,12 @@ def evaluate_experiment(
         BETTER: np.full(len(held), better, dtype=object),
         NOTHING: np.full(len(held), control, dtype=object),
     }
+    cost_of = {email: cost for email in emails}  # every policy pays for its sends, as the learned one chose
     results = evaluate_policies(
-        arm[held], y[held], choices, propensity, baseline=NOTHING, n_boot=n_boot, seed=seed
+        arm[held], y[held], choices, propensity, baseline=NOTHING, n_boot=n_boot, seed=seed, cost_of=cost_of
     )
     vs_better = paired_difference(
-        arm[held], y[held], learned, choices[BETTER], propensity, n_boot=n_boot, seed=seed
+        arm[held], y[held], learned, choices[BETTER], propensity, n_boot=n_boot, seed=seed, cost_of=cost_of
     )
     summary = {
         "params": {
