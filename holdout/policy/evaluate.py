@@ -42,7 +42,7 @@ import pandas as pd
 
 from holdout.campaigns.assignment import assign_groups, assignment_uniform, priority_order
 from holdout.campaigns.audience import eligible_audience
-from holdout.campaigns.spec import CampaignSpec, load_specs
+from holdout.campaigns.spec import CampaignSpec, Offer, load_specs
 from holdout.config import Settings
 from holdout.policy.decide import DEFAULT_EXPLORE_SHARE, decide, policy_uniforms
 
@@ -51,13 +51,13 @@ RANDOM_SALT = "holdout-policy-random-baseline-v1"
 FEATURE_KINDS = ("number", "category")
 
 
-def offer_mix(spec: CampaignSpec) -> list[tuple[str, float]]:
-    """The offer kinds a test customer of `spec` receives, with their probabilities: one offer, or an A/B/n
+def offer_mix(spec: CampaignSpec) -> list[tuple[Offer, float]]:
+    """The offers a test customer of `spec` receives, with their probabilities: one offer, or an A/B/n
     campaign's variants in proportion to their shares of the test group."""
     if not spec.variants:
-        return [(spec.offer.kind, 1.0)]
+        return [(spec.offer, 1.0)]
     total = sum(v.share for v in spec.variants)
-    return [(v.offer.kind, v.share / total) for v in spec.variants]
+    return [(v.offer, v.share / total) for v in spec.variants]
 
 
 @dataclass
@@ -155,17 +155,18 @@ class Truth:
     def uplift(self, pos: np.ndarray, spec: CampaignSpec, launch_date: date) -> np.ndarray:
         """Expected extra revenue (EUR) in the response window if treated: `simulate`'s true_uplift_revenue (for an
         A/B/n campaign, the mix of its variants' offers in their shares of the test group)."""
-        return sum(w * self._uplift_of(pos, spec, kind, launch_date) for kind, w in offer_mix(spec))
+        return sum(w * self._uplift_of(pos, spec, offer, launch_date) for offer, w in offer_mix(spec))
 
-    def _uplift_of(self, pos: np.ndarray, spec: CampaignSpec, kind: str, launch_date: date) -> np.ndarray:
+    def _uplift_of(self, pos: np.ndarray, spec: CampaignSpec, offer: Offer, launch_date: date) -> np.ndarray:
         from holdout.generate.rates import Treatments, daily_rate, expected_order_value
 
         sub = self._sub(pos)
         s = (launch_date - self.start).days
         e = s + spec.response_window_days
-        rate_m, basket_m = self.multipliers(pos, spec, kind)
+        rate_m, basket_m = self.multipliers(pos, spec, offer.kind)
         idx = np.arange(len(pos))
-        treat = Treatments(idx, np.full(len(pos), s), np.full(len(pos), e), rate_m, basket_m)
+        discount = np.full(len(pos), offer.discount or 0.0)  # the price offer, booked as `simulate` books it
+        treat = Treatments(idx, np.full(len(pos), s), np.full(len(pos), e), rate_m, basket_m, discount)
         rev0 = (
             daily_rate(sub, self.start, s, e) * expected_order_value(sub, self.cat, self.start, s, e)
         ).sum(1)
@@ -192,22 +193,25 @@ class Truth:
         sub = self._sub(pos)
         s = (launch_date - self.start).days
         window = np.array([specs[c].response_window_days for c in choice])
-        rate_m, basket_m = np.ones(len(pos)), np.ones(len(pos))
+        rate_m, basket_m, discount = np.ones(len(pos)), np.ones(len(pos)), np.zeros(len(pos))
         for j, spec in enumerate(specs):
             mine = choice == j
             if (
                 mine.any()
             ):  # an A/B/n campaign's test customer gets one of its offers, in the variants' shares
-                kinds, weights = zip(*offer_mix(spec), strict=True)
-                drawn = rng.choice(len(kinds), size=int(mine.sum()), p=np.asarray(weights))
-                rm, bm = np.ones(int(mine.sum())), np.ones(int(mine.sum()))
-                for k, kind in enumerate(kinds):
+                offers, weights = zip(*offer_mix(spec), strict=True)
+                drawn = rng.choice(len(offers), size=int(mine.sum()), p=np.asarray(weights))
+                rm, bm, dm = np.ones(int(mine.sum())), np.ones(int(mine.sum())), np.zeros(int(mine.sum()))
+                for k, offer in enumerate(offers):
                     got = drawn == k
                     if got.any():
-                        rm[got], bm[got] = self.multipliers(pos[mine][got], spec, kind)
-                rate_m[mine], basket_m[mine] = rm, bm
+                        rm[got], bm[got] = self.multipliers(pos[mine][got], spec, offer.kind)
+                        dm[got] = offer.discount or 0.0
+                rate_m[mine], basket_m[mine], discount[mine] = rm, bm, dm
         idx = np.flatnonzero(treated)
-        treat = Treatments(idx, np.full(len(idx), s), s + window[idx], rate_m[idx], basket_m[idx])
+        treat = Treatments(
+            idx, np.full(len(idx), s), s + window[idx], rate_m[idx], basket_m[idx], discount[idx]
+        )
         o = generate_orders(sub, self.cat, self.start, s, s + int(window.max()), rng, treat)
         _, _, net = order_tables(sub, self.cat, o, Counters())
         cust = o["cust"][o["l_order"]]
