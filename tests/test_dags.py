@@ -317,6 +317,12 @@ def activate(launch_id, dry_run=False, settings=None):
     return {"dry_run": dry_run}
 t.plan_campaign_launches, t.gate_launch, t.activate_launch = plan, gate, activate
 
+import holdout.policy.tasks as policy_tasks  # the stubbed plan ledgered no policy decision: none to count
+def counts(launch_date=None, settings=None):
+    calls.append(["policy_decisions", launch_date])
+    return {"launch_date": launch_date, "decision_sets": {}}
+policy_tasks.policy_decision_counts = counts
+
 from airflow.dag_processing.dagbag import DagBag
 def _uris(condition):  # the Asset URIs an asset schedule (Asset, AssetAny, AssetAll, nested) waits for
     if condition is None:
@@ -380,14 +386,16 @@ def test_launch_runs_from_the_form(tmp_path: Path) -> None:
     default = run({}, "2026-11-01")
     assert default["state"] == "success"
     assert default["calls"][0] == ["plan", "*", None, "dry_run"]
-    assert sorted(c[1:] for c in default["calls"][1:]) == [["alpha-20261001", True], ["beta-20261001", True]]
+    launched = [c[1:] for c in default["calls"][1:] if c[0] == "activate"]
+    assert sorted(launched) == [["alpha-20261001", True], ["beta-20261001", True]]
+    assert ["policy_decisions", None] in default["calls"]  # the decision counts follow the plan
     names = {tid: ti[1] for tid, ti in default["tis"].items() if tid.startswith("launch.")}
     assert sorted(names.values()) == ["alpha-20261001"] * 2 + ["beta-20261001"] * 2
 
     demo = run({"mode": "gate_demo"}, "2026-11-02")
     assert demo["state"] == "failed"
     assert demo["calls"][0] == ["plan", "gate-demo-consent", "consent", "gate_demo"]
-    assert all(c[2] is True for c in demo["calls"][1:]), "the gate demo never sends"
+    assert all(c[2] is True for c in demo["calls"] if c[0] == "activate"), "the gate demo never sends"
     assert demo["tis"]["launch.gate[1]"] == ["failed", "beta-20261001"]
 
 
