@@ -423,7 +423,8 @@ def test_ipw_value_is_exact_on_a_balanced_randomized_design():
         evaluate_policies(arm, y, choices, {"m": 0.5, "w": 0.5}, baseline="none")
     # every send costs 0.5: "best" and "all m" send to all 600, "none" to nobody
     costed = evaluate_policies(arm, y, choices, p, baseline="none", n_boot=200, cost_of={"m": 0.5, "w": 0.5})
-    assert costed["best"].incremental == pytest.approx(2.0) and costed["all m"].incremental == pytest.approx(-0.5)
+    assert costed["best"].incremental == pytest.approx(2.0)
+    assert costed["all m"].incremental == pytest.approx(-0.5)
 
 
 def test_ipw_interval_covers_the_true_policy_value_under_random_assignment():
