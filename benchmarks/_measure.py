@@ -1,4 +1,5 @@
-"""Run a benchmark stage as a child process and record its wall time and peak memory (RSS of its process tree)."""
+"""Run a benchmark stage as a child process and record its wall time and peak memory (RSS of its process tree);
+publish the benchmark's report."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import sys
 import threading
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import psutil
 
@@ -58,3 +60,16 @@ def run_stage(name: str, argv: list[str], env: dict[str, str] | None = None) -> 
     result = StageResult(name, seconds, peak / 1024**3)
     print(f"[bench] {name}: {result.seconds:,.1f} s, peak {result.peak_rss_gb:,.2f} GB", flush=True)
     return result
+
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def publish_report(lines: list[str], name: str) -> Path:
+    """Print the report and keep it as benchmarks/results/<name>.md (BENCHMARKS.md quotes these)."""
+    report = "\n".join(lines)
+    print(report)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    path = RESULTS / f"{name}.md"
+    path.write_text(report)
+    return path

@@ -22,7 +22,7 @@ import duckdb
 import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _measure import run_stage  # noqa: E402
+from _measure import publish_report, run_stage  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -169,11 +169,7 @@ def main() -> None:
         f"Segment models (dbt execution time): {segment_seconds}.",
         "",
     ]
-    report = "\n".join(lines)
-    print(report)
-    out = REPO / "benchmarks" / "results"
-    out.mkdir(parents=True, exist_ok=True)
-    (out / f"build-{args.customers}.md").write_text(report)
+    publish_report(lines, f"build-{args.customers}")
 
 
 if __name__ == "__main__":

@@ -24,7 +24,7 @@ import duckdb
 import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _measure import run_stage  # noqa: E402
+from _measure import publish_report, run_stage  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -141,11 +141,7 @@ def main() -> None:
         + f" ({len(daily_sums)} tables: {', '.join(daily_sums)}).",
         "",
     ]
-    report = "\n".join(lines)
-    print(report)
-    out = REPO / "benchmarks" / "results"
-    out.mkdir(parents=True, exist_ok=True)
-    (out / f"incremental-{args.customers}.md").write_text(report)
+    publish_report(lines, f"incremental-{args.customers}")
     if differing:
         raise SystemExit(f"[bench] the daily build and the full refresh differ in {', '.join(differing)}")
 

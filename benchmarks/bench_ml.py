@@ -19,7 +19,7 @@ from pathlib import Path
 import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _measure import run_stage  # noqa: E402
+from _measure import publish_report, run_stage  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -100,7 +100,7 @@ def main() -> None:
         f"{s.name}: {'OK' if s.seconds < TARGETS['train'] else 'OVER'} (target < 120 s)" for s in train_stages
     ]
     verdicts.append(f"score: {'OK' if score_stage.seconds < TARGETS['score'] else 'OVER'} (target < 20 s)")
-    report = "\n".join(
+    publish_report(
         [
             f"### ML benchmark, {datetime.now():%Y-%m-%d %H:%M}",
             "",
@@ -115,12 +115,9 @@ def main() -> None:
             "",
             *[f"- {v}" for v in verdicts],
             "",
-        ]
+        ],
+        f"ml-{args.customers}",
     )
-    print(report)
-    out = REPO / "benchmarks" / "results"
-    out.mkdir(parents=True, exist_ok=True)
-    (out / f"ml-{args.customers}.md").write_text(report)
 
 
 if __name__ == "__main__":
