@@ -324,13 +324,6 @@ def counts(launch_date=None, settings=None):
 policy_tasks.policy_decision_counts = counts
 
 from airflow.dag_processing.dagbag import DagBag
-def _uris(condition):  # the Asset URIs an asset schedule (Asset, AssetAny, AssetAll, nested) waits for
-    if condition is None:
-        return []
-    if hasattr(condition, "objects"):
-        return [u for o in condition.objects for u in _uris(o)]
-    return [condition.uri]
-
 
 bag = DagBag(dag_folder=sys.argv[1])
 dag = bag.dags["campaign_launch"]
