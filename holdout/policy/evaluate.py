@@ -33,6 +33,8 @@ from __future__ import annotations
 import json
 import math
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
@@ -561,7 +563,9 @@ def _specs(settings: Settings) -> list[CampaignSpec]:
     return [s for s in load_specs(settings) if s.schedule != "manual"]
 
 
-def _log_run(settings: Settings, summary: dict) -> str:
+@contextmanager
+def policy_evaluation_run(settings: Settings, run_name: str) -> Iterator:
+    """An MLflow run in this home's policy-evaluation experiment (evaluate and evaluate-experiment log there)."""
     import mlflow
 
     from ml import registry
@@ -569,8 +573,15 @@ def _log_run(settings: Settings, summary: dict) -> str:
 
     registry.client(settings)
     with mlflow.start_run(
-        experiment_id=experiment_id("policy-evaluation", settings), run_name="policy-evaluate"
+        experiment_id=experiment_id("policy-evaluation", settings), run_name=run_name
     ) as run:
+        yield run
+
+
+def _log_run(settings: Settings, summary: dict) -> str:
+    import mlflow
+
+    with policy_evaluation_run(settings, "policy-evaluate") as run:
         p = summary["params"]
         mlflow.log_params({k: (",".join(map(str, v)) if isinstance(v, list) else v) for k, v in p.items()})
         for policy, row in summary["policies"].items():

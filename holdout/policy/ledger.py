@@ -42,12 +42,15 @@ def ensure_table(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(DDL)
 
 
+def _exists(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether the ledger exists yet (it is created by the first policy decision)."""
+    query = "select count(*) from information_schema.tables where table_schema = 'ops' and table_name = 'policy_decisions'"
+    return bool(con.execute(query).fetchall()[0][0])
+
+
 def read_decisions(con: duckdb.DuckDBPyConnection, key: str) -> pd.DataFrame | None:
     """The ledgered rows of a decision key, or None when it was never decided."""
-    exists = con.execute(
-        "select count(*) from information_schema.tables where table_schema = 'ops' and table_name = 'policy_decisions'"
-    ).fetchall()[0][0]
-    if not exists:
+    if not _exists(con):
         return None
     frame = con.execute(
         f"select customer_id, candidates, choice, exploration from {TABLE} where decision_key = ? order by customer_id",
@@ -116,10 +119,7 @@ def exploration_share(frame: pd.DataFrame) -> float:
 def decision_counts(con: duckdb.DuckDBPyConnection, launch_date: date) -> pd.DataFrame:
     """Per decision set of `launch_date` and choice (None = no campaign): customers decided, and how many of
     them by exploration. Empty when nothing was decided that day (or the ledger does not exist yet)."""
-    exists = con.execute(
-        "select count(*) from information_schema.tables where table_schema = 'ops' and table_name = 'policy_decisions'"
-    ).fetchall()[0][0]
-    if not exists:
+    if not _exists(con):
         return pd.DataFrame(columns=["decision_key", "choice", "customers", "explored"])
     return con.execute(
         f"""select decision_key, choice, count(*) as customers, count(*) filter (where exploration) as explored

@@ -40,7 +40,6 @@ from holdout.policy.decide import decide
 NOTHING = "nothing"
 LEARNED = "learned"
 BETTER = "better e-mail"
-OFFLINE_POLICIES = (LEARNED, BETTER, NOTHING)
 # Bootstrap resamples are drawn in blocks so 2,000 resamples of 32,000 customers stay within a few MB.
 _BOOT_BLOCK = 100
 
@@ -271,13 +270,9 @@ def log_run(settings: Settings, summary: dict) -> str:
     """One MLflow run in the policy-evaluation experiment: params, each policy's figures, the table, the JSON."""
     import mlflow
 
-    from ml import registry
-    from ml.train import experiment_id
+    from holdout.policy.evaluate import policy_evaluation_run
 
-    registry.client(settings)
-    with mlflow.start_run(
-        experiment_id=experiment_id("policy-evaluation", settings), run_name="policy-evaluate-experiment"
-    ) as run:
+    with policy_evaluation_run(settings, "policy-evaluate-experiment") as run:
         p = summary["params"]
         mlflow.log_params({k: v for k, v in p.items() if k != "propensity"})
         mlflow.log_param("better_email", summary["better_email"])

@@ -27,7 +27,7 @@ def summarize_counts(launch_date: date, counts: pd.DataFrame) -> dict:
     for row in counts.itertuples(index=False):
         entry = sets.setdefault(row.decision_key, {"customers": 0, "none": 0, "campaigns": {}})
         entry["customers"] += int(row.customers)
-        if row.choice is None or row.choice != row.choice:  # None or NaN: no campaign for these customers
+        if pd.isna(row.choice):  # None or NaN: no campaign for these customers
             entry["none"] += int(row.customers)
         else:
             entry["campaigns"][str(row.choice)] = {
