@@ -32,7 +32,8 @@ the launch date, so re-running a date adds no ledger or export rows.
 4. **policy_decisions**: what the next-best-campaign policy decided for the `priority: auto` campaigns on the
    launch date, read from `ops.policy_decisions` (planning decided and ledgered it): per campaign the customers
    chosen by the models and by exploration, and those sent none. The first lines of its log and its return
-   value (XCom) in the UI; it runs beside the launches and never blocks them.
+   value (XCom) in the UI; no launch waits for it or fails with it (it takes the warehouse pool's one slot
+   for a short read, like the launch tasks).
 
 Every task opens the warehouse, so all run in the one-slot pool `holdout_warehouse`.
 """
