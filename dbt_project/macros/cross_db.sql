@@ -58,17 +58,6 @@
 {% macro default__cte_not_materialized() -%}not materialized{%- endmacro %}
 {% macro spark__cte_not_materialized() -%}{%- endmacro %}
 
-{# True when `column` contains a match of `pattern` (null stays null). Both engines read the same regex syntax here. #}
-{% macro regexp_contains(column, pattern) -%}
-    {{ return(adapter.dispatch('regexp_contains', 'holdout')(column, pattern)) }}
-{%- endmacro %}
-{% macro default__regexp_contains(column, pattern) -%}
-    regexp_matches({{ column }}, {{ pattern }})
-{%- endmacro %}
-{% macro spark__regexp_contains(column, pattern) -%}
-    ({{ column }} rlike {{ pattern }})
-{%- endmacro %}
-
 {# True when the whole of `column` matches `pattern` (a SQL string literal). #}
 {% macro regexp_whole_match(column, pattern) -%}
     {{ return(adapter.dispatch('regexp_whole_match', 'holdout')(column, pattern)) }}
@@ -125,20 +114,6 @@
 {%- endmacro %}
 {% macro spark__arg_max_by(value, keys) -%}
     max_by({{ value }}, struct({{ keys | join(', ') }}))
-{%- endmacro %}
-
-{#
-    One row per `step` (e.g. '1 month') from `start_date` to `end_date` (both included), as column `alias`: a
-    select-list expansion: `select *, {{ date_series('a', 'b', '1 month', 'month_start') }} from periods`.
-#}
-{% macro date_series(start_date, end_date, step, alias) -%}
-    {{ return(adapter.dispatch('date_series', 'holdout')(start_date, end_date, step, alias)) }}
-{%- endmacro %}
-{% macro default__date_series(start_date, end_date, step, alias) -%}
-    unnest(generate_series({{ start_date }}, {{ end_date }}, interval {{ step }})) as {{ alias }}
-{%- endmacro %}
-{% macro spark__date_series(start_date, end_date, step, alias) -%}
-    explode(sequence({{ start_date }}, {{ end_date }}, interval {{ step }})) as {{ alias }}
 {%- endmacro %}
 
 {# The current instant as a naive UTC timestamp (the ledgers' recorded_at). Spark's session time zone is UTC. #}

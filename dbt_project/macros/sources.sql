@@ -81,9 +81,9 @@
         {%- if table and source.unique_id in read and entity not in var('absent_sources', []) -%}
             {%- set options = [] -%}
             {%- for key, value in (table.get('options') or {}).items() -%}
-                {%- do options.append(key ~ " '" ~ value ~ "'") -%}
+                {%- do options.append(key ~ ' ' ~ text_literal(value)) -%}
             {%- endfor -%}
-            {%- do options.append("path '" ~ table.path | replace('{name}', source.name) ~ "'") -%}
+            {%- do options.append('path ' ~ text_literal(table.path | replace('{name}', source.name))) -%}
             {%- do statements.append('create database if not exists ' ~ source.schema) -%}
             {%- do statements.append('drop table if exists ' ~ qualified) -%}
             {%- do statements.append('create table ' ~ qualified ~ ' using ' ~ table.using
