@@ -300,13 +300,10 @@ def _campaigns(settings: Settings, p: dict, cat, start: date, d0: int, d1: int):
                 p["latent_type"][pos[mask]], p["email_engagement"][pos[mask]], channel, str(k)
             )
         # the price offer each customer redeems: their variant's in an A/B/n campaign, else the spec's
-        variants = g["variant"].to_numpy(dtype=object)
-        discount = np.array(
-            [
-                spec.discount if v is None or pd.isna(v) else spec.variant_discounts.get(str(v), 0.0)
-                for v in variants
-            ]
-        )
+        variant = g["variant"]
+        discount = np.where(
+            variant.isna(), spec.discount, variant.map(spec.variant_discounts).fillna(0.0)
+        ).astype(float)
         sub = {k: v[pos] for k, v in p.items()}
         idx = np.arange(len(pos))
         base_t = _treatments(old_treat[old_treat["customer_number"].isin(p["number"][pos])], len(p["number"]))
