@@ -52,6 +52,9 @@
         {%- elif loop.index0 % 2 == 1 -%}
             {#- a literal: Spark reads a backslash as an escape, DuckDB as itself -#}
             {%- do out.append(part | replace('\\', '\\\\')) -%}
+        {%- elif '"' in part -%}
+            {#- Spark would read any other "..." as a string, true for every customer: refuse instead -#}
+            {{ exceptions.raise_compiler_error('segment expression: a quoted name Spark cannot read in: ' ~ sql) }}
         {%- else -%}
             {%- do out.append(part) -%}
         {%- endif -%}

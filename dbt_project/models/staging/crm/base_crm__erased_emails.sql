@@ -17,7 +17,7 @@ erasures as (
 
 final as (
 
-    {{ erased_email_addresses('source', 'erasures') }}  -- also blanks loaded events on a daily build
+    {{ erased_email_addresses('source', 'erasures') }}  -- the same rule base_email__events' post-hook applies to loaded events
 
 )
 
