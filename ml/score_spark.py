@@ -95,14 +95,20 @@ def spark_session(settings: Settings) -> Iterator[SparkSession]:
         .config("spark.sql.warehouse.dir", str(scratch / "warehouse"))
         .config("spark.ui.showConsoleProgress", "false")
     )
+    worker_python = os.environ.get("PYSPARK_PYTHON")
     if master.startswith("local"):
         # Python workers must be this interpreter (it has LightGBM and MLflow), not whatever `python3` is on PATH:
-        # pyspark reads only the environment variable for that. (A cluster's executors run their image's python3.)
-        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+        # pyspark reads only the environment variable for that, once, when the context starts; it is set for that
+        # moment only. (A cluster's executors run their image's python3.)
+        os.environ["PYSPARK_PYTHON"] = worker_python or sys.executable
         builder = builder.config("spark.ui.enabled", "false")
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas")
-        spark = builder.getOrCreate()
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas")
+            spark = builder.getOrCreate()
+    finally:
+        if worker_python is None:
+            os.environ.pop("PYSPARK_PYTHON", None)
     spark.sparkContext.setLogLevel("ERROR")
     try:
         yield spark
