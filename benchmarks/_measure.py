@@ -20,17 +20,25 @@ class StageResult:
     name: str
     seconds: float
     peak_rss_gb: float
+    cpu_seconds: float = (
+        0.0  # user + sys of every process of the tree seen by the sampler (100 ms granularity)
+    )
 
     def row(self) -> str:
         return f"| {self.name} | {self.seconds:,.1f} s | {self.peak_rss_gb:,.2f} GB |"
 
 
-def _tree_rss(process: psutil.Process) -> int:
+def _tree_rss(process: psutil.Process, cpu: dict[int, float] | None = None) -> int:
+    """The RSS of a process and its descendants; records each one's CPU seconds so far in `cpu` (by pid), which
+    counts processes nobody waits for (a JVM started by a child), unlike the children's rusage."""
     total = 0
     with contextlib.suppress(psutil.Error):
         for proc in [process, *process.children(recursive=True)]:
             with contextlib.suppress(psutil.Error):
                 total += proc.memory_info().rss
+                if cpu is not None:
+                    times = proc.cpu_times()
+                    cpu[proc.pid] = times.user + times.system
     return total
 
 
@@ -41,12 +49,13 @@ def run_stage(name: str, argv: list[str], env: dict[str, str] | None = None) -> 
     child = subprocess.Popen(argv, env={**os.environ, **(env or {})}, stdout=sys.stdout, stderr=sys.stderr)
     watched = psutil.Process(child.pid)
     peak = 0
+    cpu: dict[int, float] = {}
     stop = threading.Event()
 
     def sample() -> None:
         nonlocal peak
         while not stop.is_set():
-            peak = max(peak, _tree_rss(watched))
+            peak = max(peak, _tree_rss(watched, cpu))
             stop.wait(0.1)
 
     sampler = threading.Thread(target=sample, daemon=True)
@@ -57,8 +66,11 @@ def run_stage(name: str, argv: list[str], env: dict[str, str] | None = None) -> 
     seconds = time.perf_counter() - started
     if code != 0:
         raise SystemExit(f"[bench] {name} failed with exit code {code}")
-    result = StageResult(name, seconds, peak / 1024**3)
-    print(f"[bench] {name}: {result.seconds:,.1f} s, peak {result.peak_rss_gb:,.2f} GB", flush=True)
+    result = StageResult(name, seconds, peak / 1024**3, sum(cpu.values()))
+    print(
+        f"[bench] {name}: {result.seconds:,.1f} s, CPU {result.cpu_seconds:,.1f} s, peak {result.peak_rss_gb:,.2f} GB",
+        flush=True,
+    )
     return result
 
 
