@@ -114,6 +114,9 @@ def run_cycle(
     """Launch every group on `day`: groups, draws of observed revenue, true value of the test customers."""
     taken = np.zeros(len(frame), dtype=bool)
     contacts, gross, net, targeted = 0, 0.0, 0.0, 0
+    origins: dict[
+        str, int
+    ] = {}  # how many targeted groups each recommendation made (start, keep, retest, ...)
     for g, group in enumerate(groups):
         inside = members(frame, group) & ~taken
         taken |= inside
@@ -122,6 +125,8 @@ def run_cycle(
             group.last = {}
             continue
         targeted += 1
+        kind = f"{group.origin}/{len(group.offers)} offer{'s' if len(group.offers) > 1 else ''}"
+        origins[kind] = origins.get(kind, 0) + 1
         variants = [(s.id, (1 - group.control_share) / len(group.offers)) for s in group.offers]
         assigned = assign_groups(
             f"{group.offers[0].id}:{group.name}",
@@ -151,7 +156,8 @@ def run_cycle(
                 group=np.where(treated, "test", "control"), revenue=y, cost=costs, offer=offer
             )
         }
-    return {"contacts": contacts, "gross": gross, "net": net, "groups": targeted}
+    made_by = ", ".join(f"{k} x{v}" for k, v in sorted(origins.items()))
+    return {"contacts": contacts, "gross": gross, "net": net, "groups": targeted, "made_by": made_by}
 
 
 def split_groups(groups: list[Group], features: list[str], seed: int, base: CampaignSpec) -> list[Group]:
@@ -278,6 +284,18 @@ def markdown(summary: dict, params: dict) -> str:
             lines.append(
                 f"| {entry['cycle']} | {label} | {a[0]:,.2f} | {b[0]:,.2f} | {d[0]:+,.2f} [{d[1]:+,.2f}, {d[2]:+,.2f}] |"
             )
+    lines += [
+        "",
+        "Per seed (EUR; made by: the recommendation that made each targeted group, and its number of offers):",
+        "",
+        "| seed | cycle | arm | contacts | groups | gross | net | made by |",
+        "|---|---|---|---:|---:|---:|---:|---|",
+    ]
+    for r in summary["rows"]:
+        lines.append(
+            f"| {r['seed']} | {r['cycle']} | {r['arm']} | {r['contacts']:,} | {r['groups']} | {r['gross']:+,.2f} "
+            f"| {r['net']:+,.2f} | {r.get('made_by', '')} |"
+        )
     return "\n".join(lines)
 
 
