@@ -15,11 +15,12 @@ A recurring campaign (the win-back e-mail of `campaigns/`, every `cycle_days`, w
 `cycles` launches on the same customers in two arms:
 
 - A never splits: every cycle the whole eligible audience, the campaign's offer and control share;
-- B splits after every close: each single-offer group is split into its personas; keep and retest personas get
-  the group's offer again (keep with the power-based control share), rework personas get the alternatives as
-  A/B variants, stop personas nothing. A variant group is resolved at its close: the variant with the highest
-  observed net uplift over control is kept when the lower end of its 95 % interval is above zero, else the
-  group stops.
+- B splits after every close: each group is split into its personas (test vs control, the close's
+  `discover_personas`), and each persona gets what `holdout.campaigns.split.follow_up_offers` gives its
+  recommendation: keep the incumbent offer (with the power-based control share), retest and rework the
+  incumbent and the alternatives as A/B/n variants sharing one control group, stop nothing. A variant group's
+  incumbent is the winner its close names (`holdout.measure.variants.measure_variants`: Holm, a winner beats
+  control and every other variant); without a winner its variants run again.
 
 Per cycle and arm: contacts (test customers), true incremental revenue in total and per contact, the same net
 of contact and offer costs, and the groups targeted. Differences B - A with a 95 % t-interval over seeds.
@@ -30,7 +31,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 import time
 from dataclasses import dataclass, field
@@ -45,11 +45,11 @@ sys.path.insert(0, str(ROOT))
 
 from holdout.campaigns.assignment import assign_groups  # noqa: E402
 from holdout.campaigns.audience import PROFILE_COLUMNS, eligible_audience  # noqa: E402
-from holdout.campaigns.spec import CampaignSpec  # noqa: E402
-from holdout.campaigns.split import keep_control_share  # noqa: E402
+from holdout.campaigns.spec import Alternative, CampaignSpec, Variant  # noqa: E402
+from holdout.campaigns.split import INCUMBENT, follow_up_offers, keep_control_share  # noqa: E402
 from holdout.config import Settings  # noqa: E402
 from holdout.measure.personas import assign_personas, discover_personas  # noqa: E402
-from holdout.measure.uplift import welch_from_stats  # noqa: E402
+from holdout.measure.variants import CONTROL, measure_variants  # noqa: E402
 from holdout.policy.evaluate import Truth, _interval, make_world  # noqa: E402
 from holdout.warehouse import open_read_only  # noqa: E402
 
@@ -69,6 +69,8 @@ class Group:
     offers: tuple[CampaignSpec, ...] = ()  # one spec per offer; two or more = A/B variants
     control_share: float = 0.2
     last: dict = field(default_factory=dict)  # the close's data: frame with group, variant, revenue
+    arms: tuple[Alternative, ...] = ()  # the offers as the split names them (variant id, offer, cost)
+    origin: str = "start"  # the recommendation that made the group
 
 
 def base_spec(cycle_days: int) -> CampaignSpec:
@@ -79,15 +81,24 @@ def base_spec(cycle_days: int) -> CampaignSpec:
     return CampaignSpec.model_validate(raw)
 
 
-def offer_spec(base: CampaignSpec, alternative: dict) -> CampaignSpec:
-    """The base campaign with an alternative's offer and cost (what a rework follow-up's variant sends)."""
-    return base.model_copy(
-        update={
-            "id": f"{base.id}-{alternative['id']}",
-            "offer": base.offer.model_validate(alternative["offer"]),
-            "cost_per_contact": alternative["cost"],
-        }
-    )
+def offer_spec(base: CampaignSpec, alternative: dict | Alternative) -> CampaignSpec:
+    """The base campaign with an alternative's offer and cost (what one variant of a follow-up sends)."""
+    a = alternative if isinstance(alternative, Alternative) else Alternative.model_validate(alternative)
+    return base.model_copy(update={"id": f"{base.id}-{a.id}", "offer": a.offer, "cost_per_contact": a.cost})
+
+
+def group_spec(base: CampaignSpec, arms: tuple[Alternative, ...]) -> CampaignSpec:
+    """The follow-up campaign a group stands for (one offer, or variants), as the split reads it."""
+    if len(arms) == 1:
+        return base.model_copy(update={"offer": arms[0].offer, "cost_per_contact": arms[0].cost})
+    share = (1 - base.control_share) / len(arms)
+    variants = tuple(Variant(id=a.id, offer=a.offer, share=share, cost=a.cost) for a in arms)
+    return base.model_copy(update={"offer": None, "variants": variants})
+
+
+def make_group(base: CampaignSpec, name: str, path: tuple, arms, control: float, origin: str) -> Group:
+    specs = tuple(offer_spec(base, a) for a in arms) if len(arms) > 1 else (group_spec(base, arms),)
+    return Group(name, path, specs, control, arms=tuple(arms), origin=origin)
 
 
 def members(frame: pd.DataFrame, group: Group) -> np.ndarray:
@@ -103,6 +114,9 @@ def run_cycle(
     """Launch every group on `day`: groups, draws of observed revenue, true value of the test customers."""
     taken = np.zeros(len(frame), dtype=bool)
     contacts, gross, net, targeted = 0, 0.0, 0.0, 0
+    origins: dict[
+        str, int
+    ] = {}  # how many targeted groups each recommendation made (start, keep, retest, ...)
     for g, group in enumerate(groups):
         inside = members(frame, group) & ~taken
         taken |= inside
@@ -111,6 +125,8 @@ def run_cycle(
             group.last = {}
             continue
         targeted += 1
+        kind = f"{group.origin}/{len(group.offers)} offer{'s' if len(group.offers) > 1 else ''}"
+        origins[kind] = origins.get(kind, 0) + 1
         variants = [(s.id, (1 - group.control_share) / len(group.offers)) for s in group.offers]
         assigned = assign_groups(
             f"{group.offers[0].id}:{group.name}",
@@ -140,22 +156,19 @@ def run_cycle(
                 group=np.where(treated, "test", "control"), revenue=y, cost=costs, offer=offer
             )
         }
-    return {"contacts": contacts, "gross": gross, "net": net, "groups": targeted}
+    made_by = ", ".join(f"{k} x{v}" for k, v in sorted(origins.items()))
+    return {"contacts": contacts, "gross": gross, "net": net, "groups": targeted, "made_by": made_by}
 
 
 def split_groups(groups: list[Group], features: list[str], seed: int, base: CampaignSpec) -> list[Group]:
-    """After the close: every group replaced by its follow-ups (the split's rules, module doc)."""
+    """After the close: every group replaced by its personas' follow-ups (the split's rules, module doc)."""
     out: list[Group] = []
     for group in groups:
         data = group.last.get("frame")
         if data is None:
             continue
-        if len(group.offers) > 1:
-            winner = _variant_winner(data, group)
-            if winner is not None:
-                out.append(Group(f"{group.name}.{winner.id}", group.path, (winner,), group.control_share))
-            continue
-        spec = group.offers[0]
+        spec = group_spec(base, group.arms)
+        winner = _variant_winner(data, group) if len(group.arms) > 1 else None
         found = discover_personas(
             data,
             treatment_col="group",
@@ -167,19 +180,21 @@ def split_groups(groups: list[Group], features: list[str], seed: int, base: Camp
         for p in found.personas:
             path = (*group.path, (found.personas, p.persona_id)) if len(found.personas) > 1 else group.path
             name = f"{group.name}.{p.persona_id}"
-            if p.recommendation == "keep":
+            arms = follow_up_offers(spec, p.recommendation, winner) if p.recommendation != "stop" else ()
+            if not arms:
+                continue
+            control = group.control_share
+            if p.recommendation == "keep" and len(arms) == 1:
                 row = {
                     "test_customers": p.n_test,
                     "control_customers": p.n_control,
                     "uplift_mde": p.mde,
                     "uplift": p.uplift,
                 }
-                out.append(Group(name, path, (spec,), keep_control_share(row, group.control_share)))
-            elif p.recommendation == "retest":
-                out.append(Group(name, path, (spec,), group.control_share))
-            elif p.recommendation == "rework":
-                alternatives = tuple(offer_spec(base, a) for a in ALTERNATIVES)
-                out.append(Group(name, path, alternatives, base.control_share))
+                control = keep_control_share(row, control)
+            elif p.recommendation != "keep":
+                control = base.control_share
+            out.append(make_group(base, name, path, arms, control, p.recommendation))
     return out
 
 
@@ -187,18 +202,14 @@ def _usable(frame: pd.DataFrame, features: list[str]) -> list[str]:
     return [c for c in features if c in frame.columns and frame[c].notna().any()]
 
 
-def _variant_winner(data: pd.DataFrame, group: Group) -> CampaignSpec | None:
-    net = data["revenue"] - np.where(data["group"] == "test", data["cost"], 0.0)
-    control = net[data["group"] == "control"]
-    best, best_low = None, -math.inf
-    for j, spec in enumerate(group.offers):
-        arm = net[(data["group"] == "test") & (data["offer"] == j)]
-        if len(arm) < 2 or len(control) < 2:
-            continue
-        w = welch_from_stats(arm.mean(), arm.var(), len(arm), control.mean(), control.var(), len(control))
-        if float(w["ci_low"]) > 0 and float(w["uplift"]) > best_low:
-            best, best_low = spec, float(w["uplift"])
-    return best
+def _variant_winner(data: pd.DataFrame, group: Group) -> str | None:
+    """The winner the close of an A/B/n group names (`measure_variants`), None without one."""
+    revenue = {CONTROL: data.loc[data["group"] == "control", "revenue"].to_numpy()}
+    for j, arm in enumerate(group.arms):
+        revenue[arm.id] = data.loc[(data["group"] == "test") & (data["offer"] == j), "revenue"].to_numpy()
+    if min(len(v) for v in revenue.values()) < 2:
+        return None
+    return measure_variants(revenue, {a.id: a.cost for a in group.arms}).winner
 
 
 def run_seed(home: Path, customers: int, seed: int, cycles: int, cycle_days: int) -> list[dict]:
@@ -218,7 +229,8 @@ def run_world(world: Settings, seed: int, cycles: int, cycle_days: int, first: d
     finally:
         con.close()
     features = [c for c in PROFILE_COLUMNS if c in frame.columns]
-    arms = {arm: [Group("all", (), (base,), base.control_share)] for arm in ("A", "B")}
+    start = (Alternative(id=INCUMBENT, offer=base.offer, cost=base.cost_per_contact),)
+    arms = {arm: [make_group(base, "all", (), start, base.control_share, "start")] for arm in ("A", "B")}
     rows = []
     for cycle in range(cycles):
         day = first + timedelta(days=cycle * cycle_days)
@@ -272,6 +284,18 @@ def markdown(summary: dict, params: dict) -> str:
             lines.append(
                 f"| {entry['cycle']} | {label} | {a[0]:,.2f} | {b[0]:,.2f} | {d[0]:+,.2f} [{d[1]:+,.2f}, {d[2]:+,.2f}] |"
             )
+    lines += [
+        "",
+        "Per seed (EUR; made by: the recommendation that made each targeted group, and its number of offers):",
+        "",
+        "| seed | cycle | arm | contacts | groups | gross | net | made by |",
+        "|---|---|---|---:|---:|---:|---:|---|",
+    ]
+    for r in summary["rows"]:
+        lines.append(
+            f"| {r['seed']} | {r['cycle']} | {r['arm']} | {r['contacts']:,} | {r['groups']} | {r['gross']:+,.2f} "
+            f"| {r['net']:+,.2f} | {r.get('made_by', '')} |"
+        )
     return "\n".join(lines)
 
 

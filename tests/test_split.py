@@ -159,11 +159,42 @@ def test_persona_segments_select_exactly_the_personas_customers_and_render_deter
         "test_accounts",
     )
     assert keep.offer == spec.offer and keep.control_share < spec.control_share
-    assert [v.id for v in rework.variants] == ["gift", "collection"] and rework.offer is None
+    assert [v.id for v in rework.variants] == ["incumbent", "gift", "collection"] and rework.offer is None
     assert retest.control_share == spec.control_share
     assert keep.start_date == date(2026, 10, 22)  # the parent's next scheduled date after the window
     # definitions only: no customer id in any generated file
     assert not any(cid in text for cid in frame["customer_id"] for text in [segment_text, *specs.values()])
+
+
+def test_retest_and_rework_test_the_alternatives_beside_the_incumbent_and_a_named_winner_is_kept():
+    """A retest or rework follow-up of a single-offer campaign with alternatives is an A/B/n of the current offer
+    and the alternatives (one control group), so the next close compares each alternative with the offer it
+    would replace; the split of an A/B/n campaign whose close named a winner sends the winner."""
+    spec = CampaignSpec.model_validate(SPEC)
+    _, specs, _ = render_split(spec, *_rows(_personas()))
+    retest = CampaignSpec.model_validate(yaml.safe_load(specs["winback-split--p4-retest.yml"]))
+    assert [(v.id, v.offer, v.cost) for v in retest.variants] == [
+        ("incumbent", spec.offer, spec.cost_per_contact),
+        *[(a.id, a.offer, a.cost) for a in spec.alternatives],
+    ]
+    assert retest.offer is None and retest.control_share == spec.control_share
+
+    variants = [
+        {"id": "gift", "offer": {"kind": "gift", "code": "GIFT"}, "share": 0.4, "cost": 0.5},
+        {"id": "content", "offer": {"kind": "content"}, "share": 0.4, "cost": 0.02},
+    ]
+    ab = CampaignSpec.model_validate(
+        {**{k: v for k, v in SPEC.items() if k != "offer"}, "variants": variants}
+    )
+    info, rows = _rows(_personas())
+    _, won, _ = render_split(ab, {**info, "winner": "gift"}, rows)
+    keep = CampaignSpec.model_validate(yaml.safe_load(won["winback-split--p1-keep.yml"]))
+    assert keep.variants == () and keep.offer == ab.variants[0].offer and keep.cost_per_contact == 0.5
+    rework = CampaignSpec.model_validate(yaml.safe_load(won["winback-split--p2-rework.yml"]))
+    assert [v.id for v in rework.variants] == ["gift", "collection"]  # the winner, not tested twice
+    _, open_, _ = render_split(ab, {**info, "winner": None}, rows)
+    keep = CampaignSpec.model_validate(yaml.safe_load(open_["winback-split--p1-keep.yml"]))
+    assert keep.variants == ab.variants  # no winner: the campaign's own variants again
 
 
 def test_keep_control_share_follows_power():

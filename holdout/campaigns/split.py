@@ -8,9 +8,17 @@ campaign's latest closed launch from `ops.campaign_persona_results` and writes:
   text), with provenance (launch, dates, estimate, interval, recommendation) in the description;
 - `<campaigns_dir>/<campaign>--<persona>-<action>.yml`: one follow-up spec per persona worth sending to:
   `keep` (the same offer again, with a smaller control share when the persona's power allows it), `retest`
-  (inconclusive: the same offer, the same control share) and `rework` (the original spec's `alternatives:` as
-  offer variants). `stop` personas get no follow-up: once a follow-up is active it replaces the campaign
+  (inconclusive: the same control share) and `rework` (the original spec's `alternatives:` as offer variants).
+  `stop` personas get no follow-up: once a follow-up is active it replaces the campaign
   (`launch.due_campaigns`), so they no longer receive the offer.
+
+Which offers a follow-up sends (`follow_up_offers`, also what the cycle benchmark runs): the campaign's current
+offer, the *incumbent*, is its `offer`, or for an A/B/n campaign the winner its close named (none without a
+winner). A `retest` or `rework` persona of a campaign with `alternatives:` gets the incumbent and the alternatives
+as variants of one campaign sharing one control group, so the next close compares each alternative with the offer
+it would replace as well as with control (a winner must beat both), and an inconclusive persona's retest also
+collects evidence on the alternatives instead of only on the offer it could not judge. Without an incumbent, a
+retest sends the campaign's variants again and a rework the alternatives alone. `keep` sends the incumbent.
 
 Follow-ups start `status: draft` unless the original says `split_review: false`: a draft is valid (it is
 loaded and validated like every spec) but never launched, until a marketer reads the git diff and sets
@@ -32,7 +40,7 @@ from typing import Any
 
 import yaml
 
-from holdout.campaigns.spec import CampaignSpec, get_spec, load_all
+from holdout.campaigns.spec import Alternative, CampaignSpec, get_spec, load_all
 from holdout.config import Settings
 from holdout.segments import SegmentFile, profile_columns
 from holdout.warehouse import connect
@@ -45,6 +53,7 @@ FOLLOW_UP_ACTIONS = {"keep": "keep", "retest": "retest", "rework": "rework"}  # 
 # smallest control share a keep follow-up may get, and the grid it is chosen on (the spec allows 0.01-0.5)
 MIN_CONTROL_SHARE = 0.05
 CONTROL_GRID = tuple(round(0.05 * k, 2) for k in range(1, 11))
+INCUMBENT = "incumbent"  # the variant id of the current offer in a retest's or rework's A/B/n follow-up
 
 
 class SplitError(ValueError):
@@ -144,7 +153,16 @@ def _latest_personas(settings: Settings, campaign_id: str) -> tuple[dict, list[d
             order by cast(substr(persona_id, 2) as integer), persona_id""",
             [launch[0]],
         ).df()
-    info = {"launch_id": launch[0], "launch_date": launch[1], "window_end": launch[2], "closed_at": launch[3]}
+        winner = con.execute(
+            "select max(winner) from ops.campaign_variant_results where launch_id = ?", [launch[0]]
+        ).fetchone()
+    info = {
+        "launch_id": launch[0],
+        "launch_date": launch[1],
+        "window_end": launch[2],
+        "closed_at": launch[3],
+        "winner": winner[0] if winner else None,
+    }
     return info, rows.to_dict("records")
 
 
@@ -164,6 +182,34 @@ def keep_control_share(row: dict, original: float) -> float:
         if scale * math.sqrt(1 / (n * (1 - share)) + 1 / (n * share)) <= uplift:
             return share
     return original
+
+
+def follow_up_offers(spec: CampaignSpec, action: str, winner: str | None = None) -> tuple[Alternative, ...]:
+    """The offers a `keep`, `retest` or `rework` follow-up sends (module doc): one = its offer, two or more =
+    variants sharing one control group, none = no follow-up. `winner`: the variant an A/B/n close named."""
+    incumbent = None
+    if not spec.variants:
+        incumbent = Alternative(id=INCUMBENT, offer=spec.offer, cost=spec.cost_per_contact)
+    elif winner is not None:
+        won = next((v for v in spec.variants if v.id == winner), None)
+        if won is not None:
+            incumbent = Alternative(id=won.id, offer=won.offer, cost=won.cost)
+    as_variants = tuple(Alternative(id=v.id, offer=v.offer, cost=v.cost) for v in spec.variants)
+    if incumbent is None:
+        if action == "rework":
+            return spec.alternatives
+        return as_variants
+    if action == "keep":
+        return (incumbent,)
+    taken = {incumbent.id}
+    challengers = []
+    for a in spec.alternatives:  # an alternative that is the incumbent's own offer is not tested twice
+        if a.offer != incumbent.offer and a.id not in taken:
+            challengers.append(a)
+            taken.add(a.id)
+    if action == "rework" and not challengers:
+        return ()
+    return (incumbent, *challengers)
 
 
 def _next_start(spec: CampaignSpec, window_end: date) -> date:
@@ -206,28 +252,31 @@ def _follow_up(
         "channel": spec.channel,
     }
     control = spec.control_share
-    if action == "rework":
-        alternatives = spec.alternatives
-        if not alternatives:
-            return None
-        if len(alternatives) == 1:
-            out["offer"] = alternatives[0].offer.model_dump(mode="json")
-            out["cost_per_contact"] = alternatives[0].cost
-        else:
-            share = (1 - control) / len(alternatives)
-            out["variants"] = [
-                {"id": a.id, "offer": a.offer.model_dump(mode="json"), "share": share, "cost": a.cost}
-                for a in alternatives
-            ]
-            out["cost_per_contact"] = spec.cost_per_contact
-    else:
-        if spec.variants:
-            out["variants"] = base["variants"]
-        else:
-            out["offer"] = base["offer"]
+    offers = follow_up_offers(spec, action, info.get("winner"))
+    if not offers:
+        return None
+    if spec.variants and offers == tuple(
+        Alternative(id=v.id, offer=v.offer, cost=v.cost) for v in spec.variants
+    ):
+        out["variants"] = base["variants"]  # the campaign's own variants again, in their own shares
         out["cost_per_contact"] = spec.cost_per_contact
-        if action == "keep" and not spec.variants:
+    elif len(offers) == 1:
+        out["offer"] = offers[0].offer.model_dump(mode="json")
+        out["cost_per_contact"] = offers[0].cost
+        if action == "keep":
             control = keep_control_share(row, control)
+    else:
+        share = (1 - control) / len(offers)
+        out["variants"] = [
+            {
+                "id": a.id,
+                "offer": a.offer.model_dump(mode="json"),
+                "share": share,
+                "cost": a.cost,
+            }
+            for a in offers
+        ]
+        out["cost_per_contact"] = spec.cost_per_contact
     for key in ("response_window_days", "primary_metric", "priority", "frequency_cap", "schedule"):
         if base.get(key) is not None:
             out[key] = base[key]
