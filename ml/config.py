@@ -232,6 +232,7 @@ class UpliftConfig(_Strict):
     promotion: UpliftPromotion
     nuisance_params: dict[str, Any] = Field(default_factory=dict)
     final_params: dict[str, Any] = Field(default_factory=dict)
+    shrink: bool = False  # pull predictions toward the campaign's average effect (fit_uplift's `shrink`)
     feature_columns: list[str] = Field(default_factory=list, exclude=True)
 
 

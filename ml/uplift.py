@@ -308,6 +308,7 @@ def fit_campaign(train: pd.DataFrame, config: UpliftConfig) -> UpliftModel:
             n_folds=config.n_folds,
             nuisance_params=config.nuisance_params,
             final_params=config.final_params,
+            shrink=config.shrink,
         )
         for outcome in config.outcomes
     }

@@ -491,3 +491,27 @@ def test_evaluate_experiment_refuses_a_file_that_is_not_an_experiment(tmp_path, 
     result = CliRunner().invoke(policy, ["evaluate-experiment", "--csv", str(bad), "--no-mlflow"])
     assert result.exit_code == 1 and "bad.csv" in result.output and "columns missing" in result.output
     assert "Traceback" not in result.output and not (tmp_path / "home").exists()
+
+
+def test_policy_values_are_shrunk_toward_the_campaign_average_in_the_same_order():
+    """Values whose spread is noise must not decide between campaigns: the models the policy decides with
+    (ml/uplift.yml `shrink`, also in the evaluation) pull predictions toward the average effect, order kept."""
+    from types import SimpleNamespace
+
+    from scipy.stats import spearmanr
+
+    from holdout.measure.learners import fit_uplift
+    from holdout.policy.evaluate import History, shrink_values
+
+    rng = np.random.default_rng(3)
+    n = 3_000
+    x = pd.DataFrame(rng.normal(size=(n, 4)), columns=list("abcd"))
+    t = rng.random(n) < 0.8
+    y = (rng.random(n) < 0.1) * rng.exponential(60.0, n) + 2.0 * t  # the same +2 for every customer
+    history = History()
+    history.add(0, x, t, y)
+    values = history.fit(0, SimpleNamespace(control_share=0.2), seed=0).predict(x)
+    raw = fit_uplift(x, t, y, seed=0, propensity=0.8).predict(x)
+    assert spearmanr(values, raw).statistic > 0.9999
+    assert values.std() < 0.5 * raw.std()
+    assert shrink_values()

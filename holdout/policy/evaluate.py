@@ -11,8 +11,9 @@ The only part of the policy that reads `ground_truth/`. For each seed it generat
   eligible for (today's same-day rule);
 - random: uniformly among the campaigns the customer is eligible for;
 - learned: `holdout.policy.decide` with exploration, every campaign `auto`; its uplift models (the DR-learner
-  of `holdout.measure.learners.fit_uplift`) are refit before each day on the test and control customers of
-  this policy's own earlier days (cold start: no model before a campaign has data, exploration only);
+  of `holdout.measure.learners.fit_uplift`, with `ml/uplift.yml`'s `shrink` as the registered models have it)
+  are refit before each day on the test and control customers of this policy's own earlier days (cold start:
+  no model before a campaign has data, exploration only);
 - oracle: the campaign with the highest true uplift minus contact cost, none when all are below zero.
 
 Eligibility (segments, consent on the day, valid contact, test accounts) is the launch path's own
@@ -294,6 +295,14 @@ def min_group() -> int:
     return load_uplift_config().min_control_customers
 
 
+def shrink_values() -> bool:
+    """Whether the uplift models pull their predictions toward the campaign's average effect: ml/uplift.yml's
+    `shrink`, as the registered models the launch path decides with."""
+    from ml.config import load_uplift_config
+
+    return load_uplift_config().shrink
+
+
 @dataclass
 class History:
     """What the learned policy has seen: per campaign, the features, group and observed revenue of its customers."""
@@ -313,7 +322,7 @@ class History:
         y = data.pop("_y").to_numpy(float)
         if min(int(t.sum()), int((~t).sum())) < min_group():
             return None  # cold start: too little data for a model, as ml.uplift refuses one
-        return fit_uplift(data, t, y, seed=seed, propensity=1.0 - spec.control_share)
+        return fit_uplift(data, t, y, seed=seed, propensity=1.0 - spec.control_share, shrink=shrink_values())
 
 
 def learned_choice(
@@ -547,6 +556,7 @@ def evaluate(
         "explore_share": explore_share,
         "campaigns": [s.id for s in specs],
         "min_control_customers": min_group(),
+        "shrink": shrink_values(),
     }
     summary = {"params": params, **summarize(all_days, sizes), "seconds": round(time.perf_counter() - t0, 1)}
     summary["days"] = [d.__dict__ for d in all_days]
