@@ -40,6 +40,8 @@ from ml.config import UpliftConfig, load_specs, load_uplift_config
 from ml.features import SCHEMA, TrainingDataError, built_cutoffs, plans, run_feature_models
 
 PREFIX = "uplift-"
+# every cutoff's features, training and scoring alike (ml_training_features and ml_scoring_features select from it)
+FEATURES_AT_CUTOFFS = "ml_features_at_cutoffs"
 
 
 class UpliftDataError(TrainingDataError):
@@ -119,13 +121,15 @@ def launch_features(
     con: duckdb.DuckDBPyConnection, customer_ids: pd.Series, launch_date: Any, features: list[str]
 ) -> pd.DataFrame:
     """customer_id and the features at cutoff = launch date (events strictly before it) of these customers:
-    what an uplift model trains on, and what the close scores a new launch's customers with."""
+    what an uplift model trains on, and what the close scores a new launch's customers with. Read from
+    `ml_features_at_cutoffs`, under both the training views: a launch made on the as-of date of the last feature
+    build has its cutoff there as the scoring date (`ml_scoring_features`), computed the same way."""
     cols = ", ".join(f'"{c}"' for c in _feature_columns(con, features))
     con.register("_uplift_ids", pd.DataFrame({"customer_id": list(customer_ids)}))
     try:
         return con.execute(
             f"""select i.customer_id, {cols} from _uplift_ids as i
-                left join {SCHEMA}.ml_training_features as f
+                left join {SCHEMA}.{FEATURES_AT_CUTOFFS} as f
                   on f.customer_id = i.customer_id and f.cutoff_date = ?""",
             [launch_date],
         ).df()
@@ -134,14 +138,14 @@ def launch_features(
 
 
 def features_built_at(con: duckdb.DuckDBPyConnection, launch_date: Any) -> bool:
-    """Whether `ml_training_features` holds rows at cutoff = `launch_date`."""
+    """Whether the point-in-time features hold rows at cutoff = `launch_date` (`launch_features`)."""
     present = con.execute(
         "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
-        [SCHEMA, "ml_training_features"],
+        [SCHEMA, FEATURES_AT_CUTOFFS],
     ).fetchone()[0]
     if not present:
         return False
-    query = f"select count(*) > 0 from (select 1 from {SCHEMA}.ml_training_features where cutoff_date = ? limit 1)"
+    query = f"select count(*) > 0 from (select 1 from {SCHEMA}.{FEATURES_AT_CUTOFFS} where cutoff_date = ? limit 1)"
     return bool(con.execute(query, [launch_date]).fetchone()[0])
 
 
