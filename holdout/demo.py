@@ -2,7 +2,13 @@
 
 generate → build → train + promote + score → rebuild (predictive segments) → launch the due campaigns
 (and one with an injected consent fault that the gate must block) → simulate the response window →
-rebuild → close (uplift with intervals, personas, HTML reports) → summary.
+rebuild → close (uplift with intervals, personas, HTML reports) → train the per-campaign uplift models on the
+closed launches (as the model_retrain DAG does) → launch the same campaigns again (a second, recurring round)
+→ simulate → rebuild → close again, now with personas from each campaign's champion uplift model where one was
+promoted (the search fallback elsewhere) → summary, naming the persona path of every close.
+
+The second round is there because personas from a model need a model trained on *earlier* launches: one round
+can only show the discovery-half fallback, and pooled recurring launches are what the uplift models learn from.
 """
 
 from __future__ import annotations
@@ -52,7 +58,7 @@ def demo(customers: int, seed: int, start: str, days: int, keep: bool) -> None:
     """
     from holdout.build import build, build_campaign_marts
     from holdout.campaigns.close import close_due
-    from holdout.campaigns.launch import GateFailed, launch_campaign, launch_due
+    from holdout.campaigns.launch import AudienceError, GateFailed, launch_campaign, launch_due
     from holdout.campaigns.spec import load_specs
     from holdout.generate import generate_landing_zone, simulate
     from holdout.warehouse import as_of_date
@@ -60,7 +66,7 @@ def demo(customers: int, seed: int, start: str, days: int, keep: bool) -> None:
     from ml.train import train_all
 
     settings = get_settings()
-    total = 8
+    total = 13
     click.secho(f"Holdout demo in {settings.home}", bold=True)
 
     started = _step(1, total, f"Generate a retailer: {customers:,} customers, seed {seed}, {days} days")
@@ -116,9 +122,63 @@ def demo(customers: int, seed: int, start: str, days: int, keep: bool) -> None:
         build_campaign_marts(settings)
     _done(started)
 
-    _step(8, total, "Summary")
-    print_summary(settings, trained, closed)
+    relaunch = [o.campaign_id for o in outcomes if o.status == "launched"]
+    second_day = as_of_date(settings)
+    started = _step(8, total, f"Launch the same campaigns again on {second_day} (a recurring second round)")
+    for campaign_id in relaunch:  # in round one's order (priority first), so priority splits shared customers
+        try:
+            outcome = launch_campaign(settings, campaign_id, second_day)
+        except (GateFailed, AudienceError) as exc:
+            click.echo(f"      {campaign_id}: not launched again: {str(exc).splitlines()[0]}")
+            continue
+        click.echo(
+            f"      {outcome.launch_id}: {outcome.status}, test {outcome.test_size:,}, "
+            f"control {outcome.control_size:,}"
+        )
+    _done(started)
+
+    started = _step(9, total, "Train the uplift models on the closed launches (as model_retrain does)")
+    uplift = train_uplift(settings)
+    _done(started)
+
+    started = _step(10, total, f"Simulate {window} more days")
+    simulate(settings, window, progress=True)
+    _done(started)
+
+    started = _step(11, total, "Rebuild the warehouse on the new days")
+    click.echo(str(build(settings, progress=False)))
+    _done(started)
+
+    started = _step(
+        12, total, "Close the second round: personas from the champion uplift models where promoted"
+    )
+    closed += close_due(settings)
+    if closed:
+        build_campaign_marts(settings)
+    _done(started)
+
+    _step(13, total, "Summary")
+    print_summary(settings, trained, closed, uplift)
     print_split(settings)
+
+
+def train_uplift(settings: Settings) -> list:
+    """Every campaign's uplift model on its closed launches (`ml.uplift.train_all_campaigns`, the model_retrain
+    DAG's task). Its feature build also computes the features as of today, the second round's launch date, so
+    that round's close finds them and builds nothing."""
+    import logging
+
+    from ml.uplift import train_all_campaigns
+
+    logging.getLogger("mlflow").setLevel(
+        logging.ERROR
+    )  # MLflow's pickling notice, once per model, is noise here
+    results, refused = train_all_campaigns(settings, progress=False)
+    for result in results:
+        click.echo(f"      {result}")
+    for reason in refused:
+        click.echo(f"      not trained: {reason}")
+    return results
 
 
 def print_split(settings: Settings) -> None:
@@ -151,7 +211,34 @@ def print_split(settings: Settings) -> None:
         click.echo("  " + path.read_text().rstrip().replace("\n", "\n  "))
 
 
-def print_summary(settings: Settings, trained: list, closed: list) -> None:
+def persona_paths(settings: Settings, launch_ids: list[str]) -> list[tuple[str, str]]:
+    """(launch_id, how its personas were found) for these launches, from `ops.campaign_persona_results`."""
+    from holdout.warehouse import connect
+
+    with connect(read_only=True, settings=settings) as con:
+        rows = con.execute(
+            "select launch_id, any_value(persona_method) from ops.campaign_persona_results "
+            "where list_contains($ids, launch_id) group by launch_id order by launch_id",
+            {"ids": launch_ids},
+        ).fetchall()
+    return [(launch_id, _path_label(method or "")) for launch_id, method in rows]
+
+
+def _path_label(method: str) -> str:
+    """A short name of the persona path (the full sentence is in the report and `campaign report`)."""
+    if method.startswith("champion path: "):
+        return "champion uplift model: " + method.removeprefix("champion path: ").split(" (trained on")[0]
+    reason = method.split("[no champion path: ")[-1].rstrip("]") if "[no champion path: " in method else ""
+    if method.startswith("model-based"):
+        kind = "discovery-half model"
+    elif method.startswith("no split possible"):
+        kind = "one group (too small to split)"
+    else:
+        kind = "search fallback"
+    return f"{kind} (no champion: {reason})" if reason else kind
+
+
+def print_summary(settings: Settings, trained: list, closed: list, uplift: list | None = None) -> None:
     """Customers, segments, models, campaign results and where to look next."""
     from holdout.warehouse import connect
 
@@ -168,13 +255,13 @@ def print_summary(settings: Settings, trained: list, closed: list) -> None:
             "select lifecycle_stage, count(*) from marts.dim_customers group by 1 order by 2 desc"
         ).fetchall()
         results = con.execute(
-            "select campaign_id, test_customers, control_customers, test_revenue_per_customer, "
+            "select launch_id, test_customers, control_customers, test_revenue_per_customer, "
             "control_revenue_per_customer, uplift, uplift_ci_low, uplift_ci_high, p_value, incremental_revenue "
-            "from marts.fct_campaign_results where metric = 'revenue' order by campaign_id"
+            "from marts.fct_campaign_results where metric = 'revenue' order by campaign_id, launch_date"
         ).fetchall()
         personas = con.execute(
-            "select campaign_id, persona_definition, uplift, uplift_ci_low, uplift_ci_high, verdict, recommendation "
-            "from marts.fct_campaign_persona_results order by campaign_id, uplift desc"
+            "select launch_id, persona_definition, uplift, uplift_ci_low, uplift_ci_high, verdict, recommendation "
+            "from marts.fct_campaign_persona_results order by launch_id, uplift desc"
         ).fetchall()
     click.echo(f"Customers: {customers:,}   lifecycle: " + ", ".join(f"{s} {n:,}" for s, n in stages))
     click.echo(f"Segments: {segments:,} declared, {non_empty:,} non-empty. Largest cross/custom segments:")
@@ -183,28 +270,35 @@ def print_summary(settings: Settings, trained: list, closed: list) -> None:
     click.echo("Models (held-out metrics, champion decision):")
     for result in trained:
         click.echo(f"  {result}")
-    click.echo("Campaigns (revenue per customer in the response window, EUR; 95% CI):")
+    if uplift:
+        click.echo("Uplift models (held-out Qini, champion decision):")
+        for result in uplift:
+            click.echo(f"  {result}")
+    click.echo("Campaign launches (revenue per customer in the response window, EUR; 95% CI):")
     for cid, n_t, n_c, rt, rc, uplift, low, high, p, incremental in results:
         click.echo(
-            f"  {cid:<26} test {n_t:>6,} {rt:7.2f} | control {n_c:>5,} {rc:7.2f} | "
+            f"  {cid:<35} test {n_t:>6,} {rt:7.2f} | control {n_c:>5,} {rc:7.2f} | "
             f"uplift {uplift:+6.2f} [{low:+.2f}, {high:+.2f}] p={p:.3f} | incremental {incremental:+,.0f}"
         )
+    click.echo("How each close found its personas:")
+    for launch_id, path in persona_paths(settings, [c.launch_id for c in closed]):
+        click.echo(f"  {launch_id:<35} {path}")
     click.echo("Personas (uplift per customer, verdict → recommendation):")
     for cid, definition, uplift, low, high, verdict, recommendation in personas:
         click.echo(
-            f"  {cid:<26} {definition[:60]:<60} {uplift:+6.2f} [{low:+.2f}, {high:+.2f}] "
+            f"  {cid:<35} {definition[:60]:<60} {uplift:+6.2f} [{low:+.2f}, {high:+.2f}] "
             f"{verdict} → {recommendation}"
         )
     with connect(read_only=True, settings=settings) as con:
         variants = con.execute(
-            "select campaign_id, arm, versus, uplift, ci_low, ci_high, p_holm, verdict "
-            "from ops.campaign_variant_results order by campaign_id, versus = 'control' desc, arm, versus"
+            "select launch_id, arm, versus, uplift, ci_low, ci_high, p_holm, verdict "
+            "from ops.campaign_variant_results order by launch_id, versus = 'control' desc, arm, versus"
         ).fetchall()
     if variants:
         click.echo("Offer variants (net revenue per customer, EUR; 95% CI; Holm-adjusted p):")
         for cid, arm, versus, uplift, low, high, p_holm, _verdict in variants:
             click.echo(
-                f"  {cid:<26} {arm:<14} vs {versus:<14} {uplift:+6.2f} [{low:+.2f}, {high:+.2f}] p_holm={p_holm:.3f}"
+                f"  {cid:<35} {arm:<14} vs {versus:<14} {uplift:+6.2f} [{low:+.2f}, {high:+.2f}] p_holm={p_holm:.3f}"
             )
         for cid, verdict in dict((row[0], row[-1]) for row in variants).items():
             click.echo(f"  {cid}: {verdict}")

@@ -40,6 +40,8 @@ from ml.config import UpliftConfig, load_specs, load_uplift_config
 from ml.features import SCHEMA, TrainingDataError, built_cutoffs, plans, run_feature_models
 
 PREFIX = "uplift-"
+# every cutoff's features, training and scoring alike (ml_training_features and ml_scoring_features select from it)
+FEATURES_AT_CUTOFFS = "ml_features_at_cutoffs"
 
 
 class UpliftDataError(TrainingDataError):
@@ -115,23 +117,45 @@ def _feature_columns(con: duckdb.DuckDBPyConnection, wanted: list[str]) -> list[
     return list(dict.fromkeys(wanted))
 
 
+def launch_features(
+    con: duckdb.DuckDBPyConnection, customer_ids: pd.Series, launch_date: Any, features: list[str]
+) -> pd.DataFrame:
+    """customer_id and the features at cutoff = launch date (events strictly before it) of these customers:
+    what an uplift model trains on, and what the close scores a new launch's customers with. Read from
+    `ml_features_at_cutoffs`, under both the training views: a launch made on the as-of date of the last feature
+    build has its cutoff there as the scoring date (`ml_scoring_features`), computed the same way."""
+    cols = ", ".join(f'"{c}"' for c in _feature_columns(con, features))
+    con.register("_uplift_ids", pd.DataFrame({"customer_id": list(customer_ids)}))
+    try:
+        return con.execute(
+            f"""select i.customer_id, {cols} from _uplift_ids as i
+                left join {SCHEMA}.{FEATURES_AT_CUTOFFS} as f
+                  on f.customer_id = i.customer_id and f.cutoff_date = ?""",
+            [launch_date],
+        ).df()
+    finally:
+        con.unregister("_uplift_ids")
+
+
+def features_built_at(con: duckdb.DuckDBPyConnection, launch_date: Any) -> bool:
+    """Whether the point-in-time features hold rows at cutoff = `launch_date` (`launch_features`)."""
+    present = con.execute(
+        "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
+        [SCHEMA, FEATURES_AT_CUTOFFS],
+    ).fetchone()[0]
+    if not present:
+        return False
+    query = f"select count(*) > 0 from (select 1 from {SCHEMA}.{FEATURES_AT_CUTOFFS} where cutoff_date = ? limit 1)"
+    return bool(con.execute(query, [launch_date]).fetchone()[0])
+
+
 def launch_frame(con: duckdb.DuckDBPyConnection, launch: Any, features: list[str]) -> pd.DataFrame:
     """One closed launch: customer_id, group, outcomes (as the close measures them), the features at cutoff =
     launch date, and the launch's test share as `propensity`."""
     from holdout.campaigns.close import _outcomes  # the one definition of a launch's outcomes
 
     out = _outcomes(con, launch.launch_id)
-    cols = ", ".join(f'"{c}"' for c in _feature_columns(con, features))
-    con.register("_uplift_ids", out[["customer_id"]])
-    try:
-        feats = con.execute(
-            f"""select i.customer_id, {cols} from _uplift_ids as i
-                left join {SCHEMA}.ml_training_features as f
-                  on f.customer_id = i.customer_id and f.cutoff_date = ?""",
-            [launch.launch_date],
-        ).df()
-    finally:
-        con.unregister("_uplift_ids")
+    feats = launch_features(con, out["customer_id"], launch.launch_date, features)
     frame = out.merge(feats, on="customer_id", how="left", validate="one_to_one")
     frame.insert(0, "launch_id", launch.launch_id)
     frame["treated"] = frame["group"] == "test"
@@ -194,6 +218,11 @@ class UpliftPredictor:
     campaign_id: str
     version: str
     model: UpliftModel
+    launches: tuple[str, ...] = ()  # the closed launches it was trained on (model-version tag `launches`)
+
+    @property
+    def name(self) -> str:
+        return model_name(self.campaign_id)
 
     @property
     def features(self) -> list[str]:
@@ -219,7 +248,8 @@ def load_champion(settings: Settings, campaign_id: str) -> UpliftPredictor | Non
     if version is None:
         return None
     model = mlflow.pyfunc.load_model(f"models:/{name}/{version.version}").unwrap_python_model()
-    return UpliftPredictor(campaign_id, str(version.version), model)
+    launches = tuple(x for x in (version.tags or {}).get("launches", "").split(",") if x)
+    return UpliftPredictor(campaign_id, str(version.version), model, launches)
 
 
 # --- training --------------------------------------------------------------------------------------------------

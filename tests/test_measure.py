@@ -33,6 +33,7 @@ from holdout.measure.personas import (
     VERY_WELL,
     classify,
     discover_personas,
+    model_matrix,
     power_min_group_size,
 )
 from holdout.measure.report import normalize_funnel
@@ -490,6 +491,68 @@ def test_model_personas_recover_a_planted_split_with_honest_coverage():
             (frame["segment"].to_numpy()[labels == p.persona_id] == "a").mean() > 0.95 for p in personas
         )
     assert covered / total >= 0.8, (covered, total)
+
+
+def test_champion_personas_come_from_an_earlier_launch_and_are_estimated_on_this_one():
+    """Champion path (issue 16): a model fitted on an earlier launch scores this launch; the personas are
+    estimated on every customer of this launch and on nothing else (0.5 s)."""
+    from holdout.measure.personas import personas_from_scores
+
+    features = ["segment", "tenure", "region"]
+    earlier, _ = split_campaign(6_000, seed=10)
+    model = fast_learner(
+        model_matrix(earlier, features),
+        (earlier["group"] == "test").to_numpy(),
+        earlier["revenue"].to_numpy(),
+        seed=0,
+    )
+    frame, true = split_campaign(6_000, seed=11)
+    scores = model.predict(model_matrix(frame, features))
+    found = personas_from_scores(
+        frame,
+        treatment_col="group",
+        outcome_col="revenue",
+        feature_cols=features,
+        scores=scores,
+        model_label="uplift model uplift-x v3",
+    )
+    assert found.found_by == "champion" and "uplift-x v3" in found.method and found.qini is not None
+    assert found.estimation.all() and len(found.personas) >= 2
+    labels = assign_personas(frame, found.personas).to_numpy()
+    test = (frame["group"] == "test").to_numpy()
+    y = frame["revenue"].to_numpy()
+    # Every customer of this launch is counted once, and each estimate is this launch's plain Welch difference.
+    assert sum(p.n_test_estimation + p.n_control_estimation for p in found.personas) == len(frame)
+    for p in found.personas:
+        members = labels == p.persona_id
+        assert p.uplift == pytest.approx(y[members & test].mean() - y[members & ~test].mean())
+        assert p.found_by == "champion" and np.isfinite(p.mde) and p.mde > 0
+        share_a = (frame["segment"].to_numpy()[members] == "a").mean()
+        if share_a > 0.95:
+            assert p.verdict == VERY_WELL and p.ci_low <= true[members & test].mean() <= p.ci_high
+    assert any(
+        (frame["segment"].to_numpy()[labels == p.persona_id] == "a").mean() > 0.95 for p in found.personas
+    )
+    # The earlier launch's (training) rows never enter: changing their outcomes after the fit changes nothing.
+    earlier["revenue"] = 0.0
+    again = personas_from_scores(
+        frame,
+        treatment_col="group",
+        outcome_col="revenue",
+        feature_cols=features,
+        scores=scores,
+        model_label="m",
+    )
+    assert [p.uplift for p in again.personas] == [p.uplift for p in found.personas]
+    with pytest.raises(ValueError, match="one finite score per row"):
+        personas_from_scores(
+            frame,
+            treatment_col="group",
+            outcome_col="revenue",
+            feature_cols=features,
+            scores=scores[:10],
+            model_label="m",
+        )
 
 
 @pytest.mark.slow

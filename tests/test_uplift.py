@@ -367,3 +367,81 @@ def test_calibrated_learner_ranks_a_planted_multiplicative_effect() -> None:
     assert rho > 0.55 > rho_plain
     # still money: the average prediction is near the true average effect (+1.4 EUR), not a rescaled score
     assert abs(model.predict(xh).mean() - tauh.mean()) < 1.5
+
+
+class _ScoreByOrders:
+    """A stand-in uplift learner: predicted uplift = orders in the 365 days before the launch."""
+
+    def predict(self, x: pd.DataFrame) -> np.ndarray:
+        return x["orders_365d"].fillna(0).to_numpy(dtype=float)
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+def test_close_finds_personas_with_the_champion_trained_on_other_launches(
+    closed_world, tmp_path, monkeypatch
+):
+    """Champion path at close (issue 16): a champion trained on earlier launches scores the launch on its
+    point-in-time features and is named in the persona method and `campaign report`; a champion trained on
+    this very launch is refused (its outcomes chose the model) and the discovery-half fallback runs."""
+    import duckdb
+    from test_ml import copy_home
+
+    import ml.uplift
+    from holdout.campaigns.close import campaign_report, close_due
+    from holdout.warehouse import connect
+    from ml.uplift import UpliftModel, UpliftPredictor
+
+    settings = copy_home(closed_world, tmp_path / "home")
+    campaign = _biggest_campaign(settings)
+    with connect(read_only=True, settings=settings) as con:
+        launch_id = con.execute(
+            "select launch_id from ops.campaign_results where campaign_id = ? limit 1", [campaign]
+        ).fetchone()[0]
+
+    def reopen() -> None:  # make the launch due again, as if it had not been closed
+        with duckdb.connect(str(settings.warehouse_path)) as con:
+            for table in (
+                "campaign_results",
+                "campaign_persona_results",
+                "campaign_reports",
+                "campaign_variant_results",
+            ):
+                con.execute(f"delete from ops.{table} where launch_id = ?", [launch_id])
+
+    def persona_rows():
+        with connect(read_only=True, settings=settings) as con:
+            return con.execute(
+                "select persona_method, test_customers + control_customers from ops.campaign_persona_results "
+                "where launch_id = ?",
+                [launch_id],
+            ).fetchall()
+
+    model = UpliftModel({"revenue": _ScoreByOrders()}, ["orders_365d"])
+    (settings.mlflow_dir).mkdir(parents=True, exist_ok=True)
+    (settings.mlflow_dir / "mlflow.db").touch()  # the close looks for a champion only where a store exists
+    for trained_on, path in ((("an-earlier-launch",), "champion"), ((launch_id,), "fallback")):
+        champion = UpliftPredictor(campaign, "7", model, trained_on)
+        monkeypatch.setattr(
+            ml.uplift, "load_champion", lambda _s, c, champion=champion: champion if c == campaign else None
+        )
+        reopen()
+        closed = close_due(settings)
+        assert launch_id in {c.launch_id for c in closed}
+        rows = persona_rows()
+        method = rows[0][0]
+        with connect(read_only=True, settings=settings) as con:
+            assigned = con.execute(
+                "select count(*) from ops.campaign_assignments where launch_id = ?", [launch_id]
+            ).fetchone()[0]
+        if path == "champion":
+            assert (
+                method.startswith("champion path: uplift model uplift-")
+                and " v7 (trained on an-earlier-launch)" in method
+            )
+            assert sum(n for _, n in rows) == assigned  # every customer of this launch, and only those
+            assert f"personas found by champion path: uplift model {ml.uplift.model_name(campaign)} v7" in (
+                campaign_report(settings, campaign)
+            )
+        else:
+            assert "was trained on this launch's own outcomes" in method and not method.startswith("champion")

@@ -8,6 +8,13 @@ Personas are searched over the profile *as of launch*: the snapshot staged in
 `launches/<launch_id>/audience.parquet` (a profile read after the window would partly be the campaign's own
 effect). When that staging folder is gone, the profile falls back to today's `marts.dim_customers` and the
 result's `method` says so.
+
+Personas come from the campaign's champion uplift model (`ml.uplift`, MLflow alias `champion`) when one exists
+that was trained on other, earlier closed launches: it scores this launch's customers on their point-in-time
+features at the launch date (built here when missing), a shallow tree turns the scores into readable personas,
+and every persona is estimated on all of the launch's customers
+(`holdout.measure.personas.personas_from_scores`). Otherwise the discovery-half learner or search runs
+(`discover_personas`); the persona method recorded with every persona says which path ran and why.
 """
 
 from __future__ import annotations
@@ -17,8 +24,10 @@ import logging
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any
 
 import duckdb
+import numpy as np
 import pandas as pd
 
 from holdout.campaigns import staged
@@ -127,9 +136,74 @@ class Measurement:
     variants: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
-def measure_launch(settings: Settings, con: duckdb.DuckDBPyConnection, row: tuple) -> Measurement:
-    """Measure one launch from a read-only connection and render its HTML report; the ledger is not touched."""
-    from holdout.measure.personas import discover_personas
+def champion_models(settings: Settings, campaign_ids: set[str]) -> dict[str, Any]:
+    """Each campaign's champion uplift model (`ml.uplift.load_champion`), or the reason there is none to use.
+    Nothing is created when no MLflow store exists yet (a home no model was ever trained in)."""
+    if not campaign_ids:
+        return {}
+    if not settings.mlflow_tracking_uri_override and not (settings.mlflow_dir / "mlflow.db").exists():
+        return {c: "no uplift model registered (no MLflow store yet)" for c in campaign_ids}
+    try:
+        from ml.uplift import load_champion, model_name
+    except ImportError as exc:  # the ml package is optional for measuring
+        return {c: f"uplift models unavailable ({exc.name} not installed)" for c in campaign_ids}
+    out: dict[str, Any] = {}
+    for campaign_id in sorted(campaign_ids):
+        try:
+            champion = load_champion(settings, campaign_id)
+        except Exception as exc:  # a broken registry entry must not stop measurement: the search still runs
+            log.warning("champion uplift model of %s not loaded: %s", campaign_id, exc)
+            out[campaign_id] = (
+                f"champion {model_name(campaign_id)} could not be loaded ({type(exc).__name__})"
+            )
+            continue
+        out[campaign_id] = champion or f"no champion {model_name(campaign_id)} registered yet"
+    return out
+
+
+def _usable_champion(champion: Any, launch_id: str) -> tuple[Any, str]:
+    """(the champion, "") when it may score this launch, else (None, why not)."""
+    if isinstance(champion, str) or champion is None:
+        return None, champion or "no champion uplift model"
+    from ml.uplift import model_name
+
+    label = f"{model_name(champion.campaign_id)} v{champion.version}"
+    if launch_id in champion.launches:
+        return None, f"{label} was trained on this launch's own outcomes"
+    if not champion.launches:
+        return None, f"{label} does not record the launches it was trained on"
+    if "revenue" not in champion.outcomes:
+        return None, f"{label} has no revenue model"
+    return champion, ""
+
+
+def _champion_scores(
+    con: duckdb.DuckDBPyConnection, champion: Any, launch_date: date, ids: pd.Series
+) -> tuple[np.ndarray | None, str]:
+    """The champion's predicted revenue uplift for these customers from their point-in-time features at the
+    launch date (the features its training launches were read with), or (None, why not)."""
+    from ml.uplift import features_built_at, launch_features, model_name
+
+    label = f"{model_name(champion.campaign_id)} v{champion.version}"
+    if not features_built_at(con, launch_date):
+        return None, f"{label} exists but the point-in-time features at {launch_date} are not built"
+    feats = launch_features(con, ids, launch_date, champion.features)
+    feats = pd.DataFrame({"customer_id": list(ids)}).merge(feats, on="customer_id", how="left")
+    scores = np.asarray(champion.predict(feats, "revenue"), dtype=np.float64)
+    if not np.isfinite(scores).all():
+        return None, f"{label} gave non-finite scores"
+    return scores, ""
+
+
+def measure_launch(
+    settings: Settings,
+    con: duckdb.DuckDBPyConnection,
+    row: tuple,
+    champions: dict[str, Any] | None = None,
+) -> Measurement:
+    """Measure one launch from a read-only connection and render its HTML report; the ledger is not touched.
+    ``champions`` (``champion_models``) lets the personas come from the campaign's champion uplift model."""
+    from holdout.measure.personas import discover_personas, personas_from_scores
     from holdout.measure.uplift import measure_conversion, measure_uplift
 
     launch_id, campaign_id, launch_date, window_end, channel, funnel_json = row
@@ -158,16 +232,33 @@ def measure_launch(settings: Settings, con: duckdb.DuckDBPyConnection, row: tupl
     features = [c for c in PROFILE_COLUMNS if c in frame.columns and frame[c].notna().any()]
     personas, persona_method, qini = [], "no personas: no profile columns or an empty arm", None
     if features and len(control) and len(test):
+        champion, why_not = _usable_champion((champions or {}).get(campaign_id), launch_id)
+        scores = None
+        if champion is not None:
+            scores, why_not = _champion_scores(con, champion, launch_date, frame["customer_id"])
         # Group sizes come from power (personas module doc), not a fixed floor.
-        found = discover_personas(
-            frame,
-            treatment_col="group",
-            outcome_col="revenue",
-            feature_cols=features,
-            seed=SEED,
-            cost_per_contact=cost,
-        )
-        personas, persona_method, qini = found.personas, found.method, found.qini
+        if scores is not None:
+            found = personas_from_scores(
+                frame,
+                treatment_col="group",
+                outcome_col="revenue",
+                feature_cols=features,
+                scores=scores,
+                model_label=f"uplift model {champion.name} v{champion.version} (trained on {', '.join(champion.launches)})",
+                cost_per_contact=cost,
+            )
+            persona_method = found.method
+        else:
+            found = discover_personas(
+                frame,
+                treatment_col="group",
+                outcome_col="revenue",
+                feature_cols=features,
+                seed=SEED,
+                cost_per_contact=cost,
+            )
+            persona_method = f"{found.method} [no champion path: {why_not}]"
+        personas, qini = found.personas, found.qini
         log.info("%s personas: %s", launch_id, persona_method)
 
     closed_at = datetime.now(UTC).replace(tzinfo=None)
@@ -335,9 +426,12 @@ def close_due(settings: Settings, as_of: date | None = None) -> list[ClosedLaunc
     with connect(settings=settings):
         pass  # a writer connection creates the ops ledgers if a fresh warehouse lacks them
     with connect(read_only=True, settings=settings) as con:
+        due = _due_launches(con, as_of)
+    champions = _prepare_champions(settings, due)
+    with connect(read_only=True, settings=settings) as con:
         measurements = []
-        for row in _due_launches(con, as_of):
-            measurements.append(measure_launch(settings, con, row))
+        for row in due:
+            measurements.append(measure_launch(settings, con, row, champions))
             log.info("measured %s", row[0])
     if measurements:
         with connect(settings=settings) as con:
@@ -348,6 +442,26 @@ def close_due(settings: Settings, as_of: date | None = None) -> list[ClosedLaunc
 
     split_after_close(settings)
     return recorded if measurements else []
+
+
+def _prepare_champions(settings: Settings, due: list[tuple]) -> dict[str, Any]:
+    """Champion uplift models of the due launches' campaigns, with the point-in-time features at those launch
+    dates built (`ml.uplift.ensure_launch_features`, a no-op when they are there) so the champions can score
+    them. A failed feature build leaves the search fallback, with the reason in the persona method."""
+    champions = champion_models(settings, {r[1] for r in due})
+    dates = sorted({r[2] for r in due if _usable_champion(champions.get(r[1]), r[0])[0] is not None})
+    if dates:
+        from ml.uplift import ensure_launch_features, features_built_at
+
+        # features at a cutoff read only events before it, so rows built on an earlier day stay valid
+        with connect(read_only=True, settings=settings) as con:
+            dates = [d for d in dates if not features_built_at(con, d)]
+    if dates:
+        try:
+            ensure_launch_features(settings, dates, progress=False)
+        except Exception as exc:  # measuring must not depend on the feature build: the search still runs
+            log.warning("point-in-time features for the champion uplift models not built: %s", exc)
+    return champions
 
 
 PROGRAM_REPORT = "program.html"  # beside index.html; written by holdout.program.report

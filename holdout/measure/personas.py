@@ -30,6 +30,12 @@ excludes the earlier ones), and every number is again estimated on the estimatio
 search above is the fallback when the learner cannot be fitted (too few customers, no learner installed, or
 ``use_model=False``); ``PersonaResult.method`` says which one ran.
 
+Champion personas (``personas_from_scores``, what the close uses first): when the campaign has a champion uplift
+model registered in MLflow (``ml.uplift``) trained on *earlier* closed launches, its scores of this launch's
+customers (point-in-time features at the launch date) replace the discovery-half learner; the same shallow tree
+turns them into readable personas, and since no outcome of this launch chose them, every persona is estimated on
+all of the launch's customers. ``discover_personas`` is the fallback when no such champion exists.
+
 Power (``holdout.measure.power.minimum_detectable_uplift``): each persona reports ``mde``, the smallest true
 uplift its estimation-half arms (sizes and per-arm standard deviations of the outcome) detect with 80% power at
 5% two-sided. Minimum group sizes are derived from power, not fixed (``power_min_group_size``): a group must be
@@ -78,8 +84,10 @@ KEEP, REWORK, STOP, RETEST = "keep", "rework", "stop", "retest"
 MDE_MULTIPLE = 3.0
 MIN_ARM_SIZE = 30  # below ~30 per arm Welch's normal approximation is not trustworthy
 # The learner is fitted on at most this many discovery customers (a random subset, arms kept in proportion):
-# beyond it the per-customer predictions barely change and a 500,000-customer close must stay within a minute.
-MAX_LEARNER_ROWS = 100_000
+# beyond it the per-customer predictions barely change and a 500,000-customer close must stay within a minute
+# (BENCHMARKS.md, issue 16: 100,000 rows took 13 CPU seconds and 70 s wall at load 14; the tree and the
+# estimates still use every customer). No demo launch comes near it.
+MAX_LEARNER_ROWS = 50_000
 
 
 @dataclass(frozen=True)
@@ -135,7 +143,9 @@ class Persona:
     harmful: bool
     recommendation: str
     mde: float = float("nan")  # estimation-half minimum detectable uplift (80% power, 5% two-sided)
-    found_by: str = "search"  # "model" (learner + shallow tree) or "search" (greedy fallback)
+    # "champion" (the campaign's registered uplift model + shallow tree), "model" (learner on the discovery
+    # half + shallow tree) or "search" (greedy fallback)
+    found_by: str = "search"
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
@@ -678,7 +688,10 @@ def _personas_from(
     cost_per_contact: float | None,
     found_by: str = "search",
     alpha: float = 0.05,
+    scores: np.ndarray | None = None,
 ) -> list[Persona]:
+    """Personas with their estimates. The last persona's ``discovery_uplift`` is its discovery-half outcome
+    difference, or with ``scores`` (champion path: no discovery half) its mean predicted uplift."""
     k = len(rules) + 1
     relevant = yardstick(est.overall_uplift, cost_per_contact, est.overall_mde)
     full_t = np.bincount(membership[treated], minlength=k)
@@ -697,7 +710,10 @@ def _personas_from(
             excludes = tuple(f"P{q + 1}" for q in range(len(rules)))
             definition = f"everyone else (not in {', '.join(excludes)})" if rules else "all customers"
             d_rows = discovery & (membership == r)
-            d_uplift = float(y[d_rows & treated].mean() - y[d_rows & ~treated].mean())
+            if scores is not None:
+                d_uplift = float(scores[d_rows].mean()) if d_rows.any() else float("nan")
+            else:
+                d_uplift = float(y[d_rows & treated].mean() - y[d_rows & ~treated].mean())
         uplift, lo, hi = float(w["uplift"][r]), float(w["ci_low"][r]), float(w["ci_high"][r])
         verdict, harmful, recommendation = classify(
             uplift,
@@ -772,7 +788,7 @@ class PersonaResult:
     """What ``discover_personas`` found, and how."""
 
     personas: list[Persona]
-    found_by: str  # "model" or "search"
+    found_by: str  # "champion", "model" or "search"
     method: str  # one readable sentence for the report and the ledger
     min_group_size: int  # power-derived minimum control customers per persona and half
     predictions: np.ndarray | None = None  # per-row predicted uplift (model path only)
@@ -985,3 +1001,82 @@ def discover_personas(
         rows = ~discovery
         qini = _qini(predictions[rows], treated[rows], y[rows])
     return PersonaResult(personas, found_by, method, min_group_size, predictions, estimation, qini)
+
+
+def personas_from_scores(
+    frame: pd.DataFrame,
+    *,
+    treatment_col: str,
+    outcome_col: str,
+    feature_cols: Sequence[str],
+    scores: np.ndarray,
+    model_label: str,
+    cost_per_contact: float | None = None,
+    max_depth: int = 2,
+    treated_value: Any = None,
+    confidence: float = 0.95,
+) -> PersonaResult:
+    """Personas from a model trained on *other* launches (the campaign's champion uplift model).
+
+    ``scores`` is the model's predicted uplift of every row, computed from features only. Nothing of this
+    launch's outcomes chose the partition: a depth-``max_depth`` tree is grown on the scores over the readable
+    profile conditions (as in ``discover_personas``), and its leaves are fixed before any outcome is read. So no
+    discovery half is needed: every persona is estimated on all of the launch's customers (membership is fixed
+    before this launch's random assignment, so within each persona test vs control stays a randomized
+    comparison), with the Holm control over the personas, power-derived sizes and the same verdicts. Only
+    aggregate outcome figures enter the sizing (the launch's outcome spread and its MDE, as in any power
+    calculation); the tree's minimum difference between leaves is the yardstick on the model's mean score.
+    ``model_label`` names the model (and its version) in ``PersonaResult.method``.
+    """
+    treated, y = _checked_inputs(frame, treatment_col, outcome_col, feature_cols, treated_value)
+    scores = np.asarray(scores, dtype=np.float64).reshape(-1)
+    if scores.shape != (len(frame),) or not np.isfinite(scores).all():
+        raise ValueError("personas_from_scores: need one finite score per row")
+    everyone = np.ones(len(frame), dtype=bool)
+    sd = float(np.std(y, ddof=1))
+    mde = float(
+        minimum_detectable_uplift(treated.sum(), (~treated).sum(), (np.std(y[treated]), np.std(y[~treated])))
+    )
+    predicted = float(scores.mean())
+    min_difference = yardstick(predicted, cost_per_contact, mde)
+    # As in discover_personas, a persona may be at most MDE_MULTIPLE times less precise than the launch itself.
+    min_group_size = power_min_group_size(sd, max(min_difference, mde), float((~treated).mean()))
+    sizing = f"personas need {min_group_size:,} customers per arm (power-derived)"
+    features = [_encode_feature(c, frame[c], 4, 12) for c in feature_cols]
+    features = [f for f in features if f.conditions]
+    rules: list[_Rule] = []
+    if int(min(treated.sum(), (~treated).sum())) >= 2 * min_group_size and features:
+        rules = _tree_rules(
+            features,
+            np.flatnonzero(everyone),
+            treated,
+            scores,
+            max_depth=max_depth,
+            min_arm=min_group_size,
+            min_difference=min_difference,
+        )
+    membership, overlaps = _membership(frame, rules)
+    est = _estimate_groups(membership, everyone, treated, y, len(rules) + 1, confidence)
+    personas = _personas_from(
+        rules,
+        overlaps,
+        membership,
+        everyone,
+        treated,
+        y,
+        est,
+        cost_per_contact,
+        "champion",
+        1 - confidence,
+        scores,
+    )
+    method = (
+        f"champion path: {model_label} (trained on earlier closed launches, not this one) scored this launch's "
+        f"{len(frame):,} customers; a depth-{max_depth} tree on the scores over profile columns; every persona "
+        f"estimated on all {len(frame):,} customers of this launch (no outcome of this launch chose the groups, "
+        f"so no discovery half is held back); {sizing}"
+    )
+    if not rules:
+        method += "; no split at that size, so one group"
+    qini = _qini(scores, treated, y)
+    return PersonaResult(personas, "champion", method, min_group_size, scores, everyone, qini)
