@@ -190,3 +190,54 @@ def test_seed_redraws_the_noise_not_the_world(tmp_path):
         k: json.loads((s.ground_truth_dir / "meta.json").read_text())["simulations"] for k, s in homes.items()
     }
     assert "seed" not in history["default"][0] and history["other"][0]["seed"] == 99
+
+
+def test_truth_covers_the_days_the_simulator_treats(tmp_path, monkeypatch):
+    """A launch ledgered after the landing zone moved past its launch day (the warehouse lagged the last
+    simulate) is treated from the first day simulate still draws: the days already drawn stay untreated. Its
+    truth covers the same days, so it equals the truth of the same launch ledgered on that day, whose
+    simulated orders are identical."""
+    import shutil
+
+    campaigns = tmp_path / "campaigns"
+    campaigns.mkdir()
+    (campaigns / "discount.yml").write_text(
+        "id: discount\nname: Discount\nchannel: sms\noffer: {kind: discount, code: D20, discount: 0.2}\n"
+    )
+    monkeypatch.setenv("HOLDOUT_CAMPAIGNS_DIR", str(campaigns))
+    base = Settings(home=tmp_path / "base")
+    generate_landing_zone(base, 400, 3, START, 60, progress=False)
+    simulate(base, 3, progress=False)  # the world moves 3 days past the day the late launch names
+    day0, now = date(2024, 12, 31), date(2025, 1, 3)
+    truth, orders = {}, {}
+    for name, assigned in (("late", day0), ("on_time", now)):
+        settings = Settings(home=tmp_path / name)
+        shutil.copytree(base.home, settings.home)
+        ids = pq.read_table(settings.ground_truth_dir / "customers.parquet", columns=["customer_id"])
+        ids = ids.column("customer_id").to_pylist()
+        frame = pd.DataFrame(
+            {
+                "campaign_id": "discount",
+                "launch_id": "L",
+                "customer_id": ids,
+                "group": ["test" if i % 2 else "control" for i in range(len(ids))],
+                "assigned_at": datetime.combine(assigned, datetime.min.time()),
+                "window_end": date(2025, 1, 13),
+            }
+        )
+        with connect(settings=settings) as con:
+            con.register("frame", frame)
+            con.execute("insert into ops.campaign_assignments select * from frame")
+        simulate(settings, 10, progress=False)
+        effects = pd.read_parquet(settings.ground_truth_dir / "campaign_effects.parquet")
+        truth[name] = effects.set_index("customer_id")["true_uplift_revenue"].sort_index()
+        orders[name] = (
+            duckdb.connect()
+            .execute(
+                f"select * from read_parquet('{settings.raw_dir}/ecommerce/order_lines/part-s20250103*.parquet') order by 1"
+            )
+            .df()
+        )
+    pd.testing.assert_frame_equal(orders["late"], orders["on_time"])
+    assert truth["on_time"].abs().sum() > 0
+    pd.testing.assert_series_equal(truth["late"], truth["on_time"])

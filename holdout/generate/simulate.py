@@ -291,6 +291,9 @@ def _campaigns(settings: Settings, p: dict, cat, start: date, d0: int, d1: int):
         channel, kind = spec.channel, spec.kind
         pos = g["pos"].to_numpy()
         s, e = int(g["start_day"].min()), int(g["end_day"].max())
+        # Days before d0 were drawn already, untreated (a launch ledgered after the world moved past its
+        # launch day): the treatment and its truth start at the first day this run draws.
+        first = max(s, d0)
         # each customer's offer: their variant's kind in an A/B/n campaign (ledgered at launch), else the spec's
         kinds = g["offer_kind"].fillna(kind).to_numpy(dtype=object)
         rate_m, basket_m = np.ones(len(pos)), np.ones(len(pos))
@@ -308,12 +311,12 @@ def _campaigns(settings: Settings, p: dict, cat, start: date, d0: int, d1: int):
         idx = np.arange(len(pos))
         base_t = _treatments(old_treat[old_treat["customer_number"].isin(p["number"][pos])], len(p["number"]))
         base_t = _remap(base_t, pos)
-        lam0 = daily_rate(sub, start, s, e, base_t)
-        rev0 = (lam0 * expected_order_value(sub, cat, start, s, e, base_t)).sum(axis=1)
-        mine = Treatments(idx, np.full(len(pos), s), np.full(len(pos), e), rate_m, basket_m, discount)
+        lam0 = daily_rate(sub, start, first, e, base_t)
+        rev0 = (lam0 * expected_order_value(sub, cat, start, first, e, base_t)).sum(axis=1)
+        mine = Treatments(idx, np.full(len(pos), first), np.full(len(pos), e), rate_m, basket_m, discount)
         both = Treatments.concat(base_t, mine)
-        lam1 = daily_rate(sub, start, s, e, both)
-        rev1 = (lam1 * expected_order_value(sub, cat, start, s, e, both)).sum(axis=1)
+        lam1 = daily_rate(sub, start, first, e, both)
+        rev1 = (lam1 * expected_order_value(sub, cat, start, first, e, both)).sum(axis=1)
         effects.append(
             pd.DataFrame(
                 {
@@ -334,7 +337,7 @@ def _campaigns(settings: Settings, p: dict, cat, start: date, d0: int, d1: int):
                 {
                     "customer_number": p["number"][pos[test]],
                     "launch_id": launch_id,
-                    "start_day": s,
+                    "start_day": first,
                     "end_day": e,
                     "rate_mult": rate_m[test],
                     "basket_mult": basket_m[test],
