@@ -24,7 +24,9 @@ groups are found. Against `ground_truth/campaign_effects.parquet` (`true_uplift_
    keep and rework personas (and the inconclusive ones, whose advice is to retest, i.e. to contact them again
    with a control group) are contacted, against contacting everyone and the oracle (only customers whose true
    uplift exceeds the cost);
-3. coverage: whether each persona's interval holds the mean true uplift of its customers (test and control);
+3. coverage: whether each persona's interval holds the mean true uplift of its customers (test and control),
+   and whether the launch's own interval (as `close` recorded it in `ops.campaign_results`) holds the mean
+   true uplift of its test customers;
 4. Spearman correlation of the estimate with the true uplift over the test customers.
 
 Writes `<work>/eval_personas.json` and prints the markdown tables recorded in BENCHMARKS.md.
@@ -111,6 +113,12 @@ def evaluate_launch(settings, con, launch_id: str, campaign_id: str, effects: pd
         raise RuntimeError(f"{launch_id}: {int(np.isnan(truth).sum())} customers without a true uplift")
     features = [c for c in PROFILE_COLUMNS if c in frame.columns and frame[c].notna().any()]
     test = (frame["group"] == "test").to_numpy()
+    closed = con.execute(
+        "select uplift, uplift_ci_low, uplift_ci_high from ops.campaign_results "
+        "where launch_id = ? and metric = 'revenue'",
+        [launch_id],
+    ).fetchone()
+    campaign_truth = float(truth[test].mean())
     n_control = int((~test).sum())
     common = dict(treatment_col="group", outcome_col="revenue", feature_cols=features, seed=SEED)
     rows = []
@@ -170,6 +178,10 @@ def evaluate_launch(settings, con, launch_id: str, campaign_id: str, effects: pd
                 "launch_mde": float(launch_mde),
                 "true_mean": float(t_truth.mean()),
                 "true_sd": float(t_truth.std()),
+                # the whole launch as close measured it, against the truth over its test customers
+                "campaign_uplift": closed[0] if closed else float("nan"),
+                "campaign_ci": [closed[1], closed[2]] if closed else [float("nan")] * 2,
+                "campaign_covered": bool(closed and closed[1] <= campaign_truth <= closed[2]),
                 # >= 2 personas with a conclusive verdict, and those verdicts never fall as the true mean rises
                 "verdicts_ordered": bool(
                     n_conclusive >= 2 and ranks == sorted(ranks) and len(set(ranks)) > 1
@@ -246,6 +258,17 @@ def tables(rows: list[dict]) -> str:
             f"{r.true_mean:+.2f} | {r.true_sd:.2f} |"
             for r in power.itertuples()
         ),
+    ]
+    lines += [
+        "",
+        "| seed | campaign | launch interval (close, EUR per test customer) | true mean over test | covered |",
+        "|---|---|---|---|---|",
+        *(
+            f"| {r.seed} | {r.campaign_id} | {r.campaign_uplift:+.2f} [{r.campaign_ci[0]:+.2f}, {r.campaign_ci[1]:+.2f}] | "
+            f"{r.true_mean:+.2f} | {'yes' if r.campaign_covered else 'no'} |"
+            for r in power.itertuples()
+        ),
+        f"Launch intervals holding the truth: {int(power['campaign_covered'].sum())}/{len(power)}",
     ]
     lines += [
         "",
