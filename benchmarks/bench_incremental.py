@@ -2,8 +2,10 @@
 
     .venv/bin/python benchmarks/bench_incremental.py --home .bench/home1m            # generate + first build first
     .venv/bin/python benchmarks/bench_incremental.py --home .bench/home1m --skip-generate   # a built home
+    .venv/bin/python benchmarks/bench_incremental.py --home /work/bench1m/eng --build-first  # a generated home
 
-Records wall time and peak memory of `holdout simulate --days 1`, the daily `holdout build` and
+Records wall time, CPU seconds (user + sys of the stage's process tree), the 1-minute load average during the stage
+(sampled every 5 s) and peak memory of `holdout simulate --days 1`, the daily `holdout build` and
 `holdout build --full-refresh`, the warehouse copy every build makes (timed alone), the slowest dbt nodes of the
 daily build, and whether both builds leave the same public marts and event tables (row counts and checksums of
 every column, tests/test_incremental.py's `table_checksums`). Each run adds one more simulated day to the home.
@@ -15,7 +17,10 @@ import argparse
 import json
 import os
 import platform
+import resource
+import statistics
 import sys
+import threading
 import time
 from datetime import datetime
 from pathlib import Path
@@ -34,18 +39,52 @@ from test_incremental import table_checksums  # noqa: E402
 INCREMENTAL_MODELS = ("base_web__events", "base_email__events", "base_ecommerce__order_lines")
 
 
+class Timed:
+    """A stage's CPU seconds (children's user + sys, counted when waited for) and the load average meanwhile."""
+
+    def __init__(self, stage) -> None:
+        self.stage = stage
+
+    def __call__(self, name: str, argv: list[str], env: dict[str, str]) -> str:
+        loads: list[float] = []
+        stop = threading.Event()
+
+        def sample() -> None:
+            while not stop.is_set():
+                loads.append(os.getloadavg()[0])
+                stop.wait(5)
+
+        sampler = threading.Thread(target=sample, daemon=True)
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        sampler.start()
+        try:
+            result = self.stage(name, argv, env)
+        finally:
+            stop.set()
+            sampler.join()
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+        return (
+            f"| {result.name} | {result.seconds:,.1f} s | {cpu:,.1f} s | {min(loads):.1f}-{max(loads):.1f} "
+            f"(mean {statistics.fmean(loads):.1f}) | {result.peak_rss_gb:,.2f} GB |"
+        )
+
+
 def slowest_nodes(target_dir: Path, count: int = 8) -> list[tuple[str, float]]:
     """The dbt nodes of the last run that took longest (name, seconds)."""
     results = json.loads((target_dir / "run_results.json").read_text())["results"]
     timed = sorted(((r["unique_id"], float(r["execution_time"])) for r in results), key=lambda x: -x[1])
-    return [
-        (uid.split(".")[2] if uid.startswith("test.") else uid.split(".")[-1], s) for uid, s in timed[:count]
-    ]
+    return [(_node_name(uid), s) for uid, s in timed[:count]]
 
 
 def node_seconds(target_dir: Path) -> dict[str, float]:
+    """Every dbt node of the last run by name (a test by its name, not its hash), seconds."""
     results = json.loads((target_dir / "run_results.json").read_text())["results"]
-    return {r["unique_id"].split(".")[-1]: float(r["execution_time"]) for r in results}
+    return {_node_name(r["unique_id"]): float(r["execution_time"]) for r in results}
+
+
+def _node_name(unique_id: str) -> str:
+    return unique_id.split(".")[2] if unique_id.startswith("test.") else unique_id.split(".")[-1]
 
 
 def copy_seconds(warehouse: Path) -> float:
@@ -68,6 +107,11 @@ def main() -> None:
     parser.add_argument("--customers", type=int, default=1_000_000)
     parser.add_argument("--home", type=Path, default=REPO / ".bench" / "home1m")
     parser.add_argument("--skip-generate", action="store_true", help="Reuse the built warehouse in --home.")
+    parser.add_argument(
+        "--build-first",
+        action="store_true",
+        help="--home holds a generated landing zone: build it, then go on.",
+    )
     args = parser.parse_args()
 
     env = {"HOLDOUT_HOME": str(args.home.resolve())}
@@ -77,27 +121,31 @@ def main() -> None:
     settings = get_settings()
     holdout = str(BIN / "holdout")
     stages = []
-    if not args.skip_generate:
+    timed = Timed(run_stage)
+    if args.build_first:
+        stages.append(timed("first build (holdout build)", [holdout, "build"], env))
+    elif not args.skip_generate:
         stages.append(
-            run_stage(
+            timed(
                 f"generate {args.customers:,} customers",
                 [holdout, "generate", "--customers", str(args.customers), "--no-progress"],
                 env,
             )
         )
-        stages.append(run_stage("first build (holdout build)", [holdout, "build"], env))
+        stages.append(timed("first build (holdout build)", [holdout, "build"], env))
     stages.append(
-        run_stage("holdout simulate --days 1", [holdout, "simulate", "--days", "1", "--no-progress"], env)
+        timed("holdout simulate --days 1", [holdout, "simulate", "--days", "1", "--no-progress"], env)
     )
-    stages.append(run_stage("daily build (holdout build)", [holdout, "build"], env))
+    stages.append(timed("daily build (holdout build)", [holdout, "build"], env))
     daily_nodes = node_seconds(settings.dbt_target_dir)
     slowest = slowest_nodes(settings.dbt_target_dir)
     dbt_total = sum(daily_nodes.values())
     daily_sums = table_checksums(settings.warehouse_path)
     warehouse_gb = settings.warehouse_path.stat().st_size / 1024**3
+    copy_load = os.getloadavg()[0]
     copy = copy_seconds(settings.warehouse_path)
     stages.append(
-        run_stage("full refresh (holdout build --full-refresh)", [holdout, "build", "--full-refresh"], env)
+        timed("full refresh (holdout build --full-refresh)", [holdout, "build", "--full-refresh"], env)
     )
     full_nodes = node_seconds(settings.dbt_target_dir)
     full_sums = table_checksums(settings.warehouse_path)
@@ -123,10 +171,10 @@ def main() -> None:
         "",
         "Data: " + ", ".join(f"{k}: {v:,}" for k, v in sizes.items()) + f"; warehouse {warehouse_gb:.2f} GB",
         "",
-        "| stage | wall time | peak memory |",
-        "|---|---|---|",
-        *[s.row() for s in stages],
-        f"| the warehouse copy each build makes, alone (copy + fsync) | {copy:,.1f} s | |",
+        "| stage | wall time | CPU (user + sys) | load average (1 min) | peak memory |",
+        "|---|---|---|---|---|",
+        *stages,
+        f"| the warehouse copy each build makes, alone (copy + fsync) | {copy:,.1f} s | | {copy_load:.1f} | |",
         "",
         "Incremental models, daily vs full refresh (dbt execution time): "
         + ", ".join(
@@ -135,6 +183,9 @@ def main() -> None:
         + f". Daily build: dbt node time {dbt_total:,.1f} s in total; slowest nodes: "
         + ", ".join(f"{name} {s:.1f} s" for name, s in slowest)
         + ".",
+        "",
+        "Every node of the daily build (dbt execution time, slowest first): "
+        + ", ".join(f"{name} {sec:.1f} s" for name, sec in sorted(daily_nodes.items(), key=lambda x: -x[1])),
         "",
         "Daily build vs full refresh, row counts and checksums of every column: "
         + ("**identical**" if not differing else f"**differ** in {', '.join(differing)}")
