@@ -34,7 +34,7 @@ from _measure import publish_report, run_stage  # noqa: E402
 REPO = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 sys.path.insert(0, str(REPO / "tests"))
-from test_incremental import table_checksums  # noqa: E402
+from test_incremental import COMPARED, table_checksums  # noqa: E402
 
 INCREMENTAL_MODELS = ("base_web__events", "base_email__events", "base_ecommerce__order_lines")
 
@@ -70,11 +70,13 @@ class Timed:
         )
 
 
-def slowest_nodes(target_dir: Path, count: int = 8) -> list[tuple[str, float]]:
-    """The dbt nodes of the last run that took longest (name, seconds)."""
-    results = json.loads((target_dir / "run_results.json").read_text())["results"]
-    timed = sorted(((r["unique_id"], float(r["execution_time"])) for r in results), key=lambda x: -x[1])
-    return [(_node_name(uid), s) for uid, s in timed[:count]]
+def kind_seconds(target_dir: Path) -> dict[str, float]:
+    """dbt execution time of the last run per node kind (model, test, unit_test)."""
+    kinds: dict[str, float] = {}
+    for result in json.loads((target_dir / "run_results.json").read_text())["results"]:
+        kind = result["unique_id"].split(".")[0]
+        kinds[kind] = kinds.get(kind, 0.0) + float(result["execution_time"])
+    return kinds
 
 
 def node_seconds(target_dir: Path) -> dict[str, float]:
@@ -138,18 +140,50 @@ def main() -> None:
     )
     stages.append(timed("daily build (holdout build)", [holdout, "build"], env))
     daily_nodes = node_seconds(settings.dbt_target_dir)
-    slowest = slowest_nodes(settings.dbt_target_dir)
-    dbt_total = sum(daily_nodes.values())
+    daily_kinds = kind_seconds(settings.dbt_target_dir)
     daily_sums = table_checksums(settings.warehouse_path)
     warehouse_gb = settings.warehouse_path.stat().st_size / 1024**3
     copy_load = os.getloadavg()[0]
     copy = copy_seconds(settings.warehouse_path)
+    stages.append(
+        f"| the warehouse copy each build makes, alone (copy + fsync) | {copy:,.1f} s | | {copy_load:.1f} | |"
+    )
+    report = {
+        "args": args,
+        "stages": stages,
+        "daily_nodes": daily_nodes,
+        "daily_kinds": daily_kinds,
+        "warehouse_gb": warehouse_gb,
+    }
+    # the daily build's figures are kept before the (long) full refresh starts
+    publish_report(
+        _report(settings, **report, full_nodes=None, differing=None), f"incremental-{args.customers}"
+    )
     stages.append(
         timed("full refresh (holdout build --full-refresh)", [holdout, "build", "--full-refresh"], env)
     )
     full_nodes = node_seconds(settings.dbt_target_dir)
     full_sums = table_checksums(settings.warehouse_path)
     differing = sorted(t for t in daily_sums if daily_sums[t] != full_sums[t])
+    publish_report(
+        _report(settings, **report, full_nodes=full_nodes, differing=differing),
+        f"incremental-{args.customers}",
+    )
+    if differing:
+        raise SystemExit(f"[bench] the daily build and the full refresh differ in {', '.join(differing)}")
+
+
+def _report(
+    settings,
+    args: argparse.Namespace,
+    stages: list[str],
+    daily_nodes: dict[str, float],
+    daily_kinds: dict[str, float],
+    warehouse_gb: float,
+    full_nodes: dict[str, float] | None,
+    differing: list[str] | None,
+) -> list[str]:
+    """The report's lines; without the full refresh (None) it says so."""
     with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
         sizes = dict(
             con.execute("""
@@ -160,41 +194,45 @@ def main() -> None:
             union all select 'part files loaded', count(*) from staging.loaded_part_files
         """).fetchall()
         )
-
+    start = " --build-first" if args.build_first else " --skip-generate" if args.skip_generate else ""
+    ranked = sorted(daily_nodes.items(), key=lambda x: -x[1])
     lines = [
         f"### Incremental daily build, {datetime.now():%Y-%m-%d %H:%M}",
         "",
         f"Machine: {platform.platform()}, {psutil.cpu_count()} cores, "
         f"{psutil.virtual_memory().total / 1024**3:.0f} GiB, load average at the end "
         f"{', '.join(f'{x:.1f}' for x in os.getloadavg())}. Command: `.venv/bin/python "
-        f"benchmarks/bench_incremental.py --home {args.home}{' --skip-generate' if args.skip_generate else ''}`",
+        f"benchmarks/bench_incremental.py --home {args.home}{start}`",
         "",
         "Data: " + ", ".join(f"{k}: {v:,}" for k, v in sizes.items()) + f"; warehouse {warehouse_gb:.2f} GB",
         "",
         "| stage | wall time | CPU (user + sys) | load average (1 min) | peak memory |",
         "|---|---|---|---|---|",
         *stages,
-        f"| the warehouse copy each build makes, alone (copy + fsync) | {copy:,.1f} s | | {copy_load:.1f} | |",
         "",
-        "Incremental models, daily vs full refresh (dbt execution time): "
+        f"Daily build: dbt node time {sum(daily_nodes.values()):,.1f} s in {len(daily_nodes)} nodes "
+        f"({', '.join(f'{kind}s {sec:,.1f} s' for kind, sec in sorted(daily_kinds.items()))}). Incremental models, daily"
+        + (" vs full refresh" if full_nodes else "")
+        + ": "
         + ", ".join(
-            f"{m} {daily_nodes.get(m, 0):.1f} s vs {full_nodes.get(m, 0):.1f} s" for m in INCREMENTAL_MODELS
+            f"{m} {daily_nodes.get(m, 0):.1f} s" + (f" vs {full_nodes.get(m, 0):.1f} s" if full_nodes else "")
+            for m in INCREMENTAL_MODELS
         )
-        + f". Daily build: dbt node time {dbt_total:,.1f} s in total; slowest nodes: "
-        + ", ".join(f"{name} {s:.1f} s" for name, s in slowest)
         + ".",
         "",
         "Every node of the daily build (dbt execution time, slowest first): "
-        + ", ".join(f"{name} {sec:.1f} s" for name, sec in sorted(daily_nodes.items(), key=lambda x: -x[1])),
-        "",
-        "Daily build vs full refresh, row counts and checksums of every column: "
-        + ("**identical**" if not differing else f"**differ** in {', '.join(differing)}")
-        + f" ({len(daily_sums)} tables: {', '.join(daily_sums)}).",
+        + ", ".join(f"{name} {sec:.1f} s" for name, sec in ranked),
         "",
     ]
-    publish_report(lines, f"incremental-{args.customers}")
-    if differing:
-        raise SystemExit(f"[bench] the daily build and the full refresh differ in {', '.join(differing)}")
+    if differing is None:
+        lines.append("Daily build vs full refresh: the full refresh has not run (yet).")
+    else:
+        lines.append(
+            "Daily build vs full refresh, row counts and checksums of every column: "
+            + ("**identical**" if not differing else f"**differ** in {', '.join(differing)}")
+            + f" ({len(COMPARED)} tables: {', '.join(COMPARED)})."
+        )
+    return [*lines, ""]
 
 
 if __name__ == "__main__":
