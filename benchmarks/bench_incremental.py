@@ -2,8 +2,10 @@
 
     .venv/bin/python benchmarks/bench_incremental.py --home .bench/home1m            # generate + first build first
     .venv/bin/python benchmarks/bench_incremental.py --home .bench/home1m --skip-generate   # a built home
+    .venv/bin/python benchmarks/bench_incremental.py --home /work/bench1m/eng --build-first  # a generated home
 
-Records wall time and peak memory of `holdout simulate --days 1`, the daily `holdout build` and
+Records wall time, CPU seconds (user + sys of the stage's process tree), the 1-minute load average during the stage
+(sampled every 5 s) and peak memory of `holdout simulate --days 1`, the daily `holdout build` and
 `holdout build --full-refresh`, the warehouse copy every build makes (timed alone), the slowest dbt nodes of the
 daily build, and whether both builds leave the same public marts and event tables (row counts and checksums of
 every column, tests/test_incremental.py's `table_checksums`). Each run adds one more simulated day to the home.
@@ -15,7 +17,10 @@ import argparse
 import json
 import os
 import platform
+import resource
+import statistics
 import sys
+import threading
 import time
 from datetime import datetime
 from pathlib import Path
@@ -29,23 +34,59 @@ from _measure import publish_report, run_stage  # noqa: E402
 REPO = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 sys.path.insert(0, str(REPO / "tests"))
-from test_incremental import table_checksums  # noqa: E402
+from test_incremental import COMPARED, table_checksums  # noqa: E402
 
 INCREMENTAL_MODELS = ("base_web__events", "base_email__events", "base_ecommerce__order_lines")
 
 
-def slowest_nodes(target_dir: Path, count: int = 8) -> list[tuple[str, float]]:
-    """The dbt nodes of the last run that took longest (name, seconds)."""
-    results = json.loads((target_dir / "run_results.json").read_text())["results"]
-    timed = sorted(((r["unique_id"], float(r["execution_time"])) for r in results), key=lambda x: -x[1])
-    return [
-        (uid.split(".")[2] if uid.startswith("test.") else uid.split(".")[-1], s) for uid, s in timed[:count]
-    ]
+class Timed:
+    """A stage's CPU seconds (children's user + sys, counted when waited for) and the load average meanwhile."""
+
+    def __init__(self, stage) -> None:
+        self.stage = stage
+
+    def __call__(self, name: str, argv: list[str], env: dict[str, str]) -> str:
+        loads: list[float] = []
+        stop = threading.Event()
+
+        def sample() -> None:
+            while not stop.is_set():
+                loads.append(os.getloadavg()[0])
+                stop.wait(5)
+
+        sampler = threading.Thread(target=sample, daemon=True)
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        sampler.start()
+        try:
+            result = self.stage(name, argv, env)
+        finally:
+            stop.set()
+            sampler.join()
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+        return (
+            f"| {result.name} | {result.seconds:,.1f} s | {cpu:,.1f} s | {min(loads):.1f}-{max(loads):.1f} "
+            f"(mean {statistics.fmean(loads):.1f}) | {result.peak_rss_gb:,.2f} GB |"
+        )
+
+
+def kind_seconds(target_dir: Path) -> dict[str, float]:
+    """dbt execution time of the last run per node kind (model, test, unit_test)."""
+    kinds: dict[str, float] = {}
+    for result in json.loads((target_dir / "run_results.json").read_text())["results"]:
+        kind = result["unique_id"].split(".")[0]
+        kinds[kind] = kinds.get(kind, 0.0) + float(result["execution_time"])
+    return kinds
 
 
 def node_seconds(target_dir: Path) -> dict[str, float]:
+    """Every dbt node of the last run by name (a test by its name, not its hash), seconds."""
     results = json.loads((target_dir / "run_results.json").read_text())["results"]
-    return {r["unique_id"].split(".")[-1]: float(r["execution_time"]) for r in results}
+    return {_node_name(r["unique_id"]): float(r["execution_time"]) for r in results}
+
+
+def _node_name(unique_id: str) -> str:
+    return unique_id.split(".")[2] if unique_id.startswith("test.") else unique_id.split(".")[-1]
 
 
 def copy_seconds(warehouse: Path) -> float:
@@ -68,6 +109,11 @@ def main() -> None:
     parser.add_argument("--customers", type=int, default=1_000_000)
     parser.add_argument("--home", type=Path, default=REPO / ".bench" / "home1m")
     parser.add_argument("--skip-generate", action="store_true", help="Reuse the built warehouse in --home.")
+    parser.add_argument(
+        "--build-first",
+        action="store_true",
+        help="--home holds a generated landing zone: build it, then go on.",
+    )
     args = parser.parse_args()
 
     env = {"HOLDOUT_HOME": str(args.home.resolve())}
@@ -77,31 +123,67 @@ def main() -> None:
     settings = get_settings()
     holdout = str(BIN / "holdout")
     stages = []
-    if not args.skip_generate:
+    timed = Timed(run_stage)
+    if args.build_first:
+        stages.append(timed("first build (holdout build)", [holdout, "build"], env))
+    elif not args.skip_generate:
         stages.append(
-            run_stage(
+            timed(
                 f"generate {args.customers:,} customers",
                 [holdout, "generate", "--customers", str(args.customers), "--no-progress"],
                 env,
             )
         )
-        stages.append(run_stage("first build (holdout build)", [holdout, "build"], env))
+        stages.append(timed("first build (holdout build)", [holdout, "build"], env))
     stages.append(
-        run_stage("holdout simulate --days 1", [holdout, "simulate", "--days", "1", "--no-progress"], env)
+        timed("holdout simulate --days 1", [holdout, "simulate", "--days", "1", "--no-progress"], env)
     )
-    stages.append(run_stage("daily build (holdout build)", [holdout, "build"], env))
+    stages.append(timed("daily build (holdout build)", [holdout, "build"], env))
     daily_nodes = node_seconds(settings.dbt_target_dir)
-    slowest = slowest_nodes(settings.dbt_target_dir)
-    dbt_total = sum(daily_nodes.values())
+    daily_kinds = kind_seconds(settings.dbt_target_dir)
     daily_sums = table_checksums(settings.warehouse_path)
     warehouse_gb = settings.warehouse_path.stat().st_size / 1024**3
+    copy_load = os.getloadavg()[0]
     copy = copy_seconds(settings.warehouse_path)
     stages.append(
-        run_stage("full refresh (holdout build --full-refresh)", [holdout, "build", "--full-refresh"], env)
+        f"| the warehouse copy each build makes, alone (copy + fsync) | {copy:,.1f} s | | {copy_load:.1f} | |"
+    )
+    report = {
+        "args": args,
+        "stages": stages,
+        "daily_nodes": daily_nodes,
+        "daily_kinds": daily_kinds,
+        "warehouse_gb": warehouse_gb,
+    }
+    # the daily build's figures are kept before the (long) full refresh starts
+    publish_report(
+        _report(settings, **report, full_nodes=None, differing=None), f"incremental-{args.customers}"
+    )
+    stages.append(
+        timed("full refresh (holdout build --full-refresh)", [holdout, "build", "--full-refresh"], env)
     )
     full_nodes = node_seconds(settings.dbt_target_dir)
     full_sums = table_checksums(settings.warehouse_path)
     differing = sorted(t for t in daily_sums if daily_sums[t] != full_sums[t])
+    publish_report(
+        _report(settings, **report, full_nodes=full_nodes, differing=differing),
+        f"incremental-{args.customers}",
+    )
+    if differing:
+        raise SystemExit(f"[bench] the daily build and the full refresh differ in {', '.join(differing)}")
+
+
+def _report(
+    settings,
+    args: argparse.Namespace,
+    stages: list[str],
+    daily_nodes: dict[str, float],
+    daily_kinds: dict[str, float],
+    warehouse_gb: float,
+    full_nodes: dict[str, float] | None,
+    differing: list[str] | None,
+) -> list[str]:
+    """The report's lines; without the full refresh (None) it says so."""
     with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
         sizes = dict(
             con.execute("""
@@ -112,38 +194,45 @@ def main() -> None:
             union all select 'part files loaded', count(*) from staging.loaded_part_files
         """).fetchall()
         )
-
+    start = " --build-first" if args.build_first else " --skip-generate" if args.skip_generate else ""
+    ranked = sorted(daily_nodes.items(), key=lambda x: -x[1])
     lines = [
         f"### Incremental daily build, {datetime.now():%Y-%m-%d %H:%M}",
         "",
         f"Machine: {platform.platform()}, {psutil.cpu_count()} cores, "
         f"{psutil.virtual_memory().total / 1024**3:.0f} GiB, load average at the end "
         f"{', '.join(f'{x:.1f}' for x in os.getloadavg())}. Command: `.venv/bin/python "
-        f"benchmarks/bench_incremental.py --home {args.home}{' --skip-generate' if args.skip_generate else ''}`",
+        f"benchmarks/bench_incremental.py --home {args.home}{start}`",
         "",
         "Data: " + ", ".join(f"{k}: {v:,}" for k, v in sizes.items()) + f"; warehouse {warehouse_gb:.2f} GB",
         "",
-        "| stage | wall time | peak memory |",
-        "|---|---|---|",
-        *[s.row() for s in stages],
-        f"| the warehouse copy each build makes, alone (copy + fsync) | {copy:,.1f} s | |",
+        "| stage | wall time | CPU (user + sys) | load average (1 min) | peak memory |",
+        "|---|---|---|---|---|",
+        *stages,
         "",
-        "Incremental models, daily vs full refresh (dbt execution time): "
+        f"Daily build: dbt node time {sum(daily_nodes.values()):,.1f} s in {len(daily_nodes)} nodes "
+        f"({', '.join(f'{kind}s {sec:,.1f} s' for kind, sec in sorted(daily_kinds.items()))}). Incremental models, daily"
+        + (" vs full refresh" if full_nodes else "")
+        + ": "
         + ", ".join(
-            f"{m} {daily_nodes.get(m, 0):.1f} s vs {full_nodes.get(m, 0):.1f} s" for m in INCREMENTAL_MODELS
+            f"{m} {daily_nodes.get(m, 0):.1f} s" + (f" vs {full_nodes.get(m, 0):.1f} s" if full_nodes else "")
+            for m in INCREMENTAL_MODELS
         )
-        + f". Daily build: dbt node time {dbt_total:,.1f} s in total; slowest nodes: "
-        + ", ".join(f"{name} {s:.1f} s" for name, s in slowest)
         + ".",
         "",
-        "Daily build vs full refresh, row counts and checksums of every column: "
-        + ("**identical**" if not differing else f"**differ** in {', '.join(differing)}")
-        + f" ({len(daily_sums)} tables: {', '.join(daily_sums)}).",
+        "Every node of the daily build (dbt execution time, slowest first): "
+        + ", ".join(f"{name} {sec:.1f} s" for name, sec in ranked),
         "",
     ]
-    publish_report(lines, f"incremental-{args.customers}")
-    if differing:
-        raise SystemExit(f"[bench] the daily build and the full refresh differ in {', '.join(differing)}")
+    if differing is None:
+        lines.append("Daily build vs full refresh: the full refresh has not run (yet).")
+    else:
+        lines.append(
+            "Daily build vs full refresh, row counts and checksums of every column: "
+            + ("**identical**" if not differing else f"**differ** in {', '.join(differing)}")
+            + f" ({len(COMPARED)} tables: {', '.join(COMPARED)})."
+        )
+    return [*lines, ""]
 
 
 if __name__ == "__main__":

@@ -11,7 +11,6 @@ from datetime import timedelta
 from pathlib import Path
 
 import duckdb
-import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import pytest
@@ -81,7 +80,8 @@ def _first_part(settings: Settings, entity: str) -> Path:
 def _add_awkward_files(settings: Settings) -> dict:
     """Beside the simulated day: a late file that sorts before every loaded one and repeats a loaded web event (a
     full build keeps the late copy), later files repeating a loaded web event, e-mail event and order line (an
-    order line's later export wins), and an erasure request for a customer whose e-mail events are loaded."""
+    order line's later export wins), and an erasure request, appended to a loaded erasure file, for a customer whose
+    e-mail events are loaded."""
     raw = settings.raw_dir
     web = pq.read_table(_first_part(settings, "web/events"))
     ids = web.column("event_id").to_pylist()
@@ -101,11 +101,11 @@ def _add_awkward_files(settings: Settings) -> dict:
         "join staging.stg_email__events e on e.email = c.email where not c.is_erased "
         "group by all order by count(*) desc limit 1",
     )[0]
+    # rewritten in place, not a new file: the daily build must see the changed size and modification time
+    requests = _first_part(settings, "crm/erasure_requests")
     requested = read_export_marker(raw) - timedelta(days=1)
-    pacsv.write_csv(
-        pa.table({"customer_id": [erased], "requested_at": [f"{requested} 09:00:00"]}),
-        raw / "crm/erasure_requests/part-t20991231-20991231-0000.csv",
-    )
+    with requests.open("a") as handle:
+        handle.write(f'"{erased}","{requested} 09:00:00"\n')
     return {"late": ids[unique[0]], "later": ids[unique[1]], "address": address}
 
 
@@ -144,6 +144,16 @@ def test_daily_build_equals_full_refresh(fresh_home: Settings) -> None:
         settings, f"select count(*) from staging.base_email__events where email = '{awkward['address']}'"
     ) == [(0,)], "the loaded e-mail events of the newly erased customer kept the address"
     daily_sums = table_checksums(settings.warehouse_path)
+
+    # nothing new in the CRM export or the erasures: the next daily build skips re-reading the CRM export to blank
+    # addresses (the hook's recorded state and time stay), and the e-mail events stay as they were
+    applied = "select state, applied_at from staging.erased_addresses_applied"
+    before = _rows(settings, applied)
+    build(settings, select="base_email__events", progress=False, echo=lambda _m: None)
+    assert _rows(settings, applied) == before
+    assert table_checksums(settings.warehouse_path, ("staging.base_email__events",)) == {
+        "staging.base_email__events": daily_sums["staging.base_email__events"]
+    }
 
     # a loaded file rewritten in place: the daily build refuses and names it, the warehouse stays as it was
     rewritten = _first_part(settings, "web/events")

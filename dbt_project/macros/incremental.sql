@@ -216,14 +216,24 @@
 {#
     post-hook of base_email__events: rows loaded before their address's customer was erased lose the address and
     become `erased_customer`, unless a reason that precedes it (`kept_reasons`) rejects them already, as a full
-    build would flag them.
+    build would flag them. The update re-reads the whole CRM export (the erased addresses are never stored), so it
+    runs only when its inputs changed since it last ran: the CRM customer part files (names, sizes, modification
+    times) or the set of erased customers (`erased_addresses_state`). `erased_addresses_applied` keeps that state
+    (a hash, no address); a full build blanks in the model and records the state it saw.
 #}
 {% macro forget_erased_addresses(kept_reasons) -%}
     {#- outside the branch: dbt learns the dependency when it parses the hook -#}
     {%- set erasure_requests = ref('stg_crm__erasure_requests') -%}
-    {%- if not is_incremental() %}
-    select 1  -- a full build blanked them in the model
+    {%- if not execute or target.type != 'duckdb' %}
+    select 1  -- Spark rebuilds the table, blanking in the model
     {%- else %}
+    {%- set applied = adapter.get_relation(this.database, this.schema, 'erased_addresses_applied') -%}
+    {%- set state = run_query('select ' ~ erased_addresses_state(erasure_requests)).columns[0].values()[0] -%}
+    {%- set previous = run_query('select max(state) from ' ~ applied).columns[0].values()[0] if applied else none -%}
+    {%- if is_incremental() and state == previous %}
+    select 1  -- no CRM customer file and no erasure changed since the addresses were last blanked
+    {%- else %}
+    {%- if is_incremental() %}
     update {{ this }}
     set
         email = null,
@@ -237,6 +247,27 @@
         erasures as (select * from {{ erasure_requests }}),
         erased as ({{ erased_email_addresses('customers', 'erasures') }})
         select email from erased
-    )
+    );
     {%- endif %}
+    create or replace table {{ this.schema }}.erased_addresses_applied as
+    select '{{ state }}' as state, now() as applied_at
+    {%- endif %}
+    {%- endif %}
+{%- endmacro %}
+
+{#
+    A fingerprint of what forget_erased_addresses reads (a SQL expression): the CRM customer part files' names,
+    sizes and modification times, and the erased customer ids. Equal fingerprints, equal erased addresses.
+#}
+{% macro erased_addresses_state(erasure_requests) -%}
+    {%- if 'crm/customers' in var('absent_sources', []) -%}
+        {%- set files = "''" -%}
+    {%- else -%}
+        {%- set files -%}
+            (select string_agg(parse_filename(filename) || '|' || size || '|' || epoch_us(last_modified), ','
+                order by filename) from read_blob('{{ part_files_glob('crm', 'customers') }}'))
+        {%- endset -%}
+    {%- endif -%}
+    md5(coalesce({{ files }}, '') || '#' || coalesce(
+        (select string_agg(customer_id, ',' order by customer_id) from {{ erasure_requests }}), ''))
 {%- endmacro %}
