@@ -45,8 +45,8 @@ sys.path.insert(0, str(ROOT))
 
 from holdout.campaigns.assignment import assign_groups  # noqa: E402
 from holdout.campaigns.audience import PROFILE_COLUMNS, eligible_audience  # noqa: E402
-from holdout.campaigns.spec import Alternative, CampaignSpec, Variant  # noqa: E402
-from holdout.campaigns.split import INCUMBENT, follow_up_offers, keep_control_share  # noqa: E402
+from holdout.campaigns.spec import INCUMBENT_ID, Alternative, CampaignSpec, Variant  # noqa: E402
+from holdout.campaigns.split import follow_up_offers, keep_control_share  # noqa: E402
 from holdout.config import Settings  # noqa: E402
 from holdout.measure.personas import assign_personas, discover_personas  # noqa: E402
 from holdout.measure.variants import CONTROL, measure_variants  # noqa: E402
@@ -229,7 +229,7 @@ def run_world(world: Settings, seed: int, cycles: int, cycle_days: int, first: d
     finally:
         con.close()
     features = [c for c in PROFILE_COLUMNS if c in frame.columns]
-    start = (Alternative(id=INCUMBENT, offer=base.offer, cost=base.cost_per_contact),)
+    start = (Alternative(id=INCUMBENT_ID, offer=base.offer, cost=base.cost_per_contact),)
     arms = {arm: [make_group(base, "all", (), start, base.control_share, "start")] for arm in ("A", "B")}
     rows = []
     for cycle in range(cycles):

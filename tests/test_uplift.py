@@ -418,10 +418,16 @@ def test_close_finds_personas_with_the_champion_trained_on_other_launches(
             ).fetchall()
 
     model = UpliftModel({"revenue": _ScoreByOrders()}, ["orders_365d"])
+    # a champion whose feature set the warehouse no longer has (e.g. a renamed column) cannot score the launch
+    broken = UpliftModel({"revenue": _ScoreByOrders()}, ["a_feature_renamed_since"])
     (settings.mlflow_dir).mkdir(parents=True, exist_ok=True)
     (settings.mlflow_dir / "mlflow.db").touch()  # the close looks for a champion only where a store exists
-    for trained_on, path in ((("an-earlier-launch",), "champion"), ((launch_id,), "fallback")):
-        champion = UpliftPredictor(campaign, "7", model, trained_on)
+    for trained_on, path in (
+        (("an-earlier-launch",), "champion"),
+        ((launch_id,), "fallback"),
+        (("an-earlier-launch",), "broken"),
+    ):
+        champion = UpliftPredictor(campaign, "7", broken if path == "broken" else model, trained_on)
         monkeypatch.setattr(
             ml.uplift, "load_champion", lambda _s, c, champion=champion: champion if c == campaign else None
         )
@@ -443,5 +449,7 @@ def test_close_finds_personas_with_the_champion_trained_on_other_launches(
             assert f"personas found by champion path: uplift model {ml.uplift.model_name(campaign)} v7" in (
                 campaign_report(settings, campaign)
             )
-        else:
+        elif path == "fallback":
             assert "was trained on this launch's own outcomes" in method and not method.startswith("champion")
+        else:  # the close falls back to the search instead of failing
+            assert "could not score this launch" in method and not method.startswith("champion")

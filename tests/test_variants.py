@@ -43,6 +43,12 @@ def test_variant_spec_is_typed_and_shares_must_add_up(tmp_path):
     assert dup.spec is None and "unique" in dup.problems[0].message
     both = _spec(tmp_path, offer={"kind": "discount"})
     assert both.spec is None and "either `offer` or `variants`" in both.problems[0].message
+    # a split's follow-up sends the alternatives beside the current offers: an alternative named like one of them
+    # would silently replace it (holdout.campaigns.split.follow_up_offers)
+    for taken in ("incumbent", variants[0]["id"]):
+        alternative = {"id": taken, "offer": {"kind": "content", "code": "X1"}, "cost": 0.02}
+        clash = _spec(tmp_path, alternatives=[alternative])
+        assert clash.spec is None and f"id {taken} is taken" in clash.problems[0].message
 
 
 # ------------------------------------------------------------------------------------------- assignment

@@ -216,10 +216,11 @@
 {#
     post-hook of base_email__events: rows loaded before their address's customer was erased lose the address and
     become `erased_customer`, unless a reason that precedes it (`kept_reasons`) rejects them already, as a full
-    build would flag them. The update re-reads the whole CRM export (the erased addresses are never stored), so it
-    runs only when its inputs changed since it last ran: the CRM customer part files (names, sizes, modification
-    times) or the set of erased customers (`erased_addresses_state`). `erased_addresses_applied` keeps that state
-    (a hash, no address); a full build blanks in the model and records the state it saw.
+    build would flag them. The update re-reads the whole CRM export (the erased addresses are never stored), so a
+    daily build runs it only when its inputs changed since it last ran: the CRM customer part files (names and
+    contents) or the set of erased customers (`erased_addresses_state`). `erased_addresses_applied` keeps that state
+    (a hash, no address). A full build blanks in the model and runs the update too: a CRM file that lands while
+    the model runs is then applied before its state is recorded (the state is read before the update reads).
 #}
 {% macro forget_erased_addresses(kept_reasons) -%}
     {#- outside the branch: dbt learns the dependency when it parses the hook -#}
@@ -233,7 +234,6 @@
     {%- if is_incremental() and state == previous %}
     select 1  -- no CRM customer file and no erasure changed since the addresses were last blanked
     {%- else %}
-    {%- if is_incremental() %}
     update {{ this }}
     set
         email = null,
@@ -248,7 +248,6 @@
         erased as ({{ erased_email_addresses('customers', 'erasures') }})
         select email from erased
     );
-    {%- endif %}
     create or replace table {{ this.schema }}.erased_addresses_applied as
     select '{{ state }}' as state, now() as applied_at
     {%- endif %}
@@ -256,15 +255,16 @@
 {%- endmacro %}
 
 {#
-    A fingerprint of what forget_erased_addresses reads (a SQL expression): the CRM customer part files' names,
-    sizes and modification times, and the erased customer ids. Equal fingerprints, equal erased addresses.
+    A fingerprint of what forget_erased_addresses reads (a SQL expression): the CRM customer part files' names and
+    contents (an md5 of the bytes: a file rewritten in place with the same size and time still counts), and the
+    erased customer ids. Equal fingerprints, equal erased addresses.
 #}
 {% macro erased_addresses_state(erasure_requests) -%}
     {%- if 'crm/customers' in var('absent_sources', []) -%}
         {%- set files = "''" -%}
     {%- else -%}
         {%- set files -%}
-            (select string_agg(parse_filename(filename) || '|' || size || '|' || epoch_us(last_modified), ','
+            (select string_agg(parse_filename(filename) || '|' || md5(content), ','
                 order by filename) from read_blob('{{ part_files_glob('crm', 'customers') }}'))
         {%- endset -%}
     {%- endif -%}

@@ -185,6 +185,12 @@ def _champion_scores(
     from ml.uplift import features_built_at, launch_features, model_name
 
     label = f"{model_name(champion.campaign_id)} v{champion.version}"
+    later = con.execute(
+        "select count(*) from ops.campaign_launches where launch_id in (select unnest(?)) and window_end > ?",
+        [list(champion.launches), launch_date],
+    ).fetchone()[0]
+    if later:
+        return None, f"{label} was trained on {later} launch(es) whose window ends after this launch began"
     if not features_built_at(con, launch_date):
         return None, f"{label} exists but the point-in-time features at {launch_date} are not built"
     feats = launch_features(con, ids, launch_date, champion.features)
@@ -233,20 +239,26 @@ def measure_launch(
     personas, persona_method, qini = [], "no personas: no profile columns or an empty arm", None
     if features and len(control) and len(test):
         champion, why_not = _usable_champion((champions or {}).get(campaign_id), launch_id)
-        scores = None
-        if champion is not None:
-            scores, why_not = _champion_scores(con, champion, launch_date, frame["customer_id"])
+        found = None
         # Group sizes come from power (personas module doc), not a fixed floor.
-        if scores is not None:
-            found = personas_from_scores(
-                frame,
-                treatment_col="group",
-                outcome_col="revenue",
-                feature_cols=features,
-                scores=scores,
-                model_label=f"uplift model {champion.name} v{champion.version} (trained on {', '.join(champion.launches)})",
-                cost_per_contact=cost,
-            )
+        if champion is not None:
+            label = f"uplift model {champion.name} v{champion.version}"
+            try:
+                scores, why_not = _champion_scores(con, champion, launch_date, frame["customer_id"])
+                if scores is not None:
+                    found = personas_from_scores(
+                        frame,
+                        treatment_col="group",
+                        outcome_col="revenue",
+                        feature_cols=features,
+                        scores=scores,
+                        model_label=f"{label} (trained on {', '.join(champion.launches)})",
+                        cost_per_contact=cost,
+                    )
+            except Exception as exc:  # a champion that cannot score this launch must not stop the close
+                log.warning("%s: %s could not score the launch: %s", launch_id, label, exc)
+                found, why_not = None, f"{label} could not score this launch ({type(exc).__name__}: {exc})"
+        if found is not None:
             persona_method = found.method
         else:
             found = discover_personas(
@@ -453,7 +465,7 @@ def _prepare_champions(settings: Settings, due: list[tuple]) -> dict[str, Any]:
     if dates:
         from ml.uplift import ensure_launch_features, features_built_at
 
-        # features at a cutoff read only events before it, so rows built on an earlier day stay valid
+        # features at a cutoff are built from events before it (identity merges and erasures as of the build)
         with connect(read_only=True, settings=settings) as con:
             dates = [d for d in dates if not features_built_at(con, d)]
     if dates:

@@ -221,6 +221,10 @@ def _as_date(value: Any) -> date:
     raise ValueError(f"must be a date YYYY-MM-DD, got {value!r}")
 
 
+# the variant id of the current offer in a split's retest or rework follow-up (holdout.campaigns.split)
+INCUMBENT_ID = "incumbent"
+
+
 class CampaignSpec(_Strict):
     """One campaign. `priority`: lower integer = higher priority; `None` means `auto` (see assignment.py)."""
 
@@ -263,6 +267,16 @@ class CampaignSpec(_Strict):
         alternatives = [a.id for a in self.alternatives]
         if len(set(alternatives)) < len(alternatives):
             raise ValueError(f"alternatives: ids must be unique, got {', '.join(alternatives)}")
+        # a split's follow-up sends the alternatives beside the current offer (the `incumbent`, or the winning
+        # variant) as variants of one campaign: an alternative may repeat a variant (same id, same offer: a
+        # follow-up lists its own variants), never take its id for another offer
+        offers = {INCUMBENT_ID: None} | {v.id: v.offer for v in self.variants}
+        taken = sorted(a.id for a in self.alternatives if a.id in offers and offers[a.id] != a.offer)
+        if taken:
+            raise ValueError(
+                f"alternatives: id {', '.join(taken)} is taken ({INCUMBENT_ID!r} and the variant ids name the "
+                "current offers in a split's follow-up)"
+            )
         if not self.variants:
             if self.offer is None:
                 raise ValueError("offer: required (or declare `variants`, each with its offer)")

@@ -40,7 +40,7 @@ from typing import Any
 
 import yaml
 
-from holdout.campaigns.spec import Alternative, CampaignSpec, get_spec, load_all
+from holdout.campaigns.spec import INCUMBENT_ID, Alternative, CampaignSpec, get_spec, load_all
 from holdout.config import Settings
 from holdout.segments import SegmentFile, profile_columns
 from holdout.warehouse import connect
@@ -53,7 +53,6 @@ FOLLOW_UP_ACTIONS = {"keep": "keep", "retest": "retest", "rework": "rework"}  # 
 # smallest control share a keep follow-up may get, and the grid it is chosen on (the spec allows 0.01-0.5)
 MIN_CONTROL_SHARE = 0.05
 CONTROL_GRID = tuple(round(0.05 * k, 2) for k in range(1, 11))
-INCUMBENT = "incumbent"  # the variant id of the current offer in a retest's or rework's A/B/n follow-up
 
 
 class SplitError(ValueError):
@@ -189,7 +188,7 @@ def follow_up_offers(spec: CampaignSpec, action: str, winner: str | None = None)
     variants sharing one control group, none = no follow-up. `winner`: the variant an A/B/n close named."""
     incumbent = None
     if not spec.variants:
-        incumbent = Alternative(id=INCUMBENT, offer=spec.offer, cost=spec.cost_per_contact)
+        incumbent = Alternative(id=INCUMBENT_ID, offer=spec.offer, cost=spec.cost_per_contact)
     elif winner is not None:
         won = next((v for v in spec.variants if v.id == winner), None)
         if won is not None:
