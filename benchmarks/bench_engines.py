@@ -6,7 +6,7 @@
 
 Each build runs as a child process: wall time, CPU seconds of the process tree (user + sys,
 sampled with the JVM included, so a reader can judge a loaded machine), peak RSS of the tree, the load average
-before and after, and the ten slowest dbt nodes from run_results.json. Both builds are full builds (a first build;
+while it ran, and the ten slowest dbt nodes from run_results.json. Both builds are full builds (a first build;
 the DuckDB incremental event models load every part file, Spark has no incremental models). The comparison reads
 the Spark tables' Parquet files with DuckDB, as tests/test_spark.py does at 300 customers.
 """
@@ -14,8 +14,6 @@ the Spark tables' Parquet files with DuckDB, as tests/test_spark.py does at 300 
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import platform
 import sys
 import time
@@ -26,7 +24,7 @@ import duckdb
 import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _measure import StageResult, publish_report, run_stage  # noqa: E402
+from _measure import node_seconds, publish_report, run_stage  # noqa: E402
 
 from holdout.config import Settings  # noqa: E402
 
@@ -36,15 +34,10 @@ COMPARED = [("dim_customers", "customer_id"), ("fct_segment_memberships", "custo
 
 
 def slowest_nodes(home: Path, count: int = 10) -> list[tuple[str, float]]:
-    results = json.loads((home / "dbt_target" / "run_results.json").read_text())["results"]
-    timed = [(r["unique_id"].split(".", 2)[-1], float(r["execution_time"])) for r in results]
+    timed = [
+        (uid.split(".", 2)[-1], sec) for uid, sec in node_seconds(Settings(home=home).dbt_target_dir).items()
+    ]
     return sorted(timed, key=lambda item: -item[1])[:count]
-
-
-def timed_stage(name: str, argv: list[str], env: dict[str, str]) -> tuple[StageResult, tuple[float, float]]:
-    load_before = os.getloadavg()[0]
-    result = run_stage(name, argv, env=env)
-    return result, (load_before, os.getloadavg()[0])
 
 
 def compare(home: Path) -> list[str]:
@@ -80,13 +73,13 @@ def main() -> None:
     stages = []
     if not args.skip_generate:
         stages.append(
-            timed_stage(
+            run_stage(
                 f"generate {args.customers:,} customers",
                 [holdout, "generate", "--customers", str(args.customers), "--no-progress"],
-                env,
+                env=env,
             )
         )
-    stages.append(timed_stage("build on DuckDB (`holdout build`)", [holdout, "build"], env))
+    stages.append(run_stage("build on DuckDB (`holdout build`)", [holdout, "build"], env=env))
     duck_nodes = slowest_nodes(home)
     spark_env = env | {
         "HOLDOUT_DBT_TARGET": "spark",
@@ -94,8 +87,10 @@ def main() -> None:
         "HOLDOUT_SPARK_SHUFFLE_PARTITIONS": args.spark_partitions,
     }
     stages.append(
-        timed_stage(
-            "build on local Spark (`HOLDOUT_DBT_TARGET=spark holdout build`)", [holdout, "build"], spark_env
+        run_stage(
+            "build on local Spark (`HOLDOUT_DBT_TARGET=spark holdout build`)",
+            [holdout, "build"],
+            env=spark_env,
         )
     )
     spark_nodes = slowest_nodes(home)
@@ -108,13 +103,13 @@ def main() -> None:
         f"`local[2]`, driver memory {args.spark_driver_memory}, {args.spark_partitions} shuffle partitions. Command: "
         f"`benchmarks/bench_engines.py --home {args.home}{' --skip-generate' if args.skip_generate else ''}`.",
         "",
-        "| stage | wall | CPU (user + sys) | peak RSS of the process tree | load average before / after |",
+        "| stage | wall | CPU (user + sys) | peak RSS of the process tree | load average meanwhile |",
         "|---|---:|---:|---:|---|",
     ]
-    for result, (before, after) in stages:
+    for result in stages:
         lines.append(
             f"| {result.name} | {result.seconds:,.1f} s | {result.cpu_seconds:,.1f} s | {result.peak_rss_gb:,.2f} GB | "
-            f"{before:.1f} / {after:.1f} |"
+            f"{result.load} |"
         )
     lines += ["", "| table | DuckDB rows | Spark rows | rows and key checksum |", "|---|---:|---:|---|"]
     lines += compare(home)

@@ -14,13 +14,9 @@ every column, tests/test_incremental.py's `table_checksums`). Each run adds one 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
-import resource
-import statistics
 import sys
-import threading
 import time
 from datetime import datetime
 from pathlib import Path
@@ -29,7 +25,7 @@ import duckdb
 import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _measure import publish_report, run_stage  # noqa: E402
+from _measure import node_seconds, publish_report, run_stage  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -39,50 +35,27 @@ from test_incremental import COMPARED, table_checksums  # noqa: E402
 INCREMENTAL_MODELS = ("base_web__events", "base_email__events", "base_ecommerce__order_lines")
 
 
-class Timed:
-    """A stage's CPU seconds (children's user + sys, counted when waited for) and the load average meanwhile."""
-
-    def __init__(self, stage) -> None:
-        self.stage = stage
-
-    def __call__(self, name: str, argv: list[str], env: dict[str, str]) -> str:
-        loads: list[float] = []
-        stop = threading.Event()
-
-        def sample() -> None:
-            while not stop.is_set():
-                loads.append(os.getloadavg()[0])
-                stop.wait(5)
-
-        sampler = threading.Thread(target=sample, daemon=True)
-        before = resource.getrusage(resource.RUSAGE_CHILDREN)
-        sampler.start()
-        try:
-            result = self.stage(name, argv, env)
-        finally:
-            stop.set()
-            sampler.join()
-        after = resource.getrusage(resource.RUSAGE_CHILDREN)
-        cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-        return (
-            f"| {result.name} | {result.seconds:,.1f} s | {cpu:,.1f} s | {min(loads):.1f}-{max(loads):.1f} "
-            f"(mean {statistics.fmean(loads):.1f}) | {result.peak_rss_gb:,.2f} GB |"
-        )
+def timed(name: str, argv: list[str], env: dict[str, str]) -> str:
+    """Run one stage (`run_stage`) and return its report row: wall, CPU, load average meanwhile, peak memory."""
+    result = run_stage(name, argv, env=env)
+    return (
+        f"| {result.name} | {result.seconds:,.1f} s | {result.cpu_seconds:,.1f} s | {result.load} | "
+        f"{result.peak_rss_gb:,.2f} GB |"
+    )
 
 
 def kind_seconds(target_dir: Path) -> dict[str, float]:
     """dbt execution time of the last run per node kind (model, test, unit_test)."""
     kinds: dict[str, float] = {}
-    for result in json.loads((target_dir / "run_results.json").read_text())["results"]:
-        kind = result["unique_id"].split(".")[0]
-        kinds[kind] = kinds.get(kind, 0.0) + float(result["execution_time"])
+    for unique_id, seconds in node_seconds(target_dir).items():
+        kind = unique_id.split(".")[0]
+        kinds[kind] = kinds.get(kind, 0.0) + seconds
     return kinds
 
 
-def node_seconds(target_dir: Path) -> dict[str, float]:
+def named_node_seconds(target_dir: Path) -> dict[str, float]:
     """Every dbt node of the last run by name (a test by its name, not its hash), seconds."""
-    results = json.loads((target_dir / "run_results.json").read_text())["results"]
-    return {_node_name(r["unique_id"]): float(r["execution_time"]) for r in results}
+    return {_node_name(unique_id): seconds for unique_id, seconds in node_seconds(target_dir).items()}
 
 
 def _node_name(unique_id: str) -> str:
@@ -123,7 +96,6 @@ def main() -> None:
     settings = get_settings()
     holdout = str(BIN / "holdout")
     stages = []
-    timed = Timed(run_stage)
     if args.build_first:
         stages.append(timed("first build (holdout build)", [holdout, "build"], env))
     elif not args.skip_generate:
@@ -139,7 +111,7 @@ def main() -> None:
         timed("holdout simulate --days 1", [holdout, "simulate", "--days", "1", "--no-progress"], env)
     )
     stages.append(timed("daily build (holdout build)", [holdout, "build"], env))
-    daily_nodes = node_seconds(settings.dbt_target_dir)
+    daily_nodes = named_node_seconds(settings.dbt_target_dir)
     daily_kinds = kind_seconds(settings.dbt_target_dir)
     daily_sums = table_checksums(settings.warehouse_path)
     warehouse_gb = settings.warehouse_path.stat().st_size / 1024**3
@@ -162,7 +134,7 @@ def main() -> None:
     stages.append(
         timed("full refresh (holdout build --full-refresh)", [holdout, "build", "--full-refresh"], env)
     )
-    full_nodes = node_seconds(settings.dbt_target_dir)
+    full_nodes = named_node_seconds(settings.dbt_target_dir)
     full_sums = table_checksums(settings.warehouse_path)
     differing = sorted(t for t in daily_sums if daily_sums[t] != full_sums[t])
     publish_report(
