@@ -56,11 +56,10 @@ def demo(customers: int, seed: int, start: str, days: int, keep: bool) -> None:
 
     Starts from a clean HOLDOUT_HOME (raw data, warehouse, MLflow store, outbox, reports) unless --keep.
     """
-    from holdout.build import build, build_campaign_marts
-    from holdout.campaigns.close import close_due
+    from holdout.build import build
     from holdout.campaigns.launch import AudienceError, GateFailed, launch_campaign, launch_due
     from holdout.campaigns.spec import load_specs
-    from holdout.generate import generate_landing_zone, simulate
+    from holdout.generate import generate_landing_zone
     from holdout.warehouse import as_of_date
     from ml.score import score_all
     from ml.train import train_all
@@ -108,19 +107,13 @@ def demo(customers: int, seed: int, start: str, days: int, keep: bool) -> None:
     window = max(
         (s.response_window_days for s in load_specs(settings) if s.id != GATE_DEMO_CAMPAIGN), default=14
     )
-    started = _step(5, total, f"Simulate {window} days: customers buy, test groups respond")
-    simulate(settings, window, progress=True)
-    _done(started)
-
-    started = _step(6, total, "Rebuild the warehouse on the new days")
-    click.echo(str(build(settings, progress=False)))
-    _done(started)
-
-    started = _step(7, total, "Close the ended response windows: uplift in money, personas, reports")
-    closed = close_due(settings)
-    if closed:
-        build_campaign_marts(settings)
-    _done(started)
+    closed = _respond_and_close(
+        settings,
+        (5, total),
+        window,
+        f"Simulate {window} days: customers buy, test groups respond",
+        "Close the ended response windows: uplift in money, personas, reports",
+    )
 
     relaunch = [o.campaign_id for o in outcomes if o.status == "launched"]
     second_day = as_of_date(settings)
@@ -141,21 +134,13 @@ def demo(customers: int, seed: int, start: str, days: int, keep: bool) -> None:
     uplift = train_uplift(settings)
     _done(started)
 
-    started = _step(10, total, f"Simulate {window} more days")
-    simulate(settings, window, progress=True)
-    _done(started)
-
-    started = _step(11, total, "Rebuild the warehouse on the new days")
-    click.echo(str(build(settings, progress=False)))
-    _done(started)
-
-    started = _step(
-        12, total, "Close the second round: personas from the champion uplift models where promoted"
+    closed += _respond_and_close(
+        settings,
+        (10, total),
+        window,
+        f"Simulate {window} more days",
+        "Close the second round: personas from the champion uplift models where promoted",
     )
-    closed += close_due(settings)
-    if closed:
-        build_campaign_marts(settings)
-    _done(started)
 
     _step(13, total, "Summary")
     print_summary(settings, trained, closed, uplift)
@@ -179,6 +164,32 @@ def train_uplift(settings: Settings) -> list:
     for reason in refused:
         click.echo(f"      not trained: {reason}")
     return results
+
+
+def _respond_and_close(
+    settings: Settings, step: tuple[int, int], window: int, simulate_title: str, close_title: str
+) -> list:
+    """Three demo steps from `step` (number, total): simulate a response window, rebuild, close what ended (and
+    refresh the campaign marts when something closed). Returns the closed launches."""
+    from holdout.build import build, build_campaign_marts
+    from holdout.campaigns.close import close_due
+    from holdout.generate import simulate
+
+    number, total = step
+    started = _step(number, total, simulate_title)
+    simulate(settings, window, progress=True)
+    _done(started)
+
+    started = _step(number + 1, total, "Rebuild the warehouse on the new days")
+    click.echo(str(build(settings, progress=False)))
+    _done(started)
+
+    started = _step(number + 2, total, close_title)
+    closed = close_due(settings)
+    if closed:
+        build_campaign_marts(settings)
+    _done(started)
+    return closed
 
 
 def print_split(settings: Settings) -> None:

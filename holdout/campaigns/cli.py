@@ -241,14 +241,19 @@ def report(campaign_id: str) -> None:
     click.echo(campaign_report(get_settings(), campaign_id))
 
 
-@campaign.command("measure-experiment")
-@click.option(
+# the input of every command that reads a randomized e-mail experiment (here and `holdout policy
+# evaluate-experiment`); holdout.measure.experiment owns the format
+experiment_csv_option = click.option(
     "--csv",
     "csv_path",
     required=True,
     type=click.Path(exists=True, dir_okay=False),
-    help="A randomized e-mail experiment in the Hillstrom format.",
+    help="A randomized three-arm e-mail experiment in the Hillstrom format.",
 )
+
+
+@campaign.command("measure-experiment")
+@experiment_csv_option
 @click.option(
     "--out",
     "out_dir",

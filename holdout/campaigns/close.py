@@ -201,6 +201,38 @@ def _champion_scores(
     return scores, ""
 
 
+def _champion_personas(
+    con: duckdb.DuckDBPyConnection,
+    champion: Any,
+    launch_date: date,
+    frame: pd.DataFrame,
+    features: list[str],
+    cost: float,
+) -> tuple[Any, str]:
+    """Personas from the champion's scores of this launch's customers (`personas_from_scores`), or (None, why
+    not): a champion that cannot score the launch must not stop the close, the search runs instead."""
+    from holdout.measure.personas import personas_from_scores
+
+    label = f"uplift model {champion.name} v{champion.version}"
+    try:
+        scores, why_not = _champion_scores(con, champion, launch_date, frame["customer_id"])
+        if scores is None:
+            return None, why_not
+        found = personas_from_scores(
+            frame,
+            treatment_col="group",
+            outcome_col="revenue",
+            feature_cols=features,
+            scores=scores,
+            model_label=f"{label} (trained on {', '.join(champion.launches)})",
+            cost_per_contact=cost,
+        )
+    except Exception as exc:  # a broken or outdated champion (e.g. a renamed feature column)
+        log.warning("%s could not score the launch: %s", label, exc)
+        return None, f"{label} could not score this launch ({type(exc).__name__}: {exc})"
+    return found, ""
+
+
 def measure_launch(
     settings: Settings,
     con: duckdb.DuckDBPyConnection,
@@ -209,7 +241,7 @@ def measure_launch(
 ) -> Measurement:
     """Measure one launch from a read-only connection and render its HTML report; the ledger is not touched.
     ``champions`` (``champion_models``) lets the personas come from the campaign's champion uplift model."""
-    from holdout.measure.personas import discover_personas, personas_from_scores
+    from holdout.measure.personas import discover_personas
     from holdout.measure.uplift import measure_conversion, measure_uplift
 
     launch_id, campaign_id, launch_date, window_end, channel, funnel_json = row
@@ -238,26 +270,11 @@ def measure_launch(
     features = [c for c in PROFILE_COLUMNS if c in frame.columns and frame[c].notna().any()]
     personas, persona_method, qini = [], "no personas: no profile columns or an empty arm", None
     if features and len(control) and len(test):
+        # Group sizes come from power (personas module doc), not a fixed floor.
         champion, why_not = _usable_champion((champions or {}).get(campaign_id), launch_id)
         found = None
-        # Group sizes come from power (personas module doc), not a fixed floor.
         if champion is not None:
-            label = f"uplift model {champion.name} v{champion.version}"
-            try:
-                scores, why_not = _champion_scores(con, champion, launch_date, frame["customer_id"])
-                if scores is not None:
-                    found = personas_from_scores(
-                        frame,
-                        treatment_col="group",
-                        outcome_col="revenue",
-                        feature_cols=features,
-                        scores=scores,
-                        model_label=f"{label} (trained on {', '.join(champion.launches)})",
-                        cost_per_contact=cost,
-                    )
-            except Exception as exc:  # a champion that cannot score this launch must not stop the close
-                log.warning("%s: %s could not score the launch: %s", launch_id, label, exc)
-                found, why_not = None, f"{label} could not score this launch ({type(exc).__name__}: {exc})"
+            found, why_not = _champion_personas(con, champion, launch_date, frame, features, cost)
         if found is not None:
             persona_method = found.method
         else:

@@ -7,6 +7,7 @@ from datetime import datetime
 
 import click
 
+from holdout.campaigns.cli import experiment_csv_option
 from holdout.config import get_settings
 from holdout.policy.decide import DEFAULT_EXPLORE_SHARE
 
@@ -82,13 +83,7 @@ def evaluate_cmd(
 
 
 @policy.command("evaluate-experiment")
-@click.option(
-    "--csv",
-    "csv_path",
-    required=True,
-    type=click.Path(exists=True, dir_okay=False),
-    help="A three-arm randomized e-mail experiment in the Hillstrom format.",
-)
+@experiment_csv_option
 @click.option(
     "--cost",
     type=click.FloatRange(min=0),
