@@ -94,10 +94,13 @@ def build(
     The point-in-time ML feature models (`tag:ml`) are left out by default: training builds them for the cutoffs
     it needs (`ml.features.ensure_features`), and a daily profile build should not pay for them. The event base
     models load only the part files they have not loaded yet; `full_refresh` rebuilds them from every part file
-    (a backfill: docs/ARCHITECTURE.md "Incremental daily builds")."""
+    (a backfill: docs/ARCHITECTURE.md "Incremental daily builds"), as does the first build after `holdout generate`
+    replaced the landing zone (`Settings.landing_zone_replaced_marker`)."""
     settings = settings or get_settings()
     started = time.perf_counter()
     with _build_lock(settings):
+        replaced = settings.landing_zone_replaced_marker
+        full_refresh = full_refresh or replaced.exists()  # a regenerated landing zone is loaded whole
         variables = prepare_build(settings)
         staged = staging_warehouse_path(settings)
         with _ledgers_frozen(settings):
@@ -128,6 +131,8 @@ def build(
                 failure = DbtRunError("build", [], problems) if problems else None
                 if failure is None:
                     _switch_in(staged, settings.warehouse_path)
+                    if select is None:  # a selection reloaded only its own models
+                        replaced.unlink(missing_ok=True)
         if failure is not None:
             _discard(staged)
             cause = "; ".join(failure.messages) or "see logs/dbt/dbt.log"

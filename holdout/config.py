@@ -30,6 +30,12 @@ class Settings:
         return self.home / "warehouse.duckdb"
 
     @property
+    def landing_zone_replaced_marker(self) -> Path:
+        """Present when `holdout generate` replaced the landing zone under an existing warehouse: the next build
+        reloads every part file (a full refresh) instead of refusing the regenerated files as rewritten."""
+        return self.home / "landing_zone_replaced"
+
+    @property
     def mlflow_dir(self) -> Path:
         return self.home / "mlflow"
 

@@ -168,3 +168,21 @@ def test_daily_build_equals_full_refresh(fresh_home: Settings) -> None:
     assert full.full_refresh
     full_sums = table_checksums(settings.warehouse_path)
     assert [t for t in COMPARED if full_sums[t] != daily_sums[t]] == []
+
+
+@pytest.mark.integration
+def test_the_build_after_a_new_landing_zone_reloads_it_whole(fresh_home: Settings) -> None:
+    """`holdout generate` over a built home replaces every part file (same names, other contents): the next build
+    reloads them all, as a full refresh, instead of refusing them as rewritten; later builds are daily again."""
+    from datetime import date
+
+    from holdout.generate import generate_landing_zone
+
+    generate_landing_zone(
+        fresh_home, customers=300, seed=3, start=date(2024, 11, 1), days=730, progress=False
+    )
+    assert fresh_home.landing_zone_replaced_marker.exists()
+    result = build(fresh_home, progress=False, echo=lambda _m: None)
+    assert result.full_refresh and not fresh_home.landing_zone_replaced_marker.exists()
+    customers = _rows(fresh_home, "select count(*) from marts.dim_customers")[0][0]
+    assert 250 <= customers <= 300  # the new world's customers only

@@ -80,6 +80,8 @@ def generate_landing_zone(
         if folder.exists():
             shutil.rmtree(folder)
         folder.mkdir(parents=True)
+    if settings.warehouse_path.exists():  # its incremental tables hold the old world's part files
+        settings.landing_zone_replaced_marker.touch()
     (gt / "pending").mkdir()
     cat = build_catalog(seed, start)
     write_part(raw, "ecommerce/products", part_name("g", start, as_of, 0), cat.table(cat.launch_day < days))
