@@ -288,6 +288,28 @@ def test_launch_day_uses_champion_values_minus_cost(fresh_home, tmp_path, monkey
     assert built == [day]  # features at cutoff = launch date, as the models were trained
 
 
+@pytest.mark.integration
+def test_launch_day_features_on_the_as_of_date_are_the_customers_own(fresh_home):
+    """A launch on the warehouse's as-of date (the usual day) reads each customer's features at that cutoff, which
+    the feature build holds as the scoring cutoff: not an empty row that would give every customer the same value."""
+    from holdout.policy import launch_day
+    from holdout.warehouse import as_of_date, connect
+
+    day = as_of_date(fresh_home)
+    launch_day._ensure_features(fresh_home, day)
+    with connect(read_only=True, settings=fresh_home) as con:
+        ids = [
+            r[0]
+            for r in con.execute(
+                "select customer_id from marts.dim_customers order by 1 limit 500"
+            ).fetchall()
+        ]
+        frame = launch_day._features(con, ids, ["orders_365d", "no_such_feature"], day)
+    assert list(frame.index) == ids
+    assert frame["orders_365d"].notna().all() and frame["orders_365d"].nunique() > 1
+    assert frame["no_such_feature"].isna().all()
+
+
 def test_ledger_append_is_idempotent_per_key(fresh_home):
     d = decide(
         ["C0000001", "C0000002"],

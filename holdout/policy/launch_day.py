@@ -73,8 +73,11 @@ def _ensure_features(settings: Settings, launch_date: date) -> None:
 def _features(
     con: duckdb.DuckDBPyConnection, customer_ids: list[str], columns: list[str], on: date
 ) -> pd.DataFrame:
-    """Point-in-time features at cutoff = launch date (the cutoff the uplift models were trained at)."""
+    """Point-in-time features at cutoff = launch date (the cutoff the uplift models were trained at), read as the
+    close reads them (`ml.uplift.launch_features`, which also holds the as-of date's scoring cutoff); a feature
+    the warehouse no longer has is missing (NaN) for every customer."""
     from ml.features import SCHEMA
+    from ml.uplift import launch_features
 
     known = {
         r[0]
@@ -83,17 +86,7 @@ def _features(
             [SCHEMA],
         ).fetchall()
     }
-    cols = [c for c in columns if c in known]  # only known names reach the SQL text
-    con.register("_policy_ids", pd.DataFrame({"customer_id": customer_ids}))
-    try:
-        select = "".join(f', f."{c}"' for c in cols)
-        frame = con.execute(
-            f"""select i.customer_id{select} from _policy_ids as i
-                left join {SCHEMA}.ml_training_features as f on f.customer_id = i.customer_id and f.cutoff_date = ?""",
-            [on],
-        ).df()
-    finally:
-        con.unregister("_policy_ids")
+    frame = launch_features(con, pd.Series(customer_ids), on, [c for c in columns if c in known])
     for c in columns:
         if c not in frame.columns:
             frame[c] = np.nan
