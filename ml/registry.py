@@ -181,10 +181,6 @@ def rollback(name: str, settings: Settings) -> str:
     return previous
 
 
-def champion_uri(name: str) -> str:
-    return f"models:/{name}@{CHAMPION}"
-
-
 def load_champion(name: str, settings: Settings):
     """(version, LightGBM booster) of the model's champion; MissingChampionError names the model."""
     import mlflow.lightgbm
@@ -196,7 +192,8 @@ def load_champion(name: str, settings: Settings):
             f"model '{name}' has no champion version in {settings.mlflow_tracking_uri}: "
             f"run `holdout train --model {name}` (a version becomes champion when it beats the baseline)"
         )
-    return version, mlflow.lightgbm.load_model(champion_uri(name))
+    # by the version the alias pointed at, so a promotion meanwhile cannot pair this version with another's model
+    return version, mlflow.lightgbm.load_model(f"models:/{name}/{version.version}")
 
 
 def list_models(settings: Settings) -> list[dict]:

@@ -154,13 +154,13 @@ def _latest_personas(settings: Settings, campaign_id: str) -> tuple[dict, list[d
         ).df()
         winner = con.execute(
             "select max(winner) from ops.campaign_variant_results where launch_id = ?", [launch[0]]
-        ).fetchone()
+        ).fetchone()[0]
     info = {
         "launch_id": launch[0],
         "launch_date": launch[1],
         "window_end": launch[2],
         "closed_at": launch[3],
-        "winner": winner[0] if winner else None,
+        "winner": winner,
     }
     return info, rows.to_dict("records")
 
