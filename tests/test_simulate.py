@@ -25,7 +25,8 @@ def world(tmp_path_factory):
     campaigns.mkdir()
     (campaigns / "bargain_discount.yml").write_text(
         "id: bargain_discount\nname: Discount\nchannel: email\noffer: {kind: discount, code: SAVE20, discount: 0.2}\n"
-        "response_window_days: 14\n"
+        "response_window_days: 14\naudience: {any_of: [lifecycle__at_risk]}\ncontrol_share: 0.5\n"
+        "start_date: 2026-11-01\n"
     )
     mp = pytest.MonkeyPatch()
     mp.setenv("HOLDOUT_CAMPAIGNS_DIR", str(campaigns))

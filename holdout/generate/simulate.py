@@ -15,7 +15,6 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
-import yaml
 from tqdm import tqdm
 
 from holdout.config import Settings
@@ -228,25 +227,21 @@ class _Offer:
     variant_discounts: dict[str, float] = field(default_factory=dict)  # A/B/n: variant id -> its discount
 
 
-def _read_specs(campaigns_dir: Path) -> dict[str, _Offer]:
-    specs: dict[str, _Offer] = {}
-    if not campaigns_dir.exists():
-        return specs
-    for path in sorted(campaigns_dir.glob("*.yml")):
-        body = yaml.safe_load(path.read_text()) or {}
-        if isinstance(body, dict) and "id" in body:
-            offer = body.get("offer") or {}
-            specs[str(body["id"])] = _Offer(
-                channel=str(body.get("channel", "email")),
-                kind=str(offer.get("kind", "content")),
-                discount=float(offer.get("discount") or 0.0),
-                variant_discounts={
-                    str(v["id"]): float((v.get("offer") or {}).get("discount") or 0.0)
-                    for v in body.get("variants") or []
-                    if isinstance(v, dict) and "id" in v
-                },
-            )
-    return specs
+def _read_specs(settings: Settings) -> dict[str, _Offer]:
+    """Each valid campaign spec's channel and offer, read by the one typed spec reader (invalid files are skipped:
+    a launch ledgered from them falls back to the defaults above)."""
+    from holdout.campaigns.spec import load_all
+
+    specs, _problems = load_all(settings)
+    return {
+        spec.id: _Offer(
+            channel=spec.channel,
+            kind=spec.offer.kind if spec.offer else "content",
+            discount=(spec.offer.discount or 0.0) if spec.offer else 0.0,
+            variant_discounts={v.id: v.offer.discount or 0.0 for v in spec.variants},
+        )
+        for spec in specs
+    }
 
 
 def _campaigns(settings: Settings, p: dict, cat, start: date, d0: int, d1: int):
@@ -276,7 +271,7 @@ def _campaigns(settings: Settings, p: dict, cat, start: date, d0: int, d1: int):
     extra = activity.Extra()
     if a.empty:
         return old_treat, pd.DataFrame(columns=EFFECT_COLUMNS), extra, []
-    specs = _read_specs(settings.campaigns_dir)
+    specs = _read_specs(settings)
     a["start_day"] = (pd.to_datetime(a["assigned_at"]).dt.normalize() - pd.Timestamp(start)).dt.days
     a["end_day"] = (pd.to_datetime(a["window_end"]) - pd.Timestamp(start)).dt.days
     a = a[~a["launch_id"].isin(done) & (a["start_day"] < d1) & (a["end_day"] > d0)]
