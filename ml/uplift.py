@@ -14,10 +14,17 @@ retrain after another launch closes keeps the earlier held-out customers held ou
 `challenger`; `champion` moves when the new version's held-out Qini (on `promotion_outcome`) exceeds the
 current champion's on the same held-out customers by more than `promotion.margin`; a first version becomes
 champion only when its Qini exceeds `promotion.min_qini` (0: it beats random targeting).
+
+Every version records the `fit_uplift` options it was fit with (`fit_options`, model-version tag and run
+params). Qini compares the order of customers only, so it cannot tell apart versions whose options change the
+values but keep the order (`VALUE_ONLY_OPTIONS`: `shrink`). A champion fit with another setting of those than
+ml/uplift.yml now asks for is judged like a first version: the challenger replaces it when it beats random
+targeting (a version without the tag was fit before `shrink` existed, i.e. with `shrink: false`).
 """
 
 from __future__ import annotations
 
+import json
 import sys
 import tempfile
 import time
@@ -40,6 +47,9 @@ from ml.config import UpliftConfig, load_specs, load_uplift_config
 from ml.features import SCHEMA, TrainingDataError, built_cutoffs, plans, run_feature_models
 
 PREFIX = "uplift-"
+FIT_OPTIONS_TAG = "fit_options"  # model-version tag: JSON of the fit_uplift options the version was fit with
+# fit options that change the predicted values but never the customers' order, so no Qini can judge them
+VALUE_ONLY_OPTIONS = {"shrink": False}  # with the setting of a version fit before the option existed
 # every cutoff's features, training and scoring alike (ml_training_features and ml_scoring_features select from it)
 FEATURES_AT_CUTOFFS = "ml_features_at_cutoffs"
 
@@ -219,6 +229,9 @@ class UpliftPredictor:
     version: str
     model: UpliftModel
     launches: tuple[str, ...] = ()  # the closed launches it was trained on (model-version tag `launches`)
+    fit_options: dict[str, Any] = field(
+        default_factory=dict
+    )  # model-version tag `fit_options` ({} before it)
 
     @property
     def name(self) -> str:
@@ -248,8 +261,10 @@ def load_champion(settings: Settings, campaign_id: str) -> UpliftPredictor | Non
     if version is None:
         return None
     model = mlflow.pyfunc.load_model(f"models:/{name}/{version.version}").unwrap_python_model()
-    launches = tuple(x for x in (version.tags or {}).get("launches", "").split(",") if x)
-    return UpliftPredictor(campaign_id, str(version.version), model, launches)
+    tags = version.tags or {}
+    launches = tuple(x for x in tags.get("launches", "").split(",") if x)
+    options = json.loads(tags.get(FIT_OPTIONS_TAG, "{}"))
+    return UpliftPredictor(campaign_id, str(version.version), model, launches, options)
 
 
 # --- training --------------------------------------------------------------------------------------------------
@@ -288,24 +303,66 @@ def _check(campaign_id: str, frame: pd.DataFrame, held: np.ndarray, config: Upli
             )
 
 
+def fit_options(config: UpliftConfig) -> dict[str, Any]:
+    """The `fit_uplift` options ml/uplift.yml sets (besides the seed): what every registered version is fit
+    with and records, and what `holdout policy evaluate` fits its models with."""
+    return {
+        "n_folds": config.n_folds,
+        "nuisance_params": dict(config.nuisance_params),
+        "final_params": dict(config.final_params),
+        "shrink": config.shrink,
+    }
+
+
+def changed_value_options(recorded: dict[str, Any], config: UpliftConfig) -> str:
+    """How a version's recorded fit options differ from the config in the options no Qini can judge
+    (`VALUE_ONLY_OPTIONS`), e.g. "shrink false -> true"; "" when they agree."""
+    wanted = fit_options(config)
+    return ", ".join(
+        f"{key} {json.dumps(recorded.get(key, default))} -> {json.dumps(wanted[key])}"
+        for key, default in VALUE_ONLY_OPTIONS.items()
+        if recorded.get(key, default) != wanted[key]
+    )
+
+
 def _champion_qini(
-    settings: Settings, campaign_id: str, heldout: pd.DataFrame, outcome: str
-) -> tuple[str | None, float | None, str]:
+    settings: Settings, campaign_id: str, heldout: pd.DataFrame, config: UpliftConfig
+) -> tuple[tuple[str | None, float | None, str], str]:
+    """((champion version, its held-out Qini, note), how its value-only fit options differ from the config)."""
+    outcome = config.promotion_outcome
     champion = load_champion(settings, campaign_id)
     if champion is None:
-        return None, None, "no champion"
+        return (None, None, "no champion"), ""
+    changed = changed_value_options(champion.fit_options, config)
     missing = [c for c in champion.features if c not in heldout.columns]
     if missing or outcome not in champion.outcomes:
-        return champion.version, None, f"champion v{champion.version} cannot score these customers"
+        return (champion.version, None, f"champion v{champion.version} cannot score these customers"), changed
     pred = champion.predict(heldout, outcome)
     value = uplift_metrics(heldout[outcome], pred, heldout["treated"])["qini"]
-    return champion.version, value, ""
+    return (champion.version, value, ""), changed
 
 
-def decide(config: UpliftConfig, value: float, champion: tuple[str | None, float | None, str]):
-    """(promote?, decision text, compared-to name, compared-to value) for a new version's held-out Qini."""
+def decide(
+    config: UpliftConfig,
+    value: float,
+    champion: tuple[str | None, float | None, str],
+    changed: str = "",
+):
+    """(promote?, decision text, compared-to name, compared-to value) for a new version's held-out Qini.
+
+    `changed` says how the champion's value-only fit options differ from the config (`changed_value_options`):
+    Qini cannot compare such versions, so the challenger is judged as a first version (beat random targeting)."""
     version, champ_value, note = champion
     rule = config.promotion
+    if version is not None and changed:
+        beats = bool(value > rule.min_qini)
+        why = f"champion v{version} was fit with other values ({changed})"
+        text = (
+            f"promoted: {why}; Qini {value:.4f} > {rule.min_qini} (beats random targeting)"
+            if beats
+            else f"kept as challenger: {why}, but Qini {value:.4f} <= {rule.min_qini} (no better than random)"
+        )
+        return beats, text, "random", rule.min_qini
     if version is None:
         beats = bool(value > rule.min_qini)
         text = (
@@ -335,10 +392,7 @@ def fit_campaign(train: pd.DataFrame, config: UpliftConfig) -> UpliftModel:
             train[outcome].to_numpy(dtype="float64"),
             seed=config.seed,
             propensity=train["propensity"].to_numpy(),
-            n_folds=config.n_folds,
-            nuisance_params=config.nuisance_params,
-            final_params=config.final_params,
-            shrink=config.shrink,
+            **fit_options(config),
         )
         for outcome in config.outcomes
     }
@@ -384,6 +438,7 @@ def train_campaign(
                 "promotion_margin": config.promotion.margin,
                 "promotion_min_qini": config.promotion.min_qini,
                 "n_features": len(config.feature_columns),
+                "shrink": config.shrink,
                 "launches": ",".join(launches),
                 "as_of_date": str(as_of_date(settings)),
             }
@@ -424,8 +479,8 @@ def train_campaign(
         version = str(info.registered_model_version)
 
         qini = metrics[f"{config.promotion_outcome}_qini"]
-        champion = _champion_qini(settings, campaign_id, heldout, config.promotion_outcome)
-        promote, decision, compared_to, compared_value = decide(config, qini, champion)
+        champion, changed = _champion_qini(settings, campaign_id, heldout, config)
+        promote, decision, compared_to, compared_value = decide(config, qini, champion, changed)
         tags = {
             "run_id": run.info.run_id,
             "decision": decision,
@@ -435,6 +490,7 @@ def train_campaign(
             "compared_to": compared_to,
             "compared_value": f"{compared_value:.6f}",
             "launches": ",".join(launches),
+            FIT_OPTIONS_TAG: json.dumps(fit_options(config), sort_keys=True),
         }
         for key, value in tags.items():
             mlflow_client.set_model_version_tag(name, version, key, value)

@@ -361,10 +361,18 @@ def test_decision_counts_for_the_launch_ui(fresh_home, caplog):
 
 # ------------------------------------------------------------------------------------------- evaluation
 def test_evaluation_runs_the_four_policies_on_a_small_world(fresh_home, monkeypatch):
+    import ml.config
+    import ml.uplift  # noqa: F401  (imported before the patch below, so its own reference stays the real one)
     from holdout.policy import evaluate as ev
     from holdout.warehouse import as_of_date
 
-    monkeypatch.setattr(ev, "min_group", lambda: 20)  # a tiny world: let the learned policy fit models
+    # a tiny world: let the learned policy fit models
+    uplift = ml.config.load_uplift_config(overrides={"min_control_customers": 20})
+
+    def no_reread(*_a, **_k):
+        raise AssertionError("ml/uplift.yml is read once per evaluation, not per fit")
+
+    monkeypatch.setattr(ml.config, "load_uplift_config", no_reread)
     specs = ev._specs(fresh_home)
     days, size = ev.run_world(
         fresh_home,
@@ -374,6 +382,7 @@ def test_evaluation_runs_the_four_policies_on_a_small_world(fresh_home, monkeypa
         cycle_days=30,
         explore_share=0.1,
         first_day=as_of_date(fresh_home),
+        uplift=uplift,
     )
     assert size == 5_000 and len(days) == 3 * len(ev.POLICIES)
     again, _ = ev.run_world(
@@ -384,6 +393,7 @@ def test_evaluation_runs_the_four_policies_on_a_small_world(fresh_home, monkeypa
         cycle_days=30,
         explore_share=0.1,
         first_day=as_of_date(fresh_home),
+        uplift=uplift,
     )
     # deterministic (compared as JSON: a Spearman of constant predictions is NaN, which equals nothing)
     assert json.dumps([d.__dict__ for d in again]) == json.dumps([d.__dict__ for d in days])
@@ -523,17 +533,44 @@ def test_policy_values_are_shrunk_toward_the_campaign_average_in_the_same_order(
     from scipy.stats import spearmanr
 
     from holdout.measure.learners import fit_uplift
-    from holdout.policy.evaluate import History, shrink_values
+    from holdout.policy.evaluate import History
+    from ml.config import load_uplift_config
 
     rng = np.random.default_rng(3)
     n = 3_000
     x = pd.DataFrame(rng.normal(size=(n, 4)), columns=list("abcd"))
     t = rng.random(n) < 0.8
     y = (rng.random(n) < 0.1) * rng.exponential(60.0, n) + 2.0 * t  # the same +2 for every customer
-    history = History()
+    config = load_uplift_config()
+    history = History(config)
     history.add(0, x, t, y)
     values = history.fit(0, SimpleNamespace(control_share=0.2), seed=0).predict(x)
     raw = fit_uplift(x, t, y, seed=0, propensity=0.8).predict(x)
     assert spearmanr(values, raw).statistic > 0.9999
     assert values.std() < 0.5 * raw.std()
-    assert shrink_values()
+    assert config.shrink
+
+
+def test_a_champion_fit_with_other_values_is_replaced_although_qini_cannot_tell_them_apart():
+    """Shrinking keeps the order, so a shrunk challenger ties an unshrunk champion on Qini: the recorded fit
+    options decide (ml.uplift `changed_value_options`); a version without the record was fit unshrunk."""
+    from ml.config import load_uplift_config
+    from ml.uplift import changed_value_options, decide, fit_options
+
+    shrunk = load_uplift_config(overrides={"shrink": True})
+    plain = load_uplift_config(overrides={"shrink": False})
+    assert changed_value_options({}, shrunk) == "shrink false -> true"  # a version from before the tag
+    assert changed_value_options({}, plain) == ""
+    assert changed_value_options(fit_options(shrunk), shrunk) == ""
+    assert changed_value_options(fit_options(plain), shrunk) == "shrink false -> true"
+    # other options change the order too: Qini judges those, they never force a replacement
+    assert changed_value_options({**fit_options(shrunk), "n_folds": 5}, shrunk) == ""
+
+    tie = ("1", 0.05, "")
+    assert not decide(shrunk, 0.05, tie)[0]  # the same options: a tie keeps the champion
+    promote, text, compared_to, _ = decide(shrunk, 0.05, tie, changed_value_options({}, shrunk))
+    assert promote and "champion v1 was fit with other values (shrink false -> true)" in text
+    assert compared_to == "random"
+    # ... but only a challenger that beats random targeting replaces it
+    assert not decide(shrunk, -0.01, tie, "shrink false -> true")[0]
+    assert decide(shrunk, 0.05, ("1", None, "cannot score"), "shrink false -> true")[0]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -316,6 +318,8 @@ def test_train_register_promote_and_load_the_champion(closed_world, tmp_path) ->
     # same data, same seed: same held-out score, so a tie never moves the champion
     assert second.metrics["revenue_qini"] == pytest.approx(first.metrics["revenue_qini"])
     assert not second.promoted
+    options = json.loads(client.get_model_version(name, "2").tags["fit_options"])
+    assert options["shrink"] is config.shrink and mlflow.get_run(second.run_id).data.params["shrink"]
     if first.promoted:
         assert "does not beat champion v1" in second.decision
 
@@ -330,6 +334,23 @@ def test_train_register_promote_and_load_the_champion(closed_world, tmp_path) ->
         assert champion.predict(frame, "revenue").shape == (len(frame),)
     else:
         assert load_champion(settings, campaign) is None
+
+    # A config that changes only the values (shrink keeps the order) ties on Qini, yet replaces the champion.
+    # v2 is made champion by hand and the bar is lowered, so this holds whatever the tiny world's Qini is.
+    registry.set_champion(name, "2", settings, reason="test")
+    flipped = load_uplift_config(
+        overrides={**SMALL, "shrink": not config.shrink, "promotion": {"min_qini": -1.0}}
+    )
+    third = train_campaign(settings, campaign, config=flipped, progress=False)
+    assert third.metrics["revenue_qini"] == pytest.approx(second.metrics["revenue_qini"])
+    assert third.promoted, third.decision
+    assert f"champion v2 was fit with other values (shrink {str(config.shrink).lower()}" in third.decision
+    assert json.loads(client.get_model_version(name, "3").tags["fit_options"])["shrink"] is (
+        not config.shrink
+    )
+    # the same options again: back to the Qini comparison, a tie keeps the champion
+    fourth = train_campaign(settings, campaign, config=flipped, progress=False)
+    assert not fourth.promoted and "does not beat champion v3" in fourth.decision
 
 
 def _multiplicative_world(n: int, seed: int, control_share: float):

@@ -11,7 +11,8 @@ The only part of the policy that reads `ground_truth/`. For each seed it generat
   eligible for (today's same-day rule);
 - random: uniformly among the campaigns the customer is eligible for;
 - learned: `holdout.policy.decide` with exploration, every campaign `auto`; its uplift models (the DR-learner
-  of `holdout.measure.learners.fit_uplift`, with `ml/uplift.yml`'s `shrink` as the registered models have it)
+  of `holdout.measure.learners.fit_uplift`, with `ml/uplift.yml`'s fit options as the registered models have
+  them, the file read once per evaluation)
   are refit before each day on the test and control customers of this policy's own earlier days (cold start:
   no model before a campaign has data, exploration only);
 - oracle: the campaign with the highest true uplift minus contact cost, none when all are below zero.
@@ -39,6 +40,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -48,6 +50,9 @@ from holdout.campaigns.audience import eligible_audience
 from holdout.campaigns.spec import CampaignSpec, Offer, load_specs
 from holdout.config import Settings
 from holdout.policy.decide import DEFAULT_EXPLORE_SHARE, decide, policy_uniforms
+
+if TYPE_CHECKING:
+    from ml.config import UpliftConfig
 
 POLICIES = ("manual", "random", "learned", "oracle")
 RANDOM_SALT = "holdout-policy-random-baseline-v1"
@@ -288,25 +293,12 @@ def oracle_choice(day: Day, specs: list[CampaignSpec]) -> np.ndarray:
     return np.where(value[np.arange(len(value)), best] >= 0, best, -1)
 
 
-def min_group() -> int:
-    """Control customers a campaign needs before it gets a model: ml/uplift.yml's rule, as in the pipeline."""
-    from ml.config import load_uplift_config
-
-    return load_uplift_config().min_control_customers
-
-
-def shrink_values() -> bool:
-    """Whether the uplift models pull their predictions toward the campaign's average effect: ml/uplift.yml's
-    `shrink`, as the registered models the launch path decides with."""
-    from ml.config import load_uplift_config
-
-    return load_uplift_config().shrink
-
-
 @dataclass
 class History:
-    """What the learned policy has seen: per campaign, the features, group and observed revenue of its customers."""
+    """What the learned policy has seen: per campaign, the features, group and observed revenue of its customers.
+    Its models are fit as ml/uplift.yml (`uplift`, read once per evaluation) fits the registered ones."""
 
+    uplift: UpliftConfig
     rows: dict[int, list[pd.DataFrame]] = field(default_factory=dict)
 
     def add(self, j: int, features: pd.DataFrame, treated: np.ndarray, y: np.ndarray) -> None:
@@ -314,15 +306,18 @@ class History:
 
     def fit(self, j: int, spec: CampaignSpec, seed: int):
         from holdout.measure.learners import fit_uplift
+        from ml.uplift import fit_options
 
         if j not in self.rows:
             return None
         data = pd.concat(self.rows[j], ignore_index=True)
         t = data.pop("_treated").to_numpy(bool)
         y = data.pop("_y").to_numpy(float)
-        if min(int(t.sum()), int((~t).sum())) < min_group():
+        if min(int(t.sum()), int((~t).sum())) < self.uplift.min_control_customers:
             return None  # cold start: too little data for a model, as ml.uplift refuses one
-        return fit_uplift(data, t, y, seed=seed, propensity=1.0 - spec.control_share, shrink=shrink_values())
+        return fit_uplift(
+            data, t, y, seed=seed, propensity=1.0 - spec.control_share, **fit_options(self.uplift)
+        )
 
 
 def learned_choice(
@@ -364,10 +359,12 @@ def run_world(
     cycle_days: int,
     explore_share: float,
     first_day: date,
+    uplift: UpliftConfig,
 ) -> tuple[list[PolicyDay], int]:
-    """The four policies over `cycles` launch days of one world; returns their days and the world's size."""
+    """The four policies over `cycles` launch days of one world; returns their days and the world's size.
+    `uplift` (ml/uplift.yml) sets how the learned policy's models are fit and when a campaign gets one."""
     truth = Truth(settings)
-    history = History()
+    history = History(uplift)
     out: list[PolicyDay] = []
     for cycle in range(cycles):
         day = launch_day(settings, truth, specs, first_day + timedelta(days=cycle * cycle_days))
@@ -538,13 +535,16 @@ def evaluate(
         raise ValueError(f"cycle_days must be at least the longest response window ({longest} days)")
     t0 = time.perf_counter()
     specs = _specs(settings)
+    from ml.config import load_uplift_config
+
+    uplift = load_uplift_config()  # read once: every world's learned policy fits as the registered models do
     all_days: list[PolicyDay] = []
     sizes: dict[int, int] = {}
     for seed in seeds:
         t = time.perf_counter()
         world = make_world(settings.home / "policy_eval" / f"seed-{seed}", customers, seed, start, days)
         first = start + timedelta(days=days)
-        got, sizes[seed] = run_world(world, specs, seed, cycles, cycle_days, explore_share, first)
+        got, sizes[seed] = run_world(world, specs, seed, cycles, cycle_days, explore_share, first, uplift)
         all_days += got
         if progress:
             print(f"seed {seed}: {time.perf_counter() - t:.0f} s", flush=True)
@@ -555,8 +555,8 @@ def evaluate(
         "cycle_days": cycle_days,
         "explore_share": explore_share,
         "campaigns": [s.id for s in specs],
-        "min_control_customers": min_group(),
-        "shrink": shrink_values(),
+        "min_control_customers": uplift.min_control_customers,
+        "shrink": uplift.shrink,
     }
     summary = {"params": params, **summarize(all_days, sizes), "seconds": round(time.perf_counter() - t0, 1)}
     summary["days"] = [d.__dict__ for d in all_days]
