@@ -6,12 +6,16 @@ Inputs are matrices over (customer, auto campaign): eligibility and the predicte
 others get the campaign with the highest expected value among those with an uplift model, or none when every
 value is below zero.
 
-Cold start: a campaign without a registered uplift model has no predicted value (NaN). It is never chosen by
-the argmax, only by exploration, until a model is registered. A customer none of whose eligible campaigns has
-a model cannot be exploited, so is explored (random among the eligible, `exploration` true): on the first days
-every campaign gets randomized traffic, and its test and control groups (kept by every campaign) are what its
-first model learns from. The exploration share therefore applies to customers with at least one modelled
-candidate; the others are all exploration.
+Cold start: a campaign without a registered uplift model has no predicted value (NaN), so the argmax never
+picks it; it gets exploration traffic until a model is registered, and that traffic is directed: a customer
+eligible for at least one cold-start campaign is explored among those (uniformly), so each new campaign reaches
+the control customers its first model needs within a launch or two instead of waiting for the 10 % share (a
+lone cold-start campaign gets its whole eligible audience, as before the policy existed). A campaign with a
+registered model that is not champion (no better than random targeting) is not in cold start: it has no value
+either and gets the ordinary exploration share only. A customer none of whose eligible campaigns has a value
+cannot be exploited, so is explored among all its eligible campaigns. The exploration share therefore applies
+to customers with a modelled candidate and no cold-start one; the others are all exploration
+(`exploration` true). Measured in BENCHMARKS.md "Next-best-campaign policy".
 """
 
 from __future__ import annotations
@@ -117,25 +121,34 @@ def decide(
     explore_u: np.ndarray,
     pick_u: np.ndarray,
     explore_share: float = DEFAULT_EXPLORE_SHARE,
+    cold_start: np.ndarray | None = None,
 ) -> Decisions:
     """Exploration share at random among eligible campaigns; the rest argmax of value, none when all < 0.
 
-    `value[i, j]` is NaN when campaign j has no uplift model (cold start): such a campaign gets exploration
-    traffic only, and a customer without any modelled candidate is explored. Ties break on campaign order
-    (callers pass ids sorted)."""
+    `value[i, j]` is NaN when campaign j has no champion uplift model. `cold_start[j]` is true when campaign j
+    has no registered model at all (default: no value for any customer): a customer eligible for such a
+    campaign is explored among the cold-start ones (module doc). A customer without any valued candidate is
+    explored among all its eligible campaigns. Ties break on campaign order (callers pass ids sorted)."""
     if not 0.0 <= explore_share <= 1.0:
         raise ValueError(f"explore_share must lie in [0, 1], got {explore_share}")
     eligible = np.asarray(eligible, dtype=bool).reshape(len(customer_ids), len(campaign_ids))
     value = np.where(eligible, np.asarray(value, dtype=float), np.nan)
     n, k = eligible.shape
+    if cold_start is None:
+        cold_start = np.isnan(np.asarray(value, dtype=float)).all(axis=0)
+    cold = eligible & np.asarray(cold_start, dtype=bool).reshape(1, k)
+    has_cold = cold.any(axis=1)
     counts = eligible.sum(axis=1)
     modelled = (eligible & ~np.isnan(value)).any(axis=1)
-    explore = ((explore_u < explore_share) | ~modelled) & (counts > 0)
+    explore = ((explore_u < explore_share) | ~modelled | has_cold) & (counts > 0)
     pick = np.full(n, -1)
     if k:
-        # exploration: the floor(u * count)-th eligible campaign
-        nth = np.minimum((pick_u * counts).astype(int), np.maximum(counts - 1, 0))
-        first_at = np.argmax(np.cumsum(eligible, axis=1) > nth[:, None], axis=1)
+        # exploration: the floor(u * count)-th campaign among the cold-start ones when there are any, else
+        # among all the eligible ones
+        among = np.where(has_cold[:, None], cold, eligible)
+        n_among = among.sum(axis=1)
+        nth = np.minimum((pick_u * n_among).astype(int), np.maximum(n_among - 1, 0))
+        first_at = np.argmax(np.cumsum(among, axis=1) > nth[:, None], axis=1)
         pick = np.where(explore, first_at, -1)
         scored = np.where(np.isnan(value), -np.inf, value)
         best = np.argmax(scored, axis=1)

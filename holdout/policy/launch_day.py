@@ -63,6 +63,17 @@ def _champions(settings: Settings, autos: list[CampaignSpec]) -> dict[str, objec
     return found
 
 
+def _registered(settings: Settings, autos: list[CampaignSpec]) -> set[str]:
+    """Auto campaigns with at least one registered uplift version (champion or not): not in cold start."""
+    if not settings.mlflow_dir.exists():
+        return set()
+    from ml import registry
+    from ml.uplift import model_name
+
+    client = registry.client(settings)
+    return {s.id for s in autos if client.search_registered_models(f"name = '{model_name(s.id)}'")}
+
+
 def _ensure_features(settings: Settings, launch_date: date) -> None:
     """Build the point-in-time features at cutoff = launch date (a dbt run) when they are missing."""
     from ml.uplift import ensure_launch_features
@@ -115,11 +126,12 @@ def decide_launch_day(
         log.info("policy decisions %s already ledgered: replayed", key)
         return {cid: ledger.chosen_from_ledger(done, cid) for cid in ids}
     champions = _champions(settings, autos)
+    registered = _registered(settings, autos) | set(champions)
     if champions:
         _ensure_features(settings, launch_date)
     con = open_read_only(settings)
     try:
-        decisions = _decide(con, launch_date, specs, autos, champions, explore_share)
+        decisions = _decide(con, launch_date, specs, autos, champions, registered, explore_share)
     finally:
         con.close()
     versions = {cid: (champions[cid].version if cid in champions else None) for cid in ids}
@@ -133,6 +145,7 @@ def _decide(
     specs: list[CampaignSpec],
     autos: list[CampaignSpec],
     champions: dict,
+    registered: set[str],
     explore_share: float,
 ) -> Decisions:
     claimed: set[str] = set()
@@ -164,4 +177,5 @@ def _decide(
             if spec.id in champions:
                 value[:, j] = expected_value(champions[spec.id].predict(feats, VALUE_OUTCOME), spec)
     explore_u, pick_u = policy_uniforms(launch_date, pool)
-    return decide(pool, ids, mask, value, explore_u, pick_u, explore_share)
+    cold_start = np.array([cid not in registered for cid in ids], dtype=bool)
+    return decide(pool, ids, mask, value, explore_u, pick_u, explore_share, cold_start)
