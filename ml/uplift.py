@@ -229,9 +229,8 @@ class UpliftPredictor:
     version: str
     model: UpliftModel
     launches: tuple[str, ...] = ()  # the closed launches it was trained on (model-version tag `launches`)
-    fit_options: dict[str, Any] = field(
-        default_factory=dict
-    )  # model-version tag `fit_options` ({} before it)
+    # the fit_uplift options it was fit with (model-version tag `fit_options`; {} for versions before the tag)
+    fit_options: dict[str, Any] = field(default_factory=dict)
 
     @property
     def name(self) -> str:
