@@ -115,7 +115,8 @@ def main(argv: list[str] | None = None) -> None:
     assert eligible[np.flatnonzero(has), chosen_j[has]].all(), (
         "a customer got a campaign they are not eligible for"
     )
-    modelled = (eligible & ~np.isnan(value)).any(axis=1)
+    cold = eligible & np.isnan(np.where(eligible, value, np.nan)).all(axis=0)  # cold start: all explored
+    modelled = (eligible & ~np.isnan(value)).any(axis=1) & ~cold.any(axis=1)
     share = float(decisions.exploration[modelled].mean())
     assert abs(share - args.explore_share) < 0.01, share
     assert rows == args.customers
