@@ -71,10 +71,13 @@ def _outcomes(con: duckdb.DuckDBPyConnection, launch_id: str) -> pd.DataFrame:
     return con.execute(
         """
         select a.customer_id, a."group",
-               coalesce(sum(o.net_revenue_eur), 0)::double as revenue,
+               -- cents summed as decimals: a parallel sum of doubles differs in the last bits from run to run
+               coalesce(sum(o.net_revenue_eur::decimal(18, 2)), 0)::double as revenue,
                (count(o.order_id) > 0)::int as converted,
-               coalesce(sum(o.discount_eur) filter (where o.is_returned is not true), 0)::double as discount,
-               coalesce(sum(o.list_amount_eur) filter (where o.is_returned is not true), 0)::double as list_revenue
+               coalesce(sum(o.discount_eur::decimal(18, 2)) filter (where o.is_returned is not true), 0)::double
+                   as discount,
+               coalesce(sum(o.list_amount_eur::decimal(18, 2)) filter (where o.is_returned is not true), 0)::double
+                   as list_revenue
         from ops.campaign_assignments as a
         join ops.campaign_launches as l on l.launch_id = a.launch_id
         left join intermediate.int_order_lines_enriched as o
