@@ -17,6 +17,8 @@ SCHEMA = "ml_features"
 GRID_OFFSET_DAYS = 14  # must match the defaults of dbt_project/models/ml/ml_cutoffs.sql
 GRID_STEP_DAYS = 28
 ID_COLUMNS = ["customer_id", "cutoff_date"]
+# every cutoff's features, training and scoring alike (ml_training_features and ml_scoring_features select from it)
+FEATURES_AT_CUTOFFS = "ml_features_at_cutoffs"
 
 
 class TrainingDataError(ValueError):
@@ -71,12 +73,17 @@ def data_start(con: duckdb.DuckDBPyConnection) -> date | None:
 
 
 def built_cutoffs(con: duckdb.DuckDBPyConnection) -> tuple[date | None, set[date]]:
-    """(as-of date, training cutoffs) of the feature tables in the warehouse, (None, {}) when not built."""
-    if not all(_table_exists(con, t) for t in ("ml_cutoffs", "ml_features_at_cutoffs", "ml_training_labels")):
+    """(as-of date, every cutoff with feature rows) of the last feature build, or (None, set()) when not built.
+    The cutoffs include the as-of date itself, the scoring cutoff (`ml_scoring_features`): a launch made on
+    that date reads its features there. Read from the feature rows, not from `ml_cutoffs`, so a build that
+    failed after `ml_cutoffs` does not count as built."""
+    if not all(_table_exists(con, t) for t in (FEATURES_AT_CUTOFFS, "ml_training_labels")):
         return None, set()
-    rows = con.execute(f"select cutoff_date, is_scoring from {SCHEMA}.ml_cutoffs").fetchall()
+    rows = con.execute(
+        f"select cutoff_date, bool_or(is_scoring) from {SCHEMA}.{FEATURES_AT_CUTOFFS} group by cutoff_date"
+    ).fetchall()
     as_of = next((d for d, scoring in rows if scoring), None)
-    return as_of, {d for d, scoring in rows if not scoring}
+    return as_of, {d for d, _ in rows}
 
 
 def plans(

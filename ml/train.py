@@ -379,6 +379,19 @@ def _log_run_header(
     )
 
 
+def fit_booster(spec: ModelSpec, train: pd.DataFrame, callbacks: list | None = None) -> lgb.Booster:
+    """The model's LightGBM booster on these training rows. Reproducible: the same rows in the same order give
+    the same trees bit for bit (`ModelSpec.lgb_params`: a fixed seed, deterministic col-wise histograms)."""
+    return lgb.train(
+        spec.lgb_params(len(train)),
+        lgb.Dataset(
+            feature_matrix(train, spec.features), label=train["label"].to_numpy(), free_raw_data=True
+        ),
+        num_boost_round=spec.num_boost_round,
+        callbacks=callbacks,
+    )
+
+
 def _fit(spec: ModelSpec, train: pd.DataFrame, progress: bool) -> lgb.Booster:
     _say(
         spec.name,
@@ -386,14 +399,7 @@ def _fit(spec: ModelSpec, train: pd.DataFrame, progress: bool) -> lgb.Booster:
         progress,
     )
     started = time.perf_counter()
-    booster = lgb.train(
-        spec.lgb_params(len(train)),
-        lgb.Dataset(
-            feature_matrix(train, spec.features), label=train["label"].to_numpy(), free_raw_data=True
-        ),
-        num_boost_round=spec.num_boost_round,
-        callbacks=[_progress_callback(spec.name, spec.num_boost_round, progress)],
-    )
+    booster = fit_booster(spec, train, [_progress_callback(spec.name, spec.num_boost_round, progress)])
     mlflow.log_metric("training_seconds", time.perf_counter() - started)
     return booster
 

@@ -44,14 +44,19 @@ from holdout.measure.learners import UpliftLearner, fit_uplift, uplift_by_decile
 from holdout.warehouse import as_of_date, connect
 from ml import registry
 from ml.config import UpliftConfig, load_specs, load_uplift_config
-from ml.features import SCHEMA, TrainingDataError, built_cutoffs, plans, run_feature_models
+from ml.features import (
+    FEATURES_AT_CUTOFFS,
+    SCHEMA,
+    TrainingDataError,
+    built_cutoffs,
+    plans,
+    run_feature_models,
+)
 
 PREFIX = "uplift-"
 FIT_OPTIONS_TAG = "fit_options"  # model-version tag: JSON of the fit_uplift options the version was fit with
 # fit options that change the predicted values but never the customers' order, so no Qini can judge them
 VALUE_ONLY_OPTIONS = {"shrink": False}  # with the setting of a version fit before the option existed
-# every cutoff's features, training and scoring alike (ml_training_features and ml_scoring_features select from it)
-FEATURES_AT_CUTOFFS = "ml_features_at_cutoffs"
 
 
 class UpliftDataError(TrainingDataError):
@@ -91,8 +96,9 @@ def closed_launches(con: duckdb.DuckDBPyConnection, campaign_id: str | None = No
 
 
 def ensure_launch_features(settings: Settings, launch_dates: list[date], progress: bool = True) -> None:
-    """Make sure `ml_training_features` holds the launch dates as cutoffs, next to the response models' cutoffs
-    (one dbt build of `tag:ml` for all of them; nothing runs when every cutoff is there already)."""
+    """Make sure the point-in-time features hold the launch dates as cutoffs, next to the response models'
+    cutoffs, as of the warehouse's as-of date (one dbt build of `tag:ml` for all of them; nothing runs when every
+    cutoff is there already, a launch on the as-of date included: its cutoff is the scoring cutoff)."""
     specs = load_specs()
     as_of = as_of_date(settings)
     with connect(read_only=True, settings=settings) as con:
@@ -101,8 +107,8 @@ def ensure_launch_features(settings: Settings, launch_dates: list[date], progres
     wanted = {d for p in needed.values() for d in (p.heldout, *p.training)} | set(launch_dates)
     if built_as_of == as_of and wanted <= present:
         return
-    if built_as_of == as_of:
-        wanted |= present  # another caller's cutoffs stay
+    if built_as_of == as_of:  # another caller's cutoffs stay (the as-of date is built anyway, for scoring)
+        wanted |= present - {as_of}
     horizons = sorted({14, 30, 60, 90} | {s.horizon_days for s in specs.values()})
     _say(
         "uplift",
@@ -145,18 +151,6 @@ def launch_features(
         ).df()
     finally:
         con.unregister("_uplift_ids")
-
-
-def features_built_at(con: duckdb.DuckDBPyConnection, launch_date: Any) -> bool:
-    """Whether the point-in-time features hold rows at cutoff = `launch_date` (`launch_features`)."""
-    present = con.execute(
-        "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
-        [SCHEMA, FEATURES_AT_CUTOFFS],
-    ).fetchone()[0]
-    if not present:
-        return False
-    query = f"select count(*) > 0 from (select 1 from {SCHEMA}.{FEATURES_AT_CUTOFFS} where cutoff_date = ? limit 1)"
-    return bool(con.execute(query, [launch_date]).fetchone()[0])
 
 
 def launch_frame(con: duckdb.DuckDBPyConnection, launch: Any, features: list[str]) -> pd.DataFrame:

@@ -397,6 +397,46 @@ class _ScoreByOrders:
         return x["orders_365d"].fillna(0).to_numpy(dtype=float)
 
 
+def test_a_champion_trained_on_later_launches_is_refused_before_any_feature_build(tmp_path, monkeypatch):
+    """Close: a champion trained on a launch whose window ends after this launch began has seen later outcomes.
+    It is refused (the close falls back to the search) before the point-in-time features are built for it; a
+    champion trained on an earlier launch gets them built."""
+    from datetime import date
+
+    import ml.uplift
+    from holdout.campaigns import close
+    from holdout.config import Settings
+    from holdout.warehouse import connect
+    from ml.uplift import UpliftModel, UpliftPredictor
+
+    settings = Settings(home=tmp_path / "home")
+    spring, summer = date(2026, 3, 1), date(2026, 6, 1)
+    with connect(settings=settings) as con:
+        for launch_id, day in (("spring", spring), ("summer", summer)):
+            con.execute(
+                "insert into ops.campaign_launches (launch_id, campaign_id, launch_date, window_end, channel, "
+                "status, created_at) values (?, 'c', ?, ? + interval 21 day, 'email', 'launched', now())",
+                [launch_id, day, day],
+            )
+    model = UpliftModel({"revenue": _ScoreByOrders()}, ["orders_365d"])
+    builds: list[list] = []
+    monkeypatch.setattr(ml.uplift, "ensure_launch_features", lambda _s, dates, **_k: builds.append(dates))
+    for trained_on, due, day in ((("summer",), "spring", spring), (("spring",), "summer", summer)):
+        champion = UpliftPredictor("c", "3", model, trained_on)
+        monkeypatch.setattr(close, "champion_models", lambda _s, _ids, champion=champion: {"c": champion})
+        close._prepare_champions(settings, [(due, "c", day, None, "email", None)])
+        assert builds == ([] if due == "spring" else [[summer]])
+        with connect(read_only=True, settings=settings) as con:
+            usable, why_not = close._usable_champion(con, champion, due, day)
+        if due == "spring":  # measure_launch then runs discover_personas, with this reason in the method
+            assert (
+                usable is None
+                and "trained on 1 launch(es) whose window ends after this launch began" in why_not
+            )
+        else:
+            assert usable is champion and why_not == ""
+
+
 @pytest.mark.integration
 @pytest.mark.slow
 def test_close_finds_personas_with_the_champion_trained_on_other_launches(
@@ -419,6 +459,13 @@ def test_close_finds_personas_with_the_champion_trained_on_other_launches(
         launch_id = con.execute(
             "select launch_id from ops.campaign_results where campaign_id = ? limit 1", [campaign]
         ).fetchone()[0]
+        # another launch whose response window ends after this one began: a model trained on it saw later outcomes
+        later_launch = con.execute(
+            "select min(o.launch_id) from ops.campaign_launches as o, ops.campaign_launches as l "
+            "where l.launch_id = ? and o.launch_id <> l.launch_id and o.window_end > l.launch_date",
+            [launch_id],
+        ).fetchone()[0]
+    assert later_launch is not None
 
     def reopen() -> None:  # make the launch due again, as if it had not been closed
         with duckdb.connect(str(settings.warehouse_path)) as con:
@@ -447,6 +494,7 @@ def test_close_finds_personas_with_the_champion_trained_on_other_launches(
         (("an-earlier-launch",), "champion"),
         ((launch_id,), "fallback"),
         (("an-earlier-launch",), "broken"),
+        ((later_launch,), "later"),
     ):
         champion = UpliftPredictor(campaign, "7", broken if path == "broken" else model, trained_on)
         monkeypatch.setattr(
@@ -472,5 +520,7 @@ def test_close_finds_personas_with_the_champion_trained_on_other_launches(
             )
         elif path == "fallback":
             assert "was trained on this launch's own outcomes" in method and not method.startswith("champion")
+        elif path == "later":
+            assert "whose window ends after this launch began" in method and not method.startswith("champion")
         else:  # the close falls back to the search instead of failing
             assert "could not score this launch" in method and not method.startswith("champion")

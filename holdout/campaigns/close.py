@@ -71,10 +71,13 @@ def _outcomes(con: duckdb.DuckDBPyConnection, launch_id: str) -> pd.DataFrame:
     return con.execute(
         """
         select a.customer_id, a."group",
-               coalesce(sum(o.net_revenue_eur), 0)::double as revenue,
+               -- cents summed as decimals: a parallel sum of doubles differs in the last bits from run to run
+               coalesce(sum(o.net_revenue_eur::decimal(18, 2)), 0)::double as revenue,
                (count(o.order_id) > 0)::int as converted,
-               coalesce(sum(o.discount_eur) filter (where o.is_returned is not true), 0)::double as discount,
-               coalesce(sum(o.list_amount_eur) filter (where o.is_returned is not true), 0)::double as list_revenue
+               coalesce(sum(o.discount_eur::decimal(18, 2)) filter (where o.is_returned is not true), 0)::double
+                   as discount,
+               coalesce(sum(o.list_amount_eur::decimal(18, 2)) filter (where o.is_returned is not true), 0)::double
+                   as list_revenue
         from ops.campaign_assignments as a
         join ops.campaign_launches as l on l.launch_id = a.launch_id
         left join intermediate.int_order_lines_enriched as o
@@ -161,8 +164,11 @@ def champion_models(settings: Settings, campaign_ids: set[str]) -> dict[str, Any
     return out
 
 
-def _usable_champion(champion: Any, launch_id: str) -> tuple[Any, str]:
-    """(the champion, "") when it may score this launch, else (None, why not)."""
+def _usable_champion(
+    con: duckdb.DuckDBPyConnection, champion: Any, launch_id: str, launch_date: date
+) -> tuple[Any, str]:
+    """(the champion, "") when it may score this launch, else (None, why not). Checked before any feature is
+    built for it: a champion refused here costs the close nothing."""
     if isinstance(champion, str) or champion is None:
         return None, champion or "no champion uplift model"
     from ml.uplift import model_name
@@ -174,6 +180,12 @@ def _usable_champion(champion: Any, launch_id: str) -> tuple[Any, str]:
         return None, f"{label} does not record the launches it was trained on"
     if "revenue" not in champion.outcomes:
         return None, f"{label} has no revenue model"
+    later = con.execute(
+        "select count(*) from ops.campaign_launches where launch_id in (select unnest(?)) and window_end > ?",
+        [list(champion.launches), launch_date],
+    ).fetchone()[0]
+    if later:
+        return None, f"{label} was trained on {later} launch(es) whose window ends after this launch began"
     return champion, ""
 
 
@@ -182,16 +194,11 @@ def _champion_scores(
 ) -> tuple[np.ndarray | None, str]:
     """The champion's predicted revenue uplift for these customers from their point-in-time features at the
     launch date (the features its training launches were read with), or (None, why not)."""
-    from ml.uplift import features_built_at, launch_features, model_name
+    from ml.features import built_cutoffs
+    from ml.uplift import launch_features, model_name
 
     label = f"{model_name(champion.campaign_id)} v{champion.version}"
-    later = con.execute(
-        "select count(*) from ops.campaign_launches where launch_id in (select unnest(?)) and window_end > ?",
-        [list(champion.launches), launch_date],
-    ).fetchone()[0]
-    if later:
-        return None, f"{label} was trained on {later} launch(es) whose window ends after this launch began"
-    if not features_built_at(con, launch_date):
+    if launch_date not in built_cutoffs(con)[1]:
         return None, f"{label} exists but the point-in-time features at {launch_date} are not built"
     feats = launch_features(con, ids, launch_date, champion.features)
     feats = pd.DataFrame({"customer_id": list(ids)}).merge(feats, on="customer_id", how="left")
@@ -271,7 +278,7 @@ def measure_launch(
     personas, persona_method, qini = [], "no personas: no profile columns or an empty arm", None
     if features and len(control) and len(test):
         # Group sizes come from power (personas module doc), not a fixed floor.
-        champion, why_not = _usable_champion((champions or {}).get(campaign_id), launch_id)
+        champion, why_not = _usable_champion(con, (champions or {}).get(campaign_id), launch_id, launch_date)
         found = None
         if champion is not None:
             found, why_not = _champion_personas(con, champion, launch_date, frame, features, cost)
@@ -474,20 +481,23 @@ def close_due(settings: Settings, as_of: date | None = None) -> list[ClosedLaunc
 
 
 def _prepare_champions(settings: Settings, due: list[tuple]) -> dict[str, Any]:
-    """Champion uplift models of the due launches' campaigns, with the point-in-time features at those launch
-    dates built (`ml.uplift.ensure_launch_features`, a no-op when they are there) so the champions can score
-    them. A failed feature build leaves the search fallback, with the reason in the persona method."""
+    """Champion uplift models of the due launches' campaigns, with the point-in-time features built at the launch
+    dates a usable champion will score (`_usable_champion`, checked first: a refused champion builds nothing)
+    and no earlier build holds (`ml.features.built_cutoffs`; features at a cutoff come from events before it,
+    so an earlier build's serve, with identity merges and erasures as of that build). A failed feature build
+    leaves the search fallback, with the reason in the persona method."""
     champions = champion_models(settings, {r[1] for r in due})
-    dates = sorted({r[2] for r in due if _usable_champion(champions.get(r[1]), r[0])[0] is not None})
-    if dates:
-        from ml.uplift import ensure_launch_features, features_built_at
+    with connect(read_only=True, settings=settings) as con:
+        dates = {r[2] for r in due if _usable_champion(con, champions.get(r[1]), r[0], r[2])[0] is not None}
+        if dates:
+            from ml.features import built_cutoffs
 
-        # features at a cutoff are built from events before it (identity merges and erasures as of the build)
-        with connect(read_only=True, settings=settings) as con:
-            dates = [d for d in dates if not features_built_at(con, d)]
+            dates -= built_cutoffs(con)[1]
     if dates:
+        from ml.uplift import ensure_launch_features
+
         try:
-            ensure_launch_features(settings, dates, progress=False)
+            ensure_launch_features(settings, sorted(dates), progress=False)
         except Exception as exc:  # measuring must not depend on the feature build: the search still runs
             log.warning("point-in-time features for the champion uplift models not built: %s", exc)
     return champions

@@ -51,6 +51,10 @@ FINAL_PARAMS: dict[str, Any] = {
     "colsample_bytree": 0.8,
     "reg_lambda": 5.0,
 }
+# Every LightGBM fit here runs on one thread with col-wise histograms and its seed: the same rows give the same
+# trees bit for bit (threads would sum histograms in a varying order, and without `force_col_wise` LightGBM
+# chooses row- or col-wise by timing both on the machine at hand).
+_REPRODUCIBLE: dict[str, Any] = {"n_jobs": 1, "deterministic": True, "force_col_wise": True, "verbose": -1}
 # Final-stage leaves hold at least this share of the customers (``final_params={"min_leaf_share": ...}``).
 MIN_LEAF_SHARE = 0.005
 # Propensities are clipped away from 0 and 1 so one customer can never dominate the pseudo-outcomes.
@@ -108,9 +112,9 @@ def _is_binary(y: np.ndarray) -> bool:
 
 def _fit_outcome(x: pd.DataFrame, y: np.ndarray, binary: bool, params: Mapping[str, Any], seed: int):
     if binary and 0 < y.sum() < len(y):
-        model = lgb.LGBMClassifier(**params, random_state=seed, verbose=-1, n_jobs=1)
+        model = lgb.LGBMClassifier(**params, random_state=seed, **_REPRODUCIBLE)
     else:
-        model = lgb.LGBMRegressor(**params, random_state=seed, verbose=-1, n_jobs=1)
+        model = lgb.LGBMRegressor(**params, random_state=seed, **_REPRODUCIBLE)
     model.fit(x, y)
     return model
 
@@ -258,7 +262,7 @@ def fit_uplift(
             level_oof[held] = _predict_outcome(model, xe[held])
     phi = mu1 - mu0 + t * (yv - mu1) / e - (~t) * (yv - mu0) / (1 - e)
 
-    final = lgb.LGBMRegressor(**fin, random_state=seed, verbose=-1, n_jobs=1)
+    final = lgb.LGBMRegressor(**fin, random_state=seed, **_REPRODUCIBLE)
     final.fit(xe, phi)
     center, shrinkage, level, lift, prior_weight = float(phi.mean()), 1.0, None, 0.0, 0.0
     if calibrate:
@@ -308,7 +312,7 @@ def _oof_effects(
     oof = np.empty(len(phi))
     for k in range(n_folds):
         train, held = fold != k, fold == k
-        model = lgb.LGBMRegressor(**params, random_state=seed + 100 + k, verbose=-1, n_jobs=1)
+        model = lgb.LGBMRegressor(**params, random_state=seed + 100 + k, **_REPRODUCIBLE)
         model.fit(xe[train], phi[train])
         oof[held] = model.predict(xe[held])
     return oof

@@ -7,7 +7,10 @@
 {%- set departments = ['women', 'men', 'shoes', 'kids', 'home', 'beauty'] -%}
 
 with order_lines as (
-    select * from {{ ref('int_order_lines_enriched') }}
+    -- money is summed as decimals (cents are exact): a parallel sum of doubles differs in the last bits from
+    -- run to run, and the models trained on these features with it (same seed, same data: same scores)
+    select *, cast(paid_amount_eur as decimal(18, 2)) as paid_eur
+    from {{ ref('int_order_lines_enriched') }}
 ),
 
 cutoffs as (
@@ -19,11 +22,11 @@ orders as (
         order_id,
         customer_id,
         min(ordered_at) as ordered_at,
-        sum(paid_amount_eur) as paid_eur,
-        sum(case when is_discounted then paid_amount_eur else 0 end) as discounted_eur,
-        sum(case when is_new_collection then paid_amount_eur else 0 end) as new_collection_eur,
+        sum(paid_eur) as paid_eur,
+        sum(case when is_discounted then paid_eur else 0 end) as discounted_eur,
+        sum(case when is_new_collection then paid_eur else 0 end) as new_collection_eur,
         {%- for department in departments %}
-        sum(case when department = '{{ department }}' then paid_amount_eur else 0 end) as {{ department }}_eur
+        sum(case when department = '{{ department }}' then paid_eur else 0 end) as {{ department }}_eur
         {%- if not loop.last %},{% endif %}
         {%- endfor %}
     from order_lines
@@ -44,22 +47,25 @@ final as (
         customer_id,
         cutoff_date,
         count(*) as orders_lifetime,
-        sum(paid_eur) as revenue_lifetime_eur,
-        max(paid_eur) as max_order_value_eur,
+        cast(sum(paid_eur) as double) as revenue_lifetime_eur,
+        cast(max(paid_eur) as double) as max_order_value_eur,
         min(age_days) as days_since_last_order,
         max(age_days) as days_since_first_order,
         (max(age_days) - min(age_days)) / nullif(count(*) - 1, 0) as mean_days_between_orders,
         {%- for days in [30, 90, 365] %}
         count(*) filter (where age_days <= {{ days }}) as orders_{{ days }}d,
-        coalesce(sum(paid_eur) filter (where age_days <= {{ days }}), 0) as revenue_{{ days }}d_eur,
+        cast(coalesce(sum(paid_eur) filter (where age_days <= {{ days }}), 0) as double)
+            as revenue_{{ days }}d_eur,
         {%- endfor %}
         count(*) filter (where age_days > 90 and age_days <= 180) as orders_prev_90d,
         {%- for department in departments %}
-        sum({{ department }}_eur) filter (where age_days <= 365)
-            / nullif(sum(paid_eur) filter (where age_days <= 365), 0) as share_{{ department }}_365d,
+        cast(sum({{ department }}_eur) filter (where age_days <= 365) as double)
+            / nullif(cast(sum(paid_eur) filter (where age_days <= 365) as double), 0)
+            as share_{{ department }}_365d,
         {%- endfor %}
-        sum(discounted_eur) / nullif(sum(paid_eur), 0) as discount_share,
-        sum(new_collection_eur) / nullif(sum(paid_eur), 0) as new_collection_share
+        cast(sum(discounted_eur) as double) / nullif(cast(sum(paid_eur) as double), 0) as discount_share,
+        cast(sum(new_collection_eur) as double) / nullif(cast(sum(paid_eur) as double), 0)
+            as new_collection_share
     from orders_before_cutoff
     group by customer_id, cutoff_date
 )

@@ -22,7 +22,8 @@ orders as (
         order_id,
         customer_id,
         min(ordered_at) as ordered_at,
-        sum(net_revenue_eur) as net_revenue_eur
+        -- decimals: exact sums, the same in every run (a parallel sum of doubles is not)
+        sum(cast(net_revenue_eur as decimal(18, 2))) as net_revenue_eur
     from order_lines
     group by order_id, customer_id
 ),
@@ -61,7 +62,7 @@ final as (
         case when {{ dbt.dateadd('day', h, 'population.cutoff_date') }} <= {{ as_of_date() }}
             then coalesce(outcomes.orders_{{ h }}, 0) end as orders_next_{{ h }}d,
         case when {{ dbt.dateadd('day', h, 'population.cutoff_date') }} <= {{ as_of_date() }}
-            then coalesce(outcomes.revenue_{{ h }}, 0) end as revenue_next_{{ h }}d
+            then cast(coalesce(outcomes.revenue_{{ h }}, 0) as double) end as revenue_next_{{ h }}d
         {%- if not loop.last %},{% endif %}
         {%- endfor %}
     from population
