@@ -428,6 +428,12 @@ def test_group_sizes_follow_power():
     )
     assert [p.definition for p in found.personas] == ["all customers"]
     assert "no split possible" in found.method and found.personas[0].mde > 0
+    # The path is data (the demo's summary names it without parsing the sentence).
+    assert found.path.kind == "one_group" and found.path.label() == "one group (too small to split)"
+    assert (
+        dataclasses.replace(found.path, no_champion="no model").label()
+        == "one group (too small to split) (no champion: no model)"
+    )
 
 
 def split_campaign(n: int, seed: int) -> tuple[pd.DataFrame, np.ndarray]:
@@ -471,6 +477,7 @@ def test_model_personas_recover_a_planted_split_with_honest_coverage():
             learner=fast_learner,
         )
         assert found.found_by == "model" and "model-based" in found.method
+        assert found.path.label() == "discovery-half model"
         assert found.predictions is not None and found.qini is not None
         personas = found.personas
         assert len(personas) >= 2
@@ -517,6 +524,7 @@ def test_champion_personas_come_from_an_earlier_launch_and_are_estimated_on_this
         model_label="uplift model uplift-x v3",
     )
     assert found.found_by == "champion" and "uplift-x v3" in found.method and found.qini is not None
+    assert found.path.label() == "champion uplift model: uplift model uplift-x v3"
     assert found.estimation.all() and len(found.personas) >= 2
     labels = assign_personas(frame, found.personas).to_numpy()
     test = (frame["group"] == "test").to_numpy()
