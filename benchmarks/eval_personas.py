@@ -334,6 +334,21 @@ def tables(rows: list[dict]) -> str:
         "personas, ordered (seed/round) | coverage | campaigns where targeting >= everyone (mean over launches) |",
         "|---|---|---|---|---|---|---|---|",
     ]
+    lines += [
+        "",
+        "Per campaign (mean over seeds and rounds):",
+        "",
+        "| campaign | method | launches | ranking (customer) | ranking (persona) | Spearman | ordered | coverage | "
+        "targeting: personas / everyone (EUR per test customer) |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for (campaign, method), g in df.groupby(["campaign_id", "method"], sort=True):
+        lines.append(
+            f"| {campaign} | {method} | {len(g)} | {_fmt(g['ranking_customer'].mean())} | "
+            f"{_fmt(g['ranking_persona'].mean())} | {_fmt(g['spearman'].mean())} | "
+            f"{int(g['verdicts_ordered'].sum())}/{len(g)} | {int(g['coverage_hits'].sum())}/{int(g['coverage_n'].sum())} | "
+            f"{g['target_personas'].mean():+.3f} / {g['target_everyone'].mean():+.3f} |"
+        )
     lines += ["", "Averages over every ended launch:", "", *head, *_averages(df)]
     champion_launches = set(df.loc[df["method"] == "champion", "launch_id"])
     if champion_launches:
