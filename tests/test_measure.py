@@ -777,6 +777,9 @@ def test_report_shows_power_labels_method_and_qini(tmp_path):
     ).read_text()
     assert "detectable (80% power)" in doc
     assert f"{personas[0].mde:,.2f}" in doc
+    # The intervals' level is on the page: simultaneous over the personas, and each one's own level.
+    level = f"{100 * personas[0].ci_level:.1f}%"
+    assert personas[0].ci_level > 0.95 and "intervals are simultaneous at 95% (each at " + level in doc
     assert "class='l inconclusive'>inconclusive" in doc and ">retest<" in doc
     assert "How the personas were found: model-based: given learner" in doc
     assert "Qini curve" in doc

@@ -555,10 +555,16 @@ def render_campaign_report(
                 f"Recommendation: {_esc(personas[0].recommendation)}.</p>"
             )
         else:
+            found = (
+                "They were found from the campaign's champion uplift model, trained on earlier launches, so "
+                "every figure below comes from all of this launch's customers"
+                if personas[0].found_by == "champion"
+                else "They were found on a random half of it; every figure below comes from the other half"
+            )
             parts.append(
-                f"<p>{len(personas)} personas partition the audience. They were found on a random half of it; "
-                f"every figure below comes from the other half ({est[0]:,} test and {est[1]:,} control "
-                "customers). Recommendations: "
+                f"<p>{len(personas)} personas partition the audience. {found} ({est[0]:,} test and {est[1]:,} "
+                f"control customers); the intervals are simultaneous at 95% (each at {_pct(personas[0].ci_level, 1)}). "
+                "Recommendations: "
                 + ", ".join(f"{_esc(p.persona_id)} {_esc(p.recommendation)}" for p in personas)
                 + ".</p>"
             )
