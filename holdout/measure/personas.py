@@ -497,8 +497,8 @@ def _power_sizing(
     rows: np.ndarray,
     cost_per_contact: float | None,
     average: float | None = None,
-) -> tuple[int, float, float]:
-    """Power-derived minimum control customers per persona (module docstring), the yardstick R and the MDE of
+) -> tuple[int, float]:
+    """Power-derived minimum control customers per persona (module docstring) and the yardstick R, both from
     ``rows`` (the discovery half, or every customer on the champion path). R is taken on ``average`` (default:
     the observed uplift on ``rows``; the champion path passes its mean score); for sizing it is floored at the
     MDE of ``rows``: a persona may be at most ``MDE_MULTIPLE`` times less precise than ``rows`` as a whole, so
@@ -509,7 +509,7 @@ def _power_sizing(
     mde = float(minimum_detectable_uplift(t.sum(), c.sum(), (np.std(y[t]), np.std(y[c]))))
     r = yardstick(average, cost_per_contact, mde)
     size = power_min_group_size(float(np.std(y[rows], ddof=1)), max(r, mde), float((~treated).mean()))
-    return size, r, mde
+    return size, r
 
 
 def simultaneous_level(confidence: float, k: int) -> float:
@@ -517,7 +517,7 @@ def simultaneous_level(confidence: float, k: int) -> float:
     return float(confidence ** (1.0 / max(k, 1)))
 
 
-def interval_note(k: int, confidence: float = 0.95) -> str:
+def _interval_note(k: int, confidence: float = 0.95) -> str:
     """How a launch's persona intervals are to be read (for the persona method sentence)."""
     if k <= 1:
         return f"one group: a plain {confidence:.0%} interval"
@@ -1004,7 +1004,7 @@ def discover_personas(
     """
     treated, y = _checked_inputs(frame, treatment_col, outcome_col, feature_cols, treated_value)
     discovery = _discovery_half(treated, seed)
-    power_size, min_difference, _ = _power_sizing(y, treated, discovery, cost_per_contact)
+    power_size, min_difference = _power_sizing(y, treated, discovery, cost_per_contact)
     if min_group_size is None:
         min_group_size = power_size
     smaller_arm = int(min((discovery & treated).sum(), (discovery & ~treated).sum()))
@@ -1013,7 +1013,8 @@ def discover_personas(
     rules: list[_Rule] = []
     predictions, found_by = None, "search"
     sizing = f"personas need {min_group_size:,} customers per arm and half (power-derived)"
-    if smaller_arm < 2 * min_group_size or not features:
+    splittable = smaller_arm >= 2 * min_group_size and bool(features)
+    if not splittable:
         method = (
             f"no split possible: {sizing}, the smaller arm's half holds {smaller_arm:,} "
             "(see the MDE: the launch is too small to tell groups apart)"
@@ -1069,12 +1070,12 @@ def discover_personas(
     personas = _personas_from(
         rules, overlaps, membership, discovery, treated, y, est, cost_per_contact, found_by, 1 - confidence
     )
-    method += f"; {interval_note(len(personas), confidence)}"
+    method += f"; {_interval_note(len(personas), confidence)}"
     qini = None
     if predictions is not None:
         rows = ~discovery
         qini = _qini(predictions[rows], treated[rows], y[rows])
-    path = PersonaPath(found_by if smaller_arm >= 2 * min_group_size and features else "one_group")
+    path = PersonaPath(found_by if splittable else "one_group")
     return PersonaResult(personas, found_by, method, min_group_size, predictions, estimation, qini, path)
 
 
@@ -1099,9 +1100,8 @@ def personas_from_scores(
     discovery half is needed: every persona is estimated on all of the launch's customers (membership is fixed
     before this launch's random assignment, so within each persona test vs control stays a randomized
     comparison), with simultaneous (Šidák) intervals over the personas, power-derived sizes and the same
-    verdicts. Only
-    aggregate outcome figures enter the sizing (the launch's outcome spread and its MDE, as in any power
-    calculation); the tree's minimum difference between leaves is the yardstick on the model's mean score.
+    verdicts. Only aggregate outcome figures enter the sizing (the launch's outcome spread and its MDE, as in any
+    power calculation); the tree's minimum difference between leaves is the yardstick on the model's mean score.
     ``model_label`` names the model (and its version) in ``PersonaResult.method``.
     """
     treated, y = _checked_inputs(frame, treatment_col, outcome_col, feature_cols, treated_value)
@@ -1109,7 +1109,7 @@ def personas_from_scores(
     if scores.shape != (len(frame),) or not np.isfinite(scores).all():
         raise ValueError("personas_from_scores: need one finite score per row")
     everyone = np.ones(len(frame), dtype=bool)
-    min_group_size, min_difference, _ = _power_sizing(
+    min_group_size, min_difference = _power_sizing(
         y, treated, everyone, cost_per_contact, average=float(scores.mean())
     )
     sizing = f"personas need {min_group_size:,} customers per arm (power-derived)"
@@ -1149,7 +1149,7 @@ def personas_from_scores(
     )
     if not rules:
         method += "; no split at that size, so one group"
-    method += f"; {interval_note(len(personas), confidence)}"
+    method += f"; {_interval_note(len(personas), confidence)}"
     qini = _qini(scores, treated, y)
     path = PersonaPath("champion", model=model_label)
     return PersonaResult(personas, "champion", method, min_group_size, scores, everyone, qini, path)
