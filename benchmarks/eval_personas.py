@@ -5,16 +5,21 @@
     .venv/bin/python benchmarks/eval_personas.py --seeds 42 7 --work /tmp/pe --reuse
 
 For each seed, `holdout demo --seed S --customers N` runs in its own HOLDOUT_HOME under `--work` (kept; with
-`--reuse` an existing home whose launches have ended is evaluated as it is). Then every launch whose response
-window has ended is measured again from the warehouse, exactly as `holdout campaign close` reads it (outcomes
-per assigned customer, profile snapshot at launch), by three methods:
+`--reuse` an existing home whose launches have ended is evaluated as it is). The demo runs two rounds of the same
+campaigns, with the per-campaign uplift models trained between them. Then every launch whose response window
+has ended (both rounds) is measured again from the warehouse, exactly as `holdout campaign close` reads it
+(outcomes per assigned customer, profile snapshot at launch), by up to four methods:
 
 * `search-fixed`: the greedy search with today's fixed minimum group size `min(500, max(30, n_control // 8))`;
 * `search-power`: the greedy search with the power-derived group size (the fallback of `discover_personas`);
-* `model`: `discover_personas` (DR-learner on the discovery half, shallow tree on its predictions).
+* `model`: `discover_personas` (DR-learner on the discovery half, shallow tree on its predictions);
+* `champion`: only on the launches whose close took the champion path (the ledger's persona method says so;
+  in the demo, second-round launches of campaigns whose first uplift model was promoted): the close's own
+  `_champion_personas` again, i.e. the champion uplift model trained on the earlier launch scores this launch
+  and `personas_from_scores` estimates the personas on all of its customers.
 
-Verdicts are the current rules (with `inconclusive`) for all three, so the methods differ only in how the
-groups are found. Against `ground_truth/campaign_effects.parquet` (`true_uplift_revenue` per customer):
+Verdicts and intervals are the current rules (simultaneous intervals over a launch's personas, `inconclusive`)
+for all methods, so the methods differ only in how the groups are found. Against `ground_truth/campaign_effects.parquet` (`true_uplift_revenue` per customer):
 
 1. ranking value: the test customers ordered by estimated uplift (per customer for `model`; each customer's
    persona estimate for every method), the cumulative true incremental revenue along that order, the area
@@ -50,7 +55,7 @@ import psutil
 from scipy import stats
 
 REPO = Path(__file__).resolve().parent.parent
-METHODS = ("search-fixed", "search-power", "model")
+METHODS = ("search-fixed", "search-power", "model", "champion")
 VERDICT_RANK = {"not_at_all": 0, "somewhat": 1, "very_well": 2}
 # Targeting contacts keep and rework personas, and retest (inconclusive) ones: "collect more data" means running
 # the campaign on them again with a control group, not stopping it.
@@ -94,7 +99,27 @@ def _persona_estimates(frame: pd.DataFrame, personas: list) -> tuple[np.ndarray,
     return labels, np.array([uplift[x] for x in labels], dtype=np.float64)
 
 
-def evaluate_launch(settings, con, launch_id: str, campaign_id: str, effects: pd.DataFrame) -> list[dict]:
+def _champion_found(con, champions: dict, launch_id: str, campaign_id: str, frame, features, cost):
+    """The close's champion-path personas of this launch when its close took that path, else None."""
+    from holdout.campaigns.close import _champion_personas
+
+    method = con.execute(
+        "select any_value(persona_method) from ops.campaign_persona_results where launch_id = ?", [launch_id]
+    ).fetchone()[0]
+    if not (method or "").startswith("champion path:"):
+        return None
+    launch_date = con.execute(
+        "select launch_date from ops.campaign_launches where launch_id = ?", [launch_id]
+    ).fetchone()[0]
+    found, why_not = _champion_personas(con, champions[campaign_id], launch_date, frame, features, cost)
+    if found is None:
+        raise RuntimeError(f"{launch_id}: the close took the champion path, its re-run did not: {why_not}")
+    return found
+
+
+def evaluate_launch(
+    settings, con, launch_id: str, campaign_id: str, effects: pd.DataFrame, champions: dict
+) -> list[dict]:
     from holdout.campaigns.audience import PROFILE_COLUMNS
     from holdout.campaigns.close import SEED, _outcomes, _profile, _spec_info
     from holdout.measure.personas import discover_personas
@@ -129,6 +154,10 @@ def evaluate_launch(settings, con, launch_id: str, campaign_id: str, effects: pd
             found = discover_personas(
                 frame, **common, cost_per_contact=cost, use_model=False, min_group_size=fixed
             )
+        elif method == "champion":
+            found = _champion_found(con, champions, launch_id, campaign_id, frame, features, cost)
+            if found is None:
+                continue
         else:
             found = discover_personas(frame, **common, cost_per_contact=cost, use_model=method == "model")
         seconds = time.perf_counter() - started
@@ -147,6 +176,7 @@ def evaluate_launch(settings, con, launch_id: str, campaign_id: str, effects: pd
                     "n": int(members.sum()),
                     "uplift": p.uplift,
                     "ci": [p.ci_low, p.ci_high],
+                    "ci_level": p.ci_level,
                     "mde": p.mde,
                     "true_mean": true_mean,
                     "covered": bool(p.ci_low <= true_mean <= p.ci_high),
@@ -208,6 +238,7 @@ def evaluate_launch(settings, con, launch_id: str, campaign_id: str, effects: pd
 
 def evaluate_home(home: Path) -> list[dict]:
     os.environ["HOLDOUT_HOME"] = str(home)
+    from holdout.campaigns.close import champion_models
     from holdout.config import get_settings
     from holdout.warehouse import as_of_date
 
@@ -215,14 +246,22 @@ def evaluate_home(home: Path) -> list[dict]:
     effects = pd.read_parquet(settings.ground_truth_dir / "campaign_effects.parquet")
     con = duckdb.connect(str(settings.warehouse_path), read_only=True)
     try:
+        # round = the launch's rank among its campaign's ended launches (the demo's first and second round)
         launches = con.execute(
-            "select launch_id, campaign_id from ops.campaign_launches where status = 'launched' and window_end <= ? "
-            "order by campaign_id",
+            "select launch_id, campaign_id, "
+            "row_number() over (partition by campaign_id order by launch_date, launch_id) as round "
+            "from ops.campaign_launches where status = 'launched' and window_end <= ? order by campaign_id, round",
             [as_of_date(settings)],
         ).fetchall()
+        # the registry as the demo left it: nothing is trained after the second round's close, so these are the
+        # champions that close used
+        champions = champion_models(settings, {c for _, c, _ in launches})
         rows = []
-        for launch_id, campaign_id in launches:
-            rows += evaluate_launch(settings, con, launch_id, campaign_id, effects)
+        for launch_id, campaign_id, launch_round in launches:
+            rows += [
+                {"round": int(launch_round), **r}
+                for r in evaluate_launch(settings, con, launch_id, campaign_id, effects, champions)
+            ]
     finally:
         con.close()
     return rows
@@ -232,18 +271,37 @@ def _fmt(x: float, digits: int = 2) -> str:
     return "n/a" if x is None or not np.isfinite(x) else f"{x:+.{digits}f}"
 
 
+def _averages(df: pd.DataFrame) -> list[str]:
+    """One row per method: the four metrics averaged over the launches in ``df``."""
+    lines = []
+    for method, g in df.groupby("method", sort=False):
+        per_campaign = g.groupby("campaign_id")[["target_personas", "target_everyone"]].mean()
+        ok = int((per_campaign["target_personas"] >= per_campaign["target_everyone"] - 1e-12).sum())
+        ordered = g.groupby(["seed", "round"])["verdicts_ordered"].agg(["sum", "size"])
+        per_round = ", ".join(f"{s}/{r}: {int(hit)}/{int(n)}" for (s, r), (hit, n) in ordered.iterrows())
+        hits, n = int(g["coverage_hits"].sum()), int(g["coverage_n"].sum())
+        lines.append(
+            f"| {method} | {len(g)} | {_fmt(g['ranking_customer'].mean())} | {_fmt(g['ranking_persona'].mean())} | "
+            f"{_fmt(g['spearman'].mean())} | "
+            f"{per_round} | "
+            f"{hits}/{n} ({hits / n:.0%}) | {ok}/{len(per_campaign)} |"
+        )
+    return lines
+
+
 def tables(rows: list[dict]) -> str:
     df = pd.DataFrame(rows)
     df["coverage_hits"] = df["coverage"].map(sum)
     df["coverage_n"] = df["coverage"].map(len)
     lines = [
-        "| seed | campaign | method | personas (conclusive) | verdicts ordered | ranking (customer) | ranking (persona) | "
-        "Spearman | targeting: personas / everyone / oracle (EUR per test customer) | coverage |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| seed | campaign | round | method | personas (conclusive) | verdicts ordered | ranking (customer) | "
+        "ranking (persona) | Spearman | targeting: personas / everyone / oracle (EUR per test customer) | coverage |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in df.itertuples():
         lines.append(
-            f"| {r.seed} | {r.campaign_id} | {r.method} | {r.n_personas} ({r.n_conclusive}) | {'yes' if r.verdicts_ordered else 'no'} | "
+            f"| {r.seed} | {r.campaign_id} | {r.round} | {r.method} | {r.n_personas} ({r.n_conclusive}) | "
+            f"{'yes' if r.verdicts_ordered else 'no'} | "
             f"{_fmt(r.ranking_customer)} | {_fmt(r.ranking_persona)} | {_fmt(r.spearman)} | "
             f"{r.target_personas:+.3f} / {r.target_everyone:+.3f} / {r.target_oracle:+.3f} | "
             f"{r.coverage_hits}/{r.coverage_n} |"
@@ -251,41 +309,52 @@ def tables(rows: list[dict]) -> str:
     power = df[df["method"] == "model"]
     lines += [
         "",
-        "| seed | campaign | test / control | whole-launch MDE (EUR) | true mean uplift | true sd between customers |",
-        "|---|---|---|---|---|---|",
+        "| seed | campaign | round | test / control | whole-launch MDE (EUR) | true mean uplift | true sd between "
+        "customers |",
+        "|---|---|---|---|---|---|---|",
         *(
-            f"| {r.seed} | {r.campaign_id} | {r.n_test:,} / {r.n_control:,} | {r.launch_mde:.2f} | "
+            f"| {r.seed} | {r.campaign_id} | {r.round} | {r.n_test:,} / {r.n_control:,} | {r.launch_mde:.2f} | "
             f"{r.true_mean:+.2f} | {r.true_sd:.2f} |"
             for r in power.itertuples()
         ),
     ]
     lines += [
         "",
-        "| seed | campaign | launch interval (close, EUR per test customer) | true mean over test | covered |",
-        "|---|---|---|---|---|",
+        "| seed | campaign | round | launch interval (close, EUR per test customer) | true mean over test | covered |",
+        "|---|---|---|---|---|---|",
         *(
-            f"| {r.seed} | {r.campaign_id} | {r.campaign_uplift:+.2f} [{r.campaign_ci[0]:+.2f}, {r.campaign_ci[1]:+.2f}] | "
-            f"{r.true_mean:+.2f} | {'yes' if r.campaign_covered else 'no'} |"
+            f"| {r.seed} | {r.campaign_id} | {r.round} | {r.campaign_uplift:+.2f} [{r.campaign_ci[0]:+.2f}, "
+            f"{r.campaign_ci[1]:+.2f}] | {r.true_mean:+.2f} | {'yes' if r.campaign_covered else 'no'} |"
             for r in power.itertuples()
         ),
         f"Launch intervals holding the truth: {int(power['campaign_covered'].sum())}/{len(power)}",
     ]
+    head = [
+        "| method | launches | ranking (customer) | ranking (persona) | Spearman | launches with >= 2 conclusive "
+        "personas, ordered (seed/round) | coverage | campaigns where targeting >= everyone (mean over launches) |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     lines += [
         "",
-        "| method | ranking (customer) | ranking (persona) | Spearman | campaigns with >= 2 personas, ordered "
-        "(per seed) | coverage | campaigns where targeting >= everyone (mean over seeds) |",
-        "|---|---|---|---|---|---|---|",
+        "Per campaign (mean over seeds and rounds):",
+        "",
+        "| campaign | method | launches | ranking (customer) | ranking (persona) | Spearman | ordered | coverage | "
+        "targeting: personas / everyone (EUR per test customer) |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
-    for method, g in df.groupby("method", sort=False):
-        per_campaign = g.groupby("campaign_id")[["target_personas", "target_everyone"]].mean()
-        ok = int((per_campaign["target_personas"] >= per_campaign["target_everyone"] - 1e-12).sum())
-        ordered = g.groupby("seed").apply(lambda s: int((s["verdicts_ordered"]).sum()), include_groups=False)
+    for (campaign, method), g in df.groupby(["campaign_id", "method"], sort=True):
         lines.append(
-            f"| {method} | {_fmt(g['ranking_customer'].mean())} | {_fmt(g['ranking_persona'].mean())} | "
-            f"{_fmt(g['spearman'].mean())} | {', '.join(f'{s}: {v}/{len(g[g.seed == s])}' for s, v in ordered.items())} | "
-            f"{g['coverage_hits'].sum()}/{g['coverage_n'].sum()} ({g['coverage_hits'].sum() / g['coverage_n'].sum():.0%}) | "
-            f"{ok}/{len(per_campaign)} |"
+            f"| {campaign} | {method} | {len(g)} | {_fmt(g['ranking_customer'].mean())} | "
+            f"{_fmt(g['ranking_persona'].mean())} | {_fmt(g['spearman'].mean())} | "
+            f"{int(g['verdicts_ordered'].sum())}/{len(g)} | {int(g['coverage_hits'].sum())}/{int(g['coverage_n'].sum())} | "
+            f"{g['target_personas'].mean():+.3f} / {g['target_everyone'].mean():+.3f} |"
         )
+    lines += ["", "Averages over every ended launch:", "", *head, *_averages(df)]
+    champion_launches = set(df.loc[df["method"] == "champion", "launch_id"])
+    if champion_launches:
+        same = df[df["launch_id"].isin(champion_launches)]
+        lines += ["", "The launches whose close took the champion path, every method on them:", "", *head]
+        lines += _averages(same)
     return "\n".join(lines)
 
 
@@ -312,12 +381,24 @@ def main() -> None:
             print(f"seed {seed}: holdout demo ({home}) ...", flush=True)
             print(f"seed {seed}: demo took {run_demo(home, seed, args.customers):.0f} s", flush=True)
         print(f"seed {seed}: evaluating", flush=True)
+        load, cpu, started = os.getloadavg()[0], _cpu_seconds(), time.perf_counter()
         rows += [{"seed": seed, **r} for r in evaluate_home(home)]
+        print(
+            f"seed {seed}: evaluation {time.perf_counter() - started:.0f} s wall, {_cpu_seconds() - cpu:.0f} s CPU "
+            f"(user+sys), load average {load:.1f} -> {os.getloadavg()[0]:.1f}",
+            flush=True,
+        )
     out = args.work / "eval_personas.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(rows, indent=1, default=float))
     print(tables(rows))
     print(f"\nwrote {out}")
+
+
+def _cpu_seconds() -> float:
+    """User + system CPU seconds of this process and its finished children (the demo runs as a child)."""
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system
 
 
 if __name__ == "__main__":

@@ -222,33 +222,6 @@ def print_split(settings: Settings) -> None:
         click.echo("  " + path.read_text().rstrip().replace("\n", "\n  "))
 
 
-def persona_paths(settings: Settings, launch_ids: list[str]) -> list[tuple[str, str]]:
-    """(launch_id, how its personas were found) for these launches, from `ops.campaign_persona_results`."""
-    from holdout.warehouse import connect
-
-    with connect(read_only=True, settings=settings) as con:
-        rows = con.execute(
-            "select launch_id, any_value(persona_method) from ops.campaign_persona_results "
-            "where list_contains($ids, launch_id) group by launch_id order by launch_id",
-            {"ids": launch_ids},
-        ).fetchall()
-    return [(launch_id, _path_label(method or "")) for launch_id, method in rows]
-
-
-def _path_label(method: str) -> str:
-    """A short name of the persona path (the full sentence is in the report and `campaign report`)."""
-    if method.startswith("champion path: "):
-        return "champion uplift model: " + method.removeprefix("champion path: ").split(" (trained on")[0]
-    reason = method.split("[no champion path: ")[-1].rstrip("]") if "[no champion path: " in method else ""
-    if method.startswith("model-based"):
-        kind = "discovery-half model"
-    elif method.startswith("no split possible"):
-        kind = "one group (too small to split)"
-    else:
-        kind = "search fallback"
-    return f"{kind} (no champion: {reason})" if reason else kind
-
-
 def print_summary(settings: Settings, trained: list, closed: list, uplift: list | None = None) -> None:
     """Customers, segments, models, campaign results and where to look next."""
     from holdout.warehouse import connect
@@ -271,8 +244,8 @@ def print_summary(settings: Settings, trained: list, closed: list, uplift: list 
             "from marts.fct_campaign_results where metric = 'revenue' order by campaign_id, launch_date"
         ).fetchall()
         personas = con.execute(
-            "select launch_id, persona_definition, uplift, uplift_ci_low, uplift_ci_high, verdict, recommendation "
-            "from marts.fct_campaign_persona_results order by launch_id, uplift desc"
+            "select launch_id, persona_definition, uplift, uplift_ci_low, uplift_ci_high, uplift_ci_level, verdict, "
+            "recommendation from marts.fct_campaign_persona_results order by launch_id, uplift desc"
         ).fetchall()
     click.echo(f"Customers: {customers:,}   lifecycle: " + ", ".join(f"{s} {n:,}" for s, n in stages))
     click.echo(f"Segments: {segments:,} declared, {non_empty:,} non-empty. Largest cross/custom segments:")
@@ -292,12 +265,16 @@ def print_summary(settings: Settings, trained: list, closed: list, uplift: list 
             f"uplift {uplift:+6.2f} [{low:+.2f}, {high:+.2f}] p={p:.3f} | incremental {incremental:+,.0f}"
         )
     click.echo("How each close found its personas:")
-    for launch_id, path in persona_paths(settings, [c.launch_id for c in closed]):
-        click.echo(f"  {launch_id:<35} {path}")
-    click.echo("Personas (uplift per customer, verdict → recommendation):")
-    for cid, definition, uplift, low, high, verdict, recommendation in personas:
+    for c in sorted(closed, key=lambda c: c.launch_id):
+        click.echo(f"  {c.launch_id:<35} {c.persona_path.label() if c.persona_path else 'no personas'}")
+    click.echo(
+        "Personas (uplift per customer; intervals simultaneous at 95% over each launch's personas, the level of "
+        "each in brackets; verdict → recommendation):"
+    )
+    for cid, definition, uplift, low, high, level, verdict, recommendation in personas:
+        each = f" ({level:.1%})" if level is not None else ""
         click.echo(
-            f"  {cid:<35} {definition[:60]:<60} {uplift:+6.2f} [{low:+.2f}, {high:+.2f}] "
+            f"  {cid:<35} {definition[:60]:<60} {uplift:+6.2f} [{low:+.2f}, {high:+.2f}]{each} "
             f"{verdict} → {recommendation}"
         )
     with connect(read_only=True, settings=settings) as con:

@@ -54,7 +54,7 @@ def _persona(pid: str, conditions, excludes, recommendation: str, uplift: float 
         ci_low=uplift - 1.0,
         ci_high=uplift + 1.0,
         p_value=0.01,
-        p_value_holm=0.02,
+        p_value_adjusted=0.02,
         incremental_revenue=uplift * 4000,
         discovery_uplift=uplift,
         discovery_z=3.0,

@@ -21,10 +21,10 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 import numpy as np
@@ -35,6 +35,9 @@ from holdout.campaigns.audience import PROFILE_COLUMNS
 from holdout.campaigns.send_check import erased_customers
 from holdout.config import Settings
 from holdout.warehouse import as_of_date, connect
+
+if TYPE_CHECKING:
+    from holdout.measure.personas import PersonaPath
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +56,7 @@ class ClosedLaunch:
     personas: int
     profile_source: str
     variant_verdict: str = ""  # A/B/n launches: the winner sentence (holdout.measure.variants)
+    persona_path: PersonaPath | None = None  # which persona path ran, as data (the demo's summary names it)
 
 
 def _due_launches(con: duckdb.DuckDBPyConnection, as_of: date) -> list[tuple]:
@@ -248,7 +252,7 @@ def measure_launch(
 ) -> Measurement:
     """Measure one launch from a read-only connection and render its HTML report; the ledger is not touched.
     ``champions`` (``champion_models``) lets the personas come from the campaign's champion uplift model."""
-    from holdout.measure.personas import discover_personas
+    from holdout.measure.personas import PersonaPath, discover_personas
     from holdout.measure.uplift import measure_conversion, measure_uplift
 
     launch_id, campaign_id, launch_date, window_end, channel, funnel_json = row
@@ -276,6 +280,7 @@ def measure_launch(
     frame = out.merge(profile, on="customer_id", how="left")
     features = [c for c in PROFILE_COLUMNS if c in frame.columns and frame[c].notna().any()]
     personas, persona_method, qini = [], "no personas: no profile columns or an empty arm", None
+    persona_path = PersonaPath("none")
     if features and len(control) and len(test):
         # Group sizes come from power (personas module doc), not a fixed floor.
         champion, why_not = _usable_champion(con, (champions or {}).get(campaign_id), launch_id, launch_date)
@@ -294,7 +299,8 @@ def measure_launch(
                 cost_per_contact=cost,
             )
             persona_method = f"{found.method} [no champion path: {why_not}]"
-        personas, qini = found.personas, found.qini
+            found.path = replace(found.path, no_champion=why_not)
+        personas, qini, persona_path = found.personas, found.qini, found.path
         log.info("%s personas: %s", launch_id, persona_method)
 
     closed_at = datetime.now(UTC).replace(tzinfo=None)
@@ -343,6 +349,7 @@ def measure_launch(
         len(personas),
         source,
         variants.verdict if variants is not None else "",
+        persona_path,
     )
     return Measurement(closed, results, persona_rows, closed_at, variant_rows)
 

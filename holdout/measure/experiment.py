@@ -328,7 +328,7 @@ def render_experiment_markdown(result: ExperimentResult, currency: str = "$") ->
                 "",
                 f"**{name}, {outcome}**",
                 "",
-                f"| persona | definition | test / control | uplift ({unit}) [95%] | p | verdict | action |",
+                f"| persona | definition | test / control | uplift ({unit}) [simultaneous 95%] | p | verdict | action |",
                 "|---|---|---:|---:|---:|---|---|",
             ]
             for p in personas:

@@ -4,6 +4,15 @@ Honest estimation (Athey & Imbens 2016): customers are split at random, within e
 and an estimation half. The search sees only the discovery half; every number reported for a persona comes
 from the estimation half, so the search's optimism does not leak into the uplifts, intervals or p-values.
 
+Multiple testing: a launch reports ``k`` personas at once, so their intervals are *simultaneous*: each is a
+Welch interval at the Šidák level ``confidence ** (1 / k)`` (98.3% each for three personas at 95%), and the
+adjusted p-value is ``1 - (1 - p) ** k``. The personas partition the customers, so their estimates come from
+disjoint customers and are independent given the partition; Šidák is then exact (up to Welch's approximation):
+all ``k`` intervals hold their persona's true uplift together with probability ``confidence``. Every label
+(below) reads the simultaneous interval, so no verdict rests on an interval that only holds one at a time. A
+single group keeps the plain 95% interval. ``Persona.ci_level`` (and the mart's ``uplift_ci_level``) is the
+level of each interval.
+
 Search (greedy sequential covering over conjunctions of at most ``max_order`` conditions):
 
 1. Each profile column becomes conditions: ``col = level`` for categorical columns (rare levels pooled into
@@ -38,20 +47,21 @@ all of the launch's customers. ``discover_personas`` is the fallback when no suc
 
 Power (``holdout.measure.power.minimum_detectable_uplift``): each persona reports ``mde``, the smallest true
 uplift its estimation-half arms (sizes and per-arm standard deviations of the outcome) detect with 80% power at
-5% two-sided. Minimum group sizes are derived from power, not fixed (``power_min_group_size``): a group must be
-large enough that its estimation-half MDE is at most ``MDE_MULTIPLE`` times the *yardstick* ``R`` (below), i.e.
+5% two-sided: what a re-test of that group alone (``holdout campaign split``) detects (the simultaneous interval
+of a launch with several personas needs a larger uplift). Minimum group sizes are derived from power, not fixed
+(``power_min_group_size``): a group must be large enough that its estimation-half MDE is at most ``MDE_MULTIPLE`` times the *yardstick* ``R`` (below), i.e.
 a group whose true uplift is ``MDE_MULTIPLE`` times the average (or the contact cost) is detected 80% of the time.
 For sizing, ``R`` is floored at the whole discovery half's MDE: when the average uplift or the contact cost is
 tiny (a 0.02 EUR e-mail), a persona may still be ``MDE_MULTIPLE`` times less precise than the launch itself, so
 any group holding ``1 / MDE_MULTIPLE**2`` of the audience qualifies.
 
-Verdicts (estimation half, ``U`` = the overall uplift on the estimation half, ``[lo, hi]`` the persona's 95%
-interval, ``p_holm`` its Holm-adjusted p-value over the personas, ``alpha = 1 - confidence``). The yardstick
+Verdicts (estimation half, ``U`` = the overall uplift on the estimation half, ``[lo, hi]`` the persona's
+simultaneous interval, ``p_adj`` its Šidák-adjusted p-value, ``alpha = 1 - confidence``). The yardstick
 ``R``, the smallest uplift that matters, is ``max(U, cost_per_contact)``; when that is not positive (the
 campaign did nothing on average and the contact is free) ``R`` is the whole audience's estimation-half MDE.
 
 * ``not_at_all`` and ``harmful`` if ``hi < 0``;
-* positive evidence means ``lo > 0`` and ``p_holm < alpha``; then ``very_well`` if the uplift is at least
+* positive evidence means ``lo > 0`` (equivalently ``p_adj < alpha``); then ``very_well`` if the uplift is at least
   ``max(U, 0)``, else ``somewhat``;
 * ``inconclusive`` otherwise if ``hi >= R``: no evidence of an effect, yet the interval still holds an uplift
   that matters (gift-email, +4.74 [-11.14, +20.62], p=0.558, is inconclusive, not "somewhat");
@@ -135,7 +145,7 @@ class Persona:
     ci_low: float
     ci_high: float
     p_value: float
-    p_value_holm: float
+    p_value_adjusted: float  # Šidák over the launch's personas, consistent with the simultaneous interval
     incremental_revenue: float
     discovery_uplift: float
     discovery_z: float
@@ -143,6 +153,8 @@ class Persona:
     harmful: bool
     recommendation: str
     mde: float = float("nan")  # estimation-half minimum detectable uplift (80% power, 5% two-sided)
+    # level of each interval: Šidák-adjusted so that all of the launch's persona intervals hold together
+    ci_level: float = 0.95
     # "champion" (the campaign's registered uplift model + shallow tree), "model" (learner on the discovery
     # half + shallow tree) or "search" (greedy fallback)
     found_by: str = "search"
@@ -167,6 +179,7 @@ class Persona:
             "verdict": self.verdict,
             "recommendation": self.recommendation,
             "uplift_mde": self.mde,
+            "uplift_ci_level": self.ci_level,
             "persona_method": self.found_by,
             "persona_conditions": self.conditions_json(),
         }
@@ -418,18 +431,20 @@ def classify(
     overall_uplift: float,
     cost_per_contact: float | None = None,
     *,
-    p_holm: float | None = None,
+    p_adjusted: float | None = None,
     relevant: float | None = None,
     alpha: float = 0.05,
 ) -> tuple[str, bool, str]:
     """Verdict, harmful flag and recommendation for one group (thresholds in the module docstring).
 
-    ``relevant`` is the yardstick R; by default ``max(overall_uplift, cost_per_contact)``, and when that is not
-    positive and no R is given, nothing is inconclusive. ``p_holm`` defaults to "significant iff lo > 0".
+    ``[ci_low, ci_high]`` is the group's simultaneous interval (``simultaneous_level``). ``relevant`` is the
+    yardstick R; by default ``max(overall_uplift, cost_per_contact)``, and when that is not positive and no R is
+    given, nothing is inconclusive. ``p_adjusted`` (the multiplicity-adjusted p-value) defaults to "significant
+    iff lo > 0".
     """
     if ci_high < 0:
         return NOT_AT_ALL, True, STOP
-    if ci_low > 0 and (p_holm is None or p_holm < alpha):
+    if ci_low > 0 and (p_adjusted is None or p_adjusted < alpha):
         # Relative tolerance: a persona that is the whole audience must tie with the average despite rounding.
         if uplift >= max(overall_uplift, 0.0) - 1e-12 * abs(overall_uplift):
             pays = cost_per_contact is None or uplift > cost_per_contact
@@ -467,12 +482,49 @@ def power_min_group_size(
 
 
 def _holm(p: np.ndarray) -> np.ndarray:
+    """Holm-adjusted p-values (the variant comparisons use them; personas use simultaneous intervals)."""
     order = np.argsort(p)
     m = p.size
     adj = np.maximum.accumulate(np.minimum(1.0, (m - np.arange(m)) * p[order]))
     out = np.empty_like(adj)
     out[order] = adj
     return out
+
+
+def _power_sizing(
+    y: np.ndarray,
+    treated: np.ndarray,
+    rows: np.ndarray,
+    cost_per_contact: float | None,
+    average: float | None = None,
+) -> tuple[int, float]:
+    """Power-derived minimum control customers per persona (module docstring) and the yardstick R, both from
+    ``rows`` (the discovery half, or every customer on the champion path). R is taken on ``average`` (default:
+    the observed uplift on ``rows``; the champion path passes its mean score); for sizing it is floored at the
+    MDE of ``rows``: a persona may be at most ``MDE_MULTIPLE`` times less precise than ``rows`` as a whole, so
+    any group holding ``1 / MDE_MULTIPLE**2`` of them qualifies."""
+    t, c = rows & treated, rows & ~treated
+    if average is None:
+        average = float(y[t].mean() - y[c].mean())
+    mde = float(minimum_detectable_uplift(t.sum(), c.sum(), (np.std(y[t]), np.std(y[c]))))
+    r = yardstick(average, cost_per_contact, mde)
+    size = power_min_group_size(float(np.std(y[rows], ddof=1)), max(r, mde), float((~treated).mean()))
+    return size, r
+
+
+def simultaneous_level(confidence: float, k: int) -> float:
+    """Level of each of ``k`` independent intervals so that all hold together with ``confidence`` (Šidák)."""
+    return float(confidence ** (1.0 / max(k, 1)))
+
+
+def _interval_note(k: int, confidence: float = 0.95) -> str:
+    """How a launch's persona intervals are to be read (for the persona method sentence)."""
+    if k <= 1:
+        return f"one group: a plain {confidence:.0%} interval"
+    return (
+        f"intervals simultaneous at {confidence:.0%} over the {k} personas "
+        f"(Šidák: each at {simultaneous_level(confidence, k):.1%}; verdicts read these intervals)"
+    )
 
 
 def assign_personas(frame: pd.DataFrame, personas: Sequence[Persona]) -> pd.Series:
@@ -634,10 +686,11 @@ class _GroupEstimates:
     n_control: np.ndarray
     mean_test: np.ndarray  # centred on the overall mean
     mean_control: np.ndarray
-    welch: dict[str, np.ndarray]
-    p_holm: np.ndarray
+    welch: dict[str, np.ndarray]  # intervals at ``level``
+    p_adjusted: np.ndarray  # Šidák over the k groups
+    level: float  # confidence of each interval: all k hold together with the requested confidence
     overall_uplift: float
-    mde: np.ndarray  # per group, estimation half
+    mde: np.ndarray  # per group, estimation half (5% two-sided: what a re-test of the group alone detects)
     overall_mde: float
 
 
@@ -649,7 +702,8 @@ def _estimate_groups(
     k: int,
     confidence: float,
 ) -> _GroupEstimates:
-    """Welch uplift, interval and Holm-adjusted p-value of each of the ``k`` groups, on ``rows`` only."""
+    """Welch uplift, simultaneous interval and Šidák-adjusted p-value of each of the ``k`` groups (module doc),
+    on ``rows`` only."""
     yc = y - y.mean()
     sums = []
     for arm in (treated, ~treated):
@@ -665,7 +719,8 @@ def _estimate_groups(
         mt, mc = st / nt, sc / nc
         vt = np.maximum(qt - st * mt, 0.0) / (nt - 1)
         vc = np.maximum(qc - sc * mc, 0.0) / (nc - 1)
-    w = welch_from_stats(mt, vt, nt, mc, vc, nc, confidence)
+    level = simultaneous_level(confidence, k)
+    w = welch_from_stats(mt, vt, nt, mc, vc, nc, level)
     # The yardstick is the overall uplift on the same rows, so a persona and the average share noise.
     overall = float(st.sum() / nt.sum() - sc.sum() / nc.sum())
     sd_t, sd_c = float(np.std(yc[rows & treated], ddof=1)), float(np.std(yc[rows & ~treated], ddof=1))
@@ -673,8 +728,8 @@ def _estimate_groups(
     ok = (nt >= 2) & (nc >= 2)
     mde = np.full(k, np.nan)
     mde[ok] = minimum_detectable_uplift(nt[ok], nc[ok], (np.sqrt(vt[ok]), np.sqrt(vc[ok])))
-    p_holm = _holm(np.nan_to_num(w["p_value"], nan=1.0))
-    return _GroupEstimates(nt, nc, mt, mc, w, p_holm, overall, mde, overall_mde)
+    p_adjusted = 1.0 - (1.0 - np.nan_to_num(w["p_value"], nan=1.0)) ** k
+    return _GroupEstimates(nt, nc, mt, mc, w, p_adjusted, level, overall, mde, overall_mde)
 
 
 def _personas_from(
@@ -721,7 +776,7 @@ def _personas_from(
             hi,
             est.overall_uplift,
             cost_per_contact,
-            p_holm=float(est.p_holm[r]),
+            p_adjusted=float(est.p_adjusted[r]),
             relevant=relevant,
             alpha=alpha,
         )
@@ -742,7 +797,7 @@ def _personas_from(
                 ci_low=lo,
                 ci_high=hi,
                 p_value=float(w["p_value"][r]),
-                p_value_holm=float(est.p_holm[r]),
+                p_value_adjusted=float(est.p_adjusted[r]),
                 incremental_revenue=uplift * int(full_t[r]),
                 discovery_uplift=d_uplift,
                 discovery_z=d_z,
@@ -750,6 +805,7 @@ def _personas_from(
                 harmful=harmful,
                 recommendation=recommendation,
                 mde=float(est.mde[r]),
+                ci_level=est.level,
                 found_by=found_by,
             )
         )
@@ -768,7 +824,8 @@ def personas_frame(personas: Sequence[Persona]) -> pd.DataFrame:
         "ci_low",
         "ci_high",
         "p_value",
-        "p_value_holm",
+        "p_value_adjusted",
+        "ci_level",
         "incremental_revenue",
         "discovery_uplift",
         "verdict",
@@ -783,6 +840,28 @@ def personas_frame(personas: Sequence[Persona]) -> pd.DataFrame:
 # --- model-based personas ------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class PersonaPath:
+    """Which persona path ran, as data (``PersonaResult.method`` is the sentence for people): what a summary
+    names, without parsing the sentence back."""
+
+    kind: str  # "champion", "model", "search", "one_group" (too small to split) or "none" (nothing to search)
+    model: str = ""  # the champion uplift model and its version (champion path)
+    no_champion: str = ""  # why the close did not take the champion path (empty when it did or did not try)
+
+    def label(self) -> str:
+        """A short name of the path, e.g. "discovery-half model (no champion: ...)"."""
+        names = {
+            "champion": f"champion uplift model: {self.model}",
+            "model": "discovery-half model",
+            "search": "search fallback",
+            "one_group": "one group (too small to split)",
+            "none": "no personas",
+        }
+        name = names.get(self.kind, self.kind)
+        return f"{name} (no champion: {self.no_champion})" if self.no_champion else name
+
+
 @dataclass
 class PersonaResult:
     """What ``discover_personas`` found, and how."""
@@ -794,6 +873,7 @@ class PersonaResult:
     predictions: np.ndarray | None = None  # per-row predicted uplift (model path only)
     estimation: np.ndarray | None = None  # rows whose outcomes produced the reported figures
     qini: pd.DataFrame | None = None  # Qini curve of the predictions on the estimation half (model path)
+    path: PersonaPath = PersonaPath("search")
 
 
 def model_matrix(frame: pd.DataFrame, feature_cols: Sequence[str]) -> pd.DataFrame:
@@ -924,23 +1004,17 @@ def discover_personas(
     """
     treated, y = _checked_inputs(frame, treatment_col, outcome_col, feature_cols, treated_value)
     discovery = _discovery_half(treated, seed)
-    d_t, d_c = discovery & treated, discovery & ~treated
-    overall_d = float(y[d_t].mean() - y[d_c].mean())
-    sd = float(np.std(y[discovery], ddof=1))
-    mde_d = float(minimum_detectable_uplift(d_t.sum(), d_c.sum(), (np.std(y[d_t]), np.std(y[d_c]))))
-    control_share = float((~treated).mean())
+    power_size, min_difference = _power_sizing(y, treated, discovery, cost_per_contact)
     if min_group_size is None:
-        # The whole half's MDE floors the yardstick for sizing: a persona may be at most MDE_MULTIPLE times less
-        # precise than the launch itself (so any group of 1/MDE_MULTIPLE^2 of the audience qualifies).
-        r = max(yardstick(overall_d, cost_per_contact, mde_d), mde_d)
-        min_group_size = power_min_group_size(sd, r, control_share)
-    smaller_arm = int(min(d_t.sum(), d_c.sum()))
+        min_group_size = power_size
+    smaller_arm = int(min((discovery & treated).sum(), (discovery & ~treated).sum()))
     features = [_encode_feature(c, frame[c], search_options.get("n_bins", 4), 12) for c in feature_cols]
     features = [f for f in features if f.conditions]
     rules: list[_Rule] = []
     predictions, found_by = None, "search"
     sizing = f"personas need {min_group_size:,} customers per arm and half (power-derived)"
-    if smaller_arm < 2 * min_group_size or not features:
+    splittable = smaller_arm >= 2 * min_group_size and bool(features)
+    if not splittable:
         method = (
             f"no split possible: {sizing}, the smaller arm's half holds {smaller_arm:,} "
             "(see the MDE: the launch is too small to tell groups apart)"
@@ -968,7 +1042,7 @@ def discover_personas(
                 predictions,
                 max_depth=max_depth,
                 min_arm=min_group_size,
-                min_difference=yardstick(overall_d, cost_per_contact, mde_d),
+                min_difference=min_difference,
             )
             method = (
                 f"model-based: {learner_name} fitted on the discovery half, a depth-{max_depth} tree on its "
@@ -996,11 +1070,13 @@ def discover_personas(
     personas = _personas_from(
         rules, overlaps, membership, discovery, treated, y, est, cost_per_contact, found_by, 1 - confidence
     )
+    method += f"; {_interval_note(len(personas), confidence)}"
     qini = None
     if predictions is not None:
         rows = ~discovery
         qini = _qini(predictions[rows], treated[rows], y[rows])
-    return PersonaResult(personas, found_by, method, min_group_size, predictions, estimation, qini)
+    path = PersonaPath(found_by if splittable else "one_group")
+    return PersonaResult(personas, found_by, method, min_group_size, predictions, estimation, qini, path)
 
 
 def personas_from_scores(
@@ -1023,9 +1099,9 @@ def personas_from_scores(
     profile conditions (as in ``discover_personas``), and its leaves are fixed before any outcome is read. So no
     discovery half is needed: every persona is estimated on all of the launch's customers (membership is fixed
     before this launch's random assignment, so within each persona test vs control stays a randomized
-    comparison), with the Holm control over the personas, power-derived sizes and the same verdicts. Only
-    aggregate outcome figures enter the sizing (the launch's outcome spread and its MDE, as in any power
-    calculation); the tree's minimum difference between leaves is the yardstick on the model's mean score.
+    comparison), with simultaneous (Šidák) intervals over the personas, power-derived sizes and the same
+    verdicts. Only aggregate outcome figures enter the sizing (the launch's outcome spread and its MDE, as in any
+    power calculation); the tree's minimum difference between leaves is the yardstick on the model's mean score.
     ``model_label`` names the model (and its version) in ``PersonaResult.method``.
     """
     treated, y = _checked_inputs(frame, treatment_col, outcome_col, feature_cols, treated_value)
@@ -1033,14 +1109,9 @@ def personas_from_scores(
     if scores.shape != (len(frame),) or not np.isfinite(scores).all():
         raise ValueError("personas_from_scores: need one finite score per row")
     everyone = np.ones(len(frame), dtype=bool)
-    sd = float(np.std(y, ddof=1))
-    mde = float(
-        minimum_detectable_uplift(treated.sum(), (~treated).sum(), (np.std(y[treated]), np.std(y[~treated])))
+    min_group_size, min_difference = _power_sizing(
+        y, treated, everyone, cost_per_contact, average=float(scores.mean())
     )
-    predicted = float(scores.mean())
-    min_difference = yardstick(predicted, cost_per_contact, mde)
-    # As in discover_personas, a persona may be at most MDE_MULTIPLE times less precise than the launch itself.
-    min_group_size = power_min_group_size(sd, max(min_difference, mde), float((~treated).mean()))
     sizing = f"personas need {min_group_size:,} customers per arm (power-derived)"
     features = [_encode_feature(c, frame[c], 4, 12) for c in feature_cols]
     features = [f for f in features if f.conditions]
@@ -1078,5 +1149,7 @@ def personas_from_scores(
     )
     if not rules:
         method += "; no split at that size, so one group"
+    method += f"; {_interval_note(len(personas), confidence)}"
     qini = _qini(scores, treated, y)
-    return PersonaResult(personas, "champion", method, min_group_size, scores, everyone, qini)
+    path = PersonaPath("champion", model=model_label)
+    return PersonaResult(personas, "champion", method, min_group_size, scores, everyone, qini, path)

@@ -52,11 +52,15 @@ METHOD_TEXT = [
     "search over profile conditions and pairs of conditions, on the discovery half only, peels off the groups "
     "whose uplift differs most from the rest. Minimum group sizes come from power: a persona must be able to "
     "detect an uplift of three times the average (or the contact cost). Every persona figure (uplift, interval, "
-    "Holm-adjusted p-value, detectable uplift) comes from the estimation half, so it is not inflated by the "
-    "search; incremental revenue scales that uplift to the persona's test customers.",
+    "adjusted p-value, detectable uplift) comes from the estimation half, so it is not inflated by the "
+    "search; incremental revenue scales that uplift to the persona's test customers. With a champion uplift "
+    "model trained on earlier launches, the personas come from its scores and every customer estimates them. "
+    "The persona intervals of a launch are simultaneous at 95% (Šidák: k personas get 0.95^(1/k) each, e.g. "
+    "98.3% for three), so all of them hold their persona's true uplift together 95% of the time; the adjusted "
+    "p-value is 1 - (1 - p)^k.",
     "Verdicts (U = overall uplift on the estimation half, R = max(U, cost per contact), or the whole audience's "
-    "detectable uplift when that is not positive): very well = interval above zero, Holm p < 0.05 and uplift >= "
-    "max(U, 0) -> keep; somewhat = interval above zero and Holm p < 0.05 -> rework; inconclusive = no such "
+    "detectable uplift when that is not positive), all on the simultaneous interval: very well = interval above "
+    "zero and uplift >= max(U, 0) -> keep; somewhat = interval above zero -> rework; inconclusive = no such "
     "evidence but the interval still reaches R -> retest (collect more data); not at all = the interval rules "
     "out every uplift that matters -> stop (harmful when the whole interval is below zero). Detectable = the "
     "uplift the persona's estimation half detects with 80% power at 5% two-sided.",
@@ -292,7 +296,8 @@ def uplift_chart(results: Sequence[Result], currency: str = "EUR") -> Figure:
 
 
 def forest_plot(personas: Sequence[Persona], overall: float | None = None, currency: str = "EUR") -> Figure:
-    """Persona uplifts with 95% intervals, coloured by verdict; dashed line at the overall uplift."""
+    """Persona uplifts with their simultaneous 95% intervals, coloured by verdict; dashed line at the overall
+    uplift."""
     fig = _figure(figsize=(9, 1.2 + 0.55 * len(personas)))
     ax = fig.subplots()
     ys = np.arange(len(personas))[::-1]
@@ -314,7 +319,7 @@ def forest_plot(personas: Sequence[Persona], overall: float | None = None, curre
     if overall is not None:
         ax.axvline(overall, color="#0969da", lw=1, ls="--", label=f"overall {overall:,.3g}")
         ax.legend(loc="lower right", fontsize=8, frameon=False)
-    ax.set_xlabel(f"uplift per customer, {currency} (held-out estimate, 95% interval)")
+    ax.set_xlabel(f"uplift per customer, {currency} (held-out estimate, simultaneous 95% intervals)")
     ax.set_ylim(-0.7, len(personas) - 0.3)
     fig.tight_layout()
     return fig
@@ -405,7 +410,8 @@ def _results_table(results: Sequence[Result], currency: str) -> str:
 def _persona_table(personas: Sequence[Persona], currency: str) -> str:
     head = (
         "<tr><th class=l>persona</th><th class=l>definition</th><th>test</th><th>control</th><th>share</th>"
-        "<th>uplift per customer</th><th>95% interval</th><th>detectable (80% power)</th><th>p (Holm)</th>"
+        "<th>uplift per customer</th><th>interval (level each)</th><th>detectable (80% power)</th>"
+        "<th>p (adjusted)</th>"
         "<th>incremental revenue</th>"
         "<th class=l>verdict</th><th class=l>recommendation</th></tr>"
     )
@@ -416,8 +422,8 @@ def _persona_table(personas: Sequence[Persona], currency: str) -> str:
         rows.append(
             f"<tr><td class=l>{_esc(p.persona_id)}</td><td class=l>{_esc(p.definition)}</td><td>{p.n_test:,}</td>"
             f"<td>{p.n_control:,}</td><td>{_pct(p.share_of_audience, 1)}</td><td>{_money(p.uplift, currency)}</td>"
-            f"<td>{p.ci_low:,.3f} to {p.ci_high:,.3f}</td><td>{_money(p.mde, currency)}</td>"
-            f"<td>{_p(p.p_value)} ({_p(p.p_value_holm)})</td>"
+            f"<td>{p.ci_low:,.3f} to {p.ci_high:,.3f} ({_pct(p.ci_level, 1)})</td><td>{_money(p.mde, currency)}</td>"
+            f"<td>{_p(p.p_value)} ({_p(p.p_value_adjusted)})</td>"
             f"<td>{_money(p.incremental_revenue, currency)}</td><td class='l {cls}'>{_esc(verdict)}</td>"
             f"<td class='l {cls}'>{_esc(p.recommendation)}</td></tr>"
         )
@@ -549,10 +555,16 @@ def render_campaign_report(
                 f"Recommendation: {_esc(personas[0].recommendation)}.</p>"
             )
         else:
+            found = (
+                "They were found from the campaign's champion uplift model, trained on earlier launches, so "
+                "every figure below comes from all of this launch's customers"
+                if personas[0].found_by == "champion"
+                else "They were found on a random half of it; every figure below comes from the other half"
+            )
             parts.append(
-                f"<p>{len(personas)} personas partition the audience. They were found on a random half of it; "
-                f"every figure below comes from the other half ({est[0]:,} test and {est[1]:,} control "
-                "customers). Recommendations: "
+                f"<p>{len(personas)} personas partition the audience. {found} ({est[0]:,} test and {est[1]:,} "
+                f"control customers); the intervals are simultaneous at 95% (each at {_pct(personas[0].ci_level, 1)}). "
+                "Recommendations: "
                 + ", ".join(f"{_esc(p.persona_id)} {_esc(p.recommendation)}" for p in personas)
                 + ".</p>"
             )

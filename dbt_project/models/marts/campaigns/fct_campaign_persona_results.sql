@@ -19,6 +19,7 @@ final as (
         uplift,
         uplift_ci_low,
         uplift_ci_high,
+        uplift_ci_level,
         p_value,
         incremental_revenue,
         verdict,
