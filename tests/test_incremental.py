@@ -11,58 +11,17 @@ from datetime import timedelta
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import pytest
 
 from holdout.build import BuildFailed, build
+from holdout.checksums import INCREMENTAL_IDENTITY_TABLES as COMPARED
+from holdout.checksums import table_checksums
 from holdout.config import Settings
 from holdout.generate import simulate
 from holdout.generate.landing import read_export_marker
-
-# every column of each; floats rounded to 6 decimals (parallel sums may differ in the last bits between two runs),
-# `source_file` by file name: rows keep the path they were loaded from, and `fresh_home` is a copy of the session's
-# home at another path, so rows loaded before the copy name the old folder (docs/ARCHITECTURE.md)
-COMPARED = (
-    "marts.dim_customers",
-    "marts.fct_segment_memberships",
-    "staging.base_web__events",
-    "staging.base_email__events",
-    "staging.base_ecommerce__order_lines",
-    "staging.stg_web__events",
-    "staging.stg_email__events",
-    "staging.stg_ecommerce__order_lines",
-    "staging.stg_ecommerce__orders",
-    "intermediate.int_quarantined_rows",
-)
-
-
-def table_checksums(path: Path, tables: tuple[str, ...] = COMPARED) -> dict[str, tuple[int, int]]:
-    """Row count and an order-independent sum of row hashes of every column, per table."""
-    con = duckdb.connect(str(path), read_only=True)
-    try:
-        sums = {}
-        for table in tables:
-            schema, name = table.split(".")
-            columns = con.execute(
-                "select column_name, data_type from information_schema.columns "
-                "where table_schema = ? and table_name = ? order by ordinal_position",
-                [schema, name],
-            ).fetchall()
-            fields = ", ".join(
-                f'c{i} := round("{c}", 6)'
-                if kind in ("DOUBLE", "FLOAT")
-                else f'c{i} := parse_filename("{c}")'
-                if c == "source_file"
-                else f'c{i} := "{c}"'
-                for i, (c, kind) in enumerate(columns)
-            )
-            sums[table] = con.execute(
-                f"select count(*), coalesce(sum(hash(struct_pack({fields}))::hugeint), 0) from {table}"
-            ).fetchone()
-        return sums
-    finally:
-        con.close()
 
 
 def _rows(settings: Settings, sql: str) -> list[tuple]:
@@ -91,6 +50,18 @@ def _add_awkward_files(settings: Settings) -> dict:
     pq.write_table(web.take([unique[1]]), raw / "web/events/part-t20991231-20991231-0000.parquet")
     lines = pq.read_table(_first_part(settings, "ecommerce/order_lines")).slice(0, 1)
     pq.write_table(lines, raw / "ecommerce/order_lines/part-t20991231-20991231-0000.parquet")
+    # a loaded completed order re-exported as cancelled: its lines leave int_order_lines_enriched
+    enriched = {
+        row[0]
+        for row in _rows(settings, "select distinct order_id from intermediate.int_order_lines_enriched")
+    }
+    orders = pq.read_table(_first_part(settings, "ecommerce/orders")).to_pylist()
+    cancelled = next(o for o in orders if o["order_id"] in enriched and o["status"] == "completed")
+    cancelled.update(status="cancelled", _loaded_at=cancelled["_loaded_at"] + timedelta(days=1))
+    pq.write_table(
+        pa.Table.from_pylist([cancelled], schema=pq.read_schema(_first_part(settings, "ecommerce/orders"))),
+        raw / "ecommerce/orders/part-t20991231-20991231-0000.parquet",
+    )
     email = pacsv.read_csv(
         _first_part(settings, "email/events"), convert_options=pacsv.ConvertOptions(strings_can_be_null=False)
     ).slice(0, 1)
@@ -106,7 +77,12 @@ def _add_awkward_files(settings: Settings) -> dict:
     requested = read_export_marker(raw) - timedelta(days=1)
     with requests.open("a") as handle:
         handle.write(f'"{erased}","{requested} 09:00:00"\n')
-    return {"late": ids[unique[0]], "later": ids[unique[1]], "address": address}
+    return {
+        "late": ids[unique[0]],
+        "later": ids[unique[1]],
+        "address": address,
+        "cancelled": cancelled["order_id"],
+    }
 
 
 def test_daily_build_equals_full_refresh(fresh_home: Settings) -> None:
@@ -143,6 +119,20 @@ def test_daily_build_equals_full_refresh(fresh_home: Settings) -> None:
     assert _rows(
         settings, f"select count(*) from staging.base_email__events where email = '{awkward['address']}'"
     ) == [(0,)], "the loaded e-mail events of the newly erased customer kept the address"
+    assert _rows(
+        settings,
+        f"select count(*) from intermediate.int_order_lines_enriched where order_id = '{awkward['cancelled']}'",
+    ) == [(0,)], "the lines of an order re-exported as cancelled stayed"
+    # the derived models appended only the changed keys: they recorded their inputs and kept no working table
+    assert _rows(
+        settings,
+        "select count(distinct model) from intermediate.incremental_inputs",
+    ) == [(3,)]
+    assert _rows(
+        settings,
+        "select count(*) from information_schema.tables where table_name like '%\\_\\_dirty' escape '\\' "
+        "or table_name like '%\\_\\_inputs' escape '\\' or table_name like '%\\_\\_listed' escape '\\'",
+    ) == [(0,)]
     daily_sums = table_checksums(settings.warehouse_path)
 
     # nothing new in the CRM export or the erasures: the next daily build skips re-reading the CRM export to blank
