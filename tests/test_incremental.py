@@ -23,6 +23,12 @@ from holdout.config import Settings
 from holdout.generate import simulate
 from holdout.generate.landing import read_export_marker
 
+DERIVED_INCREMENTAL_MODELS = (
+    "int_order_lines_enriched",
+    "int_web_events_summed_to_cookie_day",
+    "int_email_events_summed_to_day",
+)
+
 
 def _rows(settings: Settings, sql: str) -> list[tuple]:
     con = duckdb.connect(str(settings.warehouse_path), read_only=True)
@@ -123,11 +129,15 @@ def test_daily_build_equals_full_refresh(fresh_home: Settings) -> None:
         settings,
         f"select count(*) from intermediate.int_order_lines_enriched where order_id = '{awkward['cancelled']}'",
     ) == [(0,)], "the lines of an order re-exported as cancelled stayed"
-    # the derived models appended only the changed keys: they recorded their inputs and kept no working table
+    # the derived models replaced only the changed keys (their input CTEs read the dirty keys), recorded what they
+    # read, and left no working table behind
+    compiled = settings.dbt_target_dir / "compiled" / "holdout" / "models" / "intermediate"
+    for model in DERIVED_INCREMENTAL_MODELS:
+        assert "__dirty" in next(compiled.rglob(f"{model}.sql")).read_text(), f"{model} recomputed every key"
     assert _rows(
         settings,
         "select count(distinct model) from intermediate.incremental_inputs",
-    ) == [(3,)]
+    ) == [(len(DERIVED_INCREMENTAL_MODELS),)]
     assert _rows(
         settings,
         "select count(*) from information_schema.tables where table_name like '%\\_\\_dirty' escape '\\' "
