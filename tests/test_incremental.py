@@ -5,9 +5,10 @@ of the session fixture."""
 
 from __future__ import annotations
 
+import csv
 import os
 from collections import Counter
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import duckdb
@@ -91,6 +92,47 @@ def _add_awkward_files(settings: Settings) -> dict:
     }
 
 
+def _add_late_email_file(settings: Settings) -> tuple[int, int]:
+    """A late e-mail part file: a kept loaded event three days earlier, and a new event on a kept event's day."""
+    first = _first_part(settings, "email/events")
+    kept = [
+        str(row[0])
+        for row in _rows(
+            settings,
+            "select event_id from staging.base_email__events where rejection_reason is null "
+            f"and parse_filename(source_file) = '{first.name}' order by event_id limit 2 offset 10",
+        )
+    ]
+    with first.open(newline="") as handle:
+        rows = {row["event_id"]: row for row in csv.DictReader(handle) if row["event_id"] in kept}
+    moved, copied = dict(rows[kept[0]]), dict(rows[kept[1]])
+    moved["event_at"] = str(datetime.fromisoformat(moved["event_at"]) - timedelta(days=3))
+    copied["event_id"] = str(
+        _rows(settings, "select max(event_id) + 1 from staging.base_email__events")[0][0]
+    )
+    with (settings.raw_dir / "email/events/part-e20250101-20250101-0001.csv").open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(moved), quoting=csv.QUOTE_NONNUMERIC)
+        writer.writeheader()
+        writer.writerows([moved, copied])
+    return int(moved["event_id"]), int(copied["event_id"])
+
+
+def _assert_dirty_keys_only(settings: Settings, models: tuple[str, ...]) -> None:
+    """The last build ran these derived models on their dirty keys (not every key), every derived model recorded
+    what it read, and no working table is left."""
+    compiled = settings.dbt_target_dir / "compiled" / "holdout" / "models" / "intermediate"
+    for model in models:
+        assert "__dirty" in next(compiled.rglob(f"{model}.sql")).read_text(), f"{model} recomputed every key"
+    assert _rows(settings, "select count(distinct model) from intermediate.incremental_inputs") == [
+        (len(DERIVED_INCREMENTAL_MODELS),)
+    ]
+    assert _rows(
+        settings,
+        "select count(*) from information_schema.tables where table_name like '%\\_\\_dirty' escape '\\' "
+        "or table_name like '%\\_\\_inputs' escape '\\' or table_name like '%\\_\\_listed' escape '\\'",
+    ) == [(0,)]
+
+
 def test_daily_build_equals_full_refresh(fresh_home: Settings) -> None:
     settings = fresh_home
     simulate(settings, 1, progress=False)
@@ -129,31 +171,25 @@ def test_daily_build_equals_full_refresh(fresh_home: Settings) -> None:
         settings,
         f"select count(*) from intermediate.int_order_lines_enriched where order_id = '{awkward['cancelled']}'",
     ) == [(0,)], "the lines of an order re-exported as cancelled stayed"
-    # the derived models replaced only the changed keys (their input CTEs read the dirty keys), recorded what they
-    # read, and left no working table behind
-    compiled = settings.dbt_target_dir / "compiled" / "holdout" / "models" / "intermediate"
-    for model in DERIVED_INCREMENTAL_MODELS:
-        assert "__dirty" in next(compiled.rglob(f"{model}.sql")).read_text(), f"{model} recomputed every key"
-    assert _rows(
-        settings,
-        "select count(distinct model) from intermediate.incremental_inputs",
-    ) == [(len(DERIVED_INCREMENTAL_MODELS),)]
-    assert _rows(
-        settings,
-        "select count(*) from information_schema.tables where table_name like '%\\_\\_dirty' escape '\\' "
-        "or table_name like '%\\_\\_inputs' escape '\\' or table_name like '%\\_\\_listed' escape '\\'",
-    ) == [(0,)]
-    daily_sums = table_checksums(settings.warehouse_path)
+    # the derived models replaced only the changed keys (their input CTEs read the dirty keys); the e-mail days
+    # are all recomputed when, as here, the erasure update blanked loaded rows
+    _assert_dirty_keys_only(settings, ("int_order_lines_enriched", "int_web_events_summed_to_cookie_day"))
 
-    # nothing new in the CRM export or the erasures: the next daily build skips re-reading the CRM export to blank
-    # addresses (the hook's recorded state and time stay), and the e-mail events stay as they were
+    # a late e-mail file that sorts first: a loaded event moved three days earlier (a full build keeps this copy,
+    # so the loaded copy's day changes too) and a new event on an old day; nothing new in the CRM export or the
+    # erasures, so the daily build skips re-reading the CRM export (the hook's recorded state and time stay)
     applied = "select state, applied_at from staging.erased_addresses_applied"
     before = _rows(settings, applied)
-    build(settings, select="base_email__events", progress=False, echo=lambda _m: None)
-    assert _rows(settings, applied) == before
-    assert table_checksums(settings.warehouse_path, ("staging.base_email__events",)) == {
-        "staging.base_email__events": daily_sums["staging.base_email__events"]
-    }
+    moved, new_id = _add_late_email_file(settings)
+    daily = build(settings, progress=False, echo=lambda _m: None)
+    assert not daily.full_refresh and _rows(settings, applied) == before
+    assert _rows(
+        settings,
+        "select parse_filename(source_file)[1:6], coalesce(rejection_reason, 'kept') from staging.base_email__events "
+        f"where event_id in ({moved}, {new_id}) order by 1",
+    ) == [("part-e", "kept"), ("part-e", "kept"), ("part-g", "duplicate_event_id")]
+    _assert_dirty_keys_only(settings, DERIVED_INCREMENTAL_MODELS)
+    daily_sums = table_checksums(settings.warehouse_path)
 
     # a loaded file rewritten in place: the daily build refuses and names it, the warehouse stays as it was
     rewritten = _first_part(settings, "web/events")

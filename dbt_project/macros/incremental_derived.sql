@@ -35,9 +35,10 @@
 {#
     Called at the top of the model (it runs while dbt compiles it): snapshots the inputs' versions and, on a daily
     build, writes the dirty keys. `inputs`: SQL of (input, item, version) rows; `fingerprint`: a SQL expression;
-    `dirty`: SQL of `key` rows that may read the CTE `changed` (input, item). Returns 'dirty' or 'everything'.
+    `dirty`: SQL of `key` rows that may read the CTE `changed` (input, item: new, changed, or gone from an input
+    of `removable`; an item gone from another input makes every key dirty). Returns 'dirty' or 'everything'.
 #}
-{% macro prepare_dirty_keys(inputs, fingerprint, dirty) -%}
+{% macro prepare_dirty_keys(inputs, fingerprint, dirty, removable=[]) -%}
     {%- if not execute or target.type != 'duckdb' or config.get('materialized') != 'incremental' -%}
         {{ return('everything') }}
     {%- endif -%}
@@ -52,7 +53,10 @@
     {%- set everything -%}
         select
             not exists (select 1 from {{ previous }})
-            or exists (select input, item from {{ previous }} except select input, item from {{ name }}__inputs)
+            or exists (
+                select input, item from {{ previous }} where input not in ('{{ removable | join("', '") }}')
+                except select input, item from {{ name }}__inputs
+            )
             or exists (
                 select version from {{ name }}__inputs where input = 'fingerprint'
                 except select version from {{ previous }} where input = 'fingerprint'
@@ -61,8 +65,14 @@
     {%- if run_query(everything).rows[0][0] -%}
         {{ return('everything') }}
     {%- endif -%}
-    {%- do run_query('create table ' ~ name ~ '__dirty as with changed as (select input, item, version from '
-        ~ name ~ '__inputs except select input, item, version from ' ~ previous ~ ') select distinct key from ('
+    {%- set changed -%}
+        select input, item from (
+            select input, item, version from {{ name }}__inputs except select input, item, version from {{ previous }}
+        )
+        union all
+        select input, item from (select input, item from {{ previous }} except select input, item from {{ name }}__inputs)
+    {%- endset -%}
+    {%- do run_query('create table ' ~ name ~ '__dirty as with changed as (' ~ changed ~ ') select distinct key from ('
         ~ dirty ~ ') where key is not null') -%}
     {{ return('dirty') }}
 {%- endmacro %}
@@ -140,7 +150,8 @@
 
 {#
     int_order_lines_enriched's dirty orders: those of every line whose id has a row in a new order line file (a later
-    export may name another order), and those with a row in an order file whose rows changed (re-exports).
+    export may name another order), those with a row in an order file whose rows changed (re-exports), and the
+    orders of every customer who became or stopped being a resolved customer (sign-up, erasure).
 #}
 {% macro orders_of_changed_files(lines, orders) -%}
     select order_id as key from {{ lines }}
@@ -151,4 +162,5 @@
     union all
     select order_id from {{ orders }}
     where parse_filename(source_file) in (select item from changed where input = 'ecommerce/orders')
+        or customer_id in (select item from changed where input = 'customers')
 {%- endmacro %}

@@ -11,12 +11,13 @@
 -- the catalogue does not have is orphaned (int_orphaned_rows_found) unless the catalogue is empty.
 {%- set mode = prepare_dirty_keys(
     inputs=loaded_files_input(lines, 'ecommerce/order_lines') ~ ' union all ' ~ hashed_files_input(orders,
-        'ecommerce/orders', 'order_id, customer_id, ordered_at, currency, sales_channel, status, loaded_at'),
+        'ecommerce/orders', 'order_id, customer_id, ordered_at, currency, sales_channel, status, loaded_at')
+        ~ " union all select 'customers', customer_id, '' from " ~ ref('int_customers_resolved'),
     fingerprint=rows_hash(ref('stg_ecommerce__products'), 'product_id, department, category, is_new_collection')
-        ~ " || '#' || " ~ rows_hash(ref('stg_ecommerce__fx_rates'), 'currency, rate_to_eur')
-        ~ " || '#' || " ~ rows_hash(ref('int_customers_resolved'), 'customer_id'),
+        ~ " || '#' || " ~ rows_hash(ref('stg_ecommerce__fx_rates'), 'currency, rate_to_eur'),
     dirty=orders_of_changed_files(lines, orders),
-) %}  {#- all orders when the catalogue, the fx rates or the customers changed #}
+    removable=['customers'],
+) %}  {#- all orders when the catalogue or the fx rates changed #}
 with
 
 order_lines as (
