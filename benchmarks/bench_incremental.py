@@ -8,7 +8,7 @@ Records wall time, CPU seconds (user + sys of the stage's process tree), the 1-m
 (sampled every 5 s) and peak memory of `holdout simulate --days 1`, the daily `holdout build` and
 `holdout build --full-refresh`, the warehouse copy every build makes (timed alone), the slowest dbt nodes of the
 daily build, and whether both builds leave the same public marts and event tables (row counts and checksums of
-every column, tests/test_incremental.py's `table_checksums`). Each run adds one more simulated day to the home.
+every column, `holdout.checksums.table_checksums`). Each run adds one more simulated day to the home.
 """
 
 from __future__ import annotations
@@ -29,10 +29,17 @@ from _measure import node_seconds, publish_report, run_stage  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
-sys.path.insert(0, str(REPO / "tests"))
-from test_incremental import COMPARED, table_checksums  # noqa: E402
+from holdout.checksums import INCREMENTAL_IDENTITY_TABLES as COMPARED  # noqa: E402
+from holdout.checksums import table_checksums  # noqa: E402
 
-INCREMENTAL_MODELS = ("base_web__events", "base_email__events", "base_ecommerce__order_lines")
+INCREMENTAL_MODELS = (
+    "base_web__events",
+    "base_email__events",
+    "base_ecommerce__order_lines",
+    "int_order_lines_enriched",
+    "int_web_events_summed_to_cookie_day",
+    "int_email_events_summed_to_day",
+)
 
 
 def timed(name: str, argv: list[str], env: dict[str, str]) -> str:

@@ -73,16 +73,30 @@ def check_spark_available() -> None:
 @contextmanager
 def spark_session(settings: Settings) -> Iterator[SparkSession]:
     """A Spark session for scoring: the active one when a caller (a notebook, a job) has one, else a new one on
-    HOLDOUT_SPARK_MASTER, stopped on exit. Its scratch space lives under HOLDOUT_HOME and is removed afterwards."""
+    HOLDOUT_SPARK_MASTER, stopped on exit. Its scratch space, and every temporary file of the scoring (MLflow
+    downloads each model for spark_udf into a temporary directory), live under HOLDOUT_HOME and are removed after."""
     check_spark_available()
     from pyspark.sql import SparkSession
 
-    active = SparkSession.getActiveSession()
-    if active is not None:
-        yield active
-        return
     settings.home.mkdir(parents=True, exist_ok=True)
     scratch = Path(tempfile.mkdtemp(prefix="spark-", dir=settings.home))
+    try:
+        with _temporary_files_in(scratch / "tmp"):
+            active = SparkSession.getActiveSession()
+            if active is not None:
+                yield active
+                return
+            with _new_session(scratch) as spark:
+                yield spark
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+@contextmanager
+def _new_session(scratch: Path) -> Iterator[SparkSession]:
+    """A Spark session on HOLDOUT_SPARK_MASTER whose directories and executors' temporary files are in `scratch`."""
+    from pyspark.sql import SparkSession
+
     master = os.environ.get(MASTER_ENV, DEFAULT_MASTER)
     builder = (
         SparkSession.builder.appName("holdout-score")
@@ -94,6 +108,8 @@ def spark_session(settings: Settings) -> Iterator[SparkSession]:
         .config("spark.local.dir", str(scratch / "local"))
         .config("spark.sql.warehouse.dir", str(scratch / "warehouse"))
         .config("spark.ui.showConsoleProgress", "false")
+        # the Python workers unpack each model there (their environment is set per context, unlike this process's)
+        .config("spark.executorEnv.TMPDIR", str(scratch / "tmp"))
     )
     worker_python = os.environ.get("PYSPARK_PYTHON")
     if master.startswith("local"):
@@ -114,7 +130,19 @@ def spark_session(settings: Settings) -> Iterator[SparkSession]:
         yield spark
     finally:
         spark.stop()
-        shutil.rmtree(scratch, ignore_errors=True)
+
+
+@contextmanager
+def _temporary_files_in(directory: Path) -> Iterator[None]:
+    """Python's temporary files (`tempfile`, which MLflow uses to download the models) go to `directory` meanwhile:
+    all state stays under HOLDOUT_HOME. Process-wide, so it is put back on exit."""
+    directory.mkdir(parents=True, exist_ok=True)
+    previous = tempfile.tempdir
+    tempfile.tempdir = str(directory)
+    try:
+        yield
+    finally:
+        tempfile.tempdir = previous
 
 
 def scoring_features(spark: SparkSession, con: duckdb.DuckDBPyConnection, directory: Path) -> DataFrame:

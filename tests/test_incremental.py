@@ -1,68 +1,34 @@
 """Incremental daily builds: a build after `simulate --days 1` loads only the new part files and leaves the same
 public marts and event tables as a full refresh of the same landing zone (docs/ARCHITECTURE.md "Incremental daily
-builds"). One test, three builds on a copy of the session warehouse: 70 s on the 2-core machine at load 2-3, on top
-of the session fixture."""
+builds"), the derived incremental models included. One test, four builds on a copy of the session warehouse: 70 s
+at load 2-3 with three builds; about 230 s with four at load 7-10 (2026-11-30), on top of the session fixture."""
 
 from __future__ import annotations
 
+import csv
 import os
 from collections import Counter
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import pytest
 
 from holdout.build import BuildFailed, build
+from holdout.checksums import INCREMENTAL_IDENTITY_TABLES as COMPARED
+from holdout.checksums import table_checksums
 from holdout.config import Settings
 from holdout.generate import simulate
 from holdout.generate.landing import read_export_marker
 
-# every column of each; floats rounded to 6 decimals (parallel sums may differ in the last bits between two runs),
-# `source_file` by file name: rows keep the path they were loaded from, and `fresh_home` is a copy of the session's
-# home at another path, so rows loaded before the copy name the old folder (docs/ARCHITECTURE.md)
-COMPARED = (
-    "marts.dim_customers",
-    "marts.fct_segment_memberships",
-    "staging.base_web__events",
-    "staging.base_email__events",
-    "staging.base_ecommerce__order_lines",
-    "staging.stg_web__events",
-    "staging.stg_email__events",
-    "staging.stg_ecommerce__order_lines",
-    "staging.stg_ecommerce__orders",
-    "intermediate.int_quarantined_rows",
+DERIVED_INCREMENTAL_MODELS = (
+    "int_order_lines_enriched",
+    "int_web_events_summed_to_cookie_day",
+    "int_email_events_summed_to_day",
 )
-
-
-def table_checksums(path: Path, tables: tuple[str, ...] = COMPARED) -> dict[str, tuple[int, int]]:
-    """Row count and an order-independent sum of row hashes of every column, per table."""
-    con = duckdb.connect(str(path), read_only=True)
-    try:
-        sums = {}
-        for table in tables:
-            schema, name = table.split(".")
-            columns = con.execute(
-                "select column_name, data_type from information_schema.columns "
-                "where table_schema = ? and table_name = ? order by ordinal_position",
-                [schema, name],
-            ).fetchall()
-            fields = ", ".join(
-                f'c{i} := round("{c}", 6)'
-                if kind in ("DOUBLE", "FLOAT")
-                else f'c{i} := parse_filename("{c}")'
-                if c == "source_file"
-                else f'c{i} := "{c}"'
-                for i, (c, kind) in enumerate(columns)
-            )
-            sums[table] = con.execute(
-                f"select count(*), coalesce(sum(hash(struct_pack({fields}))::hugeint), 0) from {table}"
-            ).fetchone()
-        return sums
-    finally:
-        con.close()
 
 
 def _rows(settings: Settings, sql: str) -> list[tuple]:
@@ -91,6 +57,18 @@ def _add_awkward_files(settings: Settings) -> dict:
     pq.write_table(web.take([unique[1]]), raw / "web/events/part-t20991231-20991231-0000.parquet")
     lines = pq.read_table(_first_part(settings, "ecommerce/order_lines")).slice(0, 1)
     pq.write_table(lines, raw / "ecommerce/order_lines/part-t20991231-20991231-0000.parquet")
+    # a loaded completed order re-exported as cancelled: its lines leave int_order_lines_enriched
+    enriched = {
+        row[0]
+        for row in _rows(settings, "select distinct order_id from intermediate.int_order_lines_enriched")
+    }
+    orders = pq.read_table(_first_part(settings, "ecommerce/orders")).to_pylist()
+    cancelled = next(o for o in orders if o["order_id"] in enriched and o["status"] == "completed")
+    cancelled.update(status="cancelled", _loaded_at=cancelled["_loaded_at"] + timedelta(days=1))
+    pq.write_table(
+        pa.Table.from_pylist([cancelled], schema=pq.read_schema(_first_part(settings, "ecommerce/orders"))),
+        raw / "ecommerce/orders/part-t20991231-20991231-0000.parquet",
+    )
     email = pacsv.read_csv(
         _first_part(settings, "email/events"), convert_options=pacsv.ConvertOptions(strings_can_be_null=False)
     ).slice(0, 1)
@@ -106,7 +84,56 @@ def _add_awkward_files(settings: Settings) -> dict:
     requested = read_export_marker(raw) - timedelta(days=1)
     with requests.open("a") as handle:
         handle.write(f'"{erased}","{requested} 09:00:00"\n')
-    return {"late": ids[unique[0]], "later": ids[unique[1]], "address": address}
+    return {
+        "late": ids[unique[0]],
+        "later": ids[unique[1]],
+        "address": address,
+        "cancelled": cancelled["order_id"],
+    }
+
+
+def _add_late_email_file(settings: Settings) -> tuple[int, int]:
+    """A late e-mail part file: a kept loaded event three days earlier, and a new event ten days before another."""
+    first = _first_part(settings, "email/events")
+    kept = [
+        str(row[0])
+        for row in _rows(
+            settings,
+            "select event_id from staging.base_email__events where rejection_reason is null "
+            f"and parse_filename(source_file) = '{first.name}' order by event_id limit 2 offset 10",
+        )
+    ]
+    with first.open(newline="") as handle:
+        rows = {row["event_id"]: row for row in csv.DictReader(handle) if row["event_id"] in kept}
+    moved, copied = dict(rows[kept[0]]), dict(rows[kept[1]])
+    moved["event_at"] = str(datetime.fromisoformat(moved["event_at"]) - timedelta(days=3))
+    # ten days earlier: no row of this file lands on the moved event's loaded day, so only the superseded copy
+    # makes that day dirty
+    copied["event_at"] = str(datetime.fromisoformat(copied["event_at"]) - timedelta(days=10))
+    copied["event_id"] = str(
+        _rows(settings, "select max(event_id) + 1 from staging.base_email__events")[0][0]
+    )
+    with (settings.raw_dir / "email/events/part-e20250101-20250101-0001.csv").open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(moved), quoting=csv.QUOTE_NONNUMERIC)
+        writer.writeheader()
+        writer.writerows([moved, copied])
+    return int(moved["event_id"]), int(copied["event_id"])
+
+
+def _assert_dirty_keys_only(settings: Settings, models: tuple[str, ...]) -> None:
+    """The last build ran these derived models on their dirty keys (not every key), every derived model recorded
+    what it read, and no working table is left."""
+    compiled = settings.dbt_target_dir / "compiled" / "holdout" / "models" / "intermediate"
+    for model in models:
+        assert "__dirty" in next(compiled.rglob(f"{model}.sql")).read_text(), f"{model} recomputed every key"
+    assert _rows(settings, "select count(distinct model) from intermediate.incremental_inputs") == [
+        (len(DERIVED_INCREMENTAL_MODELS),)
+    ]
+    assert _rows(
+        settings,
+        "select count(*) from information_schema.tables where table_name like '%\\_\\_dirty' escape '\\' "
+        "or table_name like '%\\_\\_inputs' escape '\\' or table_name like '%\\_\\_listed' escape '\\'",
+    ) == [(0,)]
 
 
 def test_daily_build_equals_full_refresh(fresh_home: Settings) -> None:
@@ -143,17 +170,29 @@ def test_daily_build_equals_full_refresh(fresh_home: Settings) -> None:
     assert _rows(
         settings, f"select count(*) from staging.base_email__events where email = '{awkward['address']}'"
     ) == [(0,)], "the loaded e-mail events of the newly erased customer kept the address"
-    daily_sums = table_checksums(settings.warehouse_path)
+    assert _rows(
+        settings,
+        f"select count(*) from intermediate.int_order_lines_enriched where order_id = '{awkward['cancelled']}'",
+    ) == [(0,)], "the lines of an order re-exported as cancelled stayed"
+    # the derived models replaced only the changed keys (their input CTEs read the dirty keys); the e-mail days
+    # are all recomputed when, as here, the erasure update blanked loaded rows
+    _assert_dirty_keys_only(settings, ("int_order_lines_enriched", "int_web_events_summed_to_cookie_day"))
 
-    # nothing new in the CRM export or the erasures: the next daily build skips re-reading the CRM export to blank
-    # addresses (the hook's recorded state and time stay), and the e-mail events stay as they were
+    # a late e-mail file that sorts first: a loaded event moved three days earlier (a full build keeps this copy,
+    # so the loaded copy's day changes too) and a new event on an old day; nothing new in the CRM export or the
+    # erasures, so the daily build skips re-reading the CRM export (the hook's recorded state and time stay)
     applied = "select state, applied_at from staging.erased_addresses_applied"
     before = _rows(settings, applied)
-    build(settings, select="base_email__events", progress=False, echo=lambda _m: None)
-    assert _rows(settings, applied) == before
-    assert table_checksums(settings.warehouse_path, ("staging.base_email__events",)) == {
-        "staging.base_email__events": daily_sums["staging.base_email__events"]
-    }
+    moved, new_id = _add_late_email_file(settings)
+    daily = build(settings, progress=False, echo=lambda _m: None)
+    assert not daily.full_refresh and _rows(settings, applied) == before
+    assert _rows(
+        settings,
+        "select parse_filename(source_file)[1:6], coalesce(rejection_reason, 'kept') from staging.base_email__events "
+        f"where event_id in ({moved}, {new_id}) order by 1",
+    ) == [("part-e", "kept"), ("part-e", "kept"), ("part-g", "duplicate_event_id")]
+    _assert_dirty_keys_only(settings, DERIVED_INCREMENTAL_MODELS)
+    daily_sums = table_checksums(settings.warehouse_path)
 
     # a loaded file rewritten in place: the daily build refuses and names it, the warehouse stays as it was
     rewritten = _first_part(settings, "web/events")

@@ -8,6 +8,7 @@ Spark comparison skips, saying what is missing, without pyspark (the `spark` ext
 from __future__ import annotations
 
 import shutil
+import tempfile
 from pathlib import Path
 
 import duckdb
@@ -55,13 +56,23 @@ def champions_home(built_home: Settings, tmp_path_factory: pytest.TempPathFactor
 
 
 @pytest.mark.skipif(spark_missing() is not None, reason=f"local Spark unavailable: {spark_missing()}")
-def test_spark_engine_writes_the_duckdb_engines_rows(champions_home: Settings, tmp_path: Path) -> None:
+def test_spark_engine_writes_the_duckdb_engines_rows(
+    champions_home: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from ml.config import load_specs
     from ml.score import score_all
 
     spark_home = _copy(champions_home.home, tmp_path / "spark", with_mlflow=True)
     on_duckdb = score_all(champions_home, progress=False)
+    # the process's temporary directory, outside HOLDOUT_HOME: Spark scoring (MLflow's model downloads for
+    # spark_udf, the Python workers unpacking them) must leave nothing there, nor its own scratch in the home
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    monkeypatch.setenv("TMPDIR", str(outside))
+    monkeypatch.setattr(tempfile, "tempdir", str(outside))
     on_spark = score_all(spark_home, progress=False, engine="spark")
+    assert sorted(p.name for p in outside.iterdir()) == []
+    assert list(spark_home.home.glob("spark-*")) == []
 
     assert [(r.model, r.model_version, r.rows) for r in on_spark] == [
         (r.model, r.model_version, r.rows) for r in on_duckdb

@@ -35,62 +35,64 @@
 {%- endmacro %}
 
 {#
-    The part files of a source that {{ this }} holds no row of (full paths, as the reader names them). Raises when
-    a loaded file was rewritten (other size or modification time) or removed since it was loaded.
+    The part files this build of {{ this }} loads (full paths, as the reader names them): every landed file on a full
+    build, on a daily build those the manifest does not list. Raises when a recorded file was rewritten (other size
+    or modification time) or removed since it was loaded. The list, with each file's size and modification time as
+    listed here, just before the load reads exactly these files, is kept in `<model>__listed` until the post-hook
+    records it (part_files_after_load): the manifest holds what the load read, so a file rewritten during the build
+    differs from its record and is refused by the next daily build.
 #}
-{% macro unloaded_part_files(source_name, table_name) -%}
-    {{ return(adapter.dispatch('unloaded_part_files', 'holdout')(source_name, table_name)) }}
+{% macro part_files_to_load(source_name, table_name) -%}
+    {{ return(adapter.dispatch('part_files_to_load', 'holdout')(source_name, table_name)) }}
 {%- endmacro %}
 
-{% macro default__unloaded_part_files(source_name, table_name) -%}
+{% macro default__part_files_to_load(source_name, table_name) -%}
     {{ exceptions.raise_compiler_error('incremental part-file loading needs DuckDB (read_blob); build '
         ~ this ~ ' with --full-refresh') }}
 {%- endmacro %}
 
-{% macro duckdb__unloaded_part_files(source_name, table_name) -%}
+{% macro duckdb__part_files_to_load(source_name, table_name) -%}
     {%- set entity = source_name ~ '/' ~ table_name -%}
     {%- if not execute -%}
         {{ return([]) }}
     {%- endif -%}
+    {%- set listed = this.schema ~ '.' ~ this.identifier ~ '__listed' -%}
+    {%- set recorded -%}
+        {%- if is_incremental() and table_exists(this.schema, 'loaded_part_files') %}
+        select file_name, size, last_modified from {{ part_files_manifest() }} where entity = '{{ entity }}'
+        {%- else %}
+        select null::varchar as file_name, null::bigint as size, null::timestamptz as last_modified where false
+        {%- endif %}
+    {%- endset -%}
     {%- if entity in var('absent_sources', []) -%}
-        {#- no part files left: a full build would have no rows, so loaded ones are removed files -#}
-        {%- set gone = run_query('select distinct parse_filename(source_file) from (select distinct source_file from '
-            ~ this ~ ') order by 1')
-            .columns[0].values() | list -%}
-        {%- do refuse_changed_part_files(entity, gone) -%}
+        {#- no part files left: recorded ones were removed (a full build would have no rows) -#}
+        {%- do refuse_changed_part_files(entity, run_query('select file_name from (' ~ recorded ~ ') order by 1')
+            .columns[0].values() | list) -%}
+        {%- do run_query('create or replace table ' ~ listed ~ ' as select null::varchar as path, null::varchar as '
+            ~ 'file_name, null::bigint as size, null::timestamptz as last_modified where false') -%}
         {{ return([]) }}
     {%- endif -%}
-    {%- set manifest = adapter.get_relation(this.database, this.schema, 'loaded_part_files') -%}
-    {%- set query -%}
-        with landed as (
-            select filename as path, parse_filename(filename) as file_name, size, last_modified
-            from read_blob('{{ part_files_glob(source_name, table_name) }}')
-        ),
-        loaded as (
-            select parse_filename(source_file) as file_name from (select distinct source_file from {{ this }})
-        ),
-        recorded as (
-            {%- if manifest %}
-            select file_name, size, last_modified from {{ manifest }} where entity = '{{ entity }}'
-            {%- else %}
-            select null::varchar as file_name, null::bigint as size, null::timestamptz as last_modified where false
-            {%- endif %}
-        )
-        select 'changed' as kind, file_name from recorded
+    {%- if is_incremental() and not run_query('select count(*) from (' ~ recorded ~ ')').rows[0][0]
+        and run_query('select count(*) from (select 1 from ' ~ this ~ ' limit 1)').rows[0][0] -%}
+        {{ exceptions.raise_compiler_error(entity ~ ': ' ~ this ~ ' holds rows but no part file is recorded as '
+            ~ 'loaded; run `holdout build --full-refresh`') }}
+    {%- endif -%}
+    {%- set landed = "select filename as path, parse_filename(filename) as file_name, size, last_modified "
+        ~ "from read_blob('" ~ part_files_glob(source_name, table_name) ~ "')" -%}
+    {%- set changed -%}
+        with landed as ({{ landed }}), recorded as ({{ recorded }})
+        select file_name from recorded
         where not exists (
             select 1 from landed
             where landed.file_name = recorded.file_name
                 and landed.size = recorded.size and landed.last_modified = recorded.last_modified
         )
-        union
-        select 'changed', file_name from loaded where file_name not in (select file_name from landed)
-        union
-        select 'new', path from landed where file_name not in (select file_name from loaded)
-        order by 1, 2
+        order by 1
     {%- endset -%}
-    {%- set rows = run_query(query).rows -%}
-    {%- do refuse_changed_part_files(entity, rows | selectattr(0, 'equalto', 'changed') | map(attribute=1) | list) -%}
-    {{ return(rows | selectattr(0, 'equalto', 'new') | map(attribute=1) | list) }}
+    {%- do refuse_changed_part_files(entity, run_query(changed).columns[0].values() | list) -%}
+    {%- do run_query('create or replace table ' ~ listed ~ ' as with landed as (' ~ landed ~ '), recorded as ('
+        ~ recorded ~ ') select * from landed where file_name not in (select file_name from recorded)') -%}
+    {{ return(run_query('select path from ' ~ listed ~ ' order by path').columns[0].values() | list) }}
 {%- endmacro %}
 
 {# Stop the build when loaded part files changed or disappeared; the message names them and the way out. #}
@@ -103,14 +105,18 @@
 {%- endmacro %}
 
 {#
-    The filter of a base model's raw source CTE: every row on a full build, on a daily build the rows of the part
-    files not loaded yet. A constant list, so the reader opens only those files.
+    The filter of a base model's raw source CTE: the part files part_files_to_load listed, as a constant list, so
+    the reader opens only those files (on a full build every landed file, so that a file landing meanwhile waits
+    for the next build instead of being read unrecorded). Every row where the table is rebuilt on every run.
 #}
 {% macro only_new_part_files(source_name, table_name) -%}
-    {%- if not is_incremental() -%}
+    {%- if target.type != 'duckdb' or config.get('materialized') != 'incremental' -%}
         true
+    {%- elif (source_name ~ '/' ~ table_name) in var('absent_sources', []) and not is_incremental() -%}
+        {%- do part_files_to_load(source_name, table_name) -%}
+        true  {#- the empty relation of the declared columns -#}
     {%- else -%}
-        {%- set files = unloaded_part_files(source_name, table_name) -%}
+        {%- set files = part_files_to_load(source_name, table_name) -%}
         {%- if not files -%}
             false
         {%- else -%}
@@ -133,23 +139,15 @@
     {%- endif %}
 {%- endmacro %}
 
-{# post-hook: record the size and modification time of every part file {{ this }} now holds rows of. #}
+{# post-hook: record the part files the load read, with the size and modification time listed before it read. #}
 {% macro part_files_after_load(source_name, table_name) -%}
-    {%- set entity = source_name ~ '/' ~ table_name -%}
     {%- if target.type != 'duckdb' %}
     select 1
-    {%- elif entity not in var('absent_sources', []) %}
-    insert into {{ part_files_manifest() }}
-    select '{{ entity }}', parse_filename(filename), size, last_modified, now()
-    from read_blob('{{ part_files_glob(source_name, table_name) }}')
-    where parse_filename(filename) in (
-            select parse_filename(source_file) from (select distinct source_file from {{ this }})
-        )
-        and parse_filename(filename) not in (
-            select file_name from {{ part_files_manifest() }} where entity = '{{ entity }}'
-        )
     {%- else %}
-    select 1
+    {%- set listed = this.schema ~ '.' ~ this.identifier ~ '__listed' %}
+    insert into {{ part_files_manifest() }}
+    select '{{ source_name }}/{{ table_name }}', file_name, size, last_modified, now() from {{ listed }};
+    drop table {{ listed }}
     {%- endif %}
 {%- endmacro %}
 
@@ -215,24 +213,36 @@
 
 {#
     post-hook of base_email__events: rows loaded before their address's customer was erased lose the address and
-    become `erased_customer`, unless a reason that precedes it (`kept_reasons`) rejects them already, as a full
-    build would flag them. The update re-reads the whole CRM export (the erased addresses are never stored), so a
-    daily build runs it only when its inputs changed since it last ran: the CRM customer part files (names and
-    contents) or the set of erased customers (`erased_addresses_state`). `erased_addresses_applied` keeps that state
-    (a hash, no address). A full build blanks in the model and runs the update too: a CRM file that lands while
-    the model runs is then applied before its state is recorded (the state is read before the update reads).
+    become `erased_customer`, unless a reason that precedes it rejects them already (the model's `meta.supersede`:
+    its key rejections and its duplicate reason), as a full build would flag them. The update re-reads the whole
+    CRM export (the erased addresses are never stored), so a daily build runs it only when what decides its result
+    changed since it last ran (`erased_addresses_state`): the CRM customer part files (names and contents), the set
+    of erased customers, or the rule itself (the SQL of the erased addresses and the kept reasons).
+    `erased_addresses_applied` keeps that state (a hash, no address). A full build blanks in the model and runs the
+    update too: a CRM file that lands while the model runs is then applied before its state is recorded (the state
+    is read before the update reads).
 #}
-{% macro forget_erased_addresses(kept_reasons) -%}
+{% macro forget_erased_addresses() -%}
     {#- outside the branch: dbt learns the dependency when it parses the hook -#}
     {%- set erasure_requests = ref('stg_crm__erasure_requests') -%}
     {%- if not execute or target.type != 'duckdb' %}
     select 1  -- Spark rebuilds the table, blanking in the model
     {%- else %}
+    {%- set supersede = config.get('meta')['supersede'] -%}
+    {%- set kept_reasons = supersede['key_rejections'] + [supersede['duplicate']] -%}
+    {%- set erased -%}
+        with
+        customers as (select * from {{ raw_source('crm', 'customers') }}),
+        erasures as (select * from {{ erasure_requests }}),
+        erased as ({{ erased_email_addresses('customers', 'erasures') }})
+        select email from erased
+    {%- endset -%}
+    {%- set rule = local_md5(erased_email_addresses('customers', 'erasures') ~ '|' ~ kept_reasons | join(',')) -%}
     {%- set applied = adapter.get_relation(this.database, this.schema, 'erased_addresses_applied') -%}
-    {%- set state = run_query('select ' ~ erased_addresses_state(erasure_requests)).columns[0].values()[0] -%}
+    {%- set state = run_query('select ' ~ erased_addresses_state(erasure_requests, rule)).columns[0].values()[0] -%}
     {%- set previous = run_query('select max(state) from ' ~ applied).columns[0].values()[0] if applied else none -%}
     {%- if is_incremental() and state == previous %}
-    select 1  -- no CRM customer file and no erasure changed since the addresses were last blanked
+    select 1  -- no CRM customer file, no erasure and no rule changed since the addresses were last blanked
     {%- else %}
     update {{ this }}
     set
@@ -241,13 +251,7 @@
             when rejection_reason in ('{{ kept_reasons | join("', '") }}') then rejection_reason
             else 'erased_customer'
         end
-    where email in (
-        with
-        customers as (select * from {{ raw_source('crm', 'customers') }}),
-        erasures as (select * from {{ erasure_requests }}),
-        erased as ({{ erased_email_addresses('customers', 'erasures') }})
-        select email from erased
-    );
+    where email in ({{ erased }});
     create or replace table {{ this.schema }}.erased_addresses_applied as
     select '{{ state }}' as state, now() as applied_at
     {%- endif %}
@@ -256,10 +260,10 @@
 
 {#
     A fingerprint of what forget_erased_addresses reads (a SQL expression): the CRM customer part files' names and
-    contents (an md5 of the bytes: a file rewritten in place with the same size and time still counts), and the
-    erased customer ids. Equal fingerprints, equal erased addresses.
+    contents (an md5 of the bytes: a file rewritten in place with the same size and time still counts), the erased
+    customer ids and `rule` (an md5 of the rule's SQL and kept reasons). Equal fingerprints, equal blanking.
 #}
-{% macro erased_addresses_state(erasure_requests) -%}
+{% macro erased_addresses_state(erasure_requests, rule) -%}
     {%- if 'crm/customers' in var('absent_sources', []) -%}
         {%- set files = "''" -%}
     {%- else -%}
@@ -269,5 +273,5 @@
         {%- endset -%}
     {%- endif -%}
     md5(coalesce({{ files }}, '') || '#' || coalesce(
-        (select string_agg(customer_id, ',' order by customer_id) from {{ erasure_requests }}), ''))
+        (select string_agg(customer_id, ',' order by customer_id) from {{ erasure_requests }}), '') || '#{{ rule }}')
 {%- endmacro %}

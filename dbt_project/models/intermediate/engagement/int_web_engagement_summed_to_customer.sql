@@ -1,18 +1,13 @@
 -- Browsing per resolved customer before the as-of date: recency of visits and logins, last-30-day activity.
--- Events are summed per cookie first (44M events, no join), then each cookie's sums go to the customer who owns
--- the cookie in int_customer_identities; every measure here composes (max, count, any).
+-- Events are summed per cookie and day (int_web_events_summed_to_cookie_day, incremental), then per cookie, then
+-- each cookie's sums go to the customer who owns the cookie in int_customer_identities; every measure composes
+-- (max, count, any).
 with
 
-events as (
+days as (
 
-    select * from {{ ref('stg_web__events') }}
-    where event_at < {{ as_of_date() }}
-
-),
-
-products as (
-
-    select product_id, is_new_collection from {{ ref('stg_ecommerce__products') }}
+    select * from {{ ref('int_web_events_summed_to_cookie_day') }}
+    where event_date < {{ as_of_date() }}
 
 ),
 
@@ -26,16 +21,9 @@ cookie_owners as (
 flagged as (
 
     select
-        events.cookie_id,
-        events.event_type,
-        cast(events.event_at as date) as event_date,
-        {{ within_days_before_as_of('events.event_at', 30) }} as is_last_30d,
-        events.event_type in ('category_view', 'product_view', 'add_to_cart')
-            and events.category like '%running%' as is_running_shoes,
-        events.event_type in ('product_view', 'add_to_cart')
-            and coalesce(products.is_new_collection, false) as is_new_collection
-    from events
-    left join products on events.product_id = products.product_id
+        *,
+        {{ within_days_before_as_of('event_date', 30) }} as is_last_30d
+    from days
 
 ),
 
@@ -44,11 +32,11 @@ summed_to_cookie as (
     select
         cookie_id,
         max(event_date) as last_visit_date,
-        max(case when event_type = 'login' then event_date end) as last_login_date,
-        count(case when is_last_30d and event_type = 'session_start' then 1 end) as sessions_last_30d,
-        count(case when is_last_30d and event_type = 'product_view' then 1 end) as product_views_last_30d,
-        coalesce(bool_or(is_last_30d and is_running_shoes), false) as browsed_running_shoes_last_30d,
-        coalesce(bool_or(is_last_30d and is_new_collection), false) as browsed_new_collection_last_30d
+        max(case when logins > 0 then event_date end) as last_login_date,
+        sum(case when is_last_30d then sessions else 0 end) as sessions_last_30d,
+        sum(case when is_last_30d then product_views else 0 end) as product_views_last_30d,
+        coalesce(bool_or(is_last_30d and browsed_running_shoes), false) as browsed_running_shoes_last_30d,
+        coalesce(bool_or(is_last_30d and browsed_new_collection), false) as browsed_new_collection_last_30d
     from flagged
     group by cookie_id
 

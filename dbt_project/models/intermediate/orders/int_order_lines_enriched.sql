@@ -1,18 +1,36 @@
+{%- set lines, orders = ref('base_ecommerce__order_lines'), ref('base_ecommerce__orders') -%}
+{{ config(
+    materialized=derived_materialization(['stg_ecommerce__order_lines', 'stg_ecommerce__orders']),
+    incremental_strategy="replace_dirty_keys",
+    on_schema_change="fail",
+    meta={"dirty_key": "order_id"},
+    post_hook="{{ record_incremental_inputs() }}",
+) }}  -- a daily build recomputes only the orders of changed part files (macros/incremental_derived.sql)
 -- Completed-order lines of known, non-erased customers with product attributes and EUR amounts. A line without a
 -- product (orders with amounts only, or no products source) keeps null product attributes; a line naming a product
 -- the catalogue does not have is orphaned (int_orphaned_rows_found) unless the catalogue is empty.
+{%- set mode = prepare_dirty_keys(
+    inputs=loaded_files_input(lines, 'ecommerce/order_lines') ~ ' union all ' ~ hashed_files_input(orders,
+        'ecommerce/orders', 'order_id, customer_id, ordered_at, currency, sales_channel, status, loaded_at')
+        ~ " union all select 'customers', customer_id, '' from " ~ ref('int_customers_resolved'),
+    fingerprint=rows_hash(ref('stg_ecommerce__products'), 'product_id, department, category, is_new_collection')
+        ~ " || '#' || " ~ rows_hash(ref('stg_ecommerce__fx_rates'), 'currency, rate_to_eur'),
+    dirty=orders_of_changed_files(lines, orders),
+    removable=['customers'],
+) %}  {#- all orders when the catalogue or the fx rates changed #}
 with
 
 order_lines as (
 
     select * from {{ ref('stg_ecommerce__order_lines') }}
+    where {{ dirty_keys_only('order_id', mode) }}
 
 ),
 
 orders as (
 
     select * from {{ ref('stg_ecommerce__orders') }}
-    where status = 'completed'
+    where status = 'completed' and {{ dirty_keys_only('order_id', mode) }}
 
 ),
 

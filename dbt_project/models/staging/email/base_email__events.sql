@@ -7,7 +7,7 @@
     pre_hook="{{ part_files_before_load('email', 'events') }}",
     post_hook=[
         "{{ part_files_after_load('email', 'events') }}",
-        "{{ forget_erased_addresses(['missing_event_id', 'invalid_event_id', 'duplicate_event_id']) }}",
+        "{{ forget_erased_addresses() }}",
     ],
 ) }}  -- a daily build appends the new part files' rows (macros/incremental.sql); stg_ views, tests and quarantine read this table
 -- Every e-mail event row, typed, with the reason it cannot be used (null = usable). An erased customer's events

@@ -1,0 +1,166 @@
+{#
+    Incremental models derived from the event base tables (docs/ARCHITECTURE.md "Incremental daily builds"):
+    int_order_lines_enriched (key: order_id), int_web_events_summed_to_cookie_day and
+    int_email_events_summed_to_day (key: event_date). Each row depends on the input rows of one key only, so a daily
+    build recomputes the keys whose input rows may have changed and replaces their rows (strategy
+    `replace_dirty_keys`), and the table equals a full build's:
+    - the model names its inputs' items with a version (a base table's part files with their `loaded_at`, or a
+      table rebuilt on every build by a hash of each file's rows); an item new or of another version than the
+      model recorded last time is changed, and the model's `dirty` SQL turns the changed items into keys;
+    - a `fingerprint` covers the small inputs any row may depend on (products, fx rates, the customers, the
+      erasure update); when it differs, a recorded item is gone, or nothing was recorded, every key is dirty.
+    `<schema>.incremental_inputs` (model, input, item, version) holds what each run read; `<model>__inputs` and
+    `<model>__dirty` live from the model's compilation to its post-hook (`record_incremental_inputs`).
+    DuckDB only (with the generated staging contracts these models read the base tables of); elsewhere tables.
+#}
+
+{% macro derived_materialization(contracts) -%}
+    {%- set generated = namespace(all=target.type == 'duckdb') -%}
+    {%- for contract in contracts if not provides_contract(contract, 'generated') -%}
+        {%- set generated.all = false -%}
+    {%- endfor -%}
+    {{ return('incremental' if generated.all else 'table') }}
+{%- endmacro %}
+
+{% macro incremental_inputs_table() -%}
+    {{ return(this.schema ~ '.incremental_inputs') }}
+{%- endmacro %}
+
+{# Whether a table exists now: asked of the database, because dbt's relation cache misses tables hooks created. #}
+{% macro table_exists(schema, name) -%}
+    {{ return(run_query("select count(*) from information_schema.tables where table_schema = '" ~ schema
+        ~ "' and table_name = '" ~ name ~ "'").rows[0][0] > 0) }}
+{%- endmacro %}
+
+{#
+    Called at the top of the model (it runs while dbt compiles it): snapshots the inputs' versions and, on a daily
+    build, writes the dirty keys. `inputs`: SQL of (input, item, version) rows; `fingerprint`: a SQL expression;
+    `dirty`: SQL of `key` rows that may read the CTE `changed` (input, item: new, changed, or gone from an input
+    of `removable`; an item gone from another input makes every key dirty). Returns 'dirty' or 'everything'.
+#}
+{% macro prepare_dirty_keys(inputs, fingerprint, dirty, removable=[]) -%}
+    {%- if not execute or target.type != 'duckdb' or config.get('materialized') != 'incremental' -%}
+        {{ return('everything') }}
+    {%- endif -%}
+    {%- set name = this.schema ~ '.' ~ this.identifier -%}
+    {%- do run_query('drop table if exists ' ~ name ~ '__dirty') -%}
+    {%- do run_query('create or replace table ' ~ name ~ '__inputs as select input, item, version from ('
+        ~ inputs ~ ') union all select \'fingerprint\', \'\', cast(' ~ fingerprint ~ ' as varchar)') -%}
+    {%- if not is_incremental() or not table_exists(this.schema, 'incremental_inputs') -%}
+        {{ return('everything') }}
+    {%- endif -%}
+    {%- set previous = "(select input, item, version from " ~ incremental_inputs_table() ~ " where model = '" ~ this.identifier ~ "')" -%}
+    {%- set everything -%}
+        select
+            not exists (select 1 from {{ previous }})
+            or exists (
+                select input, item from {{ previous }} where input not in ('{{ removable | join("', '") }}')
+                except select input, item from {{ name }}__inputs
+            )
+            or exists (
+                select version from {{ name }}__inputs where input = 'fingerprint'
+                except select version from {{ previous }} where input = 'fingerprint'
+            )
+    {%- endset -%}
+    {%- if run_query(everything).rows[0][0] -%}
+        {{ return('everything') }}
+    {%- endif -%}
+    {%- set changed -%}
+        select input, item from (
+            select input, item, version from {{ name }}__inputs except select input, item, version from {{ previous }}
+        )
+        union all
+        select input, item from (select input, item from {{ previous }} except select input, item from {{ name }}__inputs)
+    {%- endset -%}
+    {%- do run_query('create table ' ~ name ~ '__dirty as with changed as (' ~ changed ~ ') select distinct key from ('
+        ~ dirty ~ ') where key is not null') -%}
+    {{ return('dirty') }}
+{%- endmacro %}
+
+{# The filter of an input CTE: its rows of the dirty keys, or every row. #}
+{% macro dirty_keys_only(column, mode) -%}
+    {%- if mode == 'dirty' and is_incremental() -%}
+        {{ column }} in (select key from {{ this.schema }}.{{ this.identifier }}__dirty)
+    {%- else -%}
+        true
+    {%- endif -%}
+{%- endmacro %}
+
+{#
+    Incremental strategy `replace_dirty_keys`: delete the rows of the dirty keys (`meta.dirty_key` names the
+    column), every row when the model found everything dirty (no `__dirty` table), then insert the recomputed rows.
+#}
+{% macro get_incremental_replace_dirty_keys_sql(arg_dict) -%}
+    {%- set target = arg_dict['target_relation'] -%}
+    {%- set columns = arg_dict['dest_columns'] | map(attribute='quoted') | join(', ') -%}
+    {%- set dirty = target.schema ~ '.' ~ target.identifier ~ '__dirty' -%}
+    delete from {{ target }}
+    {%- if table_exists(target.schema, target.identifier ~ '__dirty') %}
+    where {{ config.get('meta')['dirty_key'] }} in (select key from {{ dirty }})
+    {%- endif %};
+    insert into {{ target }} ({{ columns }}) select {{ columns }} from {{ arg_dict['temp_relation'] }}
+{%- endmacro %}
+
+{# post-hook: record the inputs' versions this run read; drop the run's working tables. #}
+{% macro record_incremental_inputs() -%}
+    {%- if target.type != 'duckdb' or config.get('materialized') != 'incremental' %}
+    select 1
+    {%- else %}
+    {%- set name = this.schema ~ '.' ~ this.identifier %}
+    create table if not exists {{ incremental_inputs_table() }} (
+        model varchar, input varchar, item varchar, version varchar
+    );
+    delete from {{ incremental_inputs_table() }} where model = '{{ this.identifier }}';
+    insert into {{ incremental_inputs_table() }} select '{{ this.identifier }}', input, item, version from {{ name }}__inputs;
+    drop table {{ name }}__inputs;
+    drop table if exists {{ name }}__dirty
+    {%- endif %}
+{%- endmacro %}
+
+{# An input's part files as the base model's manifest recorded them, versioned by when they were loaded. #}
+{% macro loaded_files_input(base, entity) -%}
+    select '{{ entity }}' as input, file_name as item, cast(loaded_at as varchar) as version
+    from {{ base.schema }}.loaded_part_files where entity = '{{ entity }}'
+{%- endmacro %}
+
+{# An order-independent hash of a relation's rows (`columns`: SQL list), with their count. #}
+{% macro rows_hash(relation, columns) -%}
+    (select count(*) || ':' || coalesce(sum(hash({{ columns }})::hugeint), 0) from {{ relation }})
+{%- endmacro %}
+
+{#
+    The dates of an event base table's rows whose key also has a row in a changed file (a later file's row of the
+    key can replace an earlier day's row of it), for the models summed per day.
+#}
+{% macro event_dates_of_changed_files(base, key) -%}
+    select cast(event_at as date) as key from {{ base }}
+    where {{ key }} in (
+        select {{ key }} from {{ base }} where parse_filename(source_file) in (select item from changed)
+    )
+{%- endmacro %}
+
+{#
+    A table rebuilt on every build, as an input: its source files, versioned by a hash of each file's rows (`columns`:
+    those read from the file; a rank among other files' rows changes only with a row of the key in a changed file).
+#}
+{% macro hashed_files_input(relation, entity, columns) -%}
+    select '{{ entity }}' as input, parse_filename(source_file) as item, count(*) || ':' || sum(hash({{ columns }})::hugeint)
+    from {{ relation }} group by all
+{%- endmacro %}
+
+{#
+    int_order_lines_enriched's dirty orders: those of every line whose id has a row in a new order line file (a later
+    export may name another order), those with a row in an order file whose rows changed (re-exports), and the
+    orders of every customer who became or stopped being a resolved customer (sign-up, erasure).
+#}
+{% macro orders_of_changed_files(lines, orders) -%}
+    select order_id as key from {{ lines }}
+    where order_line_id in (
+        select order_line_id from {{ lines }}
+        where parse_filename(source_file) in (select item from changed where input = 'ecommerce/order_lines')
+    )
+    union all
+    select order_id from {{ orders }}
+    where parse_filename(source_file) in (select item from changed where input = 'ecommerce/orders')
+        or customer_id in (select item from changed where input = 'customers')
+{%- endmacro %}
