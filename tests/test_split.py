@@ -85,7 +85,8 @@ def _rows(personas: list[Persona]) -> tuple[dict, list[dict]]:
         "window_end": date(2026, 10, 22),
         "closed_at": datetime(2026, 10, 23, 6, 0),
     }
-    return info, [p.to_record() for p in personas]
+    level = 0.95 ** (1 / len(personas))  # as the close records them: simultaneous over the launch's personas
+    return info, [{**p.to_record(), "uplift_ci_level": level} for p in personas]
 
 
 def _frame(n: int = 4000) -> pd.DataFrame:
@@ -137,7 +138,8 @@ def test_persona_segments_select_exactly_the_personas_customers_and_render_deter
         }
         assert members == set(frame.loc[expected == pid, "customer_id"]), pid
         persona = next(p for p in personas if p.persona_id == pid)
-        provenance = f"interval [{persona.ci_low:+.2f}, {persona.ci_high:+.2f}]"
+        # the interval is named for what it is: simultaneous over the 4 personas, each at 98.7%
+        provenance = f"simultaneous 95% interval (each 98.7%) [{persona.ci_low:+.2f}, {persona.ci_high:+.2f}]"
         assert (
             "launch winback-split-2026-10-01" in segment["description"]
             and provenance in segment["description"]

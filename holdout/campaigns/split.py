@@ -147,7 +147,8 @@ def _latest_personas(settings: Settings, campaign_id: str) -> tuple[dict, list[d
         rows = con.execute(
             """
             select persona_id, persona_definition, test_customers, control_customers, uplift, uplift_ci_low,
-                   uplift_ci_high, p_value, verdict, recommendation, uplift_mde, persona_conditions
+                   uplift_ci_high, uplift_ci_level, p_value, verdict, recommendation, uplift_mde,
+                   persona_conditions
             from ops.campaign_persona_results where launch_id = ?
             order by cast(substr(persona_id, 2) as integer), persona_id""",
             [launch[0]],
@@ -220,10 +221,16 @@ def _next_start(spec: CampaignSpec, window_end: date) -> date:
 
 
 def _provenance(info: dict, row: dict) -> str:
+    level = row.get("uplift_ci_level")  # null on launches closed before the intervals were simultaneous
+    interval = (
+        "95% interval"
+        if level is None or math.isnan(level) or level <= 0.95
+        else f"simultaneous 95% interval (each {level:.1%})"
+    )
     return (
         f"Persona {row['persona_id']} of launch {info['launch_id']} (launched {info['launch_date']}, closed "
         f"{info['closed_at']:%Y-%m-%d}): {row['persona_definition']}. Uplift {row['uplift']:+.2f} EUR per "
-        f"customer, 95% interval [{row['uplift_ci_low']:+.2f}, {row['uplift_ci_high']:+.2f}], "
+        f"customer, {interval} [{row['uplift_ci_low']:+.2f}, {row['uplift_ci_high']:+.2f}], "
         f"{row['test_customers']} test / {row['control_customers']} control; {row['verdict']} -> "
         f"{row['recommendation']}."
     )
