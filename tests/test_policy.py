@@ -12,18 +12,18 @@ import pytest
 
 from holdout.config import Settings
 from holdout.policy import ledger
-from holdout.policy.decide import decide, policy_uniforms
+from holdout.policy.decide import COLD_START_SHARE, decide, policy_uniforms
 from holdout.warehouse import connect
 
 
 # ------------------------------------------------------------------------------------------------ the rule
-def _rule(value, eligible, share=0.0, n=None, seed=0, cold_start=None):
+def _rule(value, eligible, share=0.0, n=None, seed=0, cold_start=None, ids=("a", "b", "c")):
     value = np.asarray(value, dtype=float)
     n = n or value.shape[0]
-    ids = [f"C{i:07d}" for i in range(1, n + 1)]
+    customers = [f"C{i:07d}" for i in range(1, n + 1)]
     rng = np.random.default_rng(seed)
     u = rng.random(n), rng.random(n)
-    return decide(ids, ["a", "b", "c"], eligible, value, *u, share, cold_start)
+    return decide(customers, list(ids), eligible, value, *u, share, cold_start)
 
 
 def test_choice_is_the_argmax_and_none_when_every_value_is_below_zero():
@@ -74,23 +74,31 @@ def test_cold_start_campaign_gets_exploration_traffic_only():
 
 
 def test_cold_start_exploration_goes_to_the_campaigns_without_a_registered_model():
-    """A campaign with no registered model gets every customer eligible for it (explored, among the cold-start
-    ones); one whose registered model is not champion has no value either but only the ordinary share."""
+    """A campaign with no registered model gets half of the customers eligible for it (explored, among the
+    cold-start ones), however long it stays without a model; the other half keeps what the models recommend.
+    One whose registered model is not champion has no value either but only the ordinary share."""
     n = 6_000
     value = np.tile([1.0, np.nan, np.nan], (n, 1))  # b and c have no value
     eligible = np.ones((n, 3), dtype=bool)
     eligible[: n // 2, 2] = False  # c reaches the second half only
     d = _rule(value, eligible, share=0.1, n=n, cold_start=[False, False, True])
     choice = np.array(d.choice, dtype=object)
-    assert (choice[n // 2 :] == "c").all() and d.exploration[n // 2 :].all()
+    second = choice[n // 2 :]
+    assert set(second) == {"a", "c"}
+    assert abs((second == "c").mean() - COLD_START_SHARE) < 0.03  # budgeted, not the whole audience
+    assert (d.exploration[n // 2 :] == (second == "c")).all()  # the rest are exploited: a, worth +1
     first = choice[: n // 2]
     assert set(first) == {"a", "b"}
     assert abs(d.exploration[: n // 2].mean() - 0.1) < 0.02
     assert abs((first == "b").mean() - 0.05) < 0.015  # half of the explored 10 %
-    # by default a campaign without a value for any customer is in cold start: b and c share everyone
+    # by default a campaign without a value for any customer is in cold start: b and c share the budget
     d = _rule(value, np.ones((n, 3), dtype=bool), share=0.1, n=n)
-    assert d.exploration.all() and set(d.choice) == {"b", "c"}
-    assert abs(d.choice.count("b") / n - 0.5) < 0.03
+    assert set(d.choice) == {"a", "b", "c"}
+    assert abs(d.choice.count("b") / n - COLD_START_SHARE / 2) < 0.03
+    assert abs(d.choice.count("a") / n - (1 - COLD_START_SHARE)) < 0.03
+    # a lone new campaign with no modelled alternative still reaches its whole eligible audience
+    d = _rule(np.full((n, 1), np.nan), np.ones((n, 1), dtype=bool), share=0.1, n=n, ids=["new"])
+    assert d.choice == ["new"] * n
 
 
 def test_bad_exploration_share_is_refused():

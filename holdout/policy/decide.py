@@ -7,15 +7,17 @@ others get the campaign with the highest expected value among those with an upli
 value is below zero.
 
 Cold start: a campaign without a registered uplift model has no predicted value (NaN), so the argmax never
-picks it; it gets exploration traffic until a model is registered, and that traffic is directed: a customer
-eligible for at least one cold-start campaign is explored among those (uniformly), so each new campaign reaches
-the control customers its first model needs within a launch or two instead of waiting for the 10 % share (a
-lone cold-start campaign gets its whole eligible audience, as before the policy existed). A campaign with a
-registered model that is not champion (no better than random targeting) is not in cold start: it has no value
-either and gets the ordinary exploration share only. A customer none of whose eligible campaigns has a value
-cannot be exploited, so is explored among all its eligible campaigns. The exploration share therefore applies
-to customers with a modelled candidate and no cold-start one; the others are all exploration
-(`exploration` true). Measured in BENCHMARKS.md "Next-best-campaign policy".
+picks it; it gets exploration traffic until a model is registered, and that traffic is directed but budgeted:
+of the customers eligible for at least one cold-start campaign, those whose exploration uniform is below
+`COLD_START_SHARE` (half) are explored among the cold-start ones (uniformly); the others are decided as usual.
+So a new campaign reaches the control customers its first model needs sooner than with the 10 % share alone,
+and a new campaign that does harm still reaches at most half of the customers who have a modelled alternative,
+however many launches it stays without a model. A campaign with a registered model that is not champion (no
+better than random targeting) is not in cold start: it has no value either and gets the ordinary exploration
+share only. A customer none of whose eligible campaigns has a value cannot be exploited, so is explored among
+all its eligible campaigns (a lone new campaign reaches its whole eligible audience, as before the policy
+existed). The exploration share therefore applies to customers with a modelled candidate and no cold-start one;
+`exploration` is true for every explored customer. Measured in BENCHMARKS.md "Next-best-campaign policy".
 """
 
 from __future__ import annotations
@@ -32,6 +34,8 @@ import pyarrow.compute as pc
 from holdout.campaigns.assignment import assignment_uniform
 
 DEFAULT_EXPLORE_SHARE = 0.10
+# the share of the customers eligible for a cold-start campaign who are explored among the cold-start ones
+COLD_START_SHARE = 0.5
 # salts of the policy's hashes: distinct from the test/control hash, so exploration is independent of groups
 EXPLORE_SALT = "holdout-policy-explore-v1"
 PICK_SALT = "holdout-policy-pick-v1"
@@ -126,8 +130,8 @@ def decide(
     """Exploration share at random among eligible campaigns; the rest argmax of value, none when all < 0.
 
     `value[i, j]` is NaN when campaign j has no champion uplift model. `cold_start[j]` is true when campaign j
-    has no registered model at all (default: no value for any customer): a customer eligible for such a
-    campaign is explored among the cold-start ones (module doc). A customer without any valued candidate is
+    has no registered model at all (default: no value for any customer): `COLD_START_SHARE` of the customers
+    eligible for such a campaign are explored among the cold-start ones (module doc). A customer without any valued candidate is
     explored among all its eligible campaigns. Ties break on campaign order (callers pass ids sorted)."""
     if not 0.0 <= explore_share <= 1.0:
         raise ValueError(f"explore_share must lie in [0, 1], got {explore_share}")
@@ -137,15 +141,15 @@ def decide(
     if cold_start is None:
         cold_start = np.isnan(np.asarray(value, dtype=float)).all(axis=0)
     cold = eligible & np.asarray(cold_start, dtype=bool).reshape(1, k)
-    has_cold = cold.any(axis=1)
+    directed = cold.any(axis=1) & (explore_u < max(COLD_START_SHARE, explore_share))
     counts = eligible.sum(axis=1)
     modelled = (eligible & ~np.isnan(value)).any(axis=1)
-    explore = ((explore_u < explore_share) | ~modelled | has_cold) & (counts > 0)
+    explore = ((explore_u < explore_share) | ~modelled | directed) & (counts > 0)
     pick = np.full(n, -1)
     if k:
-        # exploration: the floor(u * count)-th campaign among the cold-start ones when there are any, else
-        # among all the eligible ones
-        among = np.where(has_cold[:, None], cold, eligible)
+        # exploration: the floor(u * count)-th campaign among the cold-start ones for the directed customers,
+        # else among all the eligible ones
+        among = np.where(directed[:, None], cold, eligible)
         n_among = among.sum(axis=1)
         nth = np.minimum((pick_u * n_among).astype(int), np.maximum(n_among - 1, 0))
         first_at = np.argmax(np.cumsum(among, axis=1) > nth[:, None], axis=1)
