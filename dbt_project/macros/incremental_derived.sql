@@ -26,6 +26,9 @@
     {{ return(this.schema ~ '.incremental_inputs') }}
 {%- endmacro %}
 
+{# Bump when a macro the derived models call changes what they compute (their own SQL is fingerprinted). #}
+{% macro derived_logic_version() -%}{{ return(1) }}{%- endmacro %}
+
 {# Whether a table exists now: asked of the database, because dbt's relation cache misses tables hooks created. #}
 {% macro table_exists(schema, name) -%}
     {{ return(run_query("select count(*) from information_schema.tables where table_schema = '" ~ schema
@@ -44,8 +47,14 @@
     {%- endif -%}
     {%- set name = this.schema ~ '.' ~ this.identifier -%}
     {%- do run_query('drop table if exists ' ~ name ~ '__dirty') -%}
+    {#- the model's own SQL and the vars that change its upstream rows are part of the fingerprint: a release that
+        changes the logic, or a changed currency/department/customer-id setting, recomputes every key rather than
+        leaving rows of the old logic beside new ones (bump derived_logic_version when a macro they use changes) -#}
+    {%- set logic = local_md5(model.raw_code ~ '|' ~ tojson([var('currency', none), var('departments', none),
+        var('customer_id_pattern', none), var('contracts', {}), derived_logic_version()])) -%}
     {%- do run_query('create or replace table ' ~ name ~ '__inputs as select input, item, version from ('
-        ~ inputs ~ ') union all select \'fingerprint\', \'\', cast(' ~ fingerprint ~ ' as varchar)') -%}
+        ~ inputs ~ ') union all select \'fingerprint\', \'\', cast(' ~ fingerprint ~ ' as varchar) || \'#'
+        ~ logic ~ '\'') -%}
     {%- if not is_incremental() or not table_exists(this.schema, 'incremental_inputs') -%}
         {{ return('everything') }}
     {%- endif -%}
