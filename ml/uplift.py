@@ -56,7 +56,7 @@ from ml.features import (
 PREFIX = "uplift-"
 FIT_OPTIONS_TAG = "fit_options"  # model-version tag: JSON of the fit_uplift options the version was fit with
 # fit options that change the predicted values but never the customers' order, so no Qini can judge them
-VALUE_ONLY_OPTIONS = {"shrink": False}  # with the setting of a version fit before the option existed
+VALUE_ONLY_OPTIONS = {"shrink": False}  # the setting assumed when a record lacks the option
 
 
 class UpliftDataError(TrainingDataError):
@@ -256,8 +256,19 @@ def load_champion(settings: Settings, campaign_id: str) -> UpliftPredictor | Non
     model = mlflow.pyfunc.load_model(f"models:/{name}/{version.version}").unwrap_python_model()
     tags = version.tags or {}
     launches = tuple(x for x in tags.get("launches", "").split(",") if x)
-    options = json.loads(tags.get(FIT_OPTIONS_TAG, "{}"))
-    return UpliftPredictor(campaign_id, str(version.version), model, launches, options)
+    return UpliftPredictor(campaign_id, str(version.version), model, launches, _recorded_options(tags, model))
+
+
+def _recorded_options(tags: dict[str, str], model: UpliftModel) -> dict[str, Any]:
+    """A version's fit options from its tag; for a version without a readable tag (registered before the tag
+    existed), `shrink` is read off the model itself: shrunk when any outcome's learner has a slope other than 1."""
+    try:
+        options = json.loads(tags[FIT_OPTIONS_TAG])
+        if isinstance(options, dict):
+            return options
+    except (KeyError, ValueError):
+        pass
+    return {"shrink": any(getattr(m, "shrinkage", 1.0) != 1.0 for m in model.learners.values())}
 
 
 # --- training --------------------------------------------------------------------------------------------------
@@ -344,18 +355,36 @@ def decide(
     """(promote?, decision text, compared-to name, compared-to value) for a new version's held-out Qini.
 
     `changed` says how the champion's value-only fit options differ from the config (`changed_value_options`):
-    Qini cannot compare such versions, so the challenger is judged as a first version (beat random targeting)."""
+    Qini cannot tell such versions' values apart, so the challenger replaces the champion when it beats random
+    targeting and ranks the held-out customers no worse than the champion by more than the margin."""
     version, champ_value, note = champion
     rule = config.promotion
     if version is not None and changed:
-        beats = bool(value > rule.min_qini)
+        # the champion's values are stale, but its order is still judged: the challenger must beat random
+        # targeting and rank these customers about as well as the champion (within the margin)
         why = f"champion v{version} was fit with other values ({changed})"
-        text = (
-            f"promoted: {why}; Qini {value:.4f} > {rule.min_qini} (beats random targeting)"
-            if beats
-            else f"kept as challenger: {why}, but Qini {value:.4f} <= {rule.min_qini} (no better than random)"
+        if value <= rule.min_qini:
+            return (
+                False,
+                f"kept as challenger: {why}, but Qini {value:.4f} <= {rule.min_qini} (no better than random)",
+                "random",
+                rule.min_qini,
+            )
+        if champ_value is not None and value < champ_value - rule.margin:
+            text = (
+                f"kept as challenger: {why}, but Qini {value:.4f} ranks worse than the champion's "
+                f"({champ_value:.4f}); the champion's values stay stale until a challenger ranks as well"
+            )
+            return False, text, f"champion v{version}", champ_value
+        text = f"promoted: {why}; Qini {value:.4f} > {rule.min_qini} (beats random targeting)"
+        if champ_value is not None:
+            text += f" and ranks as well as the champion ({champ_value:.4f})"
+        return (
+            True,
+            text,
+            f"champion v{version}" if champ_value is not None else "random",
+            (champ_value if champ_value is not None else rule.min_qini),
         )
-        return beats, text, "random", rule.min_qini
     if version is None:
         beats = bool(value > rule.min_qini)
         text = (

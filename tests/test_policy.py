@@ -582,7 +582,8 @@ def test_policy_values_are_shrunk_toward_the_campaign_average_in_the_same_order(
 
 def test_a_champion_fit_with_other_values_is_replaced_although_qini_cannot_tell_them_apart():
     """Shrinking keeps the order, so a shrunk challenger ties an unshrunk champion on Qini: the recorded fit
-    options decide (ml.uplift `changed_value_options`); a version without the record was fit unshrunk."""
+    options decide (ml.uplift `changed_value_options`), with the champion's Qini still a floor; a version
+    without the record is read off its model."""
     from ml.config import load_uplift_config
     from ml.uplift import changed_value_options, decide, fit_options
 
@@ -597,9 +598,23 @@ def test_a_champion_fit_with_other_values_is_replaced_although_qini_cannot_tell_
 
     tie = ("1", 0.05, "")
     assert not decide(shrunk, 0.05, tie)[0]  # the same options: a tie keeps the champion
-    promote, text, compared_to, _ = decide(shrunk, 0.05, tie, changed_value_options({}, shrunk))
+    promote, text, compared_to, compared = decide(shrunk, 0.05, tie, changed_value_options({}, shrunk))
     assert promote and "champion v1 was fit with other values (shrink false -> true)" in text
-    assert compared_to == "random"
-    # ... but only a challenger that beats random targeting replaces it
+    assert (compared_to, compared) == ("champion v1", 0.05)
+    # ... but only a challenger that beats random targeting and ranks about as well as the champion replaces it
     assert not decide(shrunk, -0.01, tie, "shrink false -> true")[0]
+    worse, text, _, _ = decide(shrunk, 0.02, tie, "shrink false -> true")
+    assert not worse and "ranks worse than the champion's" in text
     assert decide(shrunk, 0.05, ("1", None, "cannot score"), "shrink false -> true")[0]
+
+    # a version without a readable tag: its shrink is read off the model (registered before the tag existed)
+    from types import SimpleNamespace
+
+    from ml.uplift import _recorded_options
+
+    def model(slope):
+        return SimpleNamespace(learners={"revenue": SimpleNamespace(shrinkage=slope)})
+
+    assert _recorded_options({}, model(0.4)) == {"shrink": True}
+    assert _recorded_options({"fit_options": "not json"}, model(1.0)) == {"shrink": False}
+    assert _recorded_options({"fit_options": '{"shrink": true}'}, model(1.0)) == {"shrink": True}

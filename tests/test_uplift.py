@@ -319,7 +319,8 @@ def test_train_register_promote_and_load_the_champion(closed_world, tmp_path) ->
     assert second.metrics["revenue_qini"] == pytest.approx(first.metrics["revenue_qini"])
     assert not second.promoted
     options = json.loads(client.get_model_version(name, "2").tags["fit_options"])
-    assert options["shrink"] is config.shrink and mlflow.get_run(second.run_id).data.params["shrink"]
+    assert options["shrink"] is config.shrink
+    assert mlflow.get_run(second.run_id).data.params["shrink"] == str(config.shrink)
     if first.promoted:
         assert "does not beat champion v1" in second.decision
 
