@@ -317,6 +317,40 @@ def test_launch_day_uses_champion_values_minus_cost(fresh_home, tmp_path, monkey
     assert built == [day]  # features at cutoff = launch date, as the models were trained
 
 
+def test_launch_day_tells_a_registered_campaign_without_champion_from_a_cold_start_one(
+    fresh_home, tmp_path, monkeypatch
+):
+    """A campaign with registered uplift versions but no champion is not in cold start: it gets the ordinary
+    exploration share only, and the ledger says which of the two each campaign was."""
+    from holdout.campaigns import launch as launch_mod
+    from holdout.policy import launch_day
+    from holdout.warehouse import as_of_date
+    from ml import registry
+    from ml.uplift import model_name
+
+    specs = {c: {"priority": "auto"} for c in ("auto-b", "auto-c", "auto-d")}
+    _campaigns(tmp_path, monkeypatch, specs)
+    monkeypatch.setattr(launch_day, "_champions", lambda settings, autos: {"auto-b": _FakeUplift(1.0)})
+    monkeypatch.setattr(
+        launch_day, "_features", lambda con, ids, cols, on: pd.DataFrame({"x": 0.0}, index=ids)
+    )
+    monkeypatch.setattr(launch_day, "_ensure_features", lambda settings, on: None)
+    registry.client(fresh_home).create_registered_model(model_name("auto-c"))  # registered, never promoted
+    launch_mod.plan_launches(fresh_home, as_of_date(fresh_home))
+    rows = _decisions(fresh_home)
+    assert json.loads(rows["model_versions"].iloc[0]) == {
+        "auto-b": "1",
+        "auto-c": "no-champion",
+        "auto-d": None,
+    }
+    share = rows["choice"].value_counts(normalize=True)
+    # auto-d (cold start) gets half of everyone (all eligible for all three), split with nobody; auto-c only
+    # a third of the remaining half's 10 % exploration
+    assert abs(share.get("auto-d", 0) - 0.5) < 0.05
+    assert share.get("auto-c", 0) < 0.05
+    assert abs(share.get("auto-b", 0) - 0.5) < 0.06
+
+
 @pytest.mark.integration
 def test_launch_day_features_on_the_as_of_date_are_the_customers_own(fresh_home):
     """A launch on the warehouse's as-of date (the usual day) reads each customer's features at that cutoff, which

@@ -134,7 +134,12 @@ def decide_launch_day(
         decisions = _decide(con, launch_date, specs, autos, champions, registered, explore_share)
     finally:
         con.close()
-    versions = {cid: (champions[cid].version if cid in champions else None) for cid in ids}
+    # what each campaign's values came from, so a decision's propensities can be rebuilt from the ledger:
+    # a champion version, NO_CHAMPION (registered, ordinary exploration share) or None (cold start)
+    versions = {
+        cid: champions[cid].version if cid in champions else ledger.NO_CHAMPION if cid in registered else None
+        for cid in ids
+    }
     ledger.append_decisions(settings, key, launch_date, decisions, explore_share, versions)
     return {cid: decisions.chosen(cid) for cid in ids}
 

@@ -20,6 +20,8 @@ from holdout.policy.decide import Decisions
 from holdout.warehouse import connect
 
 TABLE = "ops.policy_decisions"
+# model_versions value of a campaign with registered uplift versions but no champion (not in cold start)
+NO_CHAMPION = "no-champion"
 DDL = f"""create table if not exists {TABLE} (
     decision_key varchar not null,
     launch_date date not null,
@@ -28,7 +30,7 @@ DDL = f"""create table if not exists {TABLE} (
     choice varchar,                -- the campaign sent, null = none
     exploration boolean not null,
     explore_share double not null,
-    model_versions varchar not null, -- JSON: campaign -> champion uplift model version used (null = cold start)
+    model_versions varchar not null, -- JSON: campaign -> champion version used, 'no-champion', null = cold start
     decided_at timestamp not null
 )"""
 
@@ -65,7 +67,7 @@ def append_decisions(
     launch_date: date,
     decisions: Decisions,
     explore_share: float,
-    model_versions: dict[str, str | None],
+    model_versions: dict[str, str | None],  # campaign -> champion version, NO_CHAMPION or None (cold start)
 ) -> int:
     """Append one decision set in one transaction; nothing when the key is already ledgered. Rows appended."""
     frame = decisions.frame()
