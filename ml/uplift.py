@@ -18,8 +18,9 @@ champion only when its Qini exceeds `promotion.min_qini` (0: it beats random tar
 Every version records the `fit_uplift` options it was fit with (`fit_options`, model-version tag and run
 params). Qini compares the order of customers only, so it cannot tell apart versions whose options change the
 values but keep the order (`VALUE_ONLY_OPTIONS`: `shrink`). A champion fit with another setting of those than
-ml/uplift.yml now asks for is judged like a first version: the challenger replaces it when it beats random
-targeting (a version without the tag was fit before `shrink` existed, i.e. with `shrink: false`).
+ml/uplift.yml now asks for is replaced by a challenger that beats random targeting and ranks the held-out
+customers as well as the champion (within the margin); a version without a readable tag has `shrink` read off
+its model.
 """
 
 from __future__ import annotations
