@@ -364,28 +364,23 @@ def decide(
         # the champion's values are stale, but its order is still judged: the challenger must beat random
         # targeting and rank these customers about as well as the champion (within the margin)
         why = f"champion v{version} was fit with other values ({changed})"
+        scored = champ_value is not None
+        compared_to, compared = (f"champion v{version}", champ_value) if scored else ("random", rule.min_qini)
         if value <= rule.min_qini:
-            return (
-                False,
-                f"kept as challenger: {why}, but Qini {value:.4f} <= {rule.min_qini} (no better than random)",
-                "random",
-                rule.min_qini,
+            text = (
+                f"kept as challenger: {why}, but Qini {value:.4f} <= {rule.min_qini} (no better than random)"
             )
-        if champ_value is not None and value < champ_value - rule.margin:
+            return False, text, "random", rule.min_qini
+        if scored and value < champ_value - rule.margin:
             text = (
                 f"kept as challenger: {why}, but Qini {value:.4f} ranks worse than the champion's "
                 f"({champ_value:.4f}); the champion's values stay stale until a challenger ranks as well"
             )
-            return False, text, f"champion v{version}", champ_value
+            return False, text, compared_to, compared
         text = f"promoted: {why}; Qini {value:.4f} > {rule.min_qini} (beats random targeting)"
-        if champ_value is not None:
+        if scored:
             text += f" and ranks as well as the champion ({champ_value:.4f})"
-        return (
-            True,
-            text,
-            f"champion v{version}" if champ_value is not None else "random",
-            (champ_value if champ_value is not None else rule.min_qini),
-        )
+        return True, text, compared_to, compared
     if version is None:
         beats = bool(value > rule.min_qini)
         text = (
