@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import sys
 from datetime import date, datetime
@@ -200,12 +201,37 @@ def test_retest_and_rework_test_the_alternatives_beside_the_incumbent_and_a_name
 
 
 def test_keep_control_share_follows_power():
+    split_persona = json.dumps({"all_of": [{"feature": "orders_count", "kind": "range"}], "excludes": []})
     row = {"test_customers": 4000, "control_customers": 1000, "uplift_mde": 0.5, "uplift": 2.0}
+    row |= {"persona_path": "model", "persona_conditions": split_persona}  # MDE of the estimation half
     assert keep_control_share(row, 0.2) == 0.05  # a large uplift is detectable with a small control group
     # the full persona's MDE at 20 % control is 0.5 / sqrt(2) = 0.35: 0.45 still allows 15 %, 0.3 allows no cut
     assert keep_control_share({**row, "uplift": 0.45}, 0.2) == 0.15
     assert keep_control_share({**row, "uplift": 0.3}, 0.2) == 0.2
     assert keep_control_share({**row, "uplift": -1.0}, 0.2) == 0.2
+
+
+def test_keep_control_share_reads_the_mde_on_the_customers_it_was_estimated_on():
+    """The champion path, a single group and a row of unknown path estimated their MDE on every customer of
+    the persona, not on a half: a re-test of the same size at the same share detects exactly that MDE, so an
+    uplift below it allows no smaller control group (the old sizing took every MDE for a half's and cut to 15 %)."""
+    whole = json.dumps({"all_of": [], "excludes": []})
+    split_persona = json.dumps({"all_of": [{"feature": "orders_count", "kind": "range"}], "excludes": ["P1"]})
+    row = {"test_customers": 4000, "control_customers": 1000, "uplift_mde": 0.5, "uplift": 0.45}
+    assert (
+        keep_control_share({**row, "persona_path": "champion", "persona_conditions": split_persona}, 0.2)
+        == 0.2
+    )
+    assert keep_control_share({**row, "persona_path": "model", "persona_conditions": whole}, 0.2) == 0.2
+    assert keep_control_share({**row, "persona_path": "one_group", "persona_conditions": whole}, 0.2) == 0.2
+    assert keep_control_share({**row, "persona_path": None, "persona_conditions": None}, 0.2) == 0.2
+    # the same figures on the discovery path's estimation half stand for a twice larger persona: 15 % is enough
+    assert (
+        keep_control_share({**row, "persona_path": "search", "persona_conditions": split_persona}, 0.2)
+        == 0.15
+    )
+    # the champion path's MDE at 20 % is 0.5: an uplift of 2.0 still allows the smallest share
+    assert keep_control_share({**row, "uplift": 2.0, "persona_path": "champion"}, 0.2) == 0.05
 
 
 def test_split_review_false_makes_active_follow_ups_that_replace_the_parent(tmp_path, monkeypatch):

@@ -319,7 +319,18 @@ def measure_launch(
     )
     results["method"] = results["method"] + f"; {source}"
     persona_rows = pd.DataFrame(
-        [{**ids, **p.to_record(), "persona_method": persona_method, "closed_at": closed_at} for p in personas]
+        [
+            # persona_path: the path's kind, which sets what the persona's MDE was estimated on (split sizes
+            # re-tests with it, `personas.estimation_share`)
+            {
+                **ids,
+                **p.to_record(),
+                "persona_method": persona_method,
+                "persona_path": persona_path.kind,
+                "closed_at": closed_at,
+            }
+            for p in personas
+        ]
     )
 
     variants = _measure_variants(con, launch_id, spec, out)

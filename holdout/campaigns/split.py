@@ -148,7 +148,7 @@ def _latest_personas(settings: Settings, campaign_id: str) -> tuple[dict, list[d
             """
             select persona_id, persona_definition, test_customers, control_customers, uplift, uplift_ci_low,
                    uplift_ci_high, uplift_ci_level, p_value, verdict, recommendation, uplift_mde,
-                   persona_conditions
+                   persona_conditions, persona_path
             from ops.campaign_persona_results where launch_id = ?
             order by cast(substr(persona_id, 2) as integer), persona_id""",
             [launch[0]],
@@ -170,11 +170,18 @@ def _latest_personas(settings: Settings, campaign_id: str) -> tuple[dict, list[d
 def keep_control_share(row: dict, original: float) -> float:
     """The smallest control share (grid of 0.05, not above the original's) at which a re-test of the same
     number of customers still detects the persona's measured uplift with 80 % power. The persona's minimum
-    detectable uplift (`uplift_mde`, on its estimation half, about half its customers) gives the noise scale."""
+    detectable uplift (`uplift_mde`) gives the noise scale, on the customers it was estimated on: the
+    estimation half on the discovery paths, all of them on the champion path or for a single group
+    (`personas.estimation_share`, from the row's `persona_path` and conditions)."""
+    from holdout.measure.personas import estimation_share
+
     n_t, n_c, mde, uplift = row["test_customers"], row["control_customers"], row["uplift_mde"], row["uplift"]
     if not (n_t and n_c and mde and uplift and math.isfinite(mde) and uplift > 0):
         return original
-    scale = mde / math.sqrt(2 / n_t + 2 / n_c)  # mde = scale * sqrt(1/n_t_est + 1/n_c_est), halves
+    conditions = json.loads(row.get("persona_conditions") or "{}")
+    whole = not conditions.get("all_of") and not conditions.get("excludes")
+    f = estimation_share(row.get("persona_path"), whole)
+    scale = mde / math.sqrt(1 / (f * n_t) + 1 / (f * n_c))  # mde = scale * sqrt(1/n_t_est + 1/n_c_est)
     n = n_t + n_c
     for share in CONTROL_GRID:
         if share < MIN_CONTROL_SHARE or share > original:

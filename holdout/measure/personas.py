@@ -862,6 +862,15 @@ class PersonaPath:
         return f"{name} (no champion: {self.no_champion})" if self.no_champion else name
 
 
+def estimation_share(path: str | None, whole_audience: bool) -> float:
+    """Share of a persona's customers its reported figures (uplift, interval, ``mde``) were estimated on, by the
+    path that found it (``PersonaPath.kind``): the discovery paths ("model", "search") hold the estimation half
+    back, unless they found no split (one group, the whole audience, estimated on everyone, as "one_group"
+    always is); the champion path estimates on every customer. An unknown path (rows closed before the path was
+    recorded) counts as everyone, the larger noise scale, so a re-test sized from it is never under-powered."""
+    return 0.5 if path in ("model", "search") and not whole_audience else 1.0
+
+
 @dataclass
 class PersonaResult:
     """What ``discover_personas`` found, and how."""
