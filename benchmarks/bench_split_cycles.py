@@ -190,6 +190,8 @@ def split_groups(groups: list[Group], features: list[str], seed: int, base: Camp
                     "control_customers": p.n_control,
                     "uplift_mde": p.mde,
                     "uplift": p.uplift,
+                    "persona_path": found.path.kind,  # what the MDE was estimated on, as the ledger says
+                    "persona_conditions": p.conditions_json(),
                 }
                 control = keep_control_share(row, control)
             elif p.recommendation != "keep":
