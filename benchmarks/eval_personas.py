@@ -3,6 +3,7 @@
 
     .venv/bin/python benchmarks/eval_personas.py                              # seeds 42 7 11 23 99, 50,000 customers
     .venv/bin/python benchmarks/eval_personas.py --seeds 42 7 --work /tmp/pe --reuse
+    .venv/bin/python benchmarks/eval_personas.py --tables-from a/eval_personas.json b/eval_personas.json  # pooled
 
 For each seed, `holdout demo --seed S --customers N` runs in its own HOLDOUT_HOME under `--work` (kept; with
 `--reuse` an existing home whose launches have ended is evaluated as it is). The demo runs two rounds of the same
@@ -368,7 +369,17 @@ def main() -> None:
     parser.add_argument(
         "--reuse", action="store_true", help="evaluate existing homes instead of re-running the demo"
     )
+    parser.add_argument(
+        "--tables-from",
+        type=Path,
+        nargs="+",
+        metavar="JSON",
+        help="print the tables over the rows of earlier runs' eval_personas.json files (pooled; no evaluation)",
+    )
     args = parser.parse_args()
+    if args.tables_from:
+        print(tables([row for path in args.tables_from for row in json.loads(path.read_text())]))
+        return
     print(
         f"machine: {platform.processor() or platform.machine()}, {psutil.cpu_count()} cores, "
         f"{psutil.virtual_memory().total / 2**30:.0f} GB; {args.customers:,} customers; seeds {args.seeds}",
