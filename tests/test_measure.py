@@ -33,6 +33,7 @@ from holdout.measure.personas import (
     VERY_WELL,
     classify,
     discover_personas,
+    estimation_share,
     model_matrix,
     power_min_group_size,
 )
@@ -430,10 +431,19 @@ def test_group_sizes_follow_power():
     assert "no split possible" in found.method and found.personas[0].mde > 0
     # The path is data (the demo's summary names it without parsing the sentence).
     assert found.path.kind == "one_group" and found.path.label() == "one group (too small to split)"
+    # what `holdout campaign split` sizes a re-test with: the one group was estimated on everyone
+    assert (
+        _estimated_share(found.personas[0]) == estimation_share(found.path.kind, whole_audience=True) == 1.0
+    )
     assert (
         dataclasses.replace(found.path, no_champion="no model").label()
         == "one group (too small to split) (no champion: no model)"
     )
+
+
+def _estimated_share(p) -> float:
+    """Share of a persona's customers its figures were estimated on."""
+    return (p.n_test_estimation + p.n_control_estimation) / (p.n_test + p.n_control)
 
 
 def split_campaign(n: int, seed: int) -> tuple[pd.DataFrame, np.ndarray]:
@@ -480,6 +490,12 @@ def test_model_personas_recover_a_planted_split_with_honest_coverage():
         assert found.path.label() == "discovery-half model"
         assert found.predictions is not None and found.qini is not None
         personas = found.personas
+        for (
+            p
+        ) in personas:  # a split's personas are estimated on the held-out half (the split's re-test sizing)
+            assert _estimated_share(p) == pytest.approx(
+                estimation_share("model", whole_audience=False), abs=0.05
+            )
         assert len(personas) >= 2
         labels = assign_personas(frame, personas).to_numpy()
         test = (frame["group"] == "test").to_numpy()
@@ -531,6 +547,9 @@ def test_champion_personas_come_from_an_earlier_launch_and_are_estimated_on_this
     y = frame["revenue"].to_numpy()
     # Every customer of this launch is counted once, and each estimate is this launch's plain Welch difference.
     assert sum(p.n_test_estimation + p.n_control_estimation for p in found.personas) == len(frame)
+    assert all(
+        _estimated_share(p) == estimation_share("champion", whole_audience=False) for p in found.personas
+    )
     for p in found.personas:
         members = labels == p.persona_id
         assert p.uplift == pytest.approx(y[members & test].mean() - y[members & ~test].mean())
