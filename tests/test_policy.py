@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -124,6 +125,40 @@ def test_cold_start_budget_is_what_the_first_model_still_needs():
         assert 0.96 < enough.mean() < 0.995, (share, n, enough.mean())
     assert cold_start_budget(0.2, 200, seen_test=800, seen_control=200) == 0
     assert cold_start_budget(0.2, 200, seen_test=800, seen_control=150) < cold_start_budget(0.2, 200)
+
+
+def test_cold_start_budgets_count_what_earlier_launches_assigned():
+    """The launch path's budget is what the first model still needs: ml/uplift.yml's minimum of each group, less
+    the test and control rows of the campaign's earlier launches (open or closed); 0 for a campaign not in cold start."""
+    from types import SimpleNamespace
+
+    import duckdb
+
+    from holdout.policy.launch_day import cold_start_budgets, model_minimum
+    from ml.config import load_uplift_config
+
+    con = duckdb.connect()
+    con.execute("create schema ops")
+    con.execute(
+        """create table ops.campaign_assignments (campaign_id varchar, launch_id varchar, customer_id varchar,
+           "group" varchar, assigned_at timestamp, window_end date)"""
+    )
+    rows = [("a", "a-1", f"C{i}", "control" if i < 150 else "test") for i in range(1_000)]
+    rows += [("b", "b-1", f"C{i}", "control") for i in range(10)]
+    con.executemany("insert into ops.campaign_assignments values (?, ?, ?, ?, now(), current_date)", rows)
+    autos = [SimpleNamespace(id=c, control_share=0.2) for c in ("a", "b", "c")]
+    config = load_uplift_config()
+    minimum = model_minimum(config)
+    assert minimum == max(
+        config.min_control_customers, math.ceil(config.min_heldout_control / config.heldout_share)
+    )
+    got = cold_start_budgets(con, autos, np.array([True, False, True]), config)
+    assert got.tolist() == [
+        cold_start_budget(0.2, minimum, seen_test=850, seen_control=150),
+        0,
+        cold_start_budget(0.2, minimum),
+    ]
+    assert 0 < got[0] < got[2]
 
 
 def test_bad_exploration_share_is_refused():
