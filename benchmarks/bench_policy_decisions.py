@@ -3,8 +3,10 @@
 Synthetic inputs stand in for what the launch path computes before deciding (eligibility per campaign and the
 champion models' expected values); everything after that is the real code of a launch day, in order:
 
-1. draws: `holdout.policy.decide.policy_uniforms` (the exploration and pick hashes of every customer);
-2. decide: `holdout.policy.decide.decide` (exploration, argmax, none below zero, cold start);
+1. draws: `holdout.policy.decide.policy_uniforms` (the exploration and pick hashes of every customer) and
+   `cold_start_uniforms` (the cold-start hash, drawn only when a campaign is in cold start, as the launch path does);
+2. decide: `holdout.policy.decide.decide` (exploration, argmax, none below zero, cold start with each cold-start
+   campaign's budget: `cold_start_budget` at 20 % control and ml/uplift.yml's minimum of 200, 1,132 customers);
 3. ledger: `holdout.policy.ledger.append_decisions` into `ops.policy_decisions` of a throw-away warehouse (the
    rows with their candidates as JSON, one transaction).
 
@@ -70,7 +72,7 @@ def main(argv: list[str] | None = None) -> None:
     os.environ["HOLDOUT_HOME"] = home
     from holdout.config import get_settings
     from holdout.policy import ledger
-    from holdout.policy.decide import decide, policy_uniforms
+    from holdout.policy.decide import cold_start_budget, cold_start_uniforms, decide, policy_uniforms
 
     settings = get_settings()
     day = date(2026, 11, 30)
@@ -82,15 +84,20 @@ def main(argv: list[str] | None = None) -> None:
     load_before = os.getloadavg()[0]
     t0, c0 = time.perf_counter(), time.process_time()
     explore_u, pick_u = policy_uniforms(day, ids)
+    cold_u = cold_start_uniforms(day, ids)
     stages.append(
         (
-            "draws (policy_uniforms: two SHA-256 per customer)",
+            "draws (policy_uniforms and cold_start_uniforms: three SHA-256 per customer)",
             time.perf_counter() - t0,
             time.process_time() - c0,
         )
     )
     t, c = time.perf_counter(), time.process_time()
-    decisions = decide(ids, campaign_ids, eligible, value, explore_u, pick_u, args.explore_share)
+    cold_start = np.isnan(value).all(axis=0)
+    budget = np.where(cold_start, cold_start_budget(0.2, 200), 0)
+    decisions = decide(
+        ids, campaign_ids, eligible, value, explore_u, pick_u, args.explore_share, cold_start, budget, cold_u
+    )
     stages.append(("decide", time.perf_counter() - t, time.process_time() - c))
     t, c = time.perf_counter(), time.process_time()
     key = ledger.decision_key(day, campaign_ids)
@@ -115,8 +122,8 @@ def main(argv: list[str] | None = None) -> None:
     assert eligible[np.flatnonzero(has), chosen_j[has]].all(), (
         "a customer got a campaign they are not eligible for"
     )
-    cold = eligible & np.isnan(np.where(eligible, value, np.nan)).all(axis=0)  # cold start: all explored
-    modelled = (eligible & ~np.isnan(value)).any(axis=1) & ~cold.any(axis=1)
+    assert (decisions.directed.sum()) == int(budget.sum()), "the cold-start budgets are spent exactly"
+    modelled = (eligible & ~np.isnan(value)).any(axis=1) & ~decisions.directed
     share = float(decisions.exploration[modelled].mean())
     assert abs(share - args.explore_share) < 0.01, share
     assert rows == args.customers
@@ -138,7 +145,7 @@ def main(argv: list[str] | None = None) -> None:
         "",
         f"Peak RSS of the process: {peak:,.0f} MB ({rss_inputs:,.0f} MB after building the synthetic inputs). "
         f"Explored {int(decisions.exploration.sum()):,} customers ({share:.1%} of those with a modelled "
-        f"candidate); none for {int((choice == '').sum()):,}; per campaign: "
+        f"candidate, not directed; {int(decisions.directed.sum()):,} directed by the cold-start budgets); none for {int((choice == '').sum()):,}; per campaign: "
         + ", ".join(f"{c} {n:,}" for c, n in counts.items())
         + ".",
     ]

@@ -31,7 +31,7 @@ the launch date, so re-running a date adds no ledger or export rows.
    audience file in `outbox/<channel>/` (mode `send`), or a `dry_run` attempt; emits the launches Asset.
 4. **policy_decisions**: what the next-best-campaign policy decided for the `priority: auto` campaigns on the
    launch date, read from `ops.policy_decisions` (planning decided and ledgered it): per campaign the customers
-   chosen by the models and by exploration, and those sent none. The first lines of its log and its return
+   chosen by the models, by ordinary exploration and by the cold-start budget, and those sent none. The first lines of its log and its return
    value (XCom) in the UI; no launch waits for it or fails with it (it takes the warehouse pool's one slot
    for a short read, like the launch tasks).
 

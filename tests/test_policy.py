@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -12,18 +13,22 @@ import pytest
 
 from holdout.config import Settings
 from holdout.policy import ledger
-from holdout.policy.decide import COLD_START_SHARE, decide, policy_uniforms
+from holdout.policy.decide import cold_start_budget, decide, policy_uniforms
 from holdout.warehouse import connect
 
 
 # ------------------------------------------------------------------------------------------------ the rule
-def _rule(value, eligible, share=0.0, n=None, seed=0, cold_start=None, ids=("a", "b", "c")):
+def _rule(
+    value, eligible, share=0.0, n=None, seed=0, cold_start=None, ids=("a", "b", "c"), budget=None, cold_u=None
+):
     value = np.asarray(value, dtype=float)
     n = n or value.shape[0]
     customers = [f"C{i:07d}" for i in range(1, n + 1)]
     rng = np.random.default_rng(seed)
     u = rng.random(n), rng.random(n)
-    return decide(customers, list(ids), eligible, value, *u, share, cold_start)
+    if cold_u is None:
+        cold_u = rng.random(n)
+    return decide(customers, list(ids), eligible, value, *u, share, cold_start, budget, cold_u)
 
 
 def test_choice_is_the_argmax_and_none_when_every_value_is_below_zero():
@@ -74,31 +79,86 @@ def test_cold_start_campaign_gets_exploration_traffic_only():
 
 
 def test_cold_start_exploration_goes_to_the_campaigns_without_a_registered_model():
-    """A campaign with no registered model gets half of the customers eligible for it (explored, among the
-    cold-start ones), however long it stays without a model; the other half keeps what the models recommend.
-    One whose registered model is not champion has no value either but only the ordinary share."""
+    """A campaign with no registered model is directed exactly its budget (a count, not a share of its audience),
+    drawn at random among its eligible customers; everyone else is decided as usual. One whose registered model is
+    not champion has no value either but only the ordinary share."""
     n = 6_000
     value = np.tile([1.0, np.nan, np.nan], (n, 1))  # b and c have no value
     eligible = np.ones((n, 3), dtype=bool)
     eligible[: n // 2, 2] = False  # c reaches the second half only
-    d = _rule(value, eligible, share=0.1, n=n, cold_start=[False, False, True])
+    cold_u = np.random.default_rng(9).random(n)
+    d = _rule(
+        value, eligible, share=0.1, n=n, cold_start=[False, False, True], budget=[0, 0, 400], cold_u=cold_u
+    )
     choice = np.array(d.choice, dtype=object)
-    second = choice[n // 2 :]
-    assert set(second) == {"a", "c"}
-    assert abs((second == "c").mean() - COLD_START_SHARE) < 0.03  # budgeted, not the whole audience
-    assert (d.exploration[n // 2 :] == (second == "c")).all()  # the rest are exploited: a, worth +1
-    first = choice[: n // 2]
-    assert set(first) == {"a", "b"}
-    assert abs(d.exploration[: n // 2].mean() - 0.1) < 0.02
-    assert abs((first == "b").mean() - 0.05) < 0.015  # half of the explored 10 %
-    # by default a campaign without a value for any customer is in cold start: b and c share the budget
-    d = _rule(value, np.ones((n, 3), dtype=bool), share=0.1, n=n)
-    assert set(d.choice) == {"a", "b", "c"}
-    assert abs(d.choice.count("b") / n - COLD_START_SHARE / 2) < 0.03
-    assert abs(d.choice.count("a") / n - (1 - COLD_START_SHARE)) < 0.03
+    assert d.directed.sum() == 400 and set(choice[d.directed]) == {"c"}
+    # the 400 lowest cold-start draws among c's eligible customers (the second half): random among them
+    second = np.arange(n // 2, n)
+    assert set(np.flatnonzero(d.directed)) == set(second[np.argsort(cold_u[second])[:400]])
+    assert d.exploration[d.directed].all()
+    rest = ~d.directed
+    assert abs(d.exploration[rest].mean() - 0.1) < 0.02  # the ordinary share, among all eligible campaigns
+    assert (choice[rest & ~d.exploration] == "a").all()  # exploited: a, worth +1
+    assert (choice[rest & d.exploration] == "c").sum() < 0.1 * n / 3 + 50  # c gets its budget, not a share
+    # a budget larger than the audience takes the audience; two cold campaigns never share a customer, the
+    # smaller audience takes first
+    d = _rule(value, eligible, share=0.1, n=n, budget=[0, 5_000, 2_000])
+    assert (np.array(d.choice)[d.directed] == "c").sum() == 2_000
+    assert (np.array(d.choice)[d.directed] == "b").sum() == 4_000  # what c left of its 6,000
+    # no budget: cold-start campaigns get the ordinary exploration only
+    d = _rule(value, eligible, share=0.1, n=n)
+    assert not d.directed.any() and abs(d.exploration.mean() - 0.1) < 0.02
     # a lone new campaign with no modelled alternative still reaches its whole eligible audience
-    d = _rule(np.full((n, 1), np.nan), np.ones((n, 1), dtype=bool), share=0.1, n=n, ids=["new"])
-    assert d.choice == ["new"] * n
+    d = _rule(np.full((n, 1), np.nan), np.ones((n, 1), dtype=bool), share=0.1, n=n, ids=["new"], budget=[10])
+    assert d.choice == ["new"] * n and d.directed.sum() == 10
+
+
+def test_cold_start_budget_is_what_the_first_model_still_needs():
+    """Enough customers that the random test/control split gives the minimum of each group about 97.5 % of the
+    time, less what earlier launches assigned; nothing once both groups are there."""
+    rng = np.random.default_rng(0)
+    for share, minimum in ((0.1, 200), (0.2, 200), (0.5, 50), (0.9, 100)):
+        n = cold_start_budget(share, minimum)
+        assert n >= minimum / min(share, 1 - share)
+        control = rng.binomial(n, share, 20_000)
+        enough = (control >= minimum) & (n - control >= minimum)
+        assert 0.96 < enough.mean() < 0.995, (share, n, enough.mean())
+    assert cold_start_budget(0.2, 200, seen_test=800, seen_control=200) == 0
+    assert cold_start_budget(0.2, 200, seen_test=800, seen_control=150) < cold_start_budget(0.2, 200)
+
+
+def test_cold_start_budgets_count_what_earlier_launches_assigned():
+    """The launch path's budget is what the first model still needs: ml/uplift.yml's minimum of each group, less
+    the test and control rows of the campaign's earlier launches (open or closed); 0 for a campaign not in cold start."""
+    from types import SimpleNamespace
+
+    import duckdb
+
+    from holdout.policy.launch_day import cold_start_budgets, model_minimum
+    from ml.config import load_uplift_config
+
+    con = duckdb.connect()
+    con.execute("create schema ops")
+    con.execute(
+        """create table ops.campaign_assignments (campaign_id varchar, launch_id varchar, customer_id varchar,
+           "group" varchar, assigned_at timestamp, window_end date)"""
+    )
+    rows = [("a", "a-1", f"C{i}", "control" if i < 150 else "test") for i in range(1_000)]
+    rows += [("b", "b-1", f"C{i}", "control") for i in range(10)]
+    con.executemany("insert into ops.campaign_assignments values (?, ?, ?, ?, now(), current_date)", rows)
+    autos = [SimpleNamespace(id=c, control_share=0.2) for c in ("a", "b", "c")]
+    config = load_uplift_config()
+    minimum = model_minimum(config)
+    assert minimum == max(
+        config.min_control_customers, math.ceil(config.min_heldout_control / config.heldout_share)
+    )
+    got = cold_start_budgets(con, autos, np.array([True, False, True]), config)
+    assert got.tolist() == [
+        cold_start_budget(0.2, minimum, seen_test=850, seen_control=150),
+        0,
+        cold_start_budget(0.2, minimum),
+    ]
+    assert 0 < got[0] < got[2]
 
 
 def test_bad_exploration_share_is_refused():
@@ -321,34 +381,59 @@ def test_launch_day_tells_a_registered_campaign_without_champion_from_a_cold_sta
     fresh_home, tmp_path, monkeypatch
 ):
     """A campaign with registered uplift versions but no champion is not in cold start: it gets the ordinary
-    exploration share only, and the ledger says which of the two each campaign was."""
+    exploration share only, and the ledger says which of the two each campaign was. A registered model without
+    any version is still in cold start. A cold-start campaign is directed its budget: what its first model needs."""
     from holdout.campaigns import launch as launch_mod
+    from holdout.campaigns.spec import load_specs
     from holdout.policy import launch_day
     from holdout.warehouse import as_of_date
     from ml import registry
+    from ml.config import load_uplift_config
     from ml.uplift import model_name
 
-    specs = {c: {"priority": "auto"} for c in ("auto-b", "auto-c", "auto-d")}
+    # a broad segment: the budgets below must leave customers over
+    specs = {
+        c: {"priority": "auto", "segment": "gender__female"} for c in ("auto-b", "auto-c", "auto-d", "auto-e")
+    }
     _campaigns(tmp_path, monkeypatch, specs)
     monkeypatch.setattr(launch_day, "_champions", lambda settings, autos: {"auto-b": _FakeUplift(1.0)})
     monkeypatch.setattr(
         launch_day, "_features", lambda con, ids, cols, on: pd.DataFrame({"x": 0.0}, index=ids)
     )
     monkeypatch.setattr(launch_day, "_ensure_features", lambda settings, on: None)
-    registry.client(fresh_home).create_registered_model(model_name("auto-c"))  # registered, never promoted
+    # ml/uplift.yml's minimums want more customers (1,132 at 20 % control) than this audience holds: a smaller one
+    assert launch_day.model_minimum(load_uplift_config()) == 200
+    monkeypatch.setattr(launch_day, "model_minimum", lambda config: 30)
+    client = registry.client(fresh_home)
+    client.create_registered_model(model_name("auto-c"))  # a version registered, never promoted
+    (tmp_path / "model").mkdir()
+    client.create_model_version(model_name("auto-c"), source=str(tmp_path / "model"))
+    client.create_registered_model(model_name("auto-e"))  # registered, but no version: nothing to score with
+    autos = [s for s in load_specs(fresh_home) if s.is_auto]
+    assert launch_day._registered(fresh_home, autos) == {"auto-c"}
     launch_mod.plan_launches(fresh_home, as_of_date(fresh_home))
     rows = _decisions(fresh_home)
     assert json.loads(rows["model_versions"].iloc[0]) == {
         "auto-b": "1",
         "auto-c": "no-champion",
         "auto-d": None,
+        "auto-e": None,
     }
-    share = rows["choice"].value_counts(normalize=True)
-    # auto-d (cold start) gets half of everyone (all eligible for all three), split with nobody; auto-c only
-    # a third of the remaining half's 10 % exploration
-    assert abs(share.get("auto-d", 0) - 0.5) < 0.05
-    assert share.get("auto-c", 0) < 0.05
-    assert abs(share.get("auto-b", 0) - 0.5) < 0.06
+    # every customer is eligible for all four: auto-d, then auto-e (same audience, campaign order) take their
+    # budget at random, exactly (a count, not a share), directed; nobody else is
+    budget = cold_start_budget(0.2, 30)
+    n = len(rows)
+    directed = rows.loc[rows["cold_start"], "choice"].value_counts()
+    assert directed.get("auto-d", 0) == min(budget, n)
+    assert directed.get("auto-e", 0) == min(budget, n - min(budget, n))
+    assert set(directed.index) <= {"auto-d", "auto-e"} and rows.loc[rows["cold_start"], "exploration"].all()
+    # the rest: the models' choice (auto-b) or the ordinary 10 % share among all four
+    rest = rows[~rows["cold_start"]]
+    assert len(rest) > 300
+    share = rest["choice"].value_counts(normalize=True)
+    assert abs(rest["exploration"].mean() - 0.1) < 0.04
+    assert share.get("auto-c", 0) < 0.06  # a quarter of the 10 % share
+    assert share.get("auto-b", 0) > 0.85
 
 
 @pytest.mark.integration
@@ -390,36 +475,73 @@ def test_ledger_append_is_idempotent_per_key(fresh_home):
 
 
 def test_decision_counts_for_the_launch_ui(fresh_home, caplog):
+    """The UI's counts tell apart the models' choices, ordinary exploration and the cold-start budget."""
     from holdout.policy.tasks import policy_decision_counts
 
     day = date(2026, 11, 1)
-    value = np.array([[1.0, 2.0], [-1.0, -1.0], [3.0, 1.0], [np.nan, np.nan]])
+    value = np.array([[1.0, 2.0, np.nan], [-1.0, -1.0, np.nan], [3.0, 1.0, np.nan], [np.nan, np.nan, np.nan]])
+    value = np.vstack([value, [[4.0, 1.0, np.nan]]])
     d = decide(
-        [f"C000000{i}" for i in range(1, 5)],
-        ["a", "b"],
-        np.ones((4, 2), bool),
+        [f"C000000{i}" for i in range(1, 6)],
+        ["a", "b", "c"],
+        np.array([[1, 1, 0], [1, 1, 0], [1, 1, 0], [1, 1, 0], [1, 1, 1]], bool),
         value,
-        np.ones(4),
-        np.zeros(4),
+        np.ones(5),
+        np.zeros(5),
+        cold_start=[False, False, True],
+        budget=[0, 0, 1],
+        cold_u=np.zeros(5),
     )
-    assert d.choice == ["b", None, "a", "a"] and d.exploration.tolist() == [False, False, False, True]
-    key = ledger.decision_key(day, ["a", "b"])
-    ledger.append_decisions(fresh_home, key, day, d, 0.1, {"a": "1", "b": "1"})
+    assert d.choice == ["b", None, "a", "a", "c"]
+    assert d.exploration.tolist() == [False, False, False, True, True]
+    assert d.directed.tolist() == [False, False, False, False, True]
+    key = ledger.decision_key(day, ["a", "b", "c"])
+    ledger.append_decisions(fresh_home, key, day, d, 0.1, {"a": "1", "b": "1", "c": None})
     with caplog.at_level("INFO", logger="holdout.policy.tasks"):
         out = policy_decision_counts(day, settings=fresh_home)
     assert out == {
         "launch_date": "2026-11-01",
         "decision_sets": {
             key: {
-                "customers": 4,
+                "customers": 5,
                 "none": 1,
-                "campaigns": {"a": {"chosen": 2, "explored": 1}, "b": {"chosen": 1, "explored": 0}},
+                "campaigns": {
+                    "a": {"chosen": 2, "by_models": 1, "explored": 1, "cold_start": 0},
+                    "b": {"chosen": 1, "by_models": 1, "explored": 0, "cold_start": 0},
+                    "c": {"chosen": 1, "by_models": 0, "explored": 0, "cold_start": 1},
+                },
             }
         },
     }
-    assert "  a: chosen 2 (by the models 1, explored 1)" in caplog.messages
+    assert "  a: chosen 2 (by the models 1, explored 1, cold-start budget 0)" in caplog.messages
+    assert "  c: chosen 1 (by the models 0, explored 0, cold-start budget 1)" in caplog.messages
     assert "  none (every expected value below zero): 1" in caplog.messages
     assert policy_decision_counts(day + timedelta(days=1), settings=fresh_home)["decision_sets"] == {}
+
+
+def test_decision_counts_read_a_ledger_from_before_the_cold_start_column(fresh_home):
+    """A home whose ledger predates `cold_start` still shows its counts (0 cold start), and the next append adds
+    the column."""
+    from holdout.warehouse import connect as connect_rw
+
+    day = date(2026, 11, 1)
+    with connect_rw(settings=fresh_home) as con:
+        con.execute("create schema if not exists ops")
+        con.execute(  # the ledger's columns before `cold_start`
+            f"""create table {ledger.TABLE} (decision_key varchar, launch_date date, customer_id varchar,
+                candidates varchar, choice varchar, exploration boolean, explore_share double,
+                model_versions varchar, decided_at timestamp)"""
+        )
+        con.execute(
+            f"insert into {ledger.TABLE} values ('k', ?, 'C1', '{{}}', 'a', true, 0.1, '{{}}', now())", [day]
+        )
+    with connect(read_only=True, settings=fresh_home) as con:
+        counts = ledger.decision_counts(con, day)
+    assert counts[["choice", "customers", "explored", "cold_start"]].values.tolist() == [["a", 1, 1, 0]]
+    d = decide(["C2"], ["a"], np.ones((1, 1), bool), np.array([[1.0]]), np.ones(1), np.zeros(1))
+    ledger.append_decisions(fresh_home, "k2", day, d, 0.1, {"a": "1"})
+    with connect(read_only=True, settings=fresh_home) as con:
+        assert ledger.decision_counts(con, day)["cold_start"].tolist() == [0, 0]
 
 
 # ------------------------------------------------------------------------------------------- evaluation

@@ -7,22 +7,26 @@ others get the campaign with the highest expected value among those with an upli
 value is below zero.
 
 Cold start: a campaign without a registered uplift model has no predicted value (NaN), so the argmax never
-picks it; it gets exploration traffic until a model is registered, and that traffic is directed but budgeted:
-of the customers eligible for at least one cold-start campaign, those whose exploration uniform is below
-`COLD_START_SHARE` (half) are explored among the cold-start ones (uniformly); the others are decided as usual.
-So a new campaign reaches the control customers its first model needs sooner than with the 10 % share alone,
-and a new campaign that does harm still reaches at most half of the customers who have a modelled alternative,
-however many launches it stays without a model. A campaign with a registered model that is not champion (no
-better than random targeting) is not in cold start: it has no value either and gets the ordinary exploration
-share only. A customer none of whose eligible campaigns has a value cannot be exploited, so is explored among
-all its eligible campaigns (a lone new campaign reaches its whole eligible audience, as before the policy
-existed). The exploration share therefore applies to customers with a modelled candidate and no cold-start one;
-`exploration` is true for every explored customer. Measured in BENCHMARKS.md "Next-best-campaign policy".
+picks it; it gets exploration traffic until a model is registered, and that traffic is directed but budgeted
+per campaign: each cold-start campaign is sent at most `budget[j]` customers drawn at random among those
+eligible for it (the lowest cold-start draws, a third hash of (launch date, customer)); the others are decided
+as usual. The launch path sizes the budget with `cold_start_budget`: the customers the campaign still needs
+for its first uplift model to be trainable (ml/uplift.yml's minimum test and control customers, counted over
+its earlier launches), with a margin for the random test/control split. So a new campaign reaches the
+customers its first model needs at its first launch, and a new campaign that does harm reaches a fixed count,
+not a share of the audience, however many launches it stays without a model. A campaign with a registered
+model that is not champion (no better than random targeting) is not in cold start: it has no value either and
+gets the ordinary exploration share only. A customer none of whose eligible campaigns has a value cannot be
+exploited, so is explored among all its eligible campaigns (a lone new campaign reaches its whole eligible
+audience, as before the policy existed). The exploration share therefore applies to the customers with a
+modelled candidate who are not directed; `exploration` is true for every explored customer, `directed` for the
+cold-start ones. Measured in BENCHMARKS.md "Next-best-campaign policy".
 """
 
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from datetime import date
 
@@ -34,11 +38,13 @@ import pyarrow.compute as pc
 from holdout.campaigns.assignment import assignment_uniform
 
 DEFAULT_EXPLORE_SHARE = 0.10
-# the share of the customers eligible for a cold-start campaign who are explored among the cold-start ones
-COLD_START_SHARE = 0.5
+# one-sided normal quantile of the cold-start budget's margin: the budget's random test/control split gives
+# the campaign its minimum of each group with probability about 97.5 %
+COLD_START_Z = 1.96
 # salts of the policy's hashes: distinct from the test/control hash, so exploration is independent of groups
 EXPLORE_SALT = "holdout-policy-explore-v1"
 PICK_SALT = "holdout-policy-pick-v1"
+COLD_START_SALT = "holdout-policy-cold-start-v1"
 
 
 @dataclass(frozen=True)
@@ -51,6 +57,9 @@ class Decisions:
     value: np.ndarray  # float EUR, NaN where the campaign has no model (or the customer is not eligible)
     choice: list[str | None]
     exploration: np.ndarray  # bool per customer
+    directed: (
+        np.ndarray
+    )  # bool per customer: explored by a cold-start campaign's budget (a subset of exploration)
 
     def chosen(self, campaign_id: str) -> set[str]:
         """Customers whose decision is `campaign_id`."""
@@ -75,13 +84,14 @@ class Decisions:
         return pc.binary_join_element_wise("{", joined, "}", "")
 
     def frame(self) -> pd.DataFrame:
-        """customer_id, candidates (JSON text, see `candidates_json`), choice, exploration."""
+        """customer_id, candidates (JSON text, see `candidates_json`), choice, exploration, cold_start (directed)."""
         return pd.DataFrame(
             {
                 "customer_id": self.customer_ids,
                 "candidates": pd.Series(pd.arrays.ArrowStringArray(self._candidates())),
                 "choice": self.choice,
                 "exploration": self.exploration,
+                "cold_start": self.directed,
             }
         )
 
@@ -117,6 +127,43 @@ def policy_uniforms(launch_date: date, customer_ids: list[str]) -> tuple[np.ndar
     )
 
 
+def cold_start_uniforms(launch_date: date, customer_ids: list[str]) -> np.ndarray:
+    """The cold-start draw per customer (which customers a cold-start campaign's budget takes): deterministic in
+    (launch date, customer), independent of the exploration and pick draws."""
+    return assignment_uniform(launch_date.isoformat(), customer_ids, COLD_START_SALT)
+
+
+def cold_start_budget(
+    control_share: float,
+    min_customers: int,
+    seen_test: int = 0,
+    seen_control: int = 0,
+    z: float = COLD_START_Z,
+) -> int:
+    """Customers a cold-start campaign is directed at most: enough for `min_customers` test AND control customers
+    over all its launches, `seen_test` / `seen_control` of them already assigned at earlier launches.
+
+    Each customer is control with probability `control_share` (the campaign's own hash), so n customers give a
+    Binomial(n, control_share) control count: the budget is the smallest n whose mean minus `z` standard
+    deviations reaches what is missing (normal approximation; z = 1.96: about 97.5 % of budgets suffice), for
+    the control and the test group alike. 0 when nothing is missing."""
+    missing = [
+        (min_customers - seen_control, control_share),
+        (min_customers - seen_test, 1.0 - control_share),
+    ]
+    need = 0
+    for short, p in missing:
+        if short <= 0:
+            continue
+        if p <= 0.0:
+            raise ValueError(f"control_share {control_share} leaves a group empty: no model can be trained")
+        # n p - z sqrt(n p (1 - p)) >= short, solved for sqrt(n)
+        sd = z * math.sqrt(p * (1.0 - p))
+        root = (sd + math.sqrt(sd * sd + 4.0 * p * short)) / (2.0 * p)
+        need = max(need, math.ceil(root * root))
+    return need
+
+
 def decide(
     customer_ids: list[str],
     campaign_ids: list[str],
@@ -126,37 +173,48 @@ def decide(
     pick_u: np.ndarray,
     explore_share: float = DEFAULT_EXPLORE_SHARE,
     cold_start: np.ndarray | None = None,
+    budget: np.ndarray | None = None,
+    cold_u: np.ndarray | None = None,
 ) -> Decisions:
     """Exploration share at random among eligible campaigns; the rest argmax of value, none when all < 0.
 
     `value[i, j]` is NaN when campaign j has no champion uplift model. `cold_start[j]` is true when campaign j
-    has no registered model at all (default: no value for any customer): `COLD_START_SHARE` of the customers
-    eligible for such a campaign are explored among the cold-start ones (module doc). A customer without any valued candidate is
-    explored among all its eligible campaigns. Ties break on campaign order (callers pass ids sorted)."""
+    has no registered model at all (default: no value for any customer); such a campaign is first sent at most
+    `budget[j]` of its eligible customers (default 0), those with the lowest `cold_u` not already taken by
+    another cold-start campaign (the campaign with fewer eligible customers takes first) (module doc). A customer
+    without any valued candidate is explored among all its eligible campaigns. Ties break on campaign order
+    (callers pass ids sorted)."""
     if not 0.0 <= explore_share <= 1.0:
         raise ValueError(f"explore_share must lie in [0, 1], got {explore_share}")
     eligible = np.asarray(eligible, dtype=bool).reshape(len(customer_ids), len(campaign_ids))
     value = np.where(eligible, np.asarray(value, dtype=float), np.nan)
     n, k = eligible.shape
     if cold_start is None:
-        cold_start = np.isnan(np.asarray(value, dtype=float)).all(axis=0)
-    cold = eligible & np.asarray(cold_start, dtype=bool).reshape(1, k)
-    directed = cold.any(axis=1) & (explore_u < max(COLD_START_SHARE, explore_share))
+        cold_start = np.isnan(value).all(axis=0)
+    cold_start = np.asarray(cold_start, dtype=bool).reshape(k)
+    budget = np.zeros(k, dtype=int) if budget is None else np.asarray(budget, dtype=int).reshape(k)
+    pick = np.full(n, -1)
+    directed = np.zeros(n, dtype=bool)
+    takers = [j for j in range(k) if cold_start[j] and budget[j] > 0]
+    if takers and cold_u is None:
+        raise ValueError("a cold-start budget needs the cold-start draws (cold_u)")
+    # the smaller audience takes first, so a broad new campaign cannot use up a narrow one's customers
+    for j in sorted(takers, key=lambda j: (int(eligible[:, j].sum()), j)):
+        free = np.flatnonzero(eligible[:, j] & ~directed)
+        took = free[np.argsort(cold_u[free], kind="stable")[: budget[j]]]
+        directed[took] = True
+        pick[took] = j
     counts = eligible.sum(axis=1)
     modelled = (eligible & ~np.isnan(value)).any(axis=1)
     explore = ((explore_u < explore_share) | ~modelled | directed) & (counts > 0)
-    pick = np.full(n, -1)
     if k:
-        # exploration: the floor(u * count)-th campaign among the cold-start ones for the directed customers,
-        # else among all the eligible ones
-        among = np.where(directed[:, None], cold, eligible)
-        n_among = among.sum(axis=1)
-        nth = np.minimum((pick_u * n_among).astype(int), np.maximum(n_among - 1, 0))
-        first_at = np.argmax(np.cumsum(among, axis=1) > nth[:, None], axis=1)
-        pick = np.where(explore, first_at, -1)
+        # exploration: the floor(u * count)-th campaign among the eligible ones
+        nth = np.minimum((pick_u * counts).astype(int), np.maximum(counts - 1, 0))
+        first_at = np.argmax(np.cumsum(eligible, axis=1) > nth[:, None], axis=1)
+        pick = np.where(explore & ~directed, first_at, pick)
         scored = np.where(np.isnan(value), -np.inf, value)
         best = np.argmax(scored, axis=1)
         best_value = scored[np.arange(n), best]
         pick = np.where(~explore & (best_value >= 0) & np.isfinite(best_value), best, pick)
     choice = [campaign_ids[j] if j >= 0 else None for j in pick]
-    return Decisions(list(customer_ids), list(campaign_ids), eligible, value, choice, explore)
+    return Decisions(list(customer_ids), list(campaign_ids), eligible, value, choice, explore, directed)

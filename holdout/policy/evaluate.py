@@ -14,7 +14,8 @@ The only part of the policy that reads `ground_truth/`. For each seed it generat
   of `holdout.measure.learners.fit_uplift`, with `ml/uplift.yml`'s fit options as the registered models have
   them, the file read once per evaluation)
   are refit before each day on the test and control customers of this policy's own earlier days (cold start:
-  no model before a campaign has data, exploration only);
+  no model before a campaign has the minimum data; until then it is directed at most the customers it still
+  needs, `cold_start_budget` from its test and control customers so far, as the launch path sizes it);
 - oracle: the campaign with the highest true uplift minus contact cost, none when all are below zero.
 
 Eligibility (segments, consent on the day, valid contact, test accounts) is the launch path's own
@@ -49,7 +50,13 @@ from holdout.campaigns.assignment import assign_groups, assignment_uniform, prio
 from holdout.campaigns.audience import eligible_audience
 from holdout.campaigns.spec import CampaignSpec, Offer, load_specs
 from holdout.config import Settings
-from holdout.policy.decide import DEFAULT_EXPLORE_SHARE, decide, policy_uniforms
+from holdout.policy.decide import (
+    DEFAULT_EXPLORE_SHARE,
+    cold_start_budget,
+    cold_start_uniforms,
+    decide,
+    policy_uniforms,
+)
 
 if TYPE_CHECKING:
     from ml.config import UpliftConfig
@@ -304,6 +311,13 @@ class History:
     def add(self, j: int, features: pd.DataFrame, treated: np.ndarray, y: np.ndarray) -> None:
         self.rows.setdefault(j, []).append(features.assign(_treated=treated, _y=y))
 
+    def counts(self, j: int) -> tuple[int, int]:
+        """(test, control) customers campaign j has had so far."""
+        treated = np.concatenate(
+            [f["_treated"].to_numpy(bool) for f in self.rows.get(j, [])] or [np.zeros(0, bool)]
+        )
+        return int(treated.sum()), int((~treated).sum())
+
     def fit(self, j: int, spec: CampaignSpec, seed: int):
         from holdout.measure.learners import fit_uplift
         from ml.uplift import fit_options
@@ -324,14 +338,34 @@ def learned_choice(
     day: Day, specs: list[CampaignSpec], history: History, seed: int, explore_share: float
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """`holdout.policy.decide` on predicted values from models fit on the policy's own past days."""
+    from holdout.policy.launch_day import model_minimum
+
     value = np.full(day.eligible.shape, np.nan)
+    budget = np.zeros(len(specs), dtype=int)
     for j, spec in enumerate(specs):
         model = history.fit(j, spec, seed)
         if model is not None:
             value[:, j] = model.predict(day.features) - spec.cost_per_contact
+        else:  # cold start: what its first model still needs
+            budget[j] = cold_start_budget(
+                spec.control_share, model_minimum(history.uplift), *history.counts(j)
+            )
     ids = [s.id for s in specs]
     explore_u, pick_u = policy_uniforms(day.launch_date, day.customer_ids)
-    d = decide(day.customer_ids, ids, day.eligible, value, explore_u, pick_u, explore_share)
+    cold_u = cold_start_uniforms(day.launch_date, day.customer_ids)
+    cold_start = np.isnan(value).all(axis=0)
+    d = decide(
+        day.customer_ids,
+        ids,
+        day.eligible,
+        value,
+        explore_u,
+        pick_u,
+        explore_share,
+        cold_start,
+        budget,
+        cold_u,
+    )
     choice = np.array([ids.index(c) if c is not None else -1 for c in d.choice], dtype=int)
     return choice, d.exploration, value
 

@@ -6,12 +6,18 @@ or control), removes the customers a manually prioritized campaign of the same d
 keep first claim) and those `in_global_control_group` names, predicts each auto campaign's expected
 incremental value with its champion uplift model, decides (`holdout.policy.decide`) and ledgers the decisions
 in `ops.policy_decisions` before anything is staged. A re-run replays the ledger.
+
+A campaign in cold start (no registered uplift version) is directed at most `cold_start_budget` customers: what
+its first model still needs, i.e. `model_minimum` test and control customers minus those its earlier launches
+already assigned (`ops.campaign_assignments`, open and closed launches: they all reach the training once closed).
 """
 
 from __future__ import annotations
 
 import logging
+import math
 from datetime import date
+from typing import TYPE_CHECKING
 
 import duckdb
 import numpy as np
@@ -21,8 +27,18 @@ from holdout.campaigns.audience import eligible_audience
 from holdout.campaigns.spec import CampaignSpec
 from holdout.config import Settings
 from holdout.policy import ledger
-from holdout.policy.decide import DEFAULT_EXPLORE_SHARE, Decisions, decide, policy_uniforms
+from holdout.policy.decide import (
+    DEFAULT_EXPLORE_SHARE,
+    Decisions,
+    cold_start_budget,
+    cold_start_uniforms,
+    decide,
+    policy_uniforms,
+)
 from holdout.warehouse import open_read_only
+
+if TYPE_CHECKING:
+    from ml.config import UpliftConfig
 
 log = logging.getLogger(__name__)
 
@@ -64,14 +80,55 @@ def _champions(settings: Settings, autos: list[CampaignSpec]) -> dict[str, objec
 
 
 def _registered(settings: Settings, autos: list[CampaignSpec]) -> set[str]:
-    """Auto campaigns with at least one registered uplift version (champion or not): not in cold start."""
+    """Auto campaigns with at least one registered uplift version (champion or not): not in cold start. A
+    registered model without any version (e.g. its only version deleted) has nothing to score with: cold start."""
     if not settings.mlflow_dir.exists():
         return set()
     from ml import registry
     from ml.uplift import model_name
 
     client = registry.client(settings)
-    return {s.id for s in autos if client.search_registered_models(f"name = '{model_name(s.id)}'")}
+    return {
+        s.id for s in autos if client.search_model_versions(f"name = '{model_name(s.id)}'", max_results=1)
+    }
+
+
+def model_minimum(config: UpliftConfig) -> int:
+    """Test and control customers, each, that a campaign needs over its closed launches before `ml.uplift` trains
+    it: `min_control_customers` in all, and `min_heldout_control` among the `heldout_share` held out."""
+    return max(config.min_control_customers, math.ceil(config.min_heldout_control / config.heldout_share))
+
+
+def _assigned(con: duckdb.DuckDBPyConnection, campaign_ids: list[str]) -> dict[str, tuple[int, int]]:
+    """(test, control) assignment rows of each campaign over all its launches so far (the training's rows)."""
+    exists = con.execute(
+        "select count(*) from information_schema.tables where table_schema = 'ops' and table_name = 'campaign_assignments'"
+    ).fetchall()[0][0]
+    if not exists or not campaign_ids:
+        return {}
+    rows = con.execute(
+        """select campaign_id, count(*) filter (where "group" = 'test'), count(*) filter (where "group" = 'control')
+           from ops.campaign_assignments where campaign_id in (select unnest(?)) group by campaign_id""",
+        [campaign_ids],
+    ).fetchall()
+    return {r[0]: (int(r[1]), int(r[2])) for r in rows}
+
+
+def cold_start_budgets(
+    con: duckdb.DuckDBPyConnection, autos: list[CampaignSpec], cold_start: np.ndarray, config: UpliftConfig
+) -> np.ndarray:
+    """Per auto campaign, the customers it may be directed today: `cold_start_budget` of what its first model
+    still needs for the cold-start ones, 0 for the others."""
+    cold = [s for s, c in zip(autos, cold_start, strict=True) if c]
+    seen = _assigned(con, [s.id for s in cold])
+    minimum = model_minimum(config)
+    return np.array(
+        [
+            cold_start_budget(s.control_share, minimum, *seen.get(s.id, (0, 0))) if c else 0
+            for s, c in zip(autos, cold_start, strict=True)
+        ],
+        dtype=int,
+    )
 
 
 def _ensure_features(settings: Settings, launch_date: date) -> None:
@@ -183,4 +240,10 @@ def _decide(
                 value[:, j] = expected_value(champions[spec.id].predict(feats, VALUE_OUTCOME), spec)
     explore_u, pick_u = policy_uniforms(launch_date, pool)
     cold_start = np.array([cid not in registered for cid in ids], dtype=bool)
-    return decide(pool, ids, mask, value, explore_u, pick_u, explore_share, cold_start)
+    budget, cold_u = np.zeros(len(ids), dtype=int), None
+    if cold_start.any():
+        from ml.config import load_uplift_config
+
+        budget = cold_start_budgets(con, autos, cold_start, load_uplift_config())
+        cold_u = cold_start_uniforms(launch_date, pool)
+    return decide(pool, ids, mask, value, explore_u, pick_u, explore_share, cold_start, budget, cold_u)

@@ -29,6 +29,7 @@ DDL = f"""create table if not exists {TABLE} (
     candidates varchar not null,   -- JSON: eligible auto campaign -> expected incremental value (EUR), null = no model
     choice varchar,                -- the campaign sent, null = none
     exploration boolean not null,
+    cold_start boolean,            -- explored by a cold-start campaign's budget; null on rows ledgered before it
     explore_share double not null,
     model_versions varchar not null, -- JSON: campaign -> champion version used, 'no-champion', null = cold start
     decided_at timestamp not null
@@ -42,6 +43,16 @@ def decision_key(launch_date: date, campaign_ids: list[str]) -> str:
 
 def ensure_table(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(DDL)
+    # a ledger created before the column: its older rows keep null (not known)
+    con.execute(f"alter table {TABLE} add column if not exists cold_start boolean")
+
+
+def _has_cold_start(con: duckdb.DuckDBPyConnection) -> bool:
+    query = (
+        "select count(*) from information_schema.columns where table_schema = 'ops' "
+        "and table_name = 'policy_decisions' and column_name = 'cold_start'"
+    )
+    return bool(con.execute(query).fetchall()[0][0])
 
 
 def _exists(con: duckdb.DuckDBPyConnection) -> bool:
@@ -79,6 +90,7 @@ def append_decisions(
             "candidates": frame["candidates"],
             "choice": frame["choice"].astype(object).where(frame["choice"].notna(), None),
             "exploration": frame["exploration"].astype(bool),
+            "cold_start": frame["cold_start"].astype(bool),
             "explore_share": float(explore_share),
             "model_versions": json.dumps(model_versions, sort_keys=True),
             "decided_at": datetime.now(UTC).replace(tzinfo=None),
@@ -95,9 +107,9 @@ def append_decisions(
                 return 0
             con.execute(
                 f"""insert into {TABLE} (decision_key, launch_date, customer_id, candidates, choice, exploration,
-                                         explore_share, model_versions, decided_at)
+                                         cold_start, explore_share, model_versions, decided_at)
                     select decision_key, launch_date, customer_id, candidates, choice, exploration,
-                           explore_share, model_versions, decided_at from _policy_rows"""
+                           cold_start, explore_share, model_versions, decided_at from _policy_rows"""
             )
             con.execute("commit")
         except BaseException:
@@ -119,12 +131,15 @@ def exploration_share(frame: pd.DataFrame) -> float:
 
 
 def decision_counts(con: duckdb.DuckDBPyConnection, launch_date: date) -> pd.DataFrame:
-    """Per decision set of `launch_date` and choice (None = no campaign): customers decided, and how many of
-    them by exploration. Empty when nothing was decided that day (or the ledger does not exist yet)."""
+    """Per decision set of `launch_date` and choice (None = no campaign): customers decided, how many of them by
+    exploration, and how many of those by a cold-start budget (`cold_start`; 0 on a ledger from before the
+    column). Empty when nothing was decided that day (or the ledger does not exist yet)."""
     if not _exists(con):
-        return pd.DataFrame(columns=["decision_key", "choice", "customers", "explored"])
+        return pd.DataFrame(columns=["decision_key", "choice", "customers", "explored", "cold_start"])
+    cold = "count(*) filter (where cold_start)" if _has_cold_start(con) else "0"
     return con.execute(
-        f"""select decision_key, choice, count(*) as customers, count(*) filter (where exploration) as explored
+        f"""select decision_key, choice, count(*) as customers, count(*) filter (where exploration) as explored,
+                   {cold} as cold_start
             from {TABLE} where launch_date = ? group by all order by decision_key, choice nulls last""",
         [launch_date],
     ).df()

@@ -21,8 +21,9 @@ log = logging.getLogger(__name__)
 
 
 def summarize_counts(launch_date: date, counts: pd.DataFrame) -> dict:
-    """{launch_date, decision_sets: {key: {customers, none, campaigns: {id: {chosen, explored}}}}} from the
-    rows of `ledger.decision_counts`."""
+    """{launch_date, decision_sets: {key: {customers, none, campaigns: {id: {chosen, by_models, explored,
+    cold_start}}}}} from the rows of `ledger.decision_counts`: `explored` is the ordinary exploration and
+    `cold_start` the customers a cold-start budget directed, so by_models + explored + cold_start = chosen."""
     sets: dict[str, dict] = {}
     for row in counts.itertuples(index=False):
         entry = sets.setdefault(row.decision_key, {"customers": 0, "none": 0, "campaigns": {}})
@@ -30,9 +31,12 @@ def summarize_counts(launch_date: date, counts: pd.DataFrame) -> dict:
         if pd.isna(row.choice):  # None or NaN: no campaign for these customers
             entry["none"] += int(row.customers)
         else:
+            explored, cold = int(row.explored), int(row.cold_start)
             entry["campaigns"][str(row.choice)] = {
                 "chosen": int(row.customers),
-                "explored": int(row.explored),
+                "by_models": int(row.customers) - explored,
+                "explored": explored - cold,
+                "cold_start": cold,
             }
     return {"launch_date": launch_date.isoformat(), "decision_sets": sets}
 
@@ -48,8 +52,8 @@ def render_counts(summary: dict) -> list[str]:
         lines.append(f"Policy decisions {key}: {entry['customers']:,} eligible customers decided")
         for cid, c in sorted(entry["campaigns"].items()):
             lines.append(
-                f"  {cid}: chosen {c['chosen']:,} (by the models {c['chosen'] - c['explored']:,}, "
-                f"explored {c['explored']:,})"
+                f"  {cid}: chosen {c['chosen']:,} (by the models {c['by_models']:,}, "
+                f"explored {c['explored']:,}, cold-start budget {c['cold_start']:,})"
             )
         lines.append(f"  none (every expected value below zero): {entry['none']:,}")
     return lines
