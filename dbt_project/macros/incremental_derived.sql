@@ -183,7 +183,7 @@
     what the per-day model had incorporated, even when a build selected one of them alone.
 #}
 {% macro per_day_files_input(per_day, entity) -%}
-    {%- if execute and table_exists(this.schema, 'incremental_inputs') -%}
+    {%- if execute and target.type == 'duckdb' and table_exists(this.schema, 'incremental_inputs') -%}
     select input, item, version from {{ incremental_inputs_table() }}
     where model = '{{ per_day.identifier }}' and input = '{{ entity }}'
     {%- else -%}
@@ -194,7 +194,7 @@
 {%- endmacro %}
 
 {% macro per_day_fingerprint(per_day) -%}
-    {%- if execute and table_exists(this.schema, 'incremental_inputs') -%}
+    {%- if execute and target.type == 'duckdb' and table_exists(this.schema, 'incremental_inputs') -%}
     (select coalesce(max(version), '') from {{ incremental_inputs_table() }}
         where model = '{{ per_day.identifier }}' and input = 'fingerprint')
     {%- else -%}
