@@ -177,10 +177,12 @@
 {%- endmacro %}
 
 {#
-    An input that is the per-day sums `per_day` as they were built: the part files its last run had read (its recorded
-    items of `entity`) and, as this model's `fingerprint`, its own (so a change of the per-day model, of what it reads
-    whole, or of its logic makes every key dirty here too). What a model read from the per-day table is therefore
-    what the per-day model had incorporated, even when a build selected one of them alone.
+    The inputs of a model read from the per-day sums `per_day`, as they were built: the part files its last run had
+    read (its recorded items of `entity`), and the as-of date as an item (pass `removable=['as_of_date']`: when it
+    moves, keys_of_changed_days marks the days between). `per_day_fingerprint` is the per-day model's own, so a
+    change of the per-day model, of what it reads whole or of its logic makes every key dirty here too. What a model
+    read from the per-day table is therefore what the per-day model had incorporated, even when a build selected one
+    of them alone. The as-of date is not in the fingerprint: every daily build moves it.
 #}
 {% macro per_day_files_input(per_day, entity) -%}
     {%- if execute and target.type == 'duckdb' and table_exists(this.schema, 'incremental_inputs') -%}
