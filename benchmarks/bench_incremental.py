@@ -39,6 +39,8 @@ INCREMENTAL_MODELS = (
     "int_order_lines_enriched",
     "int_web_events_summed_to_cookie_day",
     "int_email_events_summed_to_day",
+    "int_web_events_summed_to_cookie",
+    "int_email_events_summed_to_sender",
 )
 
 

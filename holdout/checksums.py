@@ -22,6 +22,8 @@ INCREMENTAL_IDENTITY_TABLES = (
     "intermediate.int_order_lines_enriched",
     "intermediate.int_web_events_summed_to_cookie_day",
     "intermediate.int_email_events_summed_to_day",
+    "intermediate.int_web_events_summed_to_cookie",
+    "intermediate.int_email_events_summed_to_sender",
     "intermediate.int_web_engagement_summed_to_customer",
     "intermediate.int_email_engagement_summed_to_customer",
 )

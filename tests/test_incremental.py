@@ -1,12 +1,15 @@
 """Incremental daily builds: a build after `simulate --days 1` loads only the new part files and leaves the same
 public marts and event tables as a full refresh of the same landing zone (docs/ARCHITECTURE.md "Incremental daily
 builds"), the derived incremental models included. One test, four builds on a copy of the session warehouse: 70 s
-at load 2-3 with three builds; about 230 s with four at load 7-10 (2026-11-30), on top of the session fixture."""
+at load 2-3 with three builds; about 230 s with four at load 7-10, 345 s at load 8-13 with the all-time tables
+(2026-11-30), session fixture included."""
 
 from __future__ import annotations
 
 import csv
+import dataclasses
 import os
+import shutil
 from collections import Counter
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -28,6 +31,8 @@ DERIVED_INCREMENTAL_MODELS = (
     "int_order_lines_enriched",
     "int_web_events_summed_to_cookie_day",
     "int_email_events_summed_to_day",
+    "int_web_events_summed_to_cookie",
+    "int_email_events_summed_to_sender",
 )
 
 
@@ -120,6 +125,53 @@ def _add_late_email_file(settings: Settings) -> tuple[int, int]:
     return int(moved["event_id"]), int(copied["event_id"])
 
 
+def _set_sentinel(settings: Settings, table: str, key: str, where: str) -> tuple[str, object]:
+    """Set the last date column `key` of one row of an all-time table (chosen by `where`) to 1900-01-01 and return
+    the row's key and the value it had: a daily build that recomputes the row puts the value back."""
+    column, date_column = key.split(".")
+    con = duckdb.connect(str(settings.warehouse_path))
+    try:
+        row = con.execute(
+            f"select {column}, {date_column} from intermediate.{table} where {where} order by {column} limit 1"
+        ).fetchone()
+        con.execute(
+            f"update intermediate.{table} set {date_column} = date '1900-01-01' where {column} = ?", [row[0]]
+        )
+        return row
+    finally:
+        con.close()
+
+
+def _sentinel_kept(settings: Settings, table: str, key: str, row: tuple[str, object]) -> bool:
+    """Whether the sentinel is still there (the row was not recomputed); puts the original value back."""
+    column, date_column = key.split(".")
+    con = duckdb.connect(str(settings.warehouse_path))
+    try:
+        value = con.execute(
+            f"select {date_column} from intermediate.{table} where {column} = ?", [row[0]]
+        ).fetchone()
+        con.execute(f"update intermediate.{table} set {date_column} = ? where {column} = ?", [row[1], row[0]])
+        return str(value[0]) == "1900-01-01"
+    finally:
+        con.close()
+
+
+def _assert_summaries_read_their_windows(settings: Settings) -> None:
+    """The engagement summaries read the per-day sums once each, bounded by constant dates (the window only), and
+    the all-time tables for the rest (not every day)."""
+    compiled = settings.dbt_target_dir / "compiled" / "holdout" / "models" / "intermediate"
+    as_of = read_export_marker(settings.raw_dir)
+    for summary, per_day, days in (
+        ("int_web_engagement_summed_to_customer", "int_web_events_summed_to_cookie_day", 30),
+        ("int_email_engagement_summed_to_customer", "int_email_events_summed_to_day", 90),
+    ):
+        text = next(compiled.rglob(f"{summary}.sql")).read_text()
+        assert text.count(f'."{per_day}"') == 1, f"{summary} reads {per_day} more than once"
+        assert f"event_date >= cast('{as_of - timedelta(days=days)}' as date)" in text, (
+            f"{summary} reads every day"
+        )
+
+
 def _assert_dirty_keys_only(settings: Settings, models: tuple[str, ...]) -> None:
     """The last build ran these derived models on their dirty keys (not every key), every derived model recorded
     what it read, and no working table is left."""
@@ -136,13 +188,27 @@ def _assert_dirty_keys_only(settings: Settings, models: tuple[str, ...]) -> None
     ) == [(0,)]
 
 
-def test_daily_build_equals_full_refresh(fresh_home: Settings) -> None:
+def test_daily_build_equals_full_refresh(fresh_home: Settings, tmp_path: Path) -> None:
     settings = fresh_home
     simulate(settings, 1, progress=False)
     awkward = _add_awkward_files(settings)
     assert _rows(
         settings, f"select count(*) from staging.base_email__events where email = '{awkward['address']}'"
     )[0][0]
+    # a cookie with no row on a day this build changes (the new files' events, on any day they had, and the days
+    # from the previous as-of date on): its all-time row must not be recomputed
+    as_of = read_export_marker(settings.raw_dir)
+    new_web = ", ".join(f"'{settings.raw_dir}/web/events/part-{k}*.parquet'" for k in "est")
+    new_web = f"(select * from read_parquet([{new_web}]) where cookie_id is not null)"
+    untouched_cookie = _set_sentinel(
+        settings,
+        "int_web_events_summed_to_cookie",
+        "cookie_id.last_visit_date",
+        f"cookie_id not in (select cookie_id from {new_web}) and cookie_id not in ("
+        "select cookie_id from intermediate.int_web_events_summed_to_cookie_day "
+        f"where event_date >= date '{as_of - timedelta(days=1)}' or event_date in ("
+        f"select cast(event_at as date) from staging.base_web__events where event_id in (select event_id from {new_web})))",
+    )
 
     daily = build(settings, progress=False, echo=lambda _m: None)
     assert not daily.full_refresh
@@ -176,7 +242,18 @@ def test_daily_build_equals_full_refresh(fresh_home: Settings) -> None:
     ) == [(0,)], "the lines of an order re-exported as cancelled stayed"
     # the derived models replaced only the changed keys (their input CTEs read the dirty keys); the e-mail days
     # are all recomputed when, as here, the erasure update blanked loaded rows
-    _assert_dirty_keys_only(settings, ("int_order_lines_enriched", "int_web_events_summed_to_cookie_day"))
+    _assert_dirty_keys_only(
+        settings,
+        (
+            "int_order_lines_enriched",
+            "int_web_events_summed_to_cookie_day",
+            "int_web_events_summed_to_cookie",
+        ),
+    )
+    assert _sentinel_kept(
+        settings, "int_web_events_summed_to_cookie", "cookie_id.last_visit_date", untouched_cookie
+    ), "the all-time web table recomputed a cookie of no changed day"
+    _assert_summaries_read_their_windows(settings)
 
     # a late e-mail file that sorts first: a loaded event moved three days earlier (a full build keeps this copy,
     # so the loaded copy's day changes too) and a new event on an old day; nothing new in the CRM export or the
@@ -184,14 +261,42 @@ def test_daily_build_equals_full_refresh(fresh_home: Settings) -> None:
     applied = "select state, applied_at from staging.erased_addresses_applied"
     before = _rows(settings, applied)
     moved, new_id = _add_late_email_file(settings)
-    daily = build(settings, progress=False, echo=lambda _m: None)
+    changed_days = (
+        f"select cast(event_at as date) from staging.base_email__events where event_id = {moved} union all "
+        f"select cast(event_at as date) from read_csv('{settings.raw_dir}/email/events/part-e*-0001.csv')"
+    )
+    untouched_sender = _set_sentinel(
+        settings,
+        "int_email_events_summed_to_sender",
+        "sender_key.last_event_date",
+        "sender_key in (select sender_key from intermediate.int_email_events_summed_to_sender group by 1 "
+        "having count(*) = 1) and sender_key not in (select 'email:' || email "
+        f"from intermediate.int_email_events_summed_to_day where email is not null and event_date in ({changed_days}))",
+    )
+    # the logic fingerprint: this build runs a release whose web per-day sums' SQL was edited (a comment added), so
+    # that model and the all-time table read from it recompute every key instead of keeping the old SQL's rows
+    release = dataclasses.replace(settings, project_root=tmp_path / "release")
+    shutil.copytree(settings.dbt_project_dir, release.dbt_project_dir)
+    edited = ("int_web_events_summed_to_cookie_day", "int_web_events_summed_to_cookie")
+    model = next(release.dbt_project_dir.rglob(f"{edited[0]}.sql"))
+    model.write_text(model.read_text() + "-- edited by a release\n")
+    daily = build(release, progress=False, echo=lambda _m: None)
     assert not daily.full_refresh and _rows(settings, applied) == before
     assert _rows(
         settings,
         "select parse_filename(source_file)[1:6], coalesce(rejection_reason, 'kept') from staging.base_email__events "
         f"where event_id in ({moved}, {new_id}) order by 1",
     ) == [("part-e", "kept"), ("part-e", "kept"), ("part-g", "duplicate_event_id")]
-    _assert_dirty_keys_only(settings, DERIVED_INCREMENTAL_MODELS)
+    _assert_dirty_keys_only(settings, tuple(m for m in DERIVED_INCREMENTAL_MODELS if m not in edited))
+    compiled = settings.dbt_target_dir / "compiled" / "holdout" / "models" / "intermediate"
+    for name in edited:
+        assert "__dirty" not in next(compiled.rglob(f"{name}.sql")).read_text(), (
+            f"{name} kept the old SQL's rows"
+        )
+    assert _sentinel_kept(
+        settings, "int_email_events_summed_to_sender", "sender_key.last_event_date", untouched_sender
+    ), "the all-time e-mail table recomputed a sender of no changed day"
+    _assert_summaries_read_their_windows(settings)
     daily_sums = table_checksums(settings.warehouse_path)
 
     # a loaded file rewritten in place: the daily build refuses and names it, the warehouse stays as it was

@@ -15,6 +15,19 @@
     {%- endif -%}
 {%- endmacro %}
 
+{#
+    The date `days` days before the as-of date, as a constant: a filter `column >= as_of_date_minus(n)` lets DuckDB
+    skip the row groups of a table ordered by date that end before it (dbt.dateadd's timestamp arithmetic does not).
+#}
+{% macro as_of_date_minus(days) -%}
+    {%- set value = var('as_of_date', none) -%}
+    {%- if value is none or value == '' -%}
+        {{ as_of_date() }}
+    {%- else -%}
+        cast('{{ modules.datetime.date.fromisoformat(value | string) - modules.datetime.timedelta(days=days) }}' as date)
+    {%- endif -%}
+{%- endmacro %}
+
 {# Days from `column` (a date or timestamp) to the as-of date. #}
 {% macro days_before_as_of(column) -%}
     {{ dbt.datediff(column, as_of_date(), 'day') }}

@@ -1,7 +1,9 @@
 {#
     Incremental models derived from the event base tables (docs/ARCHITECTURE.md "Incremental daily builds"):
     int_order_lines_enriched (key: order_id), int_web_events_summed_to_cookie_day and
-    int_email_events_summed_to_day (key: event_date). Each row depends on the input rows of one key only, so a daily
+    int_email_events_summed_to_day (key: event_date), and the all-time tables read from those per-day sums,
+    int_web_events_summed_to_cookie (key: cookie_id) and int_email_events_summed_to_sender (key: sender_key; see
+    `keys_of_changed_days`). Each row depends on the input rows of one key only, so a daily
     build recomputes the keys whose input rows may have changed and replaces their rows (strategy
     `replace_dirty_keys`), and the table equals a full build's:
     - the model names its inputs' items with a version (a base table's part files with their `loaded_at`, or a
@@ -172,4 +174,58 @@
     select order_id from {{ orders }}
     where parse_filename(source_file) in (select item from changed where input = 'ecommerce/orders')
         or customer_id in (select item from changed where input = 'customers')
+{%- endmacro %}
+
+{#
+    The inputs of a model read from the per-day sums `per_day`, as they were built: the part files its last run had
+    read (its recorded items of `entity`), and the as-of date as an item (pass `removable=['as_of_date']`: when it
+    moves, keys_of_changed_days marks the days between). `per_day_fingerprint` is the per-day model's own, so a
+    change of the per-day model, of what it reads whole or of its logic makes every key dirty here too. What a model
+    read from the per-day table is therefore what the per-day model had incorporated, even when a build selected one
+    of them alone. The as-of date is not in the fingerprint: every daily build moves it.
+#}
+{% macro per_day_files_input(per_day, entity) -%}
+    {%- if execute and target.type == 'duckdb' and table_exists(this.schema, 'incremental_inputs') -%}
+    select input, item, version from {{ incremental_inputs_table() }}
+    where model = '{{ per_day.identifier }}' and input = '{{ entity }}'
+    {%- else -%}
+    select '{{ entity }}' as input, '' as item, '' as version where false
+    {%- endif %}
+    union all
+    select 'as_of_date', cast({{ as_of_date() }} as varchar), ''
+{%- endmacro %}
+
+{% macro per_day_fingerprint(per_day) -%}
+    {%- if execute and target.type == 'duckdb' and table_exists(this.schema, 'incremental_inputs') -%}
+    (select coalesce(max(version), '') from {{ incremental_inputs_table() }}
+        where model = '{{ per_day.identifier }}' and input = 'fingerprint')
+    {%- else -%}
+    ''
+    {%- endif -%}
+{%- endmacro %}
+
+{#
+    The dirty keys of an all-time table that keeps, per key, only the last date (before the as-of date) of each
+    measure, computed from the per-day sums `per_day` (inputs: `per_day_files_input`, with `removable=['as_of_date']`).
+    The changed days are the per-day table's own dirty days (the rows of the changed part files' event keys, on any
+    of their days) and, when the as-of date moved, the days between the old and the new one. A key is dirty when it
+    has a row on a changed day now (added or changed), or when one of its stored last dates (`last_dates`) is a
+    changed day (its row of that day may be gone). Any other key keeps its last dates: each lies on a day whose rows
+    did not change, and no later row was added. `per_day_key`: the key's SQL over the per-day table's columns.
+#}
+{% macro keys_of_changed_days(per_day, per_day_key, base, event_key, last_dates) -%}
+    {%- set on_changed_day -%}
+        (__column__ in (select key from changed_days)
+            or __column__ >= (select since from moved_as_of) and __column__ < (select until from moved_as_of))
+    {%- endset -%}
+    with
+    changed_days as ({{ event_dates_of_changed_files(base, event_key) }}),
+    moved_as_of as (
+        select min(cast(item as date)) as since, max(cast(item as date)) as until
+        from changed where input = 'as_of_date'
+    )
+    select {{ per_day_key }} as key from {{ per_day }} where {{ on_changed_day | replace('__column__', 'event_date') }}
+    union all
+    select {{ (config.get('meta') or {}).get('dirty_key') }} from {{ this }}
+    where {% for column in last_dates %}{{ on_changed_day | replace('__column__', column) }}{{ ' or ' if not loop.last }}{% endfor %}
 {%- endmacro %}

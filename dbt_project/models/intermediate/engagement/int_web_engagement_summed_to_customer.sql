@@ -1,13 +1,29 @@
 -- Browsing per resolved customer before the as-of date: recency of visits and logins, last-30-day activity.
--- Events are summed per cookie and day (int_web_events_summed_to_cookie_day, incremental), then per cookie, then
--- each cookie's sums go to the customer who owns the cookie in int_customer_identities; every measure composes
--- (max, count, any).
+-- The recencies come from the all-time last dates per cookie (int_web_events_summed_to_cookie, incremental), the
+-- 30-day activity from the per-day sums of those 30 days only (int_web_events_summed_to_cookie_day), so a daily
+-- build reads neither every day nor every event. Each cookie's rows go to the customer who owns the cookie in
+-- int_customer_identities; every measure composes (max, sum, any).
 with
 
-days as (
+last_30_days as (
 
+    -- constant bounds: DuckDB skips the per-day table's row groups of other days (it is ordered by day)
     select * from {{ ref('int_web_events_summed_to_cookie_day') }}
-    where event_date < {{ as_of_date() }}
+    where event_date >= {{ as_of_date_minus(30) }} and event_date < {{ as_of_date() }}
+
+),
+
+cookie_rows as (
+
+    select
+        cookie_id, last_visit_date, last_login_date,
+        0 as sessions, 0 as product_views, false as browsed_running_shoes, false as browsed_new_collection
+    from {{ ref('int_web_events_summed_to_cookie') }}
+    union all
+    select
+        cookie_id, cast(null as date), cast(null as date),
+        sessions, product_views, browsed_running_shoes, browsed_new_collection
+    from last_30_days
 
 ),
 
@@ -18,42 +34,18 @@ cookie_owners as (
 
 ),
 
-flagged as (
-
-    select
-        *,
-        {{ within_days_before_as_of('event_date', 30) }} as is_last_30d
-    from days
-
-),
-
-summed_to_cookie as (
-
-    select
-        cookie_id,
-        max(event_date) as last_visit_date,
-        max(case when logins > 0 then event_date end) as last_login_date,
-        sum(case when is_last_30d then sessions else 0 end) as sessions_last_30d,
-        sum(case when is_last_30d then product_views else 0 end) as product_views_last_30d,
-        coalesce(bool_or(is_last_30d and browsed_running_shoes), false) as browsed_running_shoes_last_30d,
-        coalesce(bool_or(is_last_30d and browsed_new_collection), false) as browsed_new_collection_last_30d
-    from flagged
-    group by cookie_id
-
-),
-
 summed as (
 
     select
         cookie_owners.customer_id,
-        max(summed_to_cookie.last_visit_date) as last_visit_date,
-        max(summed_to_cookie.last_login_date) as last_login_date,
-        sum(summed_to_cookie.sessions_last_30d) as sessions_last_30d,
-        sum(summed_to_cookie.product_views_last_30d) as product_views_last_30d,
-        bool_or(summed_to_cookie.browsed_running_shoes_last_30d) as browsed_running_shoes_last_30d,
-        bool_or(summed_to_cookie.browsed_new_collection_last_30d) as browsed_new_collection_last_30d
-    from summed_to_cookie
-    inner join cookie_owners on summed_to_cookie.cookie_id = cookie_owners.cookie_id
+        max(cookie_rows.last_visit_date) as last_visit_date,
+        max(cookie_rows.last_login_date) as last_login_date,
+        sum(cookie_rows.sessions) as sessions_last_30d,
+        sum(cookie_rows.product_views) as product_views_last_30d,
+        bool_or(cookie_rows.browsed_running_shoes) as browsed_running_shoes_last_30d,
+        bool_or(cookie_rows.browsed_new_collection) as browsed_new_collection_last_30d
+    from cookie_rows
+    inner join cookie_owners on cookie_rows.cookie_id = cookie_owners.cookie_id
     group by cookie_owners.customer_id
 
 ),

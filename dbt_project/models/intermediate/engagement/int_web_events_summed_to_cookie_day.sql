@@ -59,4 +59,5 @@ final as (
 
 )
 
-select * from final
+-- ordered by day, so the summaries' window filters skip the row groups of the other days
+select * from final order by event_date
