@@ -23,6 +23,34 @@
 {# Bump when a macro the reloadable base models call changes what they compute (their own SQL is in the state). #}
 {% macro part_files_logic_version() -%}{{ return(1) }}{%- endmacro %}
 
+{# The state tables of the incremental models, one definition each: DDL that does nothing when the table exists. #}
+{% macro incremental_state_ddl(schema, table) -%}
+    {%- set columns = {
+        'loaded_part_files': 'entity varchar, file_name varchar, size bigint, last_modified timestamptz, loaded_at timestamptz',
+        'loaded_part_files_inputs': 'entity varchar, state varchar',
+        'incremental_inputs': 'model varchar, input varchar, item varchar, version varchar',
+    } -%}
+    create table if not exists {{ schema }}.{{ table }} ({{ columns[table] }})
+{%- endmacro %}
+
+{#
+    on-run-start: the state tables, created once before any model runs. Left to the models' hooks, two models running
+    at once on several dbt threads (the first build, or the first after an upgrade) could both create the same table
+    and one would fail on DuckDB's catalog write-write conflict. The hooks keep their no-op DDL for a home whose
+    tables were dropped by hand.
+#}
+{% macro create_incremental_state_tables() -%}
+    {%- if not execute or target.type != 'duckdb' -%}{{ return('') }}{%- endif -%}
+    {%- set staging = generate_schema_name('staging', none) | trim -%}
+    {%- set intermediate = generate_schema_name('intermediate', none) | trim -%}
+    create schema if not exists {{ staging }};
+    {{ incremental_state_ddl(staging, 'loaded_part_files') }};
+    {{ incremental_state_ddl(staging, 'loaded_part_files_inputs') }};
+    create schema if not exists {{ intermediate }};
+    {{ incremental_state_ddl(intermediate, 'incremental_inputs') }}
+{%- endmacro %}
+
+{# The table of loaded part files, in the schema of the base models. #}
 {% macro part_files_manifest() -%}
     {{ return(this.schema ~ '.loaded_part_files') }}
 {%- endmacro %}
@@ -181,9 +209,7 @@
     {%- if target.type != 'duckdb' %}
     select 1  -- no part-file record where the table is rebuilt on every run
     {%- else %}
-    create table if not exists {{ part_files_manifest() }} (
-        entity varchar, file_name varchar, size bigint, last_modified timestamptz, loaded_at timestamptz
-    );
+    {{ incremental_state_ddl(this.schema, 'loaded_part_files') }};
     {%- if not is_incremental() %}
     delete from {{ part_files_manifest() }} where entity = '{{ source_name }}/{{ table_name }}';
     {%- endif %}
@@ -202,7 +228,7 @@
     {#- a reloadable model: a reload replaced every file's rows; keep the state it loaded with -#}
     delete from {{ part_files_manifest() }}
     where entity = '{{ entity }}' and (select reload from {{ load }});
-    create table if not exists {{ this.schema }}.loaded_part_files_inputs (entity varchar, state varchar);
+    {{ incremental_state_ddl(this.schema, 'loaded_part_files_inputs') }};
     delete from {{ this.schema }}.loaded_part_files_inputs where entity = '{{ entity }}';
     insert into {{ this.schema }}.loaded_part_files_inputs select '{{ entity }}', state from {{ load }};
     drop table {{ load }};
