@@ -2,7 +2,7 @@
 public marts and event tables as a full refresh of the same landing zone (docs/ARCHITECTURE.md "Incremental daily
 builds"), the derived incremental models included. One test, four builds on a copy of the session warehouse: 70 s
 at load 2-3 with three builds; about 230 s with four at load 7-10 (2026-11-30), on top of the session fixture; 311 s
-at load 8-10 with a fifth, two-model build (new fx rates) added (wave 7)."""
+at load 8-10 (166 s at load 2-5) with a fifth, two-model build (new fx rates) added (wave 7)."""
 
 from __future__ import annotations
 
