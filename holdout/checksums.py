@@ -26,6 +26,11 @@ INCREMENTAL_IDENTITY_TABLES = (
     "intermediate.int_email_events_summed_to_sender",
     "intermediate.int_web_engagement_summed_to_customer",
     "intermediate.int_email_engagement_summed_to_customer",
+    # the table models of part files (orders, CRM customers, consents) and the CRM's de-duplicated table
+    "staging.base_ecommerce__orders",
+    "staging.base_crm__customers",
+    "staging.base_consents__consent_events",
+    "staging.stg_crm__customers",
 )
 
 

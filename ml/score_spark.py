@@ -20,6 +20,7 @@ import os
 import shutil
 import sys
 import tempfile
+import threading
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -132,17 +133,24 @@ def _new_session(scratch: Path) -> Iterator[SparkSession]:
         spark.stop()
 
 
+# `tempfile.tempdir` is one setting for the whole process: one scoring at a time may redirect it
+_TEMPDIR_LOCK = threading.RLock()
+
+
 @contextmanager
 def _temporary_files_in(directory: Path) -> Iterator[None]:
-    """Python's temporary files (`tempfile`, which MLflow uses to download the models) go to `directory` meanwhile:
-    all state stays under HOLDOUT_HOME. Process-wide, so it is put back on exit."""
+    """Python's temporary files (`tempfile`, which MLflow uses deep inside spark_udf to download and archive the
+    models, with no option to pass a directory) go to `directory` meanwhile: all state stays under HOLDOUT_HOME.
+    The setting is process-wide, so it is held under a lock and put back on exit: two scorings in one process
+    (threads) wait for each other instead of one restoring the other's directory after it was removed."""
     directory.mkdir(parents=True, exist_ok=True)
-    previous = tempfile.tempdir
-    tempfile.tempdir = str(directory)
-    try:
-        yield
-    finally:
-        tempfile.tempdir = previous
+    with _TEMPDIR_LOCK:
+        previous = tempfile.tempdir
+        tempfile.tempdir = str(directory)
+        try:
+            yield
+        finally:
+            tempfile.tempdir = previous
 
 
 def scoring_features(spark: SparkSession, con: duckdb.DuckDBPyConnection, directory: Path) -> DataFrame:

@@ -2,13 +2,15 @@
 public marts and event tables as a full refresh of the same landing zone (docs/ARCHITECTURE.md "Incremental daily
 builds"), the derived incremental models included. One test, four builds on a copy of the session warehouse: 70 s
 at load 2-3 with three builds; about 230 s with four at load 7-10, 345 s at load 8-13 with the all-time tables
-(2026-11-30), session fixture included."""
+(2026-11-30), session fixture included; 311 s at load 8-10 (166 s at load 2-5) with a fifth, two-model build (new
+fx rates) added (wave 7)."""
 
 from __future__ import annotations
 
 import csv
 import dataclasses
 import os
+import re
 import shutil
 from collections import Counter
 from datetime import datetime, timedelta
@@ -34,6 +36,12 @@ DERIVED_INCREMENTAL_MODELS = (
     "int_web_events_summed_to_cookie",
     "int_email_events_summed_to_sender",
 )
+# the table models of part files that reload every file when something outside their files changed
+RELOADABLE_BASE_MODELS = {
+    "base_ecommerce__orders": "ecommerce/orders",
+    "base_crm__customers": "crm/customers",
+    "base_consents__consent_events": "consents/events",
+}
 
 
 def _rows(settings: Settings, sql: str) -> list[tuple]:
@@ -89,11 +97,33 @@ def _add_awkward_files(settings: Settings) -> dict:
     requested = read_export_marker(raw) - timedelta(days=1)
     with requests.open("a") as handle:
         handle.write(f'"{erased}","{requested} 09:00:00"\n')
+    # consent events: a late file that sorts first repeats a loaded event (a full build keeps the late copy), a later
+    # file repeats another (the loaded copy stays)
+    consents = _first_part(settings, "consents/events").read_text().splitlines()
+    for name, line in (("part-e20250101-20250101-0000.csv", 1), ("part-t20991231-20991231-0000.csv", 2)):
+        (raw / "consents/events" / name).write_text(f"{consents[0]}\n{consents[line]}\n")
+    # the CRM: a customer exported again with a later version (another city), and an exact repeat of a loaded row
+    updated = _rows(
+        settings,
+        "select customer_id from staging.stg_crm__customers where not is_erased and city is not null "
+        f"and customer_id <> '{erased}' order by customer_id limit 1",
+    )[0][0]
+    with _first_part(settings, "crm/customers").open(newline="") as handle:
+        reader = csv.DictReader(handle)
+        crm = list(reader)
+    version = dict(next(row for row in crm if row["customer_id"].strip().upper() == updated))
+    version.update(city="Holdoutby", updated_at=f"{requested} 10:00:00")
+    with (raw / "crm/customers/part-t20991231-20991231-0000.csv").open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(crm[0]))
+        writer.writeheader()
+        writer.writerows([version, crm[0]])
     return {
         "late": ids[unique[0]],
         "later": ids[unique[1]],
         "address": address,
         "cancelled": cancelled["order_id"],
+        "erased": erased,
+        "updated": updated,
     }
 
 
@@ -184,8 +214,15 @@ def _assert_dirty_keys_only(settings: Settings, models: tuple[str, ...]) -> None
     assert _rows(
         settings,
         "select count(*) from information_schema.tables where table_name like '%\\_\\_dirty' escape '\\' "
-        "or table_name like '%\\_\\_inputs' escape '\\' or table_name like '%\\_\\_listed' escape '\\'",
+        "or table_name like '%\\_\\_inputs' escape '\\' or table_name like '%\\_\\_listed' escape '\\' "
+        "or table_name like '%\\_\\_load' escape '\\'",
     ) == [(0,)]
+
+
+def _files_read(settings: Settings, model: str) -> set[str]:
+    """The part files the last build's compiled SQL of a base model reads (its constant `filename in` list)."""
+    compiled = next((settings.dbt_target_dir / "compiled" / "holdout" / "models").rglob(f"{model}.sql"))
+    return set(re.findall(r"/(part-[^/']+)'", compiled.read_text()))
 
 
 def test_daily_build_equals_full_refresh(fresh_home: Settings, tmp_path: Path) -> None:
@@ -240,6 +277,37 @@ def test_daily_build_equals_full_refresh(fresh_home: Settings, tmp_path: Path) -
         settings,
         f"select count(*) from intermediate.int_order_lines_enriched where order_id = '{awkward['cancelled']}'",
     ) == [(0,)], "the lines of an order re-exported as cancelled stayed"
+    # the table models of part files read only the new files and apply their cross-file rules as a full build
+    for model, entity in RELOADABLE_BASE_MODELS.items():
+        new = {p.name for p in (settings.raw_dir / entity).iterdir() if not p.name.startswith("part-g")}
+        assert new and _files_read(settings, model) == new, f"{model} did not read just the new files"
+    assert _rows(
+        settings,
+        "select parse_filename(source_file)[1:6], status, coalesce(rejection_reason, 'kept') "
+        f"from staging.base_ecommerce__orders where order_id = '{awkward['cancelled']}' order by 1",
+    ) == [("part-g", "completed", "duplicate_order_id"), ("part-t", "cancelled", "kept")]
+    assert _rows(
+        settings,
+        "select parse_filename(c.source_file)[1:6], coalesce(c.rejection_reason, 'kept') "
+        "from staging.base_consents__consent_events as c join (select customer_id, channel, action, event_at "
+        "from staging.base_consents__consent_events where parse_filename(source_file) similar to 'part-[et].*') "
+        "using (customer_id, channel, action, event_at) order by all",
+    ) == [("part-e", "kept"), ("part-g", "duplicate_row"), ("part-g", "kept"), ("part-t", "duplicate_row")]
+    assert _rows(
+        settings,
+        "select count(*) from staging.base_crm__customers "
+        f"where customer_id = '{awkward['erased']}' and coalesce(email_normalized, phone, first_name, last_name, "
+        "cast(birth_date as varchar), city) is not null",
+    ) == [(0,)], "the loaded CRM rows of the newly erased customer kept personal data"
+    assert _rows(
+        settings,
+        f"select city from staging.stg_crm__customers where customer_id = '{awkward['updated']}'",
+    ) == [("Holdoutby",)]
+    assert _rows(
+        settings,
+        "select count(*) from staging.base_crm__customers "
+        "where parse_filename(source_file) like 'part-t%' and rejection_reason = 'duplicate_row'",
+    ) == [(1,)]
     # the derived models replaced only the changed keys (their input CTEs read the dirty keys); the e-mail days
     # are all recomputed when, as here, the erasure update blanked loaded rows
     _assert_dirty_keys_only(
@@ -312,6 +380,25 @@ def test_daily_build_equals_full_refresh(fresh_home: Settings, tmp_path: Path) -
     assert full.full_refresh
     full_sums = table_checksums(settings.warehouse_path)
     assert [t for t in COMPARED if full_sums[t] != daily_sums[t]] == []
+
+    # new fx rates change loaded orders' rates: the daily build reloads every order file, as a full build reads them
+    fx_rates = settings.raw_dir / "ecommerce/fx_rates/fx_rates.csv"
+    fx_rates.write_text(re.sub(r'^("?SEK"?),[0-9.]+$', r"\1,0.1", fx_rates.read_text(), flags=re.M))
+    build(
+        settings,
+        select="base_ecommerce__fx_rates base_ecommerce__orders",
+        progress=False,
+        echo=lambda _m: None,
+    )
+    orders = {p.name for p in (settings.raw_dir / "ecommerce/orders").iterdir()}
+    assert _files_read(settings, "base_ecommerce__orders") == orders
+    reloaded = _rows(
+        settings,
+        "select count(*), count(*) filter (o.rate_to_eur is distinct from f.rate_to_eur), max(f.rate_to_eur) "
+        "from staging.base_ecommerce__orders as o join staging.stg_ecommerce__fx_rates as f using (currency) "
+        "where o.currency = 'SEK'",
+    )[0]
+    assert reloaded[0] > 0 and reloaded[1:] == (0, 0.1)
 
 
 @pytest.mark.integration

@@ -113,3 +113,31 @@ def test_score_engine_errors_are_short_and_change_nothing(
     assert "Traceback" not in no_java.output
     assert _ledger(home).equals(before)
     assert not (home.home / "mlflow").exists()
+
+
+def test_overlapping_scorings_put_the_process_temp_dir_back(tmp_path: Path) -> None:
+    """`tempfile.tempdir` is process-wide: a second scoring (another thread) that starts before the first ends
+    waits, so the first cannot restore the original while the second runs and the second cannot then restore the
+    first's directory (already removed) for the rest of the process. No Spark needed; under a second."""
+    import threading
+
+    from ml.score_spark import _temporary_files_in
+
+    original = tempfile.tempdir
+    entered, release, seen = threading.Event(), threading.Event(), []
+
+    def second() -> None:
+        with _temporary_files_in(tmp_path / "second"):
+            seen.append(tempfile.tempdir)
+            entered.set()
+            release.wait(5)
+
+    with _temporary_files_in(tmp_path / "first"):
+        thread = threading.Thread(target=second)
+        thread.start()
+        entered.wait(0.5)  # the old code let the second in at once
+        assert tempfile.tempdir == str(tmp_path / "first")
+    release.set()
+    thread.join(5)
+    assert seen == [str(tmp_path / "second")]
+    assert tempfile.tempdir == original

@@ -118,9 +118,7 @@
     select 1
     {%- else %}
     {%- set name = this.schema ~ '.' ~ this.identifier %}
-    create table if not exists {{ incremental_inputs_table() }} (
-        model varchar, input varchar, item varchar, version varchar
-    );
+    {{ incremental_state_ddl(this.schema, 'incremental_inputs') }};  {#- created at run start too (incremental.sql) #}
     delete from {{ incremental_inputs_table() }} where model = '{{ this.identifier }}';
     insert into {{ incremental_inputs_table() }} select '{{ this.identifier }}', input, item, version from {{ name }}__inputs;
     drop table {{ name }}__inputs;

@@ -1,10 +1,20 @@
-{{ config(materialized="table") }}  -- the one scan of the raw files: stg_ views, tests and quarantine read this table
+{{ config(
+    materialized=event_base_materialization(),
+    incremental_strategy="append_new_files",
+    on_schema_change="sync_all_columns",
+    meta={"supersede": {"key": ["customer_id", "channel", "action", "event_at"], "keep": "first_file",
+        "duplicate": "duplicate_row",
+        "key_rejections": ["missing_customer_id", "invalid_channel", "invalid_action", "invalid_event_at"]}},
+    pre_hook="{{ part_files_before_load('consents', 'events') }}",
+    post_hook="{{ part_files_after_load('consents', 'events') }}",
+) }}  -- a daily build appends the new part files' rows, or reloads them all (macros/incremental.sql); stg_ views, tests and quarantine read this table
 -- Every consent event row, typed, with the reason it cannot be used (null = usable).
 with
 
 source as (
 
     select * from {{ raw_source('consents', 'events') }}
+    where {{ only_new_part_files('consents', 'events', reload_when="''") }}
 
 ),
 
@@ -47,4 +57,5 @@ final as (
 
 )
 
-select * from final
+-- the rank is among the rows this build read (a daily build: the new files'); the table keeps the reason only
+select {{ star_except('final', ['duplicate_rank']) }} from final

@@ -1,12 +1,25 @@
-{{ config(materialized="table") }}  -- the one scan of the raw files: stg_ views, tests and quarantine read this table
+{{ config(
+    materialized=event_base_materialization(),
+    incremental_strategy="append_new_files",
+    on_schema_change="sync_all_columns",
+    meta={
+        "supersede": {"key": "row_fingerprint", "keep": "first_file", "duplicate": "duplicate_row",
+            "key_rejections": ["invalid_customer_id"]},
+        "erased_customer_columns": ["email_normalized", "phone", "first_name", "last_name", "birth_date", "city"],
+    },
+    pre_hook="{{ part_files_before_load('crm', 'customers') }}",
+    post_hook=["{{ part_files_after_load('crm', 'customers') }}", "{{ forget_erased_customers() }}"],
+) }}  -- a daily build appends the new part files' rows, or reloads them all (macros/incremental.sql); stg_ views, tests and quarantine read this table
 -- Every CRM customer row, typed, with the reason it cannot be used (null = usable).
-{#- an erased customer's rows keep what the de-duplication and the quarantine count need, no personal data -#}
+{#- an erased customer's rows keep what the de-duplication and the quarantine count need, no personal data
+    (meta erased_customer_columns; the post-hook blanks rows loaded before their customer's erasure) -#}
 {%- set kept = "erasures.customer_id is null" %}
 with
 
 source as (
 
     select * from {{ raw_source('crm', 'customers') }}
+    where {{ only_new_part_files('crm', 'customers', reload_when="''") }}
 
 ),
 
@@ -20,18 +33,18 @@ typed as (
 
     select
         upper(trim(source.customer_id)) as customer_id,
-        case when {{ kept }} then {{ normalize_email('source.email') }} end as email_normalized,
-        case when {{ kept }} then {{ normalize_phone('source.phone') }} end as phone,
-        case when {{ kept }} then nullif(trim(source.first_name), '') end as first_name,
-        case when {{ kept }} then nullif(trim(source.last_name), '') end as last_name,
-        case when {{ kept }} then try_cast(trim(source.birth_date) as date) end as birth_date,
+        {{ unless_erased('email_normalized', normalize_email('source.email'), kept) }},
+        {{ unless_erased('phone', normalize_phone('source.phone'), kept) }},
+        {{ unless_erased('first_name', "nullif(trim(source.first_name), '')", kept) }},
+        {{ unless_erased('last_name', "nullif(trim(source.last_name), '')", kept) }},
+        {{ unless_erased('birth_date', "try_cast(trim(source.birth_date) as date)", kept) }},
         case
             when lower(trim(source.gender)) in ('f', 'female', 'w', 'woman', 'kvinna') then 'female'
             when lower(trim(source.gender)) in ('m', 'male', 'man') then 'male'
             else 'unknown'
         end as gender,
         upper(nullif(trim(source.country), '')) as country,
-        case when {{ kept }} then nullif(trim(source.city), '') end as city,
+        {{ unless_erased('city', "nullif(trim(source.city), '')", kept) }},
         try_cast(trim(source.signup_date) as date) as signup_date,
         {{ text_to_boolean('source.is_test_account') }} as is_test_account,
         try_cast(trim(source.updated_at) as timestamp) as updated_at,
@@ -72,4 +85,5 @@ final as (
 
 )
 
-select * from final
+-- the rank is among the rows this build read (a daily build: the new files'); the table keeps the reason only
+select {{ star_except('final', ['duplicate_rank']) }} from final

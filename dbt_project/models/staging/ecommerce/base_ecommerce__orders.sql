@@ -1,16 +1,30 @@
-{{ config(materialized="table") }}  -- the one scan of the raw files: stg_ views, tests and quarantine read this table
+{{ config(
+    materialized=event_base_materialization(),
+    incremental_strategy="append_new_files",
+    on_schema_change="sync_all_columns",
+    meta={"supersede": {"key": "order_id", "keep": "last_file", "order_first": [["loaded_at", "desc nulls last"]],
+        "duplicate": "duplicate_order_id", "key_rejections": ["missing_order_id"]}},
+    pre_hook="{{ part_files_before_load('ecommerce', 'orders') }}",
+    post_hook="{{ part_files_after_load('ecommerce', 'orders') }}",
+) }}  -- a daily build appends the new part files' rows, or reloads them all (macros/incremental.sql); stg_ views, tests and quarantine read this table
 -- Every order header row, typed (ordered_at to UTC), with the reason it cannot be used (null = usable).
+-- A row's rate and `unknown_currency` depend on the fx rates: when they (or the currency setting) change, the
+-- daily build reloads every file (`reload_when`).
+{%- set fx_rates = ref('stg_ecommerce__fx_rates') -%}
+{%- set rates = "'" ~ var('currency') ~ "'" if var('currency') else "(select string_agg(currency || '=' || "
+    ~ "cast(rate_to_eur as varchar), ',' order by currency) from " ~ fx_rates ~ ")" %}
 with
 
 source as (
 
     select * from {{ raw_source('ecommerce', 'orders') }}
+    where {{ only_new_part_files('ecommerce', 'orders', reload_when=rates) }}
 
 ),
 
 fx_rates as (
 
-    select * from {{ ref('stg_ecommerce__fx_rates') }}
+    select * from {{ fx_rates }}
 
 ),
 
@@ -70,4 +84,5 @@ final as (
 
 )
 
-select * from final
+-- the rank is among the rows this build read (a daily build: the new files'); the table keeps the reason only
+select {{ star_except('final', ['order_rank']) }} from final
