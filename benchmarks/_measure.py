@@ -100,10 +100,15 @@ RESULTS = Path(__file__).resolve().parent / "results"
 
 
 def publish_report(lines: list[str], name: str) -> Path:
-    """Print the report and keep it as benchmarks/results/<name>.md (BENCHMARKS.md quotes these)."""
+    """Print the report and add it on top of benchmarks/results/<name>.md, newest first.
+
+    BENCHMARKS.md quotes these files by name from sections of different dates, so a run never replaces the
+    output an earlier section cites.
+    """
     report = "\n".join(lines)
     print(report)
     RESULTS.mkdir(parents=True, exist_ok=True)
     path = RESULTS / f"{name}.md"
-    path.write_text(report)
+    earlier = path.read_text() if path.exists() else ""
+    path.write_text(report + ("\n\n" + earlier if earlier else ""))
     return path

@@ -15,7 +15,7 @@ for its first uplift model to be trainable (ml/uplift.yml's minimum test and con
 its earlier launches), with a margin for the random test/control split. So a new campaign reaches the
 customers its first model needs at its first launch, and the budget directs a fixed count over the
 campaign's life, not a share of the audience; on top of it the campaign still gets the ordinary exploration
-share at every launch, and every customer with no modelled alternative (review, stop 23). A campaign with a registered
+share at every launch, and every customer with no modelled alternative. A campaign with a registered
 model that is not champion (no better than random targeting) is not in cold start: it has no value either and
 gets the ordinary exploration share only. A customer none of whose eligible campaigns has a value cannot be
 exploited, so is explored among all its eligible campaigns (a lone new campaign reaches its whole eligible
