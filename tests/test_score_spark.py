@@ -115,29 +115,45 @@ def test_score_engine_errors_are_short_and_change_nothing(
     assert not (home.home / "mlflow").exists()
 
 
-def test_overlapping_scorings_put_the_process_temp_dir_back(tmp_path: Path) -> None:
+def test_overlapping_scorings_put_the_process_temp_dir_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """`tempfile.tempdir` is process-wide: a second scoring (another thread) that starts before the first ends
     waits, so the first cannot restore the original while the second runs and the second cannot then restore the
-    first's directory (already removed) for the rest of the process. No Spark needed; under a second."""
+    first's directory (already removed) for the rest of the process. No Spark needed; under a second. No sleep:
+    the lock reports when the second scoring finds it taken, the scoring when it got in (the old code let it in)."""
     import threading
 
-    from ml.score_spark import _temporary_files_in
+    from ml import score_spark
 
+    class ReportingLock:
+        def __init__(self) -> None:
+            self.lock = threading.RLock()
+
+        def __enter__(self) -> None:
+            if not self.lock.acquire(blocking=False):
+                blocked.set()
+                self.lock.acquire()
+
+        def __exit__(self, *exc: object) -> None:
+            self.lock.release()
+
+    monkeypatch.setattr(score_spark, "_TEMPDIR_LOCK", ReportingLock())
     original = tempfile.tempdir
-    entered, release, seen = threading.Event(), threading.Event(), []
+    blocked, entered, seen = threading.Event(), threading.Event(), []
 
     def second() -> None:
-        with _temporary_files_in(tmp_path / "second"):
+        with score_spark._temporary_files_in(tmp_path / "second"):
             seen.append(tempfile.tempdir)
             entered.set()
-            release.wait(5)
 
-    with _temporary_files_in(tmp_path / "first"):
+    with score_spark._temporary_files_in(tmp_path / "first"):
         thread = threading.Thread(target=second)
         thread.start()
-        entered.wait(0.5)  # the old code let the second in at once
-        assert tempfile.tempdir == str(tmp_path / "first")
-    release.set()
+        # whichever comes first: the second scoring waiting at the lock, or (old code) inside
+        while not (blocked.wait(0.01) or entered.is_set()):
+            pass
+        assert not entered.is_set() and tempfile.tempdir == str(tmp_path / "first")
     thread.join(5)
     assert seen == [str(tmp_path / "second")]
     assert tempfile.tempdir == original

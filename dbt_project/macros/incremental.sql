@@ -318,9 +318,11 @@
     CRM export (the erased addresses are never stored), so a daily build runs it only when what decides its result
     changed since it last ran (`erased_addresses_state`): the CRM customer part files (names and contents), the set
     of erased customers, or the rule itself (the SQL of the erased addresses and the kept reasons).
-    `erased_addresses_applied` keeps that state (a hash, no address). A full build blanks in the model and runs the
-    update too: a CRM file that lands while the model runs is then applied before its state is recorded (the state
-    is read before the update reads).
+    `erased_addresses_applied` keeps that state (a hash, no address) and `blanked_at`, when an update last changed a
+    loaded row (an update that blanks nothing, e.g. after a CRM file that erases no one new, keeps it): the e-mail
+    per-day sums recompute every day when it moves (`erased_addresses_blanked_at`), not on every CRM file. A full
+    build blanks in the model and runs the update too: a CRM file that lands while the model runs is then applied
+    before its state is recorded (the state is read before the update reads).
 #}
 {% macro forget_erased_addresses() -%}
     {#- outside the branch: dbt learns the dependency when it parses the hook -#}
@@ -341,9 +343,13 @@
     {%- set applied = adapter.get_relation(this.database, this.schema, 'erased_addresses_applied') -%}
     {%- set state = run_query('select ' ~ erased_addresses_state(erasure_requests, rule)).columns[0].values()[0] -%}
     {%- set previous = run_query('select max(state) from ' ~ applied).columns[0].values()[0] if applied else none -%}
-    {%- if is_incremental() and state == previous %}
+    {%- set blanked_at = erased_addresses_blanked_at(this.schema) -%}
+    {%- if is_incremental() and state == previous and blanked_at != 'null' %}
     select 1  -- no CRM customer file, no erasure and no rule changed since the addresses were last blanked
     {%- else %}
+    {#- the addresses still held before the update: fewer after it means it changed loaded rows -#}
+    create or replace temp table holdout_addresses_held as
+    select count(email) as held, cast({{ blanked_at }} as timestamptz) as blanked_at from {{ this }};
     update {{ this }}
     set
         email = null,
@@ -353,9 +359,27 @@
         end
     where email in ({{ erased }});
     create or replace table {{ this.schema }}.erased_addresses_applied as
-    select '{{ state }}' as state, now() as applied_at
+    select
+        '{{ state }}' as state,
+        now() as applied_at,
+        case when held = (select count(email) from {{ this }}) then coalesce(blanked_at, now()) else now() end
+            as blanked_at
+    from holdout_addresses_held;
+    drop table holdout_addresses_held
     {%- endif %}
     {%- endif %}
+{%- endmacro %}
+
+{#
+    When forget_erased_addresses last changed a loaded e-mail row (SQL: a timestamp, null when nothing was recorded,
+    e.g. a warehouse built before the column existed). Read by the e-mail per-day sums' fingerprint.
+#}
+{% macro erased_addresses_blanked_at(schema) -%}
+    {%- if execute and run_query("select count(*) from information_schema.columns where table_schema = '" ~ schema
+        ~ "' and table_name = 'erased_addresses_applied' and column_name = 'blanked_at'").rows[0][0] -%}
+        {{ return('(select max(blanked_at) from ' ~ schema ~ '.erased_addresses_applied)') }}
+    {%- endif -%}
+    {{ return('null') }}
 {%- endmacro %}
 
 {#

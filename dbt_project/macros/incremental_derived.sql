@@ -41,9 +41,11 @@
     Called at the top of the model (it runs while dbt compiles it): snapshots the inputs' versions and, on a daily
     build, writes the dirty keys. `inputs`: SQL of (input, item, version) rows; `fingerprint`: a SQL expression;
     `dirty`: SQL of `key` rows that may read the CTE `changed` (input, item: new, changed, or gone from an input
-    of `removable`; an item gone from another input makes every key dirty). Returns 'dirty' or 'everything'.
+    of `removable`; an item gone from another input makes every key dirty). `rewritable`: inputs whose items are
+    files a base model reloads when one was rewritten; a recorded item of another version makes every key dirty,
+    because a key the rewritten file no longer holds has no row left to mark it. Returns 'dirty' or 'everything'.
 #}
-{% macro prepare_dirty_keys(inputs, fingerprint, dirty, removable=[]) -%}
+{% macro prepare_dirty_keys(inputs, fingerprint, dirty, removable=[], rewritable=[]) -%}
     {%- if not execute or target.type != 'duckdb' or config.get('materialized') != 'incremental' -%}
         {{ return('everything') }}
     {%- endif -%}
@@ -72,6 +74,12 @@
                 select version from {{ name }}__inputs where input = 'fingerprint'
                 except select version from {{ previous }} where input = 'fingerprint'
             )
+            {%- if rewritable %}
+            or exists (
+                select 1 from {{ name }}__inputs as current inner join {{ previous }} as recorded using (input, item)
+                where input in ('{{ rewritable | join("', '") }}') and current.version <> recorded.version
+            )
+            {%- endif %}
     {%- endset -%}
     {%- if run_query(everything).rows[0][0] -%}
         {{ return('everything') }}
@@ -159,8 +167,9 @@
 
 {#
     int_order_lines_enriched's dirty orders: those of every line whose id has a row in a new order line file (a later
-    export may name another order), those with a row in an order file whose rows changed (re-exports), and the
-    orders of every customer who became or stopped being a resolved customer (sign-up, erasure).
+    export may name another order), those with a row in a new order file (re-exports), and the orders of every
+    customer who became or stopped being a resolved customer (sign-up, erasure). An order file of another version
+    (rewritten, the orders reloaded) makes every order dirty instead (`rewritable`).
 #}
 {% macro orders_of_changed_files(lines, orders) -%}
     select order_id as key from {{ lines }}

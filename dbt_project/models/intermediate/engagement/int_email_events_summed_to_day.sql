@@ -7,13 +7,12 @@
     post_hook="{{ record_incremental_inputs() }}",
 ) }}  -- a daily build recomputes only the days of the new part files (macros/incremental_derived.sql)
 -- E-mail events per sender's customer key, address, campaign and day, every day (no as-of date), unresolved (the
--- customer summary resolves these rows as it resolved events). When the erasure update blanked loaded rows, every
--- day is recomputed.
-{%- set applied = base.schema ~ '.erased_addresses_applied' -%}
+-- customer summary resolves these rows as it resolved events). When the erasure update blanked loaded rows (its
+-- `blanked_at` moved; a CRM file that erases no one new does not move it), every day is recomputed.
 {%- set mode = prepare_dirty_keys(
     inputs=loaded_files_input(base, 'email/events'),
-    fingerprint="(select coalesce(max(state || cast(applied_at as varchar)), '') from " ~ applied ~ ")"
-        if execute and target.type == 'duckdb' and table_exists(base.schema, 'erased_addresses_applied') else "''",
+    fingerprint="coalesce(cast(" ~ erased_addresses_blanked_at(base.schema) ~ " as varchar), '')"
+        if execute and target.type == 'duckdb' else "''",
     dirty=event_dates_of_changed_files(base, 'event_id'),
 ) %}
 with

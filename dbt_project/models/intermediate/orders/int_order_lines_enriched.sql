@@ -17,7 +17,8 @@
         ~ " || '#' || " ~ rows_hash(ref('stg_ecommerce__fx_rates'), 'currency, rate_to_eur'),
     dirty=orders_of_changed_files(lines, orders),
     removable=['customers'],
-) %}  {#- all orders when the catalogue or the fx rates changed #}
+    rewritable=['ecommerce/orders'],
+) %}  {#- all orders when the catalogue or the fx rates changed, or an order file was rewritten #}
 with
 
 order_lines as (

@@ -36,7 +36,8 @@ ranked as (
     select
         *,
         row_number() over (
-            partition by customer_id, channel, action, event_at order by source_file
+            -- `source` last: repeats in one file keep the same row in a full and a daily build
+            partition by customer_id, channel, action, event_at order by source_file, source asc nulls last
         ) as duplicate_rank
     from typed
 

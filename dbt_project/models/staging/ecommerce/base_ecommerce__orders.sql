@@ -42,7 +42,8 @@ typed as (
         lower(trim(cast(sales_channel as {{ string_type() }}))) as sales_channel,
         lower(trim(cast(status as {{ string_type() }}))) as status,
         try_cast(_loaded_at as timestamp) as loaded_at,
-        filename as source_file
+        filename as source_file,
+        file_row_number
     from source
 
 ),
@@ -57,9 +58,11 @@ ranked as (
         {%- else %}
         fx_rates.rate_to_eur,
         {%- endif %}
-        -- a re-exported order (e.g. later cancelled) supersedes the earlier export
+        -- a re-exported order (e.g. later cancelled) supersedes the earlier export; two exports in one file with
+        -- the same time: the later row (a full and a daily build rank a file's rows alike)
         row_number() over (
-            partition by typed.order_id order by typed.loaded_at desc nulls last, typed.source_file desc
+            partition by typed.order_id
+            order by typed.loaded_at desc nulls last, typed.source_file desc, typed.file_row_number desc
         ) as order_rank
     from typed
     left join fx_rates on typed.currency = fx_rates.currency
@@ -85,4 +88,4 @@ final as (
 )
 
 -- the rank is among the rows this build read (a daily build: the new files'); the table keeps the reason only
-select {{ star_except('final', ['order_rank']) }} from final
+select {{ star_except('final', ['order_rank', 'file_row_number']) }} from final
