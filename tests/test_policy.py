@@ -215,7 +215,9 @@ def test_ledger_candidates_are_the_json_of_each_customers_eligible_values():
 # ------------------------------------------------------------------------------------- the launch path
 def _decisions(settings: Settings) -> pd.DataFrame:
     with connect(read_only=True, settings=settings) as con:
-        return con.execute(f"select * from {ledger.TABLE} order by decision_key, decided_at, customer_id").df()
+        return con.execute(
+            f"select * from {ledger.TABLE} order by decision_key, decided_at, customer_id"
+        ).df()
 
 
 def _eligible(settings: Settings, campaign_id: str, day: date) -> set[str]:

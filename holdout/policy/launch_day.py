@@ -5,11 +5,17 @@
 or control), removes the customers a manually prioritized campaign of the same day claims (manual campaigns
 keep first claim) and those `in_global_control_group` names, predicts each auto campaign's expected
 incremental value with its champion uplift model, decides (`holdout.policy.decide`) and ledgers the decisions
-in `ops.policy_decisions` before anything is staged. A re-run replays the ledger.
+in `ops.policy_decisions` before anything is staged. `plan_launches` passes only the campaigns not launched that
+day, so a launched campaign is never decided again. A re-run replays the ledger (a partly launched day's retry
+replays the set it was decided in), unless a cold-start budget of the set is stale (`budgets_stale`).
 
 A campaign in cold start (no registered uplift version) is directed at most `cold_start_budget` customers: what
-its first model still needs, i.e. `model_minimum` test and control customers minus those its earlier launches
-already assigned (`ops.campaign_assignments`, open and closed launches: they all reach the training once closed).
+its first model still needs, i.e. `model_minimum` test and control customers minus those it already has from
+its launches on other days (`seen_counts`): recorded (`ops.campaign_assignments`, open and closed launches: they
+all reach the training once closed, later days included) and staged but not recorded (a concurrent launch's
+plan). The budget and the counts it came from are ledgered with the set; when a re-plan finds those counts grown
+(another day spent some of the budget since), it decides again with what is left, as the key's next revision,
+so nothing is spent twice. The guarantee this keeps: a re-run with nothing changed elsewhere changes nothing.
 """
 
 from __future__ import annotations
