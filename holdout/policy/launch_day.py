@@ -275,7 +275,9 @@ def decide_launch_day(
         done = ledger.read_decisions(con, key)
         if done is not None:
             stored = ledger.stored_budgets(done)
-            if not budgets_stale(stored, seen_counts(settings, con, list(stored or {}), launch_date)):
+            # only the campaigns planned now: not those of the set that launched that day since
+            mine = [cid for cid in stored or {} if cid in ids]
+            if not budgets_stale(stored, seen_counts(settings, con, mine, launch_date)):
                 log.info("policy decisions %s already ledgered: replayed", key)
                 return {cid: ledger.chosen_from_ledger(done, cid) for cid in ids}
             log.info("policy decisions %s: a cold-start budget was spent since; decided again", key)
