@@ -127,14 +127,16 @@ def test_cold_start_budget_is_what_the_first_model_still_needs():
     assert cold_start_budget(0.2, 200, seen_test=800, seen_control=150) < cold_start_budget(0.2, 200)
 
 
-def test_cold_start_budgets_count_what_earlier_launches_assigned():
+def test_cold_start_budgets_count_what_launches_on_other_dates_assigned():
     """The launch path's budget is what the first model still needs: ml/uplift.yml's minimum of each group, less
-    the test and control rows of the campaign's earlier launches (open or closed); 0 for a campaign not in cold start."""
+    the test and control rows of the campaign's launches on other dates (earlier or later, open or closed: the
+    day's own launch executes the set being sized); 0 for a campaign not in cold start. A ledgered set is stale
+    when a campaign with a budget has gained customers since."""
     from types import SimpleNamespace
 
     import duckdb
 
-    from holdout.policy.launch_day import cold_start_budgets, model_minimum
+    from holdout.policy.launch_day import _assigned, budgets_stale, cold_start_budgets, model_minimum
     from ml.config import load_uplift_config
 
     con = duckdb.connect()
@@ -143,22 +145,33 @@ def test_cold_start_budgets_count_what_earlier_launches_assigned():
         """create table ops.campaign_assignments (campaign_id varchar, launch_id varchar, customer_id varchar,
            "group" varchar, assigned_at timestamp, window_end date)"""
     )
-    rows = [("a", "a-1", f"C{i}", "control" if i < 150 else "test") for i in range(1_000)]
-    rows += [("b", "b-1", f"C{i}", "control") for i in range(10)]
-    con.executemany("insert into ops.campaign_assignments values (?, ?, ?, ?, now(), current_date)", rows)
+    day = date(2026, 11, 10)
+    rows = [
+        ("a", "a-1", f"C{i}", "control" if i < 150 else "test", day - timedelta(days=30)) for i in range(900)
+    ]
+    rows += [("a", "a-2", f"D{i}", "test", day + timedelta(days=5)) for i in range(100)]  # a later launch
+    rows += [("b", "b-1", f"C{i}", "control", day - timedelta(days=30)) for i in range(10)]
+    rows += [("c", "c-1", f"C{i}", "control", day) for i in range(50)]  # the day's own launch: not counted
+    con.executemany("insert into ops.campaign_assignments values (?, ?, ?, ?, ?, current_date)", rows)
     autos = [SimpleNamespace(id=c, control_share=0.2) for c in ("a", "b", "c")]
     config = load_uplift_config()
     minimum = model_minimum(config)
     assert minimum == max(
         config.min_control_customers, math.ceil(config.min_heldout_control / config.heldout_share)
     )
-    got = cold_start_budgets(con, autos, np.array([True, False, True]), config)
+    seen = _assigned(con, ["a", "c"], day)
+    assert seen == {"a": (850, 150)}
+    got = cold_start_budgets(autos, np.array([True, False, True]), minimum, seen)
     assert got.tolist() == [
         cold_start_budget(0.2, minimum, seen_test=850, seen_control=150),
         0,
         cold_start_budget(0.2, minimum),
     ]
     assert 0 < got[0] < got[2]
+    stored = {"a": {"budget": int(got[0]), "seen_test": 850, "seen_control": 150, "take": 0}}
+    assert not budgets_stale(stored, {"a": (850, 150)}) and not budgets_stale(None, {"a": (900, 200)})
+    assert budgets_stale(stored, {"a": (850, 151)}) and budgets_stale(stored, {"a": (851, 150)})
+    assert not budgets_stale({"a": stored["a"] | {"budget": 0}}, {"a": (900, 200)})  # nothing to spend twice
 
 
 def test_bad_exploration_share_is_refused():
@@ -202,7 +215,9 @@ def test_ledger_candidates_are_the_json_of_each_customers_eligible_values():
 # ------------------------------------------------------------------------------------- the launch path
 def _decisions(settings: Settings) -> pd.DataFrame:
     with connect(read_only=True, settings=settings) as con:
-        return con.execute(f"select * from {ledger.TABLE} order by decision_key, customer_id").df()
+        return con.execute(
+            f"select * from {ledger.TABLE} order by decision_key, decided_at, customer_id"
+        ).df()
 
 
 def _eligible(settings: Settings, campaign_id: str, day: date) -> set[str]:
@@ -297,8 +312,19 @@ def test_open_windows_and_frequency_caps_remove_candidates(fresh_home, tmp_path,
         {"auto-b": {"priority": "auto"}, "auto-c": {"priority": "auto", "segment": "lifecycle__active"}},
     )
     day = as_of_date(fresh_home)
-    outcome = launch_mod.launch_campaign(fresh_home, "auto-b", day)
-    assert outcome.status == "launched"
+    # decided together, then only auto-b launches that day
+    launch_mod.plan_launches(fresh_home, day, ["auto-b", "auto-c"])
+    lid = launch_mod.launch_id_for("auto-b", day)
+    assert launch_mod.run_gate(fresh_home, lid).success
+    assert launch_mod.record_and_activate(fresh_home, lid).status == "launched"
+    first = _decisions(fresh_home)
+    # a launched campaign is never decided again that day: planning it alone writes no decision set, and a
+    # retry of the day replays the set it launched from for the campaign left
+    assert launch_mod.plan_launches(fresh_home, day, ["auto-b"]) == []
+    assert launch_mod.plan_launches(fresh_home, day, ["auto-c", "auto-b"]) == [
+        launch_mod.launch_id_for("auto-c", day)
+    ]
+    pd.testing.assert_frame_equal(_decisions(fresh_home), first)
     with connect(read_only=True, settings=fresh_home) as con:
         assigned = {r[0] for r in con.execute("select customer_id from ops.campaign_assignments").fetchall()}
     # inside the open window (test and control alike) nobody assigned is a candidate the next day
@@ -384,6 +410,7 @@ def test_launch_day_tells_a_registered_campaign_without_champion_from_a_cold_sta
     exploration share only, and the ledger says which of the two each campaign was. A registered model without
     any version is still in cold start. A cold-start campaign is directed its budget: what its first model needs."""
     from holdout.campaigns import launch as launch_mod
+    from holdout.campaigns import staged
     from holdout.campaigns.spec import load_specs
     from holdout.policy import launch_day
     from holdout.warehouse import as_of_date
@@ -427,6 +454,12 @@ def test_launch_day_tells_a_registered_campaign_without_champion_from_a_cold_sta
     assert directed.get("auto-d", 0) == min(budget, n)
     assert directed.get("auto-e", 0) == min(budget, n - min(budget, n))
     assert set(directed.index) <= {"auto-d", "auto-e"} and rows.loc[rows["cold_start"], "exploration"].all()
+    # the ledger keeps what each budget came from and the taking order: the propensities can be rebuilt
+    assert (rows["revision"] == 0).all() and rows["cold_start_budgets"].nunique() == 1
+    assert json.loads(rows["cold_start_budgets"].iloc[0]) == {
+        "auto-d": {"budget": budget, "seen_test": 0, "seen_control": 0, "take": 0},
+        "auto-e": {"budget": budget, "seen_test": 0, "seen_control": 0, "take": 1},
+    }
     # the rest: the models' choice (auto-b) or the ordinary 10 % share among all four
     rest = rows[~rows["cold_start"]]
     assert len(rest) > 300
@@ -434,6 +467,41 @@ def test_launch_day_tells_a_registered_campaign_without_champion_from_a_cold_sta
     assert abs(rest["exploration"].mean() - 0.1) < 0.04
     assert share.get("auto-c", 0) < 0.06  # a quarter of the 10 % share
     assert share.get("auto-b", 0) > 0.85
+
+    # a concurrent launch: the next day plans while today's plans are staged but not recorded; it counts them,
+    # so the two together stay within one budget
+    day, later = as_of_date(fresh_home), as_of_date(fresh_home) + timedelta(days=1)
+    plan_d = staged.read_plan(fresh_home, launch_mod.launch_id_for("auto-d", day))
+    launch_mod.plan_launches(fresh_home, later, ["auto-b", "auto-d"])
+    rows = _decisions(fresh_home)
+    nxt = rows[rows["launch_date"] == pd.Timestamp(later)]
+    left = cold_start_budget(0.2, 30, plan_d.test_size, plan_d.control_size)
+    assert left < budget and nxt["cold_start"].sum() == left
+    assert json.loads(nxt["cold_start_budgets"].iloc[0])["auto-d"] == {
+        "budget": left,
+        "seen_test": plan_d.test_size,
+        "seen_control": plan_d.control_size,
+        "take": 0 if left else -1,
+    }
+    # a stale replay: today's set was sized before the next day's plan took customers; re-planning today decides
+    # again (the next revision, appended) with the budget that is left, instead of spending it twice
+    plan_next = staged.read_plan(fresh_home, launch_mod.launch_id_for("auto-d", later))
+    launch_mod.plan_launches(fresh_home, day)
+    again = _decisions(fresh_home)
+    pd.testing.assert_frame_equal(again[again["revision"] == 0].reset_index(drop=True), rows)
+    redone = again[again["revision"] == 1]
+    assert set(redone["launch_date"]) == {pd.Timestamp(day)}
+    spent = json.loads(redone["cold_start_budgets"].iloc[0])["auto-d"]
+    assert (spent["seen_test"], spent["seen_control"]) == (plan_next.test_size, plan_next.control_size)
+    assert spent["budget"] == cold_start_budget(0.2, 30, plan_next.test_size, plan_next.control_size) < budget
+    assert (redone["cold_start"] & (redone["choice"] == "auto-d")).sum() == spent["budget"]
+    audience = staged.read_audience(
+        fresh_home, launch_mod.launch_id_for("auto-d", day), columns=["customer_id"]
+    )
+    assert set(audience["customer_id"]) == set(redone.loc[redone["choice"] == "auto-d", "customer_id"])
+    # ... and that revision is then replayed: nothing added
+    launch_mod.plan_launches(fresh_home, day)
+    pd.testing.assert_frame_equal(_decisions(fresh_home), again)
 
 
 @pytest.mark.integration

@@ -265,10 +265,7 @@ def plan_launches(
         else [get_spec(settings, c) for c in campaign_ids]
     )
     _ensure_ops(settings)
-    # `priority: auto` campaigns: the policy decides and ledgers who gets which (holdout.policy)
-    auto = decide_launch_day(settings, launch_date, specs)
     con = open_read_only(settings)
-    planned: list[str] = []
     try:
         todo: list[CampaignSpec] = []
         for spec in specs:
@@ -277,6 +274,13 @@ def plan_launches(
                 log.info("%s already launched: not planned again", lid)
                 continue
             todo.append(spec)
+    finally:
+        con.close()
+    # `priority: auto` campaigns not launched yet: the policy decides and ledgers who gets which (holdout.policy)
+    auto = decide_launch_day(settings, launch_date, todo)
+    con = open_read_only(settings)
+    planned: list[str] = []
+    try:
         eligible: dict[str, pd.DataFrame] = {}
         funnels: dict[str, list[dict]] = {}
         timings: dict[str, float] = {}

@@ -124,6 +124,12 @@ def read_plan(settings: Settings, launch_id: str) -> LaunchPlan:
     return LaunchPlan.model_validate_json(path.read_text())
 
 
+def launch_ids(settings: Settings) -> list[str]:
+    """Every launch with a staged folder (planned, gated, recorded or abandoned), sorted."""
+    root = settings.home / "launches"
+    return sorted(p.name for p in root.iterdir() if p.is_dir()) if root.exists() else []
+
+
 def has_plan(settings: Settings, launch_id: str) -> bool:
     return (launch_dir(settings, launch_id) / PLAN).exists()
 

@@ -61,6 +61,7 @@ class Decisions:
     directed: (
         np.ndarray
     )  # bool per customer: explored by a cold-start campaign's budget (a subset of exploration)
+    taking_order: tuple[str, ...] = ()  # the cold-start campaigns with a budget, in the order they took
 
     def chosen(self, campaign_id: str) -> set[str]:
         """Customers whose decision is `campaign_id`."""
@@ -200,7 +201,8 @@ def decide(
     if takers and cold_u is None:
         raise ValueError("a cold-start budget needs the cold-start draws (cold_u)")
     # the smaller audience takes first, so a broad new campaign cannot use up a narrow one's customers
-    for j in sorted(takers, key=lambda j: (int(eligible[:, j].sum()), j)):
+    takers = sorted(takers, key=lambda j: (int(eligible[:, j].sum()), j))
+    for j in takers:
         free = np.flatnonzero(eligible[:, j] & ~directed)
         took = free[np.argsort(cold_u[free], kind="stable")[: budget[j]]]
         directed[took] = True
@@ -218,4 +220,7 @@ def decide(
         best_value = scored[np.arange(n), best]
         pick = np.where(~explore & (best_value >= 0) & np.isfinite(best_value), best, pick)
     choice = [campaign_ids[j] if j >= 0 else None for j in pick]
-    return Decisions(list(customer_ids), list(campaign_ids), eligible, value, choice, explore, directed)
+    order = tuple(campaign_ids[j] for j in takers)
+    return Decisions(
+        list(customer_ids), list(campaign_ids), eligible, value, choice, explore, directed, order
+    )

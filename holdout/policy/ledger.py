@@ -1,9 +1,16 @@
 """`ops.policy_decisions`: the append-only ledger of the policy's decisions, one row per customer and launch day.
 
-A decision set is keyed by `decision_key` = launch date + the auto campaigns decided together. The first plan
-of a key writes its rows in one transaction; a re-run (a re-plan, a retry after a kill) finds them and replays
-them, so the same inputs give the same decisions and the ledger never holds a key twice. Rows are never updated
-or deleted; after close they join `ops.campaign_assignments` on (customer_id, launch date, choice = campaign_id).
+A decision set is keyed by `decision_key` = launch date + the auto campaigns decided together, and `revision`.
+The first plan of a key writes revision 0 in one transaction; a re-run (a re-plan, a retry after a kill) finds it
+and replays it, so the same inputs give the same decisions and the ledger never holds a (key, revision) twice.
+Only a stale cold-start budget makes a re-plan decide again, as the next revision (`holdout.policy.launch_day`):
+the latest revision of a key is the one planned. Rows are never updated or deleted; after close the latest
+revision joins `ops.campaign_assignments` on (customer_id, launch date, choice = campaign_id).
+
+`cold_start_budgets` holds, per cold-start campaign of the set, what its budget came from, so the directed
+customers' propensities can be rebuilt: the budget, the test and control customers it was computed from, and
+its place in the taking order (`take`, 0 first). Null on rows ledgered before the column: with a null
+`cold_start` those were decided by the earlier half rule, otherwise by a budget that was not stored.
 """
 
 from __future__ import annotations
@@ -32,8 +39,12 @@ DDL = f"""create table if not exists {TABLE} (
     cold_start boolean,            -- explored by a cold-start campaign's budget; null on rows ledgered before it
     explore_share double not null,
     model_versions varchar not null, -- JSON: campaign -> champion version used, 'no-champion', null = cold start
-    decided_at timestamp not null
+    decided_at timestamp not null,
+    revision integer,              -- 0 first; a re-decision after a stale budget is the next; null (old rows) = 0
+    cold_start_budgets varchar     -- JSON: cold-start campaign -> budget, seen_test, seen_control, take; null = not stored
 )"""
+# columns added after the first release, each null on the rows ledgered before it (module doc)
+ADDED_COLUMNS = {"cold_start": "boolean", "revision": "integer", "cold_start_budgets": "varchar"}
 
 
 def decision_key(launch_date: date, campaign_ids: list[str]) -> str:
@@ -43,16 +54,27 @@ def decision_key(launch_date: date, campaign_ids: list[str]) -> str:
 
 def ensure_table(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(DDL)
-    # a ledger created before the column: its older rows keep null (not known)
-    con.execute(f"alter table {TABLE} add column if not exists cold_start boolean")
+    for column, kind in ADDED_COLUMNS.items():  # a ledger created before them: its older rows keep null
+        con.execute(f"alter table {TABLE} add column if not exists {column} {kind}")
 
 
-def _has_cold_start(con: duckdb.DuckDBPyConnection) -> bool:
+def _columns(con: duckdb.DuckDBPyConnection) -> set[str]:
+    """The ledger's columns (a home opened read-only may not have been migrated yet)."""
     query = (
-        "select count(*) from information_schema.columns where table_schema = 'ops' "
-        "and table_name = 'policy_decisions' and column_name = 'cold_start'"
+        "select column_name from information_schema.columns where table_schema = 'ops' "
+        "and table_name = 'policy_decisions'"
     )
-    return bool(con.execute(query).fetchall()[0][0])
+    return {r[0] for r in con.execute(query).fetchall()}
+
+
+def _latest(columns: set[str]) -> str:
+    """SQL filter keeping each key's latest revision (every row before the column is revision 0)."""
+    if "revision" not in columns:
+        return "true"
+    return (
+        f"coalesce(revision, 0) = (select max(coalesce(r.revision, 0)) from {TABLE} r "
+        f"where r.decision_key = {TABLE}.decision_key)"
+    )
 
 
 def _exists(con: duckdb.DuckDBPyConnection) -> bool:
@@ -61,15 +83,35 @@ def _exists(con: duckdb.DuckDBPyConnection) -> bool:
     return bool(con.execute(query).fetchall()[0][0])
 
 
+def keys_on(con: duckdb.DuckDBPyConnection, launch_date: date) -> dict[str, list[str]]:
+    """The decision keys ledgered for `launch_date` -> the auto campaigns each decided together."""
+    if not _exists(con):
+        return {}
+    rows = con.execute(f"select distinct decision_key from {TABLE} where launch_date = ?", [launch_date])
+    return {k: k.split(":", 1)[1].split(",") for (k,) in rows.fetchall()}
+
+
 def read_decisions(con: duckdb.DuckDBPyConnection, key: str) -> pd.DataFrame | None:
-    """The ledgered rows of a decision key, or None when it was never decided."""
+    """The rows of a decision key's latest revision, or None when it was never decided. Columns: customer_id,
+    candidates, choice, exploration, revision, cold_start_budgets (the set's JSON text, or None)."""
     if not _exists(con):
         return None
+    columns = _columns(con)
+    revision = "coalesce(revision, 0)" if "revision" in columns else "0"
+    budgets = "cold_start_budgets" if "cold_start_budgets" in columns else "null::varchar"
     frame = con.execute(
-        f"select customer_id, candidates, choice, exploration from {TABLE} where decision_key = ? order by customer_id",
+        f"""select customer_id, candidates, choice, exploration, {revision} as revision,
+                   {budgets} as cold_start_budgets
+            from {TABLE} where decision_key = ? and {_latest(columns)} order by customer_id""",
         [key],
     ).df()
     return frame if len(frame) else None
+
+
+def stored_budgets(frame: pd.DataFrame) -> dict[str, dict[str, int]] | None:
+    """The cold-start budgets a decision set was decided with (`read_decisions`), None when not stored."""
+    text = frame["cold_start_budgets"].iloc[0]
+    return None if text is None or pd.isna(text) else json.loads(text)
 
 
 def append_decisions(
@@ -79,8 +121,12 @@ def append_decisions(
     decisions: Decisions,
     explore_share: float,
     model_versions: dict[str, str | None],  # campaign -> champion version, NO_CHAMPION or None (cold start)
+    budgets: dict[str, dict[str, int]]
+    | None = None,  # cold-start campaign -> budget, seen_test, seen_control, take
+    revision: int = 0,
 ) -> int:
-    """Append one decision set in one transaction; nothing when the key is already ledgered. Rows appended."""
+    """Append one decision set in one transaction; nothing when the (key, revision) is already ledgered (or a
+    later revision is). Rows appended."""
     frame = decisions.frame()
     rows = pd.DataFrame(
         {
@@ -94,6 +140,8 @@ def append_decisions(
             "explore_share": float(explore_share),
             "model_versions": json.dumps(model_versions, sort_keys=True),
             "decided_at": datetime.now(UTC).replace(tzinfo=None),
+            "revision": int(revision),
+            "cold_start_budgets": None if budgets is None else json.dumps(budgets, sort_keys=True),
         }
     )
     with connect(settings=settings) as con:
@@ -101,15 +149,20 @@ def append_decisions(
         con.register("_policy_rows", rows)
         con.execute("begin transaction")
         try:
-            done = con.execute(f"select count(*) from {TABLE} where decision_key = ?", [key]).fetchall()[0][0]
+            done = con.execute(
+                f"select count(*) from {TABLE} where decision_key = ? and coalesce(revision, 0) >= ?",
+                [key, int(revision)],
+            ).fetchall()[0][0]
             if done:
                 con.execute("rollback")
                 return 0
             con.execute(
                 f"""insert into {TABLE} (decision_key, launch_date, customer_id, candidates, choice, exploration,
-                                         cold_start, explore_share, model_versions, decided_at)
+                                         cold_start, explore_share, model_versions, decided_at, revision,
+                                         cold_start_budgets)
                     select decision_key, launch_date, customer_id, candidates, choice, exploration,
-                           cold_start, explore_share, model_versions, decided_at from _policy_rows"""
+                           cold_start, explore_share, model_versions, decided_at, revision,
+                           cold_start_budgets from _policy_rows"""
             )
             con.execute("commit")
         except BaseException:
@@ -131,15 +184,17 @@ def exploration_share(frame: pd.DataFrame) -> float:
 
 
 def decision_counts(con: duckdb.DuckDBPyConnection, launch_date: date) -> pd.DataFrame:
-    """Per decision set of `launch_date` and choice (None = no campaign): customers decided, how many of them by
-    exploration, and how many of those by a cold-start budget (`cold_start`; 0 on a ledger from before the
-    column). Empty when nothing was decided that day (or the ledger does not exist yet)."""
+    """Per decision set of `launch_date` (its latest revision) and choice (None = no campaign): customers decided,
+    how many of them by exploration, and how many of those by a cold-start budget (`cold_start`; 0 on a ledger
+    from before the column). Empty when nothing was decided that day (or the ledger does not exist yet)."""
     if not _exists(con):
         return pd.DataFrame(columns=["decision_key", "choice", "customers", "explored", "cold_start"])
-    cold = "count(*) filter (where cold_start)" if _has_cold_start(con) else "0"
+    columns = _columns(con)
+    cold = "count(*) filter (where cold_start)" if "cold_start" in columns else "0"
     return con.execute(
         f"""select decision_key, choice, count(*) as customers, count(*) filter (where exploration) as explored,
                    {cold} as cold_start
-            from {TABLE} where launch_date = ? group by all order by decision_key, choice nulls last""",
+            from {TABLE} where launch_date = ? and {_latest(columns)}
+            group by all order by decision_key, choice nulls last""",
         [launch_date],
     ).df()
