@@ -29,7 +29,8 @@ for all methods, so the methods differ only in how the groups are found. Against
 2. targeting value per test customer: the true incremental revenue net of the contact cost when only the
    keep and rework personas (and the inconclusive ones, whose advice is to retest, i.e. to contact them again
    with a control group) are contacted, against contacting everyone and the oracle (only customers whose true
-   uplift exceeds the cost);
+   uplift exceeds the cost); also under the recommendation rule before stop 24 (every `not_at_all` stopped; the
+   verdicts are the same), so one run shows the rule change on the same personas;
 3. coverage: whether each persona's interval holds the mean true uplift of its customers (test and control),
    and whether the launch's own interval (as `close` recorded it in `ops.campaign_results`) holds the mean
    true uplift of its test customers;
@@ -166,6 +167,16 @@ def evaluate_launch(
         per_customer = found.predictions if found.predictions is not None else persona_score
         t_truth = truth[test]
         contact = np.isin(labels, [p.persona_id for p in found.personas if p.recommendation in CONTACTED])
+        # Before stop 24 every `not_at_all` persona was `stop` (the verdicts themselves did not change): the same
+        # personas' targeting under that rule, for the before/after comparison on the same launches.
+        contact_old = np.isin(
+            labels,
+            [
+                p.persona_id
+                for p in found.personas
+                if p.recommendation in CONTACTED and p.verdict != "not_at_all"
+            ],
+        )
         personas = []
         for p in found.personas:
             members = labels == p.persona_id
@@ -223,6 +234,7 @@ def evaluate_launch(
                 if np.ptp(per_customer[test]) > 0
                 else float("nan"),
                 "target_personas": float((t_truth - cost)[contact[test]].sum() / n_test),
+                "target_personas_old_rule": float((t_truth - cost)[contact_old[test]].sum() / n_test),
                 "target_everyone": float((t_truth - cost).sum() / n_test),
                 "target_oracle": float(np.maximum(t_truth - cost, 0).sum() / n_test),
                 "coverage": [x["covered"] for x in personas],
@@ -294,6 +306,8 @@ def tables(rows: list[dict]) -> str:
     df = pd.DataFrame(rows)
     df["coverage_hits"] = df["coverage"].map(sum)
     df["coverage_n"] = df["coverage"].map(len)
+    if "target_personas_old_rule" not in df:  # rows evaluated before stop 24 were computed under that rule
+        df["target_personas_old_rule"] = np.nan
     lines = [
         "| seed | campaign | round | method | personas (conclusive) | verdicts ordered | ranking (customer) | "
         "ranking (persona) | Spearman | targeting: personas / everyone / oracle (EUR per test customer) | coverage |",
@@ -340,15 +354,17 @@ def tables(rows: list[dict]) -> str:
         "Per campaign (mean over seeds and rounds):",
         "",
         "| campaign | method | launches | ranking (customer) | ranking (persona) | Spearman | ordered | coverage | "
-        "targeting: personas / everyone (EUR per test customer) |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "targeting: personas / everyone (EUR per test customer) | targeting, every not-at-all stopped (the rule "
+        "before stop 24) |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for (campaign, method), g in df.groupby(["campaign_id", "method"], sort=True):
         lines.append(
             f"| {campaign} | {method} | {len(g)} | {_fmt(g['ranking_customer'].mean())} | "
             f"{_fmt(g['ranking_persona'].mean())} | {_fmt(g['spearman'].mean())} | "
             f"{int(g['verdicts_ordered'].sum())}/{len(g)} | {int(g['coverage_hits'].sum())}/{int(g['coverage_n'].sum())} | "
-            f"{g['target_personas'].mean():+.3f} / {g['target_everyone'].mean():+.3f} |"
+            f"{g['target_personas'].mean():+.3f} / {g['target_everyone'].mean():+.3f} | "
+            f"{_fmt(g['target_personas_old_rule'].mean(), 3)} |"
         )
     lines += ["", "Averages over every ended launch:", "", *head, *_averages(df)]
     champion_launches = set(df.loc[df["method"] == "champion", "launch_id"])

@@ -234,6 +234,45 @@ def test_keep_control_share_reads_the_mde_on_the_customers_it_was_estimated_on()
     assert keep_control_share({**row, "uplift": 2.0, "persona_path": "champion"}, 0.2) == 0.05
 
 
+def test_a_home_from_before_the_newer_persona_columns_splits_read_only(tmp_path, monkeypatch):
+    """A warehouse upgraded from before `uplift_ci_level`, `persona_path` and the variant ledger existed, and only
+    opened read-only since (so nothing added them), splits as if they were null; it used to raise a DuckDB binder
+    error with a traceback. The file is not migrated by the read."""
+    from holdout.campaigns.split import _latest_personas
+    from holdout.config import get_settings
+
+    monkeypatch.setenv("HOLDOUT_HOME", str(tmp_path))
+    info, rows = _rows(_personas())
+    old_columns = [
+        "campaign_id", "launch_id", "persona_id", "persona_definition", "test_customers", "control_customers",
+        "uplift", "uplift_ci_low", "uplift_ci_high", "p_value", "incremental_revenue", "verdict", "recommendation",
+        "closed_at", "uplift_mde", "persona_method", "persona_conditions",
+    ]  # fmt: skip
+    old = pd.DataFrame(
+        [{**r, "campaign_id": "winback-split", "launch_id": info["launch_id"], "closed_at": info["closed_at"]}
+         for r in rows]
+    )[old_columns]  # fmt: skip
+    launch = pd.DataFrame([{"launch_id": info["launch_id"], "campaign_id": "winback-split", **info}])
+    with duckdb.connect(str(tmp_path / "warehouse.duckdb")) as con:
+        con.register("old_rows", old)
+        con.register("old_launch", launch.drop(columns="closed_at"))
+        con.execute("create schema ops")
+        con.execute("create table ops.campaign_persona_results as select * from old_rows")
+        con.execute("create table ops.campaign_launches as select * from old_launch")
+    got_info, got = _latest_personas(get_settings(), "winback-split")
+    assert got_info == {**info, "winner": None}
+    assert [r["persona_id"] for r in got] == ["P1", "P2", "P3", "P4"]
+    assert all(r["uplift_ci_level"] is None and r["persona_path"] is None for r in got)
+    assert [r["persona_conditions"] for r in got] == [r["persona_conditions"] for r in rows]
+    spec = CampaignSpec.model_validate(SPEC)
+    expected = [{**r, "uplift_ci_level": None, "persona_path": None} for r in rows]
+    assert render_split(spec, got_info, got) == render_split(spec, {**info, "winner": None}, expected)
+    with duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True) as con:
+        assert "persona_path" not in {
+            c[0] for c in con.execute("describe ops.campaign_persona_results").fetchall()
+        }
+
+
 def test_split_review_false_makes_active_follow_ups_that_replace_the_parent(tmp_path, monkeypatch):
     from holdout.campaigns.launch import due_campaigns
     from holdout.config import get_settings

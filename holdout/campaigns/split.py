@@ -127,12 +127,47 @@ def persona_where(persona: dict, rules: dict[str, list[dict]]) -> list[dict]:
 
 
 # ------------------------------------------------------------------------------------------ reading
+# The persona columns read below, in order. A warehouse upgraded from before some of them existed, and opened only
+# read-only since (so `ensure_ops_schema` never added them), reads the missing ones as null: an older row is
+# read as `ensure_ops_schema` would have left it (its added columns are null there too).
+PERSONA_COLUMNS = (
+    "persona_id",
+    "persona_definition",
+    "test_customers",
+    "control_customers",
+    "uplift",
+    "uplift_ci_low",
+    "uplift_ci_high",
+    "uplift_ci_level",
+    "p_value",
+    "verdict",
+    "recommendation",
+    "uplift_mde",
+    "persona_conditions",
+    "persona_path",
+)
+
+
+def _persona_columns(con) -> str:
+    """The select list of PERSONA_COLUMNS, `null as <column>` for each one the table does not have yet."""
+    present = {
+        row[0]
+        for row in con.execute(
+            "select column_name from information_schema.columns "
+            "where table_schema = 'ops' and table_name = 'campaign_persona_results'"
+        ).fetchall()
+    }
+    return ", ".join(c if c in present else f"null as {c}" for c in PERSONA_COLUMNS)
+
+
 def _latest_personas(settings: Settings, campaign_id: str) -> tuple[dict, list[dict]]:
     with connect(read_only=True, settings=settings) as con:
+        columns = _persona_columns(con)  # names from PERSONA_COLUMNS only, never from input
         launch = con.execute(
-            """
+            f"""
+            with r as (select campaign_id, launch_id, closed_at, {columns} from ops.campaign_persona_results)
             select r.launch_id, l.launch_date, l.window_end, max(r.closed_at) as closed_at
-            from ops.campaign_persona_results as r
+            from r
             join ops.campaign_launches as l using (launch_id)
             where r.campaign_id = ? and r.persona_conditions is not null
             group by r.launch_id, l.launch_date, l.window_end
@@ -145,17 +180,20 @@ def _latest_personas(settings: Settings, campaign_id: str) -> tuple[dict, list[d
                 "(run `holdout campaign close` after the response window)"
             )
         rows = con.execute(
-            """
-            select persona_id, persona_definition, test_customers, control_customers, uplift, uplift_ci_low,
-                   uplift_ci_high, uplift_ci_level, p_value, verdict, recommendation, uplift_mde,
-                   persona_conditions, persona_path
+            f"""
+            select {columns}
             from ops.campaign_persona_results where launch_id = ?
             order by cast(substr(persona_id, 2) as integer), persona_id""",
             [launch[0]],
         ).df()
-        winner = con.execute(
-            "select max(winner) from ops.campaign_variant_results where launch_id = ?", [launch[0]]
-        ).fetchone()[0]
+        winner = None
+        if con.execute(  # the variant ledger is younger than the persona ledger (same read-only case)
+            "select count(*) from information_schema.tables "
+            "where table_schema = 'ops' and table_name = 'campaign_variant_results'"
+        ).fetchone()[0]:
+            winner = con.execute(
+                "select max(winner) from ops.campaign_variant_results where launch_id = ?", [launch[0]]
+            ).fetchone()[0]
     info = {
         "launch_id": launch[0],
         "launch_date": launch[1],

@@ -69,7 +69,12 @@ campaign did nothing on average and the contact is free) ``R`` is the whole audi
 
 Recommendations: ``very_well`` -> ``keep`` (``rework`` if a ``cost_per_contact`` is given and the uplift per
 customer does not cover it), ``somewhat`` -> ``rework``, ``inconclusive`` -> ``retest`` (collect more data:
-the group is too small for its variance), ``not_at_all`` -> ``stop``.
+the group is too small for its variance), ``not_at_all`` -> ``stop`` only when the interval rules out covering
+the contact: ``hi < cost_per_contact`` (0 without a cost, so every harmful group stops), on the same simultaneous
+interval; a ``not_at_all`` group whose interval still holds an uplift that pays for the contact gets ``rework``.
+The verdict says how the group did against ``R`` (the campaign's average); the recommendation decides whether
+to keep contacting it, which turns on the contact cost only. (Stopping on ``hi < R`` gave up groups whose true
+uplift was well above the cost: on the demo, targeting then fell below contacting everyone; BENCHMARKS.md.)
 """
 
 from __future__ import annotations
@@ -454,7 +459,11 @@ def classify(
         relevant = max(overall_uplift, cost_per_contact or 0.0)
     if relevant > 0 and ci_high >= relevant:
         return INCONCLUSIVE, False, RETEST
-    return NOT_AT_ALL, False, STOP
+    # Below every uplift that matters, but stopping is a decision about money: only an interval that rules out
+    # paying for the contact stops it; one that still holds a paying uplift is reworked (and so still contacted).
+    if ci_high < (cost_per_contact or 0.0):
+        return NOT_AT_ALL, False, STOP
+    return NOT_AT_ALL, False, REWORK
 
 
 def yardstick(overall_uplift: float, cost_per_contact: float | None, overall_mde: float) -> float:

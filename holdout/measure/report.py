@@ -62,7 +62,8 @@ METHOD_TEXT = [
     "detectable uplift when that is not positive), all on the simultaneous interval: very well = interval above "
     "zero and uplift >= max(U, 0) -> keep; somewhat = interval above zero -> rework; inconclusive = no such "
     "evidence but the interval still reaches R -> retest (collect more data); not at all = the interval rules "
-    "out every uplift that matters -> stop (harmful when the whole interval is below zero). Detectable = the "
+    "out every uplift that matters (harmful when the whole interval is below zero) -> stop only when it also rules "
+    "out paying for the contact (upper end below the cost per contact), else rework. Detectable = the "
     "uplift the persona's estimation half detects with 80% power at 5% two-sided.",
 ]
 
