@@ -46,7 +46,7 @@ sys.path.insert(0, str(ROOT))
 from holdout.campaigns.assignment import assign_groups  # noqa: E402
 from holdout.campaigns.audience import PROFILE_COLUMNS, eligible_audience  # noqa: E402
 from holdout.campaigns.spec import INCUMBENT_ID, Alternative, CampaignSpec, Variant  # noqa: E402
-from holdout.campaigns.split import follow_up_offers, keep_control_share  # noqa: E402
+from holdout.campaigns.split import follow_up_action, follow_up_offers, keep_control_share  # noqa: E402
 from holdout.config import Settings  # noqa: E402
 from holdout.measure.personas import assign_personas, discover_personas  # noqa: E402
 from holdout.measure.variants import CONTROL, measure_variants  # noqa: E402
@@ -180,7 +180,8 @@ def split_groups(groups: list[Group], features: list[str], seed: int, base: Camp
         for p in found.personas:
             path = (*group.path, (found.personas, p.persona_id)) if len(found.personas) > 1 else group.path
             name = f"{group.name}.{p.persona_id}"
-            arms = follow_up_offers(spec, p.recommendation, winner) if p.recommendation != "stop" else ()
+            action = follow_up_action(spec, p.recommendation, winner)
+            arms = follow_up_offers(spec, action, winner) if action else ()
             if not arms:
                 continue
             control = group.control_share

@@ -200,6 +200,19 @@ def test_retest_and_rework_test_the_alternatives_beside_the_incumbent_and_a_name
     assert keep.variants == ab.variants  # no winner: the campaign's own variants again
 
 
+def test_a_rework_persona_with_nothing_else_to_try_is_retested_not_dropped():
+    """Once a follow-up is active it replaces the campaign, so a rework persona of a campaign without
+    alternatives that got no follow-up would silently stop receiving an offer its interval did not rule out:
+    it is re-tested with the current offer and the original control share instead."""
+    spec = CampaignSpec.model_validate({k: v for k, v in SPEC.items() if k != "alternatives"})
+    _, specs, actions = render_split(spec, *_rows(_personas()))
+    assert ("P2", "rework", "winback-split--p2-retest") in actions
+    assert ("P3", "stop", "excluded") in actions
+    retest = CampaignSpec.model_validate(yaml.safe_load(specs["winback-split--p2-retest.yml"]))
+    assert retest.offer == spec.offer and retest.variants == () and retest.control_share == spec.control_share
+    assert retest.audience.all_of == (segment_id(spec.id, "P2"),)
+
+
 def test_keep_control_share_follows_power():
     split_persona = json.dumps({"all_of": [{"feature": "orders_count", "kind": "range"}], "excludes": []})
     row = {"test_customers": 4000, "control_customers": 1000, "uplift_mde": 0.5, "uplift": 2.0}

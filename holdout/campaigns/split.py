@@ -18,7 +18,9 @@ winner). A `retest` or `rework` persona of a campaign with `alternatives:` gets 
 as variants of one campaign sharing one control group, so the next close compares each alternative with the offer
 it would replace as well as with control (a winner must beat both), and an inconclusive persona's retest also
 collects evidence on the alternatives instead of only on the offer it could not judge. Without an incumbent, a
-retest sends the campaign's variants again and a rework the alternatives alone. `keep` sends the incumbent.
+retest sends the campaign's variants again and a rework the alternatives alone. `keep` sends the incumbent. A
+rework with nothing else to try (no alternatives, or only the incumbent's own offer) is a retest
+(`follow_up_action`): its interval did not rule the offer out, so it is measured again rather than dropped.
 
 Follow-ups start `status: draft` unless the original says `split_review: false`: a draft is valid (it is
 loaded and validated like every spec) but never launched, until a marketer reads the git diff and sets
@@ -229,6 +231,17 @@ def keep_control_share(row: dict, original: float) -> float:
     return original
 
 
+def follow_up_action(spec: CampaignSpec, recommendation: str, winner: str | None = None) -> str | None:
+    """The follow-up a persona's recommendation gets: none for `stop`; a `rework` with nothing else to try (no
+    alternative besides the current offer) is a `retest`. Its interval did not rule out that the offer pays
+    for the contact (a persona whose interval does is `stop`), so it is measured again with the same control
+    share instead of silently dropping out of the campaign its follow-ups replace."""
+    action = FOLLOW_UP_ACTIONS.get(recommendation)
+    if action == "rework" and not follow_up_offers(spec, action, winner):
+        return "retest"
+    return action
+
+
 def follow_up_offers(spec: CampaignSpec, action: str, winner: str | None = None) -> tuple[Alternative, ...]:
     """The offers a `keep`, `retest` or `rework` follow-up sends (module doc): one = its offer, two or more =
     variants sharing one control group, none = no follow-up. `winner`: the variant an A/B/n close named."""
@@ -364,12 +377,11 @@ def render_split(spec: CampaignSpec, info: dict, rows: list[dict]) -> tuple[str,
                     "where": where,
                 }
             )
-        action = FOLLOW_UP_ACTIONS.get(rec)
+        action = follow_up_action(spec, rec, info.get("winner"))
         seg = segment_id(spec.id, pid) if where else None
         follow = _follow_up(spec, info, row, action, seg) if action else None
         if follow is None:
-            reason = "excluded" if rec == "stop" else "no follow-up (the spec lists no alternatives)"
-            actions.append((pid, rec, reason))
+            actions.append((pid, rec, "excluded"))
             continue
         actions.append((pid, rec, follow["id"]))
         specs[f"{follow['id']}.yml"] = _dump(header, follow)
