@@ -1,8 +1,9 @@
 """End to end through Airflow: `dag.test()` of the four DAGs on a small generated retailer, in order.
 
-build → build again (same logical date: identical tables) → retrain → launch (every campaign due) → launch again
-(no new ledger or export rows) → a launch whose gate fails (fault injected) → simulate and build (outside Airflow:
-the DAG's build is proven by the first two runs) → close → close again. Each DAG run is its own subprocess with a throw-away AIRFLOW_HOME (SQLite metadata DB, the one-slot pool)
+build → retrain → launch (every campaign due) → launch again (no new ledger or export rows) → a launch whose
+gate fails (fault injected) → simulate and build (outside Airflow: the DAG's build is proven by the first run) →
+close → close again. That a rebuild of the same date changes no mart is tests/test_dbt_build.py's check, on the
+same staged build the DAG's tasks call; repeating it through Airflow here cost a whole `customer_build` run. Each DAG run is its own subprocess with a throw-away AIRFLOW_HOME (SQLite metadata DB, the one-slot pool)
 and HOLDOUT_HOME: Airflow reads its configuration at import, and tasks get a fresh process as in a deployment.
 """
 
@@ -139,26 +140,6 @@ def query(world: dict, sql: str, params: list | None = None) -> list[tuple]:
         con.close()
 
 
-def snapshot(world: dict, tables: list[str]) -> dict:
-    con = duckdb.connect(str(world["home"] / "warehouse.duckdb"), read_only=True)
-    try:
-        return {table: con.execute(f"select * from {table} order by all").df() for table in tables}
-    finally:
-        con.close()
-
-
-def assert_same_tables(before: dict, after: dict) -> None:
-    """Equal rows and every non-float value; doubles within one cent.
-
-    DuckDB's parallel double sums differ in the last bits from run to run, and a model that rounds such a sum to
-    cents (e.g. avg_order_value_eur) can flip 285.435 to .43 or .44. Exact equality needs decimal sums in dbt.
-    """
-    import pandas as pd
-
-    for table, frame in before.items():
-        pd.testing.assert_frame_equal(frame, after[table], check_exact=False, rtol=0, atol=0.0101, obj=table)
-
-
 def ledger_counts(world: dict) -> dict[str, int]:
     tables = ["ops.campaign_launches", "ops.campaign_launch_attempts", "ops.campaign_reports", "ops.campaign_assignments", "ops.campaign_exports", "ops.campaign_results",
               "ops.campaign_persona_results", "ops.model_scores"]  # fmt: skip
@@ -174,9 +155,6 @@ def outbox_files(world: dict) -> list[str]:
     )
 
 
-PROFILE_TABLES = ["marts.dim_customers", "marts.dim_segments", "marts.fct_segment_memberships"]
-
-
 def test_pipeline_end_to_end(world: dict) -> None:
     # 1. customer_build: landing zone → Cosmos dbt build → marts checkpoint
     build = run_dag(world, "customer_build", AS_OF)
@@ -188,12 +166,7 @@ def test_pipeline_end_to_end(world: dict) -> None:
     assert query(world, "select count(*) from marts.fct_segment_memberships")[0][0] > customers[0]
     assert (world["home"] / "reports" / "marts" / f"{AS_OF}.json").exists()
 
-    # 2. the same logical date again: identical profile tables
-    before = snapshot(world, PROFILE_TABLES)
-    assert_success(run_dag(world, "customer_build", AS_OF))
-    assert_same_tables(before, snapshot(world, PROFILE_TABLES))
-
-    # 3. model_retrain: features → train each model (one at a time) → promotion → score → score marts
+    # 2. model_retrain: features → train each model (one at a time) → promotion → score → score marts
     retrain = run_dag(world, "model_retrain", AS_OF)
     assert_success(retrain)
     trained = [t for t in retrain["tasks"] if t.startswith("train[")]
@@ -205,7 +178,7 @@ def test_pipeline_end_to_end(world: dict) -> None:
     assert query(world, "select count(*) from marts.customer_scores")[0][0] > 0
     assert query(world, "select count(purchase_14d_score) from marts.dim_customers")[0][0] > 0
 
-    # 4. campaign_launch as its automatic run does it (every campaign due, sent): dag.test() is a manual run,
+    # 3. campaign_launch as its automatic run does it (every campaign due, sent): dag.test() is a manual run,
     # so the form's explicit `mode: send`; every campaign due on the as-of date is planned, gated and exported
     launch = run_dag(world, "campaign_launch", AS_OF, conf=SEND_DUE)
     assert_success(launch)
@@ -224,13 +197,13 @@ def test_pipeline_end_to_end(world: dict) -> None:
     ]
     assert assignments[0] == assignments[1] > 0
 
-    # 5. launch again, same logical date: no new ledger or export rows, outbox unchanged
+    # 4. launch again, same logical date: no new ledger or export rows, outbox unchanged
     counts, files = ledger_counts(world), outbox_files(world)
     assert_success(run_dag(world, "campaign_launch", AS_OF, conf=SEND_DUE))
     assert ledger_counts(world) == counts
     assert outbox_files(world) == files
 
-    # 6. the form's gate demo (consent fault injected after planning): gate task failed once (no retry), no
+    # 5. the form's gate demo (consent fault injected after planning): gate task failed once (no retry), no
     # export task, nothing in the outbox
     blocked = run_dag(world, "campaign_launch", AS_OF, conf={"campaign_id": GATE_DEMO, "mode": "gate_demo"})
     assert blocked["state"] == "failed"
@@ -248,9 +221,9 @@ def test_pipeline_end_to_end(world: dict) -> None:
     assert not [f for f in outbox_files(world) if GATE_DEMO in f]
     assert ledger_counts(world)["ops.campaign_exports"] == counts["ops.campaign_exports"]
 
-    # 7. the world moves on (campaign test groups respond), the warehouse catches up, windows close
-    # customer_build's run, re-run and publish are proven above; the catch-up build here only prepares close,
-    # so it is the same staged build (`holdout.build.build`) without a third DAG run (about 2-4 minutes)
+    # 6. the world moves on (campaign test groups respond), the warehouse catches up, windows close
+    # customer_build's run and publish are proven above; the catch-up build here only prepares close,
+    # so it is the same staged build (`holdout.build.build`) without a second DAG run (about 2-4 minutes)
     simulate = (
         "from holdout.config import get_settings; from holdout.generate import simulate; "
         "from holdout.build import build; "
@@ -274,7 +247,7 @@ def test_pipeline_end_to_end(world: dict) -> None:
     assert reports and all(close["tasks"][t]["state"] == "success" for t in reports)
     assert list((world["home"] / "reports" / "campaigns").glob("*_summary.txt"))
 
-    # 8. close again, same logical date: nothing measured twice
+    # 7. close again, same logical date: nothing measured twice
     counts = ledger_counts(world)
     assert_success(run_dag(world, "campaign_close", later))
     assert ledger_counts(world) == counts
