@@ -27,6 +27,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 import pytest
+from catch_up import build_for_close
 
 from holdout.build import build
 from holdout.campaigns import launch as launch_mod
@@ -38,9 +39,6 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 REPLICATE_SEEDS = (101, 202, 303, 404, 505)
 LATE_ARRIVAL_DAYS = 10  # orders are exported up to 10 days after they are placed (README: late arrival)
-# What close reads, rebuilt after a simulation: int_order_lines_enriched and its parents (staging views,
-# resolved customers). Models only: the data tests of the full build are covered elsewhere.
-CLOSE_SELECT = "+int_order_lines_enriched,resource_type:model"
 # What launch reads (profile, segments, consent history, order lines): every mart and its parents, i.e. the
 # full build without the ML feature models.
 LAUNCH_SELECT = "+path:models/marts"
@@ -81,7 +79,7 @@ def _simulate_and_close(
     import holdout.measure.personas as personas_mod
 
     simulate(settings, days, progress=False, seed=seed)
-    build(settings, select=CLOSE_SELECT, progress=False, echo=_quiet)
+    build_for_close(settings)  # what close reads, rebuilt after the simulation
     calls: list[tuple[pd.DataFrame, list]] = []
     original = personas_mod.discover_personas
 

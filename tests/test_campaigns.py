@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from browser import check_page, chromium_available
+from catch_up import build_for_close
 
 from holdout.campaigns import launch as launch_mod
 from holdout.campaigns.assignment import assign_groups, assignment_uniform, priority_order
@@ -331,7 +332,7 @@ def test_send_time_consent_recheck_drops_opted_out(fresh_home):
 @pytest.mark.integration
 @pytest.mark.slow
 def test_close_measures_after_the_window_and_only_once(fresh_home):
-    from holdout.build import build, build_campaign_marts
+    from holdout.build import build_campaign_marts
     from holdout.campaigns.close import campaign_report, close_due
     from holdout.generate import simulate
 
@@ -340,7 +341,7 @@ def test_close_measures_after_the_window_and_only_once(fresh_home):
     assert {o.status for o in outcomes} == {"launched"} and len(outcomes) >= 4
     assert close_due(fresh_home) == []  # windows still open
     simulate(fresh_home, 21, progress=False)
-    build(fresh_home, progress=False, echo=lambda _m: None)
+    build_for_close(fresh_home)
     closed = close_due(fresh_home)
     build_campaign_marts(fresh_home)
     assert {c.launch_id for c in closed} == {o.launch_id for o in outcomes}

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from catch_up import build_for_close
 
 from holdout import segments as seglib
 from holdout.campaigns.spec import CampaignSpec, load_all
@@ -348,7 +349,7 @@ def test_optimize_split_on_close_writes_loadable_files_and_reaches_no_erased_or_
     [outcome] = launch_mod.launch_due(settings, d)
     assert outcome.status == "launched"
     simulate(settings, 21, progress=False)
-    build(settings, progress=False, echo=lambda _m: None)
+    build_for_close(settings)
     assert close_due(settings)
     generated = segments / "generated" / "winback-split.yml"
     follow_ups = sorted(campaigns.glob("winback-split--*.yml"))

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from catch_up import build_for_close
 
 from holdout.campaigns.assignment import assign_groups
 from holdout.campaigns.gate import arm_share_ok
@@ -154,7 +155,6 @@ def test_variant_campaign_launches_simulates_and_closes(fresh_home):
     simulator applies each variant's own offer kind (ground truth per variant); close measures the variants."""
     import duckdb
 
-    from holdout.build import build
     from holdout.campaigns import launch as launch_mod
     from holdout.campaigns.close import close_due
     from holdout.generate import simulate
@@ -190,7 +190,7 @@ def test_variant_campaign_launches_simulates_and_closes(fresh_home):
     gift_buyers = mine[mine["latent_type"] == "gift_buyer"].groupby("variant")["true_uplift_revenue"].mean()
     assert gift_buyers["gift-wrap"] > 2 * gift_buyers["style-notes"]
 
-    build(fresh_home, progress=False, echo=lambda _m: None)
+    build_for_close(fresh_home)
     (closed,) = [c for c in close_due(fresh_home) if c.campaign_id == "offer-test-email"]
     assert closed.variant_verdict.startswith(("Winner:", "No winner"))
     con = duckdb.connect(str(fresh_home.warehouse_path), read_only=True)
