@@ -9,14 +9,15 @@ generated and built world per seed), `Truth.uplift` (the true expected extra rev
 computes it) and `Truth.observed_revenue` (window revenue drawn by the generator's order process, what a close
 measures). Eligibility is the launch path's (`eligible_audience`), groups the launch path's hash
 (`assign_groups`), personas the close's (`discover_personas`), the follow-up rule the split's
-(`holdout.campaigns.split`: keep with `keep_control_share`, retest, rework with the alternatives, stop excluded).
+(`holdout.campaigns.split`: keep with `keep_control_share`, retest, rework with the alternatives or, with nothing
+else to try, a retest; stop excluded).
 
 A recurring campaign (the win-back e-mail of `campaigns/`, every `cycle_days`, with two `alternatives`) runs
 `cycles` launches on the same customers in two arms:
 
 - A never splits: every cycle the whole eligible audience, the campaign's offer and control share;
 - B splits after every close: each group is split into its personas (test vs control, the close's
-  `discover_personas`), and each persona gets what `holdout.campaigns.split.follow_up_offers` gives its
+  `discover_personas`), and each persona gets what `holdout.campaigns.split.follow_up_action` and `follow_up_offers` give its
   recommendation: keep the incumbent offer (with the power-based control share), retest and rework the
   incumbent and the alternatives as A/B/n variants sharing one control group, stop nothing. A variant group's
   incumbent is the winner its close names (`holdout.measure.variants.measure_variants`: Holm, a winner beats

@@ -1,9 +1,11 @@
 """The catch-up build a test runs between `simulate` and `close`.
 
-`close` reads the order lines of the response window (`int_order_lines_enriched` and its parents: staging views,
-resolved customers) and the profile snapshot taken at launch, nothing else the build makes. So a test that only
-needs the window's orders loaded builds those models, about half a full build at the fixture's size. The full
-build's data tests and marts are checked by the tests that are about them.
+`close` measures the order lines of the response window (`int_order_lines_enriched` and its parents: staging
+views, resolved customers) against the profile snapshot taken at launch. It also reads `marts.dim_customers`, which
+this selection leaves as it was: for erased customers (the erasure check also reads the landing zone's erasure
+files, so a new erasure is still seen) and for the profile of a launch without a snapshot (none in these tests).
+So a test that only needs the window's orders loaded builds those models, about half a full build at the
+fixture's size. The full build's data tests and marts are checked by the tests that are about them.
 """
 
 from __future__ import annotations

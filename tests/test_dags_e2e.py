@@ -2,9 +2,10 @@
 
 build → retrain → launch (every campaign due) → launch again (no new ledger or export rows) → a launch whose
 gate fails (fault injected) → simulate and build (outside Airflow: the DAG's build is proven by the first run) →
-close → close again. That a rebuild of the same date changes no mart is tests/test_dbt_build.py's check, on the
-same staged build the DAG's tasks call; repeating it through Airflow here cost a whole `customer_build` run. Each DAG run is its own subprocess with a throw-away AIRFLOW_HOME (SQLite metadata DB, the one-slot pool)
-and HOLDOUT_HOME: Airflow reads its configuration at import, and tasks get a fresh process as in a deployment.
+close → close again. A same-date rebuild that changes no mart is checked on `holdout build`
+(tests/test_dbt_build.py), not through the DAG: a second `customer_build` run here cost a whole Cosmos build.
+Each DAG run is its own subprocess with a throw-away AIRFLOW_HOME (SQLite metadata DB, the one-slot pool) and
+HOLDOUT_HOME: Airflow reads its configuration at import, and tasks get a fresh process as in a deployment.
 """
 
 from __future__ import annotations

@@ -247,6 +247,10 @@ def test_rerun_is_idempotent(built, con):
                 + c.execute(
                     "select count(*), sum(hash(columns(*))) from marts.fct_consent_history"
                 ).fetchone()
+                + c.execute("select count(*), sum(hash(columns(*))) from marts.dim_segments").fetchone()
+                + c.execute(
+                    "select count(*), sum(hash(columns(*))) from marts.fct_segment_memberships"
+                ).fetchone()
             )
 
     con.close()  # the build below is the only writer

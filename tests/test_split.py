@@ -201,17 +201,51 @@ def test_retest_and_rework_test_the_alternatives_beside_the_incumbent_and_a_name
     assert keep.variants == ab.variants  # no winner: the campaign's own variants again
 
 
-def test_a_rework_persona_with_nothing_else_to_try_is_retested_not_dropped():
-    """Once a follow-up is active it replaces the campaign, so a rework persona of a campaign without
-    alternatives that got no follow-up would silently stop receiving an offer its interval did not rule out:
-    it is re-tested with the current offer and the original control share instead."""
-    spec = CampaignSpec.model_validate({k: v for k, v in SPEC.items() if k != "alternatives"})
-    _, specs, actions = render_split(spec, *_rows(_personas()))
+AB_VARIANTS = [
+    {"id": "gift", "offer": {"kind": "gift", "code": "GIFT"}, "share": 0.4, "cost": 0.5},
+    {"id": "content", "offer": {"kind": "content"}, "share": 0.4, "cost": 0.02},
+]
+SAME_AS_OFFER = [{"id": "again", "offer": SPEC["offer"], "cost": 0.02}]
+SAME_AS_VARIANT = [{"id": "gift-again", "offer": {"kind": "gift", "code": "GIFT"}, "cost": 0.5}]
+
+
+@pytest.mark.parametrize(
+    ("variants", "alternatives", "winner", "offer", "cost", "variant_ids"),
+    [
+        (None, [], None, SPEC["offer"], 0.02, ()),  # one offer, no alternatives
+        (None, SAME_AS_OFFER, None, SPEC["offer"], 0.02, ()),  # the only alternative is the offer itself
+        (AB_VARIANTS, [], "gift", AB_VARIANTS[0]["offer"], 0.5, ()),  # A/B/n: the winner again
+        (
+            AB_VARIANTS,
+            SAME_AS_VARIANT,
+            None,
+            None,
+            0.02,
+            ("gift", "content"),
+        ),  # no winner: the variants again
+    ],
+    ids=["single-offer", "alternative-is-the-offer", "ab-winner", "ab-no-winner"],
+)
+def test_a_rework_persona_with_nothing_else_to_try_is_retested_not_dropped(
+    variants, alternatives, winner, offer, cost, variant_ids
+):
+    """Once a follow-up is active it replaces the campaign, so a rework persona with no follow-up would silently
+    stop receiving an offer its interval did not rule out: with nothing else to try it is re-tested with the
+    current offer (an A/B/n campaign's winner, or its variants without one) and the original control share."""
+    doc = {**SPEC, "alternatives": alternatives}
+    if variants:
+        doc = {**{k: v for k, v in doc.items() if k != "offer"}, "variants": variants}
+    spec = CampaignSpec.model_validate(doc)
+    info, rows = _rows(_personas())
+    _, specs, actions = render_split(spec, {**info, "winner": winner}, rows)
     assert ("P2", "rework", "winback-split--p2-retest") in actions
     assert ("P3", "stop", "excluded") in actions
     retest = CampaignSpec.model_validate(yaml.safe_load(specs["winback-split--p2-retest.yml"]))
-    assert retest.offer == spec.offer and retest.variants == () and retest.control_share == spec.control_share
+    assert (retest.offer.model_dump(mode="json", exclude_none=True) if retest.offer else None) == offer
+    assert tuple(v.id for v in retest.variants) == variant_ids
+    assert retest.cost_per_contact == cost and retest.control_share == spec.control_share
     assert retest.audience.all_of == (segment_id(spec.id, "P2"),)
+    assert "Re-tested: the spec lists nothing else to try." in retest.description
 
 
 def test_keep_control_share_follows_power():

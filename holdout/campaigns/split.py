@@ -254,8 +254,8 @@ def follow_up_offers(spec: CampaignSpec, action: str, winner: str | None = None)
             incumbent = Alternative(id=won.id, offer=won.offer, cost=won.cost)
     as_variants = tuple(Alternative(id=v.id, offer=v.offer, cost=v.cost) for v in spec.variants)
     if incumbent is None:
-        if action == "rework":
-            return spec.alternatives
+        if action == "rework":  # an alternative that repeats a variant's offer is nothing new to try
+            return tuple(a for a in spec.alternatives if a.offer not in {v.offer for v in as_variants})
         return as_variants
     if action == "keep":
         return (incumbent,)
@@ -309,7 +309,8 @@ def _follow_up(
     out: dict[str, Any] = {
         "id": f"{spec.id}--{pid}-{action}",
         "name": f"{spec.name} / {row['persona_id']} {action}",
-        "description": _provenance(info, row),
+        "description": _provenance(info, row)
+        + (" Re-tested: the spec lists nothing else to try." if action != row["recommendation"] else ""),
         "status": "draft" if spec.split_review else "active",
         "split_of": spec.id,
         "audience": {**base["audience"], "all_of": [*base["audience"]["all_of"], *extra]},
