@@ -29,7 +29,7 @@ for all methods, so the methods differ only in how the groups are found. Against
 2. targeting value per test customer: the true incremental revenue net of the contact cost when only the
    keep and rework personas (and the inconclusive ones, whose advice is to retest, i.e. to contact them again
    with a control group) are contacted, against contacting everyone and the oracle (only customers whose true
-   uplift exceeds the cost); also under the recommendation rule before stop 24 (every `not_at_all` stopped; the
+   uplift exceeds the cost); also under the earlier recommendation rule (every `not_at_all` stopped; the
    verdicts are the same), so one run shows the rule change on the same personas;
 3. coverage: whether each persona's interval holds the mean true uplift of its customers (test and control),
    and whether the launch's own interval (as `close` recorded it in `ops.campaign_results`) holds the mean
@@ -167,7 +167,7 @@ def evaluate_launch(
         per_customer = found.predictions if found.predictions is not None else persona_score
         t_truth = truth[test]
         contact = np.isin(labels, [p.persona_id for p in found.personas if p.recommendation in CONTACTED])
-        # Before stop 24 every `not_at_all` persona was `stop` (the verdicts themselves did not change): the same
+        # Under the earlier rule every `not_at_all` persona was `stop` (the verdicts themselves did not change): the same
         # personas' targeting under that rule, for the before/after comparison on the same launches.
         contact_old = np.isin(
             labels,
@@ -306,7 +306,7 @@ def tables(rows: list[dict]) -> str:
     df = pd.DataFrame(rows)
     df["coverage_hits"] = df["coverage"].map(sum)
     df["coverage_n"] = df["coverage"].map(len)
-    if "target_personas_old_rule" not in df:  # rows evaluated before stop 24 were computed under that rule
+    if "target_personas_old_rule" not in df:  # rows evaluated under the earlier rule carry no column for it
         df["target_personas_old_rule"] = np.nan
     lines = [
         "| seed | campaign | round | method | personas (conclusive) | verdicts ordered | ranking (customer) | "
@@ -354,8 +354,8 @@ def tables(rows: list[dict]) -> str:
         "Per campaign (mean over seeds and rounds):",
         "",
         "| campaign | method | launches | ranking (customer) | ranking (persona) | Spearman | ordered | coverage | "
-        "targeting: personas / everyone (EUR per test customer) | targeting, every not-at-all stopped (the rule "
-        "before stop 24) |",
+        "targeting: personas / everyone (EUR per test customer) | targeting, every not-at-all stopped (the "
+        "earlier rule) |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for (campaign, method), g in df.groupby(["campaign_id", "method"], sort=True):

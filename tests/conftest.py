@@ -88,7 +88,7 @@ def fresh_home(built_home: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyP
     return use_home(monkeypatch, home)
 
 
-# Longest first (the files over a minute, by CI's measured seconds, stop 25), so that with `-n 2 --dist loadfile`
+# Longest first (the files over a minute, by the seconds a fresh-clone CI run measured), so that with `-n 2 --dist loadfile`
 # (make test) the workers take the long files first and end on the short ones, instead of one long file starting
 # last and running alone at the end. The files not listed follow in collection order.
 LONGEST_FIRST = (

@@ -53,7 +53,7 @@ from holdout.campaigns.gate import GateFailed, GateResult, gate_frame, validate_
 from holdout.campaigns.launch_lock import LaunchLockTimeout, launch_lock
 from holdout.campaigns.send_check import SendExclusions, send_exclusions
 from holdout.campaigns.spec import CampaignSpec, get_spec, load_all
-from holdout.campaigns.staged import LaunchPlan, launch_dir
+from holdout.campaigns.staged import LaunchPlan, campaign_of_launch, launch_dir, launch_id_for
 from holdout.config import Settings
 from holdout.policy.launch_day import decide_launch_day
 from holdout.program.global_control import members as gc_members
@@ -156,10 +156,6 @@ class LedgeredLaunch:
     export_path: str
     row_count: int
     sha256: str
-
-
-def launch_id_for(campaign_id: str, launch_date: date) -> str:
-    return f"{campaign_id}-{launch_date:%Y%m%d}"
 
 
 def _ensure_ops(settings: Settings) -> None:
@@ -900,7 +896,7 @@ def launch_due(settings: Settings, launch_date: date | None = None) -> list[Laun
     unlaunchable: list[tuple[str, AudienceError]] = []
     planned = plan_launches(settings, launch_date, unlaunchable=unlaunchable)
     for launch_id, exc in unlaunchable:  # nothing staged or recorded for these; the others go on
-        campaign_id = launch_id.removesuffix(f"-{launch_date:%Y%m%d}")
+        campaign_id = campaign_of_launch(launch_id)
         outcomes.append(LaunchOutcome(launch_id, campaign_id, NOT_LAUNCHED, message=str(exc)))
     for launch_id in planned:
         try:

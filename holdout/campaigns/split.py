@@ -310,7 +310,11 @@ def _follow_up(
         "id": f"{spec.id}--{pid}-{action}",
         "name": f"{spec.name} / {row['persona_id']} {action}",
         "description": _provenance(info, row)
-        + (" Re-tested: the spec lists nothing else to try." if action != row["recommendation"] else ""),
+        + (  # a rework turned into a retest by `follow_up_action`
+            " Re-tested: the spec lists nothing else to try."
+            if row["recommendation"] == "rework" and action == "retest"
+            else ""
+        ),
         "status": "draft" if spec.split_review else "active",
         "split_of": spec.id,
         "audience": {**base["audience"], "all_of": [*base["audience"]["all_of"], *extra]},

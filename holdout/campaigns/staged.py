@@ -79,6 +79,16 @@ class NotPlanned(FileNotFoundError):
     """The launch has no staged plan (never planned, or its folder was removed)."""
 
 
+def launch_id_for(campaign_id: str, launch_date: date) -> str:
+    """The one format of a launch id: `<campaign>-<YYYYMMDD>`."""
+    return f"{campaign_id}-{launch_date:%Y%m%d}"
+
+
+def campaign_of_launch(launch_id: str) -> str:
+    """The campaign id of a launch id made by `launch_id_for` (campaign ids may contain hyphens)."""
+    return launch_id.rpartition("-")[0]
+
+
 def launch_dir(settings: Settings, launch_id: str) -> Path:
     return settings.home / "launches" / launch_id
 

@@ -49,6 +49,7 @@ import pandas as pd
 from holdout.campaigns.assignment import assign_groups, assignment_uniform, priority_order
 from holdout.campaigns.audience import eligible_audience
 from holdout.campaigns.spec import CampaignSpec, Offer, load_specs
+from holdout.campaigns.staged import launch_id_for
 from holdout.config import Settings
 from holdout.policy.decide import (
     DEFAULT_EXPLORE_SHARE,
@@ -254,7 +255,8 @@ def launch_day(settings: Settings, truth: Truth, specs: list[CampaignSpec], laun
     con = open_read_only(settings)
     try:
         frames = [
-            eligible_audience(con, spec, launch_date, f"{spec.id}-{launch_date:%Y%m%d}")[0] for spec in specs
+            eligible_audience(con, spec, launch_date, launch_id_for(spec.id, launch_date))[0]
+            for spec in specs
         ]
     finally:
         con.close()

@@ -29,6 +29,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from holdout.campaigns import staged
 from holdout.campaigns.audience import eligible_audience
 from holdout.campaigns.spec import CampaignSpec
 from holdout.config import Settings
@@ -132,13 +133,11 @@ def _staged(
     row: planned, or between gate and record). Planning runs under the launch lock, so a concurrent launch's
     plan is either staged before this one decides or sees this one's. A blocked or dry-run plan is not counted:
     its retry re-plans, and the re-plan re-checks its budget (`decide_launch_day`)."""
-    from holdout.campaigns import staged
-
-    day = f"{launch_date:%Y%m%d}"
-    ids = [  # launch ids are <campaign>-<YYYYMMDD>
+    ids = [
         lid
         for lid in staged.launch_ids(settings)
-        if lid.rsplit("-", 1)[0] in campaign_ids and lid.rsplit("-", 1)[-1] != day
+        if (cid := staged.campaign_of_launch(lid)) in campaign_ids
+        and lid != staged.launch_id_for(cid, launch_date)
     ]
     if not ids:
         return {}
@@ -322,7 +321,7 @@ def _decide(
     claimed: set[str] = set()
     eligible: dict[str, set[str]] = {}
     for spec in specs:
-        frame, _ = eligible_audience(con, spec, launch_date, f"{spec.id}-{launch_date:%Y%m%d}")
+        frame, _ = eligible_audience(con, spec, launch_date, staged.launch_id_for(spec.id, launch_date))
         if spec.is_auto:
             eligible[spec.id] = set(frame["customer_id"])
         else:  # manual campaigns keep first claim
