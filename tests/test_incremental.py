@@ -110,6 +110,10 @@ def _add_awkward_files(settings: Settings) -> dict:
     consents = _first_part(settings, "consents/events").read_text().splitlines()
     for name, line in (("part-e20250101-20250101-0000.csv", 1), ("part-t20991231-20991231-0000.csv", 2)):
         (raw / "consents/events" / name).write_text(f"{consents[0]}\n{consents[line]}\n")
+    # and a new event twice in one file, from two sources: the same copy is kept in a daily and a full build
+    tie = f"{consents[1].split(',')[0]},sms,opt_out,{requested} 11:00:00"
+    with (raw / "consents/events/part-t20991231-20991231-0000.csv").open("a") as handle:
+        handle.write(f"{tie},tie-b\n{tie},tie-a\n")
     # the CRM: a customer exported again with a later version (another city), and an exact repeat of a loaded row
     updated = _rows(
         settings,
@@ -346,8 +350,13 @@ def test_daily_build_equals_full_refresh(fresh_home: Settings, tmp_path: Path) -
         "select parse_filename(c.source_file)[1:6], coalesce(c.rejection_reason, 'kept') "
         "from staging.base_consents__consent_events as c join (select customer_id, channel, action, event_at "
         "from staging.base_consents__consent_events where parse_filename(source_file) similar to 'part-[et].*') "
-        "using (customer_id, channel, action, event_at) order by all",
+        "using (customer_id, channel, action, event_at) where coalesce(c.source, '') not like 'tie-%' order by all",
     ) == [("part-e", "kept"), ("part-g", "duplicate_row"), ("part-g", "kept"), ("part-t", "duplicate_row")]
+    assert _rows(
+        settings,
+        "select source, coalesce(rejection_reason, 'kept') from staging.base_consents__consent_events "
+        "where source like 'tie-%' order by all",
+    ) == [("tie-a", "kept"), ("tie-b", "duplicate_row")]
     assert _rows(
         settings,
         "select count(*) from staging.base_crm__customers "

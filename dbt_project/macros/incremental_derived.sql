@@ -24,6 +24,21 @@
     {{ return('incremental' if generated.all else 'table') }}
 {%- endmacro %}
 
+{#
+    The one config of a derived incremental model, called at the model's top: materialized by
+    `derived_materialization(contracts)`, strategy `replace_dirty_keys` on the column `dirty_key`, the post-hook
+    that records the inputs this run read.
+#}
+{% macro derived_incremental_config(contracts, dirty_key) -%}
+    {%- do config(
+        materialized=derived_materialization(contracts),
+        incremental_strategy='replace_dirty_keys',
+        on_schema_change='fail',
+        meta={'dirty_key': dirty_key},
+        post_hook='{{ record_incremental_inputs() }}',
+    ) -%}
+{%- endmacro %}
+
 {% macro incremental_inputs_table() -%}
     {{ return(this.schema ~ '.incremental_inputs') }}
 {%- endmacro %}

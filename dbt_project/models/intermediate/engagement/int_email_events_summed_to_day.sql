@@ -1,11 +1,6 @@
 {%- set base = ref('base_email__events') -%}
-{{ config(
-    materialized=derived_materialization(['stg_email__events']),
-    incremental_strategy="replace_dirty_keys",
-    on_schema_change="fail",
-    meta={"dirty_key": "event_date"},
-    post_hook="{{ record_incremental_inputs() }}",
-) }}  -- a daily build recomputes only the days of the new part files (macros/incremental_derived.sql)
+{{ derived_incremental_config(['stg_email__events'], dirty_key='event_date') }}
+-- a daily build recomputes only the days of the new part files (macros/incremental_derived.sql)
 -- E-mail events per sender's customer key, address, campaign and day, every day (no as-of date), unresolved (the
 -- customer summary resolves these rows as it resolved events). When the erasure update blanked loaded rows (its
 -- `blanked_at` moved; a CRM file that erases no one new does not move it), every day is recomputed.

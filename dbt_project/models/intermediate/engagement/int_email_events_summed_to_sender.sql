@@ -1,13 +1,8 @@
 {%- set days = ref('int_email_events_summed_to_day') -%}
 {%- set sender_key = "case when customer_id is not null then 'customer:' || customer_id
     when email is not null then 'email:' || email end" -%}
-{{ config(
-    materialized=derived_materialization(['stg_email__events']),
-    incremental_strategy="replace_dirty_keys",
-    on_schema_change="fail",
-    meta={"dirty_key": "sender_key"},
-    post_hook="{{ record_incremental_inputs() }}",
-) }}  -- a daily build recomputes only the senders of the changed days (macros/incremental_derived.sql)
+{{ derived_incremental_config(['stg_email__events'], dirty_key='sender_key') }}
+-- a daily build recomputes only the senders of the changed days (macros/incremental_derived.sql)
 -- The e-mail measures that span all history, before the as-of date, per sender (the events' own customer key, else
 -- their address; unresolved, as the per-day sums): one row for its campaigns that are not gifts (campaign_code
 -- null) and one per gift campaign (code contains "gift"). Kept as last dates (a flag is "has a date") so that a daily

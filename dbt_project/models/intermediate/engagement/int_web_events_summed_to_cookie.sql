@@ -1,11 +1,6 @@
 {%- set days = ref('int_web_events_summed_to_cookie_day') -%}
-{{ config(
-    materialized=derived_materialization(['stg_web__events']),
-    incremental_strategy="replace_dirty_keys",
-    on_schema_change="fail",
-    meta={"dirty_key": "cookie_id"},
-    post_hook="{{ record_incremental_inputs() }}",
-) }}  -- a daily build recomputes only the cookies of the changed days (macros/incremental_derived.sql)
+{{ derived_incremental_config(['stg_web__events'], dirty_key='cookie_id') }}
+-- a daily build recomputes only the cookies of the changed days (macros/incremental_derived.sql)
 -- The web measures that span all history, per cookie, before the as-of date: the last visit and the last login.
 -- Kept as last dates so that a daily build knows which cookies a changed day can alter (keys_of_changed_days);
 -- the customer summary adds the last 30 days from the per-day sums.

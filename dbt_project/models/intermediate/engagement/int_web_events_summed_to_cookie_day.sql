@@ -1,11 +1,6 @@
 {%- set base = ref('base_web__events') -%}
-{{ config(
-    materialized=derived_materialization(['stg_web__events']),
-    incremental_strategy="replace_dirty_keys",
-    on_schema_change="fail",
-    meta={"dirty_key": "event_date"},
-    post_hook="{{ record_incremental_inputs() }}",
-) }}  -- a daily build recomputes only the days of the new part files (macros/incremental_derived.sql)
+{{ derived_incremental_config(['stg_web__events'], dirty_key='event_date') }}
+-- a daily build recomputes only the days of the new part files (macros/incremental_derived.sql)
 -- Web events per cookie and day, every day (no as-of date), so that a daily build adds one day's rows and the
 -- customer summary reads these instead of every event. The new-collection flag reads the catalogue: a changed
 -- catalogue recomputes every day.

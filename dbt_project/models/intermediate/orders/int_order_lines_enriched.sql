@@ -1,11 +1,6 @@
 {%- set lines, orders = ref('base_ecommerce__order_lines'), ref('base_ecommerce__orders') -%}
-{{ config(
-    materialized=derived_materialization(['stg_ecommerce__order_lines', 'stg_ecommerce__orders']),
-    incremental_strategy="replace_dirty_keys",
-    on_schema_change="fail",
-    meta={"dirty_key": "order_id"},
-    post_hook="{{ record_incremental_inputs() }}",
-) }}  -- a daily build recomputes only the orders of changed part files (macros/incremental_derived.sql)
+{{ derived_incremental_config(['stg_ecommerce__order_lines', 'stg_ecommerce__orders'], dirty_key='order_id') }}
+-- a daily build recomputes only the orders of changed part files (macros/incremental_derived.sql)
 -- Completed-order lines of known, non-erased customers with product attributes and EUR amounts. A line without a
 -- product (orders with amounts only, or no products source) keeps null product attributes; a line naming a product
 -- the catalogue does not have is orphaned (int_orphaned_rows_found) unless the catalogue is empty.
