@@ -116,6 +116,19 @@ def dbt_vars(settings: Settings | None = None, extra: dict[str, Any] | None = No
     return variables
 
 
+AS_OF_ENV = "HOLDOUT_AS_OF_DATE"
+
+
+def as_of_in_env(variables: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
+    """(vars without `as_of_date`, the environment variable that carries it). dbt re-parses the whole project when
+    a var changes, and the as-of date changes with every daily build; the macro `as_of_date_value` reads it from
+    the environment only when a node is compiled to run, so a new date re-parses nothing (docs/ARCHITECTURE.md
+    "The as-of date"). The remaining vars (sources, segment library) change only with the home's configuration."""
+    rest = {k: v for k, v in variables.items() if k != "as_of_date"}
+    as_of = variables.get("as_of_date")
+    return rest, ({AS_OF_ENV: str(as_of)} if as_of else {})
+
+
 def cosmos_interceptor(context: Any, operator: Any) -> None:
     """Cosmos interceptor: give the DAG's `dbt build` the vars and env `holdout build` uses, at run time.
 
@@ -125,11 +138,13 @@ def cosmos_interceptor(context: Any, operator: Any) -> None:
     from holdout.build import staging_warehouse_path
 
     settings = get_settings()
-    operator.vars = {**(operator.vars or {}), **dbt_vars(settings)}
+    variables, as_of_env = as_of_in_env(dbt_vars(settings))
+    operator.vars = {**(operator.vars or {}), **variables}
     # dbt builds into the copy `holdout.build.begin_staged_build` made; the publish step switches it in
     operator.env = {
         **(operator.env or {}),
         **dbt_env(settings, warehouse_path=staging_warehouse_path(settings)),
+        **as_of_env,
     }
 
 
@@ -171,6 +186,7 @@ def run_dbt(
     settings = settings or get_settings()
     if variables is None:
         variables = dbt_vars(settings, extra_vars)
+    cli_vars, as_of_env = as_of_in_env(variables)
     log_dir = settings.home / "logs" / "dbt"
     log_dir.mkdir(parents=True, exist_ok=True)
     cmd = [
@@ -192,7 +208,7 @@ def run_dbt(
         "--log-path",
         str(log_dir),
         "--vars",
-        json.dumps(variables, default=str),
+        json.dumps(cli_vars, default=str),
     ]
     for flag, value in (("--select", select), ("--exclude", exclude)):
         if value:
@@ -205,7 +221,8 @@ def run_dbt(
     if target := dbt_target():
         cmd += ["--target", target]
     cmd += list(args)
-    env = {**os.environ, **dbt_env(settings, warehouse_path)}
+    env = {k: v for k, v in os.environ.items() if k != AS_OF_ENV}  # this run's date, never an outer one
+    env.update({**dbt_env(settings, warehouse_path), **as_of_env})
     if memory_limit and "HOLDOUT_DUCKDB_MEMORY_LIMIT" not in os.environ:  # the user's setting wins
         env["HOLDOUT_DUCKDB_MEMORY_LIMIT"] = memory_limit
     errors: list[str] = []

@@ -15,7 +15,7 @@
         {%- endfor -%}
         {%- set status = 'failed' if failed else 'succeeded' -%}
     {%- endif -%}
-    {%- set as_of = var('as_of_date', none) -%}
+    {%- set as_of = as_of_date_value() -%}
     insert into ops.builds (invocation_id, command, status, as_of_date, message, recorded_at)
     values (
         '{{ invocation_id }}',
