@@ -36,6 +36,8 @@ import psutil
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _measure import StageResult, run_stage  # noqa: E402
 
+from holdout.campaigns.staged import launch_id_for  # noqa: E402
+
 REPO = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 TARGETS = {"launch": 30.0, "close": 30.0}
@@ -199,7 +201,7 @@ def main() -> None:
     )
     results.append((close, TARGETS["close"]))
 
-    launch_id = f"{CAMPAIGN_ID}-{launch_date:%Y%m%d}"
+    launch_id = launch_id_for(CAMPAIGN_ID, launch_date)
     with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
         customers = con.execute("select count(*) from marts.dim_customers").fetchall()[0][0]
         lines = con.execute("select count(*) from intermediate.int_order_lines_enriched").fetchall()[0][0]

@@ -14,8 +14,9 @@ Daily. Builds the customer profile, the segment dimension and the memberships fr
    writer) and one watcher task per model so progress and failures show per model. The marts' checks are dbt
    tests on the marts models (keys, accepted values and ranges, one as-of date, non-empty marts, member counts
    that match the memberships): a failed test fails this group and so the run. dbt vars (`segment_library`, the
-   sources) and env (`HOLDOUT_AS_OF_DATE`, `HOLDOUT_WAREHOUSE_PATH`, `HOLDOUT_RAW_DIR`) are resolved by an
-   interceptor (`holdout.dbt_runner.cosmos_interceptor`) when the task runs, never when the file is parsed.
+   sources) and env (`HOLDOUT_DBT_RUNTIME_VARS` with the as-of date, `HOLDOUT_WAREHOUSE_PATH`, `HOLDOUT_RAW_DIR`)
+   are resolved by an interceptor (`holdout.dbt_runner.cosmos_interceptor`) when the task runs, never when the
+   file is parsed.
 4. **publish_marts**: runs only when every model and test passed: `holdout.warehouse_tasks.publish_build` switches
    the built copy in with one rename (refused, with nothing lost, if a ledger row landed in the live warehouse
    meanwhile), then `record_published_marts` writes the as-of date and row counts to

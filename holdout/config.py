@@ -65,7 +65,14 @@ class Settings:
 
     @property
     def dbt_target_dir(self) -> Path:
+        """dbt's target of the builds (`holdout build`: into the staged copy of the warehouse)."""
         return self.home / "dbt_target"
+
+    @property
+    def dbt_live_target_dir(self) -> Path:
+        """dbt's target of the runs on the live warehouse (the ML feature builds). dbt keeps its saved parse only
+        while the profile's connection (the DuckDB file) stays the same, so the two kinds of run keep one each."""
+        return self.dbt_target_dir / "live"
 
     @property
     def segments_dir(self) -> Path:

@@ -116,17 +116,19 @@ def dbt_vars(settings: Settings | None = None, extra: dict[str, Any] | None = No
     return variables
 
 
-AS_OF_ENV = "HOLDOUT_AS_OF_DATE"
+# Vars that only shape a model's SQL text (no ref, source or config depends on them) and change from run to run: the
+# as-of date every day, the ML cut-offs and horizons with every training. dbt re-parses the whole project when a var
+# changes, so holdout passes these in one environment variable (JSON) that the macro `runtime_var` reads only when a
+# node is compiled to run, never while dbt parses (docs/ARCHITECTURE.md "The as-of date").
+RUNTIME_VARS = ("as_of_date", "ml_cutoffs", "ml_label_horizons")
+RUNTIME_VARS_ENV = "HOLDOUT_DBT_RUNTIME_VARS"
 
 
-def as_of_in_env(variables: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
-    """(vars without `as_of_date`, the environment variable that carries it). dbt re-parses the whole project when
-    a var changes, and the as-of date changes with every daily build; the macro `as_of_date_value` reads it from
-    the environment only when a node is compiled to run, so a new date re-parses nothing (docs/ARCHITECTURE.md
-    "The as-of date"). The remaining vars (sources, segment library) change only with the home's configuration."""
-    rest = {k: v for k, v in variables.items() if k != "as_of_date"}
-    as_of = variables.get("as_of_date")
-    return rest, ({AS_OF_ENV: str(as_of)} if as_of else {})
+def runtime_vars_in_env(variables: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
+    """(the vars for `--vars`, the environment that carries the RUNTIME_VARS among them)."""
+    rest = {k: v for k, v in variables.items() if k not in RUNTIME_VARS}
+    runtime = {k: v for k, v in variables.items() if k in RUNTIME_VARS and v is not None}
+    return rest, {RUNTIME_VARS_ENV: json.dumps(runtime, default=str, sort_keys=True)}
 
 
 def cosmos_interceptor(context: Any, operator: Any) -> None:
@@ -138,13 +140,13 @@ def cosmos_interceptor(context: Any, operator: Any) -> None:
     from holdout.build import staging_warehouse_path
 
     settings = get_settings()
-    variables, as_of_env = as_of_in_env(dbt_vars(settings))
+    variables, runtime_env = runtime_vars_in_env(dbt_vars(settings))
     operator.vars = {**(operator.vars or {}), **variables}
     # dbt builds into the copy `holdout.build.begin_staged_build` made; the publish step switches it in
     operator.env = {
         **(operator.env or {}),
         **dbt_env(settings, warehouse_path=staging_warehouse_path(settings)),
-        **as_of_env,
+        **runtime_env,
     }
 
 
@@ -186,7 +188,8 @@ def run_dbt(
     settings = settings or get_settings()
     if variables is None:
         variables = dbt_vars(settings, extra_vars)
-    cli_vars, as_of_env = as_of_in_env(variables)
+    cli_vars, runtime_env = runtime_vars_in_env(variables)
+    target_dir = settings.dbt_target_dir if warehouse_path is not None else settings.dbt_live_target_dir
     log_dir = settings.home / "logs" / "dbt"
     log_dir.mkdir(parents=True, exist_ok=True)
     cmd = [
@@ -204,7 +207,7 @@ def run_dbt(
         "--profiles-dir",
         str(settings.dbt_project_dir),
         "--target-path",
-        str(settings.dbt_target_dir),
+        str(target_dir),
         "--log-path",
         str(log_dir),
         "--vars",
@@ -221,8 +224,11 @@ def run_dbt(
     if target := dbt_target():
         cmd += ["--target", target]
     cmd += list(args)
-    env = {k: v for k, v in os.environ.items() if k != AS_OF_ENV}  # this run's date, never an outer one
-    env.update({**dbt_env(settings, warehouse_path), **as_of_env})
+    env = {
+        **os.environ,
+        **dbt_env(settings, warehouse_path),
+        **runtime_env,
+    }  # this run's values, never outer ones
     if memory_limit and "HOLDOUT_DUCKDB_MEMORY_LIMIT" not in os.environ:  # the user's setting wins
         env["HOLDOUT_DUCKDB_MEMORY_LIMIT"] = memory_limit
     errors: list[str] = []
@@ -249,7 +255,7 @@ def run_dbt(
                 echo(line)
         returncode = proc.wait()
     seconds = time.perf_counter() - started
-    nodes = _node_results(settings, started_after=time.time() - seconds - 1)
+    nodes = _node_results(target_dir, started_after=time.time() - seconds - 1)
     result = DbtRunResult(command=command, success=returncode == 0, seconds=seconds, nodes=nodes)
     if returncode != 0:
         failed = [n for n in nodes if n.status in ("error", "fail", "runtime error")]
@@ -258,9 +264,9 @@ def run_dbt(
     return result
 
 
-def _node_results(settings: Settings, started_after: float) -> list[NodeResult]:
+def _node_results(target_dir: Path, started_after: float) -> list[NodeResult]:
     """Per-node results from this run's run_results.json (none when dbt stopped before running nodes)."""
-    path = settings.dbt_target_dir / "run_results.json"
+    path = target_dir / "run_results.json"
     if not path.exists() or path.stat().st_mtime < started_after:
         return []
     nodes = []

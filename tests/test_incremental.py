@@ -429,7 +429,7 @@ def test_daily_build_equals_full_refresh(fresh_home: Settings, tmp_path: Path) -
     assert not daily.full_refresh and read_export_marker(settings.raw_dir) > as_of
     # a new as-of date and one edited model: dbt re-parsed that file only, not the whole project
     parsing = parse_log.read_text()[parsed_before:]
-    assert "1 files changed" in parsing and "Starting full parse" not in parsing, parsing[:3000]
+    assert "1 files changed" in parsing and "Unable to do partial parsing" not in parsing, parsing[:3000]
     after = _rows(settings, applied)
     assert after[0][0] != before[0][0] and after[0][2] == before[0][2], (
         "a CRM file that erases no one new must run the erasure update and leave blanked_at alone"

@@ -3,26 +3,20 @@
     is measured against it, never against current_date, so a rebuild on the same landing zone is
     reproducible and a past as-of date gives a point-in-time profile.
 
-    The value: the var `as_of_date` when it is set (a unit test's override, a hand-run `dbt --vars`), else the
-    environment variable HOLDOUT_AS_OF_DATE, which holdout.dbt_runner sets, read only when dbt compiles a node to
-    run it (`execute`). The date changes with every daily build, and dbt re-parses the whole project when a var
-    changes, and the files that read an environment variable when it changes; the date decides no ref, source or
-    config, only SQL text, so parsing never needs it and a new date re-parses nothing (docs/ARCHITECTURE.md
-    "The as-of date").
+    The value: `runtime_var('as_of_date')` (macros/runtime_vars.sql): the var when `--vars` or a unit test sets it,
+    else what holdout.dbt_runner passes in the environment, read only when a node is compiled to run, so a new
+    date re-parses nothing (docs/ARCHITECTURE.md "The as-of date").
 #}
 {% macro as_of_date_value() -%}
-    {%- set value = var('as_of_date', none) -%}
-    {%- if (value is none or value == '') and execute -%}
-        {%- set value = env_var('HOLDOUT_AS_OF_DATE', '') -%}
-    {%- endif -%}
-    {{ return(none if value is none or value == '' else value | string) }}
+    {%- set value = runtime_var('as_of_date') -%}
+    {{ return(none if value is none else value | string) }}
 {%- endmacro %}
 
 {% macro as_of_date() -%}
     {%- set value = as_of_date_value() -%}
     {%- if value is none -%}
         {%- if execute -%}
-            {{ exceptions.raise_compiler_error("the as-of date (YYYY-MM-DD) is required: run dbt through holdout.dbt_runner, or pass --vars '{as_of_date: 2025-01-01}' or HOLDOUT_AS_OF_DATE=2025-01-01") }}
+            {{ exceptions.raise_compiler_error("the as-of date (YYYY-MM-DD) is required: run dbt through holdout.dbt_runner or pass --vars '{as_of_date: 2025-01-01}'") }}
         {%- endif -%}
         cast('1970-01-01' as date)
     {%- else -%}

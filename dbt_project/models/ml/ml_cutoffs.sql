@@ -1,11 +1,11 @@
 {{ config(materialized='table', schema='ml_features', tags=['ml']) }}
 {#-
-    The dates features are computed as of. Training cutoffs come from the var `ml_cutoffs` (a list of
-    YYYY-MM-DD, passed by `ml.features`); without it, a grid as_of - 14 - 28k (k < ml_cutoff_count) that holds
+    The dates features are computed as of. Training cutoffs come from `ml_cutoffs` (a list of YYYY-MM-DD passed by
+    `ml.features`, macros/runtime_vars.sql); without it, a grid as_of - 14 - 28k (k < ml_cutoff_count) that holds
     every model's held-out and training cutoffs for horizons up to 90 days. The as-of date itself is the
     scoring cutoff.
 -#}
-{%- set explicit = var('ml_cutoffs', none) -%}
+{%- set explicit = runtime_var('ml_cutoffs') -%}
 {%- set offset = var('ml_cutoff_offset_days', 14) -%}
 {%- set step = var('ml_cutoff_step_days', 28) -%}
 

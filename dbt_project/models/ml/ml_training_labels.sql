@@ -4,7 +4,7 @@
     `ml_label_horizons`. A label is null when its window is not complete before the as-of date.
     Revenue is net (returns count as 0).
 -#}
-{%- set horizons = var('ml_label_horizons', [14, 30, 60, 90]) -%}
+{%- set horizons = runtime_var('ml_label_horizons', [14, 30, 60, 90]) -%}
 {%- set max_horizon = horizons | max -%}
 
 with order_lines as (

@@ -1,5 +1,5 @@
 {#
-    Every row carries the as-of date of this build (the var as_of_date): one profile date, never a mix.
+    Every row carries the as-of date of this build (`as_of_date()`): one profile date, never a mix.
     Usage:  data_tests: [equals_as_of_date]   (on a date column)
 #}
 {% test equals_as_of_date(model, column_name) %}
