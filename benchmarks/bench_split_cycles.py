@@ -71,7 +71,8 @@ class Group:
     control_share: float = 0.2
     last: dict = field(default_factory=dict)  # the close's data: frame with group, variant, revenue
     arms: tuple[Alternative, ...] = ()  # the offers as the split names them (variant id, offer, cost)
-    origin: str = "start"  # the recommendation that made the group
+    # the follow-up action that made the group (a rework with nothing else to try is a retest)
+    origin: str = "start"
 
 
 def base_spec(cycle_days: int) -> CampaignSpec:
@@ -198,7 +199,7 @@ def split_groups(groups: list[Group], features: list[str], seed: int, base: Camp
                 control = keep_control_share(row, control)
             elif p.recommendation != "keep":
                 control = base.control_share
-            out.append(make_group(base, name, path, arms, control, p.recommendation))
+            out.append(make_group(base, name, path, arms, control, action))
     return out
 
 
