@@ -34,6 +34,7 @@ from holdout.campaigns import launch as launch_mod
 from holdout.campaigns.close import close_due
 from holdout.config import Settings, get_settings
 from holdout.generate import generate_landing_zone, simulate
+from holdout.measure.uplift import MIN_BUYERS_PER_ARM
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -43,9 +44,8 @@ LATE_ARRIVAL_DAYS = 10  # orders are exported up to 10 days after they are place
 # full build without the ML feature models.
 LAUNCH_SELECT = "+path:models/marts"
 # An interval is in the regime where Welch's normal approximation can hold only when each arm has a few
-# buyers: with 0-2 buyers in a 15-40 customer control arm the control variance (hence the SE) is badly
-# underestimated, and with no buyer in either arm the interval is the point [0, 0].
-MIN_BUYERS_PER_ARM = 3
+# buyers (MIN_BUYERS_PER_ARM, the rule close applies): with 0-2 buyers in a 15-40 customer control arm the control
+# variance (hence the SE) is badly underestimated, and with no buyer in either arm the interval is the point [0, 0].
 COVERAGE_FLOOR = 0.80
 
 

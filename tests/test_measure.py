@@ -416,6 +416,25 @@ def test_wide_interval_is_inconclusive_not_rework():
     assert classify(2.0, 0.1, 3.9, 1.0, p_adjusted=0.2)[0] == INCONCLUSIVE
 
 
+def test_too_few_buyers_in_an_arm_is_inconclusive_whatever_the_interval():
+    """0-2 buyers in an arm understate its variance (the demo's seed-23 second sms launch: 0 control buyers of 30,
+    +23.10 [+9.24, +36.96] against a true +1.33): no verdict rests on such an interval."""
+    assert classify(23.1, 9.24, 36.96, 23.1, buyers=(13, 3))[0] == VERY_WELL
+    assert classify(23.1, 9.24, 36.96, 23.1, buyers=(13, 0)) == (INCONCLUSIVE, False, RETEST)
+    assert classify(-5.0, -9.0, -1.0, 1.0, buyers=(2, 9)) == (INCONCLUSIVE, False, RETEST)
+
+    rng = np.random.default_rng(23)
+    frame = pd.DataFrame({"a": rng.choice(list("ab"), 117), "treated": np.arange(117) < 87})
+    frame["y"] = np.where(frame["treated"] & (rng.random(117) < 0.15), rng.lognormal(4.5, 0.5, 117), 0.0)
+    personas = find_personas(frame, treatment_col="treated", outcome_col="y", feature_cols=["a"], seed=1)
+    assert [(p.definition, p.verdict, p.recommendation) for p in personas] == [
+        ("all customers", INCONCLUSIVE, RETEST)
+    ]
+    measured = measure_uplift(frame.loc[frame.treated, "y"], frame.loc[~frame.treated, "y"], n_boot=0)
+    assert measured.ci_low > 0  # what the interval alone would have claimed
+    assert any("Fewer than 3 customers responded in the control arm" in n for n in measured.notes)
+
+
 def test_group_sizes_follow_power():
     sd, r, share = 40.0, 1.5, 0.1
     need = power_min_group_size(sd, r, share)

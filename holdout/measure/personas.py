@@ -60,6 +60,9 @@ simultaneous interval, ``p_adj`` its Šidák-adjusted p-value, ``alpha = 1 - con
 ``R``, the smallest uplift that matters, is ``max(U, cost_per_contact)``; when that is not positive (the
 campaign did nothing on average and the contact is free) ``R`` is the whole audience's estimation-half MDE.
 
+* ``inconclusive`` first if either arm of the group has fewer than ``MIN_BUYERS_PER_ARM`` (3) customers with a
+  non-zero outcome: with 0-2 buyers an arm's variance, hence Welch's interval, is badly understated (the demo's
+  seed-23 second sms launch: 0 control buyers of 30, +23.10 [+9.24, +36.96] against a true +1.33; BENCHMARKS.md);
 * ``not_at_all`` and ``harmful`` if ``hi < 0``;
 * positive evidence means ``lo > 0`` (equivalently ``p_adj < alpha``); then ``very_well`` if the uplift is at least
   ``max(U, 0)``, else ``somewhat``;
@@ -91,7 +94,7 @@ import pandas as pd
 from scipy import stats
 
 from holdout.measure.power import minimum_detectable_uplift, required_sample_size
-from holdout.measure.uplift import welch_from_stats
+from holdout.measure.uplift import MIN_BUYERS_PER_ARM, welch_from_stats
 
 VERY_WELL, SOMEWHAT, NOT_AT_ALL, INCONCLUSIVE = "very_well", "somewhat", "not_at_all", "inconclusive"
 KEEP, REWORK, STOP, RETEST = "keep", "rework", "stop", "retest"
@@ -439,14 +442,17 @@ def classify(
     p_adjusted: float | None = None,
     relevant: float | None = None,
     alpha: float = 0.05,
+    buyers: tuple[int, int] | None = None,
 ) -> tuple[str, bool, str]:
     """Verdict, harmful flag and recommendation for one group (thresholds in the module docstring).
 
     ``[ci_low, ci_high]`` is the group's simultaneous interval (``simultaneous_level``). ``relevant`` is the
     yardstick R; by default ``max(overall_uplift, cost_per_contact)``, and when that is not positive and no R is
     given, nothing is inconclusive. ``p_adjusted`` (the multiplicity-adjusted p-value) defaults to "significant
-    iff lo > 0".
+    iff lo > 0". ``buyers``: the group's (test, control) customers with a non-zero outcome, when known.
     """
+    if buyers is not None and min(buyers) < MIN_BUYERS_PER_ARM:
+        return INCONCLUSIVE, False, RETEST
     if ci_high < 0:
         return NOT_AT_ALL, True, STOP
     if ci_low > 0 and (p_adjusted is None or p_adjusted < alpha):
@@ -701,6 +707,8 @@ class _GroupEstimates:
     overall_uplift: float
     mde: np.ndarray  # per group, estimation half (5% two-sided: what a re-test of the group alone detects)
     overall_mde: float
+    buyers_test: np.ndarray  # per group, customers with a non-zero outcome on the rows estimated
+    buyers_control: np.ndarray
 
 
 def _estimate_groups(
@@ -738,7 +746,8 @@ def _estimate_groups(
     mde = np.full(k, np.nan)
     mde[ok] = minimum_detectable_uplift(nt[ok], nc[ok], (np.sqrt(vt[ok]), np.sqrt(vc[ok])))
     p_adjusted = 1.0 - (1.0 - np.nan_to_num(w["p_value"], nan=1.0)) ** k
-    return _GroupEstimates(nt, nc, mt, mc, w, p_adjusted, level, overall, mde, overall_mde)
+    bt, bc = (np.bincount(membership[rows & arm & (y != 0)], minlength=k) for arm in (treated, ~treated))
+    return _GroupEstimates(nt, nc, mt, mc, w, p_adjusted, level, overall, mde, overall_mde, bt, bc)
 
 
 def _personas_from(
@@ -788,6 +797,7 @@ def _personas_from(
             p_adjusted=float(est.p_adjusted[r]),
             relevant=relevant,
             alpha=alpha,
+            buyers=(int(est.buyers_test[r]), int(est.buyers_control[r])),
         )
         personas.append(
             Persona(

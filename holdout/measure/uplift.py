@@ -244,6 +244,11 @@ def _as_array(values: ArrayLike, name: str, *, min_size: int = 2) -> np.ndarray:
     return arr
 
 
+# Fewer customers with a non-zero outcome in an arm: its variance, hence Welch's interval, is badly understated (0-2
+# buyers among a few dozen controls); the measurement says so and a persona's verdict is inconclusive.
+MIN_BUYERS_PER_ARM = 3
+
+
 def welch_from_stats(
     mean_test: Any,
     var_test: Any,
@@ -353,6 +358,12 @@ def measure_uplift(
 
     method = "welch_t"
     notes: list[str] = []
+    few = [arm for arm, r in (("test", rt), ("control", rc)) if int(r.sum()) < MIN_BUYERS_PER_ARM]
+    if few:
+        notes.append(
+            f"Fewer than {MIN_BUYERS_PER_ARM} customers responded in the {' and '.join(few)} arm: the interval "
+            "understates the uncertainty; treat as inconclusive."
+        )
     boot_lo = boot_hi = None
     if n_boot > 0 and min(nt, nc) <= bootstrap_max_n:
         rng = np.random.default_rng(seed)
