@@ -64,7 +64,9 @@ METHOD_TEXT = [
     "evidence but the interval still reaches R -> retest (collect more data); not at all = the interval rules "
     "out every uplift that matters (harmful when the whole interval is below zero) -> stop only when it also rules "
     "out paying for the contact (upper end below the cost per contact), else rework. Detectable = the "
-    "uplift the persona's estimation half detects with 80% power at 5% two-sided.",
+    "uplift the persona's estimation half detects with 80% power at 5% two-sided. A persona with fewer than 3 "
+    "buyers in its test or its control group is inconclusive -> retest whatever its interval says: so few "
+    "buyers understate the group's variance.",
 ]
 
 _CSS = """
