@@ -304,6 +304,14 @@ def test_daily_build_equals_full_refresh(fresh_home: Settings, tmp_path: Path) -
 
     daily = build(settings, progress=False, echo=lambda _m: None)
     assert not daily.full_refresh
+    # a training between two builds (the ML feature models, on the live warehouse, with their own cut-offs) must
+    # not cost the next build its saved parse either
+    from holdout.warehouse import as_of_date
+    from ml.features import run_feature_models
+
+    run_feature_models(
+        settings, as_of_date(settings), [as_of_date(settings) - timedelta(days=28)], [14], progress=False
+    )
     parse_log = settings.home / "logs" / "dbt" / "dbt.log"
     parsed_before = len(parse_log.read_text())
     loaded = {
@@ -427,7 +435,7 @@ def test_daily_build_equals_full_refresh(fresh_home: Settings, tmp_path: Path) -
     model.write_text(model.read_text() + "-- edited by a release\n")
     daily = build(release, progress=False, echo=lambda _m: None)
     assert not daily.full_refresh and read_export_marker(settings.raw_dir) > as_of
-    # a new as-of date and one edited model: dbt re-parsed that file only, not the whole project
+    # a new as-of date, one edited model and a training since the last build: dbt re-parsed that file only
     parsing = parse_log.read_text()[parsed_before:]
     assert "1 files changed" in parsing and "Unable to do partial parsing" not in parsing, parsing[:3000]
     after = _rows(settings, applied)
