@@ -224,11 +224,8 @@ def run_dbt(
     if target := dbt_target():
         cmd += ["--target", target]
     cmd += list(args)
-    env = {
-        **os.environ,
-        **dbt_env(settings, warehouse_path),
-        **runtime_env,
-    }  # this run's values, never outer ones
+    # runtime_env always sets HOLDOUT_DBT_RUNTIME_VARS: an outer value never reaches this run
+    env = {**os.environ, **dbt_env(settings, warehouse_path), **runtime_env}
     if memory_limit and "HOLDOUT_DUCKDB_MEMORY_LIMIT" not in os.environ:  # the user's setting wins
         env["HOLDOUT_DUCKDB_MEMORY_LIMIT"] = memory_limit
     errors: list[str] = []
