@@ -224,6 +224,7 @@ def print_split(settings: Settings) -> None:
 
 def print_summary(settings: Settings, trained: list, closed: list, uplift: list | None = None) -> None:
     """Customers, segments, models, campaign results and where to look next."""
+    from holdout.measure.personas import few_buyers_reason
     from holdout.warehouse import connect
 
     with connect(read_only=True, settings=settings) as con:
@@ -245,7 +246,8 @@ def print_summary(settings: Settings, trained: list, closed: list, uplift: list 
         ).fetchall()
         personas = con.execute(
             "select launch_id, persona_definition, uplift, uplift_ci_low, uplift_ci_high, uplift_ci_level, verdict, "
-            "recommendation from marts.fct_campaign_persona_results order by launch_id, uplift desc"
+            "recommendation, test_buyers, control_buyers from marts.fct_campaign_persona_results "
+            "order by launch_id, uplift desc"
         ).fetchall()
     click.echo(f"Customers: {customers:,}   lifecycle: " + ", ".join(f"{s} {n:,}" for s, n in stages))
     click.echo(f"Segments: {segments:,} declared, {non_empty:,} non-empty. Largest cross/custom segments:")
@@ -271,11 +273,12 @@ def print_summary(settings: Settings, trained: list, closed: list, uplift: list 
         "Personas (uplift per customer; intervals simultaneous at 95% over each launch's personas, the level of "
         "each in brackets; verdict → recommendation):"
     )
-    for cid, definition, uplift, low, high, level, verdict, recommendation in personas:
+    for cid, definition, uplift, low, high, level, verdict, recommendation, *buyers in personas:
         each = f" ({level:.1%})" if level is not None else ""
+        reason = few_buyers_reason(tuple(buyers)) if None not in buyers else None
         click.echo(
             f"  {cid:<35} {definition[:60]:<60} {uplift:+6.2f} [{low:+.2f}, {high:+.2f}]{each} "
-            f"{verdict} → {recommendation}"
+            f"{verdict} → {recommendation}" + (f" ({reason})" if reason else "")
         )
     with connect(read_only=True, settings=settings) as con:
         variants = con.execute(

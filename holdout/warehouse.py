@@ -68,6 +68,10 @@ OPS_DDL = [
     "alter table ops.campaign_persona_results add column if not exists uplift_ci_level double",
     # the persona path's kind (PersonaPath.kind): what the persona's MDE was estimated on (issue 16); null on older rows
     "alter table ops.campaign_persona_results add column if not exists persona_path varchar",
+    # the buyers (non-zero outcomes) of each persona's arms, the reason a verdict can be inconclusive despite its
+    # interval (`personas.few_buyers_reason`); null on older rows
+    "alter table ops.campaign_persona_results add column if not exists test_buyers integer",
+    "alter table ops.campaign_persona_results add column if not exists control_buyers integer",
     # the offer variant of each test customer of an A/B/n campaign, written with ops.campaign_assignments (its own
     # ledger, so the assignments' columns stay as readers and positional inserts know them)
     """create table if not exists ops.campaign_variant_assignments (

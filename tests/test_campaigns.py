@@ -361,6 +361,9 @@ def test_close_measures_after_the_window_and_only_once(fresh_home):
         ).df()
         launches = con.execute("select launch_id, test_size, control_size from ops.campaign_launches").df()
         n_personas = con.execute("select count(*) from marts.fct_campaign_persona_results").fetchall()[0][0]
+        buyers = con.execute(
+            "select campaign_id, verdict, test_buyers, control_buyers from marts.fct_campaign_persona_results"
+        ).fetchall()
         winback = con.execute(
             "select test_customers, incremental_revenue, cost, offer_cost, offer_cost_ci_low, roi, margin "
             "from marts.fct_campaign_results where campaign_id = 'winback-discount-email' and metric = 'revenue'"
@@ -372,6 +375,12 @@ def test_close_measures_after_the_window_and_only_once(fresh_home):
     assert (merged["test_customers"] == merged["test_size"]).all()
     assert (merged["control_customers"] == merged["control_size"]).all()
     assert n_personas >= 1
+    # every persona records its arms' buyers; one with fewer than 3 in an arm is inconclusive and says why
+    assert all(bt is not None and bc is not None for *_, bt, bc in buyers)
+    for campaign_id, verdict, bt, bc in buyers:
+        if min(bt, bc) < 3:
+            assert verdict == "inconclusive", (campaign_id, bt, bc)
+            assert "fewer than 3 buyers" in campaign_report(fresh_home, campaign_id)
     text = campaign_report(fresh_home, "winback-discount-email")
     assert "revenue/customer uplift" in text and "report:" in text
     # the simulator books COMEBACK20's 20% off on the test group's window lines: close finds it in the order lines

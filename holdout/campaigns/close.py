@@ -553,6 +553,8 @@ def write_report_index(settings: Settings) -> Path:
 
 def campaign_report(settings: Settings, campaign_id: str) -> str:
     """A plain-text summary of every launch of a campaign: status, sizes, measured results, personas."""
+    from holdout.measure.personas import few_buyers_reason
+
     with connect(read_only=True, settings=settings) as con:
         launches = con.execute(
             """
@@ -581,7 +583,8 @@ def campaign_report(settings: Settings, campaign_id: str) -> str:
         personas = con.execute(
             """
             select launch_id, persona_id, persona_definition, test_customers, control_customers, uplift,
-                   uplift_ci_low, uplift_ci_high, verdict, recommendation, uplift_mde, persona_method
+                   uplift_ci_low, uplift_ci_high, verdict, recommendation, uplift_mde, persona_method,
+                   test_buyers, control_buyers
             from ops.campaign_persona_results where campaign_id = ? order by launch_id, persona_id""",
             [campaign_id],
         ).df()
@@ -624,9 +627,14 @@ def campaign_report(settings: Settings, campaign_id: str) -> str:
             lines.append(f"    personas found by {methods[0]}")
         for p in launch_personas.itertuples():
             power = "" if pd.isna(p.uplift_mde) else f" (detectable: {p.uplift_mde:.2f})"
+            buyers = (p.test_buyers, p.control_buyers)
+            reason = (
+                None if any(pd.isna(b) for b in buyers) else few_buyers_reason(tuple(int(b) for b in buyers))
+            )
             lines.append(
                 f"    persona {p.persona_id} ({p.persona_definition}): uplift {p.uplift:+.2f} "
                 f"[{p.uplift_ci_low:+.2f}, {p.uplift_ci_high:+.2f}]{power} -> {p.verdict}; {p.recommendation}"
+                + (f" ({reason})" if reason else "")
             )
         if report:
             lines.append(f"    report: {report}")

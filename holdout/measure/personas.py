@@ -166,6 +166,16 @@ class Persona:
     # "champion" (the campaign's registered uplift model + shallow tree), "model" (learner on the discovery
     # half + shallow tree) or "search" (greedy fallback)
     found_by: str = "search"
+    # customers with a non-zero outcome among the test and control customers the estimate used (None: unknown)
+    buyers_test: int | None = None
+    buyers_control: int | None = None
+
+    @property
+    def verdict_reason(self) -> str | None:
+        """Why the verdict overrides the interval, when it does (`few_buyers_reason`)."""
+        if self.buyers_test is None or self.buyers_control is None:
+            return None
+        return few_buyers_reason((self.buyers_test, self.buyers_control))
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
@@ -190,6 +200,8 @@ class Persona:
             "uplift_ci_level": self.ci_level,
             "persona_method": self.found_by,
             "persona_conditions": self.conditions_json(),
+            "test_buyers": self.buyers_test,
+            "control_buyers": self.buyers_control,
         }
 
     def conditions_json(self) -> str:
@@ -432,6 +444,15 @@ class _Search:
         return conds, float(u_in[k]), float(z[k])
 
 
+def few_buyers_reason(buyers: tuple[int, int]) -> str | None:
+    """The reason a group is inconclusive whatever its interval says, when an arm has fewer than
+    `MIN_BUYERS_PER_ARM` customers with a non-zero outcome (`buyers`: test, control); None otherwise."""
+    few = [f"{arm} {n}" for arm, n in zip(("test", "control"), buyers, strict=True) if n < MIN_BUYERS_PER_ARM]
+    if not few:
+        return None
+    return f"fewer than {MIN_BUYERS_PER_ARM} buyers ({', '.join(few)}): the interval cannot be trusted"
+
+
 def classify(
     uplift: float,
     ci_low: float,
@@ -451,7 +472,7 @@ def classify(
     given, nothing is inconclusive. ``p_adjusted`` (the multiplicity-adjusted p-value) defaults to "significant
     iff lo > 0". ``buyers``: the group's (test, control) customers with a non-zero outcome, when known.
     """
-    if buyers is not None and min(buyers) < MIN_BUYERS_PER_ARM:
+    if buyers is not None and few_buyers_reason(buyers):
         return INCONCLUSIVE, False, RETEST
     if ci_high < 0:
         return NOT_AT_ALL, True, STOP
@@ -826,6 +847,8 @@ def _personas_from(
                 mde=float(est.mde[r]),
                 ci_level=est.level,
                 found_by=found_by,
+                buyers_test=int(est.buyers_test[r]),
+                buyers_control=int(est.buyers_control[r]),
             )
         )
     return personas

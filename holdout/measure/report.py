@@ -422,6 +422,8 @@ def _persona_table(personas: Sequence[Persona], currency: str) -> str:
     for p in personas:
         cls = "harmful" if p.harmful else p.verdict
         verdict = p.verdict.replace("_", " ") + (" (harmful)" if p.harmful else "")
+        if p.verdict_reason:
+            verdict += f" ({p.verdict_reason})"
         rows.append(
             f"<tr><td class=l>{_esc(p.persona_id)}</td><td class=l>{_esc(p.definition)}</td><td>{p.n_test:,}</td>"
             f"<td>{p.n_control:,}</td><td>{_pct(p.share_of_audience, 1)}</td><td>{_money(p.uplift, currency)}</td>"

@@ -25,6 +25,8 @@ final as (
         verdict,
         recommendation,
         uplift_mde,
+        test_buyers,
+        control_buyers,
         persona_method,
         closed_at
     from personas
