@@ -681,6 +681,26 @@ def test_evaluate_command_refuses_bad_arguments(fresh_home):
     assert not (fresh_home.home / "policy_eval").exists()
 
 
+@pytest.mark.integration
+def test_evaluate_command_prints_json_alone_on_stdout(fresh_home):
+    """`--json` output is read by programs: the world build's progress goes to stderr, never into the JSON."""
+    from click.testing import CliRunner
+
+    from holdout.policy.cli import policy
+
+    args = ["evaluate", "--customers", "300", "--seeds", "5", "--cycles", "1", "--days", "120", "--no-mlflow"]
+    result = CliRunner().invoke(policy, [*args, "--json"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert summary["params"]["seeds"] == [5] and set(summary["policies"]) == {
+        "manual",
+        "random",
+        "learned",
+        "oracle",
+    }
+    assert "seed 5:" in result.stderr
+
+
 # ------------------------------------------------------------------- offline: a real randomized experiment
 def test_ipw_value_is_exact_on_a_balanced_randomized_design():
     from holdout.policy.offline import evaluate_policies

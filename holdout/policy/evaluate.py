@@ -35,8 +35,9 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -105,8 +106,10 @@ class PolicyDay:
 
 
 # ------------------------------------------------------------------------------------------------ the world
-def make_world(home: Path, customers: int, seed: int, start: date, days: int) -> Settings:
-    """Generate and build one world under `home` (replaced when it exists)."""
+def make_world(
+    home: Path, customers: int, seed: int, start: date, days: int, echo: Callable[[str], None] = print
+) -> Settings:
+    """Generate and build one world under `home` (replaced when it exists); `echo` gets the build's progress."""
     from holdout.build import build
     from holdout.generate import generate_landing_zone
 
@@ -116,7 +119,7 @@ def make_world(home: Path, customers: int, seed: int, start: date, days: int) ->
     settings.home.mkdir(parents=True, exist_ok=True)
     settings.warehouse_path.unlink(missing_ok=True)
     generate_landing_zone(settings, customers, seed, start, days, progress=False)
-    build(settings)
+    build(settings, echo=echo)
     return settings
 
 
@@ -571,6 +574,12 @@ def evaluate(
         raise ValueError(f"cycle_days must be at least the longest response window ({longest} days)")
     t0 = time.perf_counter()
     specs = _specs(settings)
+
+    def say(message: str) -> None:
+        # progress goes to stderr: stdout carries the summary alone (`holdout policy evaluate --json`)
+        if progress:
+            print(message, file=sys.stderr, flush=True)
+
     from ml.config import load_uplift_config
 
     uplift = load_uplift_config()  # read once: every world's learned policy fits as the registered models do
@@ -578,12 +587,11 @@ def evaluate(
     sizes: dict[int, int] = {}
     for seed in seeds:
         t = time.perf_counter()
-        world = make_world(settings.home / "policy_eval" / f"seed-{seed}", customers, seed, start, days)
+        world = make_world(settings.home / "policy_eval" / f"seed-{seed}", customers, seed, start, days, say)
         first = start + timedelta(days=days)
         got, sizes[seed] = run_world(world, specs, seed, cycles, cycle_days, explore_share, first, uplift)
         all_days += got
-        if progress:
-            print(f"seed {seed}: {time.perf_counter() - t:.0f} s", flush=True)
+        say(f"seed {seed}: {time.perf_counter() - t:.0f} s")
     params = {
         "customers": customers,
         "seeds": list(seeds),
