@@ -14,6 +14,12 @@ has ended (both rounds) is measured again from the warehouse, exactly as `holdou
 * `search-fixed`: the greedy search with today's fixed minimum group size `min(500, max(30, n_control // 8))`;
 * `search-power`: the greedy search with the power-derived group size (the fallback of `discover_personas`);
 * `model`: `discover_personas` (DR-learner on the discovery half, shallow tree on its predictions);
+* `feature-ceiling`: not a method Holdout has, a bound on every method: a LightGBM fitted on each customer's
+  *true* uplift from the same profile features (out of fold, 2 folds over the launch's customers, so no
+  customer is scored by a model that saw its truth), and `personas_from_scores` on those scores (the groups'
+  estimates, intervals and verdicts from this launch's outcomes, as the champion path's). Its per-customer ranking
+  is what the profile features allow a learner with perfect outcomes; its persona rows show what the estimation
+  from the launch's noisy outcomes then leaves;
 * `champion`: only on the launches whose close took the champion path (the ledger's persona method says so;
   in the demo, second-round launches of campaigns whose first uplift model was promoted): the close's own
   `_champion_personas` again, i.e. the champion uplift model trained on the earlier launch scores this launch
@@ -57,7 +63,7 @@ import psutil
 from scipy import stats
 
 REPO = Path(__file__).resolve().parent.parent
-METHODS = ("search-fixed", "search-power", "model", "champion")
+METHODS = ("search-fixed", "search-power", "model", "feature-ceiling", "champion")
 VERDICT_RANK = {"not_at_all": 0, "somewhat": 1, "very_well": 2}
 # Targeting contacts keep and rework personas, and retest (inconclusive) ones: "collect more data" means running
 # the campaign on them again with a control group, not stopping it.
@@ -93,6 +99,48 @@ def ranking_value(score: np.ndarray, truth: np.ndarray) -> float:
     return area(score) / oracle if oracle > 0 else float("nan")
 
 
+def feature_ceiling_scores(
+    frame: pd.DataFrame, features: list[str], truth: np.ndarray, seed: int
+) -> np.ndarray:
+    """Out-of-fold predictions of a LightGBM fitted on the true uplift from the profile features (2 folds)."""
+    import lightgbm as lgb
+
+    x = pd.DataFrame(
+        {
+            c: frame[c].astype("category")
+            if not (pd.api.types.is_numeric_dtype(frame[c]) or pd.api.types.is_bool_dtype(frame[c]))
+            else frame[c].astype("float64")
+            for c in features
+        }
+    )
+    fold = np.random.default_rng(seed).permutation(len(frame)) % 2
+    scores = np.empty(len(frame))
+    for k in (0, 1):
+        model = lgb.LGBMRegressor(
+            n_estimators=300,
+            learning_rate=0.03,
+            num_leaves=15,
+            min_child_samples=20,
+            subsample=0.8,
+            subsample_freq=1,
+            colsample_bytree=0.8,
+            random_state=seed,
+            deterministic=True,
+            n_jobs=2,
+            verbose=-1,
+        )
+        model.fit(x[fold != k], truth[fold != k])
+        scores[fold == k] = model.predict(x[fold == k])
+    return scores
+
+
+def _true_means(labels: np.ndarray, truth: np.ndarray) -> np.ndarray:
+    """Each customer's persona's mean true uplift (over the persona's test and control customers)."""
+    codes, inverse = np.unique(labels, return_inverse=True)
+    means = np.bincount(inverse, weights=truth) / np.bincount(inverse)
+    return means[inverse]
+
+
 def _persona_estimates(frame: pd.DataFrame, personas: list) -> tuple[np.ndarray, np.ndarray]:
     from holdout.measure.personas import assign_personas
 
@@ -124,7 +172,7 @@ def evaluate_launch(
 ) -> list[dict]:
     from holdout.campaigns.audience import PROFILE_COLUMNS
     from holdout.campaigns.close import SEED, _outcomes, _profile, _spec_info
-    from holdout.measure.personas import discover_personas
+    from holdout.measure.personas import discover_personas, personas_from_scores
     from holdout.measure.power import minimum_detectable_uplift
 
     spec = _spec_info(settings, launch_id, campaign_id)
@@ -155,6 +203,16 @@ def evaluate_launch(
             fixed = int(min(500, max(30, n_control // 8)))
             found = discover_personas(
                 frame, **common, cost_per_contact=cost, use_model=False, min_group_size=fixed
+            )
+        elif method == "feature-ceiling":
+            found = personas_from_scores(
+                frame,
+                treatment_col="group",
+                outcome_col="revenue",
+                feature_cols=features,
+                scores=feature_ceiling_scores(frame, features, truth, SEED),
+                model_label="a LightGBM fitted on the true uplift (out of fold)",
+                cost_per_contact=cost,
             )
         elif method == "champion":
             found = _champion_found(con, champions, launch_id, campaign_id, frame, features, cost)
@@ -230,6 +288,8 @@ def evaluate_launch(
                 ),
                 "ranking_customer": ranking_value(per_customer[test], t_truth),
                 "ranking_persona": ranking_value(persona_score[test], t_truth),
+                # the same partition scored by each persona's true mean: what the groups allow without estimation noise
+                "ranking_partition": ranking_value(_true_means(labels, truth)[test], t_truth),
                 "spearman": float(stats.spearmanr(per_customer[test], t_truth).statistic)
                 if np.ptp(per_customer[test]) > 0
                 else float("nan"),
@@ -367,6 +427,27 @@ def tables(rows: list[dict]) -> str:
             f"{_fmt(g['target_personas_old_rule'].mean(), 3)} |"
         )
     lines += ["", "Averages over every ended launch:", "", *head, *_averages(df)]
+    if "ranking_partition" in df:
+        lines += [
+            "",
+            "Ranking (persona) with each persona scored by its true mean instead of its estimate (the partition's "
+            "own limit), per campaign and method:",
+            "",
+            "| campaign | " + " | ".join(df["method"].unique()) + " |",
+            "|---|" + "---|" * df["method"].nunique(),
+        ]
+        partition = df.groupby(["campaign_id", "method"], sort=False)["ranking_partition"].mean().unstack()
+        for campaign, r in partition.sort_index().iterrows():
+            lines.append(
+                f"| {campaign} | " + " | ".join(_fmt(r.get(m)) for m in df["method"].unique()) + " |"
+            )
+        lines.append(
+            "| all | "
+            + " | ".join(
+                _fmt(df.loc[df["method"] == m, "ranking_partition"].mean()) for m in df["method"].unique()
+            )
+            + " |"
+        )
     champion_launches = set(df.loc[df["method"] == "champion", "launch_id"])
     if champion_launches:
         same = df[df["launch_id"].isin(champion_launches)]
