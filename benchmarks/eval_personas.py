@@ -99,41 +99,6 @@ def ranking_value(score: np.ndarray, truth: np.ndarray) -> float:
     return area(score) / oracle if oracle > 0 else float("nan")
 
 
-def feature_ceiling_scores(
-    frame: pd.DataFrame, features: list[str], truth: np.ndarray, seed: int
-) -> np.ndarray:
-    """Out-of-fold predictions of a LightGBM fitted on the true uplift from the profile features (2 folds)."""
-    import lightgbm as lgb
-
-    x = pd.DataFrame(
-        {
-            c: frame[c].astype("category")
-            if not (pd.api.types.is_numeric_dtype(frame[c]) or pd.api.types.is_bool_dtype(frame[c]))
-            else frame[c].astype("float64")
-            for c in features
-        }
-    )
-    fold = np.random.default_rng(seed).permutation(len(frame)) % 2
-    scores = np.empty(len(frame))
-    for k in (0, 1):
-        model = lgb.LGBMRegressor(
-            n_estimators=300,
-            learning_rate=0.03,
-            num_leaves=15,
-            min_child_samples=20,
-            subsample=0.8,
-            subsample_freq=1,
-            colsample_bytree=0.8,
-            random_state=seed,
-            deterministic=True,
-            n_jobs=2,
-            verbose=-1,
-        )
-        model.fit(x[fold != k], truth[fold != k])
-        scores[fold == k] = model.predict(x[fold == k])
-    return scores
-
-
 def _true_means(labels: np.ndarray, truth: np.ndarray) -> np.ndarray:
     """Each customer's persona's mean true uplift (over the persona's test and control customers)."""
     codes, inverse = np.unique(labels, return_inverse=True)
@@ -172,6 +137,7 @@ def evaluate_launch(
 ) -> list[dict]:
     from holdout.campaigns.audience import PROFILE_COLUMNS
     from holdout.campaigns.close import SEED, _outcomes, _profile, _spec_info
+    from holdout.measure.learners import out_of_fold_predictions
     from holdout.measure.personas import discover_personas, personas_from_scores
     from holdout.measure.power import minimum_detectable_uplift
 
@@ -210,7 +176,7 @@ def evaluate_launch(
                 treatment_col="group",
                 outcome_col="revenue",
                 feature_cols=features,
-                scores=feature_ceiling_scores(frame, features, truth, SEED),
+                scores=out_of_fold_predictions(frame[features], truth, SEED),
                 model_label="a LightGBM fitted on the true uplift (out of fold)",
                 cost_per_contact=cost,
             )

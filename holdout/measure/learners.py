@@ -142,6 +142,24 @@ def _folds(treated: np.ndarray, n_folds: int, rng: np.random.Generator) -> np.nd
     return fold
 
 
+def out_of_fold_predictions(x: pd.DataFrame, y: np.ndarray, seed: int, n_folds: int = 2) -> np.ndarray:
+    """Each row's prediction by a LightGBM regression (the nuisance settings) fitted on the other folds only.
+
+    The evaluations use it for a bound, not an estimate: fitted on the generator's *true* uplift, it says how well
+    any model on these features could rank or choose (`holdout policy evaluate`'s feature oracle,
+    benchmarks/eval_personas.py's feature ceiling)."""
+    y = np.asarray(y, dtype=np.float64)
+    encoding = _Encoding.learn(x)
+    data = encoding.apply(x)
+    fold = np.random.default_rng(seed).permutation(len(y)) % n_folds
+    out = np.empty(len(y))
+    for k in range(n_folds):
+        model = lgb.LGBMRegressor(**NUISANCE_PARAMS, random_state=seed, **_REPRODUCIBLE)
+        model.fit(data[fold != k], y[fold != k])
+        out[fold == k] = model.predict(data[fold == k])
+    return out
+
+
 @dataclass
 class UpliftLearner:
     """A fitted DR-learner: ``predict(X)`` is the estimated per-customer uplift in outcome units."""

@@ -5,7 +5,7 @@ Every scheduled campaign of `campaigns/` (not `schedule: manual`) competes on ev
 
 The only part of the policy that reads `ground_truth/`. For each seed it generates a world of its own under
 `<workdir>/seed-<n>` (`holdout.generate`), builds its warehouse once, and then runs `cycles` launch days,
-`cycle_days` apart, on the same customers for the four policies:
+`cycle_days` apart, on the same customers for the four policies and a bound:
 
 - manual: each customer goes to the first campaign, in the specs' priority order (`priority_order`), it is
   eligible for (today's same-day rule);
@@ -16,7 +16,13 @@ The only part of the policy that reads `ground_truth/`. For each seed it generat
   are refit before each day on the test and control customers of this policy's own earlier days (cold start:
   no model before a campaign has the minimum data; until then it is directed at most the customers it still
   needs, `cold_start_budget` from its test and control customers so far, as the launch path sizes it);
-- oracle: the campaign with the highest true uplift minus contact cost, none when all are below zero.
+- oracle: the campaign with the highest true uplift minus contact cost, none when all are below zero;
+- feature_oracle: the oracle seen through the profile, a bound rather than a policy: per campaign, a LightGBM
+  fitted on the true uplift from the features the learned policy sees (out of fold over the day's eligible
+  customers, `learners.out_of_fold_predictions`), then the oracle's rule on its predictions. No policy that
+  decides from these features can be expected to beat it by much, so learned/feature_oracle says how much of the
+  gap to the oracle any learner could still close here, and feature_oracle/oracle how much of it the features
+  themselves leave.
 
 Eligibility (segments, consent on the day, valid contact, test accounts) is the launch path's own
 (`eligible_audience`) on each day. Days are `cycle_days` apart, longer than every response window and not
@@ -39,7 +45,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -63,7 +69,7 @@ from holdout.policy.decide import (
 if TYPE_CHECKING:
     from ml.config import UpliftConfig
 
-POLICIES = ("manual", "random", "learned", "oracle")
+POLICIES = ("manual", "random", "learned", "oracle", "feature_oracle")
 RANDOM_SALT = "holdout-policy-random-baseline-v1"
 FEATURE_KINDS = ("number", "category")
 
@@ -305,6 +311,19 @@ def oracle_choice(day: Day, specs: list[CampaignSpec]) -> np.ndarray:
     return np.where(value[np.arange(len(value)), best] >= 0, best, -1)
 
 
+def feature_oracle_choice(day: Day, specs: list[CampaignSpec], seed: int) -> np.ndarray:
+    """The oracle's rule on each campaign's true uplift as the features predict it (out of fold)."""
+    from holdout.measure.learners import out_of_fold_predictions
+
+    predicted = np.zeros(day.true_uplift.shape)
+    for j in range(len(specs)):
+        rows = np.flatnonzero(day.eligible[:, j])
+        if len(rows) >= 2:
+            features = day.features.iloc[rows].reset_index(drop=True)
+            predicted[rows, j] = out_of_fold_predictions(features, day.true_uplift[rows, j], seed)
+    return oracle_choice(replace(day, true_uplift=predicted), specs)
+
+
 @dataclass
 class History:
     """What the learned policy has seen: per campaign, the features, group and observed revenue of its customers.
@@ -400,7 +419,7 @@ def run_world(
     first_day: date,
     uplift: UpliftConfig,
 ) -> tuple[list[PolicyDay], int]:
-    """The four policies over `cycles` launch days of one world; returns their days and the world's size.
+    """The four policies and the feature oracle over `cycles` launch days of one world; returns their days and the world's size.
     `uplift` (ml/uplift.yml) sets how the learned policy's models are fit and when a campaign gets one."""
     truth = Truth(settings)
     history = History(uplift)
@@ -415,6 +434,8 @@ def run_world(
                 choice = random_choice(day, seed)
             elif policy == "oracle":
                 choice = oracle_choice(day, specs)
+            elif policy == "feature_oracle":
+                choice = feature_oracle_choice(day, specs, seed)
             else:
                 choice, explored, value = learned_choice(day, specs, history, seed, explore_share)
                 _observe(day, specs, choice, truth, history, seed, cycle)
@@ -495,9 +516,11 @@ def summarize(days: list[PolicyDay], sizes: dict[int, int]) -> dict:
         }
     for metric in ("incremental_revenue", "net_value"):
         learned = per_seed.loc["learned", metric]
-        for other in ("manual", "random", "oracle"):
+        for other in ("manual", "random", "oracle", "feature_oracle"):
             ratio = learned / per_seed.loc[other, metric]
             out["ratios"][f"{metric}: learned/{other}"] = _interval(list(ratio))
+        bound = per_seed.loc["feature_oracle", metric] / per_seed.loc["oracle", metric]
+        out["ratios"][f"{metric}: feature_oracle/oracle"] = _interval(list(bound))
     by_cycle = frame.groupby(["policy", "cycle"])["incremental_revenue"].mean().unstack("cycle")
     out["by_cycle_mean_incremental_revenue"] = by_cycle.round(1).to_dict(orient="index")
     learned = frame[frame["policy"] == "learned"]
@@ -565,7 +588,7 @@ def evaluate(
     log_mlflow: bool = True,
     progress: bool = True,
 ) -> dict:
-    """Generate a world per seed under `settings.home/policy_eval/`, run the four policies, summarize, write
+    """Generate a world per seed under `settings.home/policy_eval/`, run the four policies and the bound, summarize, write
     `reports/policy_evaluation.json` and an MLflow run (experiment `policy-evaluation`)."""
     if cycles < 1 or not seeds:
         raise ValueError("need at least one seed and one cycle")
