@@ -200,6 +200,48 @@ def test_open_window_blocks_other_campaigns_for_test_and_control(fresh_home):
 
 
 @pytest.mark.integration
+def test_a_killed_plan_is_discarded_and_stops_holding_its_customers(fresh_home):
+    """A launch planned and never recorded (killed before its recording step) holds its customers in the policy's
+    cold-start budgets until it is retried or discarded. `holdout campaign discard` drops it (its files kept under
+    discarded/) and refuses a recorded launch or an unknown id, changing nothing."""
+    from datetime import timedelta
+
+    from click.testing import CliRunner
+
+    from holdout.campaigns import staged
+    from holdout.campaigns.cli import campaign
+    from holdout.policy.launch_day import seen_counts
+
+    d = as_of_date(fresh_home)
+    (lid,) = launch_mod.plan_launches(fresh_home, d, ["sms-reactivation"])
+
+    def held() -> tuple[int, int]:  # what another day's cold-start budget counts for the campaign
+        con = _ro(fresh_home)
+        try:
+            return seen_counts(fresh_home, con, ["sms-reactivation"], d + timedelta(days=40))["sms-reactivation"]
+        finally:
+            con.close()
+
+    assert min(held()) > 0
+    runner = CliRunner()
+    assert f"planned, not recorded: {lid} " in runner.invoke(campaign, ["list"]).output
+    launched = launch_mod.launch_campaign(fresh_home, "gift-email", d).launch_id
+    before = _ledger_counts(fresh_home)
+    refused = runner.invoke(campaign, ["discard", launched])
+    assert refused.exit_code == 2 and f"{launched} is in the ledgers (launched)" in refused.output
+    unknown = runner.invoke(campaign, ["discard", "../launches"])
+    assert unknown.exit_code == 2 and f"planned, not recorded: {lid}." in unknown.output
+    assert staged.has_plan(fresh_home, launched) and staged.has_plan(fresh_home, lid)
+    done = runner.invoke(campaign, ["discard", lid])
+    assert done.exit_code == 0, done.output
+    assert lid not in staged.launch_ids(fresh_home)
+    assert len(list((fresh_home.home / "discarded").glob(f"{lid}-*/plan.json"))) == 1
+    assert held() == (0, 0) and _ledger_counts(fresh_home) == before
+    assert "planned, not recorded" not in runner.invoke(campaign, ["list"]).output
+    assert launch_mod.plan_launches(fresh_home, d, ["sms-reactivation"]) == [lid]  # the date plans afresh
+
+
+@pytest.mark.integration
 def test_relaunch_is_idempotent_and_exports_once(fresh_home):
     d = as_of_date(fresh_home)
     first = launch_mod.launch_campaign(fresh_home, "gift-email", d)

@@ -69,8 +69,11 @@ def validate() -> None:
 @campaign.command("list")
 def list_() -> None:
     """List campaigns with channel, priority, schedule and their latest launch."""
+    import contextlib
+
     import duckdb
 
+    from holdout.campaigns.launch import pending_launches
     from holdout.campaigns.spec import load_all
     from holdout.warehouse import open_read_only
 
@@ -104,6 +107,13 @@ def list_() -> None:
             f"{s.id:<28} {s.channel:<12} {prio:>8} {s.control_share:>8.0%} {s.response_window_days:>6}d  "
             f"{sched:<12} {lid} {status}"
         )
+    with contextlib.suppress(duckdb.Error):
+        pending = pending_launches(settings)
+        if pending:
+            click.echo(
+                f"planned, not recorded: {', '.join(pending)} (in progress, or killed: run the launch again, or "
+                "drop it with `holdout campaign discard LAUNCH_ID`)"
+            )
 
 
 @campaign.command()
@@ -164,6 +174,24 @@ def launch(
             click.echo(f"Summary: {exc.summary_path}", err=True)
         sys.exit(2)
     _print_outcome(outcome)
+
+
+@campaign.command()
+@click.argument("launch_id")
+def discard(launch_id: str) -> None:
+    """Drop a launch planned but never recorded (e.g. killed, not to be retried): it stops holding its customers.
+
+    The staged folder moves to HOLDOUT_HOME/discarded/. A recorded launch (launched, blocked, dry run) is refused.
+    A launch whose steps are still running (a DAG run between plan and record) fails its next step, recording
+    nothing. `holdout campaign list` shows the launches planned and not recorded."""
+    from holdout.campaigns.launch import LaunchLockTimeout, NotDiscardable, discard_launch
+
+    try:
+        moved = discard_launch(get_settings(), launch_id)
+    except (NotDiscardable, LaunchLockTimeout) as exc:
+        click.echo(f"Cannot discard {launch_id}: {exc}", err=True)
+        sys.exit(2)
+    click.echo(f"{launch_id}: discarded (its staged files are in {moved})")
 
 
 @campaign.command("launch-due")

@@ -22,10 +22,12 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 import duckdb
@@ -75,11 +77,14 @@ __all__ = [
     "LaunchLockTimeout",
     "OpenWindowConflict",
     "LaunchOutcome",
+    "NotDiscardable",
+    "discard_launch",
     "due_campaigns",
     "launch_campaign",
     "launch_due",
     "launch_dir",
     "launch_id_for",
+    "pending_launches",
     "plan_launches",
     "record_and_activate",
     "record_dry_run",
@@ -831,6 +836,54 @@ def record_dry_run(settings: Settings, launch_id: str) -> LaunchOutcome:
         raise GateFailed(launch_id, f"{launch_id}: the activation gate has not passed; run run_gate first")
     _record_attempt(settings, plan, DRY_RUN)
     return LaunchOutcome.of(plan, DRY_RUN, message="dry run: gate passed, nothing exported")
+
+
+# ---------------------------------------------------------------------------------- a launch never recorded
+class NotDiscardable(ValueError):
+    """`discard_launch` refused: no such staged launch, or it is in the ledgers (which are append-only)."""
+
+
+def pending_launches(settings: Settings) -> list[str]:
+    """Staged launches never recorded (planned or gated; in progress, or killed before the recording step)."""
+    ids = staged.launch_ids(settings)
+    if not ids or not settings.warehouse_path.exists():
+        return ids
+    con = open_read_only(settings)
+    try:
+        return staged.unrecorded(con, ids)
+    finally:
+        con.close()
+
+
+@_under_launch_lock
+def discard_launch(settings: Settings, launch_id: str) -> Path:
+    """Drop a launch that was planned (or gated) but never recorded, e.g. one killed before its recording step and
+    not to be retried. Its staged folder moves to `HOLDOUT_HOME/discarded/<launch id>-<UTC time>/` (kept as a
+    trail) and a half-written export of it leaves the outbox; from then on it holds no customers (the policy's
+    cold-start budgets stop counting it) and a launch of that campaign and date plans afresh. Returns the new
+    folder. A launch with any ledger row (launched, blocked, dry run) is refused: the ledgers are append-only."""
+    pending = pending_launches(settings)
+    if launch_id not in pending:
+        if launch_id in staged.launch_ids(settings):
+            with connect(read_only=True, settings=settings) as con:
+                status = _launch_status(con, launch_id)
+            raise NotDiscardable(
+                f"{launch_id} is in the ledgers ({status}): a recorded launch is never discarded."
+            )
+        listed = ", ".join(pending) or "none"
+        raise NotDiscardable(
+            f"No staged launch {launch_id!r} under {settings.home / 'launches'}; planned, not recorded: {listed}."
+        )
+    folder = launch_dir(settings, launch_id)
+    if staged.has_plan(settings, launch_id):
+        pending_tmp(settings, staged.read_plan(settings, launch_id).channel, launch_id).unlink(
+            missing_ok=True
+        )
+    target = settings.home / "discarded" / f"{launch_id}-{datetime.now(UTC):%Y%m%dT%H%M%SZ}"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    os.replace(folder, target)
+    log.info("%s discarded: its staged folder is now %s", launch_id, target)
+    return target
 
 
 # -------------------------------------------------------------------------------------------- one call

@@ -24,6 +24,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -138,6 +139,22 @@ def launch_ids(settings: Settings) -> list[str]:
     """Every launch with a staged folder (planned, gated, recorded or abandoned), sorted."""
     root = settings.home / "launches"
     return sorted(p.name for p in root.iterdir() if p.is_dir()) if root.exists() else []
+
+
+def unrecorded(con: duckdb.DuckDBPyConnection, launch_ids: list[str]) -> list[str]:
+    """The launch ids without a row in ops.campaign_launches or ops.campaign_launch_attempts: planned or gated,
+    never recorded (a launch in progress, or one killed before its recording step)."""
+    if not launch_ids:
+        return []
+    recorded = {
+        r[0]
+        for r in con.execute(
+            """select launch_id from ops.campaign_launches where launch_id in (select unnest($ids))
+               union select launch_id from ops.campaign_launch_attempts where launch_id in (select unnest($ids))""",
+            {"ids": launch_ids},
+        ).fetchall()
+    }
+    return [lid for lid in launch_ids if lid not in recorded]
 
 
 def has_plan(settings: Settings, launch_id: str) -> bool:

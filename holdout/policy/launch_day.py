@@ -132,26 +132,17 @@ def _staged(
     """(test, control) of each campaign's plans staged for other dates and not yet recorded (no launch or attempt
     row: planned, or between gate and record). Planning runs under the launch lock, so a concurrent launch's
     plan is either staged before this one decides or sees this one's. A blocked or dry-run plan is not counted:
-    its retry re-plans, and the re-plan re-checks its budget (`decide_launch_day`)."""
+    its retry re-plans, and the re-plan re-checks its budget (`decide_launch_day`). A killed plan counts until it is
+    retried or discarded (`holdout campaign discard`, `campaigns.launch.discard_launch`)."""
     ids = [
         lid
         for lid in staged.launch_ids(settings)
         if (cid := staged.campaign_of_launch(lid)) in campaign_ids
         and lid != staged.launch_id_for(cid, launch_date)
     ]
-    if not ids:
-        return {}
-    recorded = {
-        r[0]
-        for r in con.execute(
-            """select launch_id from ops.campaign_launches where launch_id in (select unnest($ids))
-               union select launch_id from ops.campaign_launch_attempts where launch_id in (select unnest($ids))""",
-            {"ids": ids},
-        ).fetchall()
-    }
     counts: dict[str, tuple[int, int]] = {}
-    for lid in ids:
-        if lid in recorded or not staged.has_plan(settings, lid):
+    for lid in staged.unrecorded(con, ids):
+        if not staged.has_plan(settings, lid):
             continue
         plan = staged.read_plan(settings, lid)
         if plan.campaign_id in campaign_ids and plan.launch_date != launch_date:
