@@ -218,7 +218,9 @@ def test_a_killed_plan_is_discarded_and_stops_holding_its_customers(fresh_home):
     def held() -> tuple[int, int]:  # what another day's cold-start budget counts for the campaign
         con = _ro(fresh_home)
         try:
-            return seen_counts(fresh_home, con, ["sms-reactivation"], d + timedelta(days=40))["sms-reactivation"]
+            return seen_counts(fresh_home, con, ["sms-reactivation"], d + timedelta(days=40))[
+                "sms-reactivation"
+            ]
         finally:
             con.close()
 
