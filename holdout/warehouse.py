@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
@@ -120,6 +120,20 @@ def ensure_ops_schema(con: duckdb.DuckDBPyConnection) -> None:
         con.execute(ddl)
     for statement in _LEDGER_MIGRATION:
         con.execute(statement)
+
+
+def ledger_select_list(con: duckdb.DuckDBPyConnection, table: str, columns: Sequence[str]) -> str:
+    """The select list of `columns` of the ledger `ops.<table>`, `null as <column>` for each one it does not have
+    yet: a warehouse opened read-only before any writer ran `ensure_ops_schema` lacks the newer columns. The names
+    come from the caller's own list, never from input."""
+    present = {
+        row[0]
+        for row in con.execute(
+            "select column_name from information_schema.columns where table_schema = 'ops' and table_name = ?",
+            [table],
+        ).fetchall()
+    }
+    return ", ".join(c if c in present else f"null as {c}" for c in columns)
 
 
 def open_read_only(settings: Settings | None = None) -> duckdb.DuckDBPyConnection:

@@ -244,6 +244,35 @@ def test_a_killed_plan_is_discarded_and_stops_holding_its_customers(fresh_home):
 
 
 @pytest.mark.integration
+def test_campaign_report_reads_a_warehouse_from_before_the_buyer_columns(fresh_home):
+    """`holdout campaign report` only reads: on a warehouse whose persona ledger predates `test_buyers` and
+    `control_buyers` (no writer has added them yet) it prints the personas without the reason, and adds nothing."""
+    from holdout.campaigns.close import campaign_report
+
+    d = as_of_date(fresh_home)
+    lid = launch_mod.launch_campaign(fresh_home, "gift-email", d).launch_id
+    with duckdb.connect(str(fresh_home.warehouse_path)) as con:
+        con.execute("alter table ops.campaign_persona_results drop column test_buyers")
+        con.execute("alter table ops.campaign_persona_results drop column control_buyers")
+        con.execute(
+            "insert into ops.campaign_persona_results (campaign_id, launch_id, persona_id, persona_definition, "
+            "test_customers, control_customers, uplift, uplift_ci_low, uplift_ci_high, verdict, recommendation, "
+            "closed_at) values ('gift-email', ?, 'P1', 'all customers', 10, 3, 1.5, -2.0, 5.0, 'inconclusive', "
+            "'retest', now())",
+            [lid],
+        )
+    text = campaign_report(fresh_home, "gift-email")
+    assert "persona P1 (all customers): uplift +1.50 [-2.00, +5.00] -> inconclusive; retest" in text
+    assert "fewer than 3 buyers" not in text
+    con = _ro(fresh_home)
+    try:
+        columns = {c[0] for c in con.execute("describe ops.campaign_persona_results").fetchall()}
+    finally:
+        con.close()
+    assert "test_buyers" not in columns
+
+
+@pytest.mark.integration
 def test_relaunch_is_idempotent_and_exports_once(fresh_home):
     d = as_of_date(fresh_home)
     first = launch_mod.launch_campaign(fresh_home, "gift-email", d)

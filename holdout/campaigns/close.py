@@ -34,7 +34,7 @@ from holdout.campaigns import staged
 from holdout.campaigns.audience import PROFILE_COLUMNS
 from holdout.campaigns.send_check import erased_customers
 from holdout.config import Settings
-from holdout.warehouse import as_of_date, connect
+from holdout.warehouse import as_of_date, connect, ledger_select_list
 
 if TYPE_CHECKING:
     from holdout.measure.personas import PersonaPath
@@ -551,6 +551,25 @@ def write_report_index(settings: Settings) -> Path:
     return render_report_index(index, launches, program_href=program.name if program.exists() else None)
 
 
+# what `campaign report` prints of each persona (the columns added later read as null on an older warehouse)
+REPORTED_PERSONA_COLUMNS = (
+    "launch_id",
+    "persona_id",
+    "persona_definition",
+    "test_customers",
+    "control_customers",
+    "uplift",
+    "uplift_ci_low",
+    "uplift_ci_high",
+    "verdict",
+    "recommendation",
+    "uplift_mde",
+    "persona_method",
+    "test_buyers",
+    "control_buyers",
+)
+
+
 def campaign_report(settings: Settings, campaign_id: str) -> str:
     """A plain-text summary of every launch of a campaign: status, sizes, measured results, personas."""
     from holdout.measure.personas import few_buyers_reason
@@ -580,12 +599,9 @@ def campaign_report(settings: Settings, campaign_id: str) -> str:
             from ops.campaign_results where campaign_id = ? order by launch_id, metric desc""",
             [campaign_id],
         ).df()
+        columns = ledger_select_list(con, "campaign_persona_results", REPORTED_PERSONA_COLUMNS)
         personas = con.execute(
-            """
-            select launch_id, persona_id, persona_definition, test_customers, control_customers, uplift,
-                   uplift_ci_low, uplift_ci_high, verdict, recommendation, uplift_mde, persona_method,
-                   test_buyers, control_buyers
-            from ops.campaign_persona_results where campaign_id = ? order by launch_id, persona_id""",
+            f"select {columns} from ops.campaign_persona_results where campaign_id = ? order by launch_id, persona_id",
             [campaign_id],
         ).df()
         variants = con.execute(

@@ -45,7 +45,7 @@ import yaml
 from holdout.campaigns.spec import INCUMBENT_ID, Alternative, CampaignSpec, get_spec, load_all
 from holdout.config import Settings
 from holdout.segments import SegmentFile, profile_columns
-from holdout.warehouse import connect
+from holdout.warehouse import connect, ledger_select_list
 
 log = logging.getLogger(__name__)
 
@@ -150,21 +150,9 @@ PERSONA_COLUMNS = (
 )
 
 
-def _persona_columns(con) -> str:
-    """The select list of PERSONA_COLUMNS, `null as <column>` for each one the table does not have yet."""
-    present = {
-        row[0]
-        for row in con.execute(
-            "select column_name from information_schema.columns "
-            "where table_schema = 'ops' and table_name = 'campaign_persona_results'"
-        ).fetchall()
-    }
-    return ", ".join(c if c in present else f"null as {c}" for c in PERSONA_COLUMNS)
-
-
 def _latest_personas(settings: Settings, campaign_id: str) -> tuple[dict, list[dict]]:
     with connect(read_only=True, settings=settings) as con:
-        columns = _persona_columns(con)  # names from PERSONA_COLUMNS only, never from input
+        columns = ledger_select_list(con, "campaign_persona_results", PERSONA_COLUMNS)
         launch = con.execute(
             f"""
             with r as (select campaign_id, launch_id, closed_at, {columns} from ops.campaign_persona_results)
