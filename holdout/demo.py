@@ -23,7 +23,7 @@ from holdout.config import Settings, get_settings
 
 GATE_DEMO_CAMPAIGN = "gate-demo-consent"
 # Everything `demo` (re)creates; the demo starts from a clean slate so its figures are reproducible.
-STATE_DIRS = ("raw", "ground_truth", "launches", "outbox", "reports", "mlflow", "dbt_target")
+STATE_DIRS = ("raw", "ground_truth", "launches", "discarded", "outbox", "reports", "mlflow", "dbt_target")
 
 
 def _step(number: int, total: int, title: str) -> float:

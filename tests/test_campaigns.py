@@ -210,6 +210,7 @@ def test_a_killed_plan_is_discarded_and_stops_holding_its_customers(fresh_home):
 
     from holdout.campaigns import staged
     from holdout.campaigns.cli import campaign
+    from holdout.campaigns.export import pending_tmp
     from holdout.policy.launch_day import seen_counts
 
     d = as_of_date(fresh_home)
@@ -234,13 +235,22 @@ def test_a_killed_plan_is_discarded_and_stops_holding_its_customers(fresh_home):
     unknown = runner.invoke(campaign, ["discard", "../launches"])
     assert unknown.exit_code == 2 and f"planned, not recorded: {lid}." in unknown.output
     assert staged.has_plan(fresh_home, launched) and staged.has_plan(fresh_home, lid)
+    half_written = pending_tmp(
+        fresh_home, "sms", lid
+    )  # an export staged by a record step killed before commit
+    half_written.parent.mkdir(parents=True, exist_ok=True)
+    half_written.write_text("customer_id\n")
     done = runner.invoke(campaign, ["discard", lid])
     assert done.exit_code == 0, done.output
+    assert not half_written.exists()
     assert lid not in staged.launch_ids(fresh_home)
     assert len(list((fresh_home.home / "discarded").glob(f"{lid}-*/plan.json"))) == 1
     assert held() == (0, 0) and _ledger_counts(fresh_home) == before
     assert "planned, not recorded" not in runner.invoke(campaign, ["list"]).output
-    assert launch_mod.plan_launches(fresh_home, d, ["sms-reactivation"]) == [lid]  # the date plans afresh
+    assert launch_mod.plan_launches(fresh_home, d, ["sms-reactivation"]) == [lid]  # the date plans again
+    partial = launch_mod.launch_dir(fresh_home, "sms-reactivation-20200101")  # killed before its plan.json
+    partial.mkdir()
+    assert runner.invoke(campaign, ["discard", partial.name]).exit_code == 0 and not partial.exists()
 
 
 @pytest.mark.integration
@@ -270,6 +280,18 @@ def test_campaign_report_reads_a_warehouse_from_before_the_buyer_columns(fresh_h
     finally:
         con.close()
     assert "test_buyers" not in columns
+    # once a writer has added the columns, a persona with 1 control buyer says why it is inconclusive
+    with launch_mod.connect(settings=fresh_home) as con:
+        con.execute(
+            "insert into ops.campaign_persona_results (campaign_id, launch_id, persona_id, persona_definition, "
+            "test_customers, control_customers, uplift, uplift_ci_low, uplift_ci_high, verdict, recommendation, "
+            "closed_at, test_buyers, control_buyers) values ('gift-email', ?, 'P2', 'the others', 40, 9, 9.0, 1.0, "
+            "17.0, 'inconclusive', 'retest', now(), 5, 1)",
+            [lid],
+        )
+    assert "-> inconclusive; retest (fewer than 3 buyers (control 1): the interval cannot be trusted)" in (
+        campaign_report(fresh_home, "gift-email")
+    )
 
 
 @pytest.mark.integration

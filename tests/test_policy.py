@@ -654,8 +654,8 @@ def test_evaluation_runs_the_four_policies_on_a_small_world(fresh_home, monkeypa
     net = {p: sum(d.net_value for d in days if d.policy == p) for p in ev.POLICIES}
     # the oracle (true effects) beats choosing by priority or at random, with the same eligibility
     assert net["oracle"] > max(net["manual"], net["random"])
-    # the bound: the true effects as the profile features predict them choose better than chance
-    assert net["feature_oracle"] > net["random"]
+    # the reference: the true effects as the profile features predict them choose better than priority or chance
+    assert net["feature_oracle"] > max(net["manual"], net["random"])
     assert total["manual"] > 0 and total["random"] > 0
     learned = [d for d in days if d.policy == "learned"]
     assert learned[0].explored == sum(learned[0].chosen.values())  # cold start: all exploration
@@ -693,10 +693,10 @@ def test_evaluate_command_prints_json_alone_on_stdout(fresh_home):
     args = ["evaluate", "--customers", "300", "--seeds", "5", "--cycles", "1", "--days", "120", "--no-mlflow"]
     result = CliRunner().invoke(policy, [*args, "--json"])
     assert result.exit_code == 0, result.output
-    summary = json.loads(result.stdout)
-    from holdout.policy.evaluate import POLICIES
-
-    assert summary["params"]["seeds"] == [5] and set(summary["policies"]) == set(POLICIES)
+    # strict JSON: one seed gives no interval, which is null, not NaN (that many parsers refuse)
+    summary = json.loads(result.stdout, parse_constant=lambda c: pytest.fail(f"{c} in the JSON"))
+    assert summary["params"]["seeds"] == [5]
+    assert summary["ratios"]["incremental_revenue: learned/oracle"][1] is None
     assert "seed 5:" in result.stderr
 
 

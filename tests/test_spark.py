@@ -176,3 +176,46 @@ def test_spark_builds_what_duckdb_builds(
         if count:
             mismatches.append(f"{name} ({data_type}): {count} rows differ, e.g. {keys[0]} = {example}")
     assert not mismatches, f"{schema}.{model}: " + "; ".join(mismatches)
+
+
+@pytest.mark.spark
+@pytest.mark.integration
+@pytest.mark.slow
+@pytest.mark.timeout(900)
+def test_a_spark_ledger_from_an_older_release_gains_the_new_columns(tmp_path: Path) -> None:
+    """On Spark the ops ledgers persist in the metastore, so `create table if not exists` alone would leave a ledger
+    created by an older release without the columns added since, and the marts reading them would fail. The
+    project's run-start hook adds them (as `ensure_ops_schema` does on DuckDB). The older release is the project
+    with the persona ledger's two newest columns removed from `_ops__sources.yml`."""
+    reason = spark_missing()
+    if reason:
+        pytest.skip(f"local Spark unavailable: {reason}")
+    from holdout.dbt_runner import run_dbt
+    from holdout.generate import generate_landing_zone
+
+    older = tmp_path / "older"
+    shutil.copytree(
+        PROJECT_ROOT / "dbt_project", older / "dbt_project", ignore=shutil.ignore_patterns("target")
+    )
+    sources = older / "dbt_project/models/staging/ops/_ops__sources.yml"
+    spec = yaml.safe_load(sources.read_text())
+    (ledger,) = [t for t in spec["sources"][0]["tables"] if t["name"] == "campaign_persona_results"]
+    newest = [c["name"] for c in ledger["columns"][-2:]]
+    assert newest == ["test_buyers", "control_buyers"]
+    ledger["columns"] = ledger["columns"][:-2]
+    sources.write_text(yaml.safe_dump(spec, sort_keys=False))
+    home = tmp_path / "home"
+    generate_landing_zone(
+        Settings(home=home), customers=100, seed=SEED, start=START, days=120, progress=False
+    )
+    old = Settings(home=home, project_root=older)
+    run_dbt("run", old, select="stg_ops__model_scores", args=["--target", "spark"], progress=False)
+    # today's project on the same metastore: its persona mart selects both columns
+    result = run_dbt(
+        "run",
+        Settings(home=home),
+        select="fct_campaign_persona_results",
+        args=["--target", "spark"],
+        progress=False,
+    )
+    assert [n.status for n in result.nodes if n.unique_id.startswith("model.")] == ["success"]

@@ -12,6 +12,7 @@ from scipy import stats
 from holdout.measure.learners import (
     auuc,
     fit_uplift,
+    out_of_fold_predictions,
     qini_coefficient,
     qini_curve,
     uplift_at_k,
@@ -116,6 +117,23 @@ def test_fit_is_deterministic_per_seed() -> None:
     a = fit_uplift(x, t, y, seed=11).predict(x)
     b = fit_uplift(x, t, y, seed=11).predict(x)
     np.testing.assert_array_equal(a, b)
+
+
+def test_out_of_fold_predictions_never_see_their_own_target_and_survive_tiny_inputs() -> None:
+    """The evaluations' bound (the feature oracle, the feature ceiling): no row is predicted by a model fitted on
+    its own target, small samples still rank, and two or three rows give the training mean instead of failing."""
+    rng = np.random.default_rng(4)
+    n = 120
+    x = pd.DataFrame({"a": rng.normal(size=n), "b": rng.choice(["p", "q", "r"], n)})
+    y = 3 * x["a"].to_numpy() + (x["b"] == "q").to_numpy()
+    pred = out_of_fold_predictions(x, y, seed=1)
+    assert stats.spearmanr(pred, y).statistic > 0.6
+    for i in (0, 57):
+        moved = y.copy()
+        moved[i] += 1_000.0
+        assert out_of_fold_predictions(x, moved, seed=1)[i] == pred[i]
+    tiny = out_of_fold_predictions(x.head(3), y[:3], seed=1)
+    assert np.isfinite(tiny).all() and len(set(tiny.round(12))) <= 2
 
 
 def test_bad_inputs_are_refused() -> None:

@@ -74,6 +74,7 @@
         {%- do read.extend(node.depends_on.nodes) -%}
     {%- endfor -%}
     {%- set statements = [] -%}
+    {%- set ledgers = [] -%}
     {%- for source in graph.sources.values() -%}
         {%- set table = source.meta.get('spark_table') -%}
         {%- set entity = source.source_name ~ '/' ~ source.name -%}
@@ -96,10 +97,23 @@
             {%- do statements.append('create database if not exists ops') -%}
             {%- do statements.append('create table if not exists ' ~ qualified ~ ' (' ~ columns | join(', ')
                 ~ ') using parquet') -%}
+            {%- do ledgers.append((qualified, source.columns.values() | list)) -%}
         {%- endif -%}
     {%- endfor -%}
     {%- for statement in statements -%}
         {%- do run_query(statement) -%}
+    {%- endfor -%}
+    {#- a ledger created by an older release lacks the columns added since (as ensure_ops_schema adds them on
+        DuckDB): add them, empty, keeping the rows it holds -#}
+    {%- for qualified, declared in ledgers -%}
+        {%- set existing = run_query('describe table ' ~ qualified).columns[0].values() | map('lower') | list -%}
+        {%- set missing = [] -%}
+        {%- for column in declared if column.name | lower not in existing -%}
+            {%- do missing.append(adapter.quote(column.name) ~ ' ' ~ column.data_type) -%}
+        {%- endfor -%}
+        {%- if missing -%}
+            {%- do run_query('alter table ' ~ qualified ~ ' add columns (' ~ missing | join(', ') ~ ')') -%}
+        {%- endif -%}
     {%- endfor -%}
     {{ return('') }}
 {%- endmacro %}

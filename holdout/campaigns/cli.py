@@ -107,7 +107,7 @@ def list_() -> None:
             f"{s.id:<28} {s.channel:<12} {prio:>8} {s.control_share:>8.0%} {s.response_window_days:>6}d  "
             f"{sched:<12} {lid} {status}"
         )
-    with contextlib.suppress(duckdb.Error):
+    with contextlib.suppress(duckdb.Error, FileNotFoundError):
         pending = pending_launches(settings)
         if pending:
             click.echo(

@@ -844,10 +844,11 @@ class NotDiscardable(ValueError):
 
 
 def pending_launches(settings: Settings) -> list[str]:
-    """Staged launches never recorded (planned or gated; in progress, or killed before the recording step)."""
+    """Staged launches never recorded (planned or gated; in progress, or killed before the recording step).
+    Raises FileNotFoundError without a warehouse (the ledgers cannot be read, so nothing is known unrecorded)."""
     ids = staged.launch_ids(settings)
-    if not ids or not settings.warehouse_path.exists():
-        return ids
+    if not ids:
+        return []
     con = open_read_only(settings)
     try:
         return staged.unrecorded(con, ids)
@@ -859,10 +860,16 @@ def pending_launches(settings: Settings) -> list[str]:
 def discard_launch(settings: Settings, launch_id: str) -> Path:
     """Drop a launch that was planned (or gated) but never recorded, e.g. one killed before its recording step and
     not to be retried. Its staged folder moves to `HOLDOUT_HOME/discarded/<launch id>-<UTC time>/` (kept as a
-    trail) and a half-written export of it leaves the outbox; from then on it holds no customers (the policy's
-    cold-start budgets stop counting it) and a launch of that campaign and date plans afresh. Returns the new
-    folder. A launch with any ledger row (launched, blocked, dry run) is refused: the ledgers are append-only."""
-    pending = pending_launches(settings)
+    trail until removed by hand) and a half-written export of it leaves the outbox. From then on the policy's
+    cold-start budgets of later decisions stop counting its customers (budgets already decided meanwhile stay as
+    they were), and a launch of that campaign and date plans again (an auto campaign's decisions of that date are
+    replayed from `ops.policy_decisions`, which is append-only). Returns the new folder. A launch with any ledger
+    row (launched, blocked, dry run) is refused, and so is any discard while the ledgers cannot be read (no
+    warehouse, or a writer holding it)."""
+    try:
+        pending = pending_launches(settings)
+    except (FileNotFoundError, duckdb.Error) as exc:
+        raise NotDiscardable(f"the ledgers cannot be read, so nothing is known unrecorded: {exc}") from None
     if launch_id not in pending:
         if launch_id in staged.launch_ids(settings):
             with connect(read_only=True, settings=settings) as con:
@@ -875,10 +882,10 @@ def discard_launch(settings: Settings, launch_id: str) -> Path:
             f"No staged launch {launch_id!r} under {settings.home / 'launches'}; planned, not recorded: {listed}."
         )
     folder = launch_dir(settings, launch_id)
-    if staged.has_plan(settings, launch_id):
-        pending_tmp(settings, staged.read_plan(settings, launch_id).channel, launch_id).unlink(
-            missing_ok=True
-        )
+    for channel in (
+        p.name for p in settings.outbox_dir.glob("*") if p.is_dir()
+    ):  # whatever its plan's format
+        pending_tmp(settings, channel, launch_id).unlink(missing_ok=True)
     target = settings.home / "discarded" / f"{launch_id}-{datetime.now(UTC):%Y%m%dT%H%M%SZ}"
     target.parent.mkdir(parents=True, exist_ok=True)
     os.replace(folder, target)

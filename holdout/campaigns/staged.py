@@ -131,7 +131,10 @@ def write_plan(
 def read_plan(settings: Settings, launch_id: str) -> LaunchPlan:
     path = launch_dir(settings, launch_id) / PLAN
     if not path.exists():
-        raise NotPlanned(f"Launch {launch_id} is not planned ({path} missing): run plan_launches first.")
+        raise NotPlanned(
+            f"Launch {launch_id} is not planned ({path} missing; a discarded launch is under "
+            f"{settings.home / 'discarded'}): run plan_launches first."
+        )
     return LaunchPlan.model_validate_json(path.read_text())
 
 

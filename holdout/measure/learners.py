@@ -142,21 +142,35 @@ def _folds(treated: np.ndarray, n_folds: int, rng: np.random.Generator) -> np.nd
     return fold
 
 
-def out_of_fold_predictions(x: pd.DataFrame, y: np.ndarray, seed: int, n_folds: int = 2) -> np.ndarray:
-    """Each row's prediction by a LightGBM regression (the nuisance settings) fitted on the other folds only.
+# Below this many training rows a fold predicts the training rows' mean instead of fitting a model.
+MIN_OUT_OF_FOLD_TRAINING_ROWS = 20
 
-    The evaluations use it for a bound, not an estimate: fitted on the generator's *true* uplift, it says how well
-    any model on these features could rank or choose (`holdout policy evaluate`'s feature oracle,
-    benchmarks/eval_personas.py's feature ceiling)."""
+
+def out_of_fold_predictions(x: pd.DataFrame, y: np.ndarray, seed: int, n_folds: int = 2) -> np.ndarray:
+    """Each row's prediction by a LightGBM regression (the nuisance settings, leaves scaled down for small n)
+    fitted on the other folds only, so no row is predicted by a model that saw its own target.
+
+    The evaluations fit it on the generator's *true* uplift: what a model of these features does when it learns
+    from the truth itself rather than from noisy outcomes (`holdout policy evaluate`'s feature oracle,
+    benchmarks/eval_personas.py's feature ceiling). A fold with fewer than `MIN_OUT_OF_FOLD_TRAINING_ROWS`
+    training rows predicts their mean (no ranking)."""
     y = np.asarray(y, dtype=np.float64)
-    encoding = _Encoding.learn(x)
-    data = encoding.apply(x)
+    data = _Encoding.learn(x).apply(x)
     fold = np.random.default_rng(seed).permutation(len(y)) % n_folds
     out = np.empty(len(y))
     for k in range(n_folds):
-        model = lgb.LGBMRegressor(**NUISANCE_PARAMS, random_state=seed, **_REPRODUCIBLE)
-        model.fit(data[fold != k], y[fold != k])
-        out[fold == k] = model.predict(data[fold == k])
+        train = fold != k
+        n = int(train.sum())
+        if n < MIN_OUT_OF_FOLD_TRAINING_ROWS:
+            out[~train] = y[train].mean() if n else 0.0
+            continue
+        params = {
+            **NUISANCE_PARAMS,
+            "min_child_samples": min(NUISANCE_PARAMS["min_child_samples"], max(5, n // 20)),
+        }
+        model = lgb.LGBMRegressor(**params, random_state=seed, **_REPRODUCIBLE)
+        model.fit(data[train], y[train])
+        out[~train] = model.predict(data[~train])
     return out
 
 

@@ -17,12 +17,11 @@ The only part of the policy that reads `ground_truth/`. For each seed it generat
   no model before a campaign has the minimum data; until then it is directed at most the customers it still
   needs, `cold_start_budget` from its test and control customers so far, as the launch path sizes it);
 - oracle: the campaign with the highest true uplift minus contact cost, none when all are below zero;
-- feature_oracle: the oracle seen through the profile, a bound rather than a policy: per campaign, a LightGBM
+- feature_oracle: the oracle seen through the profile, a reference rather than a policy: per campaign, a LightGBM
   fitted on the true uplift from the features the learned policy sees (out of fold over the day's eligible
-  customers, `learners.out_of_fold_predictions`), then the oracle's rule on its predictions. No policy that
-  decides from these features can be expected to beat it by much, so learned/feature_oracle says how much of the
-  gap to the oracle any learner could still close here, and feature_oracle/oracle how much of it the features
-  themselves leave.
+  customers, `learners.out_of_fold_predictions`), then the oracle's rule on its predictions. Not a strict bound (a
+  better model of the truth could do better), it separates the losses: feature_oracle/oracle is roughly what these
+  features leave out of reach, learned/feature_oracle what learning from observed outcomes loses on top.
 
 Eligibility (segments, consent on the day, valid contact, test accounts) is the launch path's own
 (`eligible_audience`) on each day. Days are `cycle_days` apart, longer than every response window and not
@@ -500,7 +499,8 @@ def _interval(values: list[float]) -> tuple[float, float, float]:
 
 def summarize(days: list[PolicyDay], sizes: dict[int, int]) -> dict:
     """Per policy: total and per-customer incremental revenue (and net value) with intervals over seeds; the
-    ratios learned/manual and learned/oracle per seed, with intervals."""
+    ratios of learned to manual, random, oracle and feature_oracle, and feature_oracle/oracle, per seed, with
+    intervals."""
     frame = pd.DataFrame([d.__dict__ for d in days])
     per_seed = frame.groupby(["policy", "seed"])[["incremental_revenue", "net_value", "contacts"]].sum()
     out: dict = {"policies": {}, "ratios": {}}
