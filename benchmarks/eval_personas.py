@@ -14,12 +14,13 @@ has ended (both rounds) is measured again from the warehouse, exactly as `holdou
 * `search-fixed`: the greedy search with today's fixed minimum group size `min(500, max(30, n_control // 8))`;
 * `search-power`: the greedy search with the power-derived group size (the fallback of `discover_personas`);
 * `model`: `discover_personas` (DR-learner on the discovery half, shallow tree on its predictions);
-* `feature-ceiling`: not a method Holdout has, a bound on every method: a LightGBM fitted on each customer's
-  *true* uplift from the same profile features (out of fold, 2 folds over the launch's customers, so no
-  customer is scored by a model that saw its truth), and `personas_from_scores` on those scores (the groups'
-  estimates, intervals and verdicts from this launch's outcomes, as the champion path's). Its per-customer ranking
-  is what the profile features allow a learner with perfect outcomes; its persona rows show what the estimation
-  from the launch's noisy outcomes then leaves;
+* `feature-ceiling`: not a method Holdout has but a reference for every method (not a strict bound: a better model
+  of the truth could do better): a LightGBM fitted on each customer's *true* uplift from the same profile features
+  (`learners.out_of_fold_predictions`, 2 folds over the launch's customers, so no customer is scored by a model
+  that saw its own truth), and `personas_from_scores` on those scores (the groups' estimates, intervals and
+  verdicts from this launch's outcomes, as the champion path's). Its per-customer ranking is what these features
+  give a model that learns from the truth instead of noisy outcomes; its persona rows show what estimating the
+  groups from the launch's outcomes then leaves;
 * `champion`: only on the launches whose close took the champion path (the ledger's persona method says so;
   in the demo, second-round launches of campaigns whose first uplift model was promoted): the close's own
   `_champion_personas` again, i.e. the champion uplift model trained on the earlier launch scores this launch
