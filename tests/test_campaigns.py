@@ -289,7 +289,7 @@ def test_campaign_report_reads_a_warehouse_from_before_the_buyer_columns(fresh_h
             "17.0, 'inconclusive', 'retest', now(), 5, 1)",
             [lid],
         )
-    assert "-> inconclusive; retest (fewer than 3 buyers (control 1): the interval cannot be trusted)" in (
+    assert "-> inconclusive; retest (fewer than 3 buyers, control 1: the interval cannot be trusted)" in (
         campaign_report(fresh_home, "gift-email")
     )
 

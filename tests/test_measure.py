@@ -434,7 +434,7 @@ def test_too_few_buyers_in_an_arm_is_inconclusive_whatever_the_interval():
     (persona,) = personas
     assert persona.buyers_control == 0 and persona.buyers_test >= 3
     assert persona.to_record()["control_buyers"] == 0
-    assert persona.verdict_reason == "fewer than 3 buyers (control 0): the interval cannot be trusted"
+    assert persona.verdict_reason == "fewer than 3 buyers, control 0: the interval cannot be trusted"
     measured = measure_uplift(frame.loc[frame.treated, "y"], frame.loc[~frame.treated, "y"], n_boot=0)
     assert measured.ci_low > 0  # what the interval alone would have claimed
     assert any("Fewer than 3 customers responded in the control arm" in n for n in measured.notes)

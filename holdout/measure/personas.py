@@ -450,7 +450,7 @@ def few_buyers_reason(buyers: tuple[int, int]) -> str | None:
     few = [f"{arm} {n}" for arm, n in zip(("test", "control"), buyers, strict=True) if n < MIN_BUYERS_PER_ARM]
     if not few:
         return None
-    return f"fewer than {MIN_BUYERS_PER_ARM} buyers ({', '.join(few)}): the interval cannot be trusted"
+    return f"fewer than {MIN_BUYERS_PER_ARM} buyers, {' and '.join(few)}: the interval cannot be trusted"
 
 
 def classify(
