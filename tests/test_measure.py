@@ -814,7 +814,11 @@ def test_report_shows_power_labels_method_and_qini(tmp_path):
     wide = dataclasses.replace(
         found.personas[-1], ci_low=-50.0, ci_high=60.0, verdict=INCONCLUSIVE, recommendation=RETEST
     )
-    personas = [*found.personas[:-1], wide]
+    # and one inconclusive for its single control buyer: the report says why beside the verdict
+    few = dataclasses.replace(
+        found.personas[0], verdict=INCONCLUSIVE, recommendation=RETEST, buyers_test=40, buyers_control=1
+    )
+    personas = [few, *found.personas[1:-1], wide]
     doc = render_campaign_report(
         tmp_path / "split.html",
         campaign={"id": "split"},
@@ -830,6 +834,7 @@ def test_report_shows_power_labels_method_and_qini(tmp_path):
     level = f"{100 * personas[0].ci_level:.1f}%"
     assert personas[0].ci_level > 0.95 and "intervals are simultaneous at 95% (each at " + level in doc
     assert "class='l inconclusive'>inconclusive" in doc and ">retest<" in doc
+    assert "inconclusive (fewer than 3 buyers, control 1: the interval cannot be trusted)</td>" in doc
     assert "How the personas were found: model-based: given learner" in doc
     assert "Qini curve" in doc
     assert len(re.findall(r'src="data:image/png;base64,', doc)) == 4  # uplift, forest, Qini, funnel
