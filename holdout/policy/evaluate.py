@@ -5,7 +5,7 @@ Every scheduled campaign of `campaigns/` (not `schedule: manual`) competes on ev
 
 The only part of the policy that reads `ground_truth/`. For each seed it generates a world of its own under
 `<workdir>/seed-<n>` (`holdout.generate`), builds its warehouse once, and then runs `cycles` launch days,
-`cycle_days` apart, on the same customers for the four policies and a bound:
+`cycle_days` apart, on the same customers for the four policies and a reference:
 
 - manual: each customer goes to the first campaign, in the specs' priority order (`priority_order`), it is
   eligible for (today's same-day rule);
@@ -588,7 +588,7 @@ def evaluate(
     log_mlflow: bool = True,
     progress: bool = True,
 ) -> dict:
-    """Generate a world per seed under `settings.home/policy_eval/`, run the four policies and the bound, summarize, write
+    """Generate a world per seed under `settings.home/policy_eval/`, run the four policies and the reference, summarize, write
     `reports/policy_evaluation.json` and an MLflow run (experiment `policy-evaluation`)."""
     if cycles < 1 or not seeds:
         raise ValueError("need at least one seed and one cycle")
