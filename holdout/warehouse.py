@@ -122,17 +122,21 @@ def ensure_ops_schema(con: duckdb.DuckDBPyConnection) -> None:
         con.execute(statement)
 
 
+def table_columns(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> set[str]:
+    """The columns `schema.table` has now (empty when it does not exist): what a reader checks before it names a
+    column an older warehouse, a read-only home or a configured feature list may lack."""
+    rows = con.execute(
+        "select column_name from information_schema.columns where table_schema = ? and table_name = ?",
+        [schema, table],
+    ).fetchall()
+    return {row[0] for row in rows}
+
+
 def ledger_select_list(con: duckdb.DuckDBPyConnection, table: str, columns: Sequence[str]) -> str:
     """The select list of `columns` of the ledger `ops.<table>`, `null as <column>` for each one it does not have
     yet: a warehouse opened read-only before any writer ran `ensure_ops_schema` lacks the newer columns. The names
     come from the caller's own list, never from input."""
-    present = {
-        row[0]
-        for row in con.execute(
-            "select column_name from information_schema.columns where table_schema = 'ops' and table_name = ?",
-            [table],
-        ).fetchall()
-    }
+    present = table_columns(con, "ops", table)
     return ", ".join(c if c in present else f"null as {c}" for c in columns)
 
 

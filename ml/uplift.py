@@ -42,7 +42,7 @@ import pandas as pd
 
 from holdout.config import Settings
 from holdout.measure.learners import UpliftLearner, fit_uplift, uplift_by_decile, uplift_metrics
-from holdout.warehouse import as_of_date, connect
+from holdout.warehouse import as_of_date, connect, table_columns
 from ml import registry
 from ml.config import UpliftConfig, load_specs, load_uplift_config
 from ml.features import (
@@ -121,13 +121,7 @@ def ensure_launch_features(settings: Settings, launch_dates: list[date], progres
 
 def _feature_columns(con: duckdb.DuckDBPyConnection, wanted: list[str]) -> list[str]:
     """The configured features, checked against the table (only known column names reach the SQL text)."""
-    present = {
-        r[0]
-        for r in con.execute(
-            "select column_name from information_schema.columns where table_schema = ? and table_name = ?",
-            [SCHEMA, "ml_training_features"],
-        ).fetchall()
-    }
+    present = table_columns(con, SCHEMA, "ml_training_features")
     missing = [c for c in wanted if c not in present]
     if missing:
         raise UpliftDataError(f"uplift features not in {SCHEMA}.ml_training_features: {missing}")

@@ -14,6 +14,7 @@ import pandas as pd
 
 from holdout.campaigns.channels import Channel, get_channel
 from holdout.campaigns.spec import CampaignSpec, SpecError, SpecProblem, score_columns
+from holdout.warehouse import table_columns
 
 # Profile snapshot carried in the staged audience: balance checks, persona discovery at close time (the
 # profile *as of launch*, so a persona is not defined by what the campaign itself changed).
@@ -94,10 +95,7 @@ def score_filter(spec: CampaignSpec, cols: set[str], alias: str = "c") -> tuple[
 
 
 def dim_columns(con: duckdb.DuckDBPyConnection) -> set[str]:
-    rows = con.execute(
-        "select column_name from information_schema.columns where table_schema = 'marts' and table_name = 'dim_customers'"
-    ).fetchall()
-    return {r[0] for r in rows}
+    return table_columns(con, "marts", "dim_customers")
 
 
 def contact_sql(channel: Channel, cols: set[str], alias: str = "c") -> str:

@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 
 from holdout.campaigns import staged
-from holdout.campaigns.audience import PROFILE_COLUMNS
+from holdout.campaigns.audience import PROFILE_COLUMNS, dim_columns
 from holdout.campaigns.send_check import erased_customers
 from holdout.config import Settings
 from holdout.warehouse import as_of_date, connect, ledger_select_list
@@ -102,13 +102,8 @@ def _profile(
         erased = erased_customers(con, settings, list(snapshot["customer_id"]))
         snapshot = snapshot[~snapshot["customer_id"].isin(erased)]
         return snapshot.drop(columns=["group", "u"], errors="ignore"), "profile snapshot at launch"
-    cols = {
-        r[0]
-        for r in con.execute(
-            "select column_name from information_schema.columns where table_schema='marts' and table_name='dim_customers'"
-        ).fetchall()
-    }
-    use = [c for c in PROFILE_COLUMNS if c in cols]
+    present = dim_columns(con)
+    use = [c for c in PROFILE_COLUMNS if c in present]
     con.register("_close_ids", pd.DataFrame({"customer_id": list(ids)}))
     try:
         frame = con.execute(

@@ -42,7 +42,7 @@ from holdout.policy.decide import (
     decide,
     policy_uniforms,
 )
-from holdout.warehouse import open_read_only
+from holdout.warehouse import open_read_only, table_columns
 
 if TYPE_CHECKING:
     from ml.config import UpliftConfig
@@ -210,13 +210,7 @@ def _features(
     from ml.features import SCHEMA
     from ml.uplift import launch_features
 
-    known = {
-        r[0]
-        for r in con.execute(
-            "select column_name from information_schema.columns where table_schema = ? and table_name = 'ml_training_features'",
-            [SCHEMA],
-        ).fetchall()
-    }
+    known = table_columns(con, SCHEMA, "ml_training_features")
     frame = launch_features(con, pd.Series(customer_ids), on, [c for c in columns if c in known])
     for c in columns:
         if c not in frame.columns:

@@ -24,7 +24,7 @@ import pandas as pd
 
 from holdout.config import Settings
 from holdout.policy.decide import Decisions
-from holdout.warehouse import connect
+from holdout.warehouse import connect, table_columns
 
 TABLE = "ops.policy_decisions"
 # model_versions value of a campaign with registered uplift versions but no champion (not in cold start)
@@ -60,11 +60,7 @@ def ensure_table(con: duckdb.DuckDBPyConnection) -> None:
 
 def _columns(con: duckdb.DuckDBPyConnection) -> set[str]:
     """The ledger's columns (a home opened read-only may not have been migrated yet)."""
-    query = (
-        "select column_name from information_schema.columns where table_schema = 'ops' "
-        "and table_name = 'policy_decisions'"
-    )
-    return {r[0] for r in con.execute(query).fetchall()}
+    return table_columns(con, "ops", "policy_decisions")
 
 
 def _latest(columns: set[str]) -> str:
