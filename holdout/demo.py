@@ -275,7 +275,7 @@ def print_summary(settings: Settings, trained: list, closed: list, uplift: list 
     )
     for cid, definition, uplift, low, high, level, verdict, recommendation, *buyers in personas:
         each = f" ({level:.1%})" if level is not None else ""
-        reason = few_buyers_reason(tuple(buyers)) if None not in buyers else None
+        reason = few_buyers_reason(tuple(buyers))
         click.echo(
             f"  {cid:<35} {definition[:60]:<60} {uplift:+6.2f} [{low:+.2f}, {high:+.2f}]{each} "
             f"{verdict} → {recommendation}" + (f" ({reason})" if reason else "")

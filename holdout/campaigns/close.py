@@ -638,10 +638,7 @@ def campaign_report(settings: Settings, campaign_id: str) -> str:
             lines.append(f"    personas found by {methods[0]}")
         for p in launch_personas.itertuples():
             power = "" if pd.isna(p.uplift_mde) else f" (detectable: {p.uplift_mde:.2f})"
-            buyers = (p.test_buyers, p.control_buyers)
-            reason = (
-                None if any(pd.isna(b) for b in buyers) else few_buyers_reason(tuple(int(b) for b in buyers))
-            )
+            reason = few_buyers_reason((p.test_buyers, p.control_buyers))
             lines.append(
                 f"    persona {p.persona_id} ({p.persona_definition}): uplift {p.uplift:+.2f} "
                 f"[{p.uplift_ci_low:+.2f}, {p.uplift_ci_high:+.2f}]{power} -> {p.verdict}; {p.recommendation}"

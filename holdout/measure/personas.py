@@ -173,8 +173,6 @@ class Persona:
     @property
     def verdict_reason(self) -> str | None:
         """Why the verdict overrides the interval, when it does (`few_buyers_reason`)."""
-        if self.buyers_test is None or self.buyers_control is None:
-            return None
         return few_buyers_reason((self.buyers_test, self.buyers_control))
 
     def to_dict(self) -> dict[str, Any]:
@@ -444,10 +442,15 @@ class _Search:
         return conds, float(u_in[k]), float(z[k])
 
 
-def few_buyers_reason(buyers: tuple[int, int]) -> str | None:
+def few_buyers_reason(buyers: tuple[Any, Any]) -> str | None:
     """The reason a group is inconclusive whatever its interval says, when an arm has fewer than
-    `MIN_BUYERS_PER_ARM` customers with a non-zero outcome (`buyers`: test, control); None otherwise."""
-    few = [f"{arm} {n}" for arm, n in zip(("test", "control"), buyers, strict=True) if n < MIN_BUYERS_PER_ARM]
+    `MIN_BUYERS_PER_ARM` customers with a non-zero outcome (`buyers`: test, control); None otherwise, and None
+    when a count is unknown (None, or a ledger null read as NaN: rows closed before the counts were kept)."""
+    try:
+        counts = [int(n) for n in buyers]
+    except (TypeError, ValueError):
+        return None
+    few = [f"{arm} {n}" for arm, n in zip(("test", "control"), counts, strict=True) if n < MIN_BUYERS_PER_ARM]
     if not few:
         return None
     return f"fewer than {MIN_BUYERS_PER_ARM} buyers, {' and '.join(few)}: the interval cannot be trusted"
@@ -809,6 +812,7 @@ def _personas_from(
             else:
                 d_uplift = float(y[d_rows & treated].mean() - y[d_rows & ~treated].mean())
         uplift, lo, hi = float(w["uplift"][r]), float(w["ci_low"][r]), float(w["ci_high"][r])
+        buyers = (int(est.buyers_test[r]), int(est.buyers_control[r]))
         verdict, harmful, recommendation = classify(
             uplift,
             lo,
@@ -818,7 +822,7 @@ def _personas_from(
             p_adjusted=float(est.p_adjusted[r]),
             relevant=relevant,
             alpha=alpha,
-            buyers=(int(est.buyers_test[r]), int(est.buyers_control[r])),
+            buyers=buyers,
         )
         personas.append(
             Persona(
@@ -847,8 +851,8 @@ def _personas_from(
                 mde=float(est.mde[r]),
                 ci_level=est.level,
                 found_by=found_by,
-                buyers_test=int(est.buyers_test[r]),
-                buyers_control=int(est.buyers_control[r]),
+                buyers_test=buyers[0],
+                buyers_control=buyers[1],
             )
         )
     return personas
