@@ -69,8 +69,6 @@ def validate() -> None:
 @campaign.command("list")
 def list_() -> None:
     """List campaigns with channel, priority, schedule and their latest launch."""
-    import contextlib
-
     import duckdb
 
     from holdout.campaigns.launch import pending_launches
@@ -83,6 +81,7 @@ def list_() -> None:
         invalid = sorted({p.file for p in problems})
         click.echo(f"not listed (invalid): {', '.join(invalid)}; see `holdout campaign validate`", err=True)
     latest: dict[str, tuple] = {}
+    pending: list[str] = []
     if settings.warehouse_path.exists():
         try:
             con = open_read_only(settings)
@@ -92,6 +91,7 @@ def list_() -> None:
                     "order by launch_date, created_at"
                 ).fetchall():
                     latest[cid] = (lid, status)
+                pending = pending_launches(settings, con)
             finally:
                 con.close()
         except duckdb.Error:
@@ -107,13 +107,11 @@ def list_() -> None:
             f"{s.id:<28} {s.channel:<12} {prio:>8} {s.control_share:>8.0%} {s.response_window_days:>6}d  "
             f"{sched:<12} {lid} {status}"
         )
-    with contextlib.suppress(duckdb.Error, FileNotFoundError):
-        pending = pending_launches(settings)
-        if pending:
-            click.echo(
-                f"planned, not recorded: {', '.join(pending)} (in progress, or killed: run the launch again, or "
-                "drop it with `holdout campaign discard LAUNCH_ID`)"
-            )
+    if pending:
+        click.echo(
+            f"planned, not recorded: {', '.join(pending)} (in progress, or killed: run the launch again, or "
+            "drop it with `holdout campaign discard LAUNCH_ID`)"
+        )
 
 
 @campaign.command()

@@ -843,17 +843,10 @@ class NotDiscardable(ValueError):
     """`discard_launch` refused: no such staged launch, or it is in the ledgers (which are append-only)."""
 
 
-def pending_launches(settings: Settings) -> list[str]:
-    """Staged launches never recorded (planned or gated; in progress, or killed before the recording step).
-    Raises FileNotFoundError without a warehouse (the ledgers cannot be read, so nothing is known unrecorded)."""
-    ids = staged.launch_ids(settings)
-    if not ids:
-        return []
-    con = open_read_only(settings)
-    try:
-        return staged.unrecorded(con, ids)
-    finally:
-        con.close()
+def pending_launches(settings: Settings, con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Staged launches never recorded (planned or gated; in progress, or killed before the recording step), by the
+    ledgers `con` reads."""
+    return staged.unrecorded(con, staged.launch_ids(settings))
 
 
 @_under_launch_lock
@@ -866,14 +859,17 @@ def discard_launch(settings: Settings, launch_id: str) -> Path:
     replayed from `ops.policy_decisions`, which is append-only). Returns the new folder. A launch with any ledger
     row (launched, blocked, dry run) is refused, and so is any discard while the ledgers cannot be read (no
     warehouse, or a writer holding it)."""
-    try:
-        pending = pending_launches(settings)
+    try:  # one read of the ledgers: what is unrecorded, and the status of a launch that is not
+        con = open_read_only(settings)
+        try:
+            pending = pending_launches(settings, con)
+            status = None if launch_id in pending else _launch_status(con, launch_id)
+        finally:
+            con.close()
     except (FileNotFoundError, duckdb.Error) as exc:
         raise NotDiscardable(f"the ledgers cannot be read, so nothing is known unrecorded: {exc}") from None
     if launch_id not in pending:
-        if launch_id in staged.launch_ids(settings):
-            with connect(read_only=True, settings=settings) as con:
-                status = _launch_status(con, launch_id)
+        if status is not None:
             raise NotDiscardable(
                 f"{launch_id} is in the ledgers ({status}): a recorded launch is never discarded."
             )
@@ -882,10 +878,10 @@ def discard_launch(settings: Settings, launch_id: str) -> Path:
             f"No staged launch {launch_id!r} under {settings.home / 'launches'}; planned, not recorded: {listed}."
         )
     folder = launch_dir(settings, launch_id)
-    for channel in (
-        p.name for p in settings.outbox_dir.glob("*") if p.is_dir()
-    ):  # whatever its plan's format
-        pending_tmp(settings, channel, launch_id).unlink(missing_ok=True)
+    # a half-written export of it, in any channel's folder (its plan may be missing or of an older format)
+    for channel_dir in settings.outbox_dir.glob("*"):
+        if channel_dir.is_dir():
+            pending_tmp(settings, channel_dir.name, launch_id).unlink(missing_ok=True)
     target = settings.home / "discarded" / f"{launch_id}-{datetime.now(UTC):%Y%m%dT%H%M%SZ}"
     target.parent.mkdir(parents=True, exist_ok=True)
     os.replace(folder, target)
