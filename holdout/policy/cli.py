@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import math
 from datetime import datetime
 
 import click
@@ -11,21 +9,6 @@ import click
 from holdout.campaigns.cli import experiment_csv_option
 from holdout.config import get_settings
 from holdout.policy.decide import DEFAULT_EXPLORE_SHARE
-
-
-def _strict_json(value) -> str:
-    """JSON any parser reads: a NaN (an interval over one seed, a Spearman of constant values) becomes null."""
-
-    def clean(v):
-        if isinstance(v, float) and math.isnan(v):
-            return None
-        if isinstance(v, dict):
-            return {k: clean(x) for k, x in v.items()}
-        if isinstance(v, list | tuple):
-            return [clean(x) for x in v]
-        return v
-
-    return json.dumps(clean(value), indent=2, default=str, allow_nan=False)
 
 
 @click.group("policy")
@@ -74,7 +57,7 @@ def evaluate_cmd(
 ) -> None:
     """Manual priority, random, the learned policy and the oracle (with the feature oracle as a reference) on
     simulated worlds (one per seed, under HOLDOUT_HOME/policy_eval/); the only command that reads ground truth."""
-    from holdout.policy.evaluate import evaluate
+    from holdout.policy.evaluate import evaluate, summary_json
 
     try:
         summary = evaluate(
@@ -91,7 +74,7 @@ def evaluate_cmd(
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
     if as_json:
-        click.echo(_strict_json({k: v for k, v in summary.items() if k != "days"}))
+        click.echo(summary_json({k: v for k, v in summary.items() if k != "days"}))
     else:
         click.echo(summary["markdown"])
         if "mlflow_run_id" in summary:
@@ -119,6 +102,7 @@ def evaluate_experiment_cmd(
     """The learned policy, the better e-mail for everyone and no e-mail on the held-out half of a randomized
     experiment (e.g. Hillstrom), by inverse propensity weighting on its random arms."""
     from holdout.measure.experiment import load_hillstrom
+    from holdout.policy.evaluate import summary_json
     from holdout.policy.offline import evaluate_experiment, log_run, write_summary
 
     try:
@@ -131,7 +115,7 @@ def evaluate_experiment_cmd(
     if log_mlflow:
         summary["mlflow_run_id"] = log_run(settings, summary)
     if as_json:
-        click.echo(_strict_json({k: v for k, v in summary.items() if k != "markdown"}))
+        click.echo(summary_json({k: v for k, v in summary.items() if k != "markdown"}))
     else:
         click.echo(summary["markdown"])
         if "mlflow_run_id" in summary:

@@ -629,10 +629,26 @@ def evaluate(
     summary["days"] = [d.__dict__ for d in all_days]
     summary["markdown"] = markdown(summary, params)
     settings.reports_dir.mkdir(parents=True, exist_ok=True)
-    (settings.reports_dir / "policy_evaluation.json").write_text(json.dumps(summary, indent=2, default=str))
+    (settings.reports_dir / "policy_evaluation.json").write_text(summary_json(summary))
     if log_mlflow:
         summary["mlflow_run_id"] = _log_run(settings, summary)
     return summary
+
+
+def summary_json(summary: dict) -> str:
+    """A policy summary as JSON any parser reads (the report file, the MLflow artifact, `--json`; also
+    `evaluate-experiment`'s): a NaN (an interval over one seed, a Spearman of constant values) becomes null."""
+
+    def clean(v):
+        if isinstance(v, float) and math.isnan(v):
+            return None
+        if isinstance(v, dict):
+            return {k: clean(x) for k, x in v.items()}
+        if isinstance(v, list | tuple):
+            return [clean(x) for x in v]
+        return v
+
+    return json.dumps(clean(summary), indent=2, default=str, allow_nan=False)
 
 
 def _specs(settings: Settings) -> list[CampaignSpec]:
@@ -669,5 +685,7 @@ def _log_run(settings: Settings, summary: dict) -> str:
         for name, (mean, _, _) in summary["ratios"].items():
             mlflow.log_metric(name.replace(": ", ".").replace("/", "_over_"), mean)
         mlflow.log_text(summary["markdown"], "policy_evaluation.md")
-        mlflow.log_dict({k: v for k, v in summary.items() if k != "markdown"}, "policy_evaluation.json")
+        mlflow.log_text(
+            summary_json({k: v for k, v in summary.items() if k != "markdown"}), "policy_evaluation.json"
+        )
         return run.info.run_id

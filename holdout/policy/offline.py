@@ -20,7 +20,6 @@ customers, each resample evaluating every policy on the same customers (so diffe
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
@@ -270,7 +269,7 @@ def log_run(settings: Settings, summary: dict) -> str:
     """One MLflow run in the policy-evaluation experiment: params, each policy's figures, the table, the JSON."""
     import mlflow
 
-    from holdout.policy.evaluate import policy_evaluation_run
+    from holdout.policy.evaluate import policy_evaluation_run, summary_json
 
     with policy_evaluation_run(settings, "policy-evaluate-experiment") as run:
         p = summary["params"]
@@ -285,12 +284,16 @@ def log_run(settings: Settings, summary: dict) -> str:
                 {f"{key}.incremental": r["incremental"], f"{key}.lo": r["ci_low"], f"{key}.hi": r["ci_high"]}
             )
         mlflow.log_text(summary["markdown"], "policy_experiment.md")
-        mlflow.log_dict({k: v for k, v in summary.items() if k != "markdown"}, "policy_experiment.json")
+        mlflow.log_text(
+            summary_json({k: v for k, v in summary.items() if k != "markdown"}), "policy_experiment.json"
+        )
         return run.info.run_id
 
 
 def write_summary(settings: Settings, summary: dict) -> None:
     """The summary as JSON under the reports folder, next to `holdout policy evaluate`'s."""
+    from holdout.policy.evaluate import summary_json
+
     settings.reports_dir.mkdir(parents=True, exist_ok=True)
     path = settings.reports_dir / "policy_experiment.json"
-    path.write_text(json.dumps({k: v for k, v in summary.items() if k != "markdown"}, indent=2))
+    path.write_text(summary_json({k: v for k, v in summary.items() if k != "markdown"}))
