@@ -317,7 +317,7 @@ def feature_oracle_choice(day: Day, specs: list[CampaignSpec], seed: int) -> np.
     predicted = np.zeros(day.true_uplift.shape)
     for j in range(len(specs)):
         rows = np.flatnonzero(day.eligible[:, j])
-        if len(rows) >= 2:
+        if len(rows):  # out_of_fold_predictions copes with a handful of rows (their mean)
             features = day.features.iloc[rows].reset_index(drop=True)
             predicted[rows, j] = out_of_fold_predictions(features, day.true_uplift[rows, j], seed)
     return oracle_choice(replace(day, true_uplift=predicted), specs)
@@ -418,8 +418,8 @@ def run_world(
     first_day: date,
     uplift: UpliftConfig,
 ) -> tuple[list[PolicyDay], int]:
-    """The four policies and the feature oracle over `cycles` launch days of one world; returns their days and the world's size.
-    `uplift` (ml/uplift.yml) sets how the learned policy's models are fit and when a campaign gets one."""
+    """The four policies and the feature oracle over `cycles` launch days of one world; returns their days and
+    the world's size. `uplift` (ml/uplift.yml) sets how the learned policy's models are fit and when a campaign gets one."""
     truth = Truth(settings)
     history = History(uplift)
     out: list[PolicyDay] = []
@@ -588,8 +588,8 @@ def evaluate(
     log_mlflow: bool = True,
     progress: bool = True,
 ) -> dict:
-    """Generate a world per seed under `settings.home/policy_eval/`, run the four policies and the reference, summarize, write
-    `reports/policy_evaluation.json` and an MLflow run (experiment `policy-evaluation`)."""
+    """Generate a world per seed under `settings.home/policy_eval/`, run the four policies and the reference,
+    summarize, write `reports/policy_evaluation.json` and an MLflow run (experiment `policy-evaluation`)."""
     if cycles < 1 or not seeds:
         raise ValueError("need at least one seed and one cycle")
     longest = max(s.response_window_days for s in _specs(settings))
