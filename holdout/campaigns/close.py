@@ -546,27 +546,9 @@ def write_report_index(settings: Settings) -> Path:
     return render_report_index(index, launches, program_href=program.name if program.exists() else None)
 
 
-# what `campaign report` prints of each persona (the columns added later read as null on an older warehouse)
-REPORTED_PERSONA_COLUMNS = (
-    "launch_id",
-    "persona_id",
-    "persona_definition",
-    "test_customers",
-    "control_customers",
-    "uplift",
-    "uplift_ci_low",
-    "uplift_ci_high",
-    "verdict",
-    "recommendation",
-    "uplift_mde",
-    "persona_method",
-    "test_buyers",
-    "control_buyers",
-)
-
-
 def campaign_report(settings: Settings, campaign_id: str) -> str:
     """A plain-text summary of every launch of a campaign: status, sizes, measured results, personas."""
+    from holdout.campaigns.split import PERSONA_COLUMNS
     from holdout.measure.personas import few_buyers_reason
 
     with connect(read_only=True, settings=settings) as con:
@@ -594,7 +576,9 @@ def campaign_report(settings: Settings, campaign_id: str) -> str:
             from ops.campaign_results where campaign_id = ? order by launch_id, metric desc""",
             [campaign_id],
         ).df()
-        columns = ledger_select_list(con, "campaign_persona_results", REPORTED_PERSONA_COLUMNS)
+        # the columns split reads, and the report's own; those an older warehouse lacks read as null
+        reported = ("launch_id", *PERSONA_COLUMNS, "persona_method", "test_buyers", "control_buyers")
+        columns = ledger_select_list(con, "campaign_persona_results", reported)
         personas = con.execute(
             f"select {columns} from ops.campaign_persona_results where campaign_id = ? order by launch_id, persona_id",
             [campaign_id],
