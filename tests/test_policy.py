@@ -6,6 +6,7 @@ import json
 import math
 from datetime import date, timedelta
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -656,19 +657,51 @@ def test_evaluation_runs_the_four_policies_on_a_small_world(fresh_home, monkeypa
     assert net["oracle"] > max(net["manual"], net["random"])
     # the reference: the true effects as the profile features predict them choose better than priority or chance
     assert net["feature_oracle"] > max(net["manual"], net["random"])
+    # and knowing only which campaign works best on average already beats priority and chance
+    assert net["average_oracle"] > max(net["manual"], net["random"])
     assert total["manual"] > 0 and total["random"] > 0
     learned = [d for d in days if d.policy == "learned"]
     assert learned[0].explored == sum(learned[0].chosen.values())  # cold start: all exploration
     assert learned[-1].explored < sum(learned[-1].chosen.values())  # later: models decide most customers
+    # each modelled campaign's estimated average comes with its standard error and the day's true average
+    assert learned[0].averages == {} and set(learned[-1].averages) == set(learned[-1].spearman)
+    assert all(se > 0 and abs(e) < 1e4 and abs(t) < 1e4 for e, se, t in learned[-1].averages.values())
     summary = ev.summarize(
         days + [ev.PolicyDay(**{**d.__dict__, "seed": 8}) for d in days], {7: size, 8: size}
     )
     assert set(summary["policies"]) == set(ev.POLICIES)
     assert "incremental_revenue: learned/oracle" in summary["ratios"]
+    assert "incremental_revenue: average_oracle/oracle" in summary["ratios"]
+    # two identical seeds: the mean over seeds is each seed's figure, and an interval holds the truth in both or neither
+    last = summary["learned_averages_by_cycle"][2]
+    for campaign, (est, se, true, held) in last.items():
+        e, s_e, t = learned[-1].averages[campaign]
+        assert (est, se, true) == (round(e, 2), round(s_e, 2), round(t, 2)) and held in (0.0, 1.0)
     text = ev.markdown(
         summary, {"customers": size, "seeds": [7, 8], "cycles": 3, "cycle_days": 30, "explore_share": 0.1}
     )
     assert all(f"| {p} |" in text for p in ev.POLICIES)
+    assert f"{next(iter(last))} {last[next(iter(last))][0]:+.2f}" in text
+
+
+def test_average_oracle_values_every_customer_at_the_campaigns_true_average():
+    from holdout.policy import evaluate as ev
+
+    specs = [SimpleNamespace(cost_per_contact=0.1), SimpleNamespace(cost_per_contact=0.1)]
+    day = ev.Day(
+        launch_date=date(2026, 1, 1),
+        customer_ids=["C1", "C2", "C3"],
+        # C1 can get either campaign, C2 only the first, C3 only the second
+        eligible=np.array([[True, True], [True, False], [False, True]]),
+        features=pd.DataFrame(index=range(3)),
+        # campaign 0 averages +3 over C1, C2; campaign 1 averages -1 over C1, C3 (C1 alone would gain more from it)
+        true_uplift=np.array([[1.0, 4.0], [5.0, 0.0], [0.0, -6.0]]),
+        treated_if_chosen=np.ones((3, 2), dtype=bool),
+    )
+    assert ev.true_averages(day).tolist() == [3.0, -1.0]
+    # C1 gets the better campaign on average, C3 nothing (its only campaign loses on average)
+    assert ev.average_oracle_choice(day, specs).tolist() == [0, 0, -1]
+    assert ev.oracle_choice(day, specs).tolist() == [1, 0, -1]
 
 
 def test_evaluate_command_refuses_bad_arguments(fresh_home):

@@ -198,6 +198,15 @@ class UpliftLearner:
     def feature_names(self) -> list[str]:
         return list(self.encoding.columns)
 
+    @property
+    def center_se(self) -> float:
+        """Standard error of ``center``, the average effect (the mean of the pseudo-outcomes); NaN when the
+        pseudo-outcomes were not kept."""
+        phi = self.oof_pseudo_outcomes
+        if phi is None or len(phi) < 2:
+            return float("nan")
+        return float(np.std(phi, ddof=1) / np.sqrt(len(phi)))
+
     def predict(self, X: pd.DataFrame) -> np.ndarray:
         """Estimated uplift (treated minus control expected outcome) for each row of ``X``."""
         xe = self.encoding.apply(X)

@@ -21,7 +21,12 @@ The only part of the policy that reads `ground_truth/`. For each seed it generat
   fitted on the true uplift from the features the learned policy sees (out of fold over the day's eligible
   customers, `learners.out_of_fold_predictions`), then the oracle's rule on its predictions. Not a strict bound (a
   better model of the truth could do better), it separates the losses: feature_oracle/oracle is roughly what these
-  features leave out of reach, learned/feature_oracle what learning from observed outcomes loses on top.
+  features leave out of reach, learned/feature_oracle what learning from observed outcomes loses on top;
+- average_oracle: the oracle's rule on each campaign's true *average* uplift over the day's eligible customers, the
+  same value for every customer: what knowing which campaign works best on average is worth, with no per-customer
+  targeting. The learned policy's estimates of those averages (its models' centres) are reported beside the truth
+  with their standard errors, so a reader sees whether the averages a policy of this size can learn are precise
+  enough to rank the campaigns.
 
 Eligibility (segments, consent on the day, valid contact, test accounts) is the launch path's own
 (`eligible_audience`) on each day. Days are `cycle_days` apart, longer than every response window and not
@@ -68,7 +73,9 @@ from holdout.policy.decide import (
 if TYPE_CHECKING:
     from ml.config import UpliftConfig
 
-POLICIES = ("manual", "random", "learned", "oracle", "feature_oracle")
+POLICIES = ("manual", "random", "learned", "oracle", "feature_oracle", "average_oracle")
+# the references: not policies (they read the truth); each ratio reference/oracle is reported
+REFERENCES = ("feature_oracle", "average_oracle")
 RANDOM_SALT = "holdout-policy-random-baseline-v1"
 FEATURE_KINDS = ("number", "category")
 
@@ -108,6 +115,9 @@ class PolicyDay:
     # customers left without a campaign although the oracle would have sent one
     spearman: dict[str, float] = field(default_factory=dict)
     dropped_with_positive_truth: int = 0
+    # learned policy only: per modelled campaign, [estimated average uplift, its standard error, the true average
+    # uplift over the day's eligible customers] (EUR)
+    averages: dict[str, list[float]] = field(default_factory=dict)
 
 
 # ------------------------------------------------------------------------------------------------ the world
@@ -323,6 +333,19 @@ def feature_oracle_choice(day: Day, specs: list[CampaignSpec], seed: int) -> np.
     return oracle_choice(replace(day, true_uplift=predicted), specs)
 
 
+def true_averages(day: Day) -> np.ndarray:
+    """Each campaign's true average uplift over its eligible customers of the day (NaN when it has none)."""
+    counts = day.eligible.sum(axis=0)
+    sums = np.where(day.eligible, day.true_uplift, 0.0).sum(axis=0)
+    return np.divide(sums, counts, out=np.full(len(counts), np.nan), where=counts > 0)
+
+
+def average_oracle_choice(day: Day, specs: list[CampaignSpec]) -> np.ndarray:
+    """The oracle's rule on each campaign's true average uplift: every eligible customer valued alike."""
+    averages = np.nan_to_num(true_averages(day), nan=-np.inf)
+    return oracle_choice(replace(day, true_uplift=np.broadcast_to(averages, day.true_uplift.shape)), specs)
+
+
 @dataclass
 class History:
     """What the learned policy has seen: per campaign, the features, group and observed revenue of its customers.
@@ -359,16 +382,19 @@ class History:
 
 def learned_choice(
     day: Day, specs: list[CampaignSpec], history: History, seed: int, explore_share: float
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """`holdout.policy.decide` on predicted values from models fit on the policy's own past days."""
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[int, tuple[float, float]]]:
+    """`holdout.policy.decide` on predicted values from models fit on the policy's own past days; also each
+    modelled campaign's (estimated average uplift, standard error), by campaign index."""
     from holdout.policy.launch_day import model_minimum
 
     value = np.full(day.eligible.shape, np.nan)
     budget = np.zeros(len(specs), dtype=int)
+    averages: dict[int, tuple[float, float]] = {}
     for j, spec in enumerate(specs):
         model = history.fit(j, spec, seed)
         if model is not None:
             value[:, j] = model.predict(day.features) - spec.cost_per_contact
+            averages[j] = (model.center, model.center_se)
         else:  # cold start: what its first model still needs
             budget[j] = cold_start_budget(
                 spec.control_share, model_minimum(history.uplift), *history.counts(j)
@@ -390,7 +416,7 @@ def learned_choice(
         cold_u,
     )
     choice = np.array([ids.index(c) if c is not None else -1 for c in d.choice], dtype=int)
-    return choice, d.exploration, value
+    return choice, d.exploration, value, averages
 
 
 # ------------------------------------------------------------------------------------------------ the run
@@ -418,7 +444,7 @@ def run_world(
     first_day: date,
     uplift: UpliftConfig,
 ) -> tuple[list[PolicyDay], int]:
-    """The four policies and the feature oracle over `cycles` launch days of one world; returns their days and
+    """The four policies and the two references over `cycles` launch days of one world; returns their days and
     the world's size. `uplift` (ml/uplift.yml) sets how the learned policy's models are fit and when a campaign gets one."""
     truth = Truth(settings)
     history = History(uplift)
@@ -435,13 +461,20 @@ def run_world(
                 choice = oracle_choice(day, specs)
             elif policy == "feature_oracle":
                 choice = feature_oracle_choice(day, specs, seed)
+            elif policy == "average_oracle":
+                choice = average_oracle_choice(day, specs)
             else:
-                choice, explored, value = learned_choice(day, specs, history, seed, explore_share)
+                choice, explored, value, averages = learned_choice(day, specs, history, seed, explore_share)
                 _observe(day, specs, choice, truth, history, seed, cycle)
             contacts, gross, net, chosen = score(day, specs, choice)
             out.append(PolicyDay(policy, seed, cycle, contacts, gross, net, int(explored.sum()), chosen))
             if policy == "learned":
                 out[-1].spearman, out[-1].dropped_with_positive_truth = _diagnose(day, specs, choice, value)
+                truth_avg = true_averages(day)
+                out[-1].averages = {
+                    specs[j].id: [round(est, 3), round(se, 3), round(float(truth_avg[j]), 3)]
+                    for j, (est, se) in averages.items()
+                }
     return out, len(truth.p["number"])
 
 
@@ -499,8 +532,8 @@ def _interval(values: list[float]) -> tuple[float, float, float]:
 
 def summarize(days: list[PolicyDay], sizes: dict[int, int]) -> dict:
     """Per policy: total and per-customer incremental revenue (and net value) with intervals over seeds; the
-    ratios of learned to manual, random, oracle and feature_oracle, and feature_oracle/oracle, per seed, with
-    intervals."""
+    ratios of learned to manual, random, oracle and each reference, and each reference/oracle, per seed, with
+    intervals; the learned policy's per-day diagnostics."""
     frame = pd.DataFrame([d.__dict__ for d in days])
     per_seed = frame.groupby(["policy", "seed"])[["incremental_revenue", "net_value", "contacts"]].sum()
     out: dict = {"policies": {}, "ratios": {}}
@@ -516,11 +549,12 @@ def summarize(days: list[PolicyDay], sizes: dict[int, int]) -> dict:
         }
     for metric in ("incremental_revenue", "net_value"):
         learned = per_seed.loc["learned", metric]
-        for other in ("manual", "random", "oracle", "feature_oracle"):
+        for other in ("manual", "random", "oracle", *REFERENCES):
             ratio = learned / per_seed.loc[other, metric]
             out["ratios"][f"{metric}: learned/{other}"] = _interval(list(ratio))
-        bound = per_seed.loc["feature_oracle", metric] / per_seed.loc["oracle", metric]
-        out["ratios"][f"{metric}: feature_oracle/oracle"] = _interval(list(bound))
+        for reference in REFERENCES:
+            bound = per_seed.loc[reference, metric] / per_seed.loc["oracle", metric]
+            out["ratios"][f"{metric}: {reference}/oracle"] = _interval(list(bound))
     by_cycle = frame.groupby(["policy", "cycle"])["incremental_revenue"].mean().unstack("cycle")
     out["by_cycle_mean_incremental_revenue"] = by_cycle.round(1).to_dict(orient="index")
     learned = frame[frame["policy"] == "learned"]
@@ -528,6 +562,26 @@ def summarize(days: list[PolicyDay], sizes: dict[int, int]) -> dict:
     out["learned_spearman_by_cycle"] = rho.round(3).to_dict(orient="index")
     dropped = learned.groupby("cycle")["dropped_with_positive_truth"].mean()
     out["learned_dropped_with_positive_truth_by_cycle"] = dropped.round(0).to_dict()
+    out["learned_averages_by_cycle"] = _average_errors(learned)
+    return out
+
+
+def _average_errors(learned: pd.DataFrame) -> dict[int, dict[str, list[float]]]:
+    """Per day and campaign, over seeds: [mean estimated average uplift, mean standard error, mean true average,
+    share of seeds whose 95% interval of the estimate holds the true average]."""
+    out: dict[int, dict[str, list[float]]] = {}
+    for cycle, rows in learned.groupby("cycle"):
+        per_campaign: dict[str, list[list[float]]] = {}
+        for averages in rows["averages"]:
+            for campaign, triple in averages.items():
+                per_campaign.setdefault(campaign, []).append(triple)
+        out[int(cycle)] = {
+            campaign: [
+                *np.round(np.mean(np.array(v), axis=0), 2).tolist(),
+                round(float(np.mean([abs(e - t) <= 1.96 * se for e, se, t in v])), 2),
+            ]
+            for campaign, v in per_campaign.items()
+        }
     return out
 
 
@@ -573,6 +627,21 @@ def markdown(summary: dict, params: dict) -> str:
         dropped = summary["learned_dropped_with_positive_truth_by_cycle"].get(c, 0)
         row = " | ".join(f"{cycles[p][c]:,.0f}" for p in POLICIES)
         lines.append(f"| {c + 1} | {row} | {rho_text} | {dropped:,.0f} |")
+    lines += [
+        "",
+        "The learned policy's campaign averages (its models' centres, EUR per customer, mean over seeds) against the "
+        "true average over the day's eligible customers, with the mean standard error and the share of seeds "
+        "whose 95% interval holds the truth:",
+        "",
+        "| day | estimated (s.e.) vs true average; interval holds the truth |",
+        "|---|---|",
+    ]
+    for c in range(n):
+        avg = summary["learned_averages_by_cycle"].get(c, {})
+        text = "; ".join(
+            f"{k} {e:+.2f} ({se:.2f}) vs {t:+.2f}, {held:.0%}" for k, (e, se, t, held) in avg.items()
+        )
+        lines.append(f"| {c + 1} | {text or 'no model yet'} |")
     return "\n".join(lines)
 
 
