@@ -238,6 +238,11 @@ class UpliftPredictor:
         out = self.model.predict(None, frame)
         return out if outcome is None else out[f"uplift_{outcome}"].to_numpy()
 
+    def average_se(self, outcome: str) -> float:
+        """Standard error of the campaign's measured average effect on `outcome` (the mean of the learner's
+        pseudo-outcomes); NaN for a version that did not keep them."""
+        return float(getattr(self.model.learners[outcome], "center_se", float("nan")))
+
 
 def load_champion(settings: Settings, campaign_id: str) -> UpliftPredictor | None:
     """The campaign's champion uplift model, or None when none is registered or none is champion yet."""

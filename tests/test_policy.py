@@ -41,6 +41,32 @@ def test_choice_is_the_argmax_and_none_when_every_value_is_below_zero():
     assert not d.exploration.any()
 
 
+def test_none_only_when_the_best_value_is_clearly_below_zero():
+    value = [[-0.5, -2.0], [-0.5, -2.0], [-3.0, -0.4], [np.nan, -1.0]]
+    eligible = np.ones((4, 2), dtype=bool)
+    customers, ids = ["C1", "C2", "C3", "C4"], ["a", "b"]
+    u = np.ones(4), np.zeros(4)  # nobody explores
+
+    def rule(se, z=1.0):
+        return decide(customers, ids, eligible, np.array(value), *u, 0.0, value_se=se, none_z=z).choice
+
+    # a's s.e. 1: -0.5 is within it, so a is sent (rows 1-2); row 3's best is b at -0.4, within b's s.e. 0.5;
+    # row 4 has b alone at -1.0: more than one s.e. below zero, none
+    assert rule(np.array([1.0, 0.5])) == ["a", "a", "b", None]
+    # the s.e. never changes which campaign is best: rows 1-2 get none (a is clearly below zero), not b, although
+    # b's value plus its s.e. would be positive
+    assert rule(np.array([0.1, 5.0])) == [None, None, "b", "b"]
+    # no s.e. (a campaign without a kept average, or none given), or z = 0: none below zero, as before
+    assert rule(np.array([np.nan, np.nan])) == [None] * 4
+    assert rule(None) == [None] * 4 and rule(np.array([1.0, 0.5]), z=0.0) == [None] * 4
+    d = decide(customers, ids, eligible, np.array(value), *u, 0.0, value_se=np.array([1.0, np.nan]))
+    assert json.loads(d.value_se_json()) == {"a": 1.0, "b": None} and d.none_z == 1.0
+    with pytest.raises(ValueError, match="none_z"):
+        rule(np.array([1.0, 1.0]), z=-1.0)
+    with pytest.raises(ValueError, match="value_se"):
+        rule(np.array([-1.0, 1.0]))
+
+
 def test_exploration_share_is_within_tolerance_random_among_eligible_and_deterministic():
     n = 20_000
     value = np.tile([1.0, 2.0, 3.0], (n, 1))
@@ -375,6 +401,9 @@ class _FakeUplift:
     def predict(self, frame, outcome=None):
         return np.full(len(frame), self.amount)
 
+    def average_se(self, outcome):
+        return 0.5
+
 
 def test_launch_day_uses_champion_values_minus_cost(fresh_home, tmp_path, monkeypatch):
     from holdout.campaigns import launch as launch_mod
@@ -401,6 +430,9 @@ def test_launch_day_uses_champion_values_minus_cost(fresh_home, tmp_path, monkey
     first = json.loads(exploit["candidates"].iloc[0])
     assert first == {"auto-b": pytest.approx(0.98), "auto-c": pytest.approx(2.98)}
     assert json.loads(rows["model_versions"].iloc[0]) == {"auto-b": "1", "auto-c": "1"}
+    # the champions' standard errors went into the none rule and the ledger
+    assert json.loads(rows["value_se"].iloc[0]) == {"auto-b": 0.5, "auto-c": 0.5}
+    assert (rows["none_z"] == 1.0).all()
     assert built == [day]  # features at cutoff = launch date, as the models were trained
 
 
@@ -541,6 +573,21 @@ def test_ledger_append_is_idempotent_per_key(fresh_home):
     assert ledger.append_decisions(fresh_home, key, date(2026, 11, 1), d, 0.1, {"a": "3"}) == 0
     rows = _decisions(fresh_home)
     assert rows["choice"].iloc[0] == "a" and pd.isna(rows["choice"].iloc[1])  # none: the value is below zero
+    # decided without standard errors: none below zero, and the ledger says so
+    assert rows["value_se"].isna().all() and (rows["none_z"] == 0.0).all()
+    d = decide(
+        ["C0000003"],
+        ["a"],
+        np.ones((1, 1), bool),
+        np.array([[-1.0]]),
+        np.ones(1),
+        np.zeros(1),
+        value_se=np.array([2.5]),
+    )
+    key = ledger.decision_key(date(2026, 11, 2), ["a"])
+    ledger.append_decisions(fresh_home, key, date(2026, 11, 2), d, 0.1, {"a": "3"})
+    row = _decisions(fresh_home).set_index("customer_id").loc["C0000003"]
+    assert row["choice"] == "a" and json.loads(row["value_se"]) == {"a": 2.5} and row["none_z"] == 1.0
 
 
 def test_decision_counts_for_the_launch_ui(fresh_home, caplog):
@@ -584,7 +631,7 @@ def test_decision_counts_for_the_launch_ui(fresh_home, caplog):
     }
     assert "  a: chosen 2 (by the models 1, explored 1, cold-start budget 0)" in caplog.messages
     assert "  c: chosen 1 (by the models 0, explored 0, cold-start budget 1)" in caplog.messages
-    assert "  none (every expected value below zero): 1" in caplog.messages
+    assert "  none (the best expected value clearly below zero): 1" in caplog.messages
     assert policy_decision_counts(day + timedelta(days=1), settings=fresh_home)["decision_sets"] == {}
 
 

@@ -3,8 +3,13 @@
 Inputs are matrices over (customer, auto campaign): eligibility and the predicted expected incremental value
 (EUR). Each customer draws two deterministic uniforms from a hash of (launch date, customer): the first puts
 `explore_share` of them in exploration, the second picks their campaign uniformly among the eligible ones. The
-others get the campaign with the highest expected value among those with an uplift model, or none when every
-value is below zero.
+others get the campaign with the highest expected value among those with an uplift model, or none when even that
+value is clearly below zero: below zero by more than `none_z` standard errors of that campaign's measured average
+effect (`value_se`, from its model's pseudo-outcomes; `NONE_Z` = 1 on the launch path). A value only a little
+below zero, within the noise of a campaign measured on a few hundred control customers, is sent: not sending
+learns nothing, and at the sizes campaigns run the averages' standard errors are several EUR (BENCHMARKS.md
+"Next-best-campaign policy", where this rule was chosen on development worlds and checked on the evaluation
+seeds). Without standard errors (`value_se=None`) the rule is none below zero.
 
 Cold start: a campaign without a registered uplift model has no predicted value (NaN), so the argmax never
 picks it; it gets exploration traffic until a model is registered, and that traffic is directed but budgeted
@@ -39,6 +44,8 @@ import pyarrow.compute as pc
 from holdout.campaigns.assignment import assignment_uniform
 
 DEFAULT_EXPLORE_SHARE = 0.10
+# none only when the best value is below zero by more than this many standard errors of its campaign's average
+NONE_Z = 1.0
 # one-sided normal quantile of the cold-start budget's margin: the budget's random test/control split gives
 # the campaign its minimum of each group with probability about 97.5 %
 COLD_START_Z = 1.96
@@ -62,6 +69,19 @@ class Decisions:
         np.ndarray
     )  # bool per customer: explored by a cold-start campaign's budget (a subset of exploration)
     taking_order: tuple[str, ...] = ()  # the cold-start campaigns with a budget, in the order they took
+    # per campaign, the standard error of its measured average effect (EUR; NaN = none), and the none rule's z
+    value_se: np.ndarray | None = None
+    none_z: float = 0.0
+
+    def value_se_json(self) -> str | None:
+        """The campaigns' standard errors as the ledger stores them (JSON, null = none), None when not given."""
+        if self.value_se is None:
+            return None
+        pairs = {
+            c: (None if np.isnan(v) else round(float(v), 4))
+            for c, v in zip(self.campaign_ids, self.value_se, strict=True)
+        }
+        return json.dumps(pairs, sort_keys=True)
 
     def chosen(self, campaign_id: str) -> set[str]:
         """Customers whose decision is `campaign_id`."""
@@ -177,8 +197,11 @@ def decide(
     cold_start: np.ndarray | None = None,
     budget: np.ndarray | None = None,
     cold_u: np.ndarray | None = None,
+    value_se: np.ndarray | None = None,
+    none_z: float = NONE_Z,
 ) -> Decisions:
-    """Exploration share at random among eligible campaigns; the rest argmax of value, none when all < 0.
+    """Exploration share at random among eligible campaigns; the rest argmax of value, none when the best value
+    is below zero by more than `none_z` x `value_se` of its campaign (module doc; no `value_se`: none below zero).
 
     `value[i, j]` is NaN when campaign j has no champion uplift model. `cold_start[j]` is true when campaign j
     has no registered model at all (default: no value for any customer); such a campaign is first sent at most
@@ -188,6 +211,8 @@ def decide(
     (callers pass ids sorted)."""
     if not 0.0 <= explore_share <= 1.0:
         raise ValueError(f"explore_share must lie in [0, 1], got {explore_share}")
+    if not none_z >= 0.0:
+        raise ValueError(f"none_z must be at least 0, got {none_z}")
     eligible = np.asarray(eligible, dtype=bool).reshape(len(customer_ids), len(campaign_ids))
     value = np.where(eligible, np.asarray(value, dtype=float), np.nan)
     n, k = eligible.shape
@@ -195,6 +220,11 @@ def decide(
         cold_start = np.isnan(value).all(axis=0)
     cold_start = np.asarray(cold_start, dtype=bool).reshape(k)
     budget = np.zeros(k, dtype=int) if budget is None else np.asarray(budget, dtype=int).reshape(k)
+    if value_se is not None:
+        value_se = np.asarray(value_se, dtype=float).reshape(k)
+        if (value_se < 0).any():
+            raise ValueError("value_se must not be negative")
+    margin = np.zeros(k) if value_se is None else none_z * np.nan_to_num(value_se, nan=0.0)
     pick = np.full(n, -1)
     directed = np.zeros(n, dtype=bool)
     takers = [j for j in range(k) if cold_start[j] and budget[j] > 0]
@@ -218,9 +248,19 @@ def decide(
         scored = np.where(np.isnan(value), -np.inf, value)
         best = np.argmax(scored, axis=1)
         best_value = scored[np.arange(n), best]
-        pick = np.where(~explore & (best_value >= 0) & np.isfinite(best_value), best, pick)
+        sent = np.isfinite(best_value) & (best_value + margin[best] >= 0)
+        pick = np.where(~explore & sent, best, pick)
     choice = [campaign_ids[j] if j >= 0 else None for j in pick]
     order = tuple(campaign_ids[j] for j in takers)
     return Decisions(
-        list(customer_ids), list(campaign_ids), eligible, value, choice, explore, directed, order
+        list(customer_ids),
+        list(campaign_ids),
+        eligible,
+        value,
+        choice,
+        explore,
+        directed,
+        order,
+        value_se,
+        none_z if value_se is not None else 0.0,
     )

@@ -403,6 +403,7 @@ def learned_choice(
     explore_u, pick_u = policy_uniforms(day.launch_date, day.customer_ids)
     cold_u = cold_start_uniforms(day.launch_date, day.customer_ids)
     cold_start = np.isnan(value).all(axis=0)
+    value_se = np.array([averages[j][1] if j in averages else np.nan for j in range(len(specs))])
     d = decide(
         day.customer_ids,
         ids,
@@ -414,6 +415,7 @@ def learned_choice(
         cold_start,
         budget,
         cold_u,
+        value_se,
     )
     choice = np.array([ids.index(c) if c is not None else -1 for c in d.choice], dtype=int)
     return choice, d.exploration, value, averages

@@ -325,6 +325,10 @@ def _decide(
     ):  # vectorized membership: launch days reach hundreds of thousands of customers
         mask[:, j] = index.isin(list(eligible[cid]))
     value = np.full(mask.shape, np.nan)
+    # the s.e. of each champion's measured average: a value is "none" only when clearly below zero (decide's doc)
+    value_se = np.array(
+        [champions[cid].average_se(VALUE_OUTCOME) if cid in champions else np.nan for cid in ids]
+    )
     if champions and pool:
         columns = sorted({f for p in champions.values() for f in p.features})
         feats = _features(con, pool, columns, launch_date)
@@ -342,7 +346,7 @@ def _decide(
         )
         budget = cold_start_budgets(autos, cold_start, model_minimum(load_uplift_config()), seen)
         cold_u = cold_start_uniforms(launch_date, pool)
-    d = decide(pool, ids, mask, value, explore_u, pick_u, explore_share, cold_start, budget, cold_u)
+    d = decide(pool, ids, mask, value, explore_u, pick_u, explore_share, cold_start, budget, cold_u, value_se)
     budgets = {
         cid: {
             "budget": int(budget[j]),

@@ -11,6 +11,9 @@ revision joins `ops.campaign_assignments` on (customer_id, launch date, choice =
 customers' propensities can be rebuilt: the budget, the test and control customers it was computed from, and
 its place in the taking order (`take`, 0 first). Null on rows ledgered before the column: with a null
 `cold_start` those were decided by the earlier half rule, otherwise by a budget that was not stored.
+`value_se` and `none_z` hold what the none rule read (`holdout.policy.decide`): per campaign the standard error of
+its measured average effect, and how many of them below zero a value had to be for none; null on rows ledgered
+before the columns, which were decided none below zero.
 """
 
 from __future__ import annotations
@@ -41,10 +44,18 @@ DDL = f"""create table if not exists {TABLE} (
     model_versions varchar not null, -- JSON: campaign -> champion version used, 'no-champion', null = cold start
     decided_at timestamp not null,
     revision integer,              -- 0 first; a re-decision after a stale budget is the next; null (old rows) = 0
-    cold_start_budgets varchar     -- JSON: cold-start campaign -> budget, seen_test, seen_control, take; null = not stored
+    cold_start_budgets varchar,    -- JSON: cold-start campaign -> budget, seen_test, seen_control, take; null = not stored
+    value_se varchar,              -- JSON: auto campaign -> s.e. of its average effect (EUR), null = no model
+    none_z double                  -- none when the best value + none_z x its s.e. is below zero; null (old rows) = 0
 )"""
 # columns added after the first release, each null on the rows ledgered before it (module doc)
-ADDED_COLUMNS = {"cold_start": "boolean", "revision": "integer", "cold_start_budgets": "varchar"}
+ADDED_COLUMNS = {
+    "cold_start": "boolean",
+    "revision": "integer",
+    "cold_start_budgets": "varchar",
+    "value_se": "varchar",
+    "none_z": "double",
+}
 
 
 def decision_key(launch_date: date, campaign_ids: list[str]) -> str:
@@ -138,6 +149,8 @@ def append_decisions(
             "decided_at": datetime.now(UTC).replace(tzinfo=None),
             "revision": int(revision),
             "cold_start_budgets": None if budgets is None else json.dumps(budgets, sort_keys=True),
+            "value_se": decisions.value_se_json(),
+            "none_z": float(decisions.none_z),
         }
     )
     with connect(settings=settings) as con:
@@ -155,10 +168,10 @@ def append_decisions(
             con.execute(
                 f"""insert into {TABLE} (decision_key, launch_date, customer_id, candidates, choice, exploration,
                                          cold_start, explore_share, model_versions, decided_at, revision,
-                                         cold_start_budgets)
+                                         cold_start_budgets, value_se, none_z)
                     select decision_key, launch_date, customer_id, candidates, choice, exploration,
                            cold_start, explore_share, model_versions, decided_at, revision,
-                           cold_start_budgets from _policy_rows"""
+                           cold_start_budgets, value_se, none_z from _policy_rows"""
             )
             con.execute("commit")
         except BaseException:

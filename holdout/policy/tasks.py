@@ -55,7 +55,7 @@ def render_counts(summary: dict) -> list[str]:
                 f"  {cid}: chosen {c['chosen']:,} (by the models {c['by_models']:,}, "
                 f"explored {c['explored']:,}, cold-start budget {c['cold_start']:,})"
             )
-        lines.append(f"  none (every expected value below zero): {entry['none']:,}")
+        lines.append(f"  none (the best expected value clearly below zero): {entry['none']:,}")
     return lines
 
 
