@@ -760,6 +760,8 @@ def test_evaluate_command_refuses_bad_arguments(fresh_home):
     assert result.exit_code == 2 and "comma-separated integers" in result.output
     result = CliRunner().invoke(policy, ["evaluate", "--cycle-days", "7", "--customers", "500"])
     assert result.exit_code == 2 and "longest response window" in result.output
+    result = CliRunner().invoke(policy, ["evaluate", "--none-z", "-1"])
+    assert result.exit_code == 2 and "--none-z" in result.output
     assert not (fresh_home.home / "policy_eval").exists()
 
 
@@ -775,7 +777,7 @@ def test_evaluate_command_prints_json_alone_on_stdout(fresh_home):
     assert result.exit_code == 0, result.output
     # strict JSON: one seed gives no interval, which is null, not NaN (that many parsers refuse)
     summary = json.loads(result.stdout, parse_constant=lambda c: pytest.fail(f"{c} in the JSON"))
-    assert summary["params"]["seeds"] == [5]
+    assert summary["params"]["seeds"] == [5] and summary["params"]["none_z"] == 1.0
     assert summary["ratios"]["incremental_revenue: learned/oracle"][1] is None
     assert "seed 5:" in result.stderr
 

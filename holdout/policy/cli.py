@@ -8,7 +8,7 @@ import click
 
 from holdout.campaigns.cli import experiment_csv_option
 from holdout.config import get_settings
-from holdout.policy.decide import DEFAULT_EXPLORE_SHARE
+from holdout.policy.decide import DEFAULT_EXPLORE_SHARE, NONE_Z
 
 
 @click.group("policy")
@@ -38,6 +38,13 @@ def _seeds(ctx: click.Context, param: click.Parameter, value: str) -> list[int]:
 @click.option(
     "--explore-share", type=click.FloatRange(0, 1), default=DEFAULT_EXPLORE_SHARE, show_default=True
 )
+@click.option(
+    "--none-z",
+    type=click.FloatRange(min=0),
+    default=NONE_Z,
+    show_default=True,
+    help="The learned policy sends none only below zero by more than this many standard errors (0: below zero).",
+)
 @click.option("--start", type=click.DateTime(["%Y-%m-%d"]), default="2024-11-01", show_default=True)
 @click.option(
     "--days", type=click.IntRange(min=120), default=730, show_default=True, help="History per world."
@@ -50,13 +57,14 @@ def evaluate_cmd(
     cycles: int,
     cycle_days: int,
     explore_share: float,
+    none_z: float,
     start: datetime,
     days: int,
     log_mlflow: bool,
     as_json: bool,
 ) -> None:
-    """Manual priority, random, the learned policy and the oracle (with the feature oracle as a reference) on
-    simulated worlds (one per seed, under HOLDOUT_HOME/policy_eval/); the only command that reads ground truth."""
+    """Manual priority, random, the learned policy and the oracle (the feature and average oracles as references)
+    on simulated worlds (one per seed, under HOLDOUT_HOME/policy_eval/); the only command that reads ground truth."""
     from holdout.policy.evaluate import evaluate, summary_json
 
     try:
@@ -70,6 +78,7 @@ def evaluate_cmd(
             start.date(),
             days,
             log_mlflow=log_mlflow,
+            none_z=none_z,
         )
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None

@@ -64,6 +64,7 @@ from holdout.campaigns.staged import launch_id_for
 from holdout.config import Settings
 from holdout.policy.decide import (
     DEFAULT_EXPLORE_SHARE,
+    NONE_Z,
     cold_start_budget,
     cold_start_uniforms,
     decide,
@@ -381,7 +382,12 @@ class History:
 
 
 def learned_choice(
-    day: Day, specs: list[CampaignSpec], history: History, seed: int, explore_share: float
+    day: Day,
+    specs: list[CampaignSpec],
+    history: History,
+    seed: int,
+    explore_share: float,
+    none_z: float = NONE_Z,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[int, tuple[float, float]]]:
     """`holdout.policy.decide` on predicted values from models fit on the policy's own past days; also each
     modelled campaign's (estimated average uplift, standard error), by campaign index."""
@@ -416,6 +422,7 @@ def learned_choice(
         budget,
         cold_u,
         value_se,
+        none_z,
     )
     choice = np.array([ids.index(c) if c is not None else -1 for c in d.choice], dtype=int)
     return choice, d.exploration, value, averages
@@ -445,6 +452,7 @@ def run_world(
     explore_share: float,
     first_day: date,
     uplift: UpliftConfig,
+    none_z: float = NONE_Z,
 ) -> tuple[list[PolicyDay], int]:
     """The four policies and the two references over `cycles` launch days of one world; returns their days and
     the world's size. `uplift` (ml/uplift.yml) sets how the learned policy's models are fit and when a campaign gets one."""
@@ -596,8 +604,9 @@ def markdown(summary: dict, params: dict) -> str:
 
     lines = [
         f"Customers {params['customers']:,} per world, seeds {params['seeds']}, {params['cycles']} launch days "
-        f"{params['cycle_days']} days apart, exploration {params['explore_share']:.0%}; mean [95% t-interval "
-        "over seeds]. Incremental revenue = true expected extra revenue of the test customers (EUR); net = minus "
+        f"{params['cycle_days']} days apart, exploration {params['explore_share']:.0%}"
+        + (f", none below zero by more than {params['none_z']:g} s.e." if "none_z" in params else "")
+        + "; mean [95% t-interval over seeds]. Incremental revenue = true expected extra revenue of the test customers (EUR); net = minus "
         "contact costs.",
         "",
         "| policy | incremental revenue, total (EUR) | per customer (EUR) | net value, total (EUR) | test contacts |",
@@ -658,6 +667,7 @@ def evaluate(
     days: int = 730,
     log_mlflow: bool = True,
     progress: bool = True,
+    none_z: float = NONE_Z,
 ) -> dict:
     """Generate a world per seed under `settings.home/policy_eval/`, run the four policies and the reference,
     summarize, write `reports/policy_evaluation.json` and an MLflow run (experiment `policy-evaluation`)."""
@@ -683,7 +693,9 @@ def evaluate(
         t = time.perf_counter()
         world = make_world(settings.home / "policy_eval" / f"seed-{seed}", customers, seed, start, days, say)
         first = start + timedelta(days=days)
-        got, sizes[seed] = run_world(world, specs, seed, cycles, cycle_days, explore_share, first, uplift)
+        got, sizes[seed] = run_world(
+            world, specs, seed, cycles, cycle_days, explore_share, first, uplift, none_z
+        )
         all_days += got
         say(f"seed {seed}: {time.perf_counter() - t:.0f} s")
     params = {
@@ -692,6 +704,7 @@ def evaluate(
         "cycles": cycles,
         "cycle_days": cycle_days,
         "explore_share": explore_share,
+        "none_z": none_z,
         "campaigns": [s.id for s in specs],
         "min_control_customers": uplift.min_control_customers,
         "shrink": uplift.shrink,
