@@ -731,6 +731,39 @@ def test_evaluation_runs_the_four_policies_on_a_small_world(fresh_home, monkeypa
     assert f"{next(iter(last))} {last[next(iter(last))][0]:+.2f}" in text
 
 
+def test_evaluation_learned_policy_applies_the_none_rule_it_is_given():
+    """A campaign measured slightly negative within its noise: the evaluation's learned policy sends it under the
+    launch path's rule (none only below one standard error) and not under none-below-zero."""
+    import ml.config
+    from holdout.policy import evaluate as ev
+
+    rng = np.random.default_rng(3)
+    n = 4_000
+    x = pd.DataFrame({"x": rng.normal(size=n)})
+    treated = rng.random(n) < 0.8
+    y = rng.exponential(20.0, n) * (rng.random(n) < 0.3) - 0.3 * treated  # true effect -0.3, noise sd ~15
+    history = ev.History(ml.config.load_uplift_config(overrides={"min_control_customers": 100}))
+    history.add(0, x, treated, y)
+    spec = SimpleNamespace(id="c", control_share=0.2, cost_per_contact=0.0)
+    day = ev.Day(
+        launch_date=date(2026, 1, 1),
+        customer_ids=[f"C{i:07d}" for i in range(500)],
+        eligible=np.ones((500, 1), dtype=bool),
+        features=pd.DataFrame({"x": rng.normal(size=500)}),
+        true_uplift=np.zeros((500, 1)),
+        treated_if_chosen=np.ones((500, 1), dtype=bool),
+    )
+    sent = {}
+    for z in (0.0, 1.0):
+        choice, explored, value, averages = ev.learned_choice(day, [spec], history, 7, 0.1, none_z=z)
+        center, se = averages[0]
+        assert se > 0.3 and abs(center) < se  # within its noise
+        exploited = ~explored
+        sent[z] = int((choice[exploited] == 0).sum())
+    # the values are the same under both rules (same fit); only the none decision moves
+    assert sent[0.0] + 50 < sent[1.0]
+
+
 def test_average_oracle_values_every_customer_at_the_campaigns_true_average():
     from holdout.policy import evaluate as ev
 

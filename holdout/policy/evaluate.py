@@ -474,7 +474,9 @@ def run_world(
             elif policy == "average_oracle":
                 choice = average_oracle_choice(day, specs)
             else:
-                choice, explored, value, averages = learned_choice(day, specs, history, seed, explore_share)
+                choice, explored, value, averages = learned_choice(
+                    day, specs, history, seed, explore_share, none_z
+                )
                 _observe(day, specs, choice, truth, history, seed, cycle)
             contacts, gross, net, chosen = score(day, specs, choice)
             out.append(PolicyDay(policy, seed, cycle, contacts, gross, net, int(explored.sum()), chosen))
