@@ -108,6 +108,10 @@ def evaluate_home(home: Path) -> list[dict]:
             at_launch = con.execute(
                 "select * from ml_features.ml_features_at_cutoffs where cutoff_date = ?", [launch_date]
             ).df()
+            if at_launch.empty:  # else `+ml` would silently be the profile set
+                raise SystemExit(
+                    f"{home}: no model features at cutoff {launch_date} (run `holdout train` first)"
+                )
             extra = [c for c in ml_features if c not in frame.columns]
             frame = frame.merge(at_launch[["customer_id", *extra]], on="customer_id", how="left")
             frame = frame.merge(season_shares(con, launch_date), on="customer_id", how="left")
@@ -129,9 +133,8 @@ def evaluate_home(home: Path) -> list[dict]:
                     seed=CLOSE_SEED,
                     use_model=True,
                 )
-                if (
-                    found.predictions is None
-                ):  # too small for a model: the search's groups, no ranking to score
+                # too small for a model: the search's groups, no per-customer ranking to score (null, not counted)
+                if found.predictions is None:
                     row[f"model {name}"] = float("nan")
                 else:
                     row[f"model {name}"] = ranking_value(found.predictions[test], truth[test])
@@ -158,12 +161,18 @@ def table(rows: list[dict]) -> str:
         + " |",
         "|---|---:|" + "---:|" * len(COLUMNS),
     ]
-    counts = frame.groupby("campaign_id").size()
+    launches = frame.groupby("campaign_id").size()
+    counts = frame.groupby("campaign_id")[list(COLUMNS)].count()  # launches with a figure, per column
     for campaign, values in by_campaign.iterrows():
-        cells = " | ".join(f"{values[n]:+.3f}" for n in COLUMNS)
-        lines.append(f"| {campaign} | {counts[campaign]} | {cells} |")
+        n = launches[campaign]
+        cells = " | ".join(
+            f"{values[c]:+.3f}" + ("" if counts.at[campaign, c] == n else f" ({counts.at[campaign, c]})")
+            for c in COLUMNS
+        )
+        lines.append(f"| {campaign} | {n} | {cells} |")
     means = " | ".join(f"**{by_campaign[n].mean():+.3f}**" for n in COLUMNS)
     lines.append(f"| mean over campaigns | {len(frame)} | {means} |")
+    lines += ["", "(k): the mean over the k launches with a figure; the others were too small for a model."]
     return "\n".join(lines)
 
 
@@ -176,8 +185,9 @@ def main() -> None:
     for home in args.homes:
         print(f"{home}:", file=sys.stderr, flush=True)
         rows += evaluate_home(home.resolve())
-    if args.out:
-        args.out.write_text(json.dumps(rows, indent=1))
+    if args.out:  # strict JSON: a launch without a model has null, not NaN
+        clean = [{k: (None if isinstance(v, float) and v != v else v) for k, v in r.items()} for r in rows]
+        args.out.write_text(json.dumps(clean, indent=1, allow_nan=False))
     print(table(rows))
 
 

@@ -654,14 +654,27 @@ def test_decision_counts_read_a_ledger_from_before_the_cold_start_column(fresh_h
     with connect(read_only=True, settings=fresh_home) as con:
         counts = ledger.decision_counts(con, day)
     assert counts[["choice", "customers", "explored", "cold_start"]].values.tolist() == [["a", 1, 1, 0]]
-    d = decide(["C2"], ["a"], np.ones((1, 1), bool), np.array([[1.0]]), np.ones(1), np.zeros(1))
+    d = decide(
+        ["C2"],
+        ["a"],
+        np.ones((1, 1), bool),
+        np.array([[-1.0]]),
+        np.ones(1),
+        np.zeros(1),
+        value_se=np.array([2.0]),
+    )
     ledger.append_decisions(fresh_home, "k2", day, d, 0.1, {"a": "1"})
     with connect(read_only=True, settings=fresh_home) as con:
         assert ledger.decision_counts(con, day)["cold_start"].tolist() == [0, 0]
+    # every later column was added: the old row keeps nulls (decided none below zero), the new one has the rule
+    rows = _decisions(fresh_home).set_index("customer_id")
+    assert rows.loc["C1", ["value_se", "none_z", "revision"]].isna().all()
+    assert json.loads(rows.loc["C2", "value_se"]) == {"a": 2.0} and rows.loc["C2", "none_z"] == 1.0
+    assert rows.loc["C2", "choice"] == "a"  # -1 is within one s.e. of zero
 
 
 # ------------------------------------------------------------------------------------------- evaluation
-def test_evaluation_runs_the_four_policies_on_a_small_world(fresh_home, monkeypatch):
+def test_evaluation_runs_the_policies_and_references_on_a_small_world(fresh_home, monkeypatch):
     import ml.config
     import ml.uplift  # noqa: F401  (imported before the patch below, so its own reference stays the real one)
     from holdout.policy import evaluate as ev
@@ -675,6 +688,15 @@ def test_evaluation_runs_the_four_policies_on_a_small_world(fresh_home, monkeypa
 
     monkeypatch.setattr(ml.config, "load_uplift_config", no_reread)
     specs = ev._specs(fresh_home)
+    # the learned policy is run with the none rule the evaluation is given
+    rules_seen = []
+    real_learned_choice = ev.learned_choice
+
+    def learned_choice(*args, **kwargs):
+        rules_seen.append(args[5] if len(args) > 5 else kwargs["none_z"])
+        return real_learned_choice(*args, **kwargs)
+
+    monkeypatch.setattr(ev, "learned_choice", learned_choice)
     days, size = ev.run_world(
         fresh_home,
         specs,
@@ -684,7 +706,9 @@ def test_evaluation_runs_the_four_policies_on_a_small_world(fresh_home, monkeypa
         explore_share=0.1,
         first_day=as_of_date(fresh_home),
         uplift=uplift,
+        none_z=1.5,
     )
+    assert rules_seen == [1.5] * 3
     assert size == 5_000 and len(days) == 3 * len(ev.POLICIES)
     again, _ = ev.run_world(
         fresh_home,
@@ -695,6 +719,7 @@ def test_evaluation_runs_the_four_policies_on_a_small_world(fresh_home, monkeypa
         explore_share=0.1,
         first_day=as_of_date(fresh_home),
         uplift=uplift,
+        none_z=1.5,
     )
     # deterministic (compared as JSON: a Spearman of constant predictions is NaN, which equals nothing)
     assert json.dumps([d.__dict__ for d in again]) == json.dumps([d.__dict__ for d in days])
@@ -795,6 +820,8 @@ def test_evaluate_command_refuses_bad_arguments(fresh_home):
     assert result.exit_code == 2 and "longest response window" in result.output
     result = CliRunner().invoke(policy, ["evaluate", "--none-z", "-1"])
     assert result.exit_code == 2 and "--none-z" in result.output
+    result = CliRunner().invoke(policy, ["evaluate", "--none-z", "nan", "--customers", "500"])
+    assert result.exit_code == 2 and "none_z" in result.output
     assert not (fresh_home.home / "policy_eval").exists()
 
 

@@ -5,7 +5,7 @@ Every scheduled campaign of `campaigns/` (not `schedule: manual`) competes on ev
 
 The only part of the policy that reads `ground_truth/`. For each seed it generates a world of its own under
 `<workdir>/seed-<n>` (`holdout.generate`), builds its warehouse once, and then runs `cycles` launch days,
-`cycle_days` apart, on the same customers for the four policies and a reference:
+`cycle_days` apart, on the same customers for the four policies and two references:
 
 - manual: each customer goes to the first campaign, in the specs' priority order (`priority_order`), it is
   eligible for (today's same-day rule);
@@ -24,9 +24,10 @@ The only part of the policy that reads `ground_truth/`. For each seed it generat
   features leave out of reach, learned/feature_oracle what learning from observed outcomes loses on top;
 - average_oracle: the oracle's rule on each campaign's true *average* uplift over the day's eligible customers, the
   same value for every customer: what knowing which campaign works best on average is worth, with no per-customer
-  targeting. The learned policy's estimates of those averages (its models' centres) are reported beside the truth
-  with their standard errors, so a reader sees whether the averages a policy of this size can learn are precise
-  enough to rank the campaigns.
+  targeting. The learned policy's estimates of those averages (its models' centres, fitted on its earlier days'
+  customers) are reported with their standard errors beside the true average over *today's* eligible customers:
+  the gap mixes estimation noise with the drift between the days the model saw and today (seasons, who was chosen),
+  so it shows whether the averages a policy of this size learns are close enough to rank the campaigns today.
 
 Eligibility (segments, consent on the day, valid contact, test accounts) is the launch path's own
 (`eligible_audience`) on each day. Days are `cycle_days` apart, longer than every response window and not
@@ -671,10 +672,12 @@ def evaluate(
     progress: bool = True,
     none_z: float = NONE_Z,
 ) -> dict:
-    """Generate a world per seed under `settings.home/policy_eval/`, run the four policies and the reference,
+    """Generate a world per seed under `settings.home/policy_eval/`, run the four policies and the two references,
     summarize, write `reports/policy_evaluation.json` and an MLflow run (experiment `policy-evaluation`)."""
     if cycles < 1 or not seeds:
         raise ValueError("need at least one seed and one cycle")
+    if not (math.isfinite(none_z) and none_z >= 0):
+        raise ValueError(f"none_z must be a finite number of at least 0, got {none_z}")
     longest = max(s.response_window_days for s in _specs(settings))
     if cycle_days < longest:
         raise ValueError(f"cycle_days must be at least the longest response window ({longest} days)")

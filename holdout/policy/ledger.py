@@ -12,8 +12,9 @@ customers' propensities can be rebuilt: the budget, the test and control custome
 its place in the taking order (`take`, 0 first). Null on rows ledgered before the column: with a null
 `cold_start` those were decided by the earlier half rule, otherwise by a budget that was not stored.
 `value_se` and `none_z` hold what the none rule read (`holdout.policy.decide`): per campaign the standard error of
-its measured average effect, and how many of them below zero a value had to be for none; null on rows ledgered
-before the columns, which were decided none below zero.
+its measured average effect (null: no model, or a champion that kept no pseudo-outcomes, i.e. a margin of 0), and
+how many of them below zero the best value had to be for none (`none_z` x the chosen campaign's s.e., 0 where
+null); null on rows ledgered before the columns, which were decided none below zero.
 """
 
 from __future__ import annotations

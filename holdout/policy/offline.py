@@ -6,9 +6,10 @@ one 50/50 split (scikit-learn's ``train_test_split(random_state=42)``, stratifie
 `holdout.measure.learners`, spend against the shared control). Three policies are then compared on the held-out
 half, whose customers no model saw:
 
-- learned: the e-mail with the higher predicted uplift minus `cost`, none when both are below zero (the launch
-  path's own rule, `holdout.policy.decide`, without exploration, and without standard errors: the rule as the
-  comparison is defined, where the launch path sends a value within a standard error below zero);
+- learned: the e-mail with the higher predicted uplift minus `cost`, none when both are below zero
+  (`holdout.policy.decide` without exploration and without standard errors: the rule as this comparison is
+  defined; the launch path differs in one respect, it sends a best value that is less than one standard error of
+  its campaign's average below zero);
 - better e-mail: everyone gets the e-mail whose spend uplift (difference of means) is higher on the training half;
 - nothing.
 
