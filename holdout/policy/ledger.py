@@ -166,14 +166,8 @@ def append_decisions(
             if done:
                 con.execute("rollback")
                 return 0
-            con.execute(
-                f"""insert into {TABLE} (decision_key, launch_date, customer_id, candidates, choice, exploration,
-                                         cold_start, explore_share, model_versions, decided_at, revision,
-                                         cold_start_budgets, value_se, none_z)
-                    select decision_key, launch_date, customer_id, candidates, choice, exploration,
-                           cold_start, explore_share, model_versions, decided_at, revision,
-                           cold_start_budgets, value_se, none_z from _policy_rows"""
-            )
+            # by name: the rows' columns are the one list of what is written (a column added later is one key)
+            con.execute(f"insert into {TABLE} by name select * from _policy_rows")
             con.execute("commit")
         except BaseException:
             con.execute("rollback")
