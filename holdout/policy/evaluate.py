@@ -562,7 +562,7 @@ def summarize(days: list[PolicyDay], sizes: dict[int, int]) -> dict:
         }
     for metric in ("incremental_revenue", "net_value"):
         learned = per_seed.loc["learned", metric]
-        for other in ("manual", "random", "oracle", *REFERENCES):
+        for other in (p for p in POLICIES if p != "learned"):
             ratio = learned / per_seed.loc[other, metric]
             out["ratios"][f"{metric}: learned/{other}"] = _interval(list(ratio))
         for reference in REFERENCES:
