@@ -820,8 +820,9 @@ def test_evaluate_command_refuses_bad_arguments(fresh_home):
     assert result.exit_code == 2 and "longest response window" in result.output
     result = CliRunner().invoke(policy, ["evaluate", "--none-z", "-1"])
     assert result.exit_code == 2 and "--none-z" in result.output
-    result = CliRunner().invoke(policy, ["evaluate", "--none-z", "nan", "--customers", "500"])
-    assert result.exit_code == 2 and "none_z" in result.output
+    for bad in ("nan", "inf"):
+        result = CliRunner().invoke(policy, ["evaluate", "--none-z", bad, "--customers", "500"])
+        assert result.exit_code == 2 and "none_z" in result.output
     assert not (fresh_home.home / "policy_eval").exists()
 
 
