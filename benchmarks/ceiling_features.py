@@ -30,7 +30,6 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import duckdb
-import numpy as np
 import pandas as pd
 
 REPO = Path(__file__).resolve().parent.parent
@@ -79,11 +78,9 @@ def season_shares(con: duckdb.DuckDBPyConnection, launch_date: date) -> pd.DataF
 
 def evaluate_home(home: Path) -> list[dict]:
     os.environ["HOLDOUT_HOME"] = str(home)
-    from eval_personas import ranking_value
+    from eval_personas import launch_frame, ranking_value
 
-    from holdout.campaigns.audience import PROFILE_COLUMNS
     from holdout.campaigns.close import SEED as CLOSE_SEED
-    from holdout.campaigns.close import _outcomes, _profile
     from holdout.config import get_settings
     from holdout.measure.learners import out_of_fold_predictions
     from holdout.measure.personas import discover_personas
@@ -102,9 +99,7 @@ def evaluate_home(home: Path) -> list[dict]:
             [as_of_date(settings)],
         ).fetchall()
         for launch_id, campaign_id, launch_date in launches:
-            out = _outcomes(con, launch_id)
-            profile, _ = _profile(con, settings, launch_id, out["customer_id"])
-            frame = out.merge(profile, on="customer_id", how="left")
+            frame, truth, base = launch_frame(settings, con, launch_id, effects)
             at_launch = con.execute(
                 "select * from ml_features.ml_features_at_cutoffs where cutoff_date = ?", [launch_date]
             ).df()
@@ -115,10 +110,7 @@ def evaluate_home(home: Path) -> list[dict]:
             extra = [c for c in ml_features if c not in frame.columns]
             frame = frame.merge(at_launch[["customer_id", *extra]], on="customer_id", how="left")
             frame = frame.merge(season_shares(con, launch_date), on="customer_id", how="left")
-            truth_by_id = effects.loc[effects["launch_id"] == launch_id].set_index("customer_id")
-            truth = frame["customer_id"].map(truth_by_id["true_uplift_revenue"]).to_numpy(dtype=np.float64)
             test = (frame["group"] == "test").to_numpy()
-            base = [c for c in PROFILE_COLUMNS if c in frame.columns and frame[c].notna().any()]
             columns = {"profile": base, "+ml": base + extra, "+ml+seasons": base + extra + SEASON_COLUMNS}
             row = {"home": str(home), "launch_id": launch_id, "campaign_id": campaign_id, "n": len(frame)}
             for name in SETS:

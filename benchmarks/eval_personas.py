@@ -133,17 +133,14 @@ def _champion_found(con, champions: dict, launch_id: str, campaign_id: str, fram
     return found
 
 
-def evaluate_launch(
-    settings, con, launch_id: str, campaign_id: str, effects: pd.DataFrame, champions: dict
-) -> list[dict]:
+def launch_frame(
+    settings, con, launch_id: str, effects: pd.DataFrame
+) -> tuple[pd.DataFrame, np.ndarray, list[str]]:
+    """A closed launch as close reads it (outcomes per assigned customer, profile snapshot at launch), each
+    customer's true uplift in frame order, and the profile columns with any value (the persona paths' features)."""
     from holdout.campaigns.audience import PROFILE_COLUMNS
-    from holdout.campaigns.close import SEED, _outcomes, _profile, _spec_info
-    from holdout.measure.learners import out_of_fold_predictions
-    from holdout.measure.personas import discover_personas, personas_from_scores
-    from holdout.measure.power import minimum_detectable_uplift
+    from holdout.campaigns.close import _outcomes, _profile
 
-    spec = _spec_info(settings, launch_id, campaign_id)
-    cost = float(spec.get("cost_per_contact") or 0.0)
     out = _outcomes(con, launch_id)
     profile, _ = _profile(con, settings, launch_id, out["customer_id"])
     frame = out.merge(profile, on="customer_id", how="left")
@@ -154,6 +151,20 @@ def evaluate_launch(
     if np.isnan(truth).any():
         raise RuntimeError(f"{launch_id}: {int(np.isnan(truth).sum())} customers without a true uplift")
     features = [c for c in PROFILE_COLUMNS if c in frame.columns and frame[c].notna().any()]
+    return frame, truth, features
+
+
+def evaluate_launch(
+    settings, con, launch_id: str, campaign_id: str, effects: pd.DataFrame, champions: dict
+) -> list[dict]:
+    from holdout.campaigns.close import SEED, _spec_info
+    from holdout.measure.learners import out_of_fold_predictions
+    from holdout.measure.personas import discover_personas, personas_from_scores
+    from holdout.measure.power import minimum_detectable_uplift
+
+    spec = _spec_info(settings, launch_id, campaign_id)
+    cost = float(spec.get("cost_per_contact") or 0.0)
+    frame, truth, features = launch_frame(settings, con, launch_id, effects)
     test = (frame["group"] == "test").to_numpy()
     closed = con.execute(
         "select uplift, uplift_ci_low, uplift_ci_high from ops.campaign_results "
