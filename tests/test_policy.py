@@ -32,6 +32,19 @@ def _rule(
     return decide(customers, list(ids), eligible, value, *u, share, cold_start, budget, cold_u)
 
 
+def _one_below_zero(customer_id: str, se: float):
+    """One customer, one campaign "a" valued -1 EUR, its average measured with standard error `se`, no exploration."""
+    return decide(
+        [customer_id],
+        ["a"],
+        np.ones((1, 1), bool),
+        np.array([[-1.0]]),
+        np.ones(1),
+        np.zeros(1),
+        value_se=np.array([se]),
+    )
+
+
 def test_choice_is_the_argmax_and_none_when_every_value_is_below_zero():
     value = [[1.0, 3.0, 2.0], [-1.0, -0.5, -2.0], [5.0, 9.0, 1.0], [0.0, -1.0, np.nan]]
     eligible = [[True, True, True], [True, True, True], [True, False, True], [True, True, True]]
@@ -575,15 +588,7 @@ def test_ledger_append_is_idempotent_per_key(fresh_home):
     assert rows["choice"].iloc[0] == "a" and pd.isna(rows["choice"].iloc[1])  # none: the value is below zero
     # decided without standard errors: none below zero, and the ledger says so
     assert rows["value_se"].isna().all() and (rows["none_z"] == 0.0).all()
-    d = decide(
-        ["C0000003"],
-        ["a"],
-        np.ones((1, 1), bool),
-        np.array([[-1.0]]),
-        np.ones(1),
-        np.zeros(1),
-        value_se=np.array([2.5]),
-    )
+    d = _one_below_zero("C0000003", 2.5)
     key = ledger.decision_key(date(2026, 11, 2), ["a"])
     ledger.append_decisions(fresh_home, key, date(2026, 11, 2), d, 0.1, {"a": "3"})
     row = _decisions(fresh_home).set_index("customer_id").loc["C0000003"]
@@ -654,15 +659,7 @@ def test_decision_counts_read_a_ledger_from_before_the_cold_start_column(fresh_h
     with connect(read_only=True, settings=fresh_home) as con:
         counts = ledger.decision_counts(con, day)
     assert counts[["choice", "customers", "explored", "cold_start"]].values.tolist() == [["a", 1, 1, 0]]
-    d = decide(
-        ["C2"],
-        ["a"],
-        np.ones((1, 1), bool),
-        np.array([[-1.0]]),
-        np.ones(1),
-        np.zeros(1),
-        value_se=np.array([2.0]),
-    )
+    d = _one_below_zero("C2", 2.0)
     ledger.append_decisions(fresh_home, "k2", day, d, 0.1, {"a": "1"})
     with connect(read_only=True, settings=fresh_home) as con:
         assert ledger.decision_counts(con, day)["cold_start"].tolist() == [0, 0]
