@@ -20,6 +20,8 @@ INCREMENTAL_IDENTITY_TABLES = (
     "staging.stg_ecommerce__orders",
     "intermediate.int_quarantined_rows",
     "intermediate.int_order_lines_enriched",
+    "intermediate.int_orders_summed",
+    "intermediate.int_order_lines_summed_to_customer",
     "intermediate.int_web_events_summed_to_cookie_day",
     "intermediate.int_email_events_summed_to_day",
     "intermediate.int_web_events_summed_to_cookie",

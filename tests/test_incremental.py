@@ -29,15 +29,19 @@ from holdout.checksums import INCREMENTAL_IDENTITY_TABLES as COMPARED
 from holdout.checksums import table_checksums
 from holdout.config import Settings
 from holdout.generate import generate_landing_zone, simulate
-from holdout.generate.landing import read_export_marker
+from holdout.generate.landing import read_export_marker, write_export_marker
 
 DERIVED_INCREMENTAL_MODELS = (
     "int_order_lines_enriched",
+    "int_orders_summed",
+    "int_order_lines_summed_to_customer",
     "int_web_events_summed_to_cookie_day",
     "int_email_events_summed_to_day",
     "int_web_events_summed_to_cookie",
     "int_email_events_summed_to_sender",
 )
+# the enriched order lines and the models derived from them
+ORDER_MODELS = DERIVED_INCREMENTAL_MODELS[:3]
 # the all-time e-mail table's key (int_email_events_summed_to_sender), over the per-day sums' columns
 SENDER_KEY = "case when customer_id is not null then 'customer:' || customer_id when email is not null then 'email:' || email end"
 # the table models of part files that reload every file when something outside their files changed
@@ -280,6 +284,24 @@ def _files_read(settings: Settings, model: str) -> set[str]:
     return set(re.findall(r"/(part-[^/']+)'", compiled.read_text()))
 
 
+def _assert_order_models_recompute_alike(settings: Settings, home: Path, earlier: date) -> None:
+    """In a copy of the home, the models derived from the enriched lines equal a full rebuild of them, as the last
+    build left them and after a daily build of them with the as-of date moved back to `earlier`."""
+    copy = dataclasses.replace(settings, home=home)
+    shutil.copytree(settings.home, copy.home)
+    models, tables = " ".join(ORDER_MODELS[1:]), tuple(f"intermediate.{m}" for m in ORDER_MODELS[1:])
+    quiet = {"progress": False, "echo": lambda _m: None}
+    build(copy, select=models, full_refresh=True, **quiet)
+    assert table_checksums(copy.warehouse_path, tables) == table_checksums(settings.warehouse_path, tables)
+    write_export_marker(copy.raw_dir, earlier)
+    build(copy, select=models, **quiet)
+    assert "__dirty" in next(copy.dbt_target_dir.rglob(f"{ORDER_MODELS[2]}.sql")).read_text()
+    moved = table_checksums(copy.warehouse_path, tables)
+    build(copy, select=models, full_refresh=True, **quiet)
+    assert table_checksums(copy.warehouse_path, tables) == moved
+    shutil.rmtree(copy.home)
+
+
 def test_daily_build_equals_full_refresh(fresh_home: Settings, tmp_path: Path) -> None:
     settings = fresh_home
     simulate(settings, 1, progress=False)
@@ -387,7 +409,7 @@ def test_daily_build_equals_full_refresh(fresh_home: Settings, tmp_path: Path) -
     _assert_dirty_keys_only(
         settings,
         (
-            "int_order_lines_enriched",
+            *ORDER_MODELS,
             "int_web_events_summed_to_cookie_day",
             "int_web_events_summed_to_cookie",
         ),
@@ -396,6 +418,11 @@ def test_daily_build_equals_full_refresh(fresh_home: Settings, tmp_path: Path) -
         settings, "int_web_events_summed_to_cookie", "cookie_id.last_visit_date", untouched_cookie
     ), "the all-time web table recomputed a cookie of no changed day"
     _assert_summaries_read_their_windows(settings)
+    # the models derived from the enriched lines, on their dirty keys (the orders of the changed files, the customers of
+    # those orders and of the days the as-of date moved over), hold what recomputing them from every row gives: a copy
+    # of the home rebuilds just them in full; then, with the as-of date ten days back (the customers who bought in
+    # those days change, none of their files did), once on their dirty keys and once in full
+    _assert_order_models_recompute_alike(settings, tmp_path / "recomputing", as_of - timedelta(days=10))
 
     # the second daily build, a release whose web per-day sums' SQL was edited (a comment added): that model and the
     # all-time table read from it recompute every key instead of keeping the old SQL's rows. Beside it: another
@@ -450,8 +477,9 @@ def test_daily_build_equals_full_refresh(fresh_home: Settings, tmp_path: Path) -
     assert _rows(
         settings, f"select city from staging.stg_crm__customers where customer_id = '{awkward['updated']}'"
     ) == [("Holdoutville",)]
-    # the fx rates changed the enriched lines' fingerprint too: every order is recomputed
-    recomputed = (*edited, "int_order_lines_enriched")
+    # the fx rates changed the enriched lines' fingerprint too: every order is recomputed, and so is every key of the
+    # models derived from the enriched lines (their fingerprint is the enriched lines')
+    recomputed = (*edited, *ORDER_MODELS)
     _assert_dirty_keys_only(settings, tuple(m for m in DERIVED_INCREMENTAL_MODELS if m not in recomputed))
     compiled = settings.dbt_target_dir / "compiled" / "holdout" / "models" / "intermediate"
     for name in edited:
@@ -483,7 +511,10 @@ def test_daily_build_equals_full_refresh(fresh_home: Settings, tmp_path: Path) -
     assert _rows(
         settings, f"select count(*) from intermediate.int_order_lines_enriched where order_id = '{dropped}'"
     ) == [(0,)], "the lines of an order dropped from a rewritten order file stayed"
-    assert "__dirty" not in next(compiled.rglob("int_order_lines_enriched.sql")).read_text()
+    for name in ORDER_MODELS:
+        assert "__dirty" not in next(compiled.rglob(f"{name}.sql")).read_text(), (
+            f"{name} kept the dropped order"
+        )
     # (the web models recompute every key once more: this build runs the unedited SQL again)
     _assert_dirty_keys_only(settings, tuple(m for m in DERIVED_INCREMENTAL_MODELS if m not in recomputed))
     daily_sums = table_checksums(settings.warehouse_path)

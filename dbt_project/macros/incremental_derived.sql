@@ -1,6 +1,7 @@
 {#
     Incremental models derived from the event base tables (docs/ARCHITECTURE.md "Incremental daily builds"):
-    int_order_lines_enriched (key: order_id), int_web_events_summed_to_cookie_day and
+    int_order_lines_enriched (key: order_id) and the models read from it, int_orders_summed (key: order_id) and
+    int_order_lines_summed_to_customer (key: customer_id; see `order_inputs`), int_web_events_summed_to_cookie_day and
     int_email_events_summed_to_day (key: event_date), and the all-time tables read from those per-day sums,
     int_web_events_summed_to_cookie (key: cookie_id) and int_email_events_summed_to_sender (key: sender_key; see
     `keys_of_changed_days`). Each row depends on the input rows of one key only, so a daily
@@ -199,6 +200,36 @@
 {%- endmacro %}
 
 {#
+    The customers whose order lines before the as-of date may have changed (inputs: `order_inputs`): those of the
+    orders of the changed files (`orders_of_changed_files`, any version of the order), and, when the as-of date
+    moved, those with an enriched line dated between the old and the new one.
+#}
+{% macro customers_of_changed_orders(lines, orders, enriched) -%}
+    with moved_as_of as (
+        select min(cast(item as date)) as since, max(cast(item as date)) as until
+        from changed where input = 'as_of_date'
+    )
+    select customer_id as key from {{ orders }}
+    where order_id in (select key from ({{ orders_of_changed_files(lines, orders) }}))
+    union all
+    select customer_id from {{ enriched }}
+    where order_date >= (select since from moved_as_of) and order_date < (select until from moved_as_of)
+{%- endmacro %}
+
+{#
+    The inputs of a model derived from int_order_lines_enriched (`enriched`): the items it recorded (its order line
+    and order files, its customers), and with `as_of` the as-of date as an item (pass `removable=['customers',
+    'as_of_date']`).
+#}
+{% macro order_inputs(enriched, as_of=false) -%}
+    {{ upstream_inputs(enriched, ['ecommerce/order_lines', 'ecommerce/orders', 'customers']) }}
+    {%- if as_of %}
+    union all
+    select 'as_of_date', cast({{ as_of_date() }} as varchar), ''
+    {%- endif %}
+{%- endmacro %}
+
+{#
     The inputs of a model read from the per-day sums `per_day`, as they were built: the part files its last run had
     read (its recorded items of `entity`), and the as-of date as an item (pass `removable=['as_of_date']`: when it
     moves, keys_of_changed_days marks the days between). `per_day_fingerprint` is the per-day model's own, so a
@@ -207,22 +238,35 @@
     of them alone. The as-of date is not in the fingerprint: every daily build moves it.
 #}
 {% macro per_day_files_input(per_day, entity) -%}
-    {%- if execute and target.type == 'duckdb' and table_exists(this.schema, 'incremental_inputs') -%}
-    select input, item, version from {{ incremental_inputs_table() }}
-    where model = '{{ per_day.identifier }}' and input = '{{ entity }}'
-    {%- else -%}
-    select '{{ entity }}' as input, '' as item, '' as version where false
-    {%- endif %}
+    {{ upstream_inputs(per_day, [entity]) }}
     union all
     select 'as_of_date', cast({{ as_of_date() }} as varchar), ''
 {%- endmacro %}
 
 {% macro per_day_fingerprint(per_day) -%}
+    {{ return(upstream_fingerprint(per_day)) }}
+{%- endmacro %}
+
+{#
+    A model derived from another derived model `upstream` takes as its inputs the items `upstream` recorded for
+    `inputs` (what `upstream` had incorporated, even when a build selected the downstream model alone) and as its
+    fingerprint `upstream`'s own, so a change of `upstream`'s logic or of what it reads whole reaches it too.
+#}
+{% macro upstream_inputs(upstream, inputs) -%}
     {%- if execute and target.type == 'duckdb' and table_exists(this.schema, 'incremental_inputs') -%}
-    (select coalesce(max(version), '') from {{ incremental_inputs_table() }}
-        where model = '{{ per_day.identifier }}' and input = 'fingerprint')
+    select input, item, version from {{ incremental_inputs_table() }}
+    where model = '{{ upstream.identifier }}' and input in ('{{ inputs | join("', '") }}')
     {%- else -%}
-    ''
+    select '' as input, '' as item, '' as version where false
+    {%- endif %}
+{%- endmacro %}
+
+{% macro upstream_fingerprint(upstream) -%}
+    {%- if execute and target.type == 'duckdb' and table_exists(this.schema, 'incremental_inputs') -%}
+    {{ return("(select coalesce(max(version), '') from " ~ incremental_inputs_table() ~ " where model = '"
+        ~ upstream.identifier ~ "' and input = 'fingerprint')") }}
+    {%- else -%}
+    {{ return("''") }}
     {%- endif -%}
 {%- endmacro %}
 

@@ -1,3 +1,7 @@
+{%- set enriched = ref('int_order_lines_enriched') -%}
+{%- set lines, orders = ref('base_ecommerce__order_lines'), ref('base_ecommerce__orders') -%}
+{{ derived_incremental_config(['stg_ecommerce__order_lines', 'stg_ecommerce__orders'], dirty_key='customer_id') }}
+-- a daily build recomputes only the customers of changed orders and of the days the as-of date moved over
 -- What each customer buys (units before the as-of date): department shares, discount and new-collection habits.
 -- Departments are those the products have (or the sources file's list); the six share_ columns are the
 -- dim_customers contract's (the generated retailer's departments, 0 when the data has no such department).
@@ -5,12 +9,19 @@
 {%- set quoted_departments = [] %}
 {%- for department in share_departments %}{% do quoted_departments.append("'" ~ department ~ "'") %}{% endfor %}
 {%- set department_position = array_position_of(array_literal(quoted_departments), 'department') %}
+{%- set mode = prepare_dirty_keys(
+    inputs=order_inputs(enriched, as_of=true),
+    fingerprint=upstream_fingerprint(enriched),
+    dirty=customers_of_changed_orders(lines, orders, enriched),
+    removable=['customers', 'as_of_date'],
+    rewritable=['ecommerce/orders'],
+) %}
 with
 
 order_lines as (
 
-    select * from {{ ref('int_order_lines_enriched') }}
-    where order_date < {{ as_of_date() }}
+    select * from {{ enriched }}
+    where order_date < {{ as_of_date() }} and {{ dirty_keys_only('customer_id', mode) }}
 
 ),
 

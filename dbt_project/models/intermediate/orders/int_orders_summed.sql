@@ -1,9 +1,21 @@
+{%- set enriched = ref('int_order_lines_enriched') -%}
+{%- set lines, orders = ref('base_ecommerce__order_lines'), ref('base_ecommerce__orders') -%}
+{{ derived_incremental_config(['stg_ecommerce__order_lines', 'stg_ecommerce__orders'], dirty_key='order_id') }}
+-- a daily build recomputes only the orders int_order_lines_enriched recomputed (macros/incremental_derived.sql)
 -- One row per completed order with its EUR totals (the lines rolled up once, reused by customer models).
+{%- set mode = prepare_dirty_keys(
+    inputs=order_inputs(enriched),
+    fingerprint=upstream_fingerprint(enriched),
+    dirty=orders_of_changed_files(lines, orders),
+    removable=['customers'],
+    rewritable=['ecommerce/orders'],
+) %}
 with
 
 order_lines as (
 
-    select * from {{ ref('int_order_lines_enriched') }}
+    select * from {{ enriched }}
+    where {{ dirty_keys_only('order_id', mode) }}
 
 ),
 
