@@ -16,7 +16,15 @@ from pathlib import Path
 import click
 
 from holdout.config import Settings, get_settings
-from holdout.dbt_runner import DbtRunError, DbtRunResult, dbt_vars, run_dbt
+from holdout.dbt_runner import (
+    DbtRunError,
+    DbtRunResult,
+    DbtSettingsError,
+    check_engine_settings,
+    check_vars_size,
+    dbt_vars,
+    run_dbt,
+)
 from holdout.sources import load_sources, unfed_contracts
 
 
@@ -80,6 +88,10 @@ def staging_warehouse_path(settings: Settings) -> Path:
     return settings.home / "build" / settings.warehouse_path.name
 
 
+# the node kinds a build builds or checks (hooks and operations run on every build, whatever is selected)
+BUILT_NODES = ("model", "test", "unit_test", "seed", "snapshot")
+
+
 def build(
     settings: Settings | None = None,
     select: str | None = None,
@@ -127,6 +139,9 @@ def build(
                 _discard(staged)
                 raise
             else:
+                if select is not None and not any(n.resource_type in BUILT_NODES for n in result.nodes):
+                    _discard(staged)  # bad input, not a failed build: nothing is recorded
+                    raise BuildFailed(f"--select {select!r} matched no model or test: nothing was built")
                 problems = build_problems(settings, staged)
                 failure = DbtRunError("build", [], problems) if problems else None
                 if failure is None:
@@ -312,8 +327,10 @@ def prepare_build(settings: Settings) -> dict:
     from holdout.warehouse import connect
 
     try:
+        check_engine_settings()
         variables = dbt_vars(settings)
-    except SourcesError as error:  # an invalid sources file or a missing required source: nothing built
+        check_vars_size(variables)
+    except (SourcesError, DbtSettingsError) as error:  # a bad sources file or engine setting: nothing built
         raise BuildFailed(str(error)) from None
     # the writer creates the file and the ops schema, then lets go; closing it also folds a left-over WAL into the
     # file, so a byte copy of the file is the whole database

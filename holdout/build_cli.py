@@ -42,8 +42,10 @@ def segments() -> None:
 
 @segments.command("list")
 @click.option("--dimension", default=None, help="Only segments of this dimension (e.g. lifecycle).")
-@click.option("--kind", default=None, help="dimension, cross, custom or predictive.")
-@click.option("--limit", default=50, show_default=True, help="Rows to show (0 = all).")
+@click.option("--kind", type=click.Choice(["dimension", "cross", "custom", "predictive"]), default=None)
+@click.option(
+    "--limit", type=click.IntRange(min=0), default=50, show_default=True, help="Rows to show (0 = all)."
+)
 @click.option("--include-empty", is_flag=True, help="Also show segments with no members.")
 def list_segments(dimension: str | None, kind: str | None, limit: int, include_empty: bool) -> None:
     """Segments ordered by size, largest first; `all` / `none` flag segments that hold every customer or none."""
@@ -90,7 +92,9 @@ def list_segments(dimension: str | None, kind: str | None, limit: int, include_e
 
 @segments.command("show")
 @click.argument("segment_id")
-@click.option("--sample", default=5, show_default=True, help="Member customer ids to show.")
+@click.option(
+    "--sample", type=click.IntRange(min=0), default=5, show_default=True, help="Member customer ids to show."
+)
 def show_segment(segment_id: str, sample: int) -> None:
     """One segment: its definition, size, and recent entries and exits."""
     from holdout.warehouse import connect

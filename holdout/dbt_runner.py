@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -16,6 +17,40 @@ from pathlib import Path
 from typing import Any
 
 from holdout.config import Settings, get_settings
+
+
+class DbtSettingsError(ValueError):
+    """An engine setting (environment variable) or the vars of a run that dbt could not use: nothing ran."""
+
+
+# what DuckDB's `memory_limit` takes: a number and a unit
+_MEMORY = re.compile(r"\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KIB|MIB|GIB|TIB)", re.IGNORECASE)
+# Linux passes at most 128 KiB in one argument (MAX_ARG_STRLEN); the vars go to dbt as one
+MAX_VARS_BYTES = 120_000
+
+
+def check_engine_settings() -> None:
+    """Refuse, before anything runs or is written, the engine settings of the environment dbt cannot use;
+    DbtSettingsError names the variable."""
+    for name in ("HOLDOUT_DBT_THREADS", "HOLDOUT_DUCKDB_THREADS"):
+        value = os.environ.get(name)
+        if value is not None and not (value.strip().isdigit() and int(value) >= 1):
+            raise DbtSettingsError(f"{name}: must be a whole number of at least 1, got {value!r}")
+    value = os.environ.get("HOLDOUT_DUCKDB_MEMORY_LIMIT")
+    if value is not None and not _MEMORY.fullmatch(value.strip()):
+        raise DbtSettingsError(
+            f"HOLDOUT_DUCKDB_MEMORY_LIMIT: must be a size such as 5GB or 800MB, got {value!r}"
+        )
+
+
+def check_vars_size(variables: dict[str, Any]) -> None:
+    """Refuse vars too long for dbt's one command-line argument (a segment library of thousands of segments)."""
+    size = len(json.dumps(runtime_vars_in_env(variables)[0], default=str).encode())
+    if size > MAX_VARS_BYTES:
+        raise DbtSettingsError(
+            f"the dbt vars take {size:,} bytes, the segment library most of them; one command-line argument "
+            f"holds at most {MAX_VARS_BYTES:,}: split or shorten the library"
+        )
 
 
 class DbtRunError(RuntimeError):

@@ -46,7 +46,7 @@ from pydantic import (
 )
 
 from holdout.config import PROJECT_ROOT, Settings
-from holdout.yaml_lines import field_path
+from holdout.yaml_lines import StrictLoader, YamlFileError, field_path, read_yaml
 
 Op = Literal[
     "=", "!=", "<", "<=", ">", ">=", "in", "not_in", "between", "is_null", "not_null", "is_true", "is_false"
@@ -138,19 +138,34 @@ class SegmentLibraryError(ValueError):
 
 Scalar = StrictBool | StrictInt | StrictFloat | StrictStr | dt.date
 _VALUE_CHECKS: dict[str, Callable[[Any], bool]] = {
-    "number": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v),
+    "number": lambda v: _is_number(v),
     "boolean": lambda v: isinstance(v, bool),
     "string": lambda v: isinstance(v, str),
     "date": lambda v: isinstance(v, dt.date) or (isinstance(v, str) and _is_iso_date(v)),
 }
 
 
+# a date or timestamp column's value as text: the ISO form the warehouse casts (not the compact or week forms)
+_ISO_DATE_TEXT = re.compile(r"\d{4}-\d{2}-\d{2}( \d{2}:\d{2}(:\d{2})?)?")
+
+
 def _is_iso_date(value: str) -> bool:
+    if not _ISO_DATE_TEXT.fullmatch(value.strip()):
+        return False
     try:
-        dt.date.fromisoformat(value[:10])
+        dt.datetime.fromisoformat(value.strip())  # a day or time the calendar does not have
         return True
     except ValueError:
         return False
+
+
+def _is_number(value: Any) -> bool:
+    """A finite number the warehouse holds: an integer within 64 bits, a finite float (no booleans)."""
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, int):
+        return -(2**63) <= value < 2**63
+    return isinstance(value, float) and math.isfinite(value)
 
 
 class _Spec(BaseModel):
@@ -554,8 +569,9 @@ def _cross_case(
 # --------------------------------------------------------------------------------------------------
 
 
-class _LineLoader(yaml.SafeLoader):
-    """SafeLoader that remembers the line of every mapping, so problems can point at it."""
+class _LineLoader(StrictLoader):
+    """The project's loader (a key written twice is refused), remembering the line of every mapping, so problems
+    can point at it."""
 
 
 class _LineDict(dict):
@@ -626,11 +642,9 @@ def _problem(file: str, raw: dict, error: dict) -> Problem:
 def _read_file(path: Path, columns: dict[str, str]) -> tuple[_File | None, list[Problem]]:
     """Parse one library file; keep its valid entries and report the others."""
     try:
-        raw = yaml.load(path.read_text(), Loader=_LineLoader)  # noqa: S506 - a SafeLoader subclass
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        reason = f"YAML syntax error: {getattr(exc, 'problem', None) or exc}"
-        return None, [Problem(path.name, None, "(yaml)", reason, mark.line + 1 if mark else None)]
+        raw, _ = read_yaml(path, loader=_LineLoader)
+    except YamlFileError as exc:
+        return None, [Problem(path.name, None, "(yaml)", exc.message, exc.line)]
     if raw is None:
         raw = _LineDict()
     if not isinstance(raw, dict):
@@ -859,22 +873,28 @@ def catalogue_path(settings: Settings) -> Path:
 
 
 def write_catalogue(settings: Settings, library: Library) -> Path:
-    """Write the catalogue `dim_segments` reads: one JSON line per segment, replaced atomically."""
+    """Write the catalogue `dim_segments` reads: one JSON line per segment, replaced atomically, and left as it
+    is when the library did not change (a build that changes nothing touches nothing)."""
     path = catalogue_path(settings)
+    text = "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in library.catalogue())
+    if path.exists() and path.read_text(encoding="utf-8") == text:
+        return path
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(f".{path.name}.{os.getpid()}")
-    with partial.open("w", encoding="utf-8") as out:
-        for row in library.catalogue():
-            out.write(json.dumps(row, ensure_ascii=False) + "\n")
+    partial.write_text(text, encoding="utf-8")
     partial.replace(path)
     return path
 
 
 def build_inputs(settings: Settings) -> dict:
     """Validate the library, write its catalogue under HOLDOUT_HOME and return the dbt vars (what a build needs)."""
+    from holdout.dbt_runner import check_vars_size
+
     library = load_library(settings)
+    inputs = {"segment_library": library.to_dbt()}
+    check_vars_size(inputs)  # before the catalogue is written: a library dbt cannot take changes nothing
     write_catalogue(settings, library)
-    return {"segment_library": library.to_dbt()}
+    return inputs
 
 
 def coverage_flag(member_count: int, customers: int) -> str:

@@ -11,10 +11,10 @@ import re
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from holdout.config import Settings
+from holdout.yaml_lines import YamlFileError, read_yaml
 
 # The generated retailer's staging model of each staging contract. A sources file may give a contract to another
 # provider: its staging models live in dbt_project/models/staging/<provider>/ and enable themselves with
@@ -60,6 +60,18 @@ class SourcesError(ValueError):
     """The sources file is invalid, or a required source has no part files: the message names file and field."""
 
 
+def _re2_problem(pattern: str) -> str | None:
+    """What DuckDB's RE2 says of `pattern`, or None when it compiles (a quoted literal: compiled at bind time)."""
+    import duckdb
+
+    with duckdb.connect() as con:
+        try:
+            con.execute("select regexp_full_match('', '" + pattern.replace("'", "''") + "')").fetchall()
+        except duckdb.Error as error:
+            return str(error).splitlines()[0]
+    return None
+
+
 class SourcesConfig(BaseModel):
     """`HOLDOUT_HOME/sources.yml`: which staging models provide the contracts, and the data's own rules."""
 
@@ -89,6 +101,11 @@ class SourcesConfig(BaseModel):
             re.compile(value or "")
         except re.error as error:
             raise ValueError(f"not a regular expression: {error}") from None
+        problem = _re2_problem(value) if value else None
+        if (
+            problem is not None
+        ):  # the warehouse matches with RE2, which lacks some of Python's syntax (look-arounds)
+            raise ValueError(f"not a regular expression the warehouse (RE2) accepts: {problem}")
         return value
 
     @field_validator("departments")
@@ -125,9 +142,9 @@ def load_sources(settings: Settings) -> SourcesConfig:
     if not path.exists():
         return SourcesConfig()
     try:
-        body = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as error:
-        raise SourcesError(f"{path}: not valid YAML: {str(error).splitlines()[0]}") from None
+        body = read_yaml(path)[0] or {}
+    except YamlFileError as error:
+        raise SourcesError(str(error)) from None
     if not isinstance(body, dict):
         raise SourcesError(f"{path}: expected a mapping of settings")
     try:

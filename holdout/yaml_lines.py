@@ -1,13 +1,125 @@
-"""Where a field sits in a YAML file, and what pydantic's error means, for the typed readers of the project's YAML
-(campaign specs, the segment library, ml/models.yml): one way to say "file: field.path: message (line N)"."""
+"""Reading the project's YAML files, where a field sits in them, and what pydantic's error means, for the typed
+readers (campaign specs, the segment library, ml/models.yml, ml/uplift.yml, the program settings, sources.yml): one
+way to read a file and one way to say "file: field.path: message (line N)"."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import yaml
 
 Loc = tuple[str | int, ...]
+
+MERGE_TAG = "tag:yaml.org,2002:merge"
+
+
+class YamlFileError(ValueError):
+    """A YAML file that cannot be read as data: the file, what is wrong and, when known, the line."""
+
+    def __init__(self, path: Path, message: str, line: int | None = None) -> None:
+        self.path, self.message, self.line = Path(path), message, line
+        where = f" (line {line})" if line and f"line {line}" not in message else ""
+        super().__init__(f"{self.path}: {message}{where}")
+
+
+class StrictLoader(yaml.SafeLoader):
+    """The safe loader, refusing a key written twice in one mapping (YAML would keep the last one silently)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            if key_node.tag == MERGE_TAG or not isinstance(key_node, yaml.ScalarNode):
+                continue
+            line = key_node.start_mark.line + 1
+            if key_node.value in seen:
+                raise yaml.constructor.ConstructorError(
+                    None,
+                    None,
+                    f"key {key_node.value!r} appears twice in one mapping (lines {seen[key_node.value]} and {line})",
+                    key_node.start_mark,
+                )
+            seen[key_node.value] = line
+        return super().construct_mapping(node, deep=deep)
+
+
+def read_yaml(path: Path, loader: type[yaml.SafeLoader] = StrictLoader) -> tuple[Any, yaml.Node | None]:
+    """The data of one YAML file and its composed node (for `key_lines`). Raises YamlFileError, naming the file,
+    when it cannot be read (missing, a folder), is not UTF-8, is not YAML, repeats a key, holds a value YAML cannot
+    build (a 30th of February), or nests deeper than Python can follow."""
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise YamlFileError(path, f"cannot read: {exc.strerror or exc}") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise YamlFileError(
+            path, f"not UTF-8 text (byte {exc.start} is {raw[exc.start]:#04x})", line
+        ) from None
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        cycle = _alias_cycle(node, set())
+        data = None if cycle else yaml.load(text, Loader=loader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        context = getattr(exc, "context_mark", None)
+        started = (
+            f" ({exc.context} at line {context.line + 1})"
+            if context and getattr(exc, "context", None)
+            else ""
+        )
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise YamlFileError(
+            path, f"malformed YAML{where}: {problem}{started}", mark.line + 1 if mark else None
+        ) from None
+    except RecursionError:
+        raise YamlFileError(path, "nested too deeply (or an alias that contains itself)") from None
+    except (ValueError, OverflowError) as exc:  # a value of a YAML type that does not exist: 2026-02-30
+        bad = _unbuildable_scalar(node)
+        if bad is None:
+            raise YamlFileError(path, f"invalid value: {exc}") from None
+        raise YamlFileError(path, f"invalid value {bad.value!r}: {exc}", bad.start_mark.line + 1) from None
+    if cycle is not None:
+        raise YamlFileError(path, "an alias refers to a value that contains it", cycle.start_mark.line + 1)
+    return data, node
+
+
+def _alias_cycle(node: yaml.Node | None, path: set[int]) -> yaml.Node | None:
+    """A collection that contains itself through an alias (`&a [*a]`), which no reader of the data can walk."""
+    if not isinstance(node, yaml.CollectionNode):
+        return None
+    if id(node) in path:
+        return node
+    path.add(id(node))
+    children = node.value if isinstance(node, yaml.SequenceNode) else [n for pair in node.value for n in pair]
+    for child in children:
+        found = _alias_cycle(child, path)
+        if found is not None:
+            return found
+    path.discard(id(node))
+    return None
+
+
+def _unbuildable_scalar(node: yaml.Node | None) -> yaml.ScalarNode | None:
+    """The first scalar (a date, a number) the safe constructor cannot build, to name it and its line."""
+    if isinstance(node, yaml.ScalarNode):
+        try:
+            yaml.SafeLoader("").construct_object(node)
+        except (ValueError, OverflowError):
+            return node
+        return None
+    children = node.value if isinstance(node, yaml.SequenceNode) else []
+    if isinstance(node, yaml.MappingNode):
+        children = [n for pair in node.value for n in pair]
+    for child in children:
+        bad = _unbuildable_scalar(child)
+        if bad is not None:
+            return bad
+    return None
 
 
 def key_lines(node: yaml.Node | None, at: Loc = (), out: dict[Loc, int] | None = None) -> dict[Loc, int]:

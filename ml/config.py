@@ -11,10 +11,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from holdout.yaml_lines import Loc, field_path, key_lines, pydantic_message
+from holdout.yaml_lines import Loc, YamlFileError, field_path, key_lines, pydantic_message, read_yaml
 
 SPECS_PATH = Path(__file__).with_name("models.yml")
 TASKS = {"binary", "regression"}
@@ -152,11 +151,10 @@ def load_specs(path: Path | None = None, overrides: dict[str, dict] | None = Non
     Raises ModelSpecError naming the file, the field path and the line."""
     path = path or SPECS_PATH
     try:
-        text = path.read_text()
-        lines = key_lines(yaml.compose(text, Loader=yaml.SafeLoader))
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ModelSpecError(f"{path.name}: (yaml): malformed YAML: {exc}") from exc
+        raw, node = read_yaml(path)
+    except YamlFileError as exc:
+        raise ModelSpecError(f"{path.name}: (yaml): {exc.message}") from None
+    lines = key_lines(node)
     try:
         doc = ModelsFile.model_validate(raw)
     except ValidationError as exc:
@@ -241,11 +239,11 @@ def load_uplift_config(path: Path | None = None, overrides: dict[str, Any] | Non
     fields (tests, experiments). Raises ModelSpecError naming the file, the field path and the line."""
     path = path or UPLIFT_PATH
     try:
-        text = path.read_text()
-        lines = key_lines(yaml.compose(text, Loader=yaml.SafeLoader))
-        raw = _merge(yaml.safe_load(text) or {}, overrides or {})
-    except yaml.YAMLError as exc:
-        raise ModelSpecError(f"{path.name}: (yaml): malformed YAML: {exc}") from exc
+        data, node = read_yaml(path)
+    except YamlFileError as exc:
+        raise ModelSpecError(f"{path.name}: (yaml): {exc.message}") from None
+    lines = key_lines(node)
+    raw = _merge(data or {}, overrides or {})
     try:
         config = UpliftConfig.model_validate(raw)
     except ValidationError as exc:
@@ -254,7 +252,7 @@ def load_uplift_config(path: Path | None = None, overrides: dict[str, Any] | Non
         raise _error(path, lines, ("promotion_outcome",), f"must be one of outcomes {config.outcomes}")
     features = config.features
     if isinstance(features, str):
-        feature_sets = (yaml.safe_load(SPECS_PATH.read_text()) or {}).get("feature_sets", {})
+        feature_sets = (read_yaml(SPECS_PATH)[0] or {}).get("feature_sets", {})
         if features not in feature_sets:
             known = ", ".join(sorted(feature_sets)) or "none"
             raise _error(

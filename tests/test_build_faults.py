@@ -114,6 +114,34 @@ def test_build_cli_shows_the_cause_without_a_traceback(fresh_home: Settings) -> 
         require_complete_build(settings)
 
 
+@pytest.mark.parametrize(
+    ("env", "args", "words"),
+    [
+        ({"HOLDOUT_DUCKDB_MEMORY_LIMIT": "lots"}, [], "HOLDOUT_DUCKDB_MEMORY_LIMIT: must be a size"),
+        ({"HOLDOUT_DBT_THREADS": "abc"}, [], "HOLDOUT_DBT_THREADS: must be a whole number"),
+        ({}, ["--select", "no_such_model_xyz"], "matched no model or test"),
+    ],
+)
+def test_bad_settings_or_an_empty_selection_change_nothing(
+    fresh_home: Settings, monkeypatch, env, args, words
+) -> None:
+    """Input the build cannot use is refused with its name: no failed build recorded (launches still go), the
+    previous marts and the segment catalogue as they were."""
+    from holdout.build import require_complete_build
+    from holdout.build_cli import build
+
+    settings = fresh_home
+    catalogue = settings.home / "segments" / "catalogue.jsonl"
+    before = (marts_fingerprint(settings), catalogue.stat().st_mtime_ns)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    result = CliRunner().invoke(build, args)
+    assert result.exit_code == 2, result.output
+    assert words in result.output and "Traceback" not in result.output
+    assert (marts_fingerprint(settings), catalogue.stat().st_mtime_ns) == before
+    require_complete_build(settings)  # the last build is still the fixture's good one
+
+
 # --- dirty landing-zone values and erased customers, one build on a private copy of the session warehouse ---
 
 

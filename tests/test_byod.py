@@ -210,6 +210,27 @@ def test_sources_file_problems_name_the_field(tmp_path: Path) -> None:
         load_sources(settings)
 
 
+@pytest.mark.parametrize(
+    ("body", "words"),
+    [
+        # Python's `re` takes a look-ahead, the warehouse's RE2 does not: refused before any build
+        (
+            'customer_id_pattern: "^C(?=[0-9])[0-9]+$"\n',
+            "customer_id_pattern: not a regular expression the warehouse",
+        ),
+        ("currency: EUR\ncurrency: SEK\n", "key 'currency' appears twice"),
+        ("max_quarantined_share: 0.2\nanchor: 2026-02-30\n", "invalid value '2026-02-30'"),
+    ],
+)
+def test_a_sources_file_the_build_could_not_use_is_refused_by_name(
+    tmp_path: Path, body: str, words: str
+) -> None:
+    (tmp_path / "sources.yml").write_text(body)
+    with pytest.raises(SourcesError, match="sources.yml") as info:
+        load_sources(Settings(home=tmp_path))
+    assert words in str(info.value)
+
+
 def test_a_missing_required_source_is_named_unless_its_contract_is_given_away(tmp_path: Path) -> None:
     settings = Settings(home=tmp_path)
     for entity, fmt in FORMATS.items():

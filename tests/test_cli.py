@@ -55,3 +55,48 @@ def test_an_unexpected_error_is_one_line_and_exit_1_not_a_traceback(tmp_path, mo
     assert (
         debug.exit_code == 1 and debug.exception is not None and not isinstance(debug.exception, SystemExit)
     )
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["generate", "--customers", "-5", "--no-progress"],
+        ["generate", "--customers", "100", "--seed", "-1", "--no-progress"],
+        ["generate", "--customers", "100", "--days", "-3", "--no-progress"],
+        ["segments", "list", "--limit", "-1"],
+        ["segments", "list", "--kind", "bogus"],
+        ["segments", "show", "lifecycle__vip", "--sample", "-1"],
+        ["campaign", "launch", "gift-email", "--date", "20261101"],
+        ["campaign", "launch", "gift-email", "--date", "9999-12-31"],
+        ["campaign", "launch", "gift-email", "--inject-fault", "consent", "--fault-size", "-1"],
+    ],
+)
+def test_bad_arguments_stop_before_anything_is_written(tmp_path, monkeypatch, args):
+    monkeypatch.setenv("HOLDOUT_HOME", str(tmp_path / "home"))
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 2, result.output
+    assert "Invalid value for '--" in result.output and "Traceback" not in result.output
+    assert not (tmp_path / "home").exists()
+
+
+def test_an_unreadable_experiment_file_is_named_in_one_line(tmp_path, monkeypatch):
+    monkeypatch.setenv("HOLDOUT_HOME", str(tmp_path / "home"))
+    for name, body in (("empty.csv", b""), ("bytes.csv", bytes(range(256)) * 4)):
+        path = tmp_path / name
+        path.write_bytes(body)
+        for command in (["campaign", "measure-experiment"], ["policy", "evaluate-experiment"]):
+            result = CliRunner().invoke(main, [*command, "--csv", str(path)])
+            assert result.exit_code == 1, result.output
+            assert f"{path}: not a readable Hillstrom CSV" in result.output
+            assert "Traceback" not in result.output
+
+
+@pytest.mark.integration
+def test_report_of_a_campaign_nobody_defined_is_an_error(built_home, monkeypatch):
+    monkeypatch.setenv("HOLDOUT_HOME", str(built_home.home))
+    runner = CliRunner()
+    unknown = runner.invoke(main, ["campaign", "report", "no-such-campaign"])
+    assert unknown.exit_code == 1, unknown.output
+    assert "no-such-campaign" in unknown.output and "Traceback" not in unknown.output
+    defined = runner.invoke(main, ["campaign", "report", "gift-email"])
+    assert defined.exit_code == 0 and "no launches recorded" in defined.output, defined.output

@@ -112,7 +112,23 @@ BAD_LIBRARIES = {
     ),
     "yaml syntax error": (
         "segments:\n  - id: broken\n    where: [{column: age, op: '>', value: 3}\n",
-        ["bad.yml:", "YAML syntax error"],
+        ["bad.yml:", "malformed YAML at line"],
+    ),
+    "a day the calendar lacks": (
+        "segments:\n  - id: bad_day\n    where: [{column: first_order_date, op: '>', value: 2026-02-30}]\n",
+        ["bad.yml:3:", "invalid value '2026-02-30'"],
+    ),
+    "a date not written YYYY-MM-DD": (
+        "segments:\n  - id: bad_date\n    where: [{column: first_order_date, op: '>', value: '20260101'}]\n",
+        ["bad.yml", "bad_date", "where[0].value", "'20260101' is not a date value"],
+    ),
+    "an integer beyond 64 bits": (
+        f"segments:\n  - id: big\n    where: [{{column: age, op: '>', value: {10**30}}}]\n",
+        ["bad.yml", "big", "where[0].value", "is not a number value"],
+    ),
+    "a key written twice": (
+        "segments:\n  - id: twice\n    id: again\n    where: [{column: age, op: '>', value: 3}]\n",
+        ["bad.yml:", "key 'id' appears twice"],
     ),
     "typo in a key": (
         "segments:\n  - id: typo\n    wher: [{column: age, op: '>', value: 3}]\n",

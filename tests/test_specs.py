@@ -134,6 +134,56 @@ def test_cross_file_checks_run_on_every_load(tmp_path, monkeypatch):
     }
 
 
+@pytest.mark.parametrize(
+    ("text", "line", "words"),
+    [
+        ("id: x\nstart_date: 2026-02-30\n", 2, "invalid value '2026-02-30'"),
+        ("id: x\ncontrol_share: 0.2\ncontrol_share: 0.5\n", 3, "key 'control_share' appears twice"),
+        ("id: x\ndescription: &a [*a]\n", 2, "an alias refers to a value that contains it"),
+        ("id: x\nname: R\xe9activ\xe9s\n", 2, "not UTF-8"),
+    ],
+)
+def test_a_file_yaml_cannot_read_is_one_problem_and_the_others_still_load(
+    tmp_path, monkeypatch, text, line, words
+):
+    settings = use_campaigns(monkeypatch, tmp_path, {"ok.yml": spec_text("ok")})
+    (settings.campaigns_dir / "bad.yml").write_bytes(text.encode("latin-1"))
+    (problem,) = validate_specs(settings, known_segment_ids={"email_engagement__clicker", "test_accounts"})
+    assert (problem.file, problem.field, problem.line) == ("bad.yml", "(yaml)", line)
+    assert words in problem.message
+    assert [s.id for s in load_specs(settings, strict=False)] == ["ok"]
+
+
+@pytest.mark.parametrize(
+    ("changes", "field", "words"),
+    [
+        ({"cost_per_contact": float("inf")}, "cost_per_contact", "finite"),
+        ({"response_window_days": 3_000_000}, "response_window_days", "less than or equal to 365"),
+        ({"start_date": "20261001"}, "start_date", "YYYY-MM-DD"),
+        ({"start_date": "9999-12-31"}, "start_date", "years 1900-2999"),
+        ({"id": "a" * 101}, "id", "at most 100 characters"),
+    ],
+)
+def test_values_that_would_break_a_launch_are_refused_at_validation(
+    tmp_path, monkeypatch, changes, field, words
+):
+    settings = use_campaigns(monkeypatch, tmp_path, {"bad.yml": spec_text("bad", **changes)})
+    problems = validate_specs(settings, known_segment_ids={"email_engagement__clicker", "test_accounts"})
+    assert [(p.file, p.field) for p in problems] == [("bad.yml", field)]
+    assert words in problems[0].message
+
+
+def test_a_variant_cannot_take_the_name_of_an_assignment_group(tmp_path, monkeypatch):
+    variants = [
+        {"id": "control", "offer": {"kind": "gift", "code": "G"}, "share": 0.4},
+        {"id": "b", "offer": {"kind": "content"}, "share": 0.4},
+    ]
+    text = spec_text("ab", variants=variants).replace("offer:\n  kind: gift\n  code: GIFT\n", "")
+    settings = use_campaigns(monkeypatch, tmp_path, {"ab.yml": text})
+    problems = validate_specs(settings, known_segment_ids={"email_engagement__clicker", "test_accounts"})
+    assert [(p.field, "assignment group" in p.message) for p in problems] == [("variants[0].id", True)]
+
+
 # ------------------------------------------------------------------------------------- CLI on a warehouse
 @pytest.mark.integration
 def test_cli_launch_refuses_with_a_message_and_changes_nothing(fresh_home, tmp_path, monkeypatch):

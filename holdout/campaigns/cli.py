@@ -16,10 +16,12 @@ from holdout.config import get_settings
 def _date(_ctx, _param, value: str | None) -> date | None:
     if value is None:
         return None
+    from holdout.campaigns.spec import iso_date
+
     try:
-        return date.fromisoformat(value)
+        return iso_date(value)
     except ValueError as exc:
-        raise click.BadParameter(f"expected YYYY-MM-DD, got {value!r}") from exc
+        raise click.BadParameter(str(exc)) from None
 
 
 DATE_OPTION = click.option(
@@ -128,7 +130,11 @@ def list_() -> None:
     "customers without consent, to prove the gate blocks the launch.",
 )
 @click.option(
-    "--fault-size", type=int, default=25, show_default=True, help="Customers affected by --inject-fault."
+    "--fault-size",
+    type=click.IntRange(min=1, max=1_000_000),
+    default=25,
+    show_default=True,
+    help="Customers affected by --inject-fault.",
 )
 def launch(
     campaign_id: str, on: date | None, dry_run: bool, inject_fault: str | None, fault_size: int
@@ -263,8 +269,12 @@ def split(campaign_id: str) -> None:
 def report(campaign_id: str) -> None:
     """Print a campaign's launches, measured uplift and personas."""
     from holdout.campaigns.close import campaign_report
+    from holdout.campaigns.spec import SpecError
 
-    click.echo(campaign_report(get_settings(), campaign_id))
+    try:
+        click.echo(campaign_report(get_settings(), campaign_id))
+    except SpecError as exc:  # an id no spec defines and no launch recorded
+        raise click.ClickException(str(exc)) from None
 
 
 # the input of every command that reads a randomized e-mail experiment (here and `holdout policy
@@ -303,7 +313,11 @@ def measure_experiment_cmd(csv_path: str, out_dir: str | None, uplift: bool) -> 
     )
 
     settings = get_settings()
-    result = measure_experiment(load_hillstrom(csv_path), **({} if uplift else {"uplift_models": ()}))
+    try:
+        frame = load_hillstrom(csv_path)
+    except (ValueError, FileNotFoundError) as exc:
+        raise click.ClickException(str(exc)) from None
+    result = measure_experiment(frame, **({} if uplift else {"uplift_models": ()}))
     click.echo(render_experiment_markdown(result))
     paths = write_experiment_reports(result, out_dir or settings.reports_dir / "experiments")
     for p in paths:

@@ -589,6 +589,9 @@ def campaign_report(settings: Settings, campaign_id: str) -> str:
             [campaign_id],
         ).df()
     if not launches:
+        from holdout.campaigns.spec import get_spec
+
+        get_spec(settings, campaign_id)  # UnknownCampaign (exit 1, no traceback) for an id no spec defines
         return f"Campaign {campaign_id}: no launches recorded."
     lines = [f"Campaign {campaign_id}"]
     for lid, ld, we, ch, status, n, nt, nc, report in launches:

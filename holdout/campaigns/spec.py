@@ -15,7 +15,6 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -33,13 +32,19 @@ from pydantic import (
 from holdout.campaigns.channels import load_channels
 from holdout.config import Settings
 from holdout.segments import profile_columns
-from holdout.yaml_lines import Loc, field_path, key_lines, line_at, pydantic_message
+from holdout.yaml_lines import Loc, YamlFileError, field_path, key_lines, line_at, pydantic_message, read_yaml
 
 OfferKind = Literal["discount", "new_collection", "gift", "winback", "content"]
 PrimaryMetric = Literal["revenue", "conversion"]
 SCORE_SUFFIXES = ("_score", "_decile")
 # Used with fullmatch: `re.match` with `$` would accept an id ending in a newline.
 ID_PATTERN = re.compile(r"[a-z0-9][a-z0-9_-]*")
+# a launch id (`<id>-YYYYMMDD`) names a folder and export files: well below file systems' 255-byte names
+MAX_ID_LENGTH = 100
+# the groups of an assignment (`arm_shares`): no variant may take their names
+RESERVED_ARM_IDS = ("control", "test")
+# a response window longer than a year would outlast every measurement and overlap every later launch
+MAX_WINDOW_DAYS = 365
 
 
 def _id_format(value: str) -> str:
@@ -47,6 +52,8 @@ def _id_format(value: str) -> str:
         raise ValueError(
             f"must be lowercase letters, digits, '-' or '_', starting with a letter or digit, got {value!r}"
         )
+    if len(value) > MAX_ID_LENGTH:
+        raise ValueError(f"must be at most {MAX_ID_LENGTH} characters, got {len(value)}")
     return value
 
 
@@ -90,7 +97,8 @@ class SpecProblem:
 
 # ------------------------------------------------------------------------------------------------ model
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # every number finite: an infinite cost or a NaN score bound would pass the range checks and corrupt results
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 def _one_or_many(value: Any) -> Any:
@@ -159,6 +167,13 @@ class Variant(_Strict):
     share: Annotated[float, Field(strict=True, gt=0, lt=1)]
     cost: Annotated[float, Field(strict=True, ge=0)] = 0.0
 
+    @field_validator("id")
+    @classmethod
+    def _not_a_group(cls, value: str) -> str:
+        if value in RESERVED_ARM_IDS:
+            raise ValueError(f"{value!r} names an assignment group; choose another variant id")
+        return value
+
 
 class Alternative(_Strict):
     """An offer to test on the personas a split marks `rework` (`holdout campaign split`): it becomes one
@@ -209,15 +224,35 @@ def _auto_priority(value: Any) -> Any:
     return None if value == "auto" else value
 
 
+# Campaign dates stay where date arithmetic (response windows, schedules, caps) cannot overflow.
+DATE_YEARS = (1900, 2999)
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def iso_date(text: str) -> date:
+    """A campaign date written YYYY-MM-DD (not the compact or week forms `date.fromisoformat` also takes), in
+    DATE_YEARS; ValueError says what is wrong."""
+    value = text.strip()
+    if not _ISO_DATE.fullmatch(value):
+        raise ValueError(f"must be a date YYYY-MM-DD, got {text!r}")
+    parsed = date.fromisoformat(value)  # ValueError for a day the calendar does not have
+    return _in_years(parsed)
+
+
+def _in_years(value: date) -> date:
+    if not DATE_YEARS[0] <= value.year <= DATE_YEARS[1]:
+        raise ValueError(
+            f"must be a date in the years {DATE_YEARS[0]}-{DATE_YEARS[1]}, got {value.isoformat()}"
+        )
+    return value
+
+
 def _as_date(value: Any) -> date:
     # only a YAML date or an ISO string: a lax date would also take an integer as a Unix timestamp
     if isinstance(value, date) and not hasattr(value, "hour"):
-        return value
+        return _in_years(value)
     if isinstance(value, str):
-        try:
-            return date.fromisoformat(value.strip())
-        except ValueError:
-            pass
+        return iso_date(value)
     raise ValueError(f"must be a date YYYY-MM-DD, got {value!r}")
 
 
@@ -235,7 +270,7 @@ class CampaignSpec(_Strict):
     channel: str
     offer: Offer | None = None  # required unless `variants` declare the offers
     control_share: Annotated[float, Field(strict=True, ge=0.01, le=0.5)]
-    response_window_days: Annotated[int, Field(strict=True, ge=1)]
+    response_window_days: Annotated[int, Field(strict=True, ge=1, le=MAX_WINDOW_DAYS)]
     start_date: Annotated[date, BeforeValidator(_as_date)]
     cost_per_contact: Annotated[float, Field(strict=True, ge=0)] = 0.0
     # gross margin as a share of list price: when set, ROI counts the return on margin, not on revenue
@@ -346,19 +381,6 @@ def _problems_from(error: ValidationError, fname: str, lines: dict[Loc, int]) ->
     return problems
 
 
-def _yaml_problem(fname: str, exc: yaml.YAMLError) -> SpecProblem:
-    mark = getattr(exc, "problem_mark", None)
-    where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "unknown position"
-    ctx = getattr(exc, "context_mark", None)
-    started = (
-        f" ({exc.context} at line {ctx.line + 1})"
-        if ctx is not None and getattr(exc, "context", None)
-        else ""
-    )
-    message = f"malformed YAML at {where}: {getattr(exc, 'problem', None) or exc}{started}"
-    return SpecProblem(fname, "(yaml)", message, mark.line + 1 if mark else None)
-
-
 @dataclass
 class SpecFile:
     """One spec file as read: the id it claims (if any), the spec when valid, and its problems."""
@@ -375,13 +397,9 @@ def read_spec_file(path: Path) -> SpecFile:
     """Parse and type-check one file (no cross-file checks)."""
     fname = path.name
     try:
-        text = path.read_text()
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        return SpecFile(fname, None, None, [_yaml_problem(fname, exc)], {})
-    except (OSError, UnicodeDecodeError) as exc:
-        return SpecFile(fname, None, None, [SpecProblem(fname, "(file)", f"cannot read: {exc}")], {})
+        data, node = read_yaml(path)
+    except YamlFileError as exc:
+        return SpecFile(fname, None, None, [SpecProblem(fname, "(yaml)", exc.message, exc.line)], {})
     if not isinstance(data, dict):
         problem = SpecProblem(fname, "(yaml)", "a campaign file must be a mapping (one campaign per file)")
         return SpecFile(fname, None, None, [problem], {})

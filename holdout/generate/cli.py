@@ -11,11 +11,17 @@ from holdout.config import get_settings
 
 
 @click.command("generate")
-@click.option("--customers", type=int, default=50_000, show_default=True, help="Number of customers.")
-@click.option("--seed", type=int, default=42, show_default=True)
+@click.option(
+    "--customers", type=click.IntRange(min=1), default=50_000, show_default=True, help="Number of customers."
+)
+@click.option("--seed", type=click.IntRange(min=0), default=42, show_default=True)
 @click.option("--start", type=click.DateTime(["%Y-%m-%d"]), default="2024-11-01", show_default=True)
 @click.option(
-    "--days", type=int, default=730, show_default=True, help="Days of history; as_of_date = start + days."
+    "--days",
+    type=click.IntRange(min=1),
+    default=730,
+    show_default=True,
+    help="Days of history; as_of_date = start + days.",
 )
 @click.option("--progress/--no-progress", default=True)
 def generate(customers: int, seed: int, start, days: int, progress: bool) -> None:
@@ -37,7 +43,7 @@ def generate(customers: int, seed: int, start, days: int, progress: bool) -> Non
 @click.option("--days", type=int, default=1, show_default=True, help="Days to advance the world by.")
 @click.option(
     "--seed",
-    type=int,
+    type=click.IntRange(min=0),
     default=None,
     help="Seed of the new days' random draws (default: the generator's seed); the world's latent state is kept.",
 )

@@ -69,7 +69,11 @@ def load_hillstrom(csv_path: str | Path) -> pd.DataFrame:
     path = Path(csv_path)
     if not path.exists():
         raise FileNotFoundError(f"Hillstrom data not found at {path}")
-    frame = pd.read_csv(path, dtype=_DTYPES)
+    try:
+        frame = pd.read_csv(path, dtype=_DTYPES)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, ValueError) as exc:
+        # not CSV, empty, not UTF-8, or a column that is not of its type (a word in `spend`)
+        raise ValueError(f"{path}: not a readable Hillstrom CSV: {str(exc).splitlines()[0]}") from None
     missing = [c for c in HILLSTROM_COLUMNS if c not in frame.columns]
     if missing:
         raise ValueError(f"{path}: not the Hillstrom file, columns missing: {missing}")

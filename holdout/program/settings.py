@@ -8,10 +8,9 @@ from datetime import date
 from pathlib import Path
 from typing import Annotated
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from holdout.yaml_lines import field_path, pydantic_message
+from holdout.yaml_lines import YamlFileError, field_path, pydantic_message, read_yaml
 
 DEFAULT_PROGRAM_FILE = Path(__file__).with_name("program.yml")
 PROGRAM_FILE_ENV = "HOLDOUT_PROGRAM_CONFIG"
@@ -47,9 +46,9 @@ def load_program_settings(path: Path | None = None) -> ProgramSettings:
     """Read and type-check the program settings; ProgramConfigError names the file and field."""
     path = path or program_file()
     try:
-        data = yaml.safe_load(path.read_text()) or {}
-    except (OSError, yaml.YAMLError) as exc:
-        raise ProgramConfigError(f"{path}: cannot read: {exc}") from None
+        data = read_yaml(path)[0] or {}
+    except YamlFileError as exc:
+        raise ProgramConfigError(str(exc)) from None
     try:
         return ProgramSettings.model_validate(data)
     except ValidationError as exc:
