@@ -23,24 +23,35 @@ class DbtSettingsError(ValueError):
     """An engine setting (environment variable) or the vars of a run that dbt could not use: nothing ran."""
 
 
-# what DuckDB's `memory_limit` takes: a number and a unit
-_MEMORY = re.compile(r"\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KIB|MIB|GIB|TIB)", re.IGNORECASE)
 # Linux passes at most 128 KiB in one argument (MAX_ARG_STRLEN); the vars go to dbt as one
 MAX_VARS_BYTES = 120_000
 
 
 def check_engine_settings() -> None:
     """Refuse, before anything runs or is written, the engine settings of the environment dbt cannot use;
-    DbtSettingsError names the variable."""
-    for name in ("HOLDOUT_DBT_THREADS", "HOLDOUT_DUCKDB_THREADS"):
+    DbtSettingsError names the variable. An empty HOLDOUT_DUCKDB_THREADS means the default (`dbt_env`)."""
+    for name, empty_ok in (("HOLDOUT_DBT_THREADS", False), ("HOLDOUT_DUCKDB_THREADS", True)):
         value = os.environ.get(name)
-        if value is not None and not (value.strip().isdigit() and int(value) >= 1):
+        if value is None or (empty_ok and not value.strip()):
+            continue
+        if not (re.fullmatch(r"[0-9]+", value.strip()) and int(value) >= 1):
             raise DbtSettingsError(f"{name}: must be a whole number of at least 1, got {value!r}")
     value = os.environ.get("HOLDOUT_DUCKDB_MEMORY_LIMIT")
-    if value is not None and not _MEMORY.fullmatch(value.strip()):
-        raise DbtSettingsError(
-            f"HOLDOUT_DUCKDB_MEMORY_LIMIT: must be a size such as 5GB or 800MB, got {value!r}"
-        )
+    if value is not None:
+        problem = _memory_limit_problem(value)
+        if problem is not None:
+            raise DbtSettingsError(f"HOLDOUT_DUCKDB_MEMORY_LIMIT: {problem}, got {value!r}")
+
+
+def _memory_limit_problem(value: str) -> str | None:
+    """What DuckDB says of `value` as its memory_limit (5GB, 800 MB, 80%, ...), or None when it takes it."""
+    import duckdb
+
+    try:
+        duckdb.connect(config={"memory_limit": value}).close()
+    except duckdb.Error as error:
+        return str(error).splitlines()[0]
+    return None
 
 
 def check_vars_size(variables: dict[str, Any]) -> None:

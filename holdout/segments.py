@@ -46,7 +46,7 @@ from pydantic import (
 )
 
 from holdout.config import PROJECT_ROOT, Settings
-from holdout.yaml_lines import StrictLoader, YamlFileError, field_path, read_yaml
+from holdout.yaml_lines import YamlFileError, field_path, read_yaml
 
 Op = Literal[
     "=", "!=", "<", "<=", ">", ">=", "in", "not_in", "between", "is_null", "not_null", "is_true", "is_false"
@@ -569,9 +569,8 @@ def _cross_case(
 # --------------------------------------------------------------------------------------------------
 
 
-class _LineLoader(StrictLoader):
-    """The project's loader (a key written twice is refused), remembering the line of every mapping, so problems
-    can point at it."""
+class _LineLoader(yaml.SafeLoader):
+    """SafeLoader that remembers the line of every mapping, so problems can point at it."""
 
 
 class _LineDict(dict):

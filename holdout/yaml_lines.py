@@ -23,30 +23,22 @@ class YamlFileError(ValueError):
         super().__init__(f"{self.path}: {message}{where}")
 
 
-class StrictLoader(yaml.SafeLoader):
-    """The safe loader, refusing a key written twice in one mapping (YAML would keep the last one silently)."""
-
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
-        seen: dict[Any, int] = {}
-        for key_node, _ in node.value:
-            if key_node.tag == MERGE_TAG or not isinstance(key_node, yaml.ScalarNode):
-                continue
-            line = key_node.start_mark.line + 1
-            if key_node.value in seen:
-                raise yaml.constructor.ConstructorError(
-                    None,
-                    None,
-                    f"key {key_node.value!r} appears twice in one mapping (lines {seen[key_node.value]} and {line})",
-                    key_node.start_mark,
-                )
-            seen[key_node.value] = line
-        return super().construct_mapping(node, deep=deep)
+# values a file may stand for once its aliases are expanded (a few KB of nested aliases can stand for billions)
+MAX_EXPANDED_VALUES = 1_000_000
 
 
-def read_yaml(path: Path, loader: type[yaml.SafeLoader] = StrictLoader) -> tuple[Any, yaml.Node | None]:
-    """The data of one YAML file and its composed node (for `key_lines`). Raises YamlFileError, naming the file,
-    when it cannot be read (missing, a folder), is not UTF-8, is not YAML, repeats a key, holds a value YAML cannot
-    build (a 30th of February), or nests deeper than Python can follow."""
+class _StructureProblem(Exception):
+    def __init__(self, message: str, node: yaml.Node) -> None:
+        super().__init__(message)
+        self.message, self.line = message, node.start_mark.line + 1
+
+
+def read_yaml(path: Path, loader: type[yaml.SafeLoader] = yaml.SafeLoader) -> tuple[Any, yaml.Node | None]:
+    """The data of one YAML file and its composed node (for `key_lines`). Raises YamlFileError, naming the file and,
+    when known, the line, when it cannot be read (missing, a folder), is not UTF-8, is not YAML, writes a key twice in
+    one mapping (YAML would keep the last silently), holds a value YAML cannot build (a 30th of February), has an
+    alias that contains itself or stands for more than MAX_EXPANDED_VALUES values, or nests deeper than Python can
+    follow."""
     path = Path(path)
     try:
         raw = path.read_bytes()
@@ -59,10 +51,13 @@ def read_yaml(path: Path, loader: type[yaml.SafeLoader] = StrictLoader) -> tuple
         raise YamlFileError(
             path, f"not UTF-8 text (byte {exc.start} is {raw[exc.start]:#04x})", line
         ) from None
+    node = None
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
-        cycle = _alias_cycle(node, set())
-        data = None if cycle else yaml.load(text, Loader=loader)  # noqa: S506 - a SafeLoader subclass
+        _walk(node, {}, set())
+        data = yaml.load(text, Loader=loader)  # noqa: S506 - a SafeLoader subclass
+    except _StructureProblem as problem:
+        raise YamlFileError(path, problem.message, problem.line) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -77,35 +72,54 @@ def read_yaml(path: Path, loader: type[yaml.SafeLoader] = StrictLoader) -> tuple
             path, f"malformed YAML{where}: {problem}{started}", mark.line + 1 if mark else None
         ) from None
     except RecursionError:
-        raise YamlFileError(path, "nested too deeply (or an alias that contains itself)") from None
+        raise YamlFileError(path, "nested too deeply") from None
     except (ValueError, OverflowError) as exc:  # a value of a YAML type that does not exist: 2026-02-30
-        bad = _unbuildable_scalar(node)
+        bad = _unbuildable_scalar(node, set())
         if bad is None:
             raise YamlFileError(path, f"invalid value: {exc}") from None
         raise YamlFileError(path, f"invalid value {bad.value!r}: {exc}", bad.start_mark.line + 1) from None
-    if cycle is not None:
-        raise YamlFileError(path, "an alias refers to a value that contains it", cycle.start_mark.line + 1)
     return data, node
 
 
-def _alias_cycle(node: yaml.Node | None, path: set[int]) -> yaml.Node | None:
-    """A collection that contains itself through an alias (`&a [*a]`), which no reader of the data can walk."""
+def _walk(node: yaml.Node | None, sizes: dict[int, int], open_: set[int]) -> int:
+    """How many values `node` stands for with its aliases expanded, each shared collection walked once; raises
+    _StructureProblem for a key written twice in one mapping (merge keys `<<` aside: an explicit key overrides a
+    merged one), an alias inside the collection it names, or more than MAX_EXPANDED_VALUES values."""
     if not isinstance(node, yaml.CollectionNode):
-        return None
-    if id(node) in path:
-        return node
-    path.add(id(node))
-    children = node.value if isinstance(node, yaml.SequenceNode) else [n for pair in node.value for n in pair]
-    for child in children:
-        found = _alias_cycle(child, path)
-        if found is not None:
-            return found
-    path.discard(id(node))
-    return None
+        return 1
+    if id(node) in sizes:
+        return sizes[id(node)]
+    if id(node) in open_:
+        raise _StructureProblem("an alias refers to a value that contains it", node)
+    open_.add(id(node))
+    if isinstance(node, yaml.MappingNode):
+        seen: dict[tuple[str, str], int] = {}
+        for key, _ in node.value:
+            if not isinstance(key, yaml.ScalarNode) or key.tag == MERGE_TAG:
+                continue
+            line = key.start_mark.line + 1
+            if (key.tag, key.value) in seen:
+                message = f"key {key.value!r} appears twice in one mapping (lines {seen[(key.tag, key.value)]} and {line})"
+                raise _StructureProblem(message, key)
+            seen[(key.tag, key.value)] = line
+        children = [n for pair in node.value for n in pair]
+    else:
+        children = node.value
+    total = 1 + sum(_walk(child, sizes, open_) for child in children)
+    if total > MAX_EXPANDED_VALUES:
+        raise _StructureProblem(
+            f"stands for more than {MAX_EXPANDED_VALUES:,} values once its aliases are expanded", node
+        )
+    open_.discard(id(node))
+    sizes[id(node)] = total
+    return total
 
 
-def _unbuildable_scalar(node: yaml.Node | None) -> yaml.ScalarNode | None:
+def _unbuildable_scalar(node: yaml.Node | None, seen: set[int]) -> yaml.ScalarNode | None:
     """The first scalar (a date, a number) the safe constructor cannot build, to name it and its line."""
+    if node is None or id(node) in seen:
+        return None
+    seen.add(id(node))
     if isinstance(node, yaml.ScalarNode):
         try:
             yaml.SafeLoader("").construct_object(node)
@@ -116,24 +130,32 @@ def _unbuildable_scalar(node: yaml.Node | None) -> yaml.ScalarNode | None:
     if isinstance(node, yaml.MappingNode):
         children = [n for pair in node.value for n in pair]
     for child in children:
-        bad = _unbuildable_scalar(child)
+        bad = _unbuildable_scalar(child, seen)
         if bad is not None:
             return bad
     return None
 
 
-def key_lines(node: yaml.Node | None, at: Loc = (), out: dict[Loc, int] | None = None) -> dict[Loc, int]:
-    """1-based line of every mapping key and sequence item of a composed YAML document, by path."""
+def key_lines(
+    node: yaml.Node | None, at: Loc = (), out: dict[Loc, int] | None = None, seen: set[int] | None = None
+) -> dict[Loc, int]:
+    """1-based line of every mapping key and sequence item of a composed YAML document, by path (a collection
+    reached again through an alias is not walked again: its lines are those of its anchor)."""
     out = {} if out is None else out
+    seen = set() if seen is None else seen
+    if isinstance(node, yaml.CollectionNode):
+        if id(node) in seen:
+            return out
+        seen.add(id(node))
     if isinstance(node, yaml.MappingNode):
         for key_node, value_node in node.value:
             path = (*at, str(key_node.value))
             out[path] = key_node.start_mark.line + 1
-            key_lines(value_node, path, out)
+            key_lines(value_node, path, out, seen)
     elif isinstance(node, yaml.SequenceNode):
         for i, item in enumerate(node.value):
             out[(*at, i)] = item.start_mark.line + 1
-            key_lines(item, (*at, i), out)
+            key_lines(item, (*at, i), out, seen)
     return out
 
 

@@ -117,9 +117,11 @@ def test_build_cli_shows_the_cause_without_a_traceback(fresh_home: Settings) -> 
 @pytest.mark.parametrize(
     ("env", "args", "words"),
     [
-        ({"HOLDOUT_DUCKDB_MEMORY_LIMIT": "lots"}, [], "HOLDOUT_DUCKDB_MEMORY_LIMIT: must be a size"),
+        ({"HOLDOUT_DUCKDB_MEMORY_LIMIT": "lots"}, [], "HOLDOUT_DUCKDB_MEMORY_LIMIT: Parser Error"),
         ({"HOLDOUT_DBT_THREADS": "abc"}, [], "HOLDOUT_DBT_THREADS: must be a whole number"),
         ({}, ["--select", "no_such_model_xyz"], "matched no model or test"),
+        ({}, ["--select", " "], "--select is empty"),
+        ({"HOLDOUT_DUCKDB_THREADS": "²"}, [], "HOLDOUT_DUCKDB_THREADS: must be a whole number"),
     ],
 )
 def test_bad_settings_or_an_empty_selection_change_nothing(

@@ -141,6 +141,12 @@ def test_cross_file_checks_run_on_every_load(tmp_path, monkeypatch):
         ("id: x\ncontrol_share: 0.2\ncontrol_share: 0.5\n", 3, "key 'control_share' appears twice"),
         ("id: x\ndescription: &a [*a]\n", 2, "an alias refers to a value that contains it"),
         ("id: x\nname: R\xe9activ\xe9s\n", 2, "not UTF-8"),
+        (
+            "id: x\nl0: &l0 [a, a]\n"
+            + "".join(f"l{i}: &l{i} [*l{i - 1}, *l{i - 1}]\n" for i in range(1, 40)),
+            20,
+            "more than 1,000,000 values",
+        ),
     ],
 )
 def test_a_file_yaml_cannot_read_is_one_problem_and_the_others_still_load(
@@ -154,6 +160,16 @@ def test_a_file_yaml_cannot_read_is_one_problem_and_the_others_still_load(
     assert [s.id for s in load_specs(settings, strict=False)] == ["ok"]
 
 
+def test_the_yaml_reader_keeps_what_yaml_allows(tmp_path):
+    """A merge key overridden by an explicit one (also through an alias of a merged anchor), and keys that differ
+    only by type, are not a key written twice."""
+    from holdout.yaml_lines import read_yaml
+
+    path = tmp_path / "merge.yml"
+    path.write_text("base: &a {k: 1}\ny: {<<: &x {<<: *a, k: 2}}\nz: *x\n1: int\n'1': text\n")
+    assert read_yaml(path)[0] == {"base": {"k": 1}, "y": {"k": 2}, "z": {"k": 2}, 1: "int", "1": "text"}
+
+
 @pytest.mark.parametrize(
     ("changes", "field", "words"),
     [
@@ -161,7 +177,7 @@ def test_a_file_yaml_cannot_read_is_one_problem_and_the_others_still_load(
         ({"response_window_days": 3_000_000}, "response_window_days", "less than or equal to 365"),
         ({"start_date": "20261001"}, "start_date", "YYYY-MM-DD"),
         ({"start_date": "9999-12-31"}, "start_date", "years 1900-2999"),
-        ({"id": "a" * 101}, "id", "at most 100 characters"),
+        ({"id": "a" * 121}, "id", "at most 120 characters"),
     ],
 )
 def test_values_that_would_break_a_launch_are_refused_at_validation(

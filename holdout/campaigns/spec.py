@@ -39,8 +39,9 @@ PrimaryMetric = Literal["revenue", "conversion"]
 SCORE_SUFFIXES = ("_score", "_decile")
 # Used with fullmatch: `re.match` with `$` would accept an id ending in a newline.
 ID_PATTERN = re.compile(r"[a-z0-9][a-z0-9_-]*")
-# a launch id (`<id>-YYYYMMDD`) names a folder and export files: well below file systems' 255-byte names
-MAX_ID_LENGTH = 100
+# a launch id (`<id>-YYYYMMDD`) names a folder and export files, well below file systems' 255-byte names; the
+# same bound as a segment id, which a split derives from the campaign id
+MAX_ID_LENGTH = 120
 # the groups of an assignment (`arm_shares`): no variant may take their names
 RESERVED_ARM_IDS = ("control", "test")
 # a response window longer than a year would outlast every measurement and overlap every later launch
@@ -59,6 +60,16 @@ def _id_format(value: str) -> str:
 
 # the id of a campaign, a variant or an alternative: also a file name and part of launch ids and offer codes
 Id = Annotated[str, AfterValidator(_id_format)]
+
+
+def _not_a_group(value: str) -> str:
+    if value in RESERVED_ARM_IDS:
+        raise ValueError(f"{value!r} names an assignment group; choose another id")
+    return value
+
+
+# the id of an offer arm (a variant, or an alternative a split turns into one): never an assignment group's name
+ArmId = Annotated[Id, AfterValidator(_not_a_group)]
 
 
 def score_columns() -> tuple[str, ...]:
@@ -162,24 +173,17 @@ class Variant(_Strict):
     """One offer of an A/B/n campaign: `share` of the whole audience receives `offer`; `cost` per contact (contact
     and offer). Every variant is measured against the campaign's one control group."""
 
-    id: Id
+    id: ArmId
     offer: Offer
     share: Annotated[float, Field(strict=True, gt=0, lt=1)]
     cost: Annotated[float, Field(strict=True, ge=0)] = 0.0
-
-    @field_validator("id")
-    @classmethod
-    def _not_a_group(cls, value: str) -> str:
-        if value in RESERVED_ARM_IDS:
-            raise ValueError(f"{value!r} names an assignment group; choose another variant id")
-        return value
 
 
 class Alternative(_Strict):
     """An offer to test on the personas a split marks `rework` (`holdout campaign split`): it becomes one
     variant of the rework follow-up campaign. `cost` per contact (contact and offer), as a variant's."""
 
-    id: Id
+    id: ArmId
     offer: Offer
     cost: Annotated[float, Field(strict=True, ge=0)] = 0.0
 
