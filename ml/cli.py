@@ -122,12 +122,28 @@ def model() -> None:
     """Model registry operations."""
 
 
+def _registry_home():
+    """The settings when the home has a model registry to read, else None: reading one never creates it."""
+    settings = get_settings()
+    if not settings.mlflow_tracking_uri_override and not (settings.mlflow_dir / "mlflow.db").exists():
+        return None
+    return settings
+
+
+def _no_registry() -> str:
+    return f"no model registry under {get_settings().home} yet: `holdout train` creates it"
+
+
 @model.command("list")
 def list_models() -> None:
     """Every registered version with its aliases and promotion decision."""
     from ml.registry import list_models as rows
 
-    for row in rows(get_settings()):
+    settings = _registry_home()
+    if settings is None:
+        click.echo(_no_registry())
+        return
+    for row in rows(settings):
         click.echo(
             f"{row['model']:<14} v{row['version']:<4} {row['aliases']:<22} {row['metric']}="
             f"{row['challenger_value']:<9} vs {row['compared_to']} {row['compared_value']:<9} {row['decision']}"
@@ -141,8 +157,11 @@ def rollback(name: str) -> None:
     from ml.registry import RollbackError
     from ml.registry import rollback as do_rollback
 
+    settings = _registry_home()
+    if settings is None:
+        raise click.ClickException(_no_registry())
     try:
-        version = do_rollback(name, get_settings())
+        version = do_rollback(name, settings)
     except RollbackError as error:
         click.echo(f"Rollback failed: {error}", err=True)
         sys.exit(2)
@@ -158,8 +177,11 @@ def evaluate(name: str, version: str | None) -> None:
     """Compare NAME's held-out AUC with the ground-truth (oracle) AUC; logs oracle_auc to its run."""
     from ml.evaluate import oracle_report
 
+    settings = _registry_home()
+    if settings is None:
+        raise click.ClickException(_no_registry())
     try:
-        click.echo(str(oracle_report(get_settings(), name, version)))
+        click.echo(str(oracle_report(settings, name, version)))
     except (FileNotFoundError, LookupError, ValueError) as error:
         click.echo(f"Evaluation failed: {error}", err=True)
         sys.exit(2)
