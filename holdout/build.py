@@ -110,7 +110,9 @@ def build(
     replaced the landing zone (`Settings.landing_zone_replaced_marker`)."""
     settings = settings or get_settings()
     if select is not None and not select.strip():  # dbt would take an empty selection for everything
-        raise BuildFailed("--select is empty: name what to build, or leave the option out to build everything")
+        raise BuildFailed(
+            "--select is empty: name what to build, or leave the option out to build everything"
+        )
     started = time.perf_counter()
     with _build_lock(settings):
         replaced = settings.landing_zone_replaced_marker

@@ -74,7 +74,10 @@ def read_yaml(path: Path, loader: type[yaml.SafeLoader] = yaml.SafeLoader) -> tu
     except RecursionError:
         raise YamlFileError(path, "nested too deeply") from None
     except (ValueError, OverflowError) as exc:  # a value of a YAML type that does not exist: 2026-02-30
-        bad = _unbuildable_scalar(node, set())
+        try:
+            bad = _unbuildable_scalar(node, set())
+        except Exception:  # naming the value is a courtesy: the file's problem stands without it
+            bad = None
         if bad is None:
             raise YamlFileError(path, f"invalid value: {exc}") from None
         raise YamlFileError(path, f"invalid value {bad.value!r}: {exc}", bad.start_mark.line + 1) from None
@@ -93,15 +96,18 @@ def _walk(node: yaml.Node | None, sizes: dict[int, int], open_: set[int]) -> int
         raise _StructureProblem("an alias refers to a value that contains it", node)
     open_.add(id(node))
     if isinstance(node, yaml.MappingNode):
-        seen: dict[tuple[str, str], int] = {}
+        seen: dict[Any, int] = {}
         for key, _ in node.value:
             if not isinstance(key, yaml.ScalarNode) or key.tag == MERGE_TAG:
                 continue
             line = key.start_mark.line + 1
-            if (key.tag, key.value) in seen:
-                message = f"key {key.value!r} appears twice in one mapping (lines {seen[(key.tag, key.value)]} and {line})"
+            same = _key_value(
+                key
+            )  # what the key builds to: `1` and `1.0`, `true` and `yes`, `~` and `null` collide
+            if same in seen:
+                message = f"key {key.value!r} appears twice in one mapping (lines {seen[same]} and {line})"
                 raise _StructureProblem(message, key)
-            seen[(key.tag, key.value)] = line
+            seen[same] = line
         children = [n for pair in node.value for n in pair]
     else:
         children = node.value
@@ -115,6 +121,17 @@ def _walk(node: yaml.Node | None, sizes: dict[int, int], open_: set[int]) -> int
     return total
 
 
+def _key_value(key: yaml.ScalarNode) -> Any:
+    """The Python value a mapping key builds to (YAML keeps one entry per value), or its text when it cannot be
+    built alone."""
+    try:
+        value = yaml.SafeLoader("").construct_object(key)
+        hash(value)
+        return ("value", value)
+    except Exception:
+        return ("text", key.tag, key.value)
+
+
 def _unbuildable_scalar(node: yaml.Node | None, seen: set[int]) -> yaml.ScalarNode | None:
     """The first scalar (a date, a number) the safe constructor cannot build, to name it and its line."""
     if node is None or id(node) in seen:
@@ -125,6 +142,8 @@ def _unbuildable_scalar(node: yaml.Node | None, seen: set[int]) -> yaml.ScalarNo
             yaml.SafeLoader("").construct_object(node)
         except (ValueError, OverflowError):
             return node
+        except yaml.YAMLError:  # a merge key or a tag: not buildable alone, and not a bad value
+            return None
         return None
     children = node.value if isinstance(node, yaml.SequenceNode) else []
     if isinstance(node, yaml.MappingNode):

@@ -139,6 +139,12 @@ def test_cross_file_checks_run_on_every_load(tmp_path, monkeypatch):
     [
         ("id: x\nstart_date: 2026-02-30\n", 2, "invalid value '2026-02-30'"),
         ("id: x\ncontrol_share: 0.2\ncontrol_share: 0.5\n", 3, "key 'control_share' appears twice"),
+        (
+            "id: x\ndefaults: &d {channel: email}\naudience:\n  <<: *d\nstart_date: 2026-02-30\n",
+            5,
+            "invalid value",
+        ),
+        ("id: x\noffer: {true: 1, yes: 2}\n", 2, "key 'yes' appears twice"),
         ("id: x\ndescription: &a [*a]\n", 2, "an alias refers to a value that contains it"),
         ("id: x\nname: R\xe9activ\xe9s\n", 2, "not UTF-8"),
         (

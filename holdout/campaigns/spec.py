@@ -39,8 +39,9 @@ PrimaryMetric = Literal["revenue", "conversion"]
 SCORE_SUFFIXES = ("_score", "_decile")
 # Used with fullmatch: `re.match` with `$` would accept an id ending in a newline.
 ID_PATTERN = re.compile(r"[a-z0-9][a-z0-9_-]*")
-# a launch id (`<id>-YYYYMMDD`) names a folder and export files, well below file systems' 255-byte names; the
-# same bound as a segment id, which a split derives from the campaign id
+# a launch id (`<id>-YYYYMMDD`) names a folder and export files, well below file systems' 255-byte names; the same
+# bound as a segment id. A split's generated ids (`split_<id>_<persona>`, `<id>--<persona>-<action>`) are about 12
+# characters longer and held to the same bounds, so `holdout campaign split` refuses a campaign id beyond about 105.
 MAX_ID_LENGTH = 120
 # the groups of an assignment (`arm_shares`): no variant may take their names
 RESERVED_ARM_IDS = ("control", "test")
