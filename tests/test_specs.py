@@ -166,6 +166,18 @@ def test_a_file_yaml_cannot_read_is_one_problem_and_the_others_still_load(
     assert [s.id for s in load_specs(settings, strict=False)] == ["ok"]
 
 
+def test_a_folder_or_broken_link_named_like_a_spec_is_a_problem(tmp_path, monkeypatch):
+    settings = use_campaigns(monkeypatch, tmp_path, {"ok.yml": spec_text("ok")})
+    (settings.campaigns_dir / "folder.yml").mkdir()
+    (settings.campaigns_dir / "gone.yml").symlink_to(tmp_path / "nowhere.yml")
+    problems = validate_specs(settings, known_segment_ids={"email_engagement__clicker", "test_accounts"})
+    assert [(p.file, p.field, p.message.split(":")[0]) for p in problems] == [
+        ("folder.yml", "(yaml)", "cannot read"),
+        ("gone.yml", "(yaml)", "cannot read"),
+    ]
+    assert [s.id for s in load_specs(settings, strict=False)] == ["ok"]
+
+
 def test_the_yaml_reader_keeps_what_yaml_allows(tmp_path):
     """A merge key overridden by an explicit one (also through an alias of a merged anchor), and keys that differ
     only by type, are not a key written twice."""

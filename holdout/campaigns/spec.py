@@ -375,7 +375,9 @@ class CampaignSpec(_Strict):
 
 # --------------------------------------------------------------------------------------------- reading
 def spec_files(settings: Settings) -> list[Path]:
-    return sorted(p for p in Path(settings.campaigns_dir).glob("*.yml") if p.is_file())
+    """Every `*.yml` of the campaigns folder, files or not: a folder or a broken link with that name is reported as
+    its own problem (`read_spec_file`), not skipped silently."""
+    return sorted(Path(settings.campaigns_dir).glob("*.yml"))
 
 
 def _problems_from(error: ValidationError, fname: str, lines: dict[Loc, int]) -> list[SpecProblem]:
