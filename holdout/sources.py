@@ -61,12 +61,14 @@ class SourcesError(ValueError):
 
 
 def _re2_problem(pattern: str) -> str | None:
-    """What DuckDB's RE2 says of `pattern`, or None when it compiles (a quoted literal: compiled at bind time)."""
+    """What DuckDB's RE2 says of `pattern`, or None when it compiles."""
     import duckdb
 
     with duckdb.connect() as con:
         try:
-            con.execute("select regexp_full_match('', '" + pattern.replace("'", "''") + "')").fetchall()
+            con.execute(
+                "select regexp_full_match('', ?)", [pattern]
+            ).fetchall()  # bound: no text of the file in SQL
         except duckdb.Error as error:
             return str(error).splitlines()[0]
     return None

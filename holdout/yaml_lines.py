@@ -52,10 +52,11 @@ def read_yaml(path: Path, loader: type[yaml.SafeLoader] = yaml.SafeLoader) -> tu
             path, f"not UTF-8 text (byte {exc.start} is {raw[exc.start]:#04x})", line
         ) from None
     node = None
+    builder, keys = loader(""), yaml.SafeLoader("")  # parsed once: the data is built from the checked tree
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
-        _walk(node, {}, set())
-        data = yaml.load(text, Loader=loader)  # noqa: S506 - a SafeLoader subclass
+        _walk(node, {}, set(), keys)
+        data = None if node is None else builder.construct_document(node)
     except _StructureProblem as problem:
         raise YamlFileError(path, problem.message, problem.line) from None
     except yaml.YAMLError as exc:
@@ -81,10 +82,13 @@ def read_yaml(path: Path, loader: type[yaml.SafeLoader] = yaml.SafeLoader) -> tu
         if bad is None:
             raise YamlFileError(path, f"invalid value: {exc}") from None
         raise YamlFileError(path, f"invalid value {bad.value!r}: {exc}", bad.start_mark.line + 1) from None
+    finally:
+        builder.dispose()
+        keys.dispose()
     return data, node
 
 
-def _walk(node: yaml.Node | None, sizes: dict[int, int], open_: set[int]) -> int:
+def _walk(node: yaml.Node | None, sizes: dict[int, int], open_: set[int], keys: yaml.SafeLoader) -> int:
     """How many values `node` stands for with its aliases expanded, each shared collection walked once; raises
     _StructureProblem for a key written twice in one mapping (merge keys `<<` aside: an explicit key overrides a
     merged one), an alias inside the collection it names, or more than MAX_EXPANDED_VALUES values."""
@@ -101,9 +105,7 @@ def _walk(node: yaml.Node | None, sizes: dict[int, int], open_: set[int]) -> int
             if not isinstance(key, yaml.ScalarNode) or key.tag == MERGE_TAG:
                 continue
             line = key.start_mark.line + 1
-            same = _key_value(
-                key
-            )  # what the key builds to: `1` and `1.0`, `true` and `yes`, `~` and `null` collide
+            same = _key_value(key, keys)  # what it builds to: `1` and `1.0`, `true` and `yes` collide
             if same in seen:
                 message = f"key {key.value!r} appears twice in one mapping (lines {seen[same]} and {line})"
                 raise _StructureProblem(message, key)
@@ -111,7 +113,7 @@ def _walk(node: yaml.Node | None, sizes: dict[int, int], open_: set[int]) -> int
         children = [n for pair in node.value for n in pair]
     else:
         children = node.value
-    total = 1 + sum(_walk(child, sizes, open_) for child in children)
+    total = 1 + sum(_walk(child, sizes, open_, keys) for child in children)
     if total > MAX_EXPANDED_VALUES:
         raise _StructureProblem(
             f"stands for more than {MAX_EXPANDED_VALUES:,} values once its aliases are expanded", node
@@ -121,14 +123,15 @@ def _walk(node: yaml.Node | None, sizes: dict[int, int], open_: set[int]) -> int
     return total
 
 
-def _key_value(key: yaml.ScalarNode) -> Any:
+def _key_value(key: yaml.ScalarNode, keys: yaml.SafeLoader) -> Any:
     """The Python value a mapping key builds to (YAML keeps one entry per value), or its text when it cannot be
-    built alone."""
+    built alone (`keys`: one constructor for the file's keys, left clean after a failure)."""
     try:
-        value = yaml.SafeLoader("").construct_object(key)
+        value = keys.construct_object(key)
         hash(value)
         return ("value", value)
     except Exception:
+        keys.recursive_objects.clear()
         return ("text", key.tag, key.value)
 
 

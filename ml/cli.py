@@ -122,16 +122,17 @@ def model() -> None:
     """Model registry operations."""
 
 
-def _registry_home():
-    """The settings when the home has a model registry to read, else None: reading one never creates it."""
+def _registry_settings(required: bool):
+    """The settings when the home has a model registry to read; without one (reading never creates it) a short
+    error when `required`, else None after saying so."""
     settings = get_settings()
-    if not settings.mlflow_tracking_uri_override and not (settings.mlflow_dir / "mlflow.db").exists():
-        return None
-    return settings
-
-
-def _no_registry() -> str:
-    return f"no model registry under {get_settings().home} yet: `holdout train` creates it"
+    if settings.mlflow_tracking_uri_override or (settings.mlflow_dir / "mlflow.db").exists():
+        return settings
+    message = f"no model registry under {settings.home} yet: `holdout train` creates it"
+    if required:
+        raise click.ClickException(message)
+    click.echo(message)
+    return None
 
 
 @model.command("list")
@@ -139,9 +140,8 @@ def list_models() -> None:
     """Every registered version with its aliases and promotion decision."""
     from ml.registry import list_models as rows
 
-    settings = _registry_home()
+    settings = _registry_settings(required=False)
     if settings is None:
-        click.echo(_no_registry())
         return
     for row in rows(settings):
         click.echo(
@@ -157,9 +157,7 @@ def rollback(name: str) -> None:
     from ml.registry import RollbackError
     from ml.registry import rollback as do_rollback
 
-    settings = _registry_home()
-    if settings is None:
-        raise click.ClickException(_no_registry())
+    settings = _registry_settings(required=True)
     try:
         version = do_rollback(name, settings)
     except RollbackError as error:
@@ -177,9 +175,7 @@ def evaluate(name: str, version: str | None) -> None:
     """Compare NAME's held-out AUC with the ground-truth (oracle) AUC; logs oracle_auc to its run."""
     from ml.evaluate import oracle_report
 
-    settings = _registry_home()
-    if settings is None:
-        raise click.ClickException(_no_registry())
+    settings = _registry_settings(required=True)
     try:
         click.echo(str(oracle_report(settings, name, version)))
     except (FileNotFoundError, LookupError, ValueError) as error:

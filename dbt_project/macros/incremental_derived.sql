@@ -225,14 +225,19 @@
     {{ upstream_inputs(enriched, ['ecommerce/order_lines', 'ecommerce/orders', 'customers']) }}
     {%- if as_of %}
     union all
-    select 'as_of_date', cast({{ as_of_date() }} as varchar), ''
+    {{ as_of_date_input() }}
     {%- endif %}
+{%- endmacro %}
+
+{# The as-of date as an input item (pass `removable=['as_of_date']`): when it moves, the days between are changed. #}
+{% macro as_of_date_input() -%}
+    select 'as_of_date', cast({{ as_of_date() }} as varchar), ''
 {%- endmacro %}
 
 {#
     The inputs of a model read from the per-day sums `per_day`, as they were built: the part files its last run had
     read (its recorded items of `entity`), and the as-of date as an item (pass `removable=['as_of_date']`: when it
-    moves, keys_of_changed_days marks the days between). `per_day_fingerprint` is the per-day model's own, so a
+    moves, keys_of_changed_days marks the days between). `upstream_fingerprint` gives the per-day model's own, so a
     change of the per-day model, of what it reads whole or of its logic makes every key dirty here too. What a model
     read from the per-day table is therefore what the per-day model had incorporated, even when a build selected one
     of them alone. The as-of date is not in the fingerprint: every daily build moves it.
@@ -240,11 +245,7 @@
 {% macro per_day_files_input(per_day, entity) -%}
     {{ upstream_inputs(per_day, [entity]) }}
     union all
-    select 'as_of_date', cast({{ as_of_date() }} as varchar), ''
-{%- endmacro %}
-
-{% macro per_day_fingerprint(per_day) -%}
-    {{ return(upstream_fingerprint(per_day)) }}
+    {{ as_of_date_input() }}
 {%- endmacro %}
 
 {#

@@ -10,7 +10,7 @@
 -- days from the per-day sums. Senders without a key never resolve to a customer and are left out.
 {%- set mode = prepare_dirty_keys(
     inputs=per_day_files_input(days, 'email/events'),
-    fingerprint=per_day_fingerprint(days),
+    fingerprint=upstream_fingerprint(days),
     dirty=keys_of_changed_days(days, sender_key, ref('base_email__events'), 'event_id', [
         'last_event_date', 'last_gift_sent_date', 'last_gift_clicked_date', 'last_unsubscribe_date',
         'last_bounce_date']),

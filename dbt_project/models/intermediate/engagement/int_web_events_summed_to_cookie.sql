@@ -6,7 +6,7 @@
 -- the customer summary adds the last 30 days from the per-day sums.
 {%- set mode = prepare_dirty_keys(
     inputs=per_day_files_input(days, 'web/events'),
-    fingerprint=per_day_fingerprint(days),
+    fingerprint=upstream_fingerprint(days),
     dirty=keys_of_changed_days(days, 'cookie_id', ref('base_web__events'), 'event_id',
         ['last_visit_date', 'last_login_date']),
     removable=['as_of_date'],
