@@ -43,14 +43,29 @@ def check_engine_settings() -> None:
             raise DbtSettingsError(f"HOLDOUT_DUCKDB_MEMORY_LIMIT: {problem}, got {value!r}")
 
 
+# DuckDB takes `0%` or `1B` as memory limits, and then every query of the build runs out of memory
+MIN_MEMORY_LIMIT_BYTES = 128 * 2**20
+_SIZE_UNITS = {"byte": 1, "bytes": 1, "KiB": 2**10, "MiB": 2**20, "GiB": 2**30, "TiB": 2**40, "PiB": 2**50}
+
+
 def _memory_limit_problem(value: str) -> str | None:
-    """What DuckDB says of `value` as its memory_limit (5GB, 800 MB, 80%, ...), or None when it takes it."""
+    """What is wrong with `value` as DuckDB's memory_limit (5GB, 800 MB, 80%, ...): DuckDB's own message when it
+    refuses it, or the limit it reads when that is below MIN_MEMORY_LIMIT_BYTES; None when it is usable."""
     import duckdb
 
     try:
-        duckdb.connect(config={"memory_limit": value}).close()
+        con = duckdb.connect(config={"memory_limit": value})
     except duckdb.Error as error:
         return str(error).splitlines()[0]
+    try:
+        shown = con.execute("select current_setting('memory_limit')").fetchone()[0]
+    except duckdb.Error:
+        return "too little memory for DuckDB to run one query"
+    finally:
+        con.close()
+    number, unit = shown.split()
+    if float(number) * _SIZE_UNITS[unit] < MIN_MEMORY_LIMIT_BYTES:
+        return f"DuckDB reads it as {shown}, below the {MIN_MEMORY_LIMIT_BYTES // 2**20} MiB Holdout requires"
     return None
 
 

@@ -118,6 +118,8 @@ def test_build_cli_shows_the_cause_without_a_traceback(fresh_home: Settings) -> 
     ("env", "args", "words"),
     [
         ({"HOLDOUT_DUCKDB_MEMORY_LIMIT": "lots"}, [], "HOLDOUT_DUCKDB_MEMORY_LIMIT: Parser Error"),
+        ({"HOLDOUT_DUCKDB_MEMORY_LIMIT": "0%"}, [], "HOLDOUT_DUCKDB_MEMORY_LIMIT: too little memory"),
+        ({"HOLDOUT_DUCKDB_MEMORY_LIMIT": "100KB"}, [], "reads it as 97.6 KiB, below the 128 MiB"),
         ({"HOLDOUT_DBT_THREADS": "abc"}, [], "HOLDOUT_DBT_THREADS: must be a whole number"),
         ({}, ["--select", "no_such_model_xyz"], "matched no model or test"),
         ({}, ["--select", " "], "--select is empty"),
