@@ -202,6 +202,43 @@ def test_reexport_never_writes_an_erased_customer(fresh_home):
 
 
 @pytest.mark.integration
+def test_an_interrupted_export_is_published_only_without_the_newly_erased(fresh_home):
+    """Killed between the ledger commit and the rename into the outbox: a re-run publishes the staged file as it
+    was, unless someone in it was erased since; then the test group is exported again without them."""
+    from holdout.campaigns.export import pending_tmp
+
+    d = as_of_date(fresh_home)
+    first = launch_mod.launch_campaign(fresh_home, "gift-email", d)
+    path = Path(first.export_path)
+    manifest = path.with_name(path.stem + ".manifest.json")
+    original, exported = path.read_bytes(), sorted(_export_ids(path))
+    staged_file = pending_tmp(fresh_home, "email", first.launch_id)
+
+    def killed_before_the_rename() -> None:
+        manifest.unlink()
+        path.rename(staged_file)
+
+    killed_before_the_rename()
+    again = launch_mod.launch_campaign(fresh_home, "gift-email", d)
+    assert "finished the interrupted export" in again.message
+    assert path.read_bytes() == original and not staged_file.exists()
+    ledgered = _ledger_counts(fresh_home)
+
+    killed_before_the_rename()
+    erased = exported[0]
+    _land_csv(
+        fresh_home,
+        "crm/erasure_requests",
+        "part-t-erasure-staged",
+        [{"customer_id": erased, "requested_at": f"{d} 08:00:00"}],
+    )
+    again = launch_mod.launch_campaign(fresh_home, "gift-email", d)
+    assert "1 erased" in again.message and "finished the interrupted export" not in again.message
+    assert _export_ids(path) == set(exported) - {erased} and not staged_file.exists()
+    assert _ledger_counts(fresh_home) == {**ledgered, "campaign_exports": ledgered["campaign_exports"] + 1}
+
+
+@pytest.mark.integration
 def test_consent_withdrawn_after_the_build_is_respected_at_send_time(fresh_home):
     """Opt-outs that landed after the last build (one with a readable time, one without) are not exported."""
     d = as_of_date(fresh_home)

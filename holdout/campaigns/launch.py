@@ -761,7 +761,8 @@ def _finish_launched(settings: Settings, con: duckdb.DuckDBPyConnection, launch_
 
     - file matches, manifest matches: nothing changes;
     - file matches, manifest missing or wrong (killed between rename and manifest): the manifest is rewritten;
-    - file missing, staged temp file matches (killed between commit and rename): the temp file is published;
+    - file missing, staged temp file matches (killed between commit and rename): the temp file is published,
+      unless someone in it was erased or opted out since (then as below, without them);
     - otherwise (file lost, or changed since it was ledgered): the ledger's test group is exported again and, if
       the new file differs, ledgered as a new ops.campaign_exports row.
     """
@@ -786,11 +787,8 @@ def _finish_launched(settings: Settings, con: duckdb.DuckDBPyConnection, launch_
             "already launched; rewrote the missing or wrong manifest (export matched the ledger)"
         )
         return outcome
-    tmp = pending_tmp(settings, launch.channel, launch_id)
-    if tmp.exists() and file_sha256(tmp) == launch.sha256:
-        staged_export = StagedExport(
-            launch_id, launch.channel, tmp, path, launch.row_count, launch.sha256, csv_columns(tmp)
-        )
+    staged_export = _interrupted_export(settings, con, launch, path)
+    if staged_export is not None:
         outcome.message = "already launched; finished the interrupted export (staged file matched the ledger)"
     else:
         why = "did not match its ledgered SHA-256" if path.exists() else "was lost"
@@ -825,6 +823,22 @@ def _finish_launched(settings: Settings, con: duckdb.DuckDBPyConnection, launch_
             outcome.message += f"; {_dropped_message(excluded)}"
     publish_export(staged_export, {"campaign_id": launch.campaign_id, "recovered": True})
     return outcome
+
+
+def _interrupted_export(
+    settings: Settings, con: duckdb.DuckDBPyConnection, launch: LedgeredLaunch, path: Path
+) -> StagedExport | None:
+    """The export a launch killed between its ledger commit and the rename left staged, if it matches the ledger
+    and everyone in it may still be contacted now (it may have been staged long before this re-run)."""
+    tmp = pending_tmp(settings, launch.channel, launch.launch_id)
+    if not tmp.exists() or file_sha256(tmp) != launch.sha256:
+        return None
+    staged_ids = pd.read_csv(tmp, dtype=str, keep_default_na=False)["customer_id"].tolist()
+    if send_exclusions(con, settings, launch.channel, staged_ids).all:
+        return None
+    return StagedExport(
+        launch.launch_id, launch.channel, tmp, path, launch.row_count, launch.sha256, csv_columns(tmp)
+    )
 
 
 @_under_launch_lock
