@@ -11,6 +11,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 
 import click
@@ -155,7 +156,7 @@ def build(
         if failure is not None:
             _discard(staged)
             cause = "; ".join(failure.messages) or "see logs/dbt/dbt.log"
-            _record_failed(settings, variables, cause)
+            _record_failed(settings, variables, cause, select)
             causes = "\n".join(f"  - {m}" for m in failure.messages or ["(no node failed)"])
             raise BuildFailed(
                 f"Build failed, the previous warehouse is unchanged ({settings.warehouse_path}).\n{causes}\n"
@@ -343,8 +344,13 @@ def prepare_build(settings: Settings) -> dict:
     return variables
 
 
+# rows of a build of everything: a selection's rows say `--select` (macros/build_status.sql, `_record_failed`)
+_WHOLE_BUILD = "command not like '% --select %'"
+
+
 def require_complete_build(settings: Settings) -> None:
-    """Raise IncompleteBuildError unless the warehouse's latest build finished with every node passing."""
+    """Raise IncompleteBuildError unless the warehouse's latest build of everything finished with every node
+    passing and no build after it (a selection) failed or is unfinished."""
     import duckdb
 
     from holdout.warehouse import open_read_only
@@ -354,13 +360,21 @@ def require_complete_build(settings: Settings) -> None:
     except FileNotFoundError as error:
         raise IncompleteBuildError(str(error)) from error
     try:
+        # the latest build of everything decides, and nothing after it may have failed or be unfinished: a
+        # selection (the campaign marts after a close, ML features) never stands for a build that failed
         row = con.execute(
+            f"select status, recorded_at, message from ops.builds where {_WHOLE_BUILD} "
+            "order by recorded_at desc limit 1"
+        ).fetchone()
+        later = con.execute(
             "select status, recorded_at, message from ops.builds order by recorded_at desc limit 1"
         ).fetchone()
     except duckdb.CatalogException:
-        row = None
+        row = later = None
     finally:
         con.close()
+    if row is not None and later is not None and later[0] != "succeeded":
+        row = later
     if row is None:
         raise IncompleteBuildError(
             f"No complete build recorded in {settings.warehouse_path}: run `holdout build` first."
@@ -373,6 +387,30 @@ def require_complete_build(settings: Settings) -> None:
             + (f": {message}" if message else "")
             + ". Nothing is launched from an incomplete build: fix the cause and run `holdout build`."
         )
+
+
+def orders_as_of_date(settings: Settings) -> date | None:
+    """The as-of date of the latest succeeded build that loaded the order lines (a build of everything, or a
+    selection naming `int_order_lines_enriched`): the warehouse holds every order before it, so a response window
+    that ends by it can be measured. None before such a build."""
+    import duckdb
+
+    from holdout.warehouse import open_read_only
+
+    if not settings.warehouse_path.exists():
+        return None
+    con = open_read_only(settings)
+    try:
+        row = con.execute(
+            f"select as_of_date from ops.builds where status = 'succeeded' and as_of_date is not null "
+            f"and ({_WHOLE_BUILD} or command like '%int_order_lines_enriched%') "
+            "order by recorded_at desc limit 1"
+        ).fetchone()
+    except duckdb.CatalogException:
+        row = None
+    finally:
+        con.close()
+    return row[0] if row else None
 
 
 @contextlib.contextmanager
@@ -474,17 +512,18 @@ def _wal(path: Path) -> Path:
     return path.with_name(path.name + ".wal")
 
 
-def _record_failed(settings: Settings, variables: dict, cause: str) -> None:
+def _record_failed(settings: Settings, variables: dict, cause: str, select: str | None = None) -> None:
     """Append `failed` to the live warehouse's build ledger (the staged copy held dbt's own record)."""
     import uuid
 
     from holdout.warehouse import connect
 
     # a busy or broken file must not hide the build's own cause, which the caller raises next
+    command = f"build --select {select}" if select else "build"
     with contextlib.suppress(Exception), connect(settings=settings) as con:
         con.execute(
-            "insert into ops.builds values (?, 'build', 'failed', ?, ?, current_timestamp at time zone 'UTC')",
-            [str(uuid.uuid4()), variables.get("as_of_date"), cause[:1000]],
+            "insert into ops.builds values (?, ?, 'failed', ?, ?, current_timestamp at time zone 'UTC')",
+            [str(uuid.uuid4()), command, variables.get("as_of_date"), cause[:1000]],
         )
 
 

@@ -49,7 +49,13 @@ def truncate_first_part(folder: Path) -> Path:
 
 
 def test_failed_build_changes_nothing_and_launches_refuse(fresh_home: Settings) -> None:
-    from holdout.build import BuildFailed, IncompleteBuildError, build, require_complete_build
+    from holdout.build import (
+        BuildFailed,
+        IncompleteBuildError,
+        build,
+        build_campaign_marts,
+        require_complete_build,
+    )
     from holdout.campaigns.launch import plan_launches
 
     settings = fresh_home
@@ -75,6 +81,9 @@ def test_failed_build_changes_nothing_and_launches_refuse(fresh_home: Settings) 
     assert mismatched == 0
     assert not (settings.home / "build" / settings.warehouse_path.name).exists()
 
+    with pytest.raises(IncompleteBuildError, match=r"last build .* failed: model base_ecommerce__orders"):
+        plan_launches(settings)
+    build_campaign_marts(settings)  # a selection that succeeds (a close's) stands for no whole build
     with pytest.raises(IncompleteBuildError, match=r"last build .* failed: model base_ecommerce__orders"):
         plan_launches(settings)
 

@@ -427,8 +427,10 @@ def test_send_time_consent_recheck_drops_opted_out(fresh_home):
 @pytest.mark.integration
 @pytest.mark.slow
 def test_close_measures_after_the_window_and_only_once(fresh_home):
+    from datetime import timedelta
+
     from holdout.build import build_campaign_marts
-    from holdout.campaigns.close import campaign_report, close_due
+    from holdout.campaigns.close import campaign_report, close_due, result_marts_behind
     from holdout.generate import simulate
 
     d = as_of_date(fresh_home)
@@ -436,9 +438,13 @@ def test_close_measures_after_the_window_and_only_once(fresh_home):
     assert {o.status for o in outcomes} == {"launched"} and len(outcomes) >= 4
     assert close_due(fresh_home) == []  # windows still open
     simulate(fresh_home, 21, progress=False)
+    # the landing zone is past every window, the warehouse is not: nothing is measured on days it lacks
+    assert close_due(fresh_home) == [] and close_due(fresh_home, d + timedelta(days=60)) == []
     build_for_close(fresh_home)
     closed = close_due(fresh_home)
+    assert result_marts_behind(fresh_home)  # a close killed here: the CLI's re-run rebuilds the marts
     build_campaign_marts(fresh_home)
+    assert not result_marts_behind(fresh_home)
     assert {c.launch_id for c in closed} == {o.launch_id for o in outcomes}
     assert all(
         Path(c.report_path).exists() and c.profile_source == "profile snapshot at launch" for c in closed
@@ -446,6 +452,8 @@ def test_close_measures_after_the_window_and_only_once(fresh_home):
     assert close_due(fresh_home) == []  # idempotent
     index = fresh_home.reports_dir / "index.html"
     assert all(f"campaigns/{Path(c.report_path).name}" in index.read_text() for c in closed)
+    index.unlink()  # a close killed between its ledger commit and the index: the re-run writes it
+    assert close_due(fresh_home) == [] and index.exists()
     for page in [index, *(Path(c.report_path) for c in closed)] if chromium_available() else []:
         seen = check_page(page)
         assert seen.external_requests == [] and seen.broken_images == 0 and seen.images >= 1, page

@@ -233,15 +233,21 @@ def launch_due_cmd(on: date | None) -> None:
 @DATE_OPTION
 def close(on: date | None) -> None:
     """Measure every launch whose response window has ended; write results, personas and HTML reports."""
-    from holdout.build import build_campaign_marts
-    from holdout.campaigns.close import close_due
+    from holdout.build import build_campaign_marts, orders_as_of_date
+    from holdout.campaigns.close import close_due, result_marts_behind
 
     settings = get_settings()
     closed = close_due(settings, on)
-    if closed:
+    if closed or result_marts_behind(settings):
         build_campaign_marts(settings)
     if not closed:
         click.echo("Nothing to close.")
+    loaded = orders_as_of_date(settings)
+    if on is not None and loaded is not None and on > loaded:
+        click.echo(
+            f"Closed as of {loaded}, the as-of date of the orders in the warehouse, not {on}: windows that end "
+            "later wait for a build that loads their days (`holdout build`)."
+        )
     for c in closed:
         click.echo(
             f"{c.launch_id}: uplift {c.revenue_uplift:+.2f} EUR/customer [{c.revenue_ci[0]:+.2f}, "

@@ -34,7 +34,7 @@ from holdout.campaigns import staged
 from holdout.campaigns.audience import PROFILE_COLUMNS, dim_columns
 from holdout.campaigns.send_check import erased_customers
 from holdout.config import Settings
-from holdout.warehouse import as_of_date, connect, ledger_select_list
+from holdout.warehouse import connect, ledger_select_list
 
 if TYPE_CHECKING:
     from holdout.measure.personas import PersonaPath
@@ -471,7 +471,16 @@ def close_due(settings: Settings, as_of: date | None = None) -> list[ClosedLaunc
     reports. Measurement reads a read-only connection; the ledgers are written at the end in one transaction.
     Idempotent: a closed launch is never measured twice. The campaign marts read these ledgers: the caller
     rebuilds them (`holdout.build.build_campaign_marts`), as the CLI and the campaign_close DAG do."""
-    as_of = as_of or as_of_date(settings)
+    from holdout.build import IncompleteBuildError, orders_as_of_date
+
+    # a window is measured once the warehouse holds its every day: the orders of the last build that loaded them
+    # end the day before its as-of date (the landing zone may be ahead of it, and `--date` may be any date)
+    loaded = orders_as_of_date(settings)
+    if loaded is None:
+        raise IncompleteBuildError(
+            f"No build has loaded the orders into {settings.warehouse_path}: run `holdout build` first."
+        )
+    as_of = min(as_of or loaded, loaded)
     with connect(settings=settings):
         pass  # a writer connection creates the ops ledgers if a fresh warehouse lacks them
     with connect(read_only=True, settings=settings) as con:
@@ -485,12 +494,34 @@ def close_due(settings: Settings, as_of: date | None = None) -> list[ClosedLaunc
     if measurements:
         with connect(settings=settings) as con:
             recorded = _record(con, measurements)
-        write_report_index(settings)
+    if measurements or (_closed_launches(settings) and not (settings.reports_dir / "index.html").exists()):
+        write_report_index(settings)  # also after a close killed between its ledger commit and the index
     # `optimize: split` campaigns: persona segments and follow-up specs (also catches up a close killed before)
     from holdout.campaigns.split import split_after_close
 
     split_after_close(settings)
     return recorded if measurements else []
+
+
+def _closed_launches(settings: Settings) -> set[str]:
+    with connect(read_only=True, settings=settings) as con:
+        return {r[0] for r in con.execute("select distinct launch_id from ops.campaign_results").fetchall()}
+
+
+def result_marts_behind(settings: Settings) -> bool:
+    """Closed launches missing from `marts.fct_campaign_results` (a close killed between its ledger commit and
+    the marts' rebuild, or a warehouse without the marts yet): the caller rebuilds them."""
+    closed = _closed_launches(settings)
+    if not closed:
+        return False
+    with connect(read_only=True, settings=settings) as con:
+        try:
+            published = {
+                r[0] for r in con.execute("select launch_id from marts.fct_campaign_results").fetchall()
+            }
+        except duckdb.CatalogException:
+            return True
+    return not closed <= published
 
 
 def _prepare_champions(settings: Settings, due: list[tuple]) -> dict[str, Any]:
