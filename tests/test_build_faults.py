@@ -207,6 +207,27 @@ def dirty_build(built_home: Settings, tmp_path_factory: pytest.TempPathFactory):
                 'completed' as status, timestamp '{day} 11:00:00' as _loaded_at)
             to '{raw}/ecommerce/orders/part-dirty.parquet' (format parquet)"""
         )
+        # a quantity of 1.5 (an integer cast rounds it to 2) and a returned flag that is neither yes nor no
+        con.execute(
+            f"""copy (select * from (values
+                    ('LDIRTY1', 'ODIRTY1', null, 1.5, 10.0, 10.0, 'false'),
+                    ('LDIRTY2', 'ODIRTY1', null, 1.0, 10.0, 10.0, 'returned'),
+                    ('LDIRTY3', 'ODIRTY1', null, 2.0, 10.0, 10.0, 'yes'))
+                as t(order_line_id, order_id, product_id, quantity, list_price_local, paid_price_local,
+                     is_returned))
+            to '{raw}/ecommerce/order_lines/part-dirty.parquet' (format parquet)"""
+        )
+        con.execute(  # a new-collection flag and a price that are not one
+            f"""copy (select 'PDIRTY1' as product_id, 'x' as product_name, 'women' as department,
+                'tops' as category, 'maybe' as is_new_collection, null::date as collection_launch_date,
+                '12,50' as list_price)
+            to '{raw}/ecommerce/products/part-dirty.parquet' (format parquet)"""
+        )
+    (raw / "crm" / "customers" / "part-dirty-dates.csv").write_text(
+        "customer_id,email,birth_date,country,signup_date,is_test_account,updated_at\n"
+        f"C9000002,signup@example.org,,SE,yesterday,no,{day} 12:00:00\n"
+        f"C9000003,birth@example.org,31/02/1985,SE,2025-01-01,no,{day} 12:00:00\n"
+    )
     result = build(settings, progress=False)
     facts = {"member": member, "points": points, "opted_in": opted_in, "erased": erased, "email": email}
     return settings, result, facts
@@ -232,6 +253,15 @@ def test_dirty_values_are_quarantined_not_coerced(dirty_build) -> None:
         ).fetchone()[0]
         assert points == facts["points"]  # the earlier valid balance, not "lots" read as 0
         assert quarantined(con, "crm.customers", "C9000001") == ["invalid_is_test_account"]
+        assert quarantined(con, "crm.customers", "C9000002") == ["invalid_signup_date"]
+        assert quarantined(con, "crm.customers", "C9000003") == ["invalid_birth_date"]
+        assert quarantined(con, "ecommerce.products", "PDIRTY1") == ["invalid_is_new_collection"]
+        assert quarantined(con, "ecommerce.order_lines", "LDIRTY1") == ["invalid_quantity"]
+        assert quarantined(con, "ecommerce.order_lines", "LDIRTY2") == ["invalid_is_returned"]
+        assert con.execute(  # a whole quantity and a readable flag pass (its order is unknown: orphaned)
+            "select quantity, is_returned, rejection_reason from staging.base_ecommerce__order_lines "
+            "where order_line_id = 'LDIRTY3'"
+        ).fetchall() == [(2, True, None)]
         assert (
             con.execute("select count(*) from marts.dim_customers where customer_id = 'C9000001'").fetchone()[
                 0

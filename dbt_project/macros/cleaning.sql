@@ -47,6 +47,11 @@
     end
 {%- endmacro %}
 
+{# A value given (not null, not blank) that `parsed` (its typed reading) could not read: a row to reject. #}
+{% macro unreadable(column, parsed) -%}
+    (nullif(trim(cast({{ column }} as {{ string_type() }})), '') is not null and ({{ parsed }}) is null)
+{%- endmacro %}
+
 {# A UTC timestamp from text that may carry an offset ("2025-03-01T18:22:05+01:00"); null when unparseable. #}
 {% macro to_utc_timestamp(column) -%}
     {{ return(adapter.dispatch('to_utc_timestamp', 'holdout')(column)) }}

@@ -49,6 +49,11 @@ typed as (
         {{ text_to_boolean('source.is_test_account') }} as is_test_account,
         try_cast(trim(source.updated_at) as timestamp) as updated_at,
         source.filename as source_file,
+        -- a date given but unreadable rejects the row, never becomes "no date"
+        {{ unreadable('source.signup_date', 'try_cast(trim(source.signup_date) as date)') }}
+            as is_signup_date_unreadable,
+        {{ unreadable('source.birth_date', 'try_cast(trim(source.birth_date) as date)') }}
+            as is_birth_date_unreadable,
         -- a full-row fingerprint: two rows with the same one are exact duplicates (a one-way hash, also kept for
         -- erased customers so their duplicates are still counted)
         md5(concat_ws('|', source.customer_id, source.email, source.phone, source.first_name, source.last_name,
@@ -80,10 +85,12 @@ final as (
             when duplicate_rank > 1 then 'duplicate_row'
             -- "maybe" or empty: unknown whether it is a test account, so it must not reach a campaign
             when is_test_account is null then 'invalid_is_test_account'
+            when is_signup_date_unreadable then 'invalid_signup_date'
+            when is_birth_date_unreadable then 'invalid_birth_date'
         end as rejection_reason
     from ranked
 
 )
 
 -- the rank is among the rows this build read (a daily build: the new files'); the table keeps the reason only
-select {{ star_except('final', ['duplicate_rank']) }} from final
+select {{ star_except('final', ['duplicate_rank', 'is_signup_date_unreadable', 'is_birth_date_unreadable']) }} from final

@@ -33,10 +33,14 @@ typed as (
         source.order_line_key as order_line_id,
         trim(cast(source.order_id as {{ string_type() }})) as order_id,
         nullif(trim(cast(source.product_id as {{ string_type() }})), '') as product_id,
-        try_cast(source.quantity as integer) as quantity,
+        -- a whole number of items: a cast to integer would round "1.5" up and inflate the revenue
+        try_cast(source.quantity as double) as quantity_number,
         try_cast(source.list_price_local as double) as list_price_local,
         try_cast(source.paid_price_local as double) as paid_price_local,
-        coalesce(try_cast(source.is_returned as boolean), false) as is_returned,
+        {%- set returned = text_to_boolean('cast(source.is_returned as ' ~ string_type() ~ ')') %}
+        -- an absent flag means not returned; a flag that is not a yes or a no is rejected, never read as a no
+        coalesce({{ returned }}, false) as is_returned,
+        {{ unreadable('source.is_returned', returned) }} as is_returned_unreadable,
         source.filename as source_file,
         coalesce(repeated_rows_ranked.row_rank, 1) as line_rank
     from source
@@ -55,12 +59,21 @@ final as (
             when order_line_id is null or order_line_id = '' then 'missing_order_line_id'
             when line_rank > 1 then 'duplicate_order_line_id'
             when order_id is null or order_id = '' then 'missing_order_id'
-            when quantity is null or quantity <= 0 then 'invalid_quantity'
+            when quantity_number is null or quantity_number <= 0 or quantity_number <> floor(quantity_number)
+                or try_cast(quantity_number as integer) is null then 'invalid_quantity'
             when paid_price_local is null or paid_price_local < 0
                 or list_price_local is null or list_price_local < 0 then 'invalid_price'
+            when is_returned_unreadable then 'invalid_is_returned'
         end as rejection_reason
     from typed
 
 )
 
-select {{ star_except('final', ['line_rank']) }} from final
+select
+    order_line_id,
+    order_id,
+    product_id,
+    try_cast(quantity_number as integer) as quantity,
+    {{ star_except('final', ['order_line_id', 'order_id', 'product_id', 'quantity_number', 'is_returned_unreadable',
+        'line_rank']) }}
+from final

@@ -15,10 +15,18 @@ typed as (
         nullif(trim(cast(product_name as {{ string_type() }})), '') as product_name,
         lower(trim(cast(department as {{ string_type() }}))) as department,
         lower(trim(cast(category as {{ string_type() }}))) as category,
-        coalesce(try_cast(is_new_collection as boolean), false) as is_new_collection,
+        {%- set new_collection = text_to_boolean('cast(is_new_collection as ' ~ string_type() ~ ')') %}
+        coalesce({{ new_collection }}, false) as is_new_collection,
         try_cast(collection_launch_date as date) as collection_launch_date,
         try_cast(list_price as double) as list_price_eur,
-        filename as source_file
+        filename as source_file,
+        -- values given but unreadable are rejected, never read as "no", "no date" or "no price"
+        case
+            when {{ unreadable('is_new_collection', new_collection) }} then 'invalid_is_new_collection'
+            when {{ unreadable('collection_launch_date', 'try_cast(collection_launch_date as date)') }}
+                then 'invalid_collection_launch_date'
+            when {{ unreadable('list_price', 'try_cast(list_price as double)') }} then 'invalid_list_price'
+        end as value_rejection
     from source
 
 ),
@@ -45,9 +53,10 @@ final as (
             when department not in ({% for d in var('departments') %}{{ text_literal(d) }}{{ ", " if not loop.last }}{% endfor %})
                 then 'invalid_department'
             {%- endif %}
+            else value_rejection
         end as rejection_reason
     from ranked
 
 )
 
-select * from final
+select {{ star_except('final', ['value_rejection']) }} from final
