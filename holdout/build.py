@@ -114,6 +114,11 @@ def build(
         raise BuildFailed(
             "--select is empty: name what to build, or leave the option out to build everything"
         )
+    from holdout.warehouse import read_export_manifest
+
+    read_export_manifest(
+        settings.raw_dir
+    )  # a missing or bad _export.json: refused before the build's lock is made
     started = time.perf_counter()
     with _build_lock(settings):
         replaced = settings.landing_zone_replaced_marker

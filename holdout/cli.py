@@ -94,8 +94,10 @@ def error_message(error: BaseException) -> str:
             "the warehouse is in use by another process (a build, launch or Airflow task); "
             "wait for it to finish and retry"
         )
-    first = text.splitlines()[0]
-    return f"{type(error).__name__}: {first}"
+    lines = text.splitlines()
+    # a heading that ends in a colon introduces the list of problems: keep the list (up to ten), not only the heading
+    shown = lines[:11] if lines[0].rstrip().endswith(":") and len(lines) > 1 else lines[:1]
+    return f"{type(error).__name__}: " + "\n".join(shown)
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})

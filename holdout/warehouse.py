@@ -167,14 +167,35 @@ def connect(read_only: bool = False, settings: Settings | None = None) -> Iterat
         con.close()
 
 
+class ExportManifestError(ValueError):
+    """The landing zone's `_export.json` is unreadable or its `as_of_date` is not a date (names file and field)."""
+
+
 def read_export_manifest(raw_dir: Path) -> dict:
-    """The landing zone's `_export.json` (as-of date and systems) written by the generator."""
+    """The landing zone's `_export.json` (as-of date and systems), written by the generator or by the export that
+    lands your own data; its `as_of_date` (YYYY-MM-DD, the day after the last exported day) is checked here."""
+    from holdout.campaigns.spec import iso_date
+
     path = raw_dir / "_export.json"
     if not path.exists():
         raise FileNotFoundError(
-            f"No landing zone at {raw_dir} ({path.name} missing): run `holdout generate` first."
+            f"No landing zone at {raw_dir} ({path.name} missing): run `holdout generate` first, or land your own "
+            'export with its _export.json (README, "Bring your own data").'
         )
-    return json.loads(path.read_text())
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ExportManifestError(f"{path}: not a JSON object ({error})") from None
+    if not isinstance(manifest, dict):
+        raise ExportManifestError(f"{path}: not a JSON object")
+    value = manifest.get("as_of_date")
+    try:
+        if not isinstance(value, str):
+            raise ValueError(f"must be a date YYYY-MM-DD, got {value!r}")
+        manifest["as_of_date"] = iso_date(value).isoformat()
+    except ValueError as error:
+        raise ExportManifestError(f"{path}: as_of_date: {error}") from None
+    return manifest
 
 
 def as_of_date(settings: Settings | None = None) -> date:

@@ -91,6 +91,29 @@ def test_an_unreadable_experiment_file_is_named_in_one_line(tmp_path, monkeypatc
             assert "Traceback" not in result.output
 
 
+@pytest.mark.parametrize(
+    ("manifest", "words"),
+    [
+        (
+            '{"as_of_date": "01/11/2026"}',
+            "_export.json: as_of_date: must be a date YYYY-MM-DD, got '01/11/2026'",
+        ),
+        ("{}", "_export.json: as_of_date: must be a date YYYY-MM-DD, got None"),
+        ("not json", "_export.json: not a JSON object"),
+    ],
+)
+def test_a_bad_export_manifest_is_named_and_nothing_is_built(tmp_path, monkeypatch, manifest, words):
+    """Your own landing zone's `_export.json` with a date in another format, no date, or no JSON at all."""
+    home = tmp_path / "home"
+    (home / "raw").mkdir(parents=True)
+    (home / "raw" / "_export.json").write_text(manifest)
+    monkeypatch.setenv("HOLDOUT_HOME", str(home))
+    result = CliRunner().invoke(main, ["build"])
+    assert result.exit_code == 1, result.output
+    assert words in result.output and "Traceback" not in result.output
+    assert sorted(p.name for p in home.iterdir()) == ["raw"]
+
+
 @pytest.mark.integration
 def test_report_of_a_campaign_nobody_defined_is_an_error(built_home, monkeypatch):
     monkeypatch.setenv("HOLDOUT_HOME", str(built_home.home))
