@@ -72,6 +72,10 @@ OPS_DDL = [
     # interval (`personas.few_buyers_reason`); null on older rows
     "alter table ops.campaign_persona_results add column if not exists test_buyers integer",
     "alter table ops.campaign_persona_results add column if not exists control_buyers integer",
+    # why a measurement is inconclusive whatever its interval (few buyers, Welch and bootstrap disagree), and the
+    # persona p-value adjusted like its simultaneous interval; null on older rows
+    "alter table ops.campaign_results add column if not exists notes varchar",
+    "alter table ops.campaign_persona_results add column if not exists p_value_adjusted double",
     # the offer variant of each test customer of an A/B/n campaign, written with ops.campaign_assignments (its own
     # ledger, so the assignments' columns stay as readers and positional inserts know them)
     """create table if not exists ops.campaign_variant_assignments (

@@ -100,6 +100,8 @@ def test_measure_uplift_money_fields_and_response_rate():
     assert (given.response_rate_test, given.response_rate_control) == (1.0, 0.5)
     rec = r.to_record()
     assert rec["test_customers"] == 4 and rec["uplift_ci_low"] == r.ci_low and rec["method"] == "welch_t"
+    # one control buyer: the ledger keeps why the result is inconclusive (the mart's is_significant reads it)
+    assert rec["notes"].startswith("Fewer than 3 customers responded in the test and control arm")
 
 
 def _interval(yt: np.ndarray, yc: np.ndarray) -> tuple[float, float]:

@@ -599,12 +599,33 @@ def campaign_report(settings: Settings, campaign_id: str) -> str:
             order by a.launch_date, a.launch_id""",
             {"campaign": campaign_id},
         ).fetchall()
+        result_columns = ledger_select_list(
+            con,
+            "campaign_results",
+            (
+                "launch_id",
+                "metric",
+                "test_customers",
+                "control_customers",
+                "test_response_rate",
+                "control_response_rate",
+                "uplift",
+                "uplift_ci_low",
+                "uplift_ci_high",
+                "p_value",
+                "incremental_revenue",
+                "cost",
+                "roi",
+                "offer_cost",
+                "offer_cost_ci_low",
+                "offer_cost_ci_high",
+                "margin",
+                "notes",
+            ),
+        )
         results = con.execute(
-            """
-            select launch_id, metric, test_customers, control_customers, test_response_rate, control_response_rate,
-                   uplift, uplift_ci_low, uplift_ci_high, p_value, incremental_revenue, cost, roi,
-                   offer_cost, offer_cost_ci_low, offer_cost_ci_high, margin
-            from ops.campaign_results where campaign_id = ? order by launch_id, metric desc""",
+            f"select {result_columns} from ops.campaign_results where campaign_id = ? "
+            "order by launch_id, metric desc",
             [campaign_id],
         ).df()
         # the columns split reads, and the report's own; those an older warehouse lacks read as null
@@ -637,6 +658,8 @@ def campaign_report(settings: Settings, campaign_id: str) -> str:
                     f"p={r.p_value:.3g}; incremental revenue {r.incremental_revenue:,.0f} EUR"
                 )
                 lines.append(f"    {_economics_line(r)}")
+                if isinstance(r.notes, str):
+                    lines.append(f"    inconclusive whatever the interval: {r.notes}")
             else:
                 lines.append(
                     f"    {r.metric} {r.test_response_rate:.2%} vs {r.control_response_rate:.2%}: "

@@ -191,6 +191,7 @@ class Persona:
             "uplift_ci_low": self.ci_low,
             "uplift_ci_high": self.ci_high,
             "p_value": self.p_value,
+            "p_value_adjusted": self.p_value_adjusted,
             "incremental_revenue": self.incremental_revenue,
             "verdict": self.verdict,
             "recommendation": self.recommendation,

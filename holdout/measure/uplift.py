@@ -115,6 +115,7 @@ class UpliftResult(_IntervalResult):
             "offer_cost_ci_low": self.offer_cost_ci_low,
             "offer_cost_ci_high": self.offer_cost_ci_high,
             "margin": self.margin,
+            "notes": "; ".join(self.notes) or None,
         }
 
 

@@ -21,6 +21,7 @@ final as (
         uplift_ci_high,
         uplift_ci_level,
         p_value,
+        p_value_adjusted,
         incremental_revenue,
         verdict,
         recommendation,

@@ -32,8 +32,10 @@ final as (
         offer_cost_ci_high,
         margin,
         roi,
-        uplift_ci_low > 0 or uplift_ci_high < 0 as is_significant,
+        -- a caveat (too few buyers, Welch and bootstrap disagree) makes the result inconclusive whatever the interval
+        (uplift_ci_low > 0 or uplift_ci_high < 0) and notes is null as is_significant,
         method,
+        notes,
         closed_at
     from results
 
