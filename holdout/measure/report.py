@@ -724,16 +724,11 @@ def program_chart(results: pd.DataFrame, currency: str = "EUR") -> Figure:
     return fig
 
 
-def _program_headline(total: pd.DataFrame, currency: str) -> str:
-    if total.empty:
+def _program_headline(total: pd.DataFrame, currency: str, overall: Any) -> str:
+    if total.empty or overall is None:
         return "No month to measure yet."
-    inc = float(total["incremental_revenue"].sum())
-    # months are disjoint samples of different windows: their variances add
-    half = np.sqrt(
-        (((total["incremental_revenue_ci_high"] - total["incremental_revenue_ci_low"]) / 2) ** 2).sum()
-    )
-    cost = float(total["holdout_cost"].sum())
-    lo, hi = inc - half, inc + half
+    inc, lo, hi = overall.incremental_revenue, overall.ci_low, overall.ci_high
+    cost = overall.holdout_cost
     verdict = (
         "above zero"
         if lo > 0
@@ -748,13 +743,16 @@ def _program_headline(total: pd.DataFrame, currency: str) -> str:
     )
 
 
-def render_program_report(path: str | Path, results: pd.DataFrame, currency: str = "EUR") -> Path:
+def render_program_report(
+    path: str | Path, results: pd.DataFrame, currency: str = "EUR", *, overall: Any = None
+) -> Path:
     """Write the program report: incremental revenue per month (treated vs global control), in total and per
-    channel, with intervals and the cost of holding the group out. ``results``: rows of marts.fct_program_results."""
+    channel, with intervals and the cost of holding the group out. ``results``: rows of marts.fct_program_results;
+    ``overall``: the headline over all months (`holdout.program.report.program_total`, from per-customer sums)."""
     total = results[results["channel"] == "all"].sort_values("month")
     parts = [
         "<h1>Program report: what the whole CRM program earns</h1>",
-        f'<p class="headline">{_esc(_program_headline(total, currency))}</p>',
+        f'<p class="headline">{_esc(_program_headline(total, currency, overall))}</p>',
     ]
     if len(results):
         share = float(results["control_share"].max())

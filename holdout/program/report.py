@@ -3,6 +3,7 @@ from `reports/index.html`."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import click
@@ -22,6 +23,60 @@ def program_results(settings: Settings) -> pd.DataFrame:
             return pd.DataFrame()
 
 
+@dataclass(frozen=True)
+class ProgramTotal:
+    """The program's incremental revenue over every measured month, with its 95 % interval, and the cost of
+    holding the global control group out (treated uplift x control customers)."""
+
+    incremental_revenue: float
+    ci_low: float
+    ci_high: float
+    holdout_cost: float
+
+
+def program_total(con: duckdb.DuckDBPyConnection) -> ProgramTotal | None:
+    """The total over all months from each customer's revenue summed over the months of their rotation period.
+
+    A period's months hold the same customers, and a customer's spending persists from month to month, so the
+    monthly intervals of `marts.fct_program_results` cannot be added as if the months were independent (that
+    understates the total's uncertainty). Within a period the total is one comparison of per-customer sums; the
+    periods are separate random draws of the group, so their variances add. None before any month is measured."""
+    from holdout.measure.uplift import welch_from_stats
+
+    try:
+        arms = con.execute(
+            """select period_id, is_member, count(*) as customers, avg(revenue) as mean,
+                      coalesce(var_samp(revenue), 0) as variance
+               from (select period_id, customer_id, is_member, sum(revenue) as revenue
+                     from intermediate.int_program_customer_months where channel = 'all' group by all)
+               group by all order by period_id, is_member"""
+        ).df()
+    except duckdb.CatalogException:
+        return None
+    incremental = variance = cost = 0.0
+    periods = 0
+    for _, period in arms.groupby("period_id"):
+        treated, control = period[~period["is_member"]], period[period["is_member"]]
+        if (
+            len(treated) != 1
+            or len(control) != 1
+            or min(treated["customers"].iloc[0], control["customers"].iloc[0]) < 2
+        ):
+            continue
+        t, c = treated.iloc[0], control.iloc[0]
+        w = welch_from_stats(
+            t["mean"], t["variance"], t["customers"], c["mean"], c["variance"], c["customers"]
+        )
+        incremental += float(w["uplift"]) * t["customers"]
+        variance += (float(w["se"]) * t["customers"]) ** 2
+        cost += float(w["uplift"]) * c["customers"]
+        periods += 1
+    if not periods:
+        return None
+    half = 1.959964 * variance**0.5
+    return ProgramTotal(incremental, incremental - half, incremental + half, cost)
+
+
 def write_program_report(settings: Settings) -> Path:
     """Write `reports/program.html` and refresh `reports/index.html` so it links it."""
     from holdout.campaigns.close import PROGRAM_REPORT, write_report_index
@@ -30,7 +85,9 @@ def write_program_report(settings: Settings) -> Path:
     results = program_results(settings)
     if results.empty:
         results = pd.DataFrame(columns=["month", "channel", "control_share"])
-    path = render_program_report(settings.reports_dir / PROGRAM_REPORT, results)
+    with connect(read_only=True, settings=settings) as con:
+        total = program_total(con)
+    path = render_program_report(settings.reports_dir / PROGRAM_REPORT, results, overall=total)
     write_report_index(settings)
     return path
 
