@@ -100,6 +100,7 @@ def build(
     exclude: str | None = "tag:ml",
     echo: Callable[[str], None] = print,
     full_refresh: bool = False,
+    refresh_only: bool = False,
 ) -> BuildResult:
     """Create the ops ledgers, validate the segment library, `dbt build` (optionally a selection) into a copy of
     the warehouse and switch it in; raise BuildFailed (previous warehouse unchanged) on failure.
@@ -124,6 +125,10 @@ def build(
         replaced = settings.landing_zone_replaced_marker
         full_refresh = full_refresh or replaced.exists()  # a regenerated landing zone is loaded whole
         variables = prepare_build(settings)
+        if (
+            refresh_only
+        ):  # marts re-read from a ledger: its rows in ops.builds stand for no build of the profile
+            variables["refresh_only"] = True
         staged = staging_warehouse_path(settings)
         with _ledgers_frozen(settings):
             _copy_warehouse(settings.warehouse_path, staged)
@@ -161,7 +166,7 @@ def build(
         if failure is not None:
             _discard(staged)
             cause = "; ".join(failure.messages) or "see logs/dbt/dbt.log"
-            _record_failed(settings, variables, cause, select)
+            _record_failed(settings, variables, cause, select, refresh_only)
             causes = "\n".join(f"  - {m}" for m in failure.messages or ["(no node failed)"])
             raise BuildFailed(
                 f"Build failed, the previous warehouse is unchanged ({settings.warehouse_path}).\n{causes}\n"
@@ -327,7 +332,13 @@ def build_problems(settings: Settings, path: Path) -> list[str]:
 
 def build_campaign_marts(settings: Settings) -> BuildResult:
     """Rebuild the campaign marts from the ops ledgers (after a close), quietly."""
-    return build(settings, select="path:models/marts/campaigns", progress=False, echo=lambda _m: None)
+    return build(
+        settings,
+        select="path:models/marts/campaigns",
+        progress=False,
+        echo=lambda _m: None,
+        refresh_only=True,
+    )
 
 
 def prepare_build(settings: Settings) -> dict:
@@ -349,13 +360,13 @@ def prepare_build(settings: Settings) -> dict:
     return variables
 
 
-# rows of a build of everything: a selection's rows say `--select` (macros/build_status.sql, `_record_failed`)
-_WHOLE_BUILD = "command not like '% --select %'"
+# rows of runs that only refresh marts from a ledger (macros/build_status.sql, `_record_failed`)
+_PROFILE_BUILD = "command not like '% (refresh)'"
 
 
 def require_complete_build(settings: Settings) -> None:
-    """Raise IncompleteBuildError unless the warehouse's latest build of everything finished with every node
-    passing and no build after it (a selection) failed or is unfinished."""
+    """Raise IncompleteBuildError unless the warehouse's latest build of the profile finished with every node
+    passing and no run after it (a refresh of marts from a ledger) failed or is unfinished."""
     import duckdb
 
     from holdout.warehouse import open_read_only
@@ -365,10 +376,10 @@ def require_complete_build(settings: Settings) -> None:
     except FileNotFoundError as error:
         raise IncompleteBuildError(str(error)) from error
     try:
-        # the latest build of everything decides, and nothing after it may have failed or be unfinished: a
-        # selection (the campaign marts after a close, ML features) never stands for a build that failed
+        # the latest build of the profile decides, and nothing after it may have failed or be unfinished: a
+        # refresh (the campaign marts after a close, the score marts, ML features) never stands for a failed build
         row = con.execute(
-            f"select status, recorded_at, message from ops.builds where {_WHOLE_BUILD} "
+            f"select status, recorded_at, message from ops.builds where {_PROFILE_BUILD} "
             "order by recorded_at desc limit 1"
         ).fetchone()
         later = con.execute(
@@ -408,7 +419,8 @@ def orders_as_of_date(settings: Settings) -> date | None:
     try:
         row = con.execute(
             f"select as_of_date from ops.builds where status = 'succeeded' and as_of_date is not null "
-            f"and ({_WHOLE_BUILD} or command like '%int_order_lines_enriched%') "
+            f"and {_PROFILE_BUILD} and (command not like '% --select %' "
+            "or command like '%int_order_lines_enriched%') "
             "order by recorded_at desc limit 1"
         ).fetchone()
     except duckdb.CatalogException:
@@ -517,14 +529,16 @@ def _wal(path: Path) -> Path:
     return path.with_name(path.name + ".wal")
 
 
-def _record_failed(settings: Settings, variables: dict, cause: str, select: str | None = None) -> None:
+def _record_failed(
+    settings: Settings, variables: dict, cause: str, select: str | None = None, refresh_only: bool = False
+) -> None:
     """Append `failed` to the live warehouse's build ledger (the staged copy held dbt's own record)."""
     import uuid
 
     from holdout.warehouse import connect
 
     # a busy or broken file must not hide the build's own cause, which the caller raises next
-    command = f"build --select {select}" if select else "build"
+    command = ("build" + (f" --select {select}" if select else "")) + (" (refresh)" if refresh_only else "")
     with contextlib.suppress(Exception), connect(settings=settings) as con:
         con.execute(
             "insert into ops.builds values (?, ?, 'failed', ?, ?, current_timestamp at time zone 'UTC')",

@@ -181,7 +181,9 @@ def dbt_vars(settings: Settings | None = None, extra: dict[str, Any] | None = No
 # as-of date every day, the ML cut-offs and horizons with every training. dbt re-parses the whole project when a var
 # changes, so holdout passes these in one environment variable (JSON) that the macro `runtime_var` reads only when a
 # node is compiled to run, never while dbt parses (docs/ARCHITECTURE.md "The as-of date").
-RUNTIME_VARS = ("as_of_date", "ml_cutoffs", "ml_label_horizons")
+# `refresh_only` marks a run that only refreshes marts from a ledger Python appended to (the campaign marts after a
+# close, the score marts, the ML features): its ops.builds rows cannot stand for a build of the profile
+RUNTIME_VARS = ("as_of_date", "ml_cutoffs", "ml_label_horizons", "refresh_only")
 RUNTIME_VARS_ENV = "HOLDOUT_DBT_RUNTIME_VARS"
 
 

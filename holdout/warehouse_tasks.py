@@ -51,7 +51,7 @@ def rebuild_marts(select: str, *, settings: Settings) -> dict[str, Any]:
     """`dbt build` of one selection (e.g. the marts that read a ledger Python has just appended to)."""
     from holdout.build import build
 
-    return {"select": select, "result": str(build(settings, select=select))}
+    return {"select": select, "result": str(build(settings, select=select, refresh_only=True))}
 
 
 @task_entry

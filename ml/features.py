@@ -125,7 +125,12 @@ def run_feature_models(
     """`dbt build --select tag:ml` with the cutoffs as vars (the rest of the warehouse is left alone)."""
     from holdout.dbt_runner import run_dbt
 
-    extra = {"ml_cutoffs": [d.isoformat() for d in cutoffs], "ml_label_horizons": horizons}
+    # refresh_only: these rows of ops.builds stand for no build of the profile (holdout.build.require_complete_build)
+    extra = {
+        "ml_cutoffs": [d.isoformat() for d in cutoffs],
+        "ml_label_horizons": horizons,
+        "refresh_only": True,
+    }
     # features at several cutoffs hold far more rows than the daily profile build (5 GB by default in
     # profiles.yml): give DuckDB 60 % of the machine's memory unless HOLDOUT_DUCKDB_MEMORY_LIMIT says otherwise
     limit_gb = max(5, int(psutil.virtual_memory().total * 0.6 / 1024**3))
