@@ -250,13 +250,19 @@ def test_a_rework_persona_with_nothing_else_to_try_is_retested_not_dropped(
 
 def test_keep_control_share_follows_power():
     split_persona = json.dumps({"all_of": [{"feature": "orders_count", "kind": "range"}], "excludes": []})
-    row = {"test_customers": 4000, "control_customers": 1000, "uplift_mde": 0.5, "uplift": 2.0}
-    row |= {"persona_path": "model", "persona_conditions": split_persona}  # MDE of the estimation half
+    row = {"test_customers": 4000, "control_customers": 1000, "uplift_mde": 0.5, "uplift": 2.5}
+    row |= {
+        "uplift_ci_low": 2.0,
+        "persona_path": "model",
+        "persona_conditions": split_persona,
+    }  # MDE of a half
     assert keep_control_share(row, 0.2) == 0.05  # a large uplift is detectable with a small control group
     # the full persona's MDE at 20 % control is 0.5 / sqrt(2) = 0.35: 0.45 still allows 15 %, 0.3 allows no cut
-    assert keep_control_share({**row, "uplift": 0.45}, 0.2) == 0.15
-    assert keep_control_share({**row, "uplift": 0.3}, 0.2) == 0.2
-    assert keep_control_share({**row, "uplift": -1.0}, 0.2) == 0.2
+    assert keep_control_share({**row, "uplift_ci_low": 0.45}, 0.2) == 0.15
+    assert keep_control_share({**row, "uplift_ci_low": 0.3}, 0.2) == 0.2
+    assert keep_control_share({**row, "uplift": -1.0, "uplift_ci_low": -1.5}, 0.2) == 0.2
+    # sized on the low end of the interval, not on the estimate that won the persona its `keep`
+    assert keep_control_share({**row, "uplift": 2.0, "uplift_ci_low": 0.3}, 0.2) == 0.2
 
 
 def test_keep_control_share_reads_the_mde_on_the_customers_it_was_estimated_on():
@@ -265,7 +271,7 @@ def test_keep_control_share_reads_the_mde_on_the_customers_it_was_estimated_on()
     uplift below it allows no smaller control group (the old sizing took every MDE for a half's and cut to 15 %)."""
     whole = json.dumps({"all_of": [], "excludes": []})
     split_persona = json.dumps({"all_of": [{"feature": "orders_count", "kind": "range"}], "excludes": ["P1"]})
-    row = {"test_customers": 4000, "control_customers": 1000, "uplift_mde": 0.5, "uplift": 0.45}
+    row = {"test_customers": 4000, "control_customers": 1000, "uplift_mde": 0.5, "uplift_ci_low": 0.45}
     assert (
         keep_control_share({**row, "persona_path": "champion", "persona_conditions": split_persona}, 0.2)
         == 0.2
@@ -279,7 +285,7 @@ def test_keep_control_share_reads_the_mde_on_the_customers_it_was_estimated_on()
         == 0.15
     )
     # the champion path's MDE at 20 % is 0.5: an uplift of 2.0 still allows the smallest share
-    assert keep_control_share({**row, "uplift": 2.0, "persona_path": "champion"}, 0.2) == 0.05
+    assert keep_control_share({**row, "uplift_ci_low": 2.0, "persona_path": "champion"}, 0.2) == 0.05
 
 
 def test_a_home_from_before_the_newer_persona_columns_splits_read_only(tmp_path, monkeypatch):
