@@ -103,6 +103,11 @@ def error_cause(message: str | None, limit: int = 300) -> str:
     lines = [line.strip() for line in (message or "").splitlines()]
     useful = [line for line in lines if line and not line.startswith(_ERROR_HEADERS)]
     cause = (useful or [line for line in lines if line] or ["(no message)"])[0]
+    if "enforced contract" in cause:  # dbt lists the mismatched columns in a table further down: name them
+        cells = [[c.strip() for c in line.strip("|").split("|")] for line in lines if line.startswith("|")]
+        rows = [c for c in cells[1:] if len(c) >= 4 and not set(c[0]) <= {"-"}]
+        if rows:
+            cause += " " + "; ".join(f"{c[0]}: {c[-1]}" for c in rows)
     return cause if len(cause) <= limit else cause[: limit - 3] + "..."
 
 

@@ -437,3 +437,22 @@ def test_orchestrated_build_publishes_a_complete_copy_and_never_loses_a_ledger_r
     abandon_staged_build(fresh_home, "dbt build failed")
     with pytest.raises(Exception, match="failed"):
         require_complete_build(fresh_home)
+
+
+def test_a_broken_contract_names_its_columns() -> None:
+    """A column added to a model but not to its contract: the build's one-line cause names it (dbt puts the
+    mismatch table below a generic sentence, which was all `holdout build` showed)."""
+    from holdout.dbt_runner import error_cause
+
+    message = (
+        "Compilation Error in model dim_customers (models/marts/customers/dim_customers.sql)\n"
+        "  This model has an enforced contract that failed.\n"
+        "  Please ensure the name, data_type, and number of columns in your contract match the columns in your "
+        "model's definition.\n\n"
+        "  | column_name | definition_type | contract_type | mismatch_reason     |\n"
+        "  | ----------- | --------------- | ------------- | ------------------- |\n"
+        "  | signup_year | BIGINT          |               | missing in contract |\n"
+    )
+    assert error_cause(message) == (
+        "This model has an enforced contract that failed. signup_year: missing in contract"
+    )
