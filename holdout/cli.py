@@ -6,8 +6,14 @@ from __future__ import annotations
 import importlib
 import os
 import sys
+import warnings
 
 import click
+
+# Great Expectations imports PySpark when it is installed (the Spark target), and PySpark warns on every launch that
+# it does not fully support this pandas yet; the one path that runs pandas through PySpark, `holdout score --engine
+# spark`, is tested with it (tests/test_score_spark.py), so the line is noise on every other command
+warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas", category=FutureWarning)
 
 DEBUG_ENV = "HOLDOUT_DEBUG"
 
