@@ -360,13 +360,21 @@ def prepare_build(settings: Settings) -> dict:
     return variables
 
 
-# rows of runs that only refresh marts from a ledger (macros/build_status.sql, `_record_failed`)
-_PROFILE_BUILD = "command not like '% (refresh)'"
+# Each dbt run's outcome: its last row in ops.builds (`started` alone = unfinished). Its command says what it stands
+# for (macros/build_status.sql, `_record_failed`): ` (refresh)` a refresh of marts from a ledger, ` [profile]` the
+# profile marts built, ` [orders]` the order lines loaded.
+_RUNS = """(select invocation_id, max(recorded_at) as recorded_at, arg_max(status, recorded_at) as status,
+            arg_max(message, recorded_at) as message, arg_max(command, recorded_at) as command,
+            arg_max(as_of_date, recorded_at) as as_of_date
+            from ops.builds group by invocation_id) as runs"""
+_NOT_REFRESH = "command not like '% (refresh)%'"
 
 
 def require_complete_build(settings: Settings) -> None:
-    """Raise IncompleteBuildError unless the warehouse's latest build of the profile finished with every node
-    passing and no run after it (a refresh of marts from a ledger) failed or is unfinished."""
+    """Raise IncompleteBuildError unless the latest run that built the profile marts (`holdout build`, the
+    customer_build DAG) finished with every node passing and no run after it failed or is unfinished. A run that
+    succeeded without building the profile (a selection, a refresh of marts from a ledger) stands for nothing:
+    it never clears a failed build."""
     import duckdb
 
     from holdout.warehouse import open_read_only
@@ -376,21 +384,14 @@ def require_complete_build(settings: Settings) -> None:
     except FileNotFoundError as error:
         raise IncompleteBuildError(str(error)) from error
     try:
-        # the latest build of the profile decides, and nothing after it may have failed or be unfinished: a
-        # refresh (the campaign marts after a close, the score marts, ML features) never stands for a failed build
         row = con.execute(
-            f"select status, recorded_at, message from ops.builds where {_PROFILE_BUILD} "
-            "order by recorded_at desc limit 1"
-        ).fetchone()
-        later = con.execute(
-            "select status, recorded_at, message from ops.builds order by recorded_at desc limit 1"
+            f"select status, recorded_at, message from {_RUNS} "
+            f"where status <> 'succeeded' or command like '% [profile]%' order by recorded_at desc limit 1"
         ).fetchone()
     except duckdb.CatalogException:
-        row = later = None
+        row = None
     finally:
         con.close()
-    if row is not None and later is not None and later[0] != "succeeded":
-        row = later
     if row is None:
         raise IncompleteBuildError(
             f"No complete build recorded in {settings.warehouse_path}: run `holdout build` first."
@@ -406,9 +407,9 @@ def require_complete_build(settings: Settings) -> None:
 
 
 def orders_as_of_date(settings: Settings) -> date | None:
-    """The as-of date of the latest succeeded build that loaded the order lines (a build of everything, or a
-    selection naming `int_order_lines_enriched`): the warehouse holds every order before it, so a response window
-    that ends by it can be measured. None before such a build."""
+    """The as-of date of the latest succeeded run that loaded the order lines (not a refresh of marts from a
+    ledger): the warehouse holds every order before it, so a response window that ends by it can be measured.
+    None before such a run."""
     import duckdb
 
     from holdout.warehouse import open_read_only
@@ -418,10 +419,8 @@ def orders_as_of_date(settings: Settings) -> date | None:
     con = open_read_only(settings)
     try:
         row = con.execute(
-            f"select as_of_date from ops.builds where status = 'succeeded' and as_of_date is not null "
-            f"and {_PROFILE_BUILD} and (command not like '% --select %' "
-            "or command like '%int_order_lines_enriched%') "
-            "order by recorded_at desc limit 1"
+            f"select as_of_date from {_RUNS} where status = 'succeeded' and as_of_date is not null "
+            f"and {_NOT_REFRESH} and command like '% [orders]%' order by recorded_at desc limit 1"
         ).fetchone()
     except duckdb.CatalogException:
         row = None
