@@ -217,10 +217,13 @@ def dirty_build(built_home: Settings, tmp_path_factory: pytest.TempPathFactory):
                      is_returned))
             to '{raw}/ecommerce/order_lines/part-dirty.parquet' (format parquet)"""
         )
-        con.execute(  # a new-collection flag and a price that are not one
-            f"""copy (select 'PDIRTY1' as product_id, 'x' as product_name, 'women' as department,
-                'tops' as category, 'maybe' as is_new_collection, null::date as collection_launch_date,
-                '12,50' as list_price)
+        con.execute(  # a new-collection flag, a launch date and a price that are not one
+            f"""copy (select * from (values
+                    ('PDIRTY1', 'x', 'women', 'tops', 'maybe', null, '12.50'),
+                    ('PDIRTY2', 'x', 'women', 'tops', 'true', 'spring', '12.50'),
+                    ('PDIRTY3', 'x', 'women', 'tops', 'false', null, '12,50'))
+                as t(product_id, product_name, department, category, is_new_collection, collection_launch_date,
+                     list_price))
             to '{raw}/ecommerce/products/part-dirty.parquet' (format parquet)"""
         )
     (raw / "crm" / "customers" / "part-dirty-dates.csv").write_text(
@@ -256,6 +259,8 @@ def test_dirty_values_are_quarantined_not_coerced(dirty_build) -> None:
         assert quarantined(con, "crm.customers", "C9000002") == ["invalid_signup_date"]
         assert quarantined(con, "crm.customers", "C9000003") == ["invalid_birth_date"]
         assert quarantined(con, "ecommerce.products", "PDIRTY1") == ["invalid_is_new_collection"]
+        assert quarantined(con, "ecommerce.products", "PDIRTY2") == ["invalid_collection_launch_date"]
+        assert quarantined(con, "ecommerce.products", "PDIRTY3") == ["invalid_list_price"]
         assert quarantined(con, "ecommerce.order_lines", "LDIRTY1") == ["invalid_quantity"]
         assert quarantined(con, "ecommerce.order_lines", "LDIRTY2") == ["invalid_is_returned"]
         assert con.execute(  # a whole quantity and a readable flag pass (its order is unknown: orphaned)

@@ -829,12 +829,15 @@ def _interrupted_export(
     settings: Settings, con: duckdb.DuckDBPyConnection, launch: LedgeredLaunch, path: Path
 ) -> StagedExport | None:
     """The export a launch killed between its ledger commit and the rename left staged, if it matches the ledger
-    and everyone in it may still be contacted now (it may have been staged long before this re-run)."""
+    and everyone in it may still be contacted now (it may have been staged long before this re-run): nobody
+    erased, opted out or in the global control group since, as a re-export would check."""
     tmp = pending_tmp(settings, launch.channel, launch.launch_id)
     if not tmp.exists() or file_sha256(tmp) != launch.sha256:
         return None
     staged_ids = pd.read_csv(tmp, dtype=str, keep_default_na=False)["customer_id"].tolist()
-    if send_exclusions(con, settings, launch.channel, staged_ids).all:
+    if send_exclusions(con, settings, launch.channel, staged_ids).all or _global_control_of(
+        settings, con, launch, staged_ids
+    ):
         return None
     return StagedExport(
         launch.launch_id, launch.channel, tmp, path, launch.row_count, launch.sha256, csv_columns(tmp)
