@@ -494,7 +494,7 @@ def close_due(settings: Settings, as_of: date | None = None) -> list[ClosedLaunc
     if measurements:
         with connect(settings=settings) as con:
             recorded = _record(con, measurements)
-    if measurements or (_closed_launches(settings) and not (settings.reports_dir / "index.html").exists()):
+    if measurements or _index_behind(settings):
         write_report_index(settings)  # also after a close killed between its ledger commit and the index
     # `optimize: split` campaigns: persona segments and follow-up specs (also catches up a close killed before)
     from holdout.campaigns.split import split_after_close
@@ -506,6 +506,13 @@ def close_due(settings: Settings, as_of: date | None = None) -> list[ClosedLaunc
 def _closed_launches(settings: Settings) -> set[str]:
     with connect(read_only=True, settings=settings) as con:
         return {r[0] for r in con.execute("select distinct launch_id from ops.campaign_results").fetchall()}
+
+
+def _index_behind(settings: Settings) -> bool:
+    """A closed launch that `reports/index.html` does not list (or no index at all while launches are closed)."""
+    index = settings.reports_dir / "index.html"
+    text = index.read_text(encoding="utf-8") if index.exists() else ""
+    return any(launch_id not in text for launch_id in _closed_launches(settings))
 
 
 def result_marts_behind(settings: Settings) -> bool:
