@@ -423,6 +423,27 @@ def test_send_time_consent_recheck_drops_opted_out(fresh_home):
     assert kept == [("test",)]  # intention to treat: stays in test for measurement
 
 
+def test_an_emptied_audience_names_the_step_that_removed_the_most():
+    """A backdated launch: the open windows of later launches removed almost everyone, and the global control
+    group the last two. The refusal names both steps, not only the one that reached zero."""
+    from holdout.campaigns.audience import FUNNEL_STEPS
+    from holdout.campaigns.spec import read_spec_file
+
+    spec = read_spec_file(Path(__file__).resolve().parent.parent / "campaigns" / "gift_email.yml").spec
+    counts = {"segments": 86, "not_erased": 86, "not_test_account": 86, "scores": 86, "consent": 86}
+    counts |= {"valid_contact": 86, "not_suppressed": 86, "no_open_window": 2, "frequency_cap": 2}
+    funnel = [{"step": step, "label": label, "count": counts[step]} for step, label in FUNNEL_STEPS]
+    funnel.append({"step": "global_control", "label": "not in the global control group", "count": 0})
+    with pytest.raises(launch_mod.AudienceError) as refused:
+        launch_mod.check_audience(spec, funnel, date(2026, 10, 15))
+    message = str(refused.value)
+    assert "0 customers pass 'not in the global control group'" in message
+    assert (
+        "'not inside another campaign's open response window (test or control)' removed the most (84 of 86)"
+        in (message)
+    )
+
+
 # ------------------------------------------------------------------------------------------------ close
 @pytest.mark.integration
 @pytest.mark.slow

@@ -20,6 +20,7 @@ without consent at send time (`holdout.campaigns.send_check`).
 from __future__ import annotations
 
 import functools
+import itertools
 import json
 import logging
 import os
@@ -237,8 +238,20 @@ def check_audience(spec: CampaignSpec, funnel: list[dict], launch_date: date) ->
         )
     emptied = next((step for step in funnel if step["count"] == 0), None)
     if emptied is not None:  # an empty audience cannot be split, gated or measured
+        # the step that emptied it may have removed only the last few: name the one that removed the most too
+        removed, most = max(
+            ((before["count"] - after["count"], after) for before, after in itertools.pairwise(funnel)),
+            key=lambda pair: pair[0],
+            default=(0, emptied),
+        )
+        detail = (
+            f"; '{most['label']}' removed the most ({removed:,} of {funnel[0]['count']:,})"
+            if most is not emptied and removed > 0
+            else ""
+        )
         raise AudienceError(
             f"{where}: audience: nobody is eligible on {launch_date}: 0 customers pass '{emptied['label']}'"
+            + detail
         )
 
 
