@@ -278,6 +278,7 @@ def test_program_mart_and_report(fresh_home):
 
     from holdout.build import build
     from holdout.generate import simulate
+    from holdout.measure.uplift import welch_from_stats
     from holdout.program.report import write_program_report
 
     day = as_of_date(fresh_home)
@@ -316,6 +317,31 @@ def test_program_mart_and_report(fresh_home):
     assert (first["treated_customers"], first["control_customers"]) == (len(treated), len(control))
     assert first["uplift"] == pytest.approx(treated["revenue"].mean() - control["revenue"].mean())
     assert first["uplift_ci_low"] < first["uplift"] < first["uplift_ci_high"]
+    # every row's standard error is the campaigns' (the global control, the smaller arm, takes at least the
+    # pooled variance), recomputed from the customers' months
+    months = pd.DataFrame(
+        _query(
+            fresh_home,
+            "select month_start, channel, period_id, is_member, revenue from intermediate.int_program_customer_months",
+        ),
+        columns=["month", "channel", "period_id", "is_member", "revenue"],
+    )
+    pooled_mattered = 0
+    for (month, channel, period), group in months.groupby(["month", "channel", "period_id"]):
+        t, c = group[~group["is_member"]]["revenue"], group[group["is_member"]]["revenue"]
+        if t.empty or c.empty:  # a period whose group has no treated (or no control) customer: no row
+            continue
+        w = welch_from_stats(t.mean(), t.var(ddof=1), len(t), c.mean(), c.var(ddof=1), len(c))
+        match = (
+            (pd.to_datetime(rows["month"]) == pd.Timestamp(month))
+            & (rows["channel"] == channel)
+            & (rows["period_id"] == period)
+        )
+        (row,) = rows[match].itertuples()
+        assert row.uplift_ci_high - row.uplift == pytest.approx(1.959964 * float(w["se"]), rel=1e-9)
+        pooled = ((len(t) - 1) * t.var(ddof=1) + (len(c) - 1) * c.var(ddof=1)) / (len(t) + len(c) - 2)
+        pooled_mattered += c.var(ddof=1) < pooled
+    assert pooled_mattered > 0  # (so plain Welch would differ on those rows)
     assert first["holdout_cost"] == pytest.approx(first["uplift"] * len(control))
     assert first["incremental_revenue"] == pytest.approx(first["uplift"] * len(treated))
     assert (

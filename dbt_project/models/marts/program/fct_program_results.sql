@@ -18,19 +18,36 @@ arms as (
 
 ),
 
-compared as (
+paired as (
 
     select t.month_start, t.channel, t.period_id, t.window_start, t.window_end, t.control_share,
         t.customers as treated_customers, c.customers as control_customers,
         t.revenue_per_customer as treated_revenue_per_customer,
         c.revenue_per_customer as control_revenue_per_customer,
-        t.revenue_per_customer - c.revenue_per_customer as uplift,
-        -- Welch standard error of the difference of two means (normal interval: the arms are program-sized)
-        sqrt(t.revenue_variance / t.customers + c.revenue_variance / c.customers) as uplift_se
+        t.revenue_variance as treated_variance, c.revenue_variance as control_variance,
+        ((t.customers - 1) * t.revenue_variance + (c.customers - 1) * c.revenue_variance)
+            / nullif(t.customers + c.customers - 2, 0) as pooled_variance
     from arms as t
     inner join arms as c
         on c.month_start = t.month_start and c.channel = t.channel and c.period_id = t.period_id
         and c.is_member and not t.is_member
+
+),
+
+compared as (
+
+    select *,
+        treated_revenue_per_customer - control_revenue_per_customer as uplift,
+        -- the standard error holdout.measure.uplift.welch_from_stats gives (normal interval: program-sized arms):
+        -- Welch's, the smaller arm's variance at least the pooled one (a small group that missed the few big
+        -- spenders has a low mean and a low variance together)
+        sqrt(
+            case when treated_customers <= control_customers
+                then greatest(treated_variance, pooled_variance) else treated_variance end / treated_customers
+            + case when control_customers <= treated_customers
+                then greatest(control_variance, pooled_variance) else control_variance end / control_customers
+        ) as uplift_se
+    from paired
 
 ),
 
