@@ -117,17 +117,14 @@ def build(
         )
     from holdout.warehouse import read_export_manifest
 
-    read_export_manifest(
-        settings.raw_dir
-    )  # a missing or bad _export.json: refused before the build's lock is made
+    # a missing or bad _export.json is refused before the build's lock is made
+    read_export_manifest(settings.raw_dir)
     started = time.perf_counter()
     with _build_lock(settings):
         replaced = settings.landing_zone_replaced_marker
         full_refresh = full_refresh or replaced.exists()  # a regenerated landing zone is loaded whole
         variables = prepare_build(settings)
-        if (
-            refresh_only
-        ):  # marts re-read from a ledger: its rows in ops.builds stand for no build of the profile
+        if refresh_only:  # marts re-read from a ledger: its ops.builds rows stand for no build of the profile
             variables["refresh_only"] = True
         staged = staging_warehouse_path(settings)
         with _ledgers_frozen(settings):
