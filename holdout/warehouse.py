@@ -178,7 +178,7 @@ class ExportManifestError(ValueError):
 def read_export_manifest(raw_dir: Path) -> dict:
     """The landing zone's `_export.json` (as-of date and systems), written by the generator or by the export that
     lands your own data; its `as_of_date` (YYYY-MM-DD, the day after the last exported day) is checked here."""
-    from holdout.campaigns.spec import iso_date
+    from holdout.dates import iso_date
 
     path = raw_dir / "_export.json"
     if not path.exists():

@@ -16,7 +16,7 @@ from holdout.config import get_settings
 def _date(_ctx, _param, value: str | None) -> date | None:
     if value is None:
         return None
-    from holdout.campaigns.spec import iso_date
+    from holdout.dates import iso_date
 
     try:
         return iso_date(value)

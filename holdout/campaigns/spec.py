@@ -31,6 +31,7 @@ from pydantic import (
 
 from holdout.campaigns.channels import load_channels
 from holdout.config import Settings
+from holdout.dates import in_date_years, iso_date
 from holdout.segments import profile_columns
 from holdout.yaml_lines import Loc, YamlFileError, field_path, key_lines, line_at, pydantic_message, read_yaml
 
@@ -229,33 +230,10 @@ def _auto_priority(value: Any) -> Any:
     return None if value == "auto" else value
 
 
-# Campaign dates stay where date arithmetic (response windows, schedules, caps) cannot overflow.
-DATE_YEARS = (1900, 2999)
-_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
-
-
-def iso_date(text: str) -> date:
-    """A campaign date written YYYY-MM-DD (not the compact or week forms `date.fromisoformat` also takes), in
-    DATE_YEARS; ValueError says what is wrong."""
-    value = text.strip()
-    if not _ISO_DATE.fullmatch(value):
-        raise ValueError(f"must be a date YYYY-MM-DD, got {text!r}")
-    parsed = date.fromisoformat(value)  # ValueError for a day the calendar does not have
-    return _in_years(parsed)
-
-
-def _in_years(value: date) -> date:
-    if not DATE_YEARS[0] <= value.year <= DATE_YEARS[1]:
-        raise ValueError(
-            f"must be a date in the years {DATE_YEARS[0]}-{DATE_YEARS[1]}, got {value.isoformat()}"
-        )
-    return value
-
-
 def _as_date(value: Any) -> date:
     # only a YAML date or an ISO string: a lax date would also take an integer as a Unix timestamp
     if isinstance(value, date) and not hasattr(value, "hour"):
-        return _in_years(value)
+        return in_date_years(value)
     if isinstance(value, str):
         return iso_date(value)
     raise ValueError(f"must be a date YYYY-MM-DD, got {value!r}")
