@@ -45,7 +45,16 @@ def check_engine_settings() -> None:
 
 # DuckDB takes `0%` or `1B` as memory limits, and then every query of the build runs out of memory
 MIN_MEMORY_LIMIT_BYTES = 128 * 2**20
-_SIZE_UNITS = {"byte": 1, "bytes": 1, "KiB": 2**10, "MiB": 2**20, "GiB": 2**30, "TiB": 2**40, "PiB": 2**50}
+_SIZE_UNITS = {
+    "byte": 1,
+    "bytes": 1,
+    "KiB": 2**10,
+    "MiB": 2**20,
+    "GiB": 2**30,
+    "TiB": 2**40,
+    "PiB": 2**50,
+    "EiB": 2**60,
+}
 
 
 def _memory_limit_problem(value: str) -> str | None:

@@ -775,7 +775,7 @@ def _finish_launched(settings: Settings, con: duckdb.DuckDBPyConnection, launch_
     - file matches, manifest matches: nothing changes;
     - file matches, manifest missing or wrong (killed between rename and manifest): the manifest is rewritten;
     - file missing, staged temp file matches (killed between commit and rename): the temp file is published,
-      unless someone in it was erased or opted out since (then as below, without them);
+      unless someone in it was erased, opted out or put in the global control group since (then as below);
     - otherwise (file lost, or changed since it was ledgered): the ledger's test group is exported again and, if
       the new file differs, ledgered as a new ops.campaign_exports row.
     """
