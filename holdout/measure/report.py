@@ -744,7 +744,7 @@ def _program_headline(total: pd.DataFrame, currency: str, overall: Any) -> str:
 
 
 def render_program_report(
-    path: str | Path, results: pd.DataFrame, currency: str = "EUR", *, overall: Any = None
+    path: str | Path, results: pd.DataFrame, currency: str = "EUR", *, overall: Any
 ) -> Path:
     """Write the program report: incremental revenue per month (treated vs global control), in total and per
     channel, with intervals and the cost of holding the group out. ``results``: rows of marts.fct_program_results;
