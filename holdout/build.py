@@ -115,10 +115,16 @@ def build(
         raise BuildFailed(
             "--select is empty: name what to build, or leave the option out to build everything"
         )
+    from holdout.landing import LandingZoneError, check_part_file_columns
     from holdout.warehouse import read_export_manifest
 
-    # a missing or bad _export.json is refused before the build's lock is made
+    # a missing or bad _export.json, or a part file without a declared column, is refused before the build's lock
     read_export_manifest(settings.raw_dir)
+    if not refresh_only:  # a refresh of marts from a ledger reads no part file
+        try:
+            check_part_file_columns(settings)
+        except LandingZoneError as error:
+            raise BuildFailed(str(error)) from None
     started = time.perf_counter()
     with _build_lock(settings):
         replaced = settings.landing_zone_replaced_marker

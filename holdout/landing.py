@@ -8,13 +8,15 @@ same facts).
 
 from __future__ import annotations
 
+import csv
+import functools
 import json
 import logging
 from datetime import date
 from pathlib import Path
 from typing import Any
 
-from holdout.config import Settings
+from holdout.config import PROJECT_ROOT, Settings
 from holdout.sources import OPTIONAL_ENTITIES, SourcesError, landing_entities, load_sources, missing_required
 from holdout.task_entry import release_dbt_connections, task_entry
 
@@ -24,6 +26,7 @@ __all__ = [
     "OPTIONAL_ENTITIES",
     "LandingZoneError",
     "check_landing_zone",
+    "check_part_file_columns",
     "landing_entities",
     "warehouse_as_of_date",
 ]
@@ -34,7 +37,82 @@ class LandingZoneError(RuntimeError):
 
 
 def _part_files(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.glob("*") if p.suffix in {".parquet", ".csv"} and p.is_file())
+    return sorted(
+        p
+        for p in folder.glob("*")
+        if p.suffix in {".parquet", ".csv"} and p.is_file() and not p.name.startswith(".")
+    )
+
+
+SOURCES_FILES = PROJECT_ROOT / "dbt_project" / "models" / "staging"
+
+
+@functools.cache
+def declared_columns() -> dict[str, tuple[str, ...]]:
+    """The columns each landing-zone entity's dbt source declares (`<system>/<entity>` -> names), from the staging
+    sources files (dbt owns them; this reads their column names only). Entities that declare none are left out."""
+    from holdout.yaml_lines import read_yaml
+
+    declared: dict[str, tuple[str, ...]] = {}
+    for path in sorted(SOURCES_FILES.glob("*/_*__sources.yml")):
+        for source in (read_yaml(path)[0] or {}).get("sources", []):
+            for table in source.get("tables", []):
+                columns = tuple(column["name"] for column in table.get("columns") or [])
+                if columns:
+                    declared[f"{source['name']}/{table['name']}"] = columns
+    return declared
+
+
+def _csv_header(path: Path) -> list[str]:
+    """A CSV part file's column names as DuckDB's reader sees them: byte-order mark dropped, the delimiter the
+    header uses (DuckDB sniffs it per file), names trimmed."""
+    with path.open(encoding="utf-8-sig", errors="replace", newline="") as file:
+        line = file.readline()
+    delimiter = max(",;|\t", key=line.count)
+    return [name.strip() for name in next(csv.reader([line], delimiter=delimiter), [])]
+
+
+def _column_names(path: Path, con: Any) -> list[str]:
+    if path.suffix == ".csv":
+        return _csv_header(path)
+    return [
+        column[0] for column in con.execute("select * from read_parquet(?) limit 0", [str(path)]).description
+    ]
+
+
+def check_part_file_columns(settings: Settings) -> None:
+    """Refuse a part file that lacks a column its source declares: read together with the other files (DuckDB's
+    `union_by_name`), its rows would carry nulls there, silently (a renamed `email` column would empty the
+    customers' e-mail addresses). Names are matched as DuckDB matches them, ignoring case. Raises LandingZoneError
+    naming every such file, its missing columns and the columns no source declares."""
+    import duckdb
+
+    problems = []
+    con = duckdb.connect()  # in memory: reads a Parquet file's footer only
+    for entity, columns in declared_columns().items():
+        folder = settings.raw_dir / entity
+        for path in _part_files(folder) if folder.is_dir() else []:
+            try:
+                names = _column_names(path, con)
+            except (OSError, duckdb.Error) as error:
+                problems.append(f"{path}: unreadable ({str(error).splitlines()[0]})")
+                continue
+            present = {name.lower() for name in names}
+            missing = [column for column in columns if column.lower() not in present]
+            if missing:
+                known = {column.lower() for column in columns}
+                extra = [name for name in names if name.lower() not in known]
+                problems.append(
+                    f"{path}: missing column(s) {', '.join(missing)}"
+                    + (f" (it has {', '.join(extra)}, which the source does not declare)" if extra else "")
+                )
+    con.close()
+    if problems:
+        raise LandingZoneError(
+            "Part files without the columns their source declares (their rows would read as empty there):\n  "
+            + "\n  ".join(problems)
+            + f"\nRename or add the columns in the files, then build again (declared in {SOURCES_FILES}/<system>/)."
+        )
 
 
 @task_entry
@@ -62,6 +140,7 @@ def check_landing_zone(*, settings: Settings) -> dict[str, Any]:
         raise LandingZoneError(str(error)) from error
     if missing:
         raise LandingZoneError(f"Landing zone {settings.raw_dir} has no part files for: {', '.join(missing)}")
+    check_part_file_columns(settings)
 
     built_as_of = warehouse_as_of_date(settings)
     if built_as_of is not None and as_of < built_as_of:

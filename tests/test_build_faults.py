@@ -189,9 +189,12 @@ def dirty_build(built_home: Settings, tmp_path_factory: pytest.TempPathFactory):
     (raw / "loyalty" / "members" / "part-dirty.csv").write_text(
         f"customer_id,tier,points_balance,enrolled_at,updated_at\n{member},gold,lots,2024-01-01,{day} 12:00:00\n"
     )
-    (raw / "crm" / "customers" / "part-dirty.csv").write_text(  # read by column name (union_by_name)
-        "customer_id,email,country,signup_date,is_test_account,updated_at\n"
-        f"C9000001,maybe.tester@example.org,SE,2025-01-01,maybe,{day} 12:00:00\n"
+    crm_header = (  # every part file carries the columns its source declares (holdout.landing)
+        "customer_id,email,phone,first_name,last_name,birth_date,gender,country,city,signup_date,is_test_account,"
+        "updated_at\n"
+    )
+    (raw / "crm" / "customers" / "part-dirty.csv").write_text(
+        f"{crm_header}C9000001,maybe.tester@example.org,,,,,,SE,,2025-01-01,maybe,{day} 12:00:00\n"
     )
     (raw / "consents" / "events" / "part-dirty.csv").write_text(
         f"customer_id,channel,action,event_at,source\n{opted_in},email,opt_out,,preference_centre\n"
@@ -227,9 +230,8 @@ def dirty_build(built_home: Settings, tmp_path_factory: pytest.TempPathFactory):
             to '{raw}/ecommerce/products/part-dirty.parquet' (format parquet)"""
         )
     (raw / "crm" / "customers" / "part-dirty-dates.csv").write_text(
-        "customer_id,email,birth_date,country,signup_date,is_test_account,updated_at\n"
-        f"C9000002,signup@example.org,,SE,yesterday,no,{day} 12:00:00\n"
-        f"C9000003,birth@example.org,31/02/1985,SE,2025-01-01,no,{day} 12:00:00\n"
+        f"{crm_header}C9000002,signup@example.org,,,,,,SE,,yesterday,no,{day} 12:00:00\n"
+        f"C9000003,birth@example.org,,,,31/02/1985,,SE,,2025-01-01,no,{day} 12:00:00\n"
     )
     result = build(settings, progress=False)
     facts = {"member": member, "points": points, "opted_in": opted_in, "erased": erased, "email": email}

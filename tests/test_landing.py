@@ -7,12 +7,20 @@ import json
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 import yaml
 
 from holdout.config import PROJECT_ROOT, Settings
 from holdout.generate.landing import FORMATS
-from holdout.landing import OPTIONAL_ENTITIES, LandingZoneError, check_landing_zone
+from holdout.landing import (
+    OPTIONAL_ENTITIES,
+    LandingZoneError,
+    check_landing_zone,
+    check_part_file_columns,
+    declared_columns,
+)
 from holdout.task_entry import task_entry
 
 STAGING = PROJECT_ROOT / "dbt_project" / "models" / "staging"
@@ -30,12 +38,20 @@ def test_dbt_sources_declare_exactly_the_generators_entities() -> None:
 
 
 def _landing_zone(raw: Path, skip: set[str]) -> None:
+    """One part file per entity (but those in `skip`) with the columns its source declares and no rows."""
     raw.mkdir(parents=True)
     (raw / "_export.json").write_text(json.dumps({"as_of_date": "2026-01-01", "exported_at": None}))
     for entity, fmt in FORMATS.items():
         (raw / entity).mkdir(parents=True)
         if entity not in skip:
-            (raw / entity / f"part-0001.{fmt}").write_text("x")
+            columns = declared_columns()[entity]
+            if fmt == "csv":
+                (raw / entity / "part-0001.csv").write_text(",".join(columns) + "\n")
+            else:
+                pq.write_table(
+                    pa.table({c: pa.array([], pa.string()) for c in columns}),
+                    raw / entity / "part-0001.parquet",
+                )
 
 
 def test_landing_check_names_every_missing_entity(tmp_path: Path) -> None:
@@ -51,6 +67,53 @@ def test_landing_check_summarises_a_complete_export(tmp_path: Path) -> None:
     summary = check_landing_zone(settings=settings)
     assert summary["as_of_date"] == "2026-01-01" and summary["is_new_export"]
     assert set(summary["files"]) == set(FORMATS)
+
+
+def test_a_part_file_without_a_declared_column_is_refused_before_the_build(tmp_path: Path) -> None:
+    """union_by_name reads a renamed column as a new one: the file's rows would lose their e-mail silently."""
+    from holdout.build import BuildFailed, build
+
+    settings = Settings(home=tmp_path / "home")
+    _landing_zone(settings.raw_dir, skip=set())
+    folder = settings.raw_dir / "crm" / "customers"
+    columns = list(declared_columns()["crm/customers"])
+    renamed = [("email_address" if c == "email" else c) for c in columns]
+    (folder / "part-0002.csv").write_text(",".join(renamed) + "\n" + ",".join(["x"] * len(renamed)) + "\n")
+    with pytest.raises(LandingZoneError) as refused:
+        check_landing_zone(settings=settings)
+    assert f"{folder / 'part-0002.csv'}: missing column(s) email (it has email_address," in str(refused.value)
+    assert "part-0001.csv" not in str(refused.value)
+    # `holdout build` refuses it before it makes anything in the home (no lock, no warehouse, no build folder)
+    before = sorted(p.relative_to(settings.home) for p in settings.home.rglob("*"))
+    with pytest.raises(BuildFailed, match="missing column"):
+        build(settings, progress=False)
+    assert sorted(p.relative_to(settings.home) for p in settings.home.rglob("*")) == before
+
+
+def test_part_file_headers_are_matched_as_duckdb_reads_them(tmp_path: Path) -> None:
+    """Case, spaces around names, a byte-order mark and another delimiter are accepted because DuckDB's reader
+    binds those columns to the declared ones; the check must not refuse what the build reads correctly."""
+    settings = Settings(home=tmp_path / "home")
+    _landing_zone(settings.raw_dir, skip=set())
+    folder = settings.raw_dir / "crm" / "customers"
+    columns = list(declared_columns()["crm/customers"])
+    variants = {  # file: (header, delimiter)
+        "part-0002.csv": (",".join(c.upper() for c in columns), ","),
+        "part-0003.csv": ("; ".join(columns), ";"),
+        "part-0004.csv": ("\ufeff" + ",".join(f'"{c}"' for c in columns), ","),
+    }
+    for name, (header, delimiter) in variants.items():
+        (folder / name).write_text(f"{header}\n{delimiter.join(['v'] * len(columns))}\n", encoding="utf-8")
+    check_part_file_columns(settings)  # no error
+    read = (
+        duckdb.connect()
+        .execute(
+            f"select count({columns[1]}) from read_csv('{folder}/part-000[234].csv', header = true, all_varchar = true, "
+            "union_by_name = true)"
+        )
+        .fetchone()[0]
+    )
+    assert read == len(variants)  # every variant's row has the column DuckDB reads as the declared one
 
 
 def test_task_entry_fills_settings_and_returns_json(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
