@@ -94,7 +94,10 @@ def check_part_file_columns(settings: Settings) -> None:
         for path in _part_files(folder) if folder.is_dir() else []:
             try:
                 names = _column_names(path, con)
-            except (OSError, duckdb.Error):  # unreadable: the build fails on it, naming the file and the model
+            except (
+                OSError,
+                duckdb.Error,
+            ):  # unreadable: the build fails on it, naming the file and the model
                 continue
             present = {name.lower() for name in names}
             missing = [column for column in columns if column.lower() not in present]

@@ -214,6 +214,8 @@ Share = Annotated[float, Field(strict=False, gt=0, lt=1)]
 class UpliftPromotion(_Strict):
     margin: Annotated[float, Field(ge=0)] = 0.0
     min_qini: float = 0.0
+    # the held-out Qini's bootstrap interval (holdout.measure.learners.qini_interval) must clear the bar
+    confidence: Annotated[float, Field(gt=0.5, lt=1)] = 0.95
 
 
 class UpliftConfig(_Strict):

@@ -13,7 +13,10 @@ retrain after another launch closes keeps the earlier held-out customers held ou
 `ml.train`: one MLflow experiment and one registered model `uplift-<campaign_id>` per campaign; every version is
 `challenger`; `champion` moves when the new version's held-out Qini (on `promotion_outcome`) exceeds the
 current champion's on the same held-out customers by more than `promotion.margin`; a first version becomes
-champion only when its Qini exceeds `promotion.min_qini` (0: it beats random targeting).
+champion only when its Qini exceeds `promotion.min_qini` (0: it beats random targeting). "Exceeds" is judged on
+the low end of a bootstrap interval at `promotion.confidence` (`qini_interval`: of the Qini, or of the paired
+difference from the champion's on the same resamples), not on the point estimate: one launch's held-out customers
+are few and a Qini of +0.10 on them is often within noise of random targeting (BENCHMARKS.md).
 
 Every version records the `fit_uplift` options it was fit with (`fit_options`, model-version tag and run
 params). Qini compares the order of customers only, so it cannot tell apart versions whose options change the
@@ -41,7 +44,14 @@ import numpy as np
 import pandas as pd
 
 from holdout.config import Settings
-from holdout.measure.learners import UpliftLearner, fit_uplift, uplift_by_decile, uplift_metrics
+from holdout.measure.learners import (
+    UpliftLearner,
+    fit_uplift,
+    qini_coefficient,
+    qini_interval,
+    uplift_by_decile,
+    uplift_metrics,
+)
 from holdout.warehouse import as_of_date, connect, table_columns
 from ml import registry
 from ml.config import UpliftConfig, load_specs, load_uplift_config
@@ -329,10 +339,11 @@ def changed_value_options(recorded: dict[str, Any], config: UpliftConfig) -> str
     )
 
 
-def _champion_qini(
+def _champion_scores(
     settings: Settings, campaign_id: str, heldout: pd.DataFrame, config: UpliftConfig
-) -> tuple[tuple[str | None, float | None, str], str]:
-    """((champion version, its held-out Qini, note), how its value-only fit options differ from the config)."""
+) -> tuple[tuple[str | None, np.ndarray | None, str], str]:
+    """((champion version, its predictions of the held-out customers, note), how its value-only fit options differ
+    from the config)."""
     outcome = config.promotion_outcome
     champion = load_champion(settings, campaign_id)
     if champion is None:
@@ -341,62 +352,103 @@ def _champion_qini(
     missing = [c for c in champion.features if c not in heldout.columns]
     if missing or outcome not in champion.outcomes:
         return (champion.version, None, f"champion v{champion.version} cannot score these customers"), changed
-    pred = champion.predict(heldout, outcome)
-    value = uplift_metrics(heldout[outcome], pred, heldout["treated"])["qini"]
-    return (champion.version, value, ""), changed
+    return (champion.version, np.asarray(champion.predict(heldout, outcome), dtype="float64"), ""), changed
+
+
+@dataclass(frozen=True)
+class QiniEvidence:
+    """A new version's held-out Qini with its bootstrap interval and, when the champion scored the same customers,
+    the champion's Qini and the paired interval of the difference (new minus champion)."""
+
+    value: float
+    low: float
+    high: float
+    champion_value: float | None = None
+    difference_low: float | None = None
+    difference_high: float | None = None
+
+    def __str__(self) -> str:
+        return f"Qini {self.value:.4f} [{self.low:.4f}, {self.high:.4f}]"
+
+    def difference(self) -> str:
+        return f"{self.value - self.champion_value:+.4f} [{self.difference_low:+.4f}, {self.difference_high:+.4f}]"
+
+
+def qini_evidence(
+    heldout: pd.DataFrame, pred: np.ndarray, champion_pred: np.ndarray | None, config: UpliftConfig
+) -> QiniEvidence:
+    """The held-out evidence `decide` judges, on `promotion_outcome`, at `promotion.confidence`."""
+    y, treated = heldout[config.promotion_outcome], heldout["treated"]
+    options = {"confidence": config.promotion.confidence, "seed": config.seed}
+    value = qini_coefficient(y, pred, treated)
+    low, high = qini_interval(y, pred, treated, **options)
+    if champion_pred is None:
+        return QiniEvidence(value, low, high)
+    champion_value = qini_coefficient(y, champion_pred, treated)
+    d_low, d_high = qini_interval(y, pred, treated, baseline=champion_pred, **options)
+    return QiniEvidence(value, low, high, champion_value, d_low, d_high)
 
 
 def decide(
     config: UpliftConfig,
-    value: float,
-    champion: tuple[str | None, float | None, str],
+    evidence: QiniEvidence,
+    champion: tuple[str | None, str],
     changed: str = "",
 ):
-    """(promote?, decision text, compared-to name, compared-to value) for a new version's held-out Qini.
+    """(promote?, decision text, compared-to name, compared-to value) for a new version's held-out evidence;
+    `champion` is (version or None, why it could not score these customers or "").
 
-    `changed` says how the champion's value-only fit options differ from the config (`changed_value_options`):
-    Qini cannot tell such versions' values apart, so the challenger replaces the champion when it beats random
-    targeting and ranks the held-out customers no worse than the champion by more than the margin."""
-    version, champ_value, note = champion
+    Every "beats" is the low end of an interval: the Qini's above `min_qini` (random targeting), the paired
+    difference's above `margin` (the champion). `changed` says how the champion's value-only fit options differ
+    from the config (`changed_value_options`): Qini cannot tell such versions' values apart, so the challenger
+    replaces the champion when it beats random targeting and the difference does not show it ranking the held-out
+    customers worse than the champion by more than the margin (the interval's high end)."""
+    version, note = champion
     rule = config.promotion
+    level = f"{rule.confidence:.0%} interval"
+    beats_random = bool(evidence.low > rule.min_qini)
+    no_better = f"{evidence} does not clear {rule.min_qini} ({level}: not shown to beat random targeting)"
+    scored = evidence.champion_value is not None
     if version is not None and changed:
         # the champion's values are stale, but its order is still judged: the challenger must beat random
-        # targeting and rank these customers about as well as the champion (within the margin)
+        # targeting and not be shown to rank these customers worse than the champion (within the margin)
         why = f"champion v{version} was fit with other values ({changed})"
-        scored = champ_value is not None
-        compared_to, compared = (f"champion v{version}", champ_value) if scored else ("random", rule.min_qini)
-        if value <= rule.min_qini:
+        compared_to, compared = (
+            (f"champion v{version}", evidence.champion_value) if scored else ("random", rule.min_qini)
+        )
+        if not beats_random:
+            return False, f"kept as challenger: {why}, but {no_better}", "random", rule.min_qini
+        if scored and evidence.difference_high < -rule.margin:
             text = (
-                f"kept as challenger: {why}, but Qini {value:.4f} <= {rule.min_qini} (no better than random)"
-            )
-            return False, text, "random", rule.min_qini
-        if scored and value < champ_value - rule.margin:
-            text = (
-                f"kept as challenger: {why}, but Qini {value:.4f} ranks worse than the champion's "
-                f"({champ_value:.4f}); the champion's values stay stale until a challenger ranks as well"
+                f"kept as challenger: {why}, but {evidence} ranks worse than the champion's "
+                f"({evidence.champion_value:.4f}; difference {evidence.difference()}); the champion's values "
+                "stay stale until a challenger ranks as well"
             )
             return False, text, compared_to, compared
-        text = f"promoted: {why}; Qini {value:.4f} > {rule.min_qini} (beats random targeting)"
+        text = f"promoted: {why}; {evidence} > {rule.min_qini} (beats random targeting, {level})"
         if scored:
-            text += f" and ranks as well as the champion ({champ_value:.4f})"
+            text += (
+                f" and ranks as well as the champion ({evidence.champion_value:.4f}; {evidence.difference()})"
+            )
         return True, text, compared_to, compared
     if version is None:
-        beats = bool(value > rule.min_qini)
         text = (
-            f"promoted: first version, Qini {value:.4f} > {rule.min_qini} (beats random targeting)"
-            if beats
-            else f"kept as challenger: first version, Qini {value:.4f} <= {rule.min_qini} (no better than random)"
+            f"promoted: first version, {evidence} > {rule.min_qini} (beats random targeting, {level})"
+            if beats_random
+            else f"kept as challenger: first version, {no_better}"
         )
-        return beats, text, "random", rule.min_qini
-    if champ_value is None:
+        return beats_random, text, "random", rule.min_qini
+    if not scored:
         return False, f"kept as challenger: {note}", f"champion v{version}", float("nan")
-    beats = bool(value - champ_value > rule.margin)
+    beats = bool(evidence.difference_low > rule.margin)
     text = (
-        f"promoted: Qini {value:.4f} beats champion v{version} ({champ_value:.4f}) by > {rule.margin}"
+        f"promoted: {evidence} beats champion v{version} ({evidence.champion_value:.4f}) by "
+        f"{evidence.difference()} > {rule.margin} ({level})"
         if beats
-        else f"kept as challenger: Qini {value:.4f} does not beat champion v{version} ({champ_value:.4f})"
+        else f"kept as challenger: {evidence} does not beat champion v{version} ({evidence.champion_value:.4f}): "
+        f"difference {evidence.difference()}, not above {rule.margin} ({level})"
     )
-    return beats, text, f"champion v{version}", champ_value
+    return beats, text, f"champion v{version}", evidence.champion_value
 
 
 def fit_campaign(train: pd.DataFrame, config: UpliftConfig) -> UpliftModel:
@@ -496,8 +548,20 @@ def train_campaign(
         version = str(info.registered_model_version)
 
         qini = metrics[f"{config.promotion_outcome}_qini"]
-        champion, changed = _champion_qini(settings, campaign_id, heldout, config)
-        promote, decision, compared_to, compared_value = decide(config, qini, champion, changed)
+        (champion_version, champion_pred, note), changed = _champion_scores(
+            settings, campaign_id, heldout, config
+        )
+        evidence = qini_evidence(heldout, pred[f"uplift_{config.promotion_outcome}"], champion_pred, config)
+        metrics.update(
+            {
+                f"{config.promotion_outcome}_qini_ci_low": evidence.low,
+                f"{config.promotion_outcome}_qini_ci_high": evidence.high,
+            }
+        )
+        mlflow.log_metrics({k: metrics[k] for k in metrics if "_qini_ci_" in k and np.isfinite(metrics[k])})
+        promote, decision, compared_to, compared_value = decide(
+            config, evidence, (champion_version, note), changed
+        )
         tags = {
             "run_id": run.info.run_id,
             "decision": decision,

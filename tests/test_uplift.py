@@ -177,16 +177,53 @@ def test_heldout_customers_are_stratified_and_stable_as_launches_close() -> None
 
 
 def test_promotion_rule() -> None:
+    """Every "beats" is the low end of an interval, never the point estimate."""
     from ml.config import load_uplift_config
-    from ml.uplift import decide
+    from ml.uplift import QiniEvidence, decide
 
     config = load_uplift_config()
-    assert decide(config, 0.05, (None, None, "no champion"))[0]  # first version, beats random
-    assert not decide(config, -0.01, (None, None, "no champion"))[0]  # first version, worse than random
-    assert not decide(config, 0.0, (None, None, "no champion"))[0]  # equal to random is not better
-    assert decide(config, 0.06, ("1", 0.05, ""))[0]
-    assert not decide(config, 0.05, ("1", 0.05, ""))[0]  # a tie keeps the champion
-    assert not decide(config, 0.9, ("1", None, "champion v1 cannot score these customers"))[0]
+    first = (None, "no champion")
+    assert decide(config, QiniEvidence(0.05, 0.01, 0.09), first)[0]  # first version, beats random
+    assert not decide(config, QiniEvidence(-0.01, -0.05, 0.03), first)[0]  # worse than random
+    # a point estimate above random whose interval holds random targeting does not win
+    kept = decide(config, QiniEvidence(0.10, -0.10, 0.30), first)
+    assert not kept[0] and "Qini 0.1000 [-0.1000, 0.3000] does not clear 0.0 (95% interval" in kept[1]
+    champion = ("1", "")
+    assert decide(config, QiniEvidence(0.06, 0.02, 0.10, 0.05, 0.001, 0.02), champion)[0]
+    assert not decide(config, QiniEvidence(0.05, 0.01, 0.09, 0.05, 0.0, 0.0), champion)[0]  # a tie keeps it
+    # better on the point estimate, but the paired difference's interval holds zero
+    assert not decide(config, QiniEvidence(0.20, 0.10, 0.30, 0.05, -0.02, 0.30), champion)[0]
+    assert not decide(config, QiniEvidence(0.9, 0.8, 1.0), ("1", "champion v1 cannot score these customers"))[
+        0
+    ]
+    # stale values (the champion fit with another `shrink`): replaced unless shown to rank worse
+    stale = "shrink false -> true"
+    assert decide(config, QiniEvidence(0.05, 0.01, 0.09, 0.06, -0.03, 0.01), champion, stale)[0]
+    assert not decide(config, QiniEvidence(0.05, 0.01, 0.09, 0.10, -0.08, -0.01), champion, stale)[0]
+    assert not decide(config, QiniEvidence(0.05, -0.01, 0.09, 0.05, 0.0, 0.0), champion, stale)[0]
+
+
+def test_qini_interval_separates_a_model_that_ranks_from_noise() -> None:
+    """A bootstrap of the customers (arms resampled separately): a model that knows who responds has an interval
+    above zero, random scores one that holds zero, and the paired difference of a model with itself is zero."""
+    from holdout.measure.learners import qini_coefficient, qini_interval
+
+    rng = np.random.default_rng(3)
+    n = 4000
+    treated = rng.random(n) < 0.5
+    responsive = rng.random(n) < 0.3
+    revenue = np.where(treated & responsive, rng.gamma(2.0, 20.0, n), 0.0) + np.where(
+        rng.random(n) < 0.05, rng.gamma(2.0, 20.0, n), 0.0
+    )
+    knows = responsive + rng.normal(0, 0.3, n)
+    noise = rng.normal(0, 1, n)
+    low, high = qini_interval(revenue, knows, treated)
+    assert 0 < low < qini_coefficient(revenue, knows, treated) < high
+    low, high = qini_interval(revenue, noise, treated)
+    assert low < 0 < high
+    assert qini_interval(revenue, knows, treated, baseline=knows) == (0.0, 0.0)
+    low, high = qini_interval(revenue, knows, treated, baseline=noise)
+    assert low > 0  # paired: the informed model ranks these customers better than noise
 
 
 def test_uplift_config_errors_name_file_and_field(tmp_path) -> None:
@@ -328,7 +365,12 @@ def test_train_register_promote_and_load_the_champion(closed_world, tmp_path) ->
     artifacts = {a.path for a in client.list_artifacts(first.run_id, "plots")}
     assert {"plots/qini_revenue.png", "plots/uplift_by_decile_revenue.png"} <= artifacts
     assert str(client.get_model_version_by_alias(name, registry.CHALLENGER).version) == "1"
-    assert first.promoted == (first.metrics["revenue_qini"] > 0)
+    assert first.promoted == (first.metrics["revenue_qini_ci_low"] > 0)
+    assert (
+        first.metrics["revenue_qini_ci_low"]
+        <= first.metrics["revenue_qini"]
+        <= first.metrics["revenue_qini_ci_high"]
+    )
 
     second = train_campaign(settings, campaign, config=config, progress=False)
     assert second.version == "2"

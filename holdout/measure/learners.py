@@ -532,3 +532,40 @@ def uplift_metrics(y_true, uplift, treated, ks: tuple[float, ...] = UPLIFT_AT_K)
     for k in ks:
         out[f"uplift_at_{round(k * 100)}"] = uplift_at_k(y_true, uplift, treated, k)
     return out
+
+
+QINI_BOOTSTRAP_SAMPLES = 400
+
+
+def qini_interval(
+    y_true,
+    uplift,
+    treated,
+    *,
+    baseline=None,
+    confidence: float = 0.95,
+    samples: int = QINI_BOOTSTRAP_SAMPLES,
+    seed: int = 0,
+) -> tuple[float, float]:
+    """Percentile interval of the held-out Qini coefficient over a bootstrap of the customers, treated and control
+    resampled separately (each arm keeps its size, as a randomized launch fixes it). With `baseline` (another
+    model's scores of the same customers) the interval is of the difference, uplift's Qini minus baseline's, on the
+    same resamples (paired): whether one model ranks these customers better than the other, not only whether each
+    beats random targeting. A resample whose coefficient is undefined (no outcome at all) is left out."""
+    y, u, t = _checked(y_true, uplift, treated)
+    other = None if baseline is None else _checked(y_true, baseline, treated)[1]
+    rng = np.random.default_rng(seed)
+    arms = [np.flatnonzero(t), np.flatnonzero(~t)]
+    values = np.empty(samples)
+    for i in range(samples):
+        rows = np.concatenate([rng.choice(arm, len(arm)) for arm in arms])
+        value = qini_coefficient(y[rows], u[rows], t[rows])
+        if other is not None:
+            value -= qini_coefficient(y[rows], other[rows], t[rows])
+        values[i] = value
+    values = values[np.isfinite(values)]
+    if len(values) == 0:
+        return float("nan"), float("nan")
+    tail = 100 * (1 - confidence) / 2
+    low, high = np.percentile(values, [tail, 100 - tail])
+    return float(low), float(high)
