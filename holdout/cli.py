@@ -101,9 +101,11 @@ def error_message(error: BaseException) -> str:
             "wait for it to finish and retry"
         )
     lines = text.splitlines()
+    # Holdout's own "nothing there yet" errors (no warehouse, no landing zone, no world) say what to run: no type name
+    kind = "" if isinstance(error, FileNotFoundError) and error.errno is None else f"{type(error).__name__}: "
     # a heading that ends in a colon introduces the list of problems: keep the list (up to ten), not only the heading
     shown = lines[:11] if lines[0].rstrip().endswith(":") and len(lines) > 1 else lines[:1]
-    return f"{type(error).__name__}: " + "\n".join(shown)
+    return kind + "\n".join(shown)
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from datetime import date
+from typing import Any
 
 DATE_YEARS = (1900, 2999)
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
@@ -28,3 +29,13 @@ def in_date_years(value: date) -> date:
             f"must be a date in the years {DATE_YEARS[0]}-{DATE_YEARS[1]}, got {value.isoformat()}"
         )
     return value
+
+
+def as_written_date(value: Any) -> date:
+    """A date field of a typed file (the typed readers wrap it in pydantic's BeforeValidator): a YAML date or a YYYY-MM-DD string (`iso_date`), never an integer (a lax
+    pydantic date would read 0 as 1970-01-01, a Unix timestamp)."""
+    if isinstance(value, date) and not hasattr(value, "hour"):
+        return in_date_years(value)
+    if isinstance(value, str):
+        return iso_date(value)
+    raise ValueError(f"must be a date YYYY-MM-DD, got {value!r}")

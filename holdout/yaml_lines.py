@@ -4,6 +4,8 @@ way to read a file and one way to say "file: field.path: message (line N)"."""
 
 from __future__ import annotations
 
+import os
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +25,8 @@ class YamlFileError(ValueError):
         super().__init__(f"{self.path}: {message}{where}")
 
 
+# the largest file read (the segment library's biggest file is a few hundred KB)
+MAX_FILE_BYTES = 16 * 2**20
 # values a file may stand for once its aliases are expanded (a few KB of nested aliases can stand for billions)
 MAX_EXPANDED_VALUES = 1_000_000
 
@@ -35,15 +39,20 @@ class _StructureProblem(Exception):
 
 def read_yaml(path: Path, loader: type[yaml.SafeLoader] = yaml.SafeLoader) -> tuple[Any, yaml.Node | None]:
     """The data of one YAML file and its composed node (for `key_lines`). Raises YamlFileError, naming the file and,
-    when known, the line, when it cannot be read (missing, a folder), is not UTF-8, is not YAML, writes a key twice in
+    when known, the line, when it cannot be read (missing, a folder, not a regular file, over MAX_FILE_BYTES), is not UTF-8, is not YAML, writes a key twice in
     one mapping (YAML would keep the last silently), holds a value YAML cannot build (a 30th of February), has an
     alias that contains itself or stands for more than MAX_EXPANDED_VALUES values, or nests deeper than Python can
     follow."""
     path = Path(path)
     try:
-        raw = path.read_bytes()
+        with path.open("rb") as file:
+            if not stat.S_ISREG(os.fstat(file.fileno()).st_mode):  # a device or a pipe could be endless
+                raise YamlFileError(path, "not a regular file")
+            raw = file.read(MAX_FILE_BYTES + 1)
     except OSError as exc:
         raise YamlFileError(path, f"cannot read: {exc.strerror or exc}") from None
+    if len(raw) > MAX_FILE_BYTES:
+        raise YamlFileError(path, f"larger than {MAX_FILE_BYTES // 2**20} MiB: not a file of settings")
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:

@@ -63,6 +63,9 @@ def test_an_unexpected_error_is_one_line_and_exit_1_not_a_traceback(tmp_path, mo
         ["generate", "--customers", "-5", "--no-progress"],
         ["generate", "--customers", "100", "--seed", "-1", "--no-progress"],
         ["generate", "--customers", "100", "--days", "-3", "--no-progress"],
+        ["generate", "--customers", "100", "--days", "100000000", "--no-progress"],
+        ["simulate", "--days", "0"],
+        ["simulate", "--days", "100000000"],
         ["segments", "list", "--limit", "-1"],
         ["segments", "list", "--kind", "bogus"],
         ["segments", "show", "lifecycle__vip", "--sample", "-1"],
@@ -112,6 +115,42 @@ def test_a_bad_export_manifest_is_named_and_nothing_is_built(tmp_path, monkeypat
     assert result.exit_code == 1, result.output
     assert words in result.output and "Traceback" not in result.output
     assert sorted(p.name for p in home.iterdir()) == ["raw"]
+
+
+@pytest.mark.parametrize(
+    ("manifest", "words"),
+    [
+        ("{}", "_export.json: as_of_date: must be a date YYYY-MM-DD, got None"),
+        (
+            '{"as_of_date": "2026-W44-7"}',
+            "_export.json: as_of_date: must be a date YYYY-MM-DD, got '2026-W44-7'",
+        ),
+        ("[1]", "_export.json: not a JSON object"),
+    ],
+)
+def test_simulate_reads_the_manifest_as_the_build_does_and_changes_nothing(
+    tmp_path, monkeypatch, manifest, words
+):
+    """`simulate` had its own reader: a week date advanced the world, other mistakes were KeyErrors."""
+    home = tmp_path / "home"
+    (home / "raw").mkdir(parents=True)
+    (home / "ground_truth").mkdir()
+    (home / "ground_truth" / "meta.json").write_text('{"start": "2024-11-01", "seed": 42, "counters": {}}')
+    (home / "raw" / "_export.json").write_text(manifest)
+    monkeypatch.setenv("HOLDOUT_HOME", str(home))
+    before = {p: p.read_bytes() for p in home.rglob("*") if p.is_file()}
+    result = CliRunner().invoke(main, ["simulate", "--days", "1", "--no-progress"])
+    assert result.exit_code == 1, result.output
+    assert words in result.output and "Traceback" not in result.output
+    assert {p: p.read_bytes() for p in home.rglob("*") if p.is_file()} == before
+
+
+def test_simulate_without_a_generated_world_says_what_to_run(tmp_path, monkeypatch):
+    monkeypatch.setenv("HOLDOUT_HOME", str(tmp_path / "home"))
+    result = CliRunner().invoke(main, ["simulate", "--no-progress"])
+    assert result.exit_code == 1, result.output
+    assert "holdout simulate: No generated world in" in result.output  # no exception type: it says what to do
+    assert "`holdout generate` made" in result.output
 
 
 @pytest.mark.integration

@@ -99,6 +99,13 @@ def test_program_settings_are_typed_and_named_in_errors(tmp_path, monkeypatch):
         _use_program(monkeypatch, tmp_path, share=0.9)
     with pytest.raises(ProgramConfigError, match=r"global_control\.rotation"):
         _use_program(monkeypatch, tmp_path, rotation="monthly")
+    # the anchor is a date as a person writes one: not 0 (a Unix timestamp to a lax date), not the year 9999
+    with pytest.raises(ProgramConfigError, match=r"global_control\.anchor: must be a date YYYY-MM-DD, got 0"):
+        _use_program(monkeypatch, tmp_path, anchor=0)
+    with pytest.raises(
+        ProgramConfigError, match=r"global_control\.anchor: must be a date in the years 1900-2999"
+    ):
+        _use_program(monkeypatch, tmp_path, anchor="9999-12-31")
 
 
 def test_transactional_is_a_typed_spec_field(tmp_path):

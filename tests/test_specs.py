@@ -178,6 +178,19 @@ def test_a_folder_or_broken_link_named_like_a_spec_is_a_problem(tmp_path, monkey
     assert [s.id for s in load_specs(settings, strict=False)] == ["ok"]
 
 
+def test_a_device_or_a_huge_file_named_like_a_spec_is_refused_unread(tmp_path, monkeypatch):
+    """A link to /dev/zero would be read until the machine runs out of memory; a 17 MiB file is no settings file."""
+    settings = use_campaigns(monkeypatch, tmp_path, {"ok.yml": spec_text("ok")})
+    (settings.campaigns_dir / "zero.yml").symlink_to("/dev/zero")
+    (settings.campaigns_dir / "huge.yml").write_text("# padding\n" * (17 * 2**20 // 10))
+    problems = validate_specs(settings, known_segment_ids={"email_engagement__clicker", "test_accounts"})
+    assert [(p.file, p.message) for p in problems] == [
+        ("huge.yml", "larger than 16 MiB: not a file of settings"),
+        ("zero.yml", "not a regular file"),
+    ]
+    assert [s.id for s in load_specs(settings, strict=False)] == ["ok"]
+
+
 def test_the_yaml_reader_keeps_what_yaml_allows(tmp_path):
     """A merge key overridden by an explicit one (also through an alias of a merged anchor), and keys that differ
     only by type, are not a key written twice."""
@@ -196,6 +209,12 @@ def test_the_yaml_reader_keeps_what_yaml_allows(tmp_path):
         ({"start_date": "20261001"}, "start_date", "YYYY-MM-DD"),
         ({"start_date": "9999-12-31"}, "start_date", "years 1900-2999"),
         ({"id": "a" * 121}, "id", "at most 120 characters"),
+        # a cap's window is cast to a SQL integer at launch: 99,999,999,999 days would fail there, naming nothing
+        (
+            {"frequency_cap": {"max_contacts": 2, "per_days": 99_999_999_999}},
+            "frequency_cap.per_days",
+            "3650",
+        ),
     ],
 )
 def test_values_that_would_break_a_launch_are_refused_at_validation(

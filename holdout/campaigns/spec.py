@@ -31,7 +31,7 @@ from pydantic import (
 
 from holdout.campaigns.channels import load_channels
 from holdout.config import Settings
-from holdout.dates import in_date_years, iso_date
+from holdout.dates import as_written_date
 from holdout.segments import profile_columns
 from holdout.yaml_lines import Loc, YamlFileError, field_path, key_lines, line_at, pydantic_message, read_yaml
 
@@ -192,7 +192,9 @@ class Alternative(_Strict):
 
 class FrequencyCap(_Strict):
     max_contacts: Annotated[int, Field(strict=True, ge=1)]
-    per_days: Annotated[int, Field(strict=True, ge=1)]
+    per_days: Annotated[
+        int, Field(strict=True, ge=1, le=3650)
+    ]  # ten years: a cap's window, cast to a SQL integer
 
 
 @dataclass(frozen=True)
@@ -230,17 +232,11 @@ def _auto_priority(value: Any) -> Any:
     return None if value == "auto" else value
 
 
-def _as_date(value: Any) -> date:
-    # only a YAML date or an ISO string: a lax date would also take an integer as a Unix timestamp
-    if isinstance(value, date) and not hasattr(value, "hour"):
-        return in_date_years(value)
-    if isinstance(value, str):
-        return iso_date(value)
-    raise ValueError(f"must be a date YYYY-MM-DD, got {value!r}")
-
-
 # the variant id of the current offer in a split's retest or rework follow-up (holdout.campaigns.split)
 INCUMBENT_ID = "incumbent"
+
+
+WrittenDate = Annotated[date, BeforeValidator(as_written_date)]
 
 
 class CampaignSpec(_Strict):
@@ -254,7 +250,7 @@ class CampaignSpec(_Strict):
     offer: Offer | None = None  # required unless `variants` declare the offers
     control_share: Annotated[float, Field(strict=True, ge=0.01, le=0.5)]
     response_window_days: Annotated[int, Field(strict=True, ge=1, le=MAX_WINDOW_DAYS)]
-    start_date: Annotated[date, BeforeValidator(_as_date)]
+    start_date: WrittenDate
     cost_per_contact: Annotated[float, Field(strict=True, ge=0)] = 0.0
     # gross margin as a share of list price: when set, ROI counts the return on margin, not on revenue
     margin: Annotated[float, Field(strict=True, gt=0, le=1)] | None = None

@@ -18,7 +18,7 @@ from holdout.config import get_settings
 @click.option("--start", type=click.DateTime(["%Y-%m-%d"]), default="2024-11-01", show_default=True)
 @click.option(
     "--days",
-    type=click.IntRange(min=1),
+    type=click.IntRange(min=1, max=3650),
     default=730,
     show_default=True,
     help="Days of history; as_of_date = start + days.",
@@ -40,7 +40,13 @@ def generate(customers: int, seed: int, start, days: int, progress: bool) -> Non
 
 
 @click.command("simulate")
-@click.option("--days", type=int, default=1, show_default=True, help="Days to advance the world by.")
+@click.option(
+    "--days",
+    type=click.IntRange(min=1, max=3650),
+    default=1,
+    show_default=True,
+    help="Days to advance the world by.",
+)
 @click.option(
     "--seed",
     type=click.IntRange(min=0),

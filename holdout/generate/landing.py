@@ -57,7 +57,10 @@ def write_export_marker(
 
 
 def read_export_marker(raw_dir: Path) -> date:
-    return date.fromisoformat(json.loads((raw_dir / "_export.json").read_text())["as_of_date"])
+    """The landing zone's as-of date, read and checked by the one reader of `_export.json` (names file and field)."""
+    from holdout.warehouse import read_export_manifest
+
+    return date.fromisoformat(read_export_manifest(raw_dir)["as_of_date"])
 
 
 def write_json(path: Path, body: dict) -> None:

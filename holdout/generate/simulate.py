@@ -59,6 +59,11 @@ def simulate(settings: Settings, days: int, progress: bool = True, seed: int | N
         raise ValueError("days must be >= 1")
     t0 = time.perf_counter()
     raw, gt = settings.raw_dir, settings.ground_truth_dir
+    if not (gt / "meta.json").exists():
+        raise FileNotFoundError(
+            f"No generated world in {settings.home} ({gt / 'meta.json'} missing): `holdout simulate` advances a world "
+            "`holdout generate` made (a landing zone of your own data has no simulator)."
+        )
     meta = json.loads((gt / "meta.json").read_text())
     start, seed_world = date.fromisoformat(meta["start"]), int(meta["seed"])
     seed_draws = seed_world if seed is None else int(seed)
