@@ -3,6 +3,7 @@ text, short CLI messages instead of tracebacks, and a fair split for recurring c
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import duckdb
@@ -255,10 +256,15 @@ def test_cli_launch_refuses_with_a_message_and_changes_nothing(fresh_home, tmp_p
     settings = use_campaigns(monkeypatch, tmp_path, files, home=fresh_home.home)
     before = _state(settings)
     runner = CliRunner()
+    day = as_of_date(settings)
     for args, expected in (
         (["launch", "inject"], f"inject.yml: audience.scores.{INJECTION}: unknown score column"),
         (["launch", "no-such-campaign"], "no campaign 'no-such-campaign'"),
         (["launch", "nobody"], "nobody.yml"),
+        # a backdated launch would open a response window before anyone was contacted; a later one would use a
+        # profile that many days old (the close already caps its date the same way)
+        (["launch", "inject", "--date", str(day - timedelta(days=30))], "before the warehouse's profile"),
+        (["launch-due", "--date", str(day + timedelta(days=20))], "after the landing zone's data"),
     ):
         result = runner.invoke(campaign, args)
         assert result.exit_code != 0, result.output

@@ -146,12 +146,15 @@ def launch(
         GlobalControlConflict,
         LaunchLockTimeout,
         OpenWindowConflict,
+        check_launch_date,
         launch_campaign,
     )
     from holdout.campaigns.spec import SpecError
 
     settings = get_settings()
     try:
+        if on is not None:
+            check_launch_date(settings, on)
         outcome = launch_campaign(
             settings,
             campaign_id,
@@ -204,11 +207,13 @@ def launch_due_cmd(on: date | None) -> None:
     """Launch every campaign due on the date, planned together (priority decides shared customers).
 
     An invalid spec file is reported and skipped; the valid campaigns still launch, then the exit is 1."""
-    from holdout.campaigns.launch import AudienceError, LaunchLockTimeout, launch_due
+    from holdout.campaigns.launch import AudienceError, LaunchLockTimeout, check_launch_date, launch_due
     from holdout.campaigns.spec import SpecError, load_all
 
     settings = get_settings()
     try:
+        if on is not None:
+            check_launch_date(settings, on)
         outcomes = launch_due(settings, on)
     except (AudienceError, SpecError, LaunchLockTimeout) as exc:
         click.echo(f"Nothing launched, recorded or exported.\n{exc}", err=True)

@@ -225,6 +225,33 @@ class AudienceError(ValueError):
     Raised before anything is staged, recorded or exported."""
 
 
+class LaunchDateError(AudienceError):
+    """A launch date asked for (`--date`, the DAG's `launch_date`) outside the days the warehouse can launch on."""
+
+
+def check_launch_date(settings: Settings, launch_date: date) -> None:
+    """Refuse an asked-for launch date before the built profile's as-of date or after the landing zone's.
+
+    A launch is sent when it runs: dated earlier, its response window would open before anyone was contacted and
+    the close would measure days nobody could respond to; dated after the data, its audience, consent and caps
+    would come from a profile that many days old. The days between the built profile and the landing zone (a
+    new export not built yet) launch on the built profile, as the default date does. The library's
+    `plan_launches` takes any date: the tests and benchmarks plan several days on one profile."""
+    from holdout.landing import warehouse_as_of_date
+
+    built, landed = warehouse_as_of_date(settings), as_of_date(settings)
+    if built is not None and launch_date < built:
+        raise LaunchDateError(
+            f"--date {launch_date}: before the warehouse's profile ({built}): a launch is sent now, so its response "
+            f"window cannot start earlier; launch on {built} or later"
+        )
+    if launch_date > landed:
+        raise LaunchDateError(
+            f"--date {launch_date}: after the landing zone's data ({landed}): the audience would come from a profile "
+            f"{(launch_date - landed).days} days old; land the days up to it (or `holdout simulate`) and build first"
+        )
+
+
 def check_audience(spec: CampaignSpec, funnel: list[dict], launch_date: date) -> None:
     """Refuse an empty audience or a channel without any consented customer, naming the spec file and field."""
     counts = {step["step"]: step["count"] for step in funnel}

@@ -88,6 +88,8 @@ def plan_campaign_launches(
     from holdout.campaigns.spec import get_spec
 
     day = business_date(settings, launch_date)
+    if launch_date:  # a date typed in the trigger form: the CLI's --date rule
+        launch.check_launch_date(settings, day)
     source = "the form's launch_date" if launch_date else "the landing zone's as-of date"
     log.info(
         "Launch date %s (%s); this run's logical date %s is the wall clock when it was created, not the "
