@@ -17,6 +17,19 @@ class Settings:
     project_root: Path = PROJECT_ROOT
     mlflow_tracking_uri_override: str | None = None
 
+    def stored_path(self, path: Path) -> str:
+        """How a ledger or a file of the home stores a path: relative to HOLDOUT_HOME when inside it (a moved home
+        still finds its files), else absolute."""
+        try:
+            return Path(path).relative_to(self.home).as_posix()
+        except ValueError:
+            return str(path)
+
+    def resolve_stored(self, stored: str) -> Path:
+        """A stored path on this HOLDOUT_HOME; rows written before paths were relative stay absolute."""
+        path = Path(stored)
+        return path if path.is_absolute() else self.home / path
+
     @property
     def raw_dir(self) -> Path:
         return self.home / "raw"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 from datetime import date
 from pathlib import Path
 
@@ -18,7 +19,7 @@ from holdout.campaigns import launch as launch_mod
 from holdout.campaigns.assignment import assign_groups, assignment_uniform, priority_order
 from holdout.campaigns.export import normalize_email, sha256_hex
 from holdout.campaigns.spec import load_specs, validate_specs
-from holdout.config import get_settings
+from holdout.config import Settings, get_settings
 from holdout.warehouse import as_of_date
 
 GOOD = """\
@@ -447,7 +448,7 @@ def test_an_emptied_audience_names_the_step_that_removed_the_most():
 # ------------------------------------------------------------------------------------------------ close
 @pytest.mark.integration
 @pytest.mark.slow
-def test_close_measures_after_the_window_and_only_once(fresh_home):
+def test_close_measures_after_the_window_and_only_once(fresh_home, tmp_path):
     from datetime import timedelta
 
     from holdout.build import build_campaign_marts
@@ -517,6 +518,15 @@ def test_close_measures_after_the_window_and_only_once(fresh_home):
             assert "fewer than 3 buyers" in campaign_report(fresh_home, campaign_id)
     text = campaign_report(fresh_home, "winback-discount-email")
     assert "revenue/customer uplift" in text and "report:" in text
+    # the ledger stores the report's path relative to HOLDOUT_HOME: a moved home's report names its own file
+    moved = Settings(home=tmp_path / "moved")
+    shutil.copytree(fresh_home.home, moved.home)
+    (named,) = [
+        line.split("report: ", 1)[1]
+        for line in campaign_report(moved, "winback-discount-email").splitlines()
+        if "report: " in line
+    ]
+    assert Path(named).is_relative_to(moved.home) and Path(named).exists()
     # the simulator books COMEBACK20's 20% off on the test group's window lines: close finds it in the order lines
     # and counts it once, in the cost (the return is what customers paid, so the discount is already out of it)
     assert "offer cost (extra discounts, from order lines)" in text and "on revenue, not margin" in text

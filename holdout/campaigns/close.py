@@ -424,7 +424,9 @@ def _render_report(
     return report
 
 
-def _record(con: duckdb.DuckDBPyConnection, measurements: list[Measurement]) -> list[ClosedLaunch]:
+def _record(
+    settings: Settings, con: duckdb.DuckDBPyConnection, measurements: list[Measurement]
+) -> list[ClosedLaunch]:
     """Append every measurement to the ledgers in one transaction. A launch a concurrent close has recorded
     meanwhile is skipped, so no launch is ever measured twice."""
     cols = [r[0] for r in con.execute("describe ops.campaign_results").fetchall()]
@@ -455,7 +457,12 @@ def _record(con: duckdb.DuckDBPyConnection, measurements: list[Measurement]) -> 
             con.execute(
                 "insert into ops.campaign_reports (launch_id, campaign_id, report_path, written_at) "
                 "values (?, ?, ?, ?)",
-                [launch_id, m.closed.campaign_id, m.closed.report_path, m.written_at],
+                [
+                    launch_id,
+                    m.closed.campaign_id,
+                    settings.stored_path(Path(m.closed.report_path)),
+                    m.written_at,
+                ],
             )
             recorded.append(m.closed)
         con.execute("commit")
@@ -493,7 +500,7 @@ def close_due(settings: Settings, as_of: date | None = None) -> list[ClosedLaunc
             log.info("measured %s", row[0])
     if measurements:
         with connect(settings=settings) as con:
-            recorded = _record(con, measurements)
+            recorded = _record(settings, con, measurements)
     if measurements or _index_behind(settings):
         write_report_index(settings)  # also after a close killed between its ledger commit and the index
     # `optimize: split` campaigns: persona segments and follow-up specs (also catches up a close killed before)
@@ -693,7 +700,7 @@ def campaign_report(settings: Settings, campaign_id: str) -> str:
                 + (f" ({reason})" if reason else "")
             )
         if report:
-            lines.append(f"    report: {report}")
+            lines.append(f"    report: {settings.resolve_stored(report)}")
         if status == "launched" and results[results["launch_id"] == lid].empty:
             lines.append("    not closed yet (window open or `campaign close` not run)")
     return "\n".join(lines)

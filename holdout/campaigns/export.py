@@ -66,20 +66,6 @@ def export_path(settings: Settings, channel: str, launch_id: str) -> Path:
     return settings.outbox_dir / channel / f"{launch_id}.csv"
 
 
-def ledger_path(settings: Settings, path: Path) -> str:
-    """The path ops.campaign_exports stores: relative to HOLDOUT_HOME, so a moved home still finds its files."""
-    try:
-        return path.relative_to(settings.home).as_posix()
-    except ValueError:
-        return str(path)
-
-
-def resolve_ledger_path(settings: Settings, stored: str) -> Path:
-    """A stored export path on this HOLDOUT_HOME; rows written before paths were relative stay absolute."""
-    path = Path(stored)
-    return path if path.is_absolute() else settings.home / path
-
-
 def manifest_path(path: Path) -> Path:
     return path.with_name(path.stem + ".manifest.json")
 

@@ -419,7 +419,7 @@ def _summary_text(launch_id: str, success: bool, failures: list[dict], n_rows: i
         col = f" on `{f['column']}`" if f.get("column") else ""
         lines.append(f"  FAILED {f['expectation']}{col}: {what}: {detail}")
     if docs:
-        lines.append(f"Data Docs: {docs}")
+        lines.append(f"Data Docs: {docs} (in HOLDOUT_HOME)")
     return "\n".join(lines) + "\n"
 
 
@@ -460,8 +460,8 @@ def validate_gate_frame(
         # UpdateDataDocsAction renders each result at validations/<suite>/<run>/<time>/<batch>.html
         page = settings.reports_dir / "gx_docs" / "validations" / Path(*key.to_tuple())
         page = page.with_name(page.name + ".html")
-        if page.exists():
-            docs = str(page)
+        if page.exists():  # relative to HOLDOUT_HOME, as the ledgers store paths: a moved home still finds it
+            docs = settings.stored_path(page)
     success = bool(result.success) and not failures
     summary = _summary_text(launch_id, success, failures, n, docs)
     return GateResult(launch_id, success, failures, summary, docs, stats, n, params)

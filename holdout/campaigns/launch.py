@@ -44,11 +44,9 @@ from holdout.campaigns.export import (
     export_frame,
     export_path,
     file_sha256,
-    ledger_path,
     manifest_matches,
     pending_tmp,
     publish_export,
-    resolve_ledger_path,
     stage_export,
     write_manifest,
 )
@@ -407,7 +405,10 @@ def _stage(
     from holdout.measure.power import minimum_detectable_uplift, standardized_mean_differences
 
     groups = assign_groups(
-        spec.id, audience["customer_id"], spec.control_share, [(v.id, v.share) for v in spec.variants]
+        spec.randomized_as,
+        audience["customer_id"],
+        spec.control_share,
+        [(v.id, v.share) for v in spec.variants],
     )
     if not spec.variants:
         groups = groups.drop(columns="variant")
@@ -491,8 +492,11 @@ def run_gate(settings: Settings, launch_id: str) -> GateResult:
     (reports / f"{launch_id}.txt").write_text(result.summary)
     staged.add_timing(settings, launch_id, "gate", time.perf_counter() - t0)
     if not result.success:
-        _record_attempt(settings, plan, BLOCKED, report_path=str(reports / f"{launch_id}.txt"))
-        raise GateFailed(launch_id, result.summary.strip(), reports / f"{launch_id}.txt", result.docs_path)
+        _record_attempt(
+            settings, plan, BLOCKED, report_path=settings.stored_path(reports / f"{launch_id}.txt")
+        )
+        docs = str(settings.resolve_stored(result.docs_path)) if result.docs_path else None
+        raise GateFailed(launch_id, result.summary.strip(), reports / f"{launch_id}.txt", docs)
     return result
 
 
@@ -546,7 +550,7 @@ def _export_row(settings: Settings, staged_export: StagedExport) -> dict[str, An
     return {
         "launch_id": staged_export.launch_id,
         "channel": staged_export.channel,
-        "path": ledger_path(settings, staged_export.path),
+        "path": settings.stored_path(staged_export.path),
         "row_count": staged_export.row_count,
         "sha256": staged_export.sha256,
         "exported_at": datetime.now(UTC).replace(tzinfo=None),
@@ -740,7 +744,7 @@ def _ledgered_launch(settings: Settings, con: duckdb.DuckDBPyConnection, launch_
     if not rows:
         raise RuntimeError(f"{launch_id} is launched but has no export in ops.campaign_exports")
     row = list(rows[0])
-    row[6] = str(resolve_ledger_path(settings, row[6]))
+    row[6] = str(settings.resolve_stored(row[6]))
     return LedgeredLaunch(*row)
 
 
