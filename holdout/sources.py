@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from holdout.config import Settings
+from holdout.config import PROJECT_ROOT, Settings
 from holdout.yaml_lines import YamlFileError, read_yaml
 
 # The generated retailer's staging model of each staging contract. A sources file may give a contract to another
@@ -94,6 +94,12 @@ class SourcesConfig(BaseModel):
                 raise ValueError(f"unknown contract {contract!r}; known: {', '.join(CONTRACTS)}")
             if not re.fullmatch(r"[a-z][a-z0-9_]*", provider):
                 raise ValueError(f"provider {provider!r} of {contract} is not a folder name (a-z, 0-9, _)")
+            if provider != GENERATED and not _provides(contract, provider):
+                raise ValueError(
+                    f"no staging model provides {contract} for {provider!r}: write "
+                    f"dbt_project/models/staging/{provider}/{contract}.sql starting with "
+                    f"{{{{ config(enabled=provides_contract('{contract}', '{provider}')) }}}} (README: Bring your own data)"
+                )
         return value
 
     @field_validator("customer_id_pattern")
@@ -132,6 +138,13 @@ class SourcesConfig(BaseModel):
     def provider(self, contract: str) -> str:
         """The provider of a contract's staging model (`generated` unless the file names another)."""
         return self.contracts.get(contract, GENERATED)
+
+
+def _provides(contract: str, provider: str) -> bool:
+    """Whether a model named `contract` enables itself for `provider` (the macro call README asks for)."""
+    call = re.compile(rf"provides_contract\(\s*['\"]{contract}['\"]\s*,\s*['\"]{provider}['\"]\s*\)")
+    models = PROJECT_ROOT / "dbt_project" / "models"
+    return any(call.search(path.read_text(errors="replace")) for path in models.rglob(f"{contract}.sql"))
 
 
 def sources_file(settings: Settings) -> Path:

@@ -240,10 +240,18 @@ def test_a_missing_required_source_is_named_unless_its_contract_is_given_away(tm
             (settings.raw_dir / entity / f"part.{fmt}").write_text("x")
     with pytest.raises(SourcesError, match=r"required source\(s\): crm/customers, ecommerce/fx_rates\."):
         source_vars(settings)
-    (tmp_path / "sources.yml").write_text("contracts: {stg_crm__customers: mystore}\ncurrency: usd\n")
+    (tmp_path / "sources.yml").write_text("contracts: {stg_crm__customers: completejourney}\ncurrency: usd\n")
     variables = source_vars(settings)
     assert variables["absent_sources"] == ["crm/customers", "ecommerce/fx_rates"]
-    assert variables["contracts"] == {"stg_crm__customers": "mystore"} and variables["currency"] == "USD"
+    assert (
+        variables["contracts"] == {"stg_crm__customers": "completejourney"} and variables["currency"] == "USD"
+    )
+    # a provider no model enables itself for would break the build with dbt's words: refused here, naming the fix
+    (tmp_path / "sources.yml").write_text("contracts: {stg_crm__customers: nosuch}\ncurrency: usd\n")
+    with pytest.raises(
+        SourcesError, match=r"contracts: no staging model provides stg_crm__customers for 'nosuch'"
+    ):
+        source_vars(settings)
 
 
 def test_build_cli_names_a_missing_required_source(tmp_path: Path, monkeypatch) -> None:
