@@ -104,7 +104,9 @@ def score(scoring_date, engine: str) -> None:
     from ml.score import score_all
     from ml.score_spark import SparkUnavailableError
 
-    settings = get_settings()
+    settings = _registry_settings(
+        required=True
+    )  # scoring reads the champions: never create an empty registry
     try:
         results = score_all(settings, scoring_date.date() if scoring_date else None, engine=engine)
     except (MissingChampionError, ValueError, FileNotFoundError, SparkUnavailableError) as error:
