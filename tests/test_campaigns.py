@@ -451,6 +451,10 @@ def test_an_emptied_audience_names_the_step_that_removed_the_most():
 def test_close_measures_after_the_window_and_only_once(fresh_home, tmp_path):
     from datetime import timedelta
 
+    from click.testing import CliRunner
+
+    from holdout.campaigns.cli import campaign
+
     from holdout.build import build_campaign_marts
     from holdout.campaigns.close import campaign_report, close_due, result_marts_behind
     from holdout.generate import simulate
@@ -459,6 +463,12 @@ def test_close_measures_after_the_window_and_only_once(fresh_home, tmp_path):
     outcomes = launch_mod.launch_due(fresh_home, d)
     assert {o.status for o in outcomes} == {"launched"} and len(outcomes) >= 4
     assert close_due(fresh_home) == []  # windows still open
+    # the CLI says what it waits for: the first window's end and the warehouse's date
+    con = _ro(fresh_home)
+    first_end = con.execute("select min(window_end) from ops.campaign_launches").fetchone()[0]
+    con.close()
+    said = CliRunner().invoke(campaign, ["close"])
+    assert said.exit_code == 0 and f"Nothing to close: the next window ends on {first_end}" in said.output
     simulate(fresh_home, 21, progress=False)
     # the landing zone is past every window, the warehouse is not: nothing is measured on days it lacks
     assert close_due(fresh_home) == [] and close_due(fresh_home, d + timedelta(days=60)) == []

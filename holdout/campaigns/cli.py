@@ -239,15 +239,29 @@ def launch_due_cmd(on: date | None) -> None:
 def close(on: date | None) -> None:
     """Measure every launch whose response window has ended; write results, personas and HTML reports."""
     from holdout.build import build_campaign_marts, orders_as_of_date
-    from holdout.campaigns.close import close_due, result_marts_behind
+    from holdout.campaigns.close import close_due, next_window, result_marts_behind
+    from holdout.warehouse import as_of_date
 
     settings = get_settings()
     closed = close_due(settings, on)
     if closed or result_marts_behind(settings):
         build_campaign_marts(settings)
-    if not closed:
-        click.echo("Nothing to close.")
     loaded = orders_as_of_date(settings)
+    if not closed:
+        waiting = next_window(settings)
+        if waiting is None:
+            click.echo("Nothing to close: no launch has an open response window.")
+        else:
+            launch_id, window_end = waiting
+            hint = (
+                f"; the landing zone is as of {as_of_date(settings)}: `holdout build` loads those days"
+                if as_of_date(settings) > loaded
+                else ""
+            )
+            click.echo(
+                f"Nothing to close: the next window ends on {window_end} ({launch_id}); the warehouse's orders "
+                f"are as of {loaded}{hint}."
+            )
     if on is not None and loaded is not None and on > loaded:
         click.echo(
             f"Closed as of {loaded}, the as-of date of the orders in the warehouse, not {on}: windows that end "

@@ -71,6 +71,18 @@ def _due_launches(con: duckdb.DuckDBPyConnection, as_of: date) -> list[tuple]:
     ).fetchall()
 
 
+def next_window(settings: Settings) -> tuple[str, date] | None:
+    """The open launch whose response window ends first (launch id, window end), or None: what a close that found
+    nothing to measure waits for."""
+    with connect(read_only=True, settings=settings) as con:
+        return con.execute(
+            """
+            select launch_id, window_end from ops.campaign_launches
+            where status = 'launched' and launch_id not in (select launch_id from ops.campaign_results)
+            order by window_end, launch_id limit 1"""
+        ).fetchone()
+
+
 def _outcomes(con: duckdb.DuckDBPyConnection, launch_id: str) -> pd.DataFrame:
     return con.execute(
         """
