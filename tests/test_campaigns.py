@@ -453,9 +453,8 @@ def test_close_measures_after_the_window_and_only_once(fresh_home, tmp_path):
 
     from click.testing import CliRunner
 
-    from holdout.campaigns.cli import campaign
-
     from holdout.build import build_campaign_marts
+    from holdout.campaigns.cli import campaign
     from holdout.campaigns.close import campaign_report, close_due, result_marts_behind
     from holdout.generate import simulate
 
