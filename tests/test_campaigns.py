@@ -248,6 +248,14 @@ def test_a_killed_plan_is_discarded_and_stops_holding_its_customers(fresh_home):
     assert len(list((fresh_home.home / "discarded").glob(f"{lid}-*/plan.json"))) == 1
     assert held() == (0, 0) and _ledger_counts(fresh_home) == before
     assert "planned, not recorded" not in runner.invoke(campaign, ["list"]).output
+    # a later dry run does not hide the recorded launch: `list` names both
+    dry = launch_mod.launch_campaign(fresh_home, "gift-email", d + timedelta(days=1), dry_run=True).launch_id
+    (row,) = [
+        line
+        for line in runner.invoke(campaign, ["list"]).output.splitlines()
+        if line.startswith("gift-email ")
+    ]
+    assert row.endswith(f"{launched} (then {dry}: dry_run)"), row
     assert launch_mod.plan_launches(fresh_home, d, ["sms-reactivation"]) == [lid]  # the date plans again
     partial = launch_mod.launch_dir(fresh_home, "sms-reactivation-20200101")  # killed before its plan.json
     partial.mkdir()

@@ -82,32 +82,43 @@ def list_() -> None:
     if problems:
         invalid = sorted({p.file for p in problems})
         click.echo(f"not listed (invalid): {', '.join(invalid)}; see `holdout campaign validate`", err=True)
-    latest: dict[str, tuple] = {}
+    launched: dict[str, str] = {}  # the latest recorded launch
+    attempted: dict[str, tuple] = {}  # the latest attempt (a dry run, a blocked launch), when later
     pending: list[str] = []
     if settings.warehouse_path.exists():
         try:
             con = open_read_only(settings)
             try:
+                for cid, lid in con.execute(
+                    "select campaign_id, launch_id from ops.campaign_launches where status = 'launched' "
+                    "order by launch_date, created_at"
+                ).fetchall():
+                    launched[cid] = lid
                 for cid, lid, status in con.execute(
                     "select campaign_id, launch_id, status from ops.campaign_launch_attempts "
                     "order by launch_date, created_at"
                 ).fetchall():
-                    latest[cid] = (lid, status)
+                    attempted[cid] = (lid, status)
                 pending = pending_launches(settings, con)
             finally:
                 con.close()
         except duckdb.Error:
             pass
+    width = max([28, *(len(s.id) + 1 for s in specs)])
     click.echo(
-        f"{'id':<28} {'channel':<12} {'priority':>8} {'control':>8} {'window':>7}  {'schedule':<12} latest launch"
+        f"{'id':<{width}} {'channel':<12} {'priority':>8} {'control':>8} {'window':>7}  {'schedule':<12} "
+        "latest launch"
     )
     for s in specs:
         sched = f"every {s.every_days}d" if s.every_days else s.schedule
         prio = "auto" if s.priority is None else str(s.priority)
-        lid, status = latest.get(s.id, ("-", ""))
+        latest = launched.get(s.id, "-")
+        lid, status = attempted.get(s.id, (None, None))
+        if lid is not None and lid != latest and status != "launched" and lid > latest:
+            latest += f" (then {lid}: {status})"
         click.echo(
-            f"{s.id:<28} {s.channel:<12} {prio:>8} {s.control_share:>8.0%} {s.response_window_days:>6}d  "
-            f"{sched:<12} {lid} {status}"
+            f"{s.id:<{width}} {s.channel:<12} {prio:>8} {s.control_share:>8.0%} {s.response_window_days:>6}d  "
+            f"{sched:<12} {latest}"
         )
     if pending:
         click.echo(
