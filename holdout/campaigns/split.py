@@ -278,8 +278,8 @@ def _provenance(info: dict, row: dict) -> str:
         else f"simultaneous 95% interval (each {level:.1%})"
     )
     return (
-        f"Persona {row['persona_id']} of launch {info['launch_id']} (launched {info['launch_date']}, closed "
-        f"{info['closed_at']:%Y-%m-%d}): {row['persona_definition']}. Uplift {row['uplift']:+.2f} EUR per "
+        f"Persona {row['persona_id']} of launch {info['launch_id']} (response window {info['launch_date']} to "
+        f"{info['window_end']}, measured {info['closed_at']:%Y-%m-%d}): {row['persona_definition']}. Uplift {row['uplift']:+.2f} EUR per "
         f"customer, {interval} [{row['uplift_ci_low']:+.2f}, {row['uplift_ci_high']:+.2f}], "
         f"{row['test_customers']} test / {row['control_customers']} control; {row['verdict']} -> "
         f"{row['recommendation']}."
