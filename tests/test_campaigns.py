@@ -448,7 +448,7 @@ def test_an_emptied_audience_names_the_step_that_removed_the_most():
     message = str(refused.value)
     assert "0 customers pass 'not in the global control group'" in message
     assert (
-        "'not inside another campaign's open response window (test or control)' removed the most (84 of 86)"
+        "'not inside an open response window (of any launch, this campaign's earlier ones too; test or control)' removed the most (84 of 86)"
         in (message)
     )
 

@@ -54,7 +54,10 @@ FUNNEL_STEPS = (
     ("consent", "consent for the channel on the launch date"),
     ("valid_contact", "valid contact for the channel"),
     ("not_suppressed", "not suppressed (hard bounce)"),
-    ("no_open_window", "not inside another campaign's open response window (test or control)"),
+    (
+        "no_open_window",
+        "not inside an open response window (of any launch, this campaign's earlier ones too; test or control)",
+    ),
     ("frequency_cap", "under the channel frequency cap (test and control assignments both count)"),
 )
 

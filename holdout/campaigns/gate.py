@@ -141,7 +141,9 @@ def build_expectations() -> list:
         gxe.ExpectColumnValuesToBeInSet(
             column="in_open_window",
             value_set=[False],
-            meta=explains("the customer is not in another campaign's open response window (test or control)"),
+            meta=explains(
+                "the customer is not in the open response window of any other launch (this campaign's earlier ones too; test or control)"
+            ),
         )
     )
     suite.add_expectation(
