@@ -286,7 +286,7 @@ def test_program_mart_and_report(fresh_home):
     from holdout.build import build
     from holdout.generate import simulate
     from holdout.measure.uplift import welch_from_stats
-    from holdout.program.report import write_program_report
+    from holdout.program.report import program, write_program_report
 
     day = as_of_date(fresh_home)
     launch_mod.launch_due(fresh_home, day)
@@ -362,3 +362,13 @@ def test_program_mart_and_report(fresh_home):
     assert "cost of the holdout" in text and "incremental revenue" in text
     seen = check_page(page)
     assert seen.external_requests == [] and seen.images >= 1 and seen.broken_images == 0
+    # the CLI prints what README says: per month (a month the data does not cover whole marked), per channel,
+    # and the headline over all months
+    said = CliRunner().invoke(program, ["report"]).output
+    assert (
+        f"{pd.Timestamp(first['month']):%Y-%m}" in said
+        and "\n    email " in said
+        and "All months: incremental" in said
+    )
+    incomplete = total[~total["is_complete_month"]]
+    assert all(f"{pd.Timestamp(m):%Y-%m} (partial)" in said for m in incomplete["month"])

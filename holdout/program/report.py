@@ -92,18 +92,26 @@ def write_program_report(settings: Settings) -> Path:
     return path
 
 
-def program_summary(results: pd.DataFrame) -> list[str]:
-    """One line per month of the total: incremental revenue with its interval and the holdout's cost."""
-    lines = []
-    total = results[results["channel"] == "all"].sort_values("month") if len(results) else results
-    for r in total.itertuples():
-        lines.append(
-            f"{pd.Timestamp(r.month):%Y-%m}  treated {int(r.treated_customers):>7,} | global control "
+def program_summary(results: pd.DataFrame, channels: bool = False) -> list[str]:
+    """One line per month of the total: incremental revenue with its interval and the holdout's cost, `(partial)`
+    for a month the data does not cover whole; with `channels`, a line per channel under each month."""
+
+    def line(r, label: str) -> str:
+        return (
+            f"{label}treated {int(r.treated_customers):>7,} | global control "
             f"{int(r.control_customers):>6,} | uplift {r.uplift:+7.2f} [{r.uplift_ci_low:+.2f}, "
             f"{r.uplift_ci_high:+.2f}] per customer | incremental {r.incremental_revenue:+,.0f} "
             f"[{r.incremental_revenue_ci_low:+,.0f}, {r.incremental_revenue_ci_high:+,.0f}] | holdout cost "
             f"{r.holdout_cost:+,.0f}"
         )
+
+    lines = []
+    for month, rows in results.groupby("month", sort=True) if len(results) else []:
+        for r in rows[rows["channel"] == "all"].itertuples():
+            partial = "" if getattr(r, "is_complete_month", True) else " (partial)"
+            lines.append(line(r, f"{pd.Timestamp(month):%Y-%m}{partial}  "))
+        for r in rows[rows["channel"] != "all"].sort_values("channel").itertuples() if channels else []:
+            lines.append(line(r, f"  {r.channel:<10} "))
     return lines
 
 
@@ -120,13 +128,21 @@ def report_cmd() -> None:
         raise click.ClickException(f"No warehouse at {settings.warehouse_path}: run `holdout build` first.")
     results = program_results(settings)
     path = write_program_report(settings)
-    lines = program_summary(results)
+    lines = program_summary(results, channels=True)
     click.echo(
-        "Program (EUR, 95% intervals; treated = eligible for campaigns):"
+        "Program (EUR, 95% intervals; treated = eligible for campaigns; per month, then per channel):"
         if lines
         else "No month measured yet "
         "(the global control group is recorded at the first launch; rebuild after it)."
     )
     for line in lines:
         click.echo(f"  {line}")
+    with connect(read_only=True, settings=settings) as con:
+        total = program_total(con)
+    if total is not None:
+        click.echo(
+            f"All months: incremental {total.incremental_revenue:+,.0f} [{total.ci_low:+,.0f}, "
+            f"{total.ci_high:+,.0f}] | holdout cost {total.holdout_cost:+,.0f} (each customer's revenue summed over "
+            "their rotation period)"
+        )
     click.echo(f"Report: {path}")
