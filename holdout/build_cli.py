@@ -123,7 +123,8 @@ def show_segment(segment_id: str, sample: int) -> None:
         ).fetchone()
     labels = ["id", "name", "description", "dimension", "kind", "definition", "members"]
     for label, value in zip(labels, row, strict=True):
-        click.echo(f"{label:>12}: {'-' if value is None else value}")
+        shown = "-" if value is None else f"{value:,}" if isinstance(value, int) else value
+        click.echo(f"{label:>12}: {shown}")
     click.echo(f"{'entered 7d':>12}: {history[0]:,}")
     click.echo(f"{'left 7d':>12}: {history[1]:,}")
     click.echo(f"{'sample':>12}: {', '.join(m[0] for m in members)}")

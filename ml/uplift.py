@@ -658,7 +658,6 @@ def train_all_campaigns(
                     settings, campaign_id, config=config, progress=progress, refresh_features=False
                 )
             )
-        except UpliftDataError as error:
-            _say(model_name(campaign_id), f"not trained: {error}", progress)
+        except UpliftDataError as error:  # the callers report it (the CLI, the demo, the DAG's log)
             refused.append(str(error))
     return results, refused

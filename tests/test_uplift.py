@@ -576,7 +576,7 @@ def test_close_finds_personas_with_the_champion_trained_on_other_launches(
                 and " v7 (trained on an-earlier-launch)" in method
             )
             assert sum(n for _, n in rows) == assigned  # every customer of this launch, and only those
-            assert f"personas found by champion path: uplift model {ml.uplift.model_name(campaign)} v7" in (
+            assert f"personas: champion path: uplift model {ml.uplift.model_name(campaign)} v7" in (
                 campaign_report(settings, campaign)
             )
         elif path == "fallback":

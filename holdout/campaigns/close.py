@@ -702,7 +702,7 @@ def campaign_report(settings: Settings, campaign_id: str) -> str:
         launch_personas = personas[personas["launch_id"] == lid]
         methods = launch_personas["persona_method"].dropna().unique()
         if len(methods):
-            lines.append(f"    personas found by {methods[0]}")
+            lines.append(f"    personas: {methods[0]}")
         for p in launch_personas.itertuples():
             power = "" if pd.isna(p.uplift_mde) else f" (detectable: {p.uplift_mde:.2f})"
             reason = few_buyers_reason((p.test_buyers, p.control_buyers))
@@ -734,12 +734,12 @@ def _economics_line(r) -> str:
         if pd.isna(r.margin) and r.cost:  # the return is incremental revenue, so its interval is the uplift's
             contact = r.cost - max(0.0 if pd.isna(r.offer_cost) else r.offer_cost, 0.0)
             lo, hi = ((u * r.test_customers - contact) / r.cost for u in (r.uplift_ci_low, r.uplift_ci_high))
-            interval = f"interval {lo:.2f} to {hi:.2f}"
+            interval = f"interval {lo:,.0%} to {hi:,.0%}"
         zero_in = r.uplift_ci_low <= 0 <= r.uplift_ci_high
         roi = (
             f"not shown (uplift not distinguishable from zero); {interval}"
             if zero_in
-            else f"{r.roi:.2f} ({interval})"
+            else f"{r.roi:,.0%} ({interval})"
         )
     return f"{offer}cost (contact + offer) {r.cost or 0:,.0f} EUR, ROI {roi}, {basis}"
 
