@@ -160,7 +160,7 @@ def launch(
         check_launch_date,
         launch_campaign,
     )
-    from holdout.campaigns.spec import SpecError
+    from holdout.campaigns.spec import SpecError, UnknownCampaign
 
     settings = get_settings()
     try:
@@ -175,9 +175,8 @@ def launch(
             inject_size=fault_size,
         )
     except SpecError as exc:
-        click.echo(
-            f"Cannot launch {campaign_id}: invalid campaign spec; nothing recorded or exported.", err=True
-        )
+        why = "no such campaign" if isinstance(exc, UnknownCampaign) else "invalid campaign spec"
+        click.echo(f"Cannot launch {campaign_id}: {why}; nothing recorded or exported.", err=True)
         click.echo(str(exc), err=True)
         sys.exit(1)
     except AudienceError as exc:
