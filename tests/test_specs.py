@@ -210,6 +210,7 @@ def test_the_yaml_reader_keeps_what_yaml_allows(tmp_path):
         ({"start_date": "20261001"}, "start_date", "YYYY-MM-DD"),
         ({"start_date": "9999-12-31"}, "start_date", "years 1900-2999"),
         ({"id": "a" * 121}, "id", "at most 120 characters"),
+        ({"priority": "high"}, "priority", "must be an integer (lower launches first) or auto"),
         # a cap's window is cast to a SQL integer at launch: 99,999,999,999 days would fail there, naming nothing
         (
             {"frequency_cap": {"max_contacts": 2, "per_days": 99_999_999_999}},

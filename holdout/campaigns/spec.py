@@ -229,7 +229,11 @@ Schedule = Annotated[
 
 
 def _auto_priority(value: Any) -> Any:
-    return None if value == "auto" else value
+    if value == "auto":
+        return None
+    if isinstance(value, str):  # pydantic would only say "a valid integer"
+        raise ValueError(f"must be an integer (lower launches first) or auto, got {value!r}")
+    return value
 
 
 # the variant id of the current offer in a split's retest or rework follow-up (holdout.campaigns.split)
