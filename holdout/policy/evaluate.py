@@ -603,6 +603,8 @@ def markdown(summary: dict, params: dict) -> str:
 
     def fmt(t: tuple[float, float, float], digits: int = 2) -> str:
         m, lo, hi = t
+        if lo != lo or hi != hi:  # one seed: a t-interval over seeds needs two
+            return f"{m:,.{digits}f} [one seed: no interval]"
         return f"{m:,.{digits}f} [{lo:,.{digits}f}, {hi:,.{digits}f}]"
 
     lines = [
