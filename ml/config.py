@@ -7,11 +7,12 @@ Unknown keys are refused, enums are literals, counts are bounded; a problem name
 from __future__ import annotations
 
 import copy
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
 from holdout.yaml_lines import Loc, YamlFileError, field_path, key_lines, pydantic_message, read_yaml
 
@@ -32,6 +33,61 @@ PROMOTION_METRICS = {
 
 class ModelSpecError(ValueError):
     """models.yml is invalid (the message names the file, the field path and the line)."""
+
+
+# --- `target` and `population`: a small typed grammar, never SQL text ------------------------------------------
+# expression := "true" | clause ("and" clause)* ; clause := column [op number]. The text is parsed into clauses
+# and the SQL is written from them (identifiers quoted, numbers as numbers), so nothing from the file runs as SQL.
+_IDENTIFIER = re.compile(r"[a-z_][a-z0-9_]*")
+_CLAUSE = re.compile(r"([a-z_][a-z0-9_]*)(?:\s*(=|<>|!=|<=|>=|<|>)\s*(-?[0-9]+(?:\.[0-9]+)?))?")
+
+
+def _identifier(value: str) -> str:
+    if not _IDENTIFIER.fullmatch(value):
+        raise ValueError(f"{value!r} is not a column name (lowercase letters, digits, _)")
+    return value
+
+
+def parse_expression(text: str) -> tuple[tuple[str, str | None, float | None], ...]:
+    """The clauses (column, operator, number) of a `target` or `population`; () for `true`. ValueError names what
+    is not one."""
+    if not isinstance(text, str):
+        raise ValueError(f"must be text like 'orders_next_14d > 0', got {text!r}")
+    if text.strip().lower() == "true":
+        return ()
+    clauses = []
+    for part in re.split(r"\s+and\s+", text.strip()):
+        match = _CLAUSE.fullmatch(part.strip())
+        if not match or match.group(1) in ("and", "or", "not", "true", "false", "null"):
+            raise ValueError(
+                f"{part.strip()!r} is not a clause: write `column`, or `column <op> number` with <op> one of "
+                "= <> != < <= > >=, joined by `and` (or `true`)"
+            )
+        column, op, number = match.groups()
+        clauses.append((column, op, float(number) if number is not None else None))
+    return tuple(clauses)
+
+
+def expression_sql(text: str, alias: str = "", quote: str = '"') -> str:
+    """The SQL of a parsed `target` or `population`: quoted identifiers (`quote`: Spark SQL quotes with a backtick),
+    numbers written from floats."""
+    clauses = parse_expression(text)
+    if not clauses:
+        return "true"
+    prefix = f"{alias}." if alias else ""
+    return " and ".join(
+        f"{prefix}{quote}{column}{quote}" + (f" {'<>' if op == '!=' else op} {number!r}" if op else "")
+        for column, op, number in clauses
+    )
+
+
+def _expression(text: str) -> str:
+    parse_expression(text)
+    return text.strip()
+
+
+Expression = Annotated[str, AfterValidator(_expression)]
+Column = Annotated[str, AfterValidator(_identifier)]
 
 
 class _Strict(BaseModel):
@@ -55,9 +111,9 @@ class ModelEntry(_Strict):
     population_description: str = ""
     task: Literal[tuple(sorted(TASKS))]
     horizon_days: Positive
-    target: Annotated[str, Field(min_length=1)]
-    population: Annotated[str, Field(min_length=1)] = "true"
-    features: Annotated[str, Field(min_length=1)] | Annotated[list[str], Field(min_length=1)]
+    target: Expression
+    population: Expression = "true"
+    features: Annotated[str, Field(min_length=1)] | Annotated[list[Column], Field(min_length=1)]
     baseline: Literal[tuple(sorted(BASELINES))]
     params: dict[str, Any] = Field(default_factory=dict)
     num_boost_round: Positive
@@ -72,7 +128,7 @@ class ModelEntry(_Strict):
 
 class ModelsFile(_Strict):
     defaults: dict[str, Any] = Field(default_factory=dict)
-    feature_sets: dict[str, Annotated[list[str], Field(min_length=1)]] = Field(default_factory=dict)
+    feature_sets: dict[str, Annotated[list[Column], Field(min_length=1)]] = Field(default_factory=dict)
     models: dict[str, dict[str, Any] | None] = Field(min_length=1)
 
 
@@ -91,9 +147,11 @@ def _error(path: Path, lines: dict[Loc, int], loc: Loc, message: str) -> ModelSp
 
 
 def _first_error(exc: ValidationError, at: Loc) -> tuple[Loc, str]:
-    err = exc.errors()[0]
-    # a union (features: name or list) reports each branch: keep the field, drop the branch tag
-    loc = tuple(p for p in err["loc"] if p not in ("str", "list[str]", "[key]"))
+    errors = exc.errors()
+    # a union (features: name or list) reports each branch: the branch of the input's own type says what is wrong
+    # (not "should be a valid string" for a list); keep the field, drop the branch tags
+    err = next((e for e in errors if e["type"] not in ("string_type", "list_type")), errors[0])
+    loc = tuple(p for p in err["loc"] if p not in ("str", "constrained-str", "[key]") and "[" not in str(p))
     return (*at, *loc), pydantic_message(err)
 
 

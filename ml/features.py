@@ -11,7 +11,7 @@ import psutil
 
 from holdout.config import Settings
 from holdout.warehouse import as_of_date, connect
-from ml.config import ModelSpec
+from ml.config import ModelSpec, expression_sql
 
 SCHEMA = "ml_features"
 GRID_OFFSET_DAYS = 14  # must match the defaults of dbt_project/models/ml/ml_cutoffs.sql
@@ -142,13 +142,15 @@ def run_feature_models(
 def load_training_frame(con: duckdb.DuckDBPyConnection, spec: ModelSpec, cutoffs: list[date]) -> pd.DataFrame:
     """Every feature column (the champion may use others than the challenger) and `label`, for the model's
     population at `cutoffs`."""
-    label = f"cast(({spec.target}) as integer)" if spec.is_classifier else f"cast(({spec.target}) as double)"
+    # target and population are parsed expressions (ml.config.expression_sql), never the file's text
+    target, population = expression_sql(spec.target), expression_sql(spec.population)
+    label = f"cast(({target}) as integer)" if spec.is_classifier else f"cast(({target}) as double)"
     placeholders = ", ".join("?" for _ in cutoffs)
     query = f"""
         select f.*, {label} as label
         from {SCHEMA}.ml_training_features as f
         inner join {SCHEMA}.ml_training_labels as l using (customer_id, cutoff_date)
-        where f.cutoff_date in ({placeholders}) and ({spec.population}) and ({spec.target}) is not null
+        where f.cutoff_date in ({placeholders}) and ({population}) and ({target}) is not null
         order by f.cutoff_date, f.customer_id
     """
     return con.execute(query, list(cutoffs)).df()
@@ -156,11 +158,11 @@ def load_training_frame(con: duckdb.DuckDBPyConnection, spec: ModelSpec, cutoffs
 
 def load_scoring_frame(con: duckdb.DuckDBPyConnection, spec: ModelSpec, features: list[str]) -> pd.DataFrame:
     """Features as of the as-of date for the model's population."""
-    columns = ", ".join(f"f.{c}" for c in dict.fromkeys(features))
+    columns = ", ".join(f'f."{c}"' for c in dict.fromkeys(features))  # column names checked by ml.config
     query = f"""
         select f.customer_id, f.cutoff_date, {columns}
         from {SCHEMA}.ml_scoring_features as f
-        where ({spec.population})
+        where ({expression_sql(spec.population, "f")})
     """
     return con.execute(query).df()
 

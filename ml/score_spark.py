@@ -31,7 +31,7 @@ import duckdb
 import pandas as pd
 
 from holdout.config import Settings
-from ml.config import ModelSpec
+from ml.config import ModelSpec, expression_sql
 from ml.features import SCHEMA
 
 if TYPE_CHECKING:
@@ -178,7 +178,7 @@ def predict(
     with _quiet():
         udf = mlflow.pyfunc.spark_udf(spark, model_uri, result_type="double", env_manager=UDF_ENV_MANAGER)
         names = list(dict.fromkeys(feature_names))
-        population = features.where(F.expr(spec.population)).select(
+        population = features.where(F.expr(expression_sql(spec.population, quote="`"))).select(
             "customer_id", *[F.col(c).cast("double").alias(c) for c in names]
         )
         scored = population.select("customer_id", udf(F.struct(*names)).alias("score"))

@@ -375,6 +375,25 @@ def test_models_yml_is_typed_with_file_line_and_field(tmp_path):
             "metric: accuracy",
             "promotion.metric: Input should be",
         ),
+        # target and population are parsed into clauses and the SQL is written from them: SQL text is refused
+        (
+            '    population: "true"\n',
+            '    population: "true) or (select count(*) from ops.campaign_assignments) > 0 or (true"\n',
+            'population: "true) or',
+            "is not a clause",
+        ),
+        (
+            "    target: orders_next_14d > 0\n",
+            "    target: orders_next_14d > 0; drop table x\n",
+            "drop table",
+            "not a clause",
+        ),
+        (
+            "    features: standard\n",
+            '    features: [tenure_days, "tenure_days, (select 1) as x"]\n',
+            "(select 1)",
+            "is not a column name",
+        ),
     ]
     for old, new, bad_line, expected in cases:
         path = tmp_path / "models.yml"
