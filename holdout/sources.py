@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from holdout.config import PROJECT_ROOT, Settings
+from holdout.config import Settings
 from holdout.yaml_lines import YamlFileError, read_yaml
 
 # The generated retailer's staging model of each staging contract. A sources file may give a contract to another
@@ -94,12 +94,6 @@ class SourcesConfig(BaseModel):
                 raise ValueError(f"unknown contract {contract!r}; known: {', '.join(CONTRACTS)}")
             if not re.fullmatch(r"[a-z][a-z0-9_]*", provider):
                 raise ValueError(f"provider {provider!r} of {contract} is not a folder name (a-z, 0-9, _)")
-            if provider != GENERATED and not _provides(contract, provider):
-                raise ValueError(
-                    f"no staging model provides {contract} for {provider!r}: write "
-                    f"dbt_project/models/staging/{provider}/{contract}.sql starting with "
-                    f"{{{{ config(enabled=provides_contract('{contract}', '{provider}')) }}}} (README: Bring your own data)"
-                )
         return value
 
     @field_validator("customer_id_pattern")
@@ -140,10 +134,10 @@ class SourcesConfig(BaseModel):
         return self.contracts.get(contract, GENERATED)
 
 
-def _provides(contract: str, provider: str) -> bool:
+def _provides(settings: Settings, contract: str, provider: str) -> bool:
     """Whether a model named `contract` enables itself for `provider` (the macro call README asks for)."""
     call = re.compile(rf"provides_contract\(\s*['\"]{contract}['\"]\s*,\s*['\"]{provider}['\"]\s*\)")
-    models = PROJECT_ROOT / "dbt_project" / "models"
+    models = settings.dbt_project_dir / "models"
     return any(call.search(path.read_text(errors="replace")) for path in models.rglob(f"{contract}.sql"))
 
 
@@ -163,13 +157,21 @@ def load_sources(settings: Settings) -> SourcesConfig:
     if not isinstance(body, dict):
         raise SourcesError(f"{path}: expected a mapping of settings")
     try:
-        return SourcesConfig.model_validate(body)
+        config = SourcesConfig.model_validate(body)
     except ValidationError as error:
         problems = "; ".join(
             f"{'.'.join(str(p) for p in e['loc']) or '(file)'}: {e['msg'].removeprefix('Value error, ')}"
             for e in error.errors()
         )
         raise SourcesError(f"{path}: {problems}") from None
+    for contract, provider in config.contracts.items():  # else dbt fails the build with its own words, later
+        if provider != GENERATED and not _provides(settings, contract, provider):
+            raise SourcesError(
+                f"{path}: contracts.{contract}: no staging model provides {contract} for {provider!r}: write "
+                f"dbt_project/models/staging/{provider}/{contract}.sql starting with "
+                f"{{{{ config(enabled=provides_contract('{contract}', '{provider}')) }}}} (README: Bring your own data)"
+            )
+    return config
 
 
 def _has_part_files(folder: Path) -> bool:

@@ -462,10 +462,14 @@ def validate_gate_frame(
         # UpdateDataDocsAction renders each result at validations/<suite>/<run>/<time>/<batch>.html
         page = settings.reports_dir / "gx_docs" / "validations" / Path(*key.to_tuple())
         page = page.with_name(page.name + ".html")
-        if page.exists():  # relative to HOLDOUT_HOME, as the ledgers store paths: a moved home still finds it
-            docs = settings.stored_path(page)
+        if page.exists():
+            docs = str(page)
     success = bool(result.success) and not failures
-    summary = _summary_text(launch_id, success, failures, n, docs)
+    # the summary is stored (reports/gates/, the launch's folder): its path relative to HOLDOUT_HOME, as the ledgers
+    # store paths, so a moved home still finds the page
+    summary = _summary_text(
+        launch_id, success, failures, n, settings.stored_path(Path(docs)) if docs else None
+    )
     return GateResult(launch_id, success, failures, summary, docs, stats, n, params)
 
 

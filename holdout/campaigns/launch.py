@@ -495,8 +495,7 @@ def run_gate(settings: Settings, launch_id: str) -> GateResult:
         _record_attempt(
             settings, plan, BLOCKED, report_path=settings.stored_path(reports / f"{launch_id}.txt")
         )
-        docs = str(settings.resolve_stored(result.docs_path)) if result.docs_path else None
-        raise GateFailed(launch_id, result.summary.strip(), reports / f"{launch_id}.txt", docs)
+        raise GateFailed(launch_id, result.summary.strip(), reports / f"{launch_id}.txt", result.docs_path)
     return result
 
 

@@ -72,7 +72,7 @@ class GateRecord(BaseModel):
     parameters: dict[str, Any]
     failures: list[dict[str, Any]]
     statistics: dict[str, Any]
-    data_docs: str | None
+    data_docs: str | None  # relative to HOLDOUT_HOME (older launches: absolute)
     audience_sha256: str
 
 
@@ -213,7 +213,8 @@ def write_gate(settings: Settings, result: GateResult, audience_sha: str) -> Gat
         parameters=result.parameters,
         failures=json.loads(json.dumps(result.failures, default=str)),
         statistics=json.loads(json.dumps(result.statistics, default=str)),
-        data_docs=result.docs_path,
+        # relative to HOLDOUT_HOME (Settings.stored_path), so a moved home still finds the page
+        data_docs=settings.stored_path(Path(result.docs_path)) if result.docs_path else None,
         audience_sha256=audience_sha,
     )
     _write_text(out / GATE_SUMMARY, result.summary)
