@@ -104,9 +104,7 @@ def score(scoring_date, engine: str) -> None:
     from ml.score import score_all
     from ml.score_spark import SparkUnavailableError
 
-    settings = _registry_settings(
-        required=True
-    )  # scoring reads the champions: never create an empty registry
+    settings = get_settings()
     try:
         results = score_all(settings, scoring_date.date() if scoring_date else None, engine=engine)
     except (MissingChampionError, ValueError, FileNotFoundError, SparkUnavailableError) as error:

@@ -36,7 +36,7 @@ class ModelSpecError(ValueError):
 
 
 # --- `target` and `population`: a small typed grammar, never SQL text ------------------------------------------
-# expression := "true" | clause ("and" clause)* ; clause := column [op number]. The text is parsed into clauses
+# expression := "true" | "false" | clause ("and" clause)* ; clause := column [op number]. The text is parsed into clauses
 # and the SQL is written from them (identifiers quoted, numbers as numbers), so nothing from the file runs as SQL.
 _IDENTIFIER = re.compile(r"[a-z_][a-z0-9_]*")
 _CLAUSE = re.compile(r"([a-z_][a-z0-9_]*)(?:\s*(=|<>|!=|<=|>=|<|>)\s*(-?[0-9]+(?:\.[0-9]+)?))?")
@@ -48,13 +48,13 @@ def _identifier(value: str) -> str:
     return value
 
 
-def parse_expression(text: str) -> tuple[tuple[str, str | None, float | None], ...]:
-    """The clauses (column, operator, number) of a `target` or `population`; () for `true`. ValueError names what
-    is not one."""
+def parse_expression(text: str) -> tuple[tuple[str, str | None, float | None], ...] | None:
+    """The clauses (column, operator, number) of a `target` or `population`; () for `true`, None for `false` (no
+    row). ValueError names what is not one."""
     if not isinstance(text, str):
         raise ValueError(f"must be text like 'orders_next_14d > 0', got {text!r}")
-    if text.strip().lower() == "true":
-        return ()
+    if text.strip().lower() in ("true", "false"):
+        return () if text.strip().lower() == "true" else None
     clauses = []
     for part in re.split(r"\s+and\s+", text.strip()):
         match = _CLAUSE.fullmatch(part.strip())
@@ -72,6 +72,8 @@ def expression_sql(text: str, alias: str = "", quote: str = '"') -> str:
     """The SQL of a parsed `target` or `population`: quoted identifiers (`quote`: Spark SQL quotes with a backtick),
     numbers written from floats."""
     clauses = parse_expression(text)
+    if clauses is None:
+        return "false"
     if not clauses:
         return "true"
     prefix = f"{alias}." if alias else ""

@@ -118,6 +118,9 @@ def score_all(
         from ml.score_spark import check_spark_available
 
         check_spark_available()  # before anything is loaded or built
+    if not settings.mlflow_tracking_uri_override and not (settings.mlflow_dir / "mlflow.db").exists():
+        # reading the registry would create an empty one in the home
+        raise FileNotFoundError(f"no model registry under {settings.home} yet: `holdout train` creates it")
     # every champion must exist before anything is written
     champions = {name: registry.load_champion(name, settings) for name in specs}
     ensure_features(settings, specs, progress=progress)

@@ -98,7 +98,7 @@ def model_description(spec: ModelSpec) -> str:
     its own: MLflow's experiment list shows it raw, cut to the column's width."""
     population = spec.population_description or (
         "Every customer."
-        if spec.population.strip() == "true"
+        if spec.population.strip().lower() == "true"
         else "Customers matching the population filter."
     )
     better = "higher" if spec.greater_is_better else "lower"

@@ -45,6 +45,7 @@ import pandas as pd
 
 from holdout.config import Settings
 from holdout.measure.learners import (
+    QINI_BOOTSTRAP_SAMPLES,
     UpliftLearner,
     fit_uplift,
     qini_coefficient,
@@ -379,7 +380,12 @@ def qini_evidence(
 ) -> QiniEvidence:
     """The held-out evidence `decide` judges, on `promotion_outcome`, at `promotion.confidence`."""
     y, treated = heldout[config.promotion_outcome], heldout["treated"]
-    options = {"confidence": config.promotion.confidence, "seed": config.seed}
+    # a customer of a recurring campaign has a row per launch: resample customers, not rows
+    options = {
+        "confidence": config.promotion.confidence,
+        "seed": config.seed,
+        "clusters": heldout["customer_id"],
+    }
     value = qini_coefficient(y, pred, treated)
     low, high = qini_interval(y, pred, treated, **options)
     if champion_pred is None:
@@ -418,7 +424,10 @@ def decide(
         )
         if not beats_random:
             return False, f"kept as challenger: {why}, but {no_better}", "random", rule.min_qini
-        if scored and evidence.difference_high < -rule.margin:
+        # the old floor, on the point estimate, stays: replacing stale values must not cost ranking quality
+        if scored and (
+            evidence.value < evidence.champion_value - rule.margin or evidence.difference_high < -rule.margin
+        ):
             text = (
                 f"kept as challenger: {why}, but {evidence} ranks worse than the champion's "
                 f"({evidence.champion_value:.4f}; difference {evidence.difference()}); the champion's values "
@@ -440,14 +449,22 @@ def decide(
         return beats_random, text, "random", rule.min_qini
     if not scored:
         return False, f"kept as challenger: {note}", f"champion v{version}", float("nan")
-    beats = bool(evidence.difference_low > rule.margin)
-    text = (
-        f"promoted: {evidence} beats champion v{version} ({evidence.champion_value:.4f}) by "
-        f"{evidence.difference()} > {rule.margin} ({level})"
-        if beats
-        else f"kept as challenger: {evidence} does not beat champion v{version} ({evidence.champion_value:.4f}): "
-        f"difference {evidence.difference()}, not above {rule.margin} ({level})"
-    )
+    # a champion is replaced by a challenger shown to rank better than it and than random targeting
+    beats = bool(evidence.difference_low > rule.margin and beats_random)
+    if beats:
+        text = (
+            f"promoted: {evidence} beats champion v{version} ({evidence.champion_value:.4f}) by "
+            f"{evidence.difference()} > {rule.margin} ({level})"
+        )
+    elif evidence.difference_low > rule.margin:
+        text = (
+            f"kept as challenger: beats champion v{version} ({evidence.champion_value:.4f}), but {no_better}"
+        )
+    else:
+        text = (
+            f"kept as challenger: {evidence} does not beat champion v{version} ({evidence.champion_value:.4f}): "
+            f"difference {evidence.difference()}, not above {rule.margin} ({level})"
+        )
     return beats, text, f"champion v{version}", evidence.champion_value
 
 
@@ -506,6 +523,8 @@ def train_campaign(
                 "promotion_outcome": config.promotion_outcome,
                 "promotion_margin": config.promotion.margin,
                 "promotion_min_qini": config.promotion.min_qini,
+                "promotion_confidence": config.promotion.confidence,
+                "promotion_bootstrap_samples": QINI_BOOTSTRAP_SAMPLES,
                 "n_features": len(config.feature_columns),
                 "shrink": config.shrink,
                 "launches": ",".join(launches),

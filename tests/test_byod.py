@@ -249,7 +249,8 @@ def test_a_missing_required_source_is_named_unless_its_contract_is_given_away(tm
     # a provider no model enables itself for would break the build with dbt's words: refused here, naming the fix
     (tmp_path / "sources.yml").write_text("contracts: {stg_crm__customers: nosuch}\ncurrency: usd\n")
     with pytest.raises(
-        SourcesError, match=r"contracts.stg_crm__customers: no staging model provides stg_crm__customers for .nosuch."
+        SourcesError,
+        match=r"contracts.stg_crm__customers: no staging model provides stg_crm__customers for .nosuch.",
     ):
         source_vars(settings)
 

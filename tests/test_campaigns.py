@@ -248,8 +248,14 @@ def test_a_killed_plan_is_discarded_and_stops_holding_its_customers(fresh_home):
     assert len(list((fresh_home.home / "discarded").glob(f"{lid}-*/plan.json"))) == 1
     assert held() == (0, 0) and _ledger_counts(fresh_home) == before
     assert "planned, not recorded" not in runner.invoke(campaign, ["list"]).output
-    # a later dry run does not hide the recorded launch: `list` names both
-    dry = launch_mod.launch_campaign(fresh_home, "gift-email", d + timedelta(days=1), dry_run=True).launch_id
+    # a later dry run does not hide the recorded launch: `list` names both (the attempt as a dry run records it)
+    dry = launch_mod.launch_id_for("gift-email", d + timedelta(days=1))
+    with duckdb.connect(str(fresh_home.warehouse_path)) as con:
+        con.execute(
+            "insert into ops.campaign_launch_attempts (launch_id, campaign_id, launch_date, window_end, channel, "
+            "status, created_at) values (?, 'gift-email', ?, ?, 'email', 'dry_run', now())",
+            [dry, d + timedelta(days=1), d + timedelta(days=15)],
+        )
     (row,) = [
         line
         for line in runner.invoke(campaign, ["list"]).output.splitlines()

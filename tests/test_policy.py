@@ -968,7 +968,7 @@ def test_a_champion_fit_with_other_values_is_replaced_although_qini_cannot_tell_
     options decide (ml.uplift `changed_value_options`), with the champion's Qini still a floor; a version
     without the record is read off its model."""
     from ml.config import load_uplift_config
-    from ml.uplift import changed_value_options, decide, fit_options
+    from ml.uplift import QiniEvidence, changed_value_options, decide, fit_options
 
     shrunk = load_uplift_config(overrides={"shrink": True})
     plain = load_uplift_config(overrides={"shrink": False})
@@ -979,16 +979,21 @@ def test_a_champion_fit_with_other_values_is_replaced_although_qini_cannot_tell_
     # other options change the order too: Qini judges those, they never force a replacement
     assert changed_value_options({**fit_options(shrunk), "n_folds": 5}, shrunk) == ""
 
-    tie = ("1", 0.05, "")
-    assert not decide(shrunk, 0.05, tie)[0]  # the same options: a tie keeps the champion
-    promote, text, compared_to, compared = decide(shrunk, 0.05, tie, changed_value_options({}, shrunk))
+    tie = ("1", "")
+    same = QiniEvidence(0.05, 0.01, 0.09, 0.05, 0.0, 0.0)  # the same order as the champion: a difference of 0
+    assert not decide(shrunk, same, tie)[0]  # the same options: a tie keeps the champion
+    promote, text, compared_to, compared = decide(shrunk, same, tie, changed_value_options({}, shrunk))
     assert promote and "champion v1 was fit with other values (shrink false -> true)" in text
     assert (compared_to, compared) == ("champion v1", 0.05)
     # ... but only a challenger that beats random targeting and ranks about as well as the champion replaces it
-    assert not decide(shrunk, -0.01, tie, "shrink false -> true")[0]
-    worse, text, _, _ = decide(shrunk, 0.02, tie, "shrink false -> true")
+    assert not decide(
+        shrunk, QiniEvidence(-0.01, -0.05, 0.03, 0.05, -0.1, -0.02), tie, "shrink false -> true"
+    )[0]
+    worse, text, _, _ = decide(
+        shrunk, QiniEvidence(0.02, 0.005, 0.04, 0.05, -0.06, 0.01), tie, "shrink false -> true"
+    )
     assert not worse and "ranks worse than the champion's" in text
-    assert decide(shrunk, 0.05, ("1", None, "cannot score"), "shrink false -> true")[0]
+    assert decide(shrunk, QiniEvidence(0.05, 0.01, 0.09), ("1", "cannot score"), "shrink false -> true")[0]
 
     # a version without a readable tag: its shrink is read off the model (registered before the tag existed)
     from types import SimpleNamespace

@@ -111,6 +111,11 @@ def test_score_engine_errors_are_short_and_change_nothing(
     assert no_java.exit_code == 2
     assert "needs Java 17" in no_java.output or "needs pyspark" in no_java.output
     assert "Traceback" not in no_java.output
+    # the engine is fine but nothing was trained: said, and no empty registry is created in the home
+    monkeypatch.undo()
+    monkeypatch.setenv("HOLDOUT_HOME", str(home.home))
+    untrained = CliRunner().invoke(score, [])
+    assert untrained.exit_code == 2 and "no model registry under" in untrained.output
     assert _ledger(home).equals(before)
     assert not (home.home / "mlflow").exists()
 

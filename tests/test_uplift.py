@@ -196,9 +196,14 @@ def test_promotion_rule() -> None:
     assert not decide(config, QiniEvidence(0.9, 0.8, 1.0), ("1", "champion v1 cannot score these customers"))[
         0
     ]
-    # stale values (the champion fit with another `shrink`): replaced unless shown to rank worse
+    # better than a champion that ranks worse than random is not enough: it must beat random targeting too
+    kept = decide(config, QiniEvidence(0.0, -0.05, 0.05, -0.2, 0.1, 0.3), champion)
+    assert not kept[0] and "not shown to beat random targeting" in kept[1]
+    # stale values (the champion fit with another `shrink`): replaced unless it ranks worse
     stale = "shrink false -> true"
-    assert decide(config, QiniEvidence(0.05, 0.01, 0.09, 0.06, -0.03, 0.01), champion, stale)[0]
+    assert decide(config, QiniEvidence(0.06, 0.01, 0.09, 0.06, -0.03, 0.03), champion, stale)[0]
+    # ... not when it ranks worse on the point estimate (the old floor), whatever the interval
+    assert not decide(config, QiniEvidence(0.05, 0.01, 0.09, 0.30, -0.50, 0.01), champion, stale)[0]
     assert not decide(config, QiniEvidence(0.05, 0.01, 0.09, 0.10, -0.08, -0.01), champion, stale)[0]
     assert not decide(config, QiniEvidence(0.05, -0.01, 0.09, 0.05, 0.0, 0.0), champion, stale)[0]
 
@@ -224,6 +229,15 @@ def test_qini_interval_separates_a_model_that_ranks_from_noise() -> None:
     assert qini_interval(revenue, knows, treated, baseline=knows) == (0.0, 0.0)
     low, high = qini_interval(revenue, knows, treated, baseline=noise)
     assert low > 0  # paired: the informed model ranks these customers better than noise
+
+    # a customer with a row per launch (a recurring campaign, four launches) is one draw, not four: resampling
+    # customers keeps the interval as wide as one launch's; resampling rows would halve it
+    customers = np.tile(np.arange(n), 4)
+    rows = [np.tile(a, 4) for a in (revenue, noise, treated)]
+    one = np.subtract(*reversed(qini_interval(revenue, noise, treated)))
+    by_row = np.subtract(*reversed(qini_interval(*rows)))
+    by_customer = np.subtract(*reversed(qini_interval(*rows, clusters=customers)))
+    assert by_row < 0.6 * one and 0.8 * one < by_customer < 1.25 * one
 
 
 def test_uplift_config_errors_name_file_and_field(tmp_path) -> None:

@@ -543,22 +543,36 @@ def qini_interval(
     treated,
     *,
     baseline=None,
+    clusters=None,
     confidence: float = 0.95,
     samples: int = QINI_BOOTSTRAP_SAMPLES,
     seed: int = 0,
 ) -> tuple[float, float]:
     """Percentile interval of the held-out Qini coefficient over a bootstrap of the customers, treated and control
-    resampled separately (each arm keeps its size, as a randomized launch fixes it). With `baseline` (another
-    model's scores of the same customers) the interval is of the difference, uplift's Qini minus baseline's, on the
-    same resamples (paired): whether one model ranks these customers better than the other, not only whether each
-    beats random targeting. A resample whose coefficient is undefined (no outcome at all) is left out."""
+    resampled separately (each arm keeps its size, as a randomized launch fixes it). `clusters` (the customer id of
+    each row) resamples customers with all their rows: a customer held out of a recurring campaign has a row per
+    launch, the same arm in each, and resampling the rows alone would narrow the interval as launches add up.
+    With `baseline` (another model's scores of the same rows) the interval is of the difference, uplift's Qini minus
+    baseline's, on the same resamples (paired): whether one model ranks these customers better than the other, not
+    only whether each beats random targeting. A resample whose coefficient is undefined (no outcome at all) is left
+    out."""
     y, u, t = _checked(y_true, uplift, treated)
     other = None if baseline is None else _checked(y_true, baseline, treated)[1]
+    codes = np.arange(len(y)) if clusters is None else pd.factorize(np.asarray(clusters))[0]
+    order = np.argsort(codes, kind="stable")  # each cluster's rows, together
+    starts = np.searchsorted(codes[order], np.arange(codes.max() + 1 if len(codes) else 0))
+    sizes = np.diff(np.append(starts, len(codes)))
+    arms = [
+        np.flatnonzero(t[order[starts]]),
+        np.flatnonzero(~t[order[starts]]),
+    ]  # by each cluster's first row
     rng = np.random.default_rng(seed)
-    arms = [np.flatnonzero(t), np.flatnonzero(~t)]
     values = np.empty(samples)
     for i in range(samples):
-        rows = np.concatenate([rng.choice(arm, len(arm)) for arm in arms])
+        chosen = np.concatenate([rng.choice(arm, len(arm)) for arm in arms])
+        first = np.repeat(starts[chosen], sizes[chosen])
+        within = np.arange(first.size) - np.repeat(np.cumsum(sizes[chosen]) - sizes[chosen], sizes[chosen])
+        rows = order[first + within]
         value = qini_coefficient(y[rows], u[rows], t[rows])
         if other is not None:
             value -= qini_coefficient(y[rows], other[rows], t[rows])
