@@ -9,6 +9,7 @@ import os
 import shutil
 import subprocess
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import duckdb
@@ -150,6 +151,26 @@ def test_rerun_repairs_a_missing_or_changed_export(fresh_home, damage):
     assert (
         launch_mod.launch_campaign(fresh_home, "gift-email", d).message == "already launched; nothing changed"
     )
+
+
+@pytest.mark.integration
+def test_a_recorded_launch_reruns_with_its_date_after_the_profile_moved_on(fresh_home, monkeypatch):
+    """`--date` days before the profile are refused for a new launch, but a launch recorded on that day re-runs
+    (a no-op, or the repair of its export) whatever later builds did: otherwise an interrupted export could never
+    be finished."""
+    from click.testing import CliRunner
+
+    from holdout.campaigns.cli import campaign
+
+    d = as_of_date(fresh_home)
+    first = launch_mod.launch_campaign(fresh_home, "gift-email", d)
+    Path(first.export_path).unlink()  # an export lost after the ledger commit
+    monkeypatch.setattr("holdout.landing.warehouse_as_of_date", lambda _s, d=d: d + timedelta(days=7))
+    rerun = CliRunner().invoke(campaign, ["launch", "gift-email", "--date", str(d)])
+    assert rerun.exit_code == 0, rerun.output
+    assert Path(first.export_path).exists()  # repaired
+    new = CliRunner().invoke(campaign, ["launch", "sms-reactivation", "--date", str(d)])
+    assert new.exit_code == 2 and "before the warehouse's profile" in new.output, new.output
 
 
 # -------------------------------------------------------------------------------------------- privacy

@@ -157,15 +157,12 @@ def launch(
         GlobalControlConflict,
         LaunchLockTimeout,
         OpenWindowConflict,
-        check_launch_date,
         launch_campaign,
     )
     from holdout.campaigns.spec import SpecError, UnknownCampaign
 
     settings = get_settings()
     try:
-        if on is not None:
-            check_launch_date(settings, on)
         outcome = launch_campaign(
             settings,
             campaign_id,
@@ -173,6 +170,7 @@ def launch(
             dry_run=dry_run,
             inject=inject_fault,
             inject_size=fault_size,
+            asked_date=on is not None,
         )
     except SpecError as exc:
         why = "no such campaign" if isinstance(exc, UnknownCampaign) else "invalid campaign spec"
@@ -217,14 +215,12 @@ def launch_due_cmd(on: date | None) -> None:
     """Launch every campaign due on the date, planned together (priority decides shared customers).
 
     An invalid spec file is reported and skipped; the valid campaigns still launch, then the exit is 1."""
-    from holdout.campaigns.launch import AudienceError, LaunchLockTimeout, check_launch_date, launch_due
+    from holdout.campaigns.launch import AudienceError, LaunchLockTimeout, launch_due
     from holdout.campaigns.spec import SpecError, load_all
 
     settings = get_settings()
     try:
-        if on is not None:
-            check_launch_date(settings, on)
-        outcomes = launch_due(settings, on)
+        outcomes = launch_due(settings, on, asked_date=on is not None)
     except (AudienceError, SpecError, LaunchLockTimeout) as exc:
         click.echo(f"Nothing launched, recorded or exported.\n{exc}", err=True)
         sys.exit(2)

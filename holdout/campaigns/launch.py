@@ -224,7 +224,8 @@ class AudienceError(ValueError):
 
 
 class LaunchDateError(AudienceError):
-    """A launch date asked for (`--date`, the DAG's `launch_date`) outside the days the warehouse can launch on."""
+    """A launch date asked for (`--date`, the DAG's `launch_date`) outside the days the warehouse can launch on, for a
+    campaign not launched on it yet."""
 
 
 def check_launch_date(settings: Settings, launch_date: date) -> None:
@@ -240,12 +241,12 @@ def check_launch_date(settings: Settings, launch_date: date) -> None:
     built, landed = warehouse_as_of_date(settings), as_of_date(settings)
     if built is not None and launch_date < built:
         raise LaunchDateError(
-            f"--date {launch_date}: before the warehouse's profile ({built}): a launch is sent now, so its response "
+            f"launch date {launch_date}: before the warehouse's profile ({built}): a launch is sent now, so its response "
             f"window cannot start earlier; launch on {built} or later"
         )
     if launch_date > landed:
         raise LaunchDateError(
-            f"--date {launch_date}: after the landing zone's data ({landed}): the audience would come from a profile "
+            f"launch date {launch_date}: after the landing zone's data ({landed}): the audience would come from a profile "
             f"{(launch_date - landed).days} days old; land the days up to it (or `holdout simulate`) and build first"
         )
 
@@ -286,13 +287,15 @@ def plan_launches(
     launch_date: date | None = None,
     campaign_ids: list[str] | None = None,
     unlaunchable: list[tuple[str, AudienceError]] | None = None,
+    asked_date: bool = False,
 ) -> list[str]:
     """Eligibility, same-day priority and assignment for each campaign; stage each under launches/<id>/.
 
     `campaign_ids=None` plans every campaign due on the date. Campaigns already launched on that date are
     skipped (their launch ids are not returned). Campaigns planned together share customers by priority:
     each customer goes to at most one of them. A campaign that cannot launch at all (AudienceError) raises,
-    unless `unlaunchable` is given: then it is appended there and the other campaigns still plan.
+    unless `unlaunchable` is given: then it is appended there and the other campaigns still plan. `asked_date`:
+    the date was asked for (`--date`, the DAG's form), so `check_launch_date` applies to what is not launched yet.
     """
     from holdout.build import require_complete_build  # never plan from a failed or half-done build
 
@@ -315,6 +318,10 @@ def plan_launches(
             todo.append(spec)
     finally:
         con.close()
+    if (
+        asked_date and todo
+    ):  # a date someone asked for; a launch already recorded on it re-runs whatever the date
+        check_launch_date(settings, launch_date)
     # `priority: auto` campaigns not launched yet: the policy decides and ledgers who gets which (holdout.policy)
     auto = decide_launch_day(settings, launch_date, todo)
     con = open_read_only(settings)
@@ -958,6 +965,7 @@ def launch_campaign(
     dry_run: bool = False,
     inject: str | None = None,
     inject_size: int = 25,
+    asked_date: bool = False,
 ) -> LaunchOutcome:
     """Plan, gate, record and activate one campaign. Idempotent per (campaign, date). `inject` is a
     demo/testing fault injection (`holdout.campaigns.faults`). Raises GateFailed when the gate blocks the launch."""
@@ -981,7 +989,7 @@ def launch_campaign(
         if status == LAUNCHED:
             return record_and_activate(settings, launch_id)  # finishes an interrupted export, else no-op
     t = time.perf_counter()
-    plan_launches(settings, launch_date, [campaign_id])
+    plan_launches(settings, launch_date, [campaign_id], asked_date=asked_date)
     timings["plan"] = time.perf_counter() - t
     if inject:
         from holdout.campaigns.faults import inject_fault
@@ -1002,7 +1010,9 @@ def launch_campaign(
 
 
 @_under_launch_lock
-def launch_due(settings: Settings, launch_date: date | None = None) -> list[LaunchOutcome]:
+def launch_due(
+    settings: Settings, launch_date: date | None = None, asked_date: bool = False
+) -> list[LaunchOutcome]:
     """Launch every campaign due on the date, planned together so priority splits overlapping audiences.
     A blocked launch does not stop the others; nor does a campaign nobody can receive (status
     `not_launched`, with the reason), nor an invalid spec file (logged and skipped by
@@ -1010,7 +1020,7 @@ def launch_due(settings: Settings, launch_date: date | None = None) -> list[Laun
     launch_date = launch_date or as_of_date(settings)
     outcomes = []
     unlaunchable: list[tuple[str, AudienceError]] = []
-    planned = plan_launches(settings, launch_date, unlaunchable=unlaunchable)
+    planned = plan_launches(settings, launch_date, unlaunchable=unlaunchable, asked_date=asked_date)
     for launch_id, exc in unlaunchable:  # nothing staged or recorded for these; the others go on
         campaign_id = campaign_of_launch(launch_id)
         outcomes.append(LaunchOutcome(launch_id, campaign_id, NOT_LAUNCHED, message=str(exc)))

@@ -88,8 +88,6 @@ def plan_campaign_launches(
     from holdout.campaigns.spec import get_spec
 
     day = business_date(settings, launch_date)
-    if launch_date:  # a date typed in the trigger form: the CLI's --date rule
-        launch.check_launch_date(settings, day)
     source = "the form's launch_date" if launch_date else "the landing zone's as-of date"
     log.info(
         "Launch date %s (%s); this run's logical date %s is the wall clock when it was created, not the "
@@ -105,7 +103,10 @@ def plan_campaign_launches(
         # Only this campaign's file has to be valid (an unrelated bad file must not stop it); the error names
         # the file, field and line.
         campaign_ids = [get_spec(settings, campaign_id).id]
-    launch_ids = list(launch.plan_launches(settings, day, campaign_ids=campaign_ids))
+    # a date typed in the trigger form gets the CLI's --date rule (holdout.campaigns.launch.check_launch_date)
+    launch_ids = list(
+        launch.plan_launches(settings, day, campaign_ids=campaign_ids, asked_date=bool(launch_date))
+    )
     log.info("Planned %d launch(es) on %s: %s", len(launch_ids), day, launch_ids or "none due")
     if inject_fault:
         from holdout.campaigns.faults import inject_fault as corrupt
