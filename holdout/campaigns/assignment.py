@@ -21,9 +21,8 @@ def assignment_uniform(
 
     Deterministic (a relaunch or a replan gives every customer the same draw) and independent across
     campaigns. A recurring campaign keeps each customer in the same group at every launch: a persistent
-    holdout, so the control group measures the cumulative effect of the programme. A split's follow-ups draw
-    with the campaign's key (`CampaignSpec.randomized_as`): control is `u < control_share`, so a follow-up's
-    control group (the same or a smaller share) holds none of the customers the campaign contacted.
+    holdout, so the control group measures the cumulative effect of the programme. A split's follow-up has its
+    own id, hence a fresh draw: its re-test is an independent replication (module holdout.campaigns.split).
     """
     out = np.empty(len(customer_ids), dtype=float)
     prefix = f"{seed}\x1f{campaign_id}\x1f".encode()

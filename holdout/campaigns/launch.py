@@ -412,7 +412,7 @@ def _stage(
     from holdout.measure.power import minimum_detectable_uplift, standardized_mean_differences
 
     groups = assign_groups(
-        spec.randomized_as,
+        spec.id,
         audience["customer_id"],
         spec.control_share,
         [(v.id, v.share) for v in spec.variants],

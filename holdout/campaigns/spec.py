@@ -278,15 +278,7 @@ class CampaignSpec(_Strict):
     status: Literal["active", "draft"] = "active"
     # the campaign this one was split from (written by holdout.campaigns.split; an active follow-up replaces it)
     split_of: str | None = None
-    # whose random draw assigns test and control (default: this campaign's id). A split's follow-ups keep the
-    # campaign's, so nobody it contacted lands in a follow-up's control group (holdout.campaigns.assignment)
-    assignment_key: Id | None = None
     _path: str = PrivateAttr("")
-
-    @property
-    def randomized_as(self) -> str:
-        """The key of this campaign's assignment draw (`assignment_key`, else its id)."""
-        return self.assignment_key or self.id
 
     @model_validator(mode="after")
     def _variant_shares(self) -> CampaignSpec:

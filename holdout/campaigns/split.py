@@ -309,9 +309,6 @@ def _follow_up(
         ),
         "status": "draft" if spec.split_review else "active",
         "split_of": spec.id,
-        # the campaign's own draw: its test customers stay out of the follow-up's control (a smaller control
-        # share keeps a subset of the same control customers)
-        "assignment_key": spec.randomized_as,
         "audience": {**base["audience"], "all_of": [*base["audience"]["all_of"], *extra]},
         "channel": spec.channel,
     }
