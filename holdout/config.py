@@ -26,9 +26,17 @@ class Settings:
             return str(path)
 
     def resolve_stored(self, stored: str) -> Path:
-        """A stored path on this HOLDOUT_HOME; rows written before paths were relative stay absolute."""
+        """A stored path on this HOLDOUT_HOME. Rows written before paths were relative hold absolute paths: one that
+        no longer exists (the home was moved) is found again under this home by its first folder of the home's
+        layout (`reports/`, `outbox/`, `launches/`)."""
         path = Path(stored)
-        return path if path.is_absolute() else self.home / path
+        if not path.is_absolute():
+            return self.home / path
+        if not path.exists():
+            for i, part in enumerate(path.parts):
+                if part in ("reports", "outbox", "launches") and (self.home / Path(*path.parts[i:])).exists():
+                    return self.home / Path(*path.parts[i:])
+        return path
 
     @property
     def raw_dir(self) -> Path:

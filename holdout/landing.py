@@ -44,23 +44,31 @@ def _part_files(folder: Path) -> list[Path]:
     )
 
 
-SOURCES_FILES = PROJECT_ROOT / "dbt_project" / "models" / "staging"
-
-
 @functools.cache
-def declared_columns() -> dict[str, tuple[str, ...]]:
-    """The columns each landing-zone entity's dbt source declares (`<system>/<entity>` -> names), from the staging
-    sources files (dbt owns them; this reads their column names only). Entities that declare none are left out."""
+def declared_sources(
+    project_dir: Path = PROJECT_ROOT / "dbt_project",
+) -> dict[str, tuple[str, tuple[str, ...]]]:
+    """Each landing-zone entity's dbt source that declares columns: `<system>/<entity>` -> (the file suffix its
+    `external_location` reads, `csv` or `parquet`; the declared column names), from the project's staging sources
+    files (dbt owns them; this reads the names only). Sources read from elsewhere (the ops ledgers) are left out."""
     from holdout.yaml_lines import read_yaml
 
-    declared: dict[str, tuple[str, ...]] = {}
-    for path in sorted(SOURCES_FILES.glob("*/_*__sources.yml")):
+    declared: dict[str, tuple[str, tuple[str, ...]]] = {}
+    for path in sorted((project_dir / "models" / "staging").glob("*/_*__sources.yml")):
         for source in (read_yaml(path)[0] or {}).get("sources", []):
+            default = ((source.get("config") or {}).get("meta") or {}).get("external_location", "")
             for table in source.get("tables", []):
+                location = ((table.get("config") or {}).get("meta") or {}).get("external_location", default)
                 columns = tuple(column["name"] for column in table.get("columns") or [])
-                if columns:
-                    declared[f"{source['name']}/{table['name']}"] = columns
+                if columns and "read_" in location:
+                    suffix = "parquet" if "read_parquet" in location else "csv"
+                    declared[f"{source['name']}/{table['name']}"] = (suffix, columns)
     return declared
+
+
+def declared_columns(project_dir: Path = PROJECT_ROOT / "dbt_project") -> dict[str, tuple[str, ...]]:
+    """`<system>/<entity>` -> the columns its source declares (`declared_sources`)."""
+    return {entity: columns for entity, (_suffix, columns) in declared_sources(project_dir).items()}
 
 
 def _csv_header(path: Path) -> list[str]:
@@ -89,9 +97,10 @@ def check_part_file_columns(settings: Settings) -> None:
 
     problems = []
     con = duckdb.connect()  # in memory: reads a Parquet file's footer only
-    for entity, columns in declared_columns().items():
+    for entity, (suffix, columns) in declared_sources(settings.dbt_project_dir).items():
         folder = settings.raw_dir / entity
-        for path in _part_files(folder) if folder.is_dir() else []:
+        # the files the source's reader globs (`*.csv` or `*.parquet`, hidden ones too, as DuckDB's glob does)
+        for path in sorted(p for p in folder.glob(f"*.{suffix}") if p.is_file()) if folder.is_dir() else []:
             try:
                 names = _column_names(path, con)
             except (
@@ -113,7 +122,8 @@ def check_part_file_columns(settings: Settings) -> None:
         raise LandingZoneError(
             "Part files without the columns their source declares (their rows would read as empty there):\n  "
             + "\n  ".join(problems)
-            + f"\nRename or add the columns in the files, then build again (declared in {SOURCES_FILES}/<system>/)."
+            + "\nRename or add the columns in the files, then build again (declared in "
+            f"{settings.dbt_project_dir / 'models' / 'staging'}/<system>/_<system>__sources.yml)."
         )
 
 

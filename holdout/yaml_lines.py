@@ -45,9 +45,10 @@ def read_yaml(path: Path, loader: type[yaml.SafeLoader] = yaml.SafeLoader) -> tu
     follow."""
     path = Path(path)
     try:
+        # a device or a pipe could be endless (and opening a pipe waits for a writer): asked before opening
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            raise YamlFileError(path, "not a regular file")
         with path.open("rb") as file:
-            if not stat.S_ISREG(os.fstat(file.fileno()).st_mode):  # a device or a pipe could be endless
-                raise YamlFileError(path, "not a regular file")
             raw = file.read(MAX_FILE_BYTES + 1)
     except OSError as exc:
         raise YamlFileError(path, f"cannot read: {exc.strerror or exc}") from None

@@ -83,6 +83,11 @@ def test_a_part_file_without_a_declared_column_is_refused_before_the_build(tmp_p
         check_landing_zone(settings=settings)
     assert f"{folder / 'part-0002.csv'}: missing column(s) email (it has email_address," in str(refused.value)
     assert "part-0001.csv" not in str(refused.value)
+    # DuckDB's `*.csv` reads a hidden file too: it is checked as well
+    (folder / "part-0002.csv").rename(folder / ".part-0002.csv")
+    with pytest.raises(LandingZoneError, match=r"\.part-0002\.csv: missing column\(s\) email"):
+        check_part_file_columns(settings)
+    (folder / ".part-0002.csv").rename(folder / "part-0002.csv")
     # `holdout build` refuses it before it makes anything in the home (no lock, no warehouse, no build folder)
     before = sorted(p.relative_to(settings.home) for p in settings.home.rglob("*"))
     with pytest.raises(BuildFailed, match="missing column"):

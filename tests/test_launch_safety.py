@@ -291,6 +291,21 @@ def test_consent_withdrawn_after_the_build_is_respected_at_send_time(fresh_home)
 
 
 # ------------------------------------------------------------------------------------------ moved home
+def test_stored_paths_follow_a_moved_home(tmp_path):
+    """Paths are stored relative to HOLDOUT_HOME; rows from before (absolute, now under an old home) are found
+    again under the new one by the home's own folders."""
+    settings = Settings(home=tmp_path / "moved")
+    report = settings.reports_dir / "campaigns" / "x-20260101.html"
+    report.parent.mkdir(parents=True)
+    report.write_text("<html></html>")
+    assert settings.stored_path(report) == "reports/campaigns/x-20260101.html"
+    assert settings.resolve_stored("reports/campaigns/x-20260101.html") == report
+    assert settings.resolve_stored(str(tmp_path / "old/reports/campaigns/x-20260101.html")) == report
+    gone = str(tmp_path / "old/reports/campaigns/gone.html")
+    assert settings.resolve_stored(gone) == Path(gone)  # nothing to find: left as it was
+    assert settings.stored_path(tmp_path / "elsewhere.csv") == str(tmp_path / "elsewhere.csv")
+
+
 @pytest.mark.integration
 def test_a_moved_home_reexports_into_itself(fresh_home, tmp_path, monkeypatch):
     d = as_of_date(fresh_home)

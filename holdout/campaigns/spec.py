@@ -191,7 +191,7 @@ class Alternative(_Strict):
 
 
 class FrequencyCap(_Strict):
-    max_contacts: Annotated[int, Field(strict=True, ge=1)]
+    max_contacts: Annotated[int, Field(strict=True, ge=1, le=10_000)]
     per_days: Annotated[
         int, Field(strict=True, ge=1, le=3650)
     ]  # ten years: a cap's window, cast to a SQL integer
