@@ -244,6 +244,29 @@ def test_a_variant_cannot_take_the_name_of_an_assignment_group(tmp_path, monkeyp
 
 # ------------------------------------------------------------------------------------- CLI on a warehouse
 @pytest.mark.integration
+def test_a_segment_declared_but_not_built_is_told_apart_from_a_typo(fresh_home, tmp_path, monkeypatch):
+    import shutil
+
+    segments = tmp_path / "segments"
+    shutil.copytree(fresh_home.segments_dir, segments, ignore=shutil.ignore_patterns("generated"))
+    (segments / "mine.yml").write_text(
+        "segments:\n  - id: vip_fresh\n    name: VIP, new\n    description: x\n"
+        "    where:\n      - {column: lifecycle_stage, op: in, value: [vip]}\n"
+    )
+    monkeypatch.setenv("HOLDOUT_SEGMENTS_DIR", str(segments))
+    files = {
+        "new.yml": spec_text("new", audience={"any_of": ["vip_fresh"]}),
+        "typo.yml": spec_text("typo", audience={"any_of": ["vip_frseh"]}),
+    }
+    settings = use_campaigns(monkeypatch, tmp_path, files, home=fresh_home.home)
+    messages = {p.file: p.message for p in validate_specs(settings)}
+    assert messages == {
+        "new.yml": "segment 'vip_fresh' is in the segment library but not built yet: run `holdout build`",
+        "typo.yml": "unknown segment 'vip_frseh'",
+    }
+
+
+@pytest.mark.integration
 def test_cli_launch_refuses_with_a_message_and_changes_nothing(fresh_home, tmp_path, monkeypatch):
     files = {
         "inject.yml": spec_text(

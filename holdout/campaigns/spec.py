@@ -9,7 +9,9 @@ also runs the cross-file checks: segments exist, ids are unique. A problem names
 
 from __future__ import annotations
 
+import functools
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
@@ -419,7 +421,11 @@ def _check_unique_ids(files: list[SpecFile]) -> None:
             _refuse(entry, SpecProblem(entry.name, "id", message, line_at(entry.lines, ("id",))))
 
 
-def _check_segments(files: list[SpecFile], known: set[str]) -> None:
+def _check_segments(
+    files: list[SpecFile], known: set[str], declared: Callable[[], set[str]] | None = None
+) -> None:
+    """`declared`: the library's ids, asked only when a segment is not in `known` (the built warehouse's), to say
+    whether it is a typo or a segment the library declares and no build has made yet."""
     # read from the raw mapping, so a file with other problems still has its segments checked
     for entry in files:
         audience = (entry.data or {}).get("audience")
@@ -430,9 +436,12 @@ def _check_segments(files: list[SpecFile], known: set[str]) -> None:
             for i, seg in enumerate(_as_list(audience.get(part))):
                 if isinstance(seg, str) and seg not in known:
                     line = line_at(entry.lines, ("audience", part, i))
-                    problems.append(
-                        SpecProblem(entry.name, f"audience.{part}", f"unknown segment {seg!r}", line)
+                    message = (
+                        f"segment {seg!r} is in the segment library but not built yet: run `holdout build`"
+                        if declared is not None and seg in declared()
+                        else f"unknown segment {seg!r}"
                     )
+                    problems.append(SpecProblem(entry.name, f"audience.{part}", message, line))
         for problem in problems:
             _refuse(entry, problem)
 
@@ -446,10 +455,13 @@ def _load(settings: Settings, known_segment_ids: set[str] | None = None) -> list
     """Every spec file, typed and cross-checked (ids unique, segments exist)."""
     files = [read_spec_file(p) for p in spec_files(settings)]
     _check_unique_ids(files)
+    declared = None
     if known_segment_ids is None:
-        known_segment_ids, _ = known_segments(settings)
+        known_segment_ids, source = known_segments(settings)
+        if source == "marts.dim_segments":
+            declared = functools.cache(lambda: library_segment_ids(settings))
     if known_segment_ids is not None:
-        _check_segments(files, known_segment_ids)
+        _check_segments(files, known_segment_ids, declared)
     return files
 
 
@@ -526,12 +538,17 @@ def known_segments(settings: Settings) -> tuple[set[str] | None, str]:
                 pass
             finally:
                 con.close()
+    ids = library_segment_ids(settings)
+    if ids:
+        return ids, "segment library"
+    return None, "unchecked (no warehouse and no segment library)"
+
+
+def library_segment_ids(settings: Settings) -> set[str]:
+    """The segment library's ids; empty when it cannot be read (an unusable library only means no check)."""
     try:
         from holdout import segments as seglib
 
-        ids = {s.id for s in seglib.load_library(settings).all_segments()}
-        if ids:
-            return ids, "segment library"
-    except Exception:  # noqa: BLE001 - an unusable library only means we cannot check
-        pass
-    return None, "unchecked (no warehouse and no segment library)"
+        return {s.id for s in seglib.load_library(settings).all_segments()}
+    except Exception:  # noqa: BLE001 - its own validation reports what is wrong with it
+        return set()
