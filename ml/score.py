@@ -120,7 +120,10 @@ def score_all(
         check_spark_available()  # before anything is loaded or built
     if not settings.mlflow_tracking_uri_override and not (settings.mlflow_dir / "mlflow.db").exists():
         # reading the registry would create an empty one in the home
-        raise FileNotFoundError(f"no model registry under {settings.home} yet: `holdout train` creates it")
+        raise registry.MissingChampionError(
+            f"model '{next(iter(specs))}' has no champion: no model registry under {settings.home} yet "
+            "(`holdout train` creates it)"
+        )
     # every champion must exist before anything is written
     champions = {name: registry.load_champion(name, settings) for name in specs}
     ensure_features(settings, specs, progress=progress)

@@ -290,7 +290,7 @@ def test_cli_launch_refuses_with_a_message_and_changes_nothing(fresh_home, tmp_p
         (["launch", "nobody"], "nobody.yml"),
         # a backdated launch would open a response window before anyone was contacted; a later one would use a
         # profile that many days old (the close already caps its date the same way)
-        (["launch", "inject", "--date", str(day - timedelta(days=30))], "before the warehouse's profile"),
+        (["launch", "nobody", "--date", str(day - timedelta(days=30))], "before the warehouse's profile"),
         (["launch-due", "--date", str(day + timedelta(days=20))], "after the landing zone's data"),
     ):
         result = runner.invoke(campaign, args)
