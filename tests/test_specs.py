@@ -174,7 +174,7 @@ def test_a_folder_or_broken_link_named_like_a_spec_is_a_problem(tmp_path, monkey
     (settings.campaigns_dir / "gone.yml").symlink_to(tmp_path / "nowhere.yml")
     problems = validate_specs(settings, known_segment_ids={"email_engagement__clicker", "test_accounts"})
     assert [(p.file, p.field, p.message.split(":")[0]) for p in problems] == [
-        ("folder.yml", "(yaml)", "cannot read"),
+        ("folder.yml", "(yaml)", "not a regular file"),
         ("gone.yml", "(yaml)", "cannot read"),
     ]
     assert [s.id for s in load_specs(settings, strict=False)] == ["ok"]
