@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import functools
+import io
 import json
 import logging
 from datetime import date
@@ -72,20 +73,37 @@ def declared_columns(project_dir: Path = PROJECT_ROOT / "dbt_project") -> dict[s
 
 
 def _csv_header(path: Path) -> list[str]:
-    """A CSV part file's column names as DuckDB's reader sees them: byte-order mark dropped, the delimiter the
-    header uses (DuckDB sniffs it per file), names trimmed."""
+    """A CSV part file's column names, the quick way: the first line, byte-order mark dropped, the delimiter it uses
+    (DuckDB sniffs it per file), names trimmed. `_column_names` asks DuckDB when this finds a column missing."""
     with path.open(encoding="utf-8-sig", errors="replace", newline="") as file:
         line = file.readline()
     delimiter = max(",;|\t", key=line.count)
     return [name.strip() for name in next(csv.reader([line], delimiter=delimiter), [])]
 
 
-def _column_names(path: Path, con: Any) -> list[str]:
+def _duckdb_csv_header(path: Path, con: Any) -> list[str]:
+    """The column names DuckDB's CSV reader finds (its sniffer knows other quote characters, title and comment
+    lines), from the file's first MiB as a file object: a path string would be read as a glob pattern."""
+    with path.open("rb") as file:
+        head = io.BytesIO(file.read(1 << 20))
+    return list(con.read_csv(head, header=True, all_varchar=True).columns)
+
+
+def _column_names(path: Path, con: Any, wanted: tuple[str, ...]) -> list[str]:
+    """The file's column names as the build's reader sees them. Parquet: its schema, read from the literal path
+    (DuckDB would take `part[1].parquet` for a glob that names `part1.parquet`)."""
     if path.suffix == ".csv":
-        return _csv_header(path)
-    return [
-        column[0] for column in con.execute("select * from read_parquet(?) limit 0", [str(path)]).description
-    ]
+        names = _csv_header(path)
+        if {c.lower() for c in wanted} - {n.lower() for n in names}:
+            names = _duckdb_csv_header(path, con)  # the slow, exact reading, for a file that looks short
+        return names
+    import pyarrow.parquet as pq
+
+    return pq.read_schema(path).names
+
+
+def _shown(name: str) -> str:
+    return name if name.isprintable() else repr(name)
 
 
 def check_part_file_columns(settings: Settings) -> None:
@@ -96,18 +114,21 @@ def check_part_file_columns(settings: Settings) -> None:
     import duckdb
 
     problems = []
-    con = duckdb.connect()  # in memory: reads a Parquet file's footer only
+    con = duckdb.connect()  # in memory: DuckDB's reading of a CSV header that looks short
     for entity, (suffix, columns) in declared_sources(settings.dbt_project_dir).items():
         folder = settings.raw_dir / entity
         # the files the source's reader globs (`*.csv` or `*.parquet`, hidden ones too, as DuckDB's glob does)
         for path in sorted(p for p in folder.glob(f"*.{suffix}") if p.is_file()) if folder.is_dir() else []:
+            if path.stat().st_size == 0:  # no header, no rows: the reader adds nothing to the union
+                continue
             try:
-                names = _column_names(path, con)
+                names = _column_names(path, con, columns)
             except (
                 OSError,
+                ValueError,
                 duckdb.Error,
-            ):  # unreadable: the build fails on it, naming the file and the model
-                continue
+            ):  # unreadable (pyarrow's errors are ValueErrors): the build
+                continue  # fails on it, naming the file and the model
             present = {name.lower() for name in names}
             missing = [column for column in columns if column.lower() not in present]
             if missing:
@@ -115,7 +136,11 @@ def check_part_file_columns(settings: Settings) -> None:
                 extra = [name for name in names if name.lower() not in known]
                 problems.append(
                     f"{path}: missing column(s) {', '.join(missing)}"
-                    + (f" (it has {', '.join(extra)}, which the source does not declare)" if extra else "")
+                    + (
+                        f" (it has {', '.join(map(_shown, extra))}, which the source does not declare)"
+                        if extra
+                        else ""
+                    )
                 )
     con.close()
     if problems:

@@ -39,7 +39,8 @@ class ModelSpecError(ValueError):
 # expression := "true" | "false" | clause ("and" clause)* ; clause := column [op number]. The text is parsed into clauses
 # and the SQL is written from them (identifiers quoted, numbers as numbers), so nothing from the file runs as SQL.
 _IDENTIFIER = re.compile(r"[a-z_][a-z0-9_]*")
-_CLAUSE = re.compile(r"([a-z_][a-z0-9_]*)(?:\s*(=|<>|!=|<=|>=|<|>)\s*(-?[0-9]+(?:\.[0-9]+)?))?")
+# a number is written into the SQL as it was written here (digits only, at most 18 before and after the point)
+_CLAUSE = re.compile(r"([a-z_][a-z0-9_]*)(?:\s*(=|<>|!=|<=|>=|<|>)\s*(-?[0-9]{1,18}(?:\.[0-9]{1,18})?))?")
 
 
 def _identifier(value: str) -> str:
@@ -48,7 +49,7 @@ def _identifier(value: str) -> str:
     return value
 
 
-def parse_expression(text: str) -> tuple[tuple[str, str | None, float | None], ...] | None:
+def parse_expression(text: str) -> tuple[tuple[str, str | None, str | None], ...] | None:
     """The clauses (column, operator, number) of a `target` or `population`; () for `true`, None for `false` (no
     row). ValueError names what is not one."""
     if not isinstance(text, str):
@@ -61,16 +62,15 @@ def parse_expression(text: str) -> tuple[tuple[str, str | None, float | None], .
         if not match or match.group(1) in ("and", "or", "not", "true", "false", "null"):
             raise ValueError(
                 f"{part.strip()!r} is not a clause: write `column`, or `column <op> number` with <op> one of "
-                "= <> != < <= > >=, joined by `and` (or `true`)"
+                "= <> != < <= > >=, at most 18 digits each side of the point, joined by `and` (or `true`, `false`)"
             )
-        column, op, number = match.groups()
-        clauses.append((column, op, float(number) if number is not None else None))
+        clauses.append(match.groups())
     return tuple(clauses)
 
 
 def expression_sql(text: str, alias: str = "", quote: str = '"') -> str:
     """The SQL of a parsed `target` or `population`: quoted identifiers (`quote`: Spark SQL quotes with a backtick),
-    numbers written from floats."""
+    numbers as written (the grammar admits digits only)."""
     clauses = parse_expression(text)
     if clauses is None:
         return "false"
@@ -78,7 +78,7 @@ def expression_sql(text: str, alias: str = "", quote: str = '"') -> str:
         return "true"
     prefix = f"{alias}." if alias else ""
     return " and ".join(
-        f"{prefix}{quote}{column}{quote}" + (f" {'<>' if op == '!=' else op} {number!r}" if op else "")
+        f"{prefix}{quote}{column}{quote}" + (f" {'<>' if op == '!=' else op} {number}" if op else "")
         for column, op, number in clauses
     )
 

@@ -106,19 +106,37 @@ def test_part_file_headers_are_matched_as_duckdb_reads_them(tmp_path: Path) -> N
         "part-0002.csv": (",".join(c.upper() for c in columns), ","),
         "part-0003.csv": ("; ".join(columns), ";"),
         "part-0004.csv": ("\ufeff" + ",".join(f'"{c}"' for c in columns), ","),
+        "part-0005.csv": (",".join(f"'{c}'" for c in columns), ","),  # another quote character
+        "part-0006.csv": ("CRM export 2026\n" + ",".join(columns), ","),  # a title line above the header
+        "part-0007.csv": ("\n" + ",".join(columns), ","),  # a blank first line
     }
     for name, (header, delimiter) in variants.items():
         (folder / name).write_text(f"{header}\n{delimiter.join(['v'] * len(columns))}\n", encoding="utf-8")
+    (folder / "part-0008.csv").write_bytes(b"")  # empty: adds nothing to the union
     check_part_file_columns(settings)  # no error
     read = (
         duckdb.connect()
         .execute(
-            f"select count({columns[1]}) from read_csv('{folder}/part-000[234].csv', header = true, all_varchar = true, "
+            f"select count({columns[1]}) from read_csv('{folder}/part-000[2-8].csv', header = true, all_varchar = true, "
             "union_by_name = true)"
         )
         .fetchone()[0]
     )
     assert read == len(variants)  # every variant's row has the column DuckDB reads as the declared one
+
+
+def test_a_parquet_file_named_like_a_glob_is_checked_itself(tmp_path: Path) -> None:
+    """DuckDB reads the path `part-000[1].parquet` as a pattern naming `part-0001.parquet`: the check reads the
+    file's own schema, so a renamed column in it is not hidden by its sibling's."""
+    settings = Settings(home=tmp_path / "home")
+    _landing_zone(settings.raw_dir, skip=set())
+    folder = settings.raw_dir / "web" / "events"
+    columns = [("device_type" if c == "device" else c) for c in declared_columns()["web/events"]]
+    pq.write_table(pa.table({c: pa.array([], pa.string()) for c in columns}), folder / "part-000[1].parquet")
+    with pytest.raises(
+        LandingZoneError, match=r"part-000\[1\]\.parquet: missing column\(s\) device \(it has device_type"
+    ):
+        check_part_file_columns(settings)
 
 
 def test_task_entry_fills_settings_and_returns_json(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

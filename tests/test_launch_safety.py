@@ -171,6 +171,9 @@ def test_a_recorded_launch_reruns_with_its_date_after_the_profile_moved_on(fresh
     assert Path(first.export_path).exists()  # repaired
     new = CliRunner().invoke(campaign, ["launch", "sms-reactivation", "--date", str(d)])
     assert new.exit_code == 2 and "before the warehouse's profile" in new.output, new.output
+    # the default date too: a landing zone older than the built profile launches nothing
+    default = CliRunner().invoke(campaign, ["launch", "sms-reactivation"])
+    assert default.exit_code == 2 and "before the warehouse's profile" in default.output, default.output
 
 
 # -------------------------------------------------------------------------------------------- privacy

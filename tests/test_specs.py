@@ -181,14 +181,14 @@ def test_a_folder_or_broken_link_named_like_a_spec_is_a_problem(tmp_path, monkey
 
 
 def test_a_device_or_a_huge_file_named_like_a_spec_is_refused_unread(tmp_path, monkeypatch):
-    """A link to /dev/zero would be read until the machine runs out of memory; a 17 MiB file is no settings file."""
+    """A link to /dev/zero would be read until the machine runs out of memory; a 3 MiB file is no settings file."""
     settings = use_campaigns(monkeypatch, tmp_path, {"ok.yml": spec_text("ok")})
     (settings.campaigns_dir / "zero.yml").symlink_to("/dev/zero")
     os.mkfifo(settings.campaigns_dir / "pipe.yml")  # opening a pipe would wait for a writer forever
-    (settings.campaigns_dir / "huge.yml").write_text("# padding\n" * (17 * 2**20 // 10))
+    (settings.campaigns_dir / "huge.yml").write_text("# padding\n" * (3 * 2**20 // 10))
     problems = validate_specs(settings, known_segment_ids={"email_engagement__clicker", "test_accounts"})
     assert [(p.file, p.message) for p in problems] == [
-        ("huge.yml", "larger than 16 MiB: not a file of settings"),
+        ("huge.yml", "larger than 2 MiB: not a file of settings"),
         ("pipe.yml", "not a regular file"),
         ("zero.yml", "not a regular file"),
     ]

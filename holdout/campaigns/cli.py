@@ -30,7 +30,7 @@ DATE_OPTION = click.option(
     callback=_date,
     default=None,
     metavar="YYYY-MM-DD",
-    help="Launch/close date (default: the warehouse's as-of date).",
+    help="Launch/close date (default: the landing zone's as-of date).",
 )
 
 
@@ -170,7 +170,7 @@ def launch(
             dry_run=dry_run,
             inject=inject_fault,
             inject_size=fault_size,
-            asked_date=on is not None,
+            check_date=True,
         )
     except SpecError as exc:
         why = "no such campaign" if isinstance(exc, UnknownCampaign) else "invalid campaign spec"
@@ -220,7 +220,7 @@ def launch_due_cmd(on: date | None) -> None:
 
     settings = get_settings()
     try:
-        outcomes = launch_due(settings, on, asked_date=on is not None)
+        outcomes = launch_due(settings, on, check_date=True)
     except (AudienceError, SpecError, LaunchLockTimeout) as exc:
         click.echo(f"Nothing launched, recorded or exported.\n{exc}", err=True)
         sys.exit(2)
@@ -264,9 +264,10 @@ def close(on: date | None) -> None:
                 if as_of_date(settings) > loaded
                 else ""
             )
+            asked = f" as of {on}" if on is not None and on < loaded else ""
             click.echo(
-                f"Nothing to close: the next window ends on {window_end} ({launch_id}); the warehouse's orders "
-                f"are as of {loaded}{hint}."
+                f"Nothing to close{asked}: the next window ends on {window_end} ({launch_id}); the warehouse's "
+                f"orders are as of {loaded}{hint}."
             )
     if on is not None and loaded is not None and on > loaded:
         click.echo(

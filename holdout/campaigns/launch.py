@@ -224,12 +224,12 @@ class AudienceError(ValueError):
 
 
 class LaunchDateError(AudienceError):
-    """A launch date asked for (`--date`, the DAG's `launch_date`) outside the days the warehouse can launch on, for a
-    campaign not launched on it yet."""
+    """A launch date (`--date`, the DAG's `launch_date`, or the landing zone's as-of date by default) outside the
+    days the warehouse can launch on, for a campaign not launched on it yet."""
 
 
 def check_launch_date(settings: Settings, launch_date: date) -> None:
-    """Refuse an asked-for launch date before the built profile's as-of date or after the landing zone's.
+    """Refuse a launch date before the built profile's as-of date or after the landing zone's.
 
     A launch is sent when it runs: dated earlier, its response window would open before anyone was contacted and
     the close would measure days nobody could respond to; dated after the data, its audience, consent and caps
@@ -246,8 +246,8 @@ def check_launch_date(settings: Settings, launch_date: date) -> None:
         )
     if launch_date > landed:
         raise LaunchDateError(
-            f"launch date {launch_date}: after the landing zone's data ({landed}): the audience would come from a profile "
-            f"{(launch_date - landed).days} days old; land the days up to it (or `holdout simulate`) and build first"
+            f"launch date {launch_date}: after the landing zone's data ({landed}): the audience would come from data "
+            f"{(launch_date - landed).days} day(s) old; land the days up to it (or `holdout simulate`) and build first"
         )
 
 
@@ -287,15 +287,16 @@ def plan_launches(
     launch_date: date | None = None,
     campaign_ids: list[str] | None = None,
     unlaunchable: list[tuple[str, AudienceError]] | None = None,
-    asked_date: bool = False,
+    check_date: bool = False,
 ) -> list[str]:
     """Eligibility, same-day priority and assignment for each campaign; stage each under launches/<id>/.
 
     `campaign_ids=None` plans every campaign due on the date. Campaigns already launched on that date are
     skipped (their launch ids are not returned). Campaigns planned together share customers by priority:
     each customer goes to at most one of them. A campaign that cannot launch at all (AudienceError) raises,
-    unless `unlaunchable` is given: then it is appended there and the other campaigns still plan. `asked_date`:
-    the date was asked for (`--date`, the DAG's form), so `check_launch_date` applies to what is not launched yet.
+    unless `unlaunchable` is given: then it is appended there and the other campaigns still plan. `check_date`
+    (the CLI, the DAG): `check_launch_date` applies to what is not launched yet, whether the date was asked for or
+    is the default (a landing zone older than the built profile).
     """
     from holdout.build import require_complete_build  # never plan from a failed or half-done build
 
@@ -318,9 +319,7 @@ def plan_launches(
             todo.append(spec)
     finally:
         con.close()
-    if (
-        asked_date and todo
-    ):  # a date someone asked for; a launch already recorded on it re-runs whatever the date
+    if check_date and todo:  # a launch already recorded on the date re-runs whatever the date
         check_launch_date(settings, launch_date)
     # `priority: auto` campaigns not launched yet: the policy decides and ledgers who gets which (holdout.policy)
     auto = decide_launch_day(settings, launch_date, todo)
@@ -965,7 +964,7 @@ def launch_campaign(
     dry_run: bool = False,
     inject: str | None = None,
     inject_size: int = 25,
-    asked_date: bool = False,
+    check_date: bool = False,
 ) -> LaunchOutcome:
     """Plan, gate, record and activate one campaign. Idempotent per (campaign, date). `inject` is a
     demo/testing fault injection (`holdout.campaigns.faults`). Raises GateFailed when the gate blocks the launch."""
@@ -989,7 +988,7 @@ def launch_campaign(
         if status == LAUNCHED:
             return record_and_activate(settings, launch_id)  # finishes an interrupted export, else no-op
     t = time.perf_counter()
-    plan_launches(settings, launch_date, [campaign_id], asked_date=asked_date)
+    plan_launches(settings, launch_date, [campaign_id], check_date=check_date)
     timings["plan"] = time.perf_counter() - t
     if inject:
         from holdout.campaigns.faults import inject_fault
@@ -1011,7 +1010,7 @@ def launch_campaign(
 
 @_under_launch_lock
 def launch_due(
-    settings: Settings, launch_date: date | None = None, asked_date: bool = False
+    settings: Settings, launch_date: date | None = None, check_date: bool = False
 ) -> list[LaunchOutcome]:
     """Launch every campaign due on the date, planned together so priority splits overlapping audiences.
     A blocked launch does not stop the others; nor does a campaign nobody can receive (status
@@ -1020,7 +1019,7 @@ def launch_due(
     launch_date = launch_date or as_of_date(settings)
     outcomes = []
     unlaunchable: list[tuple[str, AudienceError]] = []
-    planned = plan_launches(settings, launch_date, unlaunchable=unlaunchable, asked_date=asked_date)
+    planned = plan_launches(settings, launch_date, unlaunchable=unlaunchable, check_date=check_date)
     for launch_id, exc in unlaunchable:  # nothing staged or recorded for these; the others go on
         campaign_id = campaign_of_launch(launch_id)
         outcomes.append(LaunchOutcome(launch_id, campaign_id, NOT_LAUNCHED, message=str(exc)))

@@ -103,10 +103,8 @@ def plan_campaign_launches(
         # Only this campaign's file has to be valid (an unrelated bad file must not stop it); the error names
         # the file, field and line.
         campaign_ids = [get_spec(settings, campaign_id).id]
-    # a date typed in the trigger form gets the CLI's --date rule (holdout.campaigns.launch.check_launch_date)
-    launch_ids = list(
-        launch.plan_launches(settings, day, campaign_ids=campaign_ids, asked_date=bool(launch_date))
-    )
+    # the CLI's date rule (holdout.campaigns.launch.check_launch_date), for a date typed in the form or the default
+    launch_ids = list(launch.plan_launches(settings, day, campaign_ids=campaign_ids, check_date=True))
     log.info("Planned %d launch(es) on %s: %s", len(launch_ids), day, launch_ids or "none due")
     if inject_fault:
         from holdout.campaigns.faults import inject_fault as corrupt
