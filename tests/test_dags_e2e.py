@@ -45,8 +45,8 @@ if inject:
 
     original = launch.plan_launches
 
-    def plan_with_fault(settings, launch_date=None, campaign_ids=None):
-        ids = original(settings, launch_date, campaign_ids)
+    def plan_with_fault(settings, launch_date=None, campaign_ids=None, **options):
+        ids = original(settings, launch_date, campaign_ids, **options)
         for launch_id in ids:
             inject_fault(settings, launch_id, "consent")
         return ids
@@ -217,7 +217,9 @@ def test_pipeline_end_to_end(world: dict) -> None:
         "select status, report_path from ops.campaign_launch_attempts where campaign_id = ?",
         [GATE_DEMO],
     )
-    assert status and status[0][0] == "blocked" and Path(status[0][1]).exists()
+    # stored relative to HOLDOUT_HOME (a moved home finds it)
+    assert status and status[0][0] == "blocked" and not Path(status[0][1]).is_absolute()
+    assert (world["home"] / status[0][1]).exists()
     assert not query(world, "select * from ops.campaign_exports where launch_id like ?", [f"{GATE_DEMO}%"])
     assert not [f for f in outbox_files(world) if GATE_DEMO in f]
     assert ledger_counts(world)["ops.campaign_exports"] == counts["ops.campaign_exports"]
