@@ -9,6 +9,9 @@ import click
 
 from holdout.config import get_settings
 
+# days of history or of simulation: ten years at most (date arithmetic and the generated volume stay bounded)
+DAYS = click.IntRange(min=1, max=3650)
+
 
 @click.command("generate")
 @click.option(
@@ -18,7 +21,7 @@ from holdout.config import get_settings
 @click.option("--start", type=click.DateTime(["%Y-%m-%d"]), default="2024-11-01", show_default=True)
 @click.option(
     "--days",
-    type=click.IntRange(min=1, max=3650),
+    type=DAYS,
     default=730,
     show_default=True,
     help="Days of history; as_of_date = start + days.",
@@ -42,7 +45,7 @@ def generate(customers: int, seed: int, start, days: int, progress: bool) -> Non
 @click.command("simulate")
 @click.option(
     "--days",
-    type=click.IntRange(min=1, max=3650),
+    type=DAYS,
     default=1,
     show_default=True,
     help="Days to advance the world by.",
