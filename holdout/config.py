@@ -17,6 +17,12 @@ class Settings:
     project_root: Path = PROJECT_ROOT
     mlflow_tracking_uri_override: str | None = None
 
+    @property
+    def has_model_registry(self) -> bool:
+        """Whether the home has an MLflow store to read (or another tracking URI is set): reading one that does
+        not exist would create an empty one."""
+        return bool(self.mlflow_tracking_uri_override) or (self.mlflow_dir / "mlflow.db").exists()
+
     def stored_path(self, path: Path) -> str:
         """How a ledger or a file of the home stores a path: relative to HOLDOUT_HOME when inside it (a moved home
         still finds its files), else absolute."""

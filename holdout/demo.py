@@ -293,12 +293,13 @@ def print_summary(settings: Settings, trained: list, closed: list, uplift: list 
             )
         for cid, verdict in dict((row[0], row[-1]) for row in variants).items():
             click.echo(f"  {cid}: {verdict}")
-    from holdout.program.report import program_results, program_summary, write_program_report
+    from holdout.program.report import program_summary, write_program_report
 
+    report = write_program_report(settings)
     click.echo("Program vs the global control group (incremental revenue per month, EUR; 95% CI):")
-    for line in program_summary(program_results(settings)) or ["no month measured yet"]:
+    for line in program_summary(report.results) or ["no month measured yet"]:
         click.echo(f"  {line}")
-    click.echo(f"Program report: {write_program_report(settings)}")
+    click.echo(f"Program report: {report.path}")
     click.echo(f"\nWarehouse: {settings.warehouse_path}  (duckdb {settings.warehouse_path} -readonly)")
     click.echo(f"Campaign reports: {settings.reports_dir / 'campaigns'}")
     click.echo(f"Outbox: {settings.outbox_dir}")

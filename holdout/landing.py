@@ -18,7 +18,14 @@ from pathlib import Path
 from typing import Any
 
 from holdout.config import PROJECT_ROOT, Settings
-from holdout.sources import OPTIONAL_ENTITIES, SourcesError, landing_entities, load_sources, missing_required
+from holdout.sources import (
+    OPTIONAL_ENTITIES,
+    SourcesError,
+    landing_entities,
+    load_sources,
+    missing_required,
+    part_files,
+)
 from holdout.task_entry import release_dbt_connections, task_entry
 
 log = logging.getLogger(__name__)
@@ -35,14 +42,6 @@ __all__ = [
 
 class LandingZoneError(RuntimeError):
     """The landing zone is missing, incomplete or older than the warehouse."""
-
-
-def _part_files(folder: Path) -> list[Path]:
-    return sorted(
-        p
-        for p in folder.glob("*")
-        if p.suffix in {".parquet", ".csv"} and p.is_file() and not p.name.startswith(".")
-    )
 
 
 @functools.cache
@@ -65,11 +64,6 @@ def declared_sources(
                     suffix = "parquet" if "read_parquet" in location else "csv"
                     declared[f"{source['name']}/{table['name']}"] = (suffix, columns)
     return declared
-
-
-def declared_columns(project_dir: Path = PROJECT_ROOT / "dbt_project") -> dict[str, tuple[str, ...]]:
-    """`<system>/<entity>` -> the columns its source declares (`declared_sources`)."""
-    return {entity: columns for entity, (_suffix, columns) in declared_sources(project_dir).items()}
 
 
 def _csv_header(path: Path) -> list[str]:
@@ -121,14 +115,11 @@ def check_part_file_columns(settings: Settings) -> None:
         for path in sorted(p for p in folder.glob(f"*.{suffix}") if p.is_file()) if folder.is_dir() else []:
             if path.stat().st_size == 0:  # no header, no rows: the reader adds nothing to the union
                 continue
+            # unreadable (pyarrow's errors are ValueErrors): left to the build, which fails naming the file and model
             try:
                 names = _column_names(path, con, columns)
-            except (
-                OSError,
-                ValueError,
-                duckdb.Error,
-            ):  # unreadable (pyarrow's errors are ValueErrors): the build
-                continue  # fails on it, naming the file and the model
+            except (OSError, ValueError, duckdb.Error):
+                continue
             present = {name.lower() for name in names}
             missing = [column for column in columns if column.lower() not in present]
             if missing:
@@ -170,7 +161,7 @@ def check_landing_zone(*, settings: Settings) -> dict[str, Any]:
     files: dict[str, int] = {}
     for entity in landing_entities():
         folder = settings.raw_dir / entity
-        files[entity] = len(_part_files(folder)) if folder.is_dir() else 0
+        files[entity] = len(part_files(folder))
     try:
         missing = missing_required(load_sources(settings), [e for e, n in files.items() if n == 0])
     except SourcesError as error:

@@ -174,10 +174,15 @@ def load_sources(settings: Settings) -> SourcesConfig:
     return config
 
 
-def _has_part_files(folder: Path) -> bool:
-    return folder.is_dir() and any(
-        p.suffix in {".parquet", ".csv"} and p.is_file() and not p.name.startswith(".")
+def part_files(folder: Path) -> list[Path]:
+    """A landing-zone entity folder's part files (`*.csv`, `*.parquet`; none when the folder is absent). Hidden files
+    are left out: the generator writes each part through a hidden temporary file."""
+    if not folder.is_dir():
+        return []
+    return sorted(
+        p
         for p in folder.iterdir()
+        if p.suffix in {".parquet", ".csv"} and p.is_file() and not p.name.startswith(".")
     )
 
 
@@ -190,7 +195,7 @@ def landing_entities() -> list[str]:
 
 def absent_entities(settings: Settings) -> list[str]:
     """Landing-zone entities with no part file (folder absent or empty): dbt builds them as empty."""
-    return [entity for entity in landing_entities() if not _has_part_files(settings.raw_dir / entity)]
+    return [entity for entity in landing_entities() if not part_files(settings.raw_dir / entity)]
 
 
 def missing_required(config: SourcesConfig, absent: list[str]) -> list[str]:

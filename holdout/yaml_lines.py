@@ -6,10 +6,17 @@ from __future__ import annotations
 
 import os
 import stat
+from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import yaml
+from pydantic import BeforeValidator
+
+from holdout.dates import as_written_date
+
+# a date field of a typed file: a YAML date or YYYY-MM-DD, never an integer (holdout.dates.as_written_date)
+WrittenDate = Annotated[date, BeforeValidator(as_written_date)]
 
 Loc = tuple[str | int, ...]
 

@@ -126,7 +126,7 @@ def _registry_settings(required: bool):
     """The settings when the home has a model registry to read; without one (reading never creates it) a short
     error when `required`, else None after saying so."""
     settings = get_settings()
-    if settings.mlflow_tracking_uri_override or (settings.mlflow_dir / "mlflow.db").exists():
+    if settings.has_model_registry:
         return settings
     message = f"no model registry under {settings.home} yet: `holdout train` creates it"
     if required:

@@ -76,9 +76,9 @@ def relocate_artifacts(settings: Settings) -> list[str]:
     default SQLite store under HOLDOUT_HOME is rewritten: another tracking URI owns its own artifacts.
     One read, without a write lock, when nothing moved; safe to run from several processes at once.
     """
-    db = settings.mlflow_dir / "mlflow.db"
-    if settings.mlflow_tracking_uri_override or not db.exists():
+    if settings.mlflow_tracking_uri_override or not settings.has_model_registry:
         return []
+    db = settings.mlflow_dir / "mlflow.db"
     con = sqlite3.connect(db, timeout=60, isolation_level=None)
     try:
         if not con.execute("select 1 from sqlite_master where name = 'experiment_tags'").fetchone():

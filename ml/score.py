@@ -118,8 +118,7 @@ def score_all(
         from ml.score_spark import check_spark_available
 
         check_spark_available()  # before anything is loaded or built
-    if not settings.mlflow_tracking_uri_override and not (settings.mlflow_dir / "mlflow.db").exists():
-        # reading the registry would create an empty one in the home
+    if not settings.has_model_registry:  # reading it would create an empty one in the home
         raise registry.MissingChampionError(
             f"model '{next(iter(specs))}' has no champion: no model registry under {settings.home} yet "
             "(`holdout train` creates it)"

@@ -566,7 +566,6 @@ def train_campaign(
         )
         version = str(info.registered_model_version)
 
-        qini = metrics[f"{config.promotion_outcome}_qini"]
         (champion_version, champion_pred, note), changed = _champion_scores(
             settings, campaign_id, heldout, config
         )
@@ -586,7 +585,7 @@ def train_campaign(
             "decision": decision,
             "promotion_metric": f"{config.promotion_outcome}_qini",
             "promotion_margin": str(config.promotion.margin),
-            "challenger_value": f"{qini:.6f}",
+            "challenger_value": f"{evidence.value:.6f}",
             "compared_to": compared_to,
             "compared_value": f"{compared_value:.6f}",
             "launches": ",".join(launches),

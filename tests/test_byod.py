@@ -19,7 +19,7 @@ from click.testing import CliRunner
 
 from holdout.config import PROJECT_ROOT, Settings
 from holdout.generate.landing import FORMATS
-from holdout.landing import declared_columns
+from holdout.landing import declared_sources
 from holdout.sources import (
     CONTRACTS,
     OPTIONAL_ENTITIES,
@@ -348,7 +348,7 @@ def test_too_much_quarantined_fails_naming_the_rule_previous_marts_kept(store: S
     before = _customers(store)
     bad = store.raw_dir / "crm/customers/part-bad.csv"
     columns = {
-        c: [None] * 400 for c in declared_columns()["crm/customers"]
+        c: [None] * 400 for c in declared_sources()["crm/customers"][1]
     }  # every declared column (holdout.landing)
     columns.update({"customer_id": [f"X{i}" for i in range(400)], "is_test_account": ["false"] * 400})
     pacsv.write_csv(pa.table(columns, schema=pa.schema([(c, pa.string()) for c in columns])), bad)

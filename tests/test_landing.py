@@ -19,7 +19,7 @@ from holdout.landing import (
     LandingZoneError,
     check_landing_zone,
     check_part_file_columns,
-    declared_columns,
+    declared_sources,
 )
 from holdout.task_entry import task_entry
 
@@ -44,7 +44,7 @@ def _landing_zone(raw: Path, skip: set[str]) -> None:
     for entity, fmt in FORMATS.items():
         (raw / entity).mkdir(parents=True)
         if entity not in skip:
-            columns = declared_columns()[entity]
+            columns = declared_sources()[entity][1]
             if fmt == "csv":
                 (raw / entity / "part-0001.csv").write_text(",".join(columns) + "\n")
             else:
@@ -76,7 +76,7 @@ def test_a_part_file_without_a_declared_column_is_refused_before_the_build(tmp_p
     settings = Settings(home=tmp_path / "home")
     _landing_zone(settings.raw_dir, skip=set())
     folder = settings.raw_dir / "crm" / "customers"
-    columns = list(declared_columns()["crm/customers"])
+    columns = list(declared_sources()["crm/customers"][1])
     renamed = [("email_address" if c == "email" else c) for c in columns]
     (folder / "part-0002.csv").write_text(",".join(renamed) + "\n" + ",".join(["x"] * len(renamed)) + "\n")
     with pytest.raises(LandingZoneError) as refused:
@@ -101,7 +101,7 @@ def test_part_file_headers_are_matched_as_duckdb_reads_them(tmp_path: Path) -> N
     settings = Settings(home=tmp_path / "home")
     _landing_zone(settings.raw_dir, skip=set())
     folder = settings.raw_dir / "crm" / "customers"
-    columns = list(declared_columns()["crm/customers"])
+    columns = list(declared_sources()["crm/customers"][1])
     variants = {  # file: (header, delimiter)
         "part-0002.csv": (",".join(c.upper() for c in columns), ","),
         "part-0003.csv": ("; ".join(columns), ";"),
@@ -131,7 +131,7 @@ def test_a_parquet_file_named_like_a_glob_is_checked_itself(tmp_path: Path) -> N
     settings = Settings(home=tmp_path / "home")
     _landing_zone(settings.raw_dir, skip=set())
     folder = settings.raw_dir / "web" / "events"
-    columns = [("device_type" if c == "device" else c) for c in declared_columns()["web/events"]]
+    columns = [("device_type" if c == "device" else c) for c in declared_sources()["web/events"][1]]
     pq.write_table(pa.table({c: pa.array([], pa.string()) for c in columns}), folder / "part-000[1].parquet")
     with pytest.raises(
         LandingZoneError, match=r"part-000\[1\]\.parquet: missing column\(s\) device \(it has device_type"

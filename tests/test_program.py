@@ -355,7 +355,7 @@ def test_program_mart_and_report(fresh_home):
         rows.groupby("month")["treated_customers"].max() == total.set_index("month")["treated_customers"]
     ).all()
 
-    page = write_program_report(fresh_home)
+    page = write_program_report(fresh_home).path
     index = fresh_home.reports_dir / "index.html"
     assert 'href="program.html"' in index.read_text()
     text = page.read_text()

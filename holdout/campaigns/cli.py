@@ -259,9 +259,10 @@ def close(on: date | None) -> None:
             click.echo("Nothing to close: no launch has an open response window.")
         else:
             launch_id, window_end = waiting
+            landed = as_of_date(settings)
             hint = (
-                f"; the landing zone is as of {as_of_date(settings)}: `holdout build` loads those days"
-                if as_of_date(settings) > loaded
+                f"; the landing zone is as of {landed}: `holdout build` loads those days"
+                if landed > loaded
                 else ""
             )
             asked = f" as of {on}" if on is not None and on < loaded else ""

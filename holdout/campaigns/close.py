@@ -155,7 +155,7 @@ def champion_models(settings: Settings, campaign_ids: set[str]) -> dict[str, Any
     Nothing is created when no MLflow store exists yet (a home no model was ever trained in)."""
     if not campaign_ids:
         return {}
-    if not settings.mlflow_tracking_uri_override and not (settings.mlflow_dir / "mlflow.db").exists():
+    if not settings.has_model_registry:
         return {c: "no uplift model registered (no MLflow store yet)" for c in campaign_ids}
     try:
         from ml.uplift import load_champion, model_name

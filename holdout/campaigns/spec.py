@@ -33,9 +33,17 @@ from pydantic import (
 
 from holdout.campaigns.channels import load_channels
 from holdout.config import Settings
-from holdout.dates import as_written_date
 from holdout.segments import profile_columns
-from holdout.yaml_lines import Loc, YamlFileError, field_path, key_lines, line_at, pydantic_message, read_yaml
+from holdout.yaml_lines import (
+    Loc,
+    WrittenDate,
+    YamlFileError,
+    field_path,
+    key_lines,
+    line_at,
+    pydantic_message,
+    read_yaml,
+)
 
 OfferKind = Literal["discount", "new_collection", "gift", "winback", "content"]
 PrimaryMetric = Literal["revenue", "conversion"]
@@ -194,9 +202,8 @@ class Alternative(_Strict):
 
 class FrequencyCap(_Strict):
     max_contacts: Annotated[int, Field(strict=True, ge=1, le=10_000)]
-    per_days: Annotated[
-        int, Field(strict=True, ge=1, le=3650)
-    ]  # ten years: a cap's window, cast to a SQL integer
+    # at most ten years: the window is cast to a SQL integer at launch
+    per_days: Annotated[int, Field(strict=True, ge=1, le=3650)]
 
 
 @dataclass(frozen=True)
@@ -240,9 +247,6 @@ def _auto_priority(value: Any) -> Any:
 
 # the variant id of the current offer in a split's retest or rework follow-up (holdout.campaigns.split)
 INCUMBENT_ID = "incumbent"
-
-
-WrittenDate = Annotated[date, BeforeValidator(as_written_date)]
 
 
 class CampaignSpec(_Strict):

@@ -77,19 +77,28 @@ def program_total(con: duckdb.DuckDBPyConnection) -> ProgramTotal | None:
     return ProgramTotal(incremental, incremental - half, incremental + half, cost)
 
 
-def write_program_report(settings: Settings) -> Path:
-    """Write `reports/program.html` and refresh `reports/index.html` so it links it."""
+@dataclass(frozen=True)
+class ProgramReport:
+    """What `write_program_report` wrote and read: the page, the mart's rows and the all-months total."""
+
+    path: Path
+    results: pd.DataFrame
+    total: ProgramTotal | None
+
+
+def write_program_report(settings: Settings) -> ProgramReport:
+    """Write `reports/program.html` and refresh `reports/index.html` so it links it; the rows and the total it
+    read come back for the caller's summary (read once)."""
     from holdout.campaigns.close import PROGRAM_REPORT, write_report_index
     from holdout.measure.report import render_program_report
 
     results = program_results(settings)
-    if results.empty:
-        results = pd.DataFrame(columns=["month", "channel", "control_share"])
     with connect(read_only=True, settings=settings) as con:
         total = program_total(con)
-    path = render_program_report(settings.reports_dir / PROGRAM_REPORT, results, overall=total)
+    shown = results if not results.empty else pd.DataFrame(columns=["month", "channel", "control_share"])
+    path = render_program_report(settings.reports_dir / PROGRAM_REPORT, shown, overall=total)
     write_report_index(settings)
-    return path
+    return ProgramReport(path, results, total)
 
 
 def program_summary(results: pd.DataFrame, channels: bool = False) -> list[str]:
@@ -126,9 +135,8 @@ def report_cmd() -> None:
     settings = get_settings()
     if not settings.warehouse_path.exists():
         raise click.ClickException(f"No warehouse at {settings.warehouse_path}: run `holdout build` first.")
-    results = program_results(settings)
-    path = write_program_report(settings)
-    lines = program_summary(results, channels=True)
+    report = write_program_report(settings)
+    lines = program_summary(report.results, channels=True)
     click.echo(
         "Program (EUR, 95% intervals; treated = eligible for campaigns; per month, then per channel):"
         if lines
@@ -137,12 +145,11 @@ def report_cmd() -> None:
     )
     for line in lines:
         click.echo(f"  {line}")
-    with connect(read_only=True, settings=settings) as con:
-        total = program_total(con)
+    total = report.total
     if total is not None:
         click.echo(
             f"All months: incremental {total.incremental_revenue:+,.0f} [{total.ci_low:+,.0f}, "
             f"{total.ci_high:+,.0f}] | holdout cost {total.holdout_cost:+,.0f} (each customer's revenue summed over "
             "their rotation period)"
         )
-    click.echo(f"Report: {path}")
+    click.echo(f"Report: {report.path}")

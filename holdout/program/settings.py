@@ -8,10 +8,9 @@ from datetime import date
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from holdout.dates import as_written_date
-from holdout.yaml_lines import YamlFileError, field_path, pydantic_message, read_yaml
+from holdout.yaml_lines import WrittenDate, YamlFileError, field_path, pydantic_message, read_yaml
 
 DEFAULT_PROGRAM_FILE = Path(__file__).with_name("program.yml")
 PROGRAM_FILE_ENV = "HOLDOUT_PROGRAM_CONFIG"
@@ -28,7 +27,7 @@ class GlobalControlSettings(BaseModel):
 
     share: Annotated[float, Field(strict=True, ge=0.0, le=0.5)] = 0.05
     rotation_months: Annotated[int, Field(strict=True, ge=1, le=120)] = 6
-    anchor: Annotated[date, BeforeValidator(as_written_date)] = date(2026, 1, 1)
+    anchor: WrittenDate = date(2026, 1, 1)
     salt: Annotated[str, Field(min_length=1)] = "holdout-global-control-v1"
 
 
