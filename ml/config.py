@@ -68,6 +68,11 @@ def parse_expression(text: str) -> tuple[tuple[str, str | None, str | None], ...
     return tuple(clauses)
 
 
+def expression_columns(text: str) -> list[str]:
+    """The column names a parsed `target` or `population` reads, in order."""
+    return list(dict.fromkeys(column for column, _, _ in parse_expression(text) or ()))
+
+
 def expression_sql(text: str, alias: str = "", quote: str = '"') -> str:
     """The SQL of a parsed `target` or `population`: quoted identifiers (`quote`: Spark SQL quotes with a backtick),
     numbers as written (the grammar admits digits only)."""

@@ -11,7 +11,7 @@ import psutil
 
 from holdout.config import Settings
 from holdout.warehouse import as_of_date, connect
-from ml.config import ModelSpec, expression_sql
+from ml.config import ModelSpec, expression_columns, expression_sql
 
 SCHEMA = "ml_features"
 GRID_OFFSET_DAYS = 14  # must match the defaults of dbt_project/models/ml/ml_cutoffs.sql
@@ -139,9 +139,43 @@ def run_feature_models(
     )
 
 
+def _columns(con: duckdb.DuckDBPyConnection, table: str) -> set[str]:
+    query = "select column_name from information_schema.columns where table_schema = ? and table_name = ?"
+    return {row[0] for row in con.execute(query, [SCHEMA, table]).fetchall()}
+
+
+def check_columns(con: duckdb.DuckDBPyConnection, spec: ModelSpec, features: list[str] | None = None) -> None:
+    """The columns `ml/models.yml` names for this model exist in the built feature tables, checked before any query
+    runs; a TrainingDataError names the file, the field and the unknown columns. Training (`features` None):
+    `population` and `features` in ml_training_features, `target` there or in ml_training_labels. Scoring: the
+    `population` and the champion's `features` in ml_scoring_features (a population is known without labels)."""
+    scoring = features is not None
+    table = "ml_scoring_features" if scoring else "ml_training_features"
+    known = _columns(con, table)
+    fields = [
+        ("population", expression_columns(spec.population), known, table),
+        ("features", features if scoring else spec.features, known, table),
+    ]
+    if not scoring:
+        labels = known | _columns(con, "ml_training_labels")
+        fields.append(("target", expression_columns(spec.target), labels, f"{table} or ml_training_labels"))
+    for name, used, present, tables in fields:
+        unknown = [column for column in used if column not in present]
+        if unknown:
+            where = (
+                f"model '{spec.name}': its champion's features"
+                if scoring and name == "features"
+                else f"ml/models.yml: models.{spec.name}.{name}"
+            )
+            raise TrainingDataError(
+                f"{where}: no column {', '.join(map(repr, unknown))} in {SCHEMA}.{tables}"
+            )
+
+
 def load_training_frame(con: duckdb.DuckDBPyConnection, spec: ModelSpec, cutoffs: list[date]) -> pd.DataFrame:
     """Every feature column (the champion may use others than the challenger) and `label`, for the model's
     population at `cutoffs`."""
+    check_columns(con, spec)
     # target and population are parsed expressions (ml.config.expression_sql), never the file's text
     target, population = expression_sql(spec.target), expression_sql(spec.population)
     label = f"cast(({target}) as integer)" if spec.is_classifier else f"cast(({target}) as double)"
@@ -158,7 +192,10 @@ def load_training_frame(con: duckdb.DuckDBPyConnection, spec: ModelSpec, cutoffs
 
 def load_scoring_frame(con: duckdb.DuckDBPyConnection, spec: ModelSpec, features: list[str]) -> pd.DataFrame:
     """Features as of the as-of date for the model's population."""
-    columns = ", ".join(f'f."{c}"' for c in dict.fromkeys(features))  # column names checked by ml.config
+    check_columns(con, spec, features)
+    columns = ", ".join(
+        f'f."{c}"' for c in dict.fromkeys(features)
+    )  # names checked by ml.config, present above
     query = f"""
         select f.customer_id, f.cutoff_date, {columns}
         from {SCHEMA}.ml_scoring_features as f

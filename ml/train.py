@@ -178,9 +178,6 @@ def _check_data(spec: ModelSpec, train: pd.DataFrame, heldout: pd.DataFrame) -> 
                     f"model '{spec.name}': the {part} label has a single class or too few of one class "
                     f"({counts.to_dict()}, at least {spec.min_class_rows} of each needed); nothing was registered"
                 )
-    missing = [f for f in spec.features if f not in train.columns]
-    if missing:
-        raise TrainingDataError(f"model '{spec.name}': features not in ml_training_features: {missing}")
 
 
 def _progress_callback(name: str, total: int, progress: bool, every: int = 50):

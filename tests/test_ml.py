@@ -103,7 +103,25 @@ def test_missing_champion_is_a_clear_error(ml_home: Settings) -> None:
 
 @pytest.mark.parametrize(
     ("override", "message"),
-    [({"target": "orders_next_14d < 0"}, "single class"), ({"population": "false"}, "too few rows")],
+    [
+        ({"target": "orders_next_14d < 0"}, "single class"),
+        ({"population": "false"}, "too few rows"),
+        # a column the feature tables lack is named with the file and field before any query runs, not as
+        # DuckDB's binder error; a population may not read a label (it must be known at scoring time)
+        (
+            {"population": "no_such_column > 0"},
+            r"ml/models.yml: models.purchase_14d.population: no column 'no_",
+        ),
+        (
+            {"population": "orders_next_14d > 0"},
+            r"models.purchase_14d.population: no column 'orders_next_14d'",
+        ),
+        ({"target": "orders_next_7d > 0"}, r"models.purchase_14d.target: no column 'orders_next_7d' in"),
+        (
+            {"features": ["tenure_days", "tenure_weeks"]},
+            r"models.purchase_14d.features: no column 'tenure_weeks'",
+        ),
+    ],
 )
 def test_bad_training_data_is_refused_without_registration(
     ml_home: Settings, override: dict, message: str
