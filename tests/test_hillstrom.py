@@ -126,6 +126,30 @@ def test_markdown_summary(result):
     assert "**Womens E-Mail, visit**" in md and "| P1 |" in md
 
 
+def test_the_six_campaign_comparisons_are_corrected_together(result):
+    """Two e-mails x three metrics are reported side by side: their p-values are Holm-adjusted as one family."""
+    from holdout.measure.experiment import _p, holm_p_values
+
+    holm = holm_p_values(result)
+    raw = {(n, k): r.p_value for n, m in result.campaigns.items() for k, r in m.metrics.items()}
+    assert set(holm) == set(raw) and len(holm) == 6
+    ordered = sorted(raw, key=raw.get)
+    # Holm: the i-th smallest p (from 0) times (6 - i), made monotone, capped at 1
+    expected, running = {}, 0.0
+    for i, key in enumerate(ordered):
+        running = max(running, min(1.0, (6 - i) * raw[key]))
+        expected[key] = running
+    assert holm == pytest.approx(expected)
+    assert all(holm[key] >= raw[key] for key in raw)
+    row = next(
+        line
+        for line in render_experiment_markdown(result).splitlines()
+        if line.startswith("| Womens E-Mail | +")
+    )
+    shown = ", ".join(_p(holm["Womens E-Mail", k]) for k in ("visit", "conversion", "spend"))
+    assert f"| {shown} |" in row
+
+
 # scikit-uplift's Hillstrom tutorial (class transformation, Womens E-Mail vs No E-Mail, visit, 50/50 split with
 # random_state 42): uplift@30% on the held-out half.
 PUBLISHED_UPLIFT_AT_30 = 0.0661

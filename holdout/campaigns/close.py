@@ -226,6 +226,7 @@ def _champion_personas(
     frame: pd.DataFrame,
     features: list[str],
     cost: float,
+    confidence: float,
 ) -> tuple[Any, str]:
     """Personas from the champion's scores of this launch's customers (`personas_from_scores`), or (None, why
     not): a champion that cannot score the launch must not stop the close, the search runs instead."""
@@ -244,6 +245,7 @@ def _champion_personas(
             scores=scores,
             model_label=f"{label} (trained on {', '.join(champion.launches)})",
             cost_per_contact=cost,
+            confidence=confidence,
         )
     except Exception as exc:  # a broken or outdated champion (e.g. a renamed feature column)
         log.warning("%s could not score the launch: %s", label, exc)
@@ -259,12 +261,14 @@ def measure_launch(
 ) -> Measurement:
     """Measure one launch from a read-only connection and render its HTML report; the ledger is not touched.
     ``champions`` (``champion_models``) lets the personas come from the campaign's champion uplift model."""
-    from holdout.measure.personas import PersonaPath, discover_personas
+    from holdout.measure.personas import CONFIDENCE, PersonaPath, discover_personas, retest_confidence
     from holdout.measure.uplift import measure_conversion, measure_uplift
 
     launch_id, campaign_id, launch_date, window_end, channel, funnel_json = row
     spec = _spec_info(settings, launch_id, campaign_id)
     cost = float(spec.get("cost_per_contact") or 0.0)
+    # a re-test of an inconclusive persona spends less alpha on its persona verdicts (personas module doc)
+    confidence = retest_confidence(CONFIDENCE, int(spec.get("retest_round") or 0))
     out = _outcomes(con, launch_id)
     test, control = out[out["group"] == "test"], out[out["group"] == "control"]
     revenue = measure_uplift(
@@ -293,7 +297,7 @@ def measure_launch(
         champion, why_not = _usable_champion(con, (champions or {}).get(campaign_id), launch_id, launch_date)
         found = None
         if champion is not None:
-            found, why_not = _champion_personas(con, champion, launch_date, frame, features, cost)
+            found, why_not = _champion_personas(con, champion, launch_date, frame, features, cost, confidence)
         if found is not None:
             persona_method = found.method
         else:
@@ -304,6 +308,7 @@ def measure_launch(
                 feature_cols=features,
                 seed=SEED,
                 cost_per_contact=cost,
+                confidence=confidence,
             )
             persona_method = f"{found.method} [no champion path: {why_not}]"
             found.path = replace(found.path, no_champion=why_not)

@@ -284,6 +284,9 @@ class CampaignSpec(_Strict):
     status: Literal["active", "draft"] = "active"
     # the campaign this one was split from (written by holdout.campaigns.split; an active follow-up replaces it)
     split_of: str | None = None
+    # how many `retest` follow-ups in a row this campaign is (written by split): its close's persona verdicts
+    # spend alpha / 2**retest_round (holdout.measure.personas.retest_confidence)
+    retest_round: Annotated[int, Field(strict=True, ge=0, le=30)] = 0
     _path: str = PrivateAttr("")
 
     @model_validator(mode="after")

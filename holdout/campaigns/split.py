@@ -312,6 +312,8 @@ def _follow_up(
         "audience": {**base["audience"], "all_of": [*base["audience"]["all_of"], *extra]},
         "channel": spec.channel,
     }
+    if action == "retest":  # the same question asked again: its close spends less alpha (spec `retest_round`)
+        out["retest_round"] = spec.retest_round + 1
     control = spec.control_share
     offers = follow_up_offers(spec, action, info.get("winner"))
     if not offers:

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from holdout.measure.learners import UPLIFT_AT_K, fit_uplift, uplift_metrics
-from holdout.measure.personas import Persona, find_personas
+from holdout.measure.personas import Persona, _holm, find_personas
 from holdout.measure.uplift import ConversionResult, UpliftResult, measure_conversion, measure_uplift
 
 HILLSTROM_COLUMNS = (
@@ -122,6 +122,10 @@ class CampaignMeasurement:
     @property
     def results(self) -> list[UpliftResult | ConversionResult]:
         return [self.spend, self.conversion, self.visit]
+
+    @property
+    def metrics(self) -> dict[str, UpliftResult | ConversionResult]:
+        return {"visit": self.visit, "conversion": self.conversion, "spend": self.spend}
 
 
 @dataclass(frozen=True)
@@ -265,6 +269,14 @@ def _p(p: float) -> str:
     return "< 0.0001" if p < 1e-4 else f"{p:.4f}"
 
 
+def holm_p_values(result: ExperimentResult) -> dict[tuple[str, str], float]:
+    """Holm-adjusted p-values over every campaign-level comparison of the summary (each e-mail x visit,
+    conversion, spend), keyed by (campaign, metric): the table reports them all, so they are corrected together."""
+    keys = [(name, metric) for name, m in result.campaigns.items() for metric in m.metrics]
+    raw = np.array([result.campaigns[name].metrics[metric].p_value for name, metric in keys])
+    return dict(zip(keys, _holm(np.nan_to_num(raw, nan=1.0)), strict=True))
+
+
 def render_experiment_markdown(result: ExperimentResult, currency: str = "$") -> str:
     """Markdown summary: per-arm figures, uplift with 95% intervals, and the persona tables."""
     lines = [
@@ -283,14 +295,21 @@ def render_experiment_markdown(result: ExperimentResult, currency: str = "$") ->
         "### Uplift vs No E-Mail (95% intervals)",
         "",
         "| campaign | visit rate (pp) | conversion rate (pp) | spend per customer | p (spend) "
-        "| incremental spend |",
-        "|---|---:|---:|---:|---:|---:|",
+        "| Holm p: visit, conversion, spend | incremental spend |",
+        "|---|---:|---:|---:|---:|---:|---:|",
     ]
+    holm = holm_p_values(result)
     for name, m in result.campaigns.items():
+        adjusted = ", ".join(_p(holm[name, metric]) for metric in m.metrics)
         lines.append(
             f"| {name} | {_ci(m.visit, 100, 2)} | {_ci(m.conversion, 100, 3)} | {_ci(m.spend, 1, 3)} "
-            f"| {_p(m.spend.p_value)} | {currency}{m.spend.incremental_revenue:,.0f} |"
+            f"| {_p(m.spend.p_value)} | {adjusted} | {currency}{m.spend.incremental_revenue:,.0f} |"
         )
+    lines += [
+        "",
+        f"Holm p: Holm's correction over all {len(holm)} comparisons of this table, so the chance of any false "
+        "claim among them is at most 5% where an adjusted p is below 0.05.",
+    ]
     boot = [(n, m.spend) for n, m in result.campaigns.items() if m.spend.bootstrap_ci_low is not None]
     if boot:
         lines += [

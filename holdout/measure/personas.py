@@ -11,7 +11,9 @@ disjoint customers and are independent given the partition; Šidák is then exac
 all ``k`` intervals hold their persona's true uplift together with probability ``confidence``. Every label
 (below) reads the simultaneous interval, so no verdict rests on an interval that only holds one at a time. A
 single group keeps the plain 95% interval. ``Persona.ci_level`` (and the mart's ``uplift_ci_level``) is the
-level of each interval.
+level of each interval. A launch that re-tests an inconclusive persona (a split's `retest` follow-up, its spec's
+``retest_round``) runs at ``retest_confidence``: round ``r`` spends ``alpha / 2**r`` (97.5%, then 98.75%, ...),
+so the re-tests of one group together claim a false effect with probability at most ``alpha``.
 
 Search (greedy sequential covering over conjunctions of at most ``max_order`` conditions):
 
@@ -98,6 +100,7 @@ from holdout.measure.uplift import MIN_BUYERS_PER_ARM, welch_from_stats
 
 VERY_WELL, SOMEWHAT, NOT_AT_ALL, INCONCLUSIVE = "very_well", "somewhat", "not_at_all", "inconclusive"
 KEEP, REWORK, STOP, RETEST = "keep", "rework", "stop", "retest"
+CONFIDENCE = 0.95  # a launch's persona intervals hold together with this confidence (higher for re-tests)
 # A persona must be able to detect (80% power, 5% two-sided) an uplift this many times the yardstick R.
 MDE_MULTIPLE = 3.0
 MIN_ARM_SIZE = 30  # below ~30 per arm Welch's normal approximation is not trustworthy
@@ -162,7 +165,7 @@ class Persona:
     recommendation: str
     mde: float = float("nan")  # estimation-half minimum detectable uplift (80% power, 5% two-sided)
     # level of each interval: Šidák-adjusted so that all of the launch's persona intervals hold together
-    ci_level: float = 0.95
+    ci_level: float = CONFIDENCE
     # "champion" (the campaign's registered uplift model + shallow tree), "model" (learner on the discovery
     # half + shallow tree) or "search" (greedy fallback)
     found_by: str = "search"
@@ -552,17 +555,35 @@ def _power_sizing(
     return size, r
 
 
+def retest_confidence(confidence: float, retest_round: int) -> float:
+    """The family confidence of a launch that is re-test number ``retest_round`` (0: not a re-test) of an
+    inconclusive persona: it spends ``alpha / 2**retest_round``, so however often one group is re-tested, its
+    re-tests together claim an effect that is not there with probability at most ``alpha`` (on top of the first
+    test's), where re-testing at ``alpha`` each would claim one eventually."""
+    return 1.0 - (1.0 - confidence) / 2**retest_round
+
+
+def family_confidence(personas: Sequence[Persona]) -> float:
+    """The confidence with which all of a launch's persona intervals hold together (each is at the Šidák level)."""
+    return float(personas[0].ci_level ** len(personas)) if personas else CONFIDENCE
+
+
+def percent(confidence: float) -> str:
+    """95%, 97.5%, 98.75%: as many decimals as the level has (at most two)."""
+    return f"{round(100 * confidence, 2):g}%"
+
+
 def simultaneous_level(confidence: float, k: int) -> float:
     """Level of each of ``k`` independent intervals so that all hold together with ``confidence`` (Šidák)."""
     return float(confidence ** (1.0 / max(k, 1)))
 
 
-def _interval_note(k: int, confidence: float = 0.95) -> str:
+def _interval_note(k: int, confidence: float = CONFIDENCE) -> str:
     """How a launch's persona intervals are to be read (for the persona method sentence)."""
     if k <= 1:
-        return f"one group: a plain {confidence:.0%} interval"
+        return f"one group: a plain {percent(confidence)} interval"
     return (
-        f"intervals simultaneous at {confidence:.0%} over the {k} personas "
+        f"intervals simultaneous at {percent(confidence)} over the {k} personas "
         f"(Šidák: each at {simultaneous_level(confidence, k):.1%}; verdicts read these intervals)"
     )
 
@@ -598,7 +619,7 @@ def find_personas(
     min_z: float | None = None,
     treated_value: Any = None,
     cost_per_contact: float | None = None,
-    confidence: float = 0.95,
+    confidence: float = CONFIDENCE,
 ) -> list[Persona]:
     """Partition the audience into personas by how much the campaign moved ``outcome_col`` (see module doc).
 
@@ -1049,7 +1070,7 @@ def discover_personas(
     max_depth: int = 2,
     min_group_size: int | None = None,
     treated_value: Any = None,
-    confidence: float = 0.95,
+    confidence: float = CONFIDENCE,
     **search_options: Any,
 ) -> PersonaResult:
     """Personas for one launch: model-based when a learner can be fitted, else the greedy search (module doc).
@@ -1146,7 +1167,7 @@ def personas_from_scores(
     cost_per_contact: float | None = None,
     max_depth: int = 2,
     treated_value: Any = None,
-    confidence: float = 0.95,
+    confidence: float = CONFIDENCE,
 ) -> PersonaResult:
     """Personas from a model trained on *other* launches (the campaign's champion uplift model).
 

@@ -14,7 +14,15 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from holdout.measure.personas import INCONCLUSIVE, NOT_AT_ALL, SOMEWHAT, VERY_WELL, Persona
+from holdout.measure.personas import (
+    INCONCLUSIVE,
+    NOT_AT_ALL,
+    SOMEWHAT,
+    VERY_WELL,
+    Persona,
+    family_confidence,
+    percent,
+)
 from holdout.measure.power import SMD_THRESHOLD
 from holdout.measure.uplift import ConversionResult, UpliftResult
 from holdout.measure.variants import VariantResult
@@ -57,7 +65,9 @@ METHOD_TEXT = [
     "model trained on earlier launches, the personas come from its scores and every customer estimates them. "
     "The persona intervals of a launch are simultaneous at 95% (Šidák: k personas get 0.95^(1/k) each, e.g. "
     "98.3% for three), so all of them hold their persona's true uplift together 95% of the time; the adjusted "
-    "p-value is 1 - (1 - p)^k.",
+    "p-value is 1 - (1 - p)^k. A launch that re-tests an inconclusive persona spends less: its personas hold "
+    "together at 97.5% on the first re-test, 98.75% on the second (alpha / 2^r), so repeated re-tests of one "
+    "group claim a false effect with probability at most 5% in all.",
     "Verdicts (U = overall uplift on the estimation half, R = max(U, cost per contact), or the whole audience's "
     "detectable uplift when that is not positive), all on the simultaneous interval: very well = interval above "
     "zero and uplift >= max(U, 0) -> keep; somewhat = interval above zero -> rework; inconclusive = no such "
@@ -299,7 +309,7 @@ def uplift_chart(results: Sequence[Result], currency: str = "EUR") -> Figure:
 
 
 def forest_plot(personas: Sequence[Persona], overall: float | None = None, currency: str = "EUR") -> Figure:
-    """Persona uplifts with their simultaneous 95% intervals, coloured by verdict; dashed line at the overall
+    """Persona uplifts with their simultaneous intervals (95%, more for a re-test), coloured by verdict; dashed line at the overall
     uplift."""
     fig = _figure(figsize=(9, 1.2 + 0.55 * len(personas)))
     ax = fig.subplots()
@@ -322,7 +332,8 @@ def forest_plot(personas: Sequence[Persona], overall: float | None = None, curre
     if overall is not None:
         ax.axvline(overall, color="#0969da", lw=1, ls="--", label=f"overall {overall:,.3g}")
         ax.legend(loc="lower right", fontsize=8, frameon=False)
-    ax.set_xlabel(f"uplift per customer, {currency} (held-out estimate, simultaneous 95% intervals)")
+    level = percent(family_confidence(personas))
+    ax.set_xlabel(f"uplift per customer, {currency} (held-out estimate, simultaneous {level} intervals)")
     ax.set_ylim(-0.7, len(personas) - 0.3)
     fig.tight_layout()
     return fig
@@ -556,7 +567,8 @@ def render_campaign_report(
         if len(personas) == 1:
             parts.append(
                 "<p>No group of customers responded differently enough from the rest to be reported, so the "
-                f"whole audience ({est[0]:,} test and {est[1]:,} control customers) is measured as one group. "
+                f"whole audience ({est[0]:,} test and {est[1]:,} control customers) is measured as one group "
+                f"(a {percent(personas[0].ci_level)} interval). "
                 f"Recommendation: {_esc(personas[0].recommendation)}.</p>"
             )
         else:
@@ -568,7 +580,8 @@ def render_campaign_report(
             )
             parts.append(
                 f"<p>{len(personas)} personas partition the audience. {found} ({est[0]:,} test and {est[1]:,} "
-                f"control customers); the intervals are simultaneous at 95% (each at {_pct(personas[0].ci_level, 1)}). "
+                f"control customers); the intervals are simultaneous at {percent(family_confidence(personas))} "
+                f"(each at {_pct(personas[0].ci_level, 1)}). "
                 "Recommendations: "
                 + ", ".join(f"{_esc(p.persona_id)} {_esc(p.recommendation)}" for p in personas)
                 + ".</p>"
