@@ -241,7 +241,7 @@ def print_summary(settings: Settings, trained: list, closed: list, uplift: list 
         ).fetchall()
         results = con.execute(
             "select launch_id, test_customers, control_customers, test_revenue_per_customer, "
-            "control_revenue_per_customer, uplift, uplift_ci_low, uplift_ci_high, p_value, incremental_revenue "
+            "control_revenue_per_customer, uplift, uplift_ci_low, uplift_ci_high, p_value, incremental_revenue, notes "
             "from marts.fct_campaign_results where metric = 'revenue' order by campaign_id, launch_date"
         ).fetchall()
         personas = con.execute(
@@ -261,10 +261,12 @@ def print_summary(settings: Settings, trained: list, closed: list, uplift: list 
         for result in uplift:
             click.echo(f"  {result}")
     click.echo("Campaign launches (revenue per customer in the response window, EUR; 95% CI):")
-    for cid, n_t, n_c, rt, rc, uplift, low, high, p, incremental in results:
+    for cid, n_t, n_c, rt, rc, uplift, low, high, p, incremental, notes in results:
+        # a note (too few buyers, Welch and the bootstrap disagreeing) makes it inconclusive whatever the interval
+        flag = " | inconclusive (see the report's note)" if notes else ""
         click.echo(
             f"  {cid:<35} test {n_t:>6,} {rt:7.2f} | control {n_c:>5,} {rc:7.2f} | "
-            f"uplift {uplift:+6.2f} [{low:+.2f}, {high:+.2f}] p={p:.3f} | incremental {incremental:+,.0f}"
+            f"uplift {uplift:+6.2f} [{low:+.2f}, {high:+.2f}] p={p:.3f} | incremental {incremental:+,.0f}{flag}"
         )
     click.echo("How each close found its personas:")
     for c in sorted(closed, key=lambda c: c.launch_id):

@@ -424,6 +424,9 @@ def test_persona_input_errors():
     [
         (2.0, 0.5, 3.5, 1.0, None, (VERY_WELL, False, "keep")),
         (2.0, 0.5, 3.5, 1.0, 2.5, (VERY_WELL, False, "rework")),  # works, but does not pay for the contact
+        # the point pays a 0.08 contact, the interval does not show it: not kept on the point estimate
+        (0.10, 0.01, 0.19, 0.06, 0.08, (VERY_WELL, False, "rework")),
+        (0.10, 0.09, 0.11, 0.06, 0.08, (VERY_WELL, False, "keep")),
         (0.8, 0.1, 1.5, 1.0, None, (SOMEWHAT, False, "rework")),
         (0.6, -0.4, 1.6, 1.0, None, (INCONCLUSIVE, False, "retest")),  # no evidence, but could matter
         (0.3, -0.7, 1.3, 1.0, None, (INCONCLUSIVE, False, "retest")),
@@ -829,8 +832,71 @@ def test_report_reads_as_a_marketer_expects(tmp_path):
     assert "1 personas" not in doc and "Estimation half" not in doc
     assert "measured as one group" in doc
     roi_cell = f"{100 * flat.roi:.0f}%"
-    assert roi_cell not in doc  # no point ROI when the uplift's interval includes zero
-    assert "not distinguishable from zero" in doc
+    assert roi_cell not in doc  # no point ROI when its interval holds a loss and a gain
+    assert "not distinguishable from zero" in doc and "holds both a loss and a gain" in doc
+
+
+def test_an_inconclusive_note_overrides_the_interval_everywhere_a_marketer_reads(tmp_path):
+    """Two control buyers: the interval excludes zero, but the note says inconclusive; the headline, the ROI
+    and the reports' index say so instead of "significantly positive" and a point ROI."""
+    from holdout.measure.report import render_report_index
+
+    rng = np.random.default_rng(11)
+    test = rng.exponential(30, 3000) * (rng.random(3000) < 0.1)
+    control = np.zeros(300)
+    control[:2] = 25.0
+    r = measure_uplift(pd.Series(test), pd.Series(control), cost_per_contact=0.02, n_boot=0)
+    assert r.ci_low > 0 and r.notes and not r.conclusive
+    doc = render_campaign_report(
+        tmp_path / "few.html",
+        campaign={"id": "gift-email"},
+        results=[r],
+        personas=None,
+        funnel=[("all", 3300)],
+    ).read_text()
+    assert "inconclusive: Fewer than 3 customers responded in the control arm" in doc
+    assert "significantly positive" not in doc
+    assert f"{100 * r.roi:.0f}%" not in doc and "not shown (inconclusive, see the note)" in doc
+    row = {**r.to_record(), "campaign_id": "gift-email", "launch_id": "g-1", "href": "campaigns/g-1.html"}
+    row |= {"launch_date": "2026-11-01", "window_end": "2026-11-15"}
+    index = render_report_index(tmp_path / "index.html", pd.DataFrame([row])).read_text()
+    assert "inconclusive: Fewer than 3" in index
+
+
+def test_a_conclusive_roi_is_shown_even_when_the_uplift_interval_holds_zero(tmp_path):
+    """The point ROI follows the ROI's own interval: a campaign that surely loses money shows its (negative)
+    ROI; one whose ROI interval holds both a loss and a gain does not."""
+    from holdout.measure.report import _roi
+
+    rng = np.random.default_rng(4)
+    t = rng.exponential(20, 4000) * (rng.random(4000) < 0.1)
+    c = rng.exponential(20, 4000) * (rng.random(4000) < 0.1)
+    costly = measure_uplift(pd.Series(t), pd.Series(c), cost_per_contact=5.0, n_boot=0)
+    assert costly.ci_low < 0 < costly.ci_high and costly.roi_bounds()[1] < 0
+    assert _roi(costly).startswith(f"{100 * costly.roi:.0f}%")
+    cheap = measure_uplift(pd.Series(t), pd.Series(c), cost_per_contact=0.01, n_boot=0)
+    assert cheap.roi_bounds()[0] < 0 < cheap.roi_bounds()[1]
+    assert _roi(cheap).startswith("not shown (the interval holds both a loss and a gain)")
+
+
+def test_a_personas_detectable_uplift_reads_the_variance_its_interval_reads():
+    """A small control arm that missed the big spenders: Welch's interval floors its variance at the pooled one;
+    the persona's MDE (shown, stored, and what a split sizes a keep follow-up's control with) must too, or it
+    promises a precision the interval does not have: (z_0.975 + z_0.8) standard errors of that interval."""
+    rng = np.random.default_rng(8)
+    test = rng.exponential(60, 4000) * (rng.random(4000) < 0.1)
+    control = rng.exponential(5, 400) * (rng.random(400) < 0.1)  # low mean *and* low variance
+    frame = pd.DataFrame(
+        {
+            "group": ["test"] * 4000 + ["control"] * 400,
+            "revenue": np.r_[test, control],
+            "x": np.zeros(4400),  # nothing to split on: one group measured on everyone
+        }
+    )
+    found = discover_personas(frame, treatment_col="group", outcome_col="revenue", feature_cols=["x"], seed=0)
+    [p] = found.personas
+    se = (p.ci_high - p.ci_low) / (2 * stats.t.ppf(0.975, 500))  # Welch's df is in the hundreds here
+    assert p.mde == pytest.approx((stats.norm.isf(0.025) + stats.norm.ppf(0.8)) * se, rel=0.02)
 
 
 def test_report_shows_power_labels_method_and_qini(tmp_path):

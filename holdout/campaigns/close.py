@@ -591,7 +591,7 @@ def write_report_index(settings: Settings) -> Path:
             """
             select r.campaign_id, r.launch_id, r.launch_date, r.window_end, r.test_customers,
                    r.control_customers, r.uplift, r.uplift_ci_low, r.uplift_ci_high, r.p_value,
-                   r.incremental_revenue, p.report_path
+                   r.incremental_revenue, r.notes, p.report_path
             from ops.campaign_results as r
             left join (
                 select launch_id, arg_max(report_path, written_at) as report_path
@@ -725,6 +725,8 @@ def campaign_report(settings: Settings, campaign_id: str) -> str:
 
 def _economics_line(r) -> str:
     """Offer cost, campaign cost and ROI of one revenue row of ops.campaign_results, for `campaign report`."""
+    from holdout.measure.report import roi_hidden_because
+
     offer = (
         ""
         if pd.isna(r.offer_cost)
@@ -740,12 +742,10 @@ def _economics_line(r) -> str:
             contact = r.cost - max(0.0 if pd.isna(r.offer_cost) else r.offer_cost, 0.0)
             lo, hi = ((u * r.test_customers - contact) / r.cost for u in (r.uplift_ci_low, r.uplift_ci_high))
             interval = f"interval {lo:,.0%} to {hi:,.0%}"
-        zero_in = r.uplift_ci_low <= 0 <= r.uplift_ci_high
-        roi = (
-            f"not shown (uplift not distinguishable from zero); {interval}"
-            if zero_in
-            else f"{r.roi:,.0%} ({interval})"
-        )
+            hidden = roi_hidden_because((lo, hi), r.notes)
+        else:  # on margin, the return's interval is in the report only: the uplift's says whether it paid
+            hidden = roi_hidden_because((r.uplift_ci_low, r.uplift_ci_high), r.notes)
+        roi = f"not shown ({hidden}); {interval}" if hidden else f"{r.roi:,.0%} ({interval})"
     return f"{offer}cost (contact + offer) {r.cost or 0:,.0f} EUR, ROI {roi}, {basis}"
 
 

@@ -72,8 +72,9 @@ campaign did nothing on average and the contact is free) ``R`` is the whole audi
   that matters (gift-email, +4.74 [-11.14, +20.62], p=0.558, is inconclusive, not "somewhat");
 * ``not_at_all`` otherwise (the interval rules out every uplift that matters).
 
-Recommendations: ``very_well`` -> ``keep`` (``rework`` if a ``cost_per_contact`` is given and the uplift per
-customer does not cover it), ``somewhat`` -> ``rework``, ``inconclusive`` -> ``retest`` (collect more data:
+Recommendations: ``very_well`` -> ``keep`` (``rework`` if a ``cost_per_contact`` is given and the low end of the
+interval does not cover it: keeping needs the interval to show the contact pays, as stopping needs it to show
+the contact does not), ``somewhat`` -> ``rework``, ``inconclusive`` -> ``retest`` (collect more data:
 the group is too small for its variance), ``not_at_all`` -> ``stop`` only when the interval rules out covering
 the contact: ``hi < cost_per_contact`` (0 without a cost, so every harmful group stops), on the same simultaneous
 interval; a ``not_at_all`` group whose interval still holds an uplift that pays for the contact gets ``rework``.
@@ -96,7 +97,7 @@ import pandas as pd
 from scipy import stats
 
 from holdout.measure.power import minimum_detectable_uplift, required_sample_size
-from holdout.measure.uplift import MIN_BUYERS_PER_ARM, welch_from_stats
+from holdout.measure.uplift import MIN_BUYERS_PER_ARM, floored_variances, welch_from_stats
 
 VERY_WELL, SOMEWHAT, NOT_AT_ALL, INCONCLUSIVE = "very_well", "somewhat", "not_at_all", "inconclusive"
 KEEP, REWORK, STOP, RETEST = "keep", "rework", "stop", "retest"
@@ -486,7 +487,8 @@ def classify(
     if ci_low > 0 and (p_adjusted is None or p_adjusted < alpha):
         # Relative tolerance: a persona that is the whole audience must tie with the average despite rounding.
         if uplift >= max(overall_uplift, 0.0) - 1e-12 * abs(overall_uplift):
-            pays = cost_per_contact is None or uplift > cost_per_contact
+            # keep only when the interval shows the contact paid, as stop needs the interval to show it did not
+            pays = cost_per_contact is None or ci_low > cost_per_contact
             return VERY_WELL, False, KEEP if pays else REWORK
         return SOMEWHAT, False, REWORK
     if relevant is None:
@@ -549,7 +551,8 @@ def _power_sizing(
     t, c = rows & treated, rows & ~treated
     if average is None:
         average = float(y[t].mean() - y[c].mean())
-    mde = float(minimum_detectable_uplift(t.sum(), c.sum(), (np.std(y[t]), np.std(y[c]))))
+    vt, vc = floored_variances(np.var(y[t]), t.sum(), np.var(y[c]), c.sum())  # as the interval reads them
+    mde = float(minimum_detectable_uplift(t.sum(), c.sum(), (np.sqrt(vt), np.sqrt(vc))))
     r = yardstick(average, cost_per_contact, mde)
     size = power_min_group_size(float(np.std(y[rows], ddof=1)), max(r, mde), float((~treated).mean()))
     return size, r
@@ -786,11 +789,16 @@ def _estimate_groups(
     w = welch_from_stats(mt, vt, nt, mc, vc, nc, level)
     # The yardstick is the overall uplift on the same rows, so a persona and the average share noise.
     overall = float(st.sum() / nt.sum() - sc.sum() / nc.sum())
-    sd_t, sd_c = float(np.std(yc[rows & treated], ddof=1)), float(np.std(yc[rows & ~treated], ddof=1))
-    overall_mde = float(minimum_detectable_uplift(nt.sum(), nc.sum(), (sd_t, sd_c)))
+    # power on the variances the interval uses (the smaller arm's floored at the pooled one), not the raw ones
+    var_t, var_c = (float(np.var(yc[rows & arm], ddof=1)) for arm in (treated, ~treated))
+    overall_vt, overall_vc = floored_variances(var_t, nt.sum(), var_c, nc.sum())
+    overall_mde = float(
+        minimum_detectable_uplift(nt.sum(), nc.sum(), (np.sqrt(overall_vt), np.sqrt(overall_vc)))
+    )
     ok = (nt >= 2) & (nc >= 2)
     mde = np.full(k, np.nan)
-    mde[ok] = minimum_detectable_uplift(nt[ok], nc[ok], (np.sqrt(vt[ok]), np.sqrt(vc[ok])))
+    ft, fc = floored_variances(vt[ok], nt[ok], vc[ok], nc[ok])
+    mde[ok] = minimum_detectable_uplift(nt[ok], nc[ok], (np.sqrt(ft), np.sqrt(fc)))
     p_adjusted = 1.0 - (1.0 - np.nan_to_num(w["p_value"], nan=1.0)) ** k
     bt, bc = (np.bincount(membership[rows & arm & (y != 0)], minlength=k) for arm in (treated, ~treated))
     return _GroupEstimates(nt, nc, mt, mc, w, p_adjusted, level, overall, mde, overall_mde, bt, bc)

@@ -70,7 +70,8 @@ METHOD_TEXT = [
     "group claim a false effect with probability at most 5% in all.",
     "Verdicts (U = overall uplift on the estimation half, R = max(U, cost per contact), or the whole audience's "
     "detectable uplift when that is not positive), all on the simultaneous interval: very well = interval above "
-    "zero and uplift >= max(U, 0) -> keep; somewhat = interval above zero -> rework; inconclusive = no such "
+    "zero and uplift >= max(U, 0) -> keep (rework when the interval's lower end does not cover the cost per "
+    "contact); somewhat = interval above zero -> rework; inconclusive = no such "
     "evidence but the interval still reaches R -> retest (collect more data); not at all = the interval rules "
     "out every uplift that matters (harmful when the whole interval is below zero) -> stop only when it also rules "
     "out paying for the contact (upper end below the cost per contact), else rework. Detectable = the "
@@ -147,15 +148,37 @@ def _offer_cost(r: UpliftResult, currency: str) -> str:
     return f"{_money(r.offer_cost, currency)} ({_interval(r.offer_cost_ci_low, r.offer_cost_ci_high)})"
 
 
+def reading(ci_low: float, ci_high: float, notes: str | None = None) -> str:
+    """How a measured uplift reads, in words: one rule for the report, its index and the demo's summary (a note,
+    such as too few buyers, makes it inconclusive whatever the interval; the mart's `is_significant` agrees)."""
+    if isinstance(notes, str) and notes:
+        return f"inconclusive: {notes}"
+    if ci_low > 0:
+        return "significantly positive"
+    if ci_high < 0:
+        return "significantly negative"
+    return "not distinguishable from zero"
+
+
+def roi_hidden_because(bounds: tuple[float, float] | None, notes: str | None) -> str | None:
+    """Why a point ROI is not shown (None: it is): a note calls the measurement inconclusive, or the ROI's
+    interval holds both a loss and a gain, so a point ROI would read as a result the data does not support."""
+    if isinstance(notes, str) and notes:
+        return "inconclusive, see the note"
+    if bounds is not None and bounds[0] <= 0 <= bounds[1]:
+        return "the interval holds both a loss and a gain"
+    return None
+
+
 def _roi(r: UpliftResult) -> str:
-    """The ROI with its interval; only the interval when the uplift's interval includes zero, because a point
-    ROI would then read as a result the data does not support."""
+    """The ROI with its interval; only the interval when `roi_hidden_because` says so."""
     bounds = roi_interval(r)
     if bounds is None:
         return "–"
     span = f"{_pct(bounds[0], 0)} to {_pct(bounds[1], 0)}"
-    if r.ci_low <= 0 <= r.ci_high:
-        return f"not shown (uplift not distinguishable from zero); interval {span}, {_roi_basis(r)}"
+    hidden = roi_hidden_because(bounds, " ".join(r.notes))
+    if hidden:
+        return f"not shown ({hidden}); interval {span}, {_roi_basis(r)}"
     return f"{_pct(r.roi, 0)} ({span}), {_roi_basis(r)}"
 
 
@@ -285,7 +308,8 @@ def uplift_chart(results: Sequence[Result], currency: str = "EUR") -> Figure:
     axes = fig.subplots(len(results), 1, squeeze=False)[:, 0]
     for ax, r in zip(axes, results, strict=True):
         scale, unit = (1.0, f"{currency} per customer") if _is_money(r) else (100.0, "percentage points")
-        colour = "#1a7f37" if r.ci_low > 0 else HARMFUL_COLOUR if r.ci_high < 0 else "#57606a"
+        # an interval a note calls inconclusive (too few buyers, Welch and the bootstrap disagreeing) stays grey
+        colour = "#57606a" if not r.conclusive else "#1a7f37" if r.ci_low > 0 else HARMFUL_COLOUR
         u, lo, hi = r.uplift * scale, r.ci_low * scale, r.ci_high * scale
         ax.errorbar([u], [0], xerr=[[u - lo], [hi - u]], fmt="o", color=colour, capsize=6, lw=2)
         boot = getattr(r, "bootstrap_ci_low", None)
@@ -450,13 +474,7 @@ def _headline(results: Sequence[Result], currency: str) -> str:
     money = next((r for r in results if _is_money(r)), None)
     if money is None:
         return ""
-    verdict = (
-        "significantly positive"
-        if money.ci_low > 0
-        else "significantly negative"
-        if money.ci_high < 0
-        else "not distinguishable from zero"
-    )
+    verdict = reading(money.ci_low, money.ci_high, " ".join(money.notes))
     text = (
         f"Incremental {_esc(money.metric)}: {_money(money.incremental_revenue, currency)} "
         f"({_money(money.uplift, currency)} per test customer, 95% interval "
@@ -591,8 +609,13 @@ def render_campaign_report(
         parts.append(_persona_table(personas, currency))
         parts.append(_png(forest_plot(personas, overall, currency)))
         if qini is not None and len(qini):
+            on = (
+                "every customer of this launch"
+                if personas[0].found_by == "champion"
+                else "the estimation half"
+            )
             parts.append(
-                "<p>Qini curve of the uplift model on the estimation half: incremental outcome when contacting "
+                f"<p>Qini curve of the uplift model on {on}: incremental outcome when contacting "
                 "the top share of customers by predicted uplift (dashed: random order).</p>"
             )
             parts.append(_png(qini_chart(qini)))
@@ -661,7 +684,7 @@ def render_report_index(
     """Write the reports' index page: every closed launch with a link to its report, and a chart of incremental
     revenue per campaign over time. ``launches``: one row per closed launch with campaign_id, launch_id,
     launch_date, window_end, test_customers, control_customers, uplift, uplift_ci_low, uplift_ci_high, p_value,
-    incremental_revenue and ``href`` (the report's path relative to the index). ``program_href``: the program
+    incremental_revenue, notes (optional) and ``href`` (the report's path relative to the index). ``program_href``: the program
     report, linked at the top when it exists."""
     parts = ["<h1>Campaign reports</h1>"]
     if program_href:
@@ -678,7 +701,7 @@ def render_report_index(
         head = (
             "<tr><th class=l>campaign</th><th class=l>launch</th><th class=l>window</th><th>test</th>"
             "<th>control</th><th>uplift per customer</th><th>95% interval</th><th>p-value</th>"
-            "<th>incremental revenue</th></tr>"
+            "<th>incremental revenue</th><th class=l>reading</th></tr>"
         )
         rows = "".join(
             f"<tr><td class=l>{_esc(r.campaign_id)}</td>"
@@ -686,7 +709,8 @@ def render_report_index(
             f"<td class=l>{_esc(r.launch_date)} to {_esc(r.window_end)}</td><td>{int(r.test_customers):,}</td>"
             f"<td>{int(r.control_customers):,}</td><td>{_money(r.uplift, currency)}</td>"
             f"<td>{_interval(r.uplift_ci_low, r.uplift_ci_high)}</td><td>{_p(r.p_value)}</td>"
-            f"<td>{_money(r.incremental_revenue, currency)}</td></tr>"
+            f"<td>{_money(r.incremental_revenue, currency)}</td>"
+            f"<td class=l>{_esc(reading(r.uplift_ci_low, r.uplift_ci_high, getattr(r, 'notes', None)))}</td></tr>"
             for r in launches.sort_values(["launch_date", "launch_id"], ascending=[False, True]).itertuples()
         )
         parts.append(f"<table>{head}{rows}</table>")

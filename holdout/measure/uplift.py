@@ -43,6 +43,12 @@ class _IntervalResult:
         """The interval excludes zero."""
         return self.ci_low > 0 or self.ci_high < 0
 
+    @property
+    def conclusive(self) -> bool:
+        """The interval excludes zero and no note says to treat it as inconclusive (too few buyers, Welch and the
+        bootstrap disagreeing): what every label, colour and headline reads, as the mart's `is_significant`."""
+        return self.significant and not getattr(self, "notes", ())
+
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
@@ -250,6 +256,19 @@ def _as_array(values: ArrayLike, name: str, *, min_size: int = 2) -> np.ndarray:
 MIN_BUYERS_PER_ARM = 3
 
 
+def floored_variances(
+    var_test: Any, n_test: Any, var_control: Any, n_control: Any
+) -> tuple[np.ndarray, np.ndarray]:
+    """The arms' variances as Welch's interval uses them (``welch_from_stats``): the smaller arm's at least the
+    pooled within-arm variance. What a power figure for the same arms must use too, or it promises a precision
+    the interval does not have."""
+    vt, nt = np.asarray(var_test, dtype=np.float64), np.asarray(n_test, dtype=np.float64)
+    vc, nc = np.asarray(var_control, dtype=np.float64), np.asarray(n_control, dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        pooled = ((nt - 1) * vt + (nc - 1) * vc) / (nt + nc - 2)
+        return np.where(nt <= nc, np.maximum(vt, pooled), vt), np.where(nc <= nt, np.maximum(vc, pooled), vc)
+
+
 def welch_from_stats(
     mean_test: Any,
     var_test: Any,
@@ -275,13 +294,11 @@ def welch_from_stats(
     Returns arrays ``uplift, se, df, t, p_value, ci_low, ci_high``. A zero standard error (both arms constant)
     gives p = 1 when the means are equal (else 0) and a zero-width interval.
     """
-    mt, vt, nt = (np.asarray(x, dtype=np.float64) for x in (mean_test, var_test, n_test))
-    mc, vc, nc = (np.asarray(x, dtype=np.float64) for x in (mean_control, var_control, n_control))
+    mt, nt = np.asarray(mean_test, dtype=np.float64), np.asarray(n_test, dtype=np.float64)
+    mc, nc = np.asarray(mean_control, dtype=np.float64), np.asarray(n_control, dtype=np.float64)
+    vt, vc = floored_variances(var_test, n_test, var_control, n_control)
     diff = mt - mc
     with np.errstate(divide="ignore", invalid="ignore"):
-        pooled = ((nt - 1) * vt + (nc - 1) * vc) / (nt + nc - 2)
-        vt = np.where(nt <= nc, np.maximum(vt, pooled), vt)
-        vc = np.where(nc <= nt, np.maximum(vc, pooled), vc)
         a, b = vt / nt, vc / nc
         se = np.sqrt(a + b)
         df = (a + b) ** 2 / (a**2 / (nt - 1) + b**2 / (nc - 1))
