@@ -478,6 +478,7 @@ def fit_campaign(train: pd.DataFrame, config: UpliftConfig) -> UpliftModel:
             train[outcome].to_numpy(dtype="float64"),
             seed=config.seed,
             propensity=train["propensity"].to_numpy(),
+            groups=train["customer_id"].to_numpy(),  # a recurring campaign gives a customer a row per launch
             **fit_options(config),
         )
         for outcome in config.outcomes

@@ -112,6 +112,32 @@ def test_dr_learner_on_a_binary_outcome_and_unseen_categories() -> None:
     assert deciles["predicted_uplift"].is_monotonic_decreasing
 
 
+def test_a_customers_rows_of_several_launches_count_as_one_customer() -> None:
+    """A recurring campaign gives a customer a row per launch, always in the same arm: the average effect's
+    standard error is clustered by customer (rows repeated 4 times are 1,000 customers, not 4,000), and
+    cross-fitting keeps a customer's rows in one fold (no customer's outcome trains its own prediction)."""
+    from holdout.measure.learners import _folds, clustered_mean_se
+
+    rng = np.random.default_rng(2)
+    v = rng.normal(size=1000)
+    customers = np.repeat(np.arange(1000), 4)
+    iid = clustered_mean_se(v)
+    assert clustered_mean_se(np.repeat(v, 4), customers) == pytest.approx(iid)
+    assert clustered_mean_se(np.repeat(v, 4)) == pytest.approx(iid / 2, rel=0.01)  # what rows alone claim
+
+    treated = np.repeat(rng.random(1000) < 0.8, 4)
+    fold = _folds(treated, 3, rng, customers)
+    assert (fold.reshape(1000, 4) == fold[::4, None]).all()
+    assert set(np.bincount(fold[::4])) <= {333, 334} or abs(np.bincount(fold[::4]) - 333).max() <= 2
+
+    x, t, y, _ = _synthetic(1500, seed=9)
+    x4, t4, y4 = pd.concat([x] * 4, ignore_index=True), np.tile(t, 4), np.tile(y, 4)
+    ids = np.tile(np.arange(1500), 4)
+    pooled = fit_uplift(x4, t4, y4, seed=0, groups=ids)
+    rows = fit_uplift(x4, t4, y4, seed=0)
+    assert pooled.center_se > 1.7 * rows.center_se
+
+
 def test_fit_is_deterministic_per_seed() -> None:
     x, t, y, _ = _synthetic(3000, seed=7)
     a = fit_uplift(x, t, y, seed=11).predict(x)

@@ -53,6 +53,18 @@ def test_variant_spec_is_typed_and_shares_must_add_up(tmp_path):
 
 
 # ------------------------------------------------------------------------------------------- assignment
+def test_an_ab_campaigns_cost_per_contact_is_its_variants_costs_by_share(tmp_path):
+    spec = _spec(
+        tmp_path,
+        variants=[
+            {"id": "gift", "offer": {"kind": "gift", "code": "G"}, "share": 0.6, "cost": 2.0},
+            {"id": "note", "offer": {"kind": "content"}, "share": 0.2, "cost": 0.02},
+        ],
+        cost_per_contact=0.02,
+    )
+    assert spec.spec.contact_cost == pytest.approx((0.6 * 2.0 + 0.2 * 0.02) / 0.8)
+
+
 def test_variant_assignment_is_deterministic_and_follows_the_shares():
     ids = pd.Series([f"C{i:07d}" for i in range(30_000)])
     first = assign_groups("offer-test", ids, 0.2, VARIANTS)
@@ -197,6 +209,14 @@ def test_variant_campaign_launches_simulates_and_closes(fresh_home):
     rows = con.execute("select arm, versus, p_holm, verdict from ops.campaign_variant_results").df()
     con.close()
     assert len(rows) == 6 and set(rows["verdict"]) == {closed.variant_verdict}
+    # the campaign's cost per test contact is the mean of the variant costs its test customers received
+    from holdout.campaigns.close import contact_cost
+
+    costs = {"discount-15": 1.0, "gift-wrap": 3.0, "style-notes": 0.0}
+    spec = {"cost_per_contact": 0.02, "variants": [{"id": v, "cost": c} for v, c in costs.items()]}
+    received = ledger.loc[ledger["group"] == "test", "variant"].map(costs)
+    with duckdb.connect(str(fresh_home.warehouse_path), read_only=True) as con:
+        assert contact_cost(con, closed.launch_id, spec) == pytest.approx(received.mean())
     page = Path(closed.report_path).read_text()
     assert "Offer variants" in page and "Holm" in page
     from browser import check_page

@@ -266,7 +266,7 @@ def measure_launch(
 
     launch_id, campaign_id, launch_date, window_end, channel, funnel_json = row
     spec = _spec_info(settings, launch_id, campaign_id)
-    cost = float(spec.get("cost_per_contact") or 0.0)
+    cost = contact_cost(con, launch_id, spec)
     # a re-test of an inconclusive persona spends less alpha on its persona verdicts (personas module doc)
     confidence = retest_confidence(CONFIDENCE, int(spec.get("retest_round") or 0))
     out = _outcomes(con, launch_id)
@@ -377,6 +377,24 @@ def measure_launch(
     return Measurement(closed, results, persona_rows, closed_at, variant_rows)
 
 
+def _variant_assignments(con: duckdb.DuckDBPyConnection, launch_id: str) -> pd.DataFrame:
+    query = "select customer_id, variant from ops.campaign_variant_assignments where launch_id = ?"
+    return con.execute(query, [launch_id]).df()
+
+
+def contact_cost(con: duckdb.DuckDBPyConnection, launch_id: str, spec: dict) -> float:
+    """Cost per test contact of a launch: the spec's `cost_per_contact`, or for an A/B/n launch the mean of the
+    variant costs its test customers received (each variant's `cost` is its cost per contact). It sets the
+    campaign's cost and ROI and the personas' keep and stop thresholds."""
+    from holdout.campaigns.spec import variant_contact_cost
+
+    declared = {v["id"]: float(v.get("cost") or 0.0) for v in spec.get("variants") or ()}
+    if not declared:
+        return float(spec.get("cost_per_contact") or 0.0)
+    counts = _variant_assignments(con, launch_id)["variant"].value_counts()
+    return variant_contact_cost([(int(counts.get(v, 0)), cost) for v, cost in declared.items()])
+
+
 def _measure_variants(con: duckdb.DuckDBPyConnection, launch_id: str, spec: dict, out: pd.DataFrame):
     """Each variant against control and against the others (None for a single-offer campaign)."""
     from holdout.measure.variants import CONTROL, measure_variants
@@ -384,10 +402,7 @@ def _measure_variants(con: duckdb.DuckDBPyConnection, launch_id: str, spec: dict
     declared = spec.get("variants") or ()
     if not declared:
         return None
-    assigned = con.execute(
-        "select customer_id, variant from ops.campaign_variant_assignments where launch_id = ?", [launch_id]
-    ).df()
-    arms = out.merge(assigned, on="customer_id", how="left")
+    arms = out.merge(_variant_assignments(con, launch_id), on="customer_id", how="left")
     arms["arm"] = arms["variant"].where(arms["group"] == "test", CONTROL)
     revenue = {CONTROL: arms.loc[arms["arm"] == CONTROL, "revenue"]}
     for v in declared:

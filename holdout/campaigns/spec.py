@@ -181,6 +181,12 @@ class Offer(_Strict):
     discount: Annotated[float, Field(strict=True, gt=0, lt=1)] | None = None
 
 
+def variant_contact_cost(shares_and_costs: list[tuple[float, float]]) -> float:
+    """The mean cost per test contact of variants received in these shares (counts or declared shares)."""
+    total = sum(share for share, _ in shares_and_costs)
+    return sum(share * cost for share, cost in shares_and_costs) / total if total else 0.0
+
+
 class Variant(_Strict):
     """One offer of an A/B/n campaign: `share` of the whole audience receives `offer`; `cost` per contact (contact
     and offer). Every variant is measured against the campaign's one control group."""
@@ -261,6 +267,7 @@ class CampaignSpec(_Strict):
     control_share: Annotated[float, Field(strict=True, ge=0.01, le=0.5)]
     response_window_days: Annotated[int, Field(strict=True, ge=1, le=MAX_WINDOW_DAYS)]
     start_date: WrittenDate
+    # with `variants`, each variant's `cost` is its cost per contact and this field is not read (`contact_cost`)
     cost_per_contact: Annotated[float, Field(strict=True, ge=0)] = 0.0
     # gross margin as a share of list price: when set, ROI counts the return on margin, not on revenue
     margin: Annotated[float, Field(strict=True, gt=0, le=1)] | None = None
@@ -283,11 +290,29 @@ class CampaignSpec(_Strict):
     # `draft`: valid but never launched (a generated follow-up awaiting review); `active`: launched as scheduled
     status: Literal["active", "draft"] = "active"
     # the campaign this one was split from (written by holdout.campaigns.split; an active follow-up replaces it)
-    split_of: str | None = None
+    split_of: Id | None = None
     # how many `retest` follow-ups in a row this campaign is (written by split): its close's persona verdicts
     # spend alpha / 2**retest_round (holdout.measure.personas.retest_confidence)
     retest_round: Annotated[int, Field(strict=True, ge=0, le=30)] = 0
     _path: str = PrivateAttr("")
+
+    @model_validator(mode="after")
+    def _split_lineage(self) -> CampaignSpec:
+        # `--` marks a split's follow-up (`<campaign>--<persona>-<action>`), and an active follow-up stops the
+        # campaign it names from launching: so `split_of` only on such an id, naming the campaign before the last
+        # `--`, and `--` only with it (a spec cannot stop another campaign by declaring itself its follow-up)
+        parent = self.id.rsplit("--", 1)[0] if "--" in self.id else None
+        if self.split_of is not None and self.split_of != parent:
+            raise ValueError(
+                f"split_of: {self.split_of!r} must be the campaign a split follow-up is named after: its id is "
+                f"'{self.split_of}--<persona>-<action>' (written by `holdout campaign split`), not {self.id!r}"
+            )
+        if parent is not None and self.split_of is None:
+            raise ValueError(
+                f"id: {self.id!r}: `--` is kept for the follow-ups a split writes (with `split_of`); use a single "
+                "`-` or `_`"
+            )
+        return self
 
     @model_validator(mode="after")
     def _variant_shares(self) -> CampaignSpec:
@@ -323,6 +348,15 @@ class CampaignSpec(_Strict):
                 f"got {total:g}"
             )
         return self
+
+    @property
+    def contact_cost(self) -> float:
+        """Cost per test contact: `cost_per_contact`, or for an A/B/n campaign the variants' costs weighted by their
+        shares (each variant's `cost` is its cost per contact). What the policy plans with; a close counts the
+        variants each test customer actually received (`close.contact_cost`)."""
+        if not self.variants:
+            return self.cost_per_contact
+        return variant_contact_cost([(v.share, v.cost) for v in self.variants])
 
     @property
     def arm_shares(self) -> dict[str, float]:

@@ -42,7 +42,14 @@ from typing import Any
 
 import yaml
 
-from holdout.campaigns.spec import INCUMBENT_ID, Alternative, CampaignSpec, get_spec, load_all
+from holdout.campaigns.spec import (
+    INCUMBENT_ID,
+    Alternative,
+    CampaignSpec,
+    get_spec,
+    load_all,
+    variant_contact_cost,
+)
 from holdout.config import Settings
 from holdout.segments import SegmentFile, profile_columns
 from holdout.warehouse import connect, ledger_select_list
@@ -322,7 +329,7 @@ def _follow_up(
         Alternative(id=v.id, offer=v.offer, cost=v.cost) for v in spec.variants
     ):
         out["variants"] = base["variants"]  # the campaign's own variants again, in their own shares
-        out["cost_per_contact"] = spec.cost_per_contact
+        out["cost_per_contact"] = spec.contact_cost
     elif len(offers) == 1:
         out["offer"] = offers[0].offer.model_dump(mode="json")
         out["cost_per_contact"] = offers[0].cost
@@ -339,7 +346,7 @@ def _follow_up(
             }
             for a in offers
         ]
-        out["cost_per_contact"] = spec.cost_per_contact
+        out["cost_per_contact"] = variant_contact_cost([(share, a.cost) for a in offers])
     for key in ("response_window_days", "primary_metric", "priority", "frequency_cap", "schedule"):
         if base.get(key) is not None:
             out[key] = base[key]
@@ -410,8 +417,11 @@ def split_campaign(
     spec_dir = Path(campaigns_dir or settings.campaigns_dir)
     seg_dir.mkdir(parents=True, exist_ok=True)
     segment_file = seg_dir / f"{campaign_id}.yml"
+    # an earlier split's follow-ups that this one does not write again; only files a split of this campaign wrote
+    # (its header on the first line): a spec a marketer named `<campaign>--...` is not the split's to delete
+    generated = HEADER.split("{campaign}")[0] + campaign_id + "`"
     for stale in sorted(spec_dir.glob(f"{campaign_id}--*.yml")):
-        if stale.name not in spec_texts:
+        if stale.name not in spec_texts and _first_line(stale).startswith(generated):
             stale.unlink()
     written = []
     for name, text in sorted(spec_texts.items()):
@@ -427,6 +437,11 @@ def split_campaign(
         len(written),
     )
     return SplitFiles(campaign_id, info["launch_id"], segment_file, tuple(written), tuple(actions))
+
+
+def _first_line(path: Path) -> str:
+    with path.open(encoding="utf-8", errors="replace") as file:
+        return file.readline()
 
 
 def split_launch_of(segment_file: Path) -> str | None:

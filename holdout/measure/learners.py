@@ -133,13 +133,37 @@ def _final_params(n: int, params: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _folds(treated: np.ndarray, n_folds: int, rng: np.random.Generator) -> np.ndarray:
-    """Fold of each customer, stratified by group so every fold holds both arms in the overall ratio."""
-    fold = np.empty(len(treated), dtype=np.int64)
-    for arm in (True, False):
-        idx = np.flatnonzero(treated == arm)
-        fold[rng.permutation(idx)] = np.arange(len(idx)) % n_folds
-    return fold
+def _folds(
+    treated: np.ndarray, n_folds: int, rng: np.random.Generator, groups: np.ndarray | None = None
+) -> np.ndarray:
+    """Fold of each row, stratified by group so every fold holds both arms in the overall ratio. With ``groups``
+    (one customer's rows of several launches) all rows of a customer share a fold, stratified by the arm of the
+    customer's first row, so no customer's outcome trains the model that predicts the same customer."""
+    if groups is None:
+        fold = np.empty(len(treated), dtype=np.int64)
+        for arm in (True, False):
+            idx = np.flatnonzero(treated == arm)
+            fold[rng.permutation(idx)] = np.arange(len(idx)) % n_folds
+        return fold
+    _, first, codes = np.unique(np.asarray(groups), return_index=True, return_inverse=True)
+    return _folds(treated[first], n_folds, rng)[codes]  # a fold per customer, by the arm of its first row
+
+
+def clustered_mean_se(values: np.ndarray, groups: np.ndarray | None = None) -> float:
+    """Standard error of the mean of ``values``; with ``groups``, cluster-robust (rows of one customer are one
+    cluster: a recurring campaign gives a customer a row per launch, always in the same arm, so the rows are not
+    independent and the plain formula is too small)."""
+    v = np.asarray(values, dtype="float64")
+    if len(v) < 2:
+        return float("nan")
+    if groups is None:
+        return float(np.std(v, ddof=1) / np.sqrt(len(v)))
+    codes = np.unique(np.asarray(groups), return_inverse=True)[1]
+    sums = np.bincount(codes, weights=v - v.mean())
+    g = len(sums)
+    if g < 2:
+        return float("nan")
+    return float(np.sqrt(g / (g - 1) * np.sum(sums**2)) / len(v))
 
 
 # Below this many training rows a fold predicts the training rows' mean instead of fitting a model.
@@ -186,6 +210,8 @@ class UpliftLearner:
     binary_outcome: bool
     params: dict[str, Any] = field(default_factory=dict)
     oof_pseudo_outcomes: np.ndarray | None = field(default=None, repr=False)
+    # the customer of each pseudo-outcome (None: one row per customer), for clustered standard errors
+    oof_groups: np.ndarray | None = field(default=None, repr=False)
     # Calibration on customers the models did not see (see ``fit_uplift``): predictions are
     # ``center + shrinkage * (raw - center) + prior_weight * (lift * level(x) - center)``.
     center: float = 0.0
@@ -200,12 +226,12 @@ class UpliftLearner:
 
     @property
     def center_se(self) -> float:
-        """Standard error of ``center``, the average effect (the mean of the pseudo-outcomes); NaN when the
-        pseudo-outcomes were not kept."""
+        """Standard error of ``center``, the average effect (the mean of the pseudo-outcomes), clustered by
+        customer when the rows came with customers (`clustered_mean_se`); NaN when they were not kept."""
         phi = self.oof_pseudo_outcomes
-        if phi is None or len(phi) < 2:
+        if phi is None:
             return float("nan")
-        return float(np.std(phi, ddof=1) / np.sqrt(len(phi)))
+        return clustered_mean_se(phi, getattr(self, "oof_groups", None))
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
         """Estimated uplift (treated minus control expected outcome) for each row of ``X``."""
@@ -236,8 +262,12 @@ def fit_uplift(
     winsorize: float | None = None,
     calibrate: bool = False,
     shrink: bool = False,
+    groups: np.ndarray | None = None,
 ) -> UpliftLearner:
     """Fit a cross-fitted DR-learner of the effect of ``treated`` on ``y`` given ``X``.
+
+    ``groups``: the customer of each row when rows are pooled over launches (a customer may have several); the
+    cross-fitting folds then keep a customer's rows together and ``center_se`` is clustered by customer.
 
     ``propensity`` is P(treated): a number, or one per customer when pooled launches had different test
     shares; ``None`` takes the treated share of the data, which is exact for one randomized assignment.
@@ -286,8 +316,12 @@ def fit_uplift(
     binary = _is_binary(yv)
     if winsorize is not None and not binary:
         yv = _winsorized(yv, winsorize)
+    if groups is not None:
+        groups = np.asarray(groups)
+        if len(groups) != len(t):
+            raise ValueError(f"groups has {len(groups)} rows, the data {len(t)}")
     rng = np.random.default_rng(seed)
-    fold = _folds(t, n_folds, rng)
+    fold = _folds(t, n_folds, rng, groups)
 
     mu0 = np.empty(len(t))
     mu1 = np.empty(len(t))
@@ -310,7 +344,8 @@ def fit_uplift(
         mean_level = float(level_oof.mean())
         # The prior scales by the measured average effect; when that is not clearly away from zero its sign is
         # a coin flip and the prior would rank the biggest spenders first or last at random: leave it out.
-        z = center / (float(phi.std()) / np.sqrt(len(phi))) if phi.std() > 0 else 0.0
+        se = clustered_mean_se(phi, groups)
+        z = center / se if se > 0 else 0.0
         lift = center / mean_level if mean_level > 0 and abs(z) >= PRIOR_MIN_Z else 0.0
         dr_oof = _oof_effects(xe, phi, fold, n_folds, fin, seed)
         shrinkage, prior_weight = _blend_weights(phi, dr_oof, lift * level_oof, fixed_prior=True)
@@ -328,6 +363,7 @@ def fit_uplift(
         binary_outcome=binary,
         params={"nuisance": nuis, "final": fin},
         oof_pseudo_outcomes=phi,
+        oof_groups=groups,
         center=center,
         shrinkage=shrinkage,
         level=level,

@@ -316,7 +316,7 @@ def random_choice(day: Day, seed: int) -> np.ndarray:
 
 def oracle_choice(day: Day, specs: list[CampaignSpec]) -> np.ndarray:
     """Highest true uplift minus contact cost among the eligible, none when all are below zero."""
-    costs = np.array([s.cost_per_contact for s in specs])
+    costs = np.array([s.contact_cost for s in specs])
     value = np.where(day.eligible, day.true_uplift - costs, -np.inf)
     best = np.argmax(value, axis=1) if len(specs) else np.zeros(len(value), dtype=int)
     return np.where(value[np.arange(len(value)), best] >= 0, best, -1)
@@ -356,8 +356,10 @@ class History:
     uplift: UpliftConfig
     rows: dict[int, list[pd.DataFrame]] = field(default_factory=dict)
 
-    def add(self, j: int, features: pd.DataFrame, treated: np.ndarray, y: np.ndarray) -> None:
-        self.rows.setdefault(j, []).append(features.assign(_treated=treated, _y=y))
+    def add(
+        self, j: int, features: pd.DataFrame, treated: np.ndarray, y: np.ndarray, customers: list[str]
+    ) -> None:
+        self.rows.setdefault(j, []).append(features.assign(_treated=treated, _y=y, _customer=customers))
 
     def counts(self, j: int) -> tuple[int, int]:
         """(test, control) customers campaign j has had so far."""
@@ -375,10 +377,17 @@ class History:
         data = pd.concat(self.rows[j], ignore_index=True)
         t = data.pop("_treated").to_numpy(bool)
         y = data.pop("_y").to_numpy(float)
+        customers = data.pop("_customer").to_numpy()  # one row per customer and cycle: cluster by customer
         if min(int(t.sum()), int((~t).sum())) < self.uplift.min_control_customers:
             return None  # cold start: too little data for a model, as ml.uplift refuses one
         return fit_uplift(
-            data, t, y, seed=seed, propensity=1.0 - spec.control_share, **fit_options(self.uplift)
+            data,
+            t,
+            y,
+            seed=seed,
+            propensity=1.0 - spec.control_share,
+            groups=customers,
+            **fit_options(self.uplift),
         )
 
 
@@ -400,7 +409,7 @@ def learned_choice(
     for j, spec in enumerate(specs):
         model = history.fit(j, spec, seed)
         if model is not None:
-            value[:, j] = model.predict(day.features) - spec.cost_per_contact
+            value[:, j] = model.predict(day.features) - spec.contact_cost
             averages[j] = (model.center, model.center_se)
         else:  # cold start: what its first model still needs
             budget[j] = cold_start_budget(
@@ -438,7 +447,7 @@ def score(
     cols = choice[rows]
     test = day.treated_if_chosen[rows, cols]
     gross = float(day.true_uplift[rows, cols][test].sum())
-    costs = np.array([s.cost_per_contact for s in specs])
+    costs = np.array([s.contact_cost for s in specs])
     net = gross - float(costs[cols][test].sum())
     chosen = {s.id: int((cols == j).sum()) for j, s in enumerate(specs)}
     return int(test.sum()), gross, net, chosen
@@ -502,7 +511,7 @@ def _diagnose(
         rows = day.eligible[:, j] & ~np.isnan(value[:, j])
         if rows.sum() > 2:
             rho[spec.id] = round(float(spearmanr(value[rows, j], day.true_uplift[rows, j]).statistic), 3)
-    costs = np.array([s.cost_per_contact for s in specs])
+    costs = np.array([s.contact_cost for s in specs])
     best_truth = np.where(day.eligible, day.true_uplift - costs, -np.inf).max(axis=1, initial=-np.inf)
     return rho, int(((choice < 0) & (best_truth > 0)).sum())
 
@@ -528,7 +537,14 @@ def _observe(
     )
     for j in np.unique(cols):
         mine = cols == j
-        history.add(int(j), day.features.iloc[rows[mine]].reset_index(drop=True), treated[mine], y[mine])
+        picked = rows[mine]
+        history.add(
+            int(j),
+            day.features.iloc[picked].reset_index(drop=True),
+            treated[mine],
+            y[mine],
+            [day.customer_ids[i] for i in picked],
+        )
 
 
 def _interval(values: list[float]) -> tuple[float, float, float]:

@@ -69,8 +69,9 @@ def expected_value(uplift_eur: np.ndarray, spec: CampaignSpec) -> np.ndarray:
     """Expected incremental value of contacting: predicted revenue uplift (EUR) minus the contact cost.
 
     The outcome is net revenue after discounts and returns, so an offer's discount is already netted out of
-    the predicted uplift; the spec's `cost_per_contact` is the only cost left to subtract."""
-    return np.asarray(uplift_eur, dtype=float) - float(spec.cost_per_contact)
+    the predicted uplift; the spec's cost per contact (`contact_cost`: an A/B/n campaign's variants' costs by share)
+    is the only cost left to subtract."""
+    return np.asarray(uplift_eur, dtype=float) - float(spec.contact_cost)
 
 
 def _champions(settings: Settings, autos: list[CampaignSpec]) -> dict[str, object]:
