@@ -114,7 +114,23 @@ class Settings:
         return self.project_root / "expectations"
 
 
+# characters a HOLDOUT_HOME path may not hold: the dbt sources read the landing zone through quoted glob patterns
+# (`read_csv('<home>/raw/crm/customers/*.csv')`), where a quote ends the text and `*?[]{}` match other folders
+UNSAFE_HOME_CHARACTERS = "'*?[]{}\n\r"
+
+
+class HomePathError(ValueError):
+    """HOLDOUT_HOME names a path Holdout cannot read its landing zone from."""
+
+
 def get_settings() -> Settings:
     """Read settings from the environment (HOLDOUT_HOME, HOLDOUT_MLFLOW_TRACKING_URI)."""
     home = Path(os.environ.get("HOLDOUT_HOME", Path.cwd() / ".holdout")).resolve()
+    unsafe = sorted({c for c in str(home) if c in UNSAFE_HOME_CHARACTERS})
+    if unsafe:
+        raise HomePathError(
+            f"HOLDOUT_HOME {str(home)!r} holds {' '.join(map(repr, unsafe))}: the warehouse reads the landing zone "
+            "through quoted file patterns, where these characters change what is read; move the home to a path "
+            "without them (a HOLDOUT_HOME can be moved)"
+        )
     return Settings(home=home, mlflow_tracking_uri_override=os.environ.get("HOLDOUT_MLFLOW_TRACKING_URI"))

@@ -21,6 +21,13 @@ WrittenDate = Annotated[date, BeforeValidator(as_written_date)]
 Loc = tuple[str | int, ...]
 
 MERGE_TAG = "tag:yaml.org,2002:merge"
+# the types a setting can have: text, numbers, booleans, null, dates, lists and mappings. `!!binary` would build
+# bytes that a typed field turns into text the file never shows (an id that dodges the duplicate check), and
+# sets, ordered pairs or explicit tags have no meaning in a settings file.
+PLAIN_TAGS = frozenset(
+    f"tag:yaml.org,2002:{t}"
+    for t in ("str", "int", "float", "bool", "null", "timestamp", "seq", "map", "merge")
+)
 
 
 class YamlFileError(ValueError):
@@ -48,7 +55,8 @@ class _StructureProblem(Exception):
 def read_yaml(path: Path, loader: type[yaml.SafeLoader] = yaml.SafeLoader) -> tuple[Any, yaml.Node | None]:
     """The data of one YAML file and its composed node (for `key_lines`). Raises YamlFileError, naming the file and,
     when known, the line, when it cannot be read (missing, a folder, not a regular file, over MAX_FILE_BYTES), is not UTF-8, is not YAML, writes a key twice in
-    one mapping (YAML would keep the last silently), holds a value YAML cannot build (a 30th of February), has an
+    one mapping (YAML would keep the last silently), holds a value of a type a setting cannot have (`!!binary`,
+    `!!set`, explicit tags: PLAIN_TAGS), holds a value YAML cannot build (a 30th of February), has an
     alias that contains itself or stands for more than MAX_EXPANDED_VALUES values, or nests deeper than Python can
     follow."""
     path = Path(path)
@@ -110,6 +118,11 @@ def _walk(node: yaml.Node | None, sizes: dict[int, int], open_: set[int], keys: 
     """How many values `node` stands for with its aliases expanded, each shared collection walked once; raises
     _StructureProblem for a key written twice in one mapping (merge keys `<<` aside: an explicit key overrides a
     merged one), an alias inside the collection it names, or more than MAX_EXPANDED_VALUES values."""
+    if node.tag not in PLAIN_TAGS:
+        shown = node.tag.replace("tag:yaml.org,2002:", "!!")
+        raise _StructureProblem(
+            f"{shown} values are not read: write plain text, numbers, dates, lists and mappings", node
+        )
     if not isinstance(node, yaml.CollectionNode):
         return 1
     if id(node) in sizes:

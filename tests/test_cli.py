@@ -82,6 +82,16 @@ def test_bad_arguments_stop_before_anything_is_written(tmp_path, monkeypatch, ar
     assert not (tmp_path / "home").exists()
 
 
+@pytest.mark.parametrize("name", ["o'home", "home[1]", "home*"])
+def test_a_home_whose_path_would_change_what_the_warehouse_reads_is_refused(tmp_path, monkeypatch, name):
+    """The dbt sources read the landing zone through quoted glob patterns: a quote in the path broke every base
+    model, a `[1]` or `*` would read another folder's files. Refused, naming the variable, creating nothing."""
+    monkeypatch.setenv("HOLDOUT_HOME", str(tmp_path / name))
+    result = CliRunner().invoke(main, ["generate", "--customers", "100", "--no-progress"])
+    assert result.exit_code == 1 and "HOLDOUT_HOME" in result.output and "Traceback" not in result.output
+    assert not (tmp_path / name).exists()
+
+
 def test_an_unreadable_experiment_file_is_named_in_one_line(tmp_path, monkeypatch):
     monkeypatch.setenv("HOLDOUT_HOME", str(tmp_path / "home"))
     for name, body in (("empty.csv", b""), ("bytes.csv", bytes(range(256)) * 4)):

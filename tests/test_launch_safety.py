@@ -284,13 +284,51 @@ def test_consent_withdrawn_after_the_build_is_respected_at_send_time(fresh_home)
             {"customer_id": test_ids[3], **event, "channel": "sms", "event_at": f"{d} 07:00:00"},
         ],
     )
+    # read as the build reads them: another delimiter and a capitalised header; an opt-out appended to a file
+    # the build already loaded (its size and time changed); an opt-in and an opt-out at one instant (opt-out wins)
+    folder = fresh_home.raw_dir / "consents/events"
+    (folder / "part-t-semicolons.csv").write_text(
+        f"Customer_ID;Channel;Action;Event_At;Source\n{test_ids[4]};email;opt_out;{d} 07:10:00;pc\n"
+    )
+    built = sorted(p for p in folder.glob("*.csv") if not p.name.startswith("part-t-"))[0]
+    with built.open("a") as handle:
+        handle.write(f"{test_ids[5]},email,opt_out,{d} 07:20:00,preference_center\n")
+    tie = [
+        {"customer_id": test_ids[6], **event, "event_at": f"{d} 07:40:00", "action": a}
+        for a in ("opt_out", "opt_in")
+    ]
+    _land_csv(fresh_home, "consents/events", "part-t-tie", tie)
     outcome = launch_mod.record_and_activate(fresh_home, lid)
     exported = _export_ids(Path(outcome.export_path))
-    assert exported == set(test_ids) - {late, unreadable}
-    assert "2 opted out since planning" in outcome.message
+    assert exported == set(test_ids) - {late, unreadable, *test_ids[4:7]}
+    assert "5 opted out since planning" in outcome.message
     assert _query(
         fresh_home, "select count(*) from ops.campaign_assignments where customer_id = ?", [late]
     ) == [(1,)]
+
+
+@pytest.mark.integration
+def test_a_landing_file_the_send_check_cannot_read_refuses_the_launch_before_anything_is_planned(fresh_home):
+    """An erasure request in another CSV dialect still erases; a consent file without the columns the send-time
+    check reads refuses the launch, naming the file, before anything is staged (never skipped silently)."""
+    from holdout.campaigns.send_check import SendCheckError, erased_customers
+    from holdout.warehouse import open_read_only
+
+    folder = fresh_home.raw_dir / "crm/erasure_requests"
+    (folder / "part-t-dialect.csv").write_text("Customer_ID;Requested_At\nc0000002 ;2026-11-01 08:00:00\n")
+    with open_read_only(fresh_home) as con:
+        assert erased_customers(con, fresh_home, ["C0000002", "C0000003"]) == {"C0000002"}
+    (folder / "part-t-dialect.csv").unlink()
+
+    bad = fresh_home.raw_dir / "consents/events/part-t-bad.csv"
+    bad.write_text("cust;chan\nC1;email\n")
+    before = staged.launch_ids(fresh_home)
+    try:
+        with pytest.raises(SendCheckError, match="raw/consents/events/part-t-bad.csv: no column customer_id"):
+            launch_mod.plan_launches(fresh_home, as_of_date(fresh_home), ["gift-email"])
+        assert staged.launch_ids(fresh_home) == before
+    finally:
+        bad.unlink()
 
 
 # ------------------------------------------------------------------------------------------ moved home

@@ -231,6 +231,29 @@ def test_values_that_would_break_a_launch_are_refused_at_validation(
     assert words in problems[0].message
 
 
+def test_a_spec_cannot_stop_another_campaign_or_hide_its_id(tmp_path, monkeypatch):
+    """An active follow-up stops the campaign its `split_of` names: only a split's follow-up (id
+    `<campaign>--...`) may declare one; `--` is kept for them; an id written as `!!binary` (text the file never
+    shows, which dodged the duplicate-id check and swapped another campaign's audience) is not read."""
+    twin = "id: !!binary Z2lmdC1lbWFpbA==\n" + spec_text("x").split("\n", 1)[1]
+    files = {
+        "gift.yml": spec_text("gift-email"),
+        "thief.yml": spec_text("vip-note", split_of="gift-email"),
+        "dashes.yml": spec_text("gift-email--vip"),
+        "follow.yml": spec_text("gift-email--p1-keep", split_of="gift-email"),
+        "twin.yml": twin,
+    }
+    settings = use_campaigns(monkeypatch, tmp_path, files)
+    problems = validate_specs(settings, known_segment_ids={"email_engagement__clicker", "test_accounts"})
+    found = {p.file: str(p) for p in problems}
+    assert set(found) == {"thief.yml", "dashes.yml", "twin.yml"}
+    assert (
+        "split_of: 'gift-email' must be the campaign a split follow-up is named after" in found["thief.yml"]
+    )
+    assert "`--` is kept for the follow-ups a split writes" in found["dashes.yml"]
+    assert "!!binary values are not read" in found["twin.yml"] and "line 1" in found["twin.yml"]
+
+
 def test_a_variant_cannot_take_the_name_of_an_assignment_group(tmp_path, monkeypatch):
     variants = [
         {"id": "control", "offer": {"kind": "gift", "code": "G"}, "share": 0.4},

@@ -17,7 +17,7 @@ from catch_up import build_for_close
 
 from holdout import segments as seglib
 from holdout.campaigns.spec import CampaignSpec, load_all
-from holdout.campaigns.split import keep_control_share, render_split, segment_id
+from holdout.campaigns.split import keep_control_share, render_split, segment_id, split_campaign
 from holdout.measure.personas import Condition, Persona, assign_personas
 
 SPEC = {
@@ -191,6 +191,8 @@ def test_retest_and_rework_test_the_alternatives_beside_the_incumbent_and_a_name
         *[(a.id, a.offer, a.cost) for a in spec.alternatives],
     ]
     assert retest.offer is None and retest.control_share == spec.control_share
+    # the follow-up's cost per contact is what its variants cost by share (the alternatives cost 0.5 and 0.05)
+    assert retest.cost_per_contact == pytest.approx((0.02 + 0.5 + 0.05) / 3) == retest.contact_cost
 
     variants = [
         {"id": "gift", "offer": {"kind": "gift", "code": "GIFT"}, "share": 0.4, "cost": 0.5},
@@ -229,7 +231,7 @@ SAME_AS_VARIANT = [{"id": "gift-again", "offer": {"kind": "gift", "code": "GIFT"
             SAME_AS_VARIANT,
             None,
             None,
-            0.02,
+            0.26,  # the variants' costs by their shares: (0.4 x 0.5 + 0.4 x 0.02) / 0.8
             ("gift", "content"),
         ),  # no winner: the variants again
     ],
@@ -252,7 +254,7 @@ def test_a_rework_persona_with_nothing_else_to_try_is_retested_not_dropped(
     retest = CampaignSpec.model_validate(yaml.safe_load(specs["winback-split--p2-retest.yml"]))
     assert (retest.offer.model_dump(mode="json", exclude_none=True) if retest.offer else None) == offer
     assert tuple(v.id for v in retest.variants) == variant_ids
-    assert retest.cost_per_contact == cost and retest.control_share == spec.control_share
+    assert retest.cost_per_contact == pytest.approx(cost) and retest.control_share == spec.control_share
     assert retest.audience.all_of == (segment_id(spec.id, "P2"),)
     assert "Re-tested: the spec lists nothing else to try." in retest.description
 
@@ -395,6 +397,9 @@ def test_optimize_split_on_close_writes_loadable_files_and_reaches_no_erased_or_
     audience = {"any_of": ["lifecycle__active", "lifecycle__at_risk", "lifecycle__churned", "lifecycle__vip"]}
     spec = {**SPEC, "audience": audience, "start_date": d.isoformat(), "control_share": 0.3}
     (campaigns / "winback-split.yml").write_text(yaml.safe_dump(spec))
+    # a marketer's own spec whose file name looks like a follow-up's: the split never deletes it
+    mine = campaigns / "winback-split--mine.yml"
+    mine.write_text(yaml.safe_dump({**spec, "id": "mine-note", "status": "draft"}))
     [outcome] = launch_mod.launch_due(settings, d)
     assert outcome.status == "launched"
     simulate(settings, 21, progress=False)
@@ -402,10 +407,13 @@ def test_optimize_split_on_close_writes_loadable_files_and_reaches_no_erased_or_
     assert close_due(settings)
     generated = segments / "generated" / "winback-split.yml"
     follow_ups = sorted(campaigns.glob("winback-split--*.yml"))
+    follow_ups.remove(mine)
     assert generated.exists() and follow_ups, "the close wrote no split"
     first = {p: p.read_bytes() for p in [generated, *follow_ups]}
     close_due(settings)  # a re-run of the close rewrites nothing
     assert {p: p.read_bytes() for p in [generated, *follow_ups]} == first
+    split_campaign(settings, "winback-split")  # a split again: rewrites its own files, keeps the marketer's
+    assert mine.exists()
 
     build(settings, progress=False, echo=lambda _m: None)  # the library (with generated/) feeds dim_segments
     specs, problems = load_all(settings)

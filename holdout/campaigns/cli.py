@@ -159,6 +159,7 @@ def launch(
         OpenWindowConflict,
         launch_campaign,
     )
+    from holdout.campaigns.send_check import SendCheckError
     from holdout.campaigns.spec import SpecError, UnknownCampaign
 
     settings = get_settings()
@@ -177,7 +178,7 @@ def launch(
         click.echo(f"Cannot launch {campaign_id}: {why}; nothing recorded or exported.", err=True)
         click.echo(str(exc), err=True)
         sys.exit(1)
-    except AudienceError as exc:
+    except (AudienceError, SendCheckError) as exc:
         click.echo(f"Cannot launch {campaign_id}; nothing recorded or exported.\n{exc}", err=True)
         sys.exit(2)
     except (LaunchLockTimeout, OpenWindowConflict, GlobalControlConflict) as exc:
@@ -216,12 +217,13 @@ def launch_due_cmd(on: date | None) -> None:
 
     An invalid spec file is reported and skipped; the valid campaigns still launch, then the exit is 1."""
     from holdout.campaigns.launch import AudienceError, LaunchLockTimeout, launch_due
+    from holdout.campaigns.send_check import SendCheckError
     from holdout.campaigns.spec import SpecError, load_all
 
     settings = get_settings()
     try:
         outcomes = launch_due(settings, on, check_date=True)
-    except (AudienceError, SpecError, LaunchLockTimeout) as exc:
+    except (AudienceError, SendCheckError, SpecError, LaunchLockTimeout) as exc:
         click.echo(f"Nothing launched, recorded or exported.\n{exc}", err=True)
         sys.exit(2)
     if not outcomes:

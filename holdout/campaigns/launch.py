@@ -52,7 +52,7 @@ from holdout.campaigns.export import (
 )
 from holdout.campaigns.gate import GateFailed, GateResult, gate_frame, validate_gate_frame
 from holdout.campaigns.launch_lock import LaunchLockTimeout, launch_lock
-from holdout.campaigns.send_check import SendExclusions, send_exclusions
+from holdout.campaigns.send_check import SendExclusions, check_send_inputs, send_exclusions
 from holdout.campaigns.spec import CampaignSpec, get_spec, load_all
 from holdout.campaigns.staged import LaunchPlan, campaign_of_launch, launch_dir, launch_id_for
 from holdout.config import Settings
@@ -321,6 +321,12 @@ def plan_launches(
         con.close()
     if check_date and todo:  # a launch already recorded on the date re-runs whatever the date
         check_launch_date(settings, launch_date)
+    if todo:  # a consent or erasure file the send-time check cannot read refuses the launch before any state
+        con = open_read_only(settings)
+        try:
+            check_send_inputs(con, settings)
+        finally:
+            con.close()
     # `priority: auto` campaigns not launched yet: the policy decides and ledgers who gets which (holdout.policy)
     auto = decide_launch_day(settings, launch_date, todo)
     con = open_read_only(settings)
