@@ -8,9 +8,7 @@ same facts).
 
 from __future__ import annotations
 
-import csv
 import functools
-import io
 import json
 import logging
 from datetime import date
@@ -66,31 +64,17 @@ def declared_sources(
     return declared
 
 
-def _csv_header(path: Path) -> list[str]:
-    """A CSV part file's column names, the quick way: the first line, byte-order mark dropped, the delimiter it uses
-    (DuckDB sniffs it per file), names trimmed. `_column_names` asks DuckDB when this finds a column missing."""
-    with path.open(encoding="utf-8-sig", errors="replace", newline="") as file:
-        line = file.readline()
-    delimiter = max(",;|\t", key=line.count)
-    return [name.strip() for name in next(csv.reader([line], delimiter=delimiter), [])]
-
-
-def _duckdb_csv_header(path: Path, con: Any) -> list[str]:
-    """The column names DuckDB's CSV reader finds (its sniffer knows other quote characters, title and comment
-    lines), from the file's first MiB as a file object: a path string would be read as a glob pattern."""
-    with path.open("rb") as file:
-        head = io.BytesIO(file.read(1 << 20))
-    return list(con.read_csv(head, header=True, all_varchar=True).columns)
-
-
-def _column_names(path: Path, con: Any, wanted: tuple[str, ...]) -> list[str]:
-    """The file's column names as the build's reader sees them. Parquet: its schema, read from the literal path
-    (DuckDB would take `part[1].parquet` for a glob that names `part1.parquet`)."""
+def _column_names(path: Path, con: Any) -> list[str]:
+    """The file's column names as the build's reader finds them. CSV: DuckDB's own sniffing of the file (another
+    delimiter or quote character, a title line; and a file whose rows it cannot split, which it reads as one
+    column: a malformed row in its sample would otherwise lose the whole file's rows to the quarantine), from the
+    path, or from a file object when the name holds glob characters. Parquet: its schema, read from the literal
+    path (DuckDB would take `part[1].parquet` for a glob that names `part1.parquet`)."""
     if path.suffix == ".csv":
-        names = _csv_header(path)
-        if {c.lower() for c in wanted} - {n.lower() for n in names}:
-            names = _duckdb_csv_header(path, con)  # the slow, exact reading, for a file that looks short
-        return names
+        if any(c in path.name for c in "*?[]{}"):
+            with path.open("rb") as file:
+                return list(con.read_csv(file, header=True, all_varchar=True).columns)
+        return list(con.read_csv(str(path), header=True, all_varchar=True).columns)
     import pyarrow.parquet as pq
 
     return pq.read_schema(path).names
@@ -107,17 +91,26 @@ def check_part_file_columns(settings: Settings) -> None:
     naming every such file, its missing columns and the columns no source declares."""
     import duckdb
 
+    from holdout.sources import loaded_as_it_is, loaded_part_files
+
     problems = []
-    con = duckdb.connect()  # in memory: DuckDB's reading of a CSV header that looks short
+    loaded = None  # files a build loaded as they are now were checked before it: only new or rewritten ones are read
+    if settings.warehouse_path.exists():
+        try:
+            with duckdb.connect(str(settings.warehouse_path), read_only=True) as warehouse:
+                loaded = loaded_part_files(warehouse)
+        except duckdb.Error:  # in use by a writer: check every file
+            loaded = None
+    con = duckdb.connect()  # in memory: DuckDB's reading of each file
     for entity, (suffix, columns) in declared_sources(settings.dbt_project_dir).items():
         folder = settings.raw_dir / entity
         # the files the source's reader globs (`*.csv` or `*.parquet`, hidden ones too, as DuckDB's glob does)
         for path in sorted(p for p in folder.glob(f"*.{suffix}") if p.is_file()) if folder.is_dir() else []:
-            if path.stat().st_size == 0:  # no header, no rows: the reader adds nothing to the union
+            if path.stat().st_size == 0 or loaded_as_it_is(path, entity, loaded):  # empty: adds nothing
                 continue
             # unreadable (pyarrow's errors are ValueErrors): left to the build, which fails naming the file and model
             try:
-                names = _column_names(path, con, columns)
+                names = _column_names(path, con)
             except (OSError, ValueError, duckdb.Error):
                 continue
             present = {name.lower() for name in names}

@@ -186,6 +186,27 @@ def part_files(folder: Path) -> list[Path]:
     )
 
 
+def loaded_part_files(con: Any) -> dict[tuple[str, str], tuple[int, float]] | None:
+    """What the incremental base models recorded as loaded (`staging.loaded_part_files`): (entity, file name) ->
+    (size, modification time as epoch seconds); None when the warehouse holds no such record."""
+    import duckdb
+
+    try:
+        rows = con.execute(
+            "select entity, file_name, size, epoch(last_modified) from staging.loaded_part_files"
+        ).fetchall()
+    except duckdb.Error:
+        return None
+    return {(entity, name): (size, when) for entity, name, size, when in rows}
+
+
+def loaded_as_it_is(path: Path, entity: str, loaded: dict[tuple[str, str], tuple[int, float]] | None) -> bool:
+    """Whether a build loaded this part file as it is now (same size and modification time to the second)."""
+    size, when = (loaded or {}).get((entity, path.name), (None, None))
+    stat = path.stat()
+    return size == stat.st_size and when is not None and abs(when - stat.st_mtime) < 1.0
+
+
 def landing_entities() -> list[str]:
     """Every `<system>/<entity>` folder of the generated retailer's landing zone."""
     from holdout.generate.landing import FORMATS  # here: the generator package imports pyarrow

@@ -125,6 +125,20 @@ def test_part_file_headers_are_matched_as_duckdb_reads_them(tmp_path: Path) -> N
     assert read == len(variants)  # every variant's row has the column DuckDB reads as the declared one
 
 
+def test_a_file_whose_rows_duckdb_cannot_split_is_refused_not_quarantined_whole(tmp_path: Path) -> None:
+    """One row with a field too many: DuckDB's sniffer gives up on the delimiter and reads the file as one column,
+    so every row, the good ones too, would reach the quarantine as `invalid_customer_id` and the build would pass.
+    The check reads each new file as DuckDB does and refuses it, naming it."""
+    settings = Settings(home=tmp_path / "home")
+    _landing_zone(settings.raw_dir, skip=set())
+    folder = settings.raw_dir / "crm" / "customers"
+    columns = list(declared_sources()["crm/customers"][1])
+    good = ",".join(["v"] * len(columns))
+    (folder / "part-0002.csv").write_text(f"{','.join(columns)}\n{good}\n{good}\n{good},extra\n")
+    with pytest.raises(LandingZoneError, match=r"part-0002\.csv: missing column\(s\) customer_id"):
+        check_part_file_columns(settings)
+
+
 def test_a_parquet_file_named_like_a_glob_is_checked_itself(tmp_path: Path) -> None:
     """DuckDB reads the path `part-000[1].parquet` as a pattern naming `part-0001.parquet`: the check reads the
     file's own schema, so a renamed column in it is not hidden by its sibling's."""

@@ -142,7 +142,12 @@ def test_rerun_repairs_a_missing_or_changed_export(fresh_home, damage):
         path.write_bytes(original + b"C9999999,someone-else,x,y,z\n")
     else:
         path.unlink()
-    again = launch_mod.launch_campaign(fresh_home, "gift-email", d)
+        # gone from the outbox: a sender that moves files took it, or it was lost; a plain re-run never writes
+        # it again (that would contact everyone twice), `--reexport` does
+        kept = launch_mod.launch_campaign(fresh_home, "gift-email", d)
+        assert "no longer in the outbox" in kept.message and "--reexport" in kept.message
+        assert not path.exists() and _ledger_counts(fresh_home) == ledgered
+    again = launch_mod.launch_campaign(fresh_home, "gift-email", d, reexport=damage == "export_missing")
     assert again.status == "already_launched" and "nothing changed" not in again.message
     assert path.read_bytes() == original
     (sha,) = _query(fresh_home, "select sha256 from ops.campaign_exports")[0]
@@ -166,7 +171,7 @@ def test_a_recorded_launch_reruns_with_its_date_after_the_profile_moved_on(fresh
     first = launch_mod.launch_campaign(fresh_home, "gift-email", d)
     Path(first.export_path).unlink()  # an export lost after the ledger commit
     monkeypatch.setattr("holdout.landing.warehouse_as_of_date", lambda _s, d=d: d + timedelta(days=7))
-    rerun = CliRunner().invoke(campaign, ["launch", "gift-email", "--date", str(d)])
+    rerun = CliRunner().invoke(campaign, ["launch", "gift-email", "--date", str(d), "--reexport"])
     assert rerun.exit_code == 0, rerun.output
     assert Path(first.export_path).exists()  # repaired
     new = CliRunner().invoke(campaign, ["launch", "sms-reactivation", "--date", str(d)])
@@ -214,7 +219,7 @@ def test_reexport_never_writes_an_erased_customer(fresh_home):
         [{"customer_id": y, "requested_at": f"{d} 09:00:00"}],
     )
     path.unlink()
-    again = launch_mod.launch_campaign(fresh_home, "gift-email", d)
+    again = launch_mod.launch_campaign(fresh_home, "gift-email", d, reexport=True)
     assert _export_ids(path) == set(exported) - {x, y}
     assert again.status == "already_launched" and "2 erased" in again.message
     manifest = json.loads(path.with_name(path.stem + ".manifest.json").read_text())
@@ -362,7 +367,7 @@ def test_a_moved_home_reexports_into_itself(fresh_home, tmp_path, monkeypatch):
     moved = get_settings()
     copy = moved_home / original.relative_to(fresh_home.home)
     copy.unlink()
-    again = launch_mod.launch_campaign(moved, "gift-email", d)
+    again = launch_mod.launch_campaign(moved, "gift-email", d, reexport=True)
     assert again.status == "already_launched" and Path(again.export_path) == copy
     assert copy.read_bytes() == before[0]
     assert (original.read_bytes(), original.stat().st_mtime_ns) == before

@@ -184,7 +184,7 @@ def test_a_reexport_never_contacts_the_global_control_group(fresh_home, tmp_path
     con.close()
     config = _use_program(monkeypatch, tmp_path, share=0.5)
     Path(first.export_path).unlink()
-    again = launch_mod.launch_campaign(fresh_home, "winback-discount-email", day)
+    again = launch_mod.launch_campaign(fresh_home, "winback-discount-email", day, reexport=True)
     assert again.status == "already_launched"
     members = hashed_members(config, day, sorted(exported))
     assert members and _export_ids(first.export_path) == exported - members

@@ -591,11 +591,22 @@ def test_close_finds_personas_with_the_champion_trained_on_other_launches(
     broken = UpliftModel({"revenue": _ScoreByOrders()}, ["a_feature_renamed_since"])
     (settings.mlflow_dir).mkdir(parents=True, exist_ok=True)
     (settings.mlflow_dir / "mlflow.db").touch()  # the close looks for a champion only where a store exists
+    # earlier launches that held this launch's customers (a recurring campaign keeps each returning customer's arm)
+    with duckdb.connect(str(settings.warehouse_path)) as con:
+        for shared, share in (("a-launch-sharing-most", 0.6), ("a-launch-sharing-some", 0.3)):
+            con.execute(
+                f"""insert into ops.campaign_assignments by name
+                    select * replace ('{shared}' as launch_id) from ops.campaign_assignments
+                    where launch_id = ? and hash(customer_id) % 100 < {int(share * 100)}""",
+                [launch_id],
+            )
     for trained_on, path in (
         (("an-earlier-launch",), "champion"),
         ((launch_id,), "fallback"),
         (("an-earlier-launch",), "broken"),
         ((later_launch,), "later"),
+        (("a-launch-sharing-most",), "shared"),
+        (("a-launch-sharing-some",), "fresh"),
     ):
         champion = UpliftPredictor(campaign, "7", broken if path == "broken" else model, trained_on)
         monkeypatch.setattr(
@@ -619,6 +630,13 @@ def test_close_finds_personas_with_the_champion_trained_on_other_launches(
             assert f"personas: champion path: uplift model {ml.uplift.model_name(campaign)} v7" in (
                 campaign_report(settings, campaign)
             )
+        elif (
+            path == "shared"
+        ):  # most customers were in its training launch, in the same arm: not judged on them
+            assert "fewer than half are new to it" in method and not method.startswith("champion")
+        elif path == "fresh":  # estimated on the customers it was not trained on, every member still counted
+            assert method.startswith("champion path") and "customers the model was not trained on" in method
+            assert sum(n for _, n in rows) == assigned
         elif path == "fallback":
             assert "was trained on this launch's own outcomes" in method and not method.startswith("champion")
         elif path == "later":

@@ -147,8 +147,19 @@ def list_() -> None:
     show_default=True,
     help="Customers affected by --inject-fault.",
 )
+@click.option(
+    "--reexport",
+    is_flag=True,
+    help="For a launch already recorded on the date whose export is no longer in the outbox (lost): write it "
+    "again from the ledger. Without it, a re-run never writes a file the sender may already have taken.",
+)
 def launch(
-    campaign_id: str, on: date | None, dry_run: bool, inject_fault: str | None, fault_size: int
+    campaign_id: str,
+    on: date | None,
+    dry_run: bool,
+    inject_fault: str | None,
+    fault_size: int,
+    reexport: bool,
 ) -> None:
     """Launch one campaign: eligibility, assignment, GX gate, ledger, export (idempotent per date)."""
     from holdout.campaigns.launch import (
@@ -172,6 +183,7 @@ def launch(
             inject=inject_fault,
             inject_size=fault_size,
             check_date=True,
+            reexport=reexport,
         )
     except SpecError as exc:
         why = "no such campaign" if isinstance(exc, UnknownCampaign) else "invalid campaign spec"

@@ -233,6 +233,23 @@ def _champion_personas(
     from holdout.measure.personas import personas_from_scores
 
     label = f"uplift model {champion.name} v{champion.version}"
+    # a recurring campaign puts a returning customer in the same arm every launch: the model learnt the chance
+    # imbalance of its training launches' arms, so it is judged only on the customers it was not trained on; when
+    # they are fewer than the discovery path's estimation half, that path estimates on more customers
+    trained_on = {
+        r[0]
+        for r in con.execute(
+            "select distinct customer_id from ops.campaign_assignments where launch_id in (select unnest(?))",
+            [list(champion.launches)],
+        ).fetchall()
+    }
+    fresh = ~frame["customer_id"].isin(trained_on).to_numpy()
+    if fresh.sum() < len(frame) / 2:
+        return None, (
+            f"{label} was trained on {len(frame) - int(fresh.sum()):,} of this launch's {len(frame):,} customers "
+            "(a returning customer keeps their arm, so its estimates would share their chance imbalance); fewer "
+            "than half are new to it"
+        )
     try:
         scores, why_not = _champion_scores(con, champion, launch_date, frame["customer_id"])
         if scores is None:
@@ -246,6 +263,7 @@ def _champion_personas(
             model_label=f"{label} (trained on {', '.join(champion.launches)})",
             cost_per_contact=cost,
             confidence=confidence,
+            estimate_on=fresh,
         )
     except Exception as exc:  # a broken or outdated champion (e.g. a renamed feature column)
         log.warning("%s could not score the launch: %s", label, exc)

@@ -646,7 +646,7 @@ def _refuse_open_window_conflicts(con: duckdb.DuckDBPyConnection, launch_id: str
 
 
 @_under_launch_lock
-def record_and_activate(settings: Settings, launch_id: str) -> LaunchOutcome:
+def record_and_activate(settings: Settings, launch_id: str, reexport: bool = False) -> LaunchOutcome:
     """Ledger the launch (launches + assignments + exports in ONE transaction), then publish the export.
 
     Requires a passed gate on exactly the staged audience. Consent and erasure are re-checked at send time
@@ -658,7 +658,7 @@ def record_and_activate(settings: Settings, launch_id: str) -> LaunchOutcome:
     t0 = time.perf_counter()
     with connect(settings=settings) as con:
         if _launch_status(con, launch_id) == LAUNCHED:
-            return _finish_launched(settings, con, launch_id)
+            return _finish_launched(settings, con, launch_id, reexport)
         plan = staged.read_plan(settings, launch_id)
         channel = get_channel(plan.channel)
         _require_passed_gate(settings, launch_id)
@@ -810,7 +810,9 @@ def _global_control_of(
     return gc_members(con, load_program_settings().global_control, launch_date, customer_ids)
 
 
-def _finish_launched(settings: Settings, con: duckdb.DuckDBPyConnection, launch_id: str) -> LaunchOutcome:
+def _finish_launched(
+    settings: Settings, con: duckdb.DuckDBPyConnection, launch_id: str, reexport: bool = False
+) -> LaunchOutcome:
     """The launch is in the ledger: make sure its export and manifest exist and match the ledgered SHA-256;
     never assign or launch it twice.
 
@@ -818,8 +820,11 @@ def _finish_launched(settings: Settings, con: duckdb.DuckDBPyConnection, launch_
     - file matches, manifest missing or wrong (killed between rename and manifest): the manifest is rewritten;
     - file missing, staged temp file matches (killed between commit and rename): the temp file is published,
       unless someone in it was erased, opted out or put in the global control group since (then as below);
-    - otherwise (file lost, or changed since it was ledgered): the ledger's test group is exported again and, if
-      the new file differs, ledgered as a new ops.campaign_exports row.
+    - file changed since it was ledgered (still in the outbox, so not sent as ledgered): the ledger's test group
+      is exported again and, if the new file differs, ledgered as a new ops.campaign_exports row;
+    - file missing and nothing staged: a sender that picks files up by moving them took it, or it was lost; the
+      two look the same, and writing it again would contact everyone twice in the first case. Only `reexport`
+      (`holdout campaign launch ID --date D --reexport`) writes it again, as above.
     """
     launch = _ledgered_launch(settings, con, launch_id)
     # the export's place in *this* HOLDOUT_HOME (a ledgered absolute path may point into the home it was moved from)
@@ -845,6 +850,18 @@ def _finish_launched(settings: Settings, con: duckdb.DuckDBPyConnection, launch_
     staged_export = _interrupted_export(settings, con, launch, path)
     if staged_export is not None:
         outcome.message = "already launched; finished the interrupted export (staged file matched the ledger)"
+    elif not path.exists() and not reexport and not pending_tmp(settings, launch.channel, launch_id).exists():
+        # (a staged file left by a kill never reached the sender: it is replaced below without asking)
+        (launched_on,) = con.execute(
+            "select launch_date from ops.campaign_launches where launch_id = ?", [launch_id]
+        ).fetchone()
+        outcome.message = (
+            "already launched; its export is no longer in the outbox (taken by the sender, or lost): nothing "
+            "written again, so nobody is contacted twice; if it was lost, `holdout campaign launch "
+            f"{launch.campaign_id} --date {launched_on:%Y-%m-%d} --reexport` writes it from the ledger"
+        )
+        outcome.exported_rows, outcome.export_path = 0, ""
+        return outcome
     else:
         why = "did not match its ledgered SHA-256" if path.exists() else "was lost"
         # Rebuild from the ledger's test group and current consent, ledger the new file.
@@ -971,9 +988,11 @@ def launch_campaign(
     inject: str | None = None,
     inject_size: int = 25,
     check_date: bool = False,
+    reexport: bool = False,
 ) -> LaunchOutcome:
     """Plan, gate, record and activate one campaign. Idempotent per (campaign, date). `inject` is a
-    demo/testing fault injection (`holdout.campaigns.faults`). Raises GateFailed when the gate blocks the launch."""
+    demo/testing fault injection (`holdout.campaigns.faults`). Raises GateFailed when the gate blocks the launch.
+    `reexport`: a launched launch whose export left the outbox is written again (`_finish_launched`)."""
     # an invalid or unknown spec stops here (SpecError), before any state; so does a split's follow-up awaiting
     # review (holdout.campaigns.split)
     spec = get_spec(settings, campaign_id)
@@ -992,7 +1011,8 @@ def launch_campaign(
         finally:
             con.close()
         if status == LAUNCHED:
-            return record_and_activate(settings, launch_id)  # finishes an interrupted export, else no-op
+            # finishes an interrupted export, else no-op (or, asked to, writes a lost export again)
+            return record_and_activate(settings, launch_id, reexport)
     t = time.perf_counter()
     plan_launches(settings, launch_date, [campaign_id], check_date=check_date)
     timings["plan"] = time.perf_counter() - t

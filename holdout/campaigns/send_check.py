@@ -124,22 +124,11 @@ def erased_customers(con: duckdb.DuckDBPyConnection, settings: Settings, custome
 def _unloaded_consent_files(con: duckdb.DuckDBPyConnection, settings: Settings) -> list[Path]:
     """The consent part files the build has not loaded as they are now: new, or rewritten since (size or
     modification time differ from `staging.loaded_part_files`); every file when that cannot be read."""
+    from holdout.sources import loaded_as_it_is, loaded_part_files
+
     files = _part_files(settings, CONSENT_DIR)
-    try:
-        rows = con.execute(
-            "select file_name, size, epoch(last_modified) from staging.loaded_part_files where entity = ?",
-            [CONSENT_ENTITY],
-        ).fetchall()
-    except duckdb.Error:
-        return files
-    loaded = {name: (size, when) for name, size, when in rows}
-
-    def same(path: Path) -> bool:
-        size, when = loaded.get(path.name, (None, None))
-        stat = path.stat()
-        return size == stat.st_size and when is not None and abs(when - stat.st_mtime) < 1.0
-
-    return [f for f in files if not same(f)]
+    loaded = loaded_part_files(con)
+    return files if loaded is None else [f for f in files if not loaded_as_it_is(f, CONSENT_ENTITY, loaded)]
 
 
 def _unapplied_consent_events(con: duckdb.DuckDBPyConnection, settings: Settings) -> pd.DataFrame:

@@ -45,7 +45,8 @@ Champion personas (``personas_from_scores``, what the close uses first): when th
 model registered in MLflow (``ml.uplift``) trained on *earlier* closed launches, its scores of this launch's
 customers (point-in-time features at the launch date) replace the discovery-half learner; the same shallow tree
 turns them into readable personas, and since no outcome of this launch chose them, every persona is estimated on
-all of the launch's customers. ``discover_personas`` is the fallback when no such champion exists.
+all of the launch's customers the model was not trained on (the close's ``estimate_on``). ``discover_personas`` is
+the fallback when no such champion exists.
 
 Power (``holdout.measure.power.minimum_detectable_uplift``): each persona reports ``mde``, the smallest true
 uplift its estimation-half arms (sizes and per-arm standard deviations of the outcome) detect with 80% power at
@@ -942,7 +943,8 @@ def estimation_share(path: str | None, whole_audience: bool) -> float:
     """Share of a persona's customers its reported figures (uplift, interval, ``mde``) were estimated on, by the
     path that found it (``PersonaPath.kind``): the discovery paths ("model", "search") hold the estimation half
     back, unless they found no split (one group, the whole audience, estimated on everyone, as "one_group"
-    always is); the champion path estimates on every customer. An unknown path (rows closed before the path was
+    always is); the champion path estimates on every customer (or those the model was not trained on: counting
+    them all then overstates the noise scale, the cautious side). An unknown path (rows closed before the path was
     recorded) counts as everyone, the larger noise scale, so a re-test sized from it is never under-powered."""
     return 0.5 if path in ("model", "search") and not whole_audience else 1.0
 
@@ -1176,8 +1178,14 @@ def personas_from_scores(
     max_depth: int = 2,
     treated_value: Any = None,
     confidence: float = CONFIDENCE,
+    estimate_on: np.ndarray | None = None,
 ) -> PersonaResult:
     """Personas from a model trained on *other* launches (the campaign's champion uplift model).
+
+    ``estimate_on`` (default: every row) restricts the estimates to these rows: the close passes the customers
+    the model was not trained on, because a recurring campaign puts a returning customer in the same arm every
+    launch, so a model trained on an earlier launch learnt the chance imbalance of the very arms it would be
+    judged on. Uplifts, intervals and sizes come from those rows; incremental revenue scales to every member.
 
     ``scores`` is the model's predicted uplift of every row, computed from features only. Nothing of this
     launch's outcomes chose the partition: a depth-``max_depth`` tree is grown on the scores over the readable
@@ -1194,17 +1202,20 @@ def personas_from_scores(
     if scores.shape != (len(frame),) or not np.isfinite(scores).all():
         raise ValueError("personas_from_scores: need one finite score per row")
     everyone = np.ones(len(frame), dtype=bool)
+    rows = everyone if estimate_on is None else np.asarray(estimate_on, dtype=bool).reshape(-1)
+    if rows.shape != (len(frame),):
+        raise ValueError("personas_from_scores: estimate_on needs one flag per row")
     min_group_size, min_difference = _power_sizing(
-        y, treated, everyone, cost_per_contact, average=float(scores.mean())
+        y, treated, rows, cost_per_contact, average=float(scores[rows].mean())
     )
     sizing = f"personas need {min_group_size:,} customers per arm (power-derived)"
     features = [_encode_feature(c, frame[c], 4, 12) for c in feature_cols]
     features = [f for f in features if f.conditions]
     rules: list[_Rule] = []
-    if int(min(treated.sum(), (~treated).sum())) >= 2 * min_group_size and features:
-        rules = _tree_rules(
+    if int(min((rows & treated).sum(), (rows & ~treated).sum())) >= 2 * min_group_size and features:
+        rules = _tree_rules(  # on the rows estimated on: every leaf must hold min_group_size of them per arm
             features,
-            np.flatnonzero(everyone),
+            np.flatnonzero(rows),
             treated,
             scores,
             max_depth=max_depth,
@@ -1212,12 +1223,12 @@ def personas_from_scores(
             min_difference=min_difference,
         )
     membership, overlaps = _membership(frame, rules)
-    est = _estimate_groups(membership, everyone, treated, y, len(rules) + 1, confidence)
+    est = _estimate_groups(membership, rows, treated, y, len(rules) + 1, confidence)
     personas = _personas_from(
         rules,
         overlaps,
         membership,
-        everyone,
+        rows,
         treated,
         y,
         est,
@@ -1226,15 +1237,20 @@ def personas_from_scores(
         1 - confidence,
         scores,
     )
+    on = (
+        f"all {len(frame):,} customers of this launch"
+        if rows.all()
+        else f"the {int(rows.sum()):,} of this launch's {len(frame):,} customers the model was not trained on"
+    )
     method = (
         f"champion path: {model_label} (trained on earlier closed launches, not this one) scored this launch's "
         f"{len(frame):,} customers; a depth-{max_depth} tree on the scores over profile columns; every persona "
-        f"estimated on all {len(frame):,} customers of this launch (no outcome of this launch chose the groups, "
-        f"so no discovery half is held back); {sizing}"
+        f"estimated on {on} (no outcome of this launch chose the groups, so no discovery half is held back); "
+        f"{sizing}"
     )
     if not rules:
         method += "; no split at that size, so one group"
     method += f"; {_interval_note(len(personas), confidence)}"
-    qini = _qini(scores, treated, y)
+    qini = _qini(scores[rows], treated[rows], y[rows])
     path = PersonaPath("champion", model=model_label)
-    return PersonaResult(personas, "champion", method, min_group_size, scores, everyone, qini, path)
+    return PersonaResult(personas, "champion", method, min_group_size, scores, rows, qini, path)

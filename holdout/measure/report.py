@@ -62,7 +62,8 @@ METHOD_TEXT = [
     "detect an uplift of three times the average (or the contact cost). Every persona figure (uplift, interval, "
     "adjusted p-value, detectable uplift) comes from the estimation half, so it is not inflated by the "
     "search; incremental revenue scales that uplift to the persona's test customers. With a champion uplift "
-    "model trained on earlier launches, the personas come from its scores and every customer estimates them. "
+    "model trained on earlier launches, the personas come from its scores and every customer it was not trained "
+    "on estimates them. "
     "The persona intervals of a launch are simultaneous at 95% (Šidák: k personas get 0.95^(1/k) each, e.g. "
     "98.3% for three), so all of them hold their persona's true uplift together 95% of the time; the adjusted "
     "p-value is 1 - (1 - p)^k. A launch that re-tests an inconclusive persona spends less: its personas hold "
@@ -592,7 +593,7 @@ def render_campaign_report(
         else:
             found = (
                 "They were found from the campaign's champion uplift model, trained on earlier launches, so "
-                "every figure below comes from all of this launch's customers"
+                "every figure below comes from this launch's customers it was not trained on"
                 if personas[0].found_by == "champion"
                 else "They were found on a random half of it; every figure below comes from the other half"
             )
@@ -610,7 +611,7 @@ def render_campaign_report(
         parts.append(_png(forest_plot(personas, overall, currency)))
         if qini is not None and len(qini):
             on = (
-                "every customer of this launch"
+                "this launch's customers it was not trained on"
                 if personas[0].found_by == "champion"
                 else "the estimation half"
             )
