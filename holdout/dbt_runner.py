@@ -103,8 +103,14 @@ class DbtRunError(RuntimeError):
         super().__init__(f"dbt {command} failed on {len(failed_nodes)} node(s):\n{detail}")
 
 
-# dbt's generic first lines of a node error; the database's own message follows them
-_ERROR_HEADERS = ("Runtime Error", "Database Error", "Compilation Error")
+# dbt's generic first lines of a node error; the database's own message follows them (a unit test whose model
+# SQL fails to run gets a sentence blaming the test's definition first, then the database's error)
+_ERROR_HEADERS = (
+    "Runtime Error",
+    "Database Error",
+    "Compilation Error",
+    "An error occurred during execution of unit test",
+)
 
 
 def error_cause(message: str | None, limit: int = 300) -> str:
@@ -112,6 +118,11 @@ def error_cause(message: str | None, limit: int = 300) -> str:
     lines = [line.strip() for line in (message or "").splitlines()]
     useful = [line for line in lines if line and not line.startswith(_ERROR_HEADERS)]
     cause = (useful or [line for line in lines if line] or ["(no message)"])[0]
+    if cause.endswith(":") and len(useful) > 1:  # a unit test's "actual differs from expected:" and its diff
+        changed = [
+            line for line in useful[1:] if line.startswith("@@") or "→" in line
+        ]  # the header, changed rows
+        cause += " " + " | ".join((changed if len(changed) > 1 else useful[1:])[:6])
     if "enforced contract" in cause:  # dbt lists the mismatched columns in a table further down: name them
         cells = [[c.strip() for c in line.strip("|").split("|")] for line in lines if line.startswith("|")]
         rows = [c for c in cells[1:] if len(c) >= 4 and not set(c[0]) <= {"-"}]

@@ -446,6 +446,28 @@ def test_orchestrated_build_publishes_a_complete_copy_and_never_loses_a_ledger_r
         require_complete_build(fresh_home)
 
 
+def test_a_unit_test_failure_shows_its_diff_and_a_sql_error_under_a_unit_test_shows_the_database_error() -> (
+    None
+):
+    """dbt's unit-test messages start with a line that says nothing on its own: the build's cause shows the diff
+    of a failed unit test, and the database's error (with its line) when the model's SQL did not run."""
+    from holdout.dbt_runner import error_cause
+
+    failed = (  # as dbt 1.11 words it (the vip rule's label changed in a copy of the project)
+        "actual differs from expected:\n\n@@ ,customer_id,lifecycle_stage\n...,...        ,...\n"
+        ",N1         ,new\n→  ,N2         ,vip→big\n,P1         ,prospect\n"
+    )
+    assert error_cause(failed) == (
+        "actual differs from expected: @@ ,customer_id,lifecycle_stage | →  ,N2         ,vip→big"
+    )
+    broken = (
+        "An error occurred during execution of unit test 'test_lifecycle_stage_rules'. There may be an error in "
+        "the unit test definition: check the data types.\n Database Error\n  Parser Error: syntax error at or "
+        'near ","\n\nLINE 12: customers.customer_id,,\n'
+    )
+    assert error_cause(broken) == 'Parser Error: syntax error at or near ","'
+
+
 def test_a_broken_contract_names_its_columns() -> None:
     """A column added to a model but not to its contract: the build's one-line cause names it (dbt puts the
     mismatch table below a generic sentence, which was all `holdout build` showed)."""
