@@ -35,6 +35,27 @@ def build(select: str | None, full_refresh: bool) -> None:
     click.echo(str(result))
 
 
+@click.command(
+    context_settings={"ignore_unknown_options": True, "allow_extra_args": True, "help_option_names": []}
+)
+@click.argument("dbt_args", nargs=-1, type=click.UNPROCESSED)
+def dbt(dbt_args: tuple[str, ...]) -> None:
+    """Run a reading dbt command (compile, show, ls, parse, test, debug) on the live warehouse with Holdout's
+    project, profile, vars and paths, e.g. `holdout dbt show -s dim_customers`, `holdout dbt compile -s
+    int_customers_rfm_scored`, `holdout dbt test -s stg_crm__customers`. Models are built by `holdout build`."""
+    from holdout.dbt_runner import DbtSettingsError, dbt_passthrough
+
+    if not dbt_args or dbt_args[0] in ("-h", "--help"):
+        click.echo(click.get_current_context().get_help())
+        return
+    try:
+        code = dbt_passthrough(get_settings(), list(dbt_args))
+    except DbtSettingsError as error:
+        click.echo(str(error), err=True)
+        sys.exit(2)
+    sys.exit(code)
+
+
 @click.group()
 def segments() -> None:
     """List and inspect the segments in marts.dim_segments."""

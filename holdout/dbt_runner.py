@@ -253,6 +253,66 @@ def _progress_line(event: dict) -> str | None:
     return f"[{index:>3}/{total}] {status:<7} {label} ({float(data.get('execution_time', 0.0)):.1f}s)"
 
 
+def dbt_invocation(
+    command: str,
+    settings: Settings,
+    variables: dict[str, Any],
+    target_dir: Path,
+    warehouse_path: Path | None = None,
+    log_format: str = "json",
+) -> tuple[list[str], dict[str, str]]:
+    """The dbt command line and environment every run uses: the project and its profile, the target and log
+    folders under HOLDOUT_HOME, the vars (runtime ones through the environment) and the warehouse and landing-zone
+    paths the profile and sources read."""
+    cli_vars, runtime_env = runtime_vars_in_env(variables)
+    log_dir = settings.home / "logs" / "dbt"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    cmd = [
+        sys.executable,
+        "-m",
+        "dbt.cli.main",
+        "--log-format",
+        log_format,
+        "--log-format-file",
+        "text",
+        *(["--no-use-colors"] if log_format == "json" else []),
+        command,
+        "--project-dir",
+        str(settings.dbt_project_dir),
+        "--profiles-dir",
+        str(settings.dbt_project_dir),
+        "--target-path",
+        str(target_dir),
+        "--log-path",
+        str(log_dir),
+        "--vars",
+        json.dumps(cli_vars, default=str),
+    ]
+    if target := dbt_target():
+        cmd += ["--target", target]
+    # runtime_env always sets HOLDOUT_DBT_RUNTIME_VARS: an outer value never reaches this run
+    return cmd, {**os.environ, **dbt_env(settings, warehouse_path), **runtime_env}
+
+
+# the dbt commands `holdout dbt` passes through: they read the live warehouse (or nothing) and write only dbt's own
+# target files; models are built by `holdout build`, into a copy switched in whole
+READING_COMMANDS = ("compile", "show", "ls", "list", "parse", "test", "debug")
+
+
+def dbt_passthrough(settings: Settings, argv: Sequence[str]) -> int:
+    """Run `dbt <argv>` on the live warehouse with Holdout's project, profile, vars and environment, its output
+    as dbt prints it; the exit code is dbt's. A command that writes models is refused (DbtSettingsError)."""
+    if not argv or argv[0] not in READING_COMMANDS:
+        raise DbtSettingsError(
+            f"`holdout dbt` runs {', '.join(READING_COMMANDS)}; got {argv[0] if argv else 'nothing'!r}. Models are "
+            "built by `holdout build` (into a copy of the warehouse, switched in only when every node passed)"
+        )
+    cmd, env = dbt_invocation(
+        argv[0], settings, dbt_vars(settings), settings.dbt_live_target_dir, log_format="text"
+    )
+    return subprocess.run([*cmd, *argv[1:]], env=env, cwd=settings.dbt_project_dir, check=False).returncode
+
+
 def run_dbt(
     command: str,
     settings: Settings | None = None,
@@ -276,31 +336,8 @@ def run_dbt(
     settings = settings or get_settings()
     if variables is None:
         variables = dbt_vars(settings, extra_vars)
-    cli_vars, runtime_env = runtime_vars_in_env(variables)
     target_dir = settings.dbt_target_dir if warehouse_path is not None else settings.dbt_live_target_dir
-    log_dir = settings.home / "logs" / "dbt"
-    log_dir.mkdir(parents=True, exist_ok=True)
-    cmd = [
-        sys.executable,
-        "-m",
-        "dbt.cli.main",
-        "--log-format",
-        "json",
-        "--log-format-file",
-        "text",
-        "--no-use-colors",
-        command,
-        "--project-dir",
-        str(settings.dbt_project_dir),
-        "--profiles-dir",
-        str(settings.dbt_project_dir),
-        "--target-path",
-        str(target_dir),
-        "--log-path",
-        str(log_dir),
-        "--vars",
-        json.dumps(cli_vars, default=str),
-    ]
+    cmd, env = dbt_invocation(command, settings, variables, target_dir, warehouse_path, log_format="json")
     for flag, value in (("--select", select), ("--exclude", exclude)):
         if value:
             cmd += [flag, *([value] if isinstance(value, str) else list(value))]
@@ -309,11 +346,7 @@ def run_dbt(
         # a rebuilt model with one left as it was (dim_segments' member counts against the memberships) would
         # otherwise fail on the unbuilt side
         cmd += ["--indirect-selection", "buildable"]
-    if target := dbt_target():
-        cmd += ["--target", target]
     cmd += list(args)
-    # runtime_env always sets HOLDOUT_DBT_RUNTIME_VARS: an outer value never reaches this run
-    env = {**os.environ, **dbt_env(settings, warehouse_path), **runtime_env}
     if memory_limit and "HOLDOUT_DUCKDB_MEMORY_LIMIT" not in os.environ:  # the user's setting wins
         env["HOLDOUT_DUCKDB_MEMORY_LIMIT"] = memory_limit
     errors: list[str] = []

@@ -171,7 +171,24 @@ def load_sources(settings: Settings) -> SourcesConfig:
                 f"dbt_project/models/staging/{provider}/{contract}.sql starting with "
                 f"{{{{ config(enabled=provides_contract('{contract}', '{provider}')) }}}} (README: Bring your own data)"
             )
+    _check_quarantined(settings, {p for p in config.contracts.values() if p != GENERATED}, path)
     return config
+
+
+def _check_quarantined(settings: Settings, providers: set[str], path: Path) -> None:
+    """Each base model of a provider the file uses is in the quarantine's list (`base_models` in
+    macros/sources.sql): else its rejected rows would leave staging uncounted and unchecked against
+    `max_quarantined_share`, silently. The list is dbt's (the quarantine must `ref` each model by name)."""
+    listed = (settings.dbt_project_dir / "macros" / "sources.sql").read_text()
+    for provider in sorted(providers):
+        for model in sorted((settings.dbt_project_dir / "models" / "staging" / provider).glob("base_*.sql")):
+            if f"'{model.stem}'" not in listed:
+                raise SourcesError(
+                    f"{path}: {provider!r}: {model.relative_to(settings.dbt_project_dir)} is not in the "
+                    f"quarantine's list, so its rejected rows would vanish uncounted: add ('{model.stem}', "
+                    f"'<source>', '<entity>', '<key column>') to the {provider!r} entry of `providers` in "
+                    "base_models, dbt_project/macros/sources.sql (README: Bring your own data, step 2)"
+                )
 
 
 def part_files(folder: Path) -> list[Path]:

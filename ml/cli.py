@@ -98,7 +98,13 @@ def _train_uplift(campaign_id: str | None) -> None:
     "mlflow.pyfunc.spark_udf (needs the `spark` extra and Java; HOLDOUT_SPARK_MASTER, default local[2]). "
     "Both write the same rows.",
 )
-def score(scoring_date, engine: str) -> None:
+@click.option(
+    "--model",
+    "model_names",
+    multiple=True,
+    help="Only this model (repeat for several); each must have a champion. Default: every model that has one.",
+)
+def score(scoring_date, engine: str, model_names: tuple[str, ...]) -> None:
     """Score every customer with each model's champion into ops.model_scores (idempotent per date)."""
     from ml.registry import MissingChampionError
     from ml.score import score_all
@@ -106,12 +112,17 @@ def score(scoring_date, engine: str) -> None:
 
     settings = get_settings()
     try:
-        results = score_all(settings, scoring_date.date() if scoring_date else None, engine=engine)
+        results = score_all(
+            settings,
+            scoring_date.date() if scoring_date else None,
+            engine=engine,
+            models=list(model_names) or None,
+        )
     except (MissingChampionError, ValueError, FileNotFoundError, SparkUnavailableError) as error:
         click.echo(f"Scoring failed: {error}", err=True)
         sys.exit(2)
     for result in results:
-        click.echo(str(result))
+        click.echo(str(result), err=bool(result.no_champion))
     click.echo(
         "Run `holdout build` to refresh marts.customer_scores, dim_customers and the predictive segments."
     )

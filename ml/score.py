@@ -39,8 +39,11 @@ class ScoreResult:
     scoring_date: date
     rows: int
     skipped: bool  # this version already scored this date
+    no_champion: str = ""  # why the model was not scored: it has no champion (the others were scored)
 
     def __str__(self) -> str:
+        if self.no_champion:
+            return f"{self.model} on {self.scoring_date}: not scored, {self.no_champion}"
         state = "already scored, nothing added" if self.skipped else f"{self.rows:,} scores added"
         return f"{self.model} v{self.model_version} on {self.scoring_date}: {state}"
 
@@ -100,13 +103,20 @@ def score_all(
     scoring_date: date | None = None,
     progress: bool = True,
     engine: Engine = "duckdb",
+    models: list[str] | None = None,
 ) -> list[ScoreResult]:
     """Append each champion's scores for `scoring_date` (default and only allowed value: the as-of date of the
     features), computed by `engine`. Idempotent: a (model, version, date) already in the ledger adds nothing; all
-    in one transaction."""
+    in one transaction. `models`: only these (each must have a champion); by default every model of models.yml
+    that has one, a model without one reported as not scored (MissingChampionError when none has one)."""
     if engine not in ENGINES:
         raise ValueError(f"unknown scoring engine '{engine}' (one of: {', '.join(ENGINES)})")
     specs = load_specs()
+    unknown = [name for name in models or [] if name not in specs]
+    if unknown:
+        raise ValueError(f"unknown model {', '.join(unknown)} (ml/models.yml has: {', '.join(specs)})")
+    if models:
+        specs = {name: spec for name, spec in specs.items() if name in models}
     as_of = as_of_date(settings)
     scoring_date = scoring_date or as_of
     if scoring_date != as_of:
@@ -123,10 +133,19 @@ def score_all(
             f"model '{next(iter(specs))}' has no champion: no model registry under {settings.home} yet "
             "(`holdout train` creates it)"
         )
-    # every champion must exist before anything is written
-    champions = {name: registry.load_champion(name, settings) for name in specs}
+    # the champions are read before anything is written; asked for by name, each must exist
+    champions, results = {}, []
+    for name in specs:
+        try:
+            champions[name] = registry.load_champion(name, settings)
+        except registry.MissingChampionError as missing:
+            if models:
+                raise
+            results.append(ScoreResult(name, "", scoring_date, 0, skipped=True, no_champion=str(missing)))
+    if not champions:
+        raise registry.MissingChampionError("; ".join(r.no_champion for r in results))
+    specs = {name: spec for name, spec in specs.items() if name in champions}
     ensure_features(settings, specs, progress=progress)
-    results: list[ScoreResult] = []
     scored_at = datetime.now(UTC).replace(tzinfo=None)
     with connect(settings=settings) as con:
         built = con.execute(f"select max(cutoff_date) from {SCHEMA}.ml_scoring_features").fetchone()[0]
@@ -187,5 +206,5 @@ def score_all(
             except Exception:
                 con.rollback()
                 raise
-    order = list(specs)
+    order = list(load_specs())
     return sorted(results, key=lambda result: order.index(result.model))

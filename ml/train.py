@@ -211,20 +211,42 @@ def champion_value(
     return str(version.version), evaluate(spec, heldout["label"].to_numpy(), pred)[spec.promotion_metric], ""
 
 
+# what a model that knows nothing scores on a promotion metric: the rank metrics' values for a random order; the
+# others (pr_auc, log_loss, rmse, mae) are those of predicting the training mean for everyone (`no_skill_value`)
+_NO_SKILL_RANKS = {"auc": 0.5, "gini": 0.0, "top_decile_lift": 1.0}
+
+
+def no_skill_value(spec: ModelSpec, y_heldout: np.ndarray, training_mean: float) -> float:
+    """The promotion metric of a model without skill on these held-out rows: a first version must beat it as well as
+    the baseline (a rule of thumb that is itself worse than random, as on data without signal, is no bar)."""
+    if spec.promotion_metric in _NO_SKILL_RANKS:
+        return _NO_SKILL_RANKS[spec.promotion_metric]
+    constant = np.full(len(y_heldout), training_mean, dtype=float)
+    return evaluate(spec, y_heldout, constant)[spec.promotion_metric]
+
+
 def decide(
-    spec: ModelSpec, value: float, baseline_value: float, champion: tuple[str | None, float | None, str]
+    spec: ModelSpec,
+    value: float,
+    baseline_value: float,
+    champion: tuple[str | None, float | None, str],
+    no_skill: float | None = None,
 ):
-    """(promote?, decision text, compared-to name, compared-to value)."""
+    """(promote?, decision text, compared-to name, compared-to value). A first version must beat both the baseline
+    and `no_skill` (`no_skill_value`); a later one the champion by the margin."""
     sign = 1.0 if spec.greater_is_better else -1.0
     version, champ_value, note = champion
     if version is None:
-        beats = sign * (value - baseline_value) > 0
+        bar, name = baseline_value, "baseline"
+        if no_skill is not None and sign * (no_skill - baseline_value) > 0:
+            bar, name = no_skill, "no skill"
+        beats = sign * (value - bar) > 0
         text = (
-            "promoted: first version, beats the baseline"
+            f"promoted: first version, beats the baseline and no skill ({name} {bar:.4f})"
             if beats
-            else "kept as challenger: does not beat the baseline"
+            else f"kept as challenger: does not beat the {name} ({bar:.4f})"
         )
-        return beats, text, "baseline", baseline_value
+        return beats, text, name, bar
     if champ_value is None:
         return False, f"kept as challenger: {note}", f"champion v{version}", float("nan")
     beats = sign * (value - champ_value) >= spec.promotion_margin
@@ -269,6 +291,8 @@ def train_model(
         base_metrics = evaluate(spec, y_heldout, base_pred)
         mlflow.log_metrics(metrics)
         mlflow.log_metrics({f"baseline_{k}": v for k, v in base_metrics.items()})
+        no_skill = no_skill_value(spec, y_heldout, float(train["label"].mean()))
+        mlflow.log_metric(f"no_skill_{spec.promotion_metric}", no_skill)
         _say(
             name,
             "held-out "
@@ -303,6 +327,7 @@ def train_model(
             heldout,
             metrics,
             base_metrics,
+            no_skill,
         )
         mlflow.set_tags({"decision": decision, "model_version": version})
         _say(name, f"v{version}: {decision}", progress)
@@ -413,12 +438,13 @@ def _decide_and_tag(
     heldout: pd.DataFrame,
     metrics: dict[str, float],
     base_metrics: dict[str, float],
+    no_skill: float,
 ) -> tuple[bool, str]:
     """Compare the new version with the champion on the same held-out rows, tag it, move the aliases."""
     name = spec.name
     champion = champion_value(spec, settings, heldout)
     promote, decision, compared_to, compared_value = decide(
-        spec, metrics[spec.promotion_metric], base_metrics[spec.promotion_metric], champion
+        spec, metrics[spec.promotion_metric], base_metrics[spec.promotion_metric], champion, no_skill
     )
     tags = {
         "run_id": run_id,

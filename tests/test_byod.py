@@ -255,6 +255,35 @@ def test_a_missing_required_source_is_named_unless_its_contract_is_given_away(tm
         source_vars(settings)
 
 
+def test_a_providers_base_model_outside_the_quarantine_list_is_refused(tmp_path: Path) -> None:
+    """A provider's base model that base_models does not list would drop its rejected rows uncounted (no
+    quarantine row, no max_quarantined_share): the sources file using that provider is refused, naming the fix."""
+    from holdout.sources import load_sources
+
+    project = tmp_path / "project" / "dbt_project"
+    (project / "macros").mkdir(parents=True)
+    shutil.copy(Settings(home=tmp_path).dbt_project_dir / "macros" / "sources.sql", project / "macros")
+    mine = project / "models" / "staging" / "mystore"
+    mine.mkdir(parents=True)
+    (mine / "stg_crm__customers.sql").write_text(
+        "{{ config(enabled=provides_contract('stg_crm__customers', 'mystore')) }}\nselect 1\n"
+    )
+    (mine / "base_mystore__orders.sql").write_text("select 1 as order_id, null as rejection_reason\n")
+    settings = Settings(home=tmp_path / "home", project_root=tmp_path / "project")
+    settings.home.mkdir()
+    (settings.home / "sources.yml").write_text("contracts: {stg_crm__customers: mystore}\n")
+    with pytest.raises(SourcesError, match=r"models/staging/mystore/base_mystore__orders.sql is not in the"):
+        load_sources(settings)
+    listed = (project / "macros" / "sources.sql").read_text()
+    (project / "macros" / "sources.sql").write_text(
+        listed.replace(
+            "'completejourney': [",
+            "'mystore': [('base_mystore__orders', 'mystore', 'orders', 'order_id')],\n        'completejourney': [",
+        )
+    )
+    assert load_sources(settings).contracts == {"stg_crm__customers": "mystore"}
+
+
 def test_build_cli_names_a_missing_required_source(tmp_path: Path, monkeypatch) -> None:
     from holdout.cli import main
 

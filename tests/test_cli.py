@@ -57,6 +57,17 @@ def test_an_unexpected_error_is_one_line_and_exit_1_not_a_traceback(tmp_path, mo
     )
 
 
+def test_dbt_passes_reading_commands_through_and_refuses_building(built_home, monkeypatch, capfd):
+    """`holdout dbt` runs dbt with the project's environment (warehouse and landing-zone paths, vars) that plain
+    `dbt` lacks; a command that writes models is refused: `holdout build` builds into a copy switched in whole."""
+    monkeypatch.setenv("HOLDOUT_HOME", str(built_home.home))
+    listed = CliRunner().invoke(main, ["dbt", "ls", "-s", "dim_customers", "--output", "name"])
+    assert listed.exit_code == 0, capfd.readouterr()
+    assert "dim_customers" in capfd.readouterr().out
+    refused = CliRunner().invoke(main, ["dbt", "run", "-s", "dim_customers"])
+    assert refused.exit_code == 2 and "Models are built by `holdout build`" in refused.output
+
+
 @pytest.mark.parametrize(
     "args",
     [

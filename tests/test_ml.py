@@ -137,6 +137,27 @@ def test_bad_training_data_is_refused_without_registration(
     assert len(client.search_model_versions("name = 'purchase_14d'")) == before
 
 
+def test_a_first_version_must_beat_no_skill_as_well_as_the_baseline() -> None:
+    """On data without signal the RFM baseline scored AUC 0.48 and a model of AUC 0.50 was promoted as "better than
+    the baseline": a first version must also beat what knowing nothing scores."""
+    import numpy as np
+
+    from ml.config import load_specs
+    from ml.train import decide, no_skill_value
+
+    specs = load_specs()
+    purchase = specs["purchase_14d"]
+    y = np.array([0, 1, 0, 0, 1, 0, 0, 0])
+    assert no_skill_value(purchase, y, 0.25) == 0.5  # auc
+    promoted, text, name, bar = decide(purchase, 0.5, 0.4806, (None, None, ""), no_skill=0.5)
+    assert not promoted and name == "no skill" and "does not beat the no skill (0.5000)" in text
+    assert decide(purchase, 0.56, 0.4806, (None, None, ""), no_skill=0.5)[0]
+    assert decide(purchase, 0.56, 0.60, (None, None, ""), no_skill=0.5)[2] == "baseline"
+    value = next(s for s in specs.values() if not s.is_classifier)  # value_90d, promoted on gini
+    assert value.promotion_metric == "gini" and no_skill_value(value, np.array([0.0, 10.0]), 5.0) == 0.0
+    assert not decide(value, -0.01, -0.05, (None, None, ""), no_skill=0.0)[0]
+
+
 def test_promotion_rules_and_rollback(ml_home: Settings) -> None:
     from ml import registry
     from ml.train import train_model
@@ -214,17 +235,30 @@ def test_scoring_is_idempotent_per_date(ml_home: Settings) -> None:
     from ml.train import train_model
 
     client = registry.client(ml_home)
-    for name in load_specs():
-        if registry.version_by_alias(client, name, "champion") is None:
-            assert train_model(name, ml_home, progress=False).promoted, f"{name} does not beat its baseline"
+    missing = [n for n in load_specs() if registry.version_by_alias(client, n, "champion") is None]
+    scored_before: dict[str, int] = {}
+    if missing and len(missing) < len(
+        load_specs()
+    ):  # the models with a champion are scored, the others named
+        partial = score_all(ml_home, progress=False)
+        assert {r.model for r in partial if r.no_champion} == set(missing)
+        scored_before = {r.model: r.rows for r in partial if not r.no_champion}
+        assert scored_before and all(rows > 0 for rows in scored_before.values())
+        with pytest.raises(
+            registry.MissingChampionError, match=missing[0]
+        ):  # asked for by name: it must have one
+            score_all(ml_home, progress=False, models=[missing[0]])
+    for name in missing:
+        assert train_model(name, ml_home, progress=False).promoted, f"{name} does not beat its baseline"
 
     first = score_all(ml_home, progress=False)
     after_first = scores(ml_home)
     second = score_all(ml_home, progress=False)
     after_second = scores(ml_home)
 
-    assert all(not r.skipped and r.rows > 0 for r in first) and all(r.skipped for r in second)
-    assert len(after_first) == len(after_second) == sum(r.rows for r in first)
+    assert all(r.skipped == (r.model in scored_before) for r in first) and all(r.skipped for r in second)
+    assert all(r.rows > 0 for r in first if not r.skipped) and not any(r.no_champion for r in first)
+    assert len(after_first) == len(after_second) == sum(r.rows for r in first) + sum(scored_before.values())
     assert not after_second.duplicated(["customer_id", "model", "scoring_date"]).any()
     assert set(after_second["model"]) == set(load_specs())
     assert set(after_second["decile"]) == set(range(1, 11))
