@@ -61,6 +61,25 @@ def segments() -> None:
     """List and inspect the segments in marts.dim_segments."""
 
 
+@segments.command("validate")
+def validate_segments() -> None:
+    """Check the segment library (dbt_project/segments/, HOLDOUT_SEGMENTS_DIR) without building: every problem with
+    its file, line, segment and field; exit 1 if any. `holdout build` runs the same check first."""
+    from holdout.segments import load_library, validate
+
+    settings = get_settings()
+    problems = validate(settings)
+    for problem in problems:
+        click.echo(str(problem), err=True)
+    if problems:
+        sys.exit(1)
+    library = load_library(settings)
+    click.echo(
+        f"Segment library {settings.segments_dir} is valid: {len(library.dimensions)} dimensions, "
+        f"{len(library.cross_products)} cross-products, {len(library.segments)} custom and predictive segments."
+    )
+
+
 @segments.command("list")
 @click.option("--dimension", default=None, help="Only segments of this dimension (e.g. lifecycle).")
 @click.option("--kind", type=click.Choice(["dimension", "cross", "custom", "predictive"]), default=None)

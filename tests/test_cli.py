@@ -57,6 +57,28 @@ def test_an_unexpected_error_is_one_line_and_exit_1_not_a_traceback(tmp_path, mo
     )
 
 
+def test_segments_validate_checks_the_library_without_a_build(tmp_path, monkeypatch):
+    import shutil
+
+    from holdout.config import Settings
+
+    library = tmp_path / "segments"
+    shutil.copytree(Settings(home=tmp_path).dbt_project_dir / "segments", library)
+    monkeypatch.setenv("HOLDOUT_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("HOLDOUT_SEGMENTS_DIR", str(library))
+    valid = CliRunner().invoke(main, ["segments", "validate"])
+    assert valid.exit_code == 0 and "is valid" in valid.output, valid.output
+    (library / "zz_bad.yml").write_text(
+        "segments:\n  - id: bad_one\n    name: Bad\n    where:\n      - {column: days_since_order, op: '>', value: 3}\n"
+    )
+    bad = CliRunner().invoke(main, ["segments", "validate"])
+    assert (
+        bad.exit_code == 1
+        and "zz_bad.yml:5: segment 'bad_one': where[0].column: unknown column" in bad.output
+    )
+    assert not (tmp_path / "home").exists()
+
+
 def test_dbt_passes_reading_commands_through_and_refuses_building(built_home, monkeypatch, capfd):
     """`holdout dbt` runs dbt with the project's environment (warehouse and landing-zone paths, vars) that plain
     `dbt` lacks; a command that writes models is refused: `holdout build` builds into a copy switched in whole."""
