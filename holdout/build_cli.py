@@ -155,16 +155,22 @@ def show_segment(segment_id: str, sample: int) -> None:
         ).fetchall()
         history = con.execute(
             "select count(*) filter (where valid_from >= as_of - 7), "
-            "count(*) filter (where valid_to is not null and valid_to >= as_of - 7) "
+            "count(*) filter (where valid_to is not null and valid_to >= as_of - 7), min(valid_from) "
             "from marts.fct_segment_membership_history, "
             "(select max(as_of_date) as as_of from marts.fct_segment_memberships) "
             "where segment_id = ?",
             [segment_id],
         ).fetchone()
+        as_of = con.execute("select max(as_of_date) from marts.fct_segment_memberships").fetchone()[0]
     labels = ["id", "name", "description", "dimension", "kind", "definition", "members"]
     for label, value in zip(labels, row, strict=True):
         shown = "-" if value is None else f"{value:,}" if isinstance(value, int) else value
         click.echo(f"{label:>12}: {shown}")
-    click.echo(f"{'entered 7d':>12}: {history[0]:,}")
+    # a segment first built within the week: its history starts then, so every member reads as an entry
+    new = history[2] is not None and as_of is not None and (as_of - history[2]).days < 7
+    since = (
+        f" (history starts {history[2]}: the segment's first build, so every member counts)" if new else ""
+    )
+    click.echo(f"{'entered 7d':>12}: {history[0]:,}{since}")
     click.echo(f"{'left 7d':>12}: {history[1]:,}")
     click.echo(f"{'sample':>12}: {', '.join(m[0] for m in members)}")

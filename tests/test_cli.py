@@ -34,6 +34,8 @@ def test_segments_list_and_show(built_home, monkeypatch):
     shown = runner.invoke(main, ["segments", "show", "lifecycle__active"])
     assert shown.exit_code == 0, shown.output
     assert "lifecycle_stage = 'active'" in shown.output
+    # the fixture's warehouse was built once: its members entered at the first build, which the line says
+    assert "the segment's first build, so every member counts" in shown.output
 
     missing = runner.invoke(main, ["segments", "show", "no_such_segment"])
     assert missing.exit_code == 1
