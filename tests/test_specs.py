@@ -4,7 +4,7 @@ text, short CLI messages instead of tracebacks, and a fair split for recurring c
 from __future__ import annotations
 
 import os
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 
 import duckdb
@@ -252,6 +252,32 @@ def test_a_spec_cannot_stop_another_campaign_or_hide_its_id(tmp_path, monkeypatc
     )
     assert "`--` is kept for the follow-ups a split writes" in found["dashes.yml"]
     assert "!!binary values are not read" in found["twin.yml"] and "line 1" in found["twin.yml"]
+
+
+def test_a_channel_without_consent_says_when_no_consent_source_was_landed(tmp_path, monkeypatch):
+    """Consents are optional: without them the build gives nobody consent, and the refusal says so instead of
+    leaving a bring-your-own-data user to guess."""
+    from holdout.config import Settings
+
+    settings = use_campaigns(monkeypatch, tmp_path, {"gift.yml": spec_text("gift-email")})
+    spec = get_spec(settings, "gift-email")
+    funnel = [
+        {"step": "segments", "count": 55},
+        {"step": "scores", "count": 55},
+        {"step": "consent", "count": 0},
+    ]
+    day = date(2026, 11, 1)
+    (settings.raw_dir / "crm/customers").mkdir(parents=True)
+    with pytest.raises(launch_mod.AudienceError, match="no consent event was landed") as refused:
+        launch_mod.check_audience(spec, funnel, day, settings)
+    assert "gift.yml: channel: none of the 55 audience customers has email consent" in str(refused.value)
+    (settings.raw_dir / "consents/events").mkdir(parents=True)
+    (settings.raw_dir / "consents/events/part-0001.csv").write_text(
+        "customer_id,channel,action,event_at,source\n"
+    )
+    with pytest.raises(launch_mod.AudienceError) as landed:
+        launch_mod.check_audience(spec, funnel, day, Settings(home=settings.home))
+    assert "no consent event was landed" not in str(landed.value)
 
 
 def test_a_variant_cannot_take_the_name_of_an_assignment_group(tmp_path, monkeypatch):

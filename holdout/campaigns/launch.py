@@ -251,8 +251,26 @@ def check_launch_date(settings: Settings, launch_date: date) -> None:
         )
 
 
-def check_audience(spec: CampaignSpec, funnel: list[dict], launch_date: date) -> None:
-    """Refuse an empty audience or a channel without any consented customer, naming the spec file and field."""
+def _no_consent_source(settings: Settings | None) -> str:
+    """Why nobody consents when the consent source was never landed (an optional source builds as empty)."""
+    from holdout.sources import GENERATED, absent_entities, load_sources
+
+    if settings is None or load_sources(settings).provider("stg_consents__consent_events") != GENERATED:
+        return ""
+    if "consents/events" not in absent_entities(settings):
+        return ""
+    return (
+        f" (no consent event was landed: {settings.raw_dir / 'consents/events'} is empty or absent, so the build "
+        "gave nobody consent; land the consent events, or give stg_consents__consent_events to your provider in "
+        "sources.yml)"
+    )
+
+
+def check_audience(
+    spec: CampaignSpec, funnel: list[dict], launch_date: date, settings: Settings | None = None
+) -> None:
+    """Refuse an empty audience or a channel without any consented customer, naming the spec file and field (and,
+    with `settings`, a consent source that was never landed)."""
     counts = {step["step"]: step["count"] for step in funnel}
     where = spec.path or f"{spec.id}.yml"
     if counts["segments"] == 0:
@@ -260,7 +278,7 @@ def check_audience(spec: CampaignSpec, funnel: list[dict], launch_date: date) ->
     if counts["scores"] > 0 and counts["consent"] == 0:
         raise AudienceError(
             f"{where}: channel: none of the {counts['scores']:,} audience customers has {spec.channel} consent "
-            f"on {launch_date}"
+            f"on {launch_date}{_no_consent_source(settings)}"
         )
     emptied = next((step for step in funnel if step["count"] == 0), None)
     if emptied is not None:  # an empty audience cannot be split, gated or measured
@@ -344,7 +362,7 @@ def plan_launches(
                 con, spec, launch_date, eligible[spec.id], funnels[spec.id]
             )
             try:
-                check_audience(spec, funnels[spec.id], launch_date)
+                check_audience(spec, funnels[spec.id], launch_date, settings)
             except AudienceError as exc:
                 if unlaunchable is None:
                     raise
