@@ -208,7 +208,7 @@ def dbt_vars(settings: Settings | None = None, extra: dict[str, Any] | None = No
 # node is compiled to run, never while dbt parses (docs/ARCHITECTURE.md "The as-of date").
 # `refresh_only` marks a run that only refreshes marts from a ledger Python appended to (the campaign marts after a
 # close, the score marts, the ML features): its ops.builds rows cannot stand for a build of the profile
-RUNTIME_VARS = ("as_of_date", "ml_cutoffs", "ml_label_horizons", "refresh_only")
+RUNTIME_VARS = ("as_of_date", "ml_cutoffs", "ml_label_horizons", "refresh_only", "passthrough")
 RUNTIME_VARS_ENV = "HOLDOUT_DBT_RUNTIME_VARS"
 
 
@@ -297,6 +297,18 @@ def dbt_invocation(
 # the dbt commands `holdout dbt` passes through: they read the live warehouse (or nothing) and write only dbt's own
 # target files; models are built by `holdout build`, into a copy switched in whole
 READING_COMMANDS = ("compile", "show", "ls", "list", "parse", "test", "debug")
+READ_ONLY_TARGET = "local_read_only"
+PASSTHROUGH_REFUSED = (
+    "--store-failures",
+    "--vars",
+    "--target",
+    "-t",
+    "--profile",
+    "--profiles-dir",
+    "--project-dir",
+    "--target-path",
+    "--log-path",
+)
 
 
 def dbt_passthrough(settings: Settings, argv: Sequence[str]) -> int:
@@ -307,9 +319,18 @@ def dbt_passthrough(settings: Settings, argv: Sequence[str]) -> int:
             f"`holdout dbt` runs {', '.join(READING_COMMANDS)}; got {argv[0] if argv else 'nothing'!r}. Models are "
             "built by `holdout build` (into a copy of the warehouse, switched in only when every node passed)"
         )
-    cmd, env = dbt_invocation(
-        argv[0], settings, dbt_vars(settings), settings.dbt_live_target_dir, log_format="text"
-    )
+    # options that replace what Holdout sets (the project, profile, target, vars, paths) or store test failures
+    owned = sorted({a.split("=")[0] for a in argv[1:] if a.split("=")[0] in PASSTHROUGH_REFUSED})
+    if owned:
+        raise DbtSettingsError(
+            f"`holdout dbt` sets {', '.join(owned)} itself: it runs dbt on the live warehouse opened read-only, "
+            "with the project's own profile, vars and paths"
+        )
+    # passthrough: the run-start and run-end hooks record no build and create nothing (macros/build_status.sql)
+    variables = dbt_vars(settings, {"passthrough": True})
+    cmd, env = dbt_invocation(argv[0], settings, variables, settings.dbt_live_target_dir, log_format="text")
+    if dbt_target() is None:  # DuckDB: the profile's read-only output of the same warehouse (profiles.yml)
+        cmd += ["--target", READ_ONLY_TARGET]
     return subprocess.run([*cmd, *argv[1:]], env=env, cwd=settings.dbt_project_dir, check=False).returncode
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import duckdb
 import pytest
 from click.testing import CliRunner
 
@@ -90,6 +91,26 @@ def test_dbt_passes_reading_commands_through_and_refuses_building(built_home, mo
     assert "dim_customers" in capfd.readouterr().out
     refused = CliRunner().invoke(main, ["dbt", "run", "-s", "dim_customers"])
     assert refused.exit_code == 2 and "Models are built by `holdout build`" in refused.output
+    owned = CliRunner().invoke(main, ["dbt", "test", "--store-failures"])
+    assert owned.exit_code == 2 and "--store-failures" in owned.output
+
+    def state():
+        with duckdb.connect(str(built_home.warehouse_path), read_only=True) as con:
+            builds = con.execute("select count(*) from ops.builds").fetchone()[0]
+            return builds, sorted(
+                r[0] for r in con.execute("select table_name from information_schema.tables").fetchall()
+            )
+
+    before = state()
+    # a test run records no build (a failing one would block every launch), and the warehouse is opened read-only:
+    # even a statement written into a query cannot change it
+    tested = CliRunner().invoke(main, ["dbt", "test", "-s", "stg_crm__customers"])
+    assert tested.exit_code == 0, capfd.readouterr()
+    wrote = CliRunner().invoke(
+        main, ["dbt", "show", "--inline", "select 1 as x; create table marts.pwned as select 1 as y"]
+    )
+    assert wrote.exit_code != 0 and "read-only" in capfd.readouterr().out
+    assert state() == before
 
 
 @pytest.mark.parametrize(

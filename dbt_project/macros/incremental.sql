@@ -40,7 +40,7 @@
     tables were dropped by hand.
 #}
 {% macro create_incremental_state_tables() -%}
-    {%- if not execute or target.type != 'duckdb' -%}{{ return('') }}{%- endif -%}
+    {%- if not execute or target.type != 'duckdb' or runtime_var('passthrough', false) -%}{{ return('') }}{%- endif -%}
     {%- set staging = generate_schema_name('staging', none) | trim -%}
     {%- set intermediate = generate_schema_name('intermediate', none) | trim -%}
     create schema if not exists {{ staging }};
