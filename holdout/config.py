@@ -116,7 +116,8 @@ class Settings:
 
 # characters a HOLDOUT_HOME path may not hold: the dbt sources read the landing zone through quoted glob patterns
 # (`read_csv('<home>/raw/crm/customers/*.csv')`), where a quote ends the text and `*?[]{}` match other folders
-UNSAFE_HOME_CHARACTERS = "'*?[]{}\n\r"
+# (`#` ends dbt-duckdb's path, and DuckDB reads a backslash as a path separator)
+UNSAFE_HOME_CHARACTERS = "'*?[]{}#\\\n\r"
 
 
 class HomePathError(ValueError):

@@ -190,7 +190,7 @@ def load_champion(name: str, settings: Settings):
     if version is None:
         raise MissingChampionError(
             f"model '{name}' has no champion version in {settings.mlflow_tracking_uri}: "
-            f"run `holdout train --model {name}` (a version becomes champion when it beats the baseline)"
+            f"run `holdout train --model {name}` (a first version becomes champion when it beats the baseline and no skill)"
         )
     # by the version the alias pointed at, so a promotion meanwhile cannot pair this version with another's model
     return version, mlflow.lightgbm.load_model(f"models:/{name}/{version.version}")

@@ -1,7 +1,8 @@
 """Train the models of `ml/models.yml` on point-in-time features, track them in MLflow and register them.
 
 A new version always gets the alias `challenger`; it becomes `champion` only when it beats the current champion,
-evaluated on the same held-out window, by the configured margin (the first version: when it beats the baseline).
+evaluated on the same held-out window, by the configured margin (the first version: when it beats both the baseline
+and a model without skill, `no_skill_value`).
 """
 
 from __future__ import annotations

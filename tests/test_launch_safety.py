@@ -147,6 +147,10 @@ def test_rerun_repairs_a_missing_or_changed_export(fresh_home, damage):
         kept = launch_mod.launch_campaign(fresh_home, "gift-email", d)
         assert "no longer in the outbox" in kept.message and "--reexport" in kept.message
         assert not path.exists() and _ledger_counts(fresh_home) == ledgered
+        # --reexport recovers a recorded launch; on a date without one it never starts a new launch
+        with pytest.raises(launch_mod.AudienceError, match="has none on that date"):
+            launch_mod.launch_campaign(fresh_home, "sms-reactivation", d, reexport=True)
+        assert _ledger_counts(fresh_home) == ledgered
     again = launch_mod.launch_campaign(fresh_home, "gift-email", d, reexport=damage == "export_missing")
     assert again.status == "already_launched" and "nothing changed" not in again.message
     assert path.read_bytes() == original
@@ -303,10 +307,24 @@ def test_consent_withdrawn_after_the_build_is_respected_at_send_time(fresh_home)
         for a in ("opt_out", "opt_in")
     ]
     _land_csv(fresh_home, "consents/events", "part-t-tie", tie)
+    # and by the build's rules: an opt-out on a channel it does not know holds every channel; an action it rejects
+    # does not undo an opt-out; a time with an offset is that instant in UTC (10:00-05:00 is after 14:00 UTC)
+    _land_csv(
+        fresh_home,
+        "consents/events",
+        "part-t-rules",
+        [
+            {"customer_id": test_ids[7], **event, "channel": "E-Mail ", "event_at": f"{d} 07:00:00"},
+            {"customer_id": test_ids[8], **event, "event_at": f"{d} 07:00:00"},
+            {"customer_id": test_ids[8], **event, "action": "optin", "event_at": f"{d} 07:50:00"},
+            {"customer_id": test_ids[9], **event, "action": "opt_in", "event_at": f"{d} 14:00:00"},
+            {"customer_id": test_ids[9], **event, "event_at": f"{d}T10:00:00-05:00"},
+        ],
+    )
     outcome = launch_mod.record_and_activate(fresh_home, lid)
     exported = _export_ids(Path(outcome.export_path))
-    assert exported == set(test_ids) - {late, unreadable, *test_ids[4:7]}
-    assert "5 opted out since planning" in outcome.message
+    assert exported == set(test_ids) - {late, unreadable, *test_ids[4:10]}
+    assert "8 opted out since planning" in outcome.message
     assert _query(
         fresh_home, "select count(*) from ops.campaign_assignments where customer_id = ?", [late]
     ) == [(1,)]

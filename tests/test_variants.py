@@ -63,6 +63,16 @@ def test_an_ab_campaigns_cost_per_contact_is_its_variants_costs_by_share(tmp_pat
         cost_per_contact=0.02,
     )
     assert spec.spec.contact_cost == pytest.approx((0.6 * 2.0 + 0.2 * 0.02) / 0.8)
+    # a variant without its own cost costs the campaign's cost_per_contact, not nothing
+    plain = _spec(
+        tmp_path,
+        variants=[
+            {"id": "gift", "offer": {"kind": "gift", "code": "G"}, "share": 0.6},
+            {"id": "note", "offer": {"kind": "content"}, "share": 0.2, "cost": 0.02},
+        ],
+        cost_per_contact=0.5,
+    )
+    assert [v.cost for v in plain.spec.variants] == [0.5, 0.02]
 
 
 def test_variant_assignment_is_deterministic_and_follows_the_shares():

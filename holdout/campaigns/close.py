@@ -776,8 +776,10 @@ def _economics_line(r) -> str:
             lo, hi = ((u * r.test_customers - contact) / r.cost for u in (r.uplift_ci_low, r.uplift_ci_high))
             interval = f"interval {lo:,.0%} to {hi:,.0%}"
             hidden = roi_hidden_because((lo, hi), r.notes)
-        else:  # on margin, the return's interval is in the report only: the uplift's says whether it paid
-            hidden = roi_hidden_because((r.uplift_ci_low, r.uplift_ci_high), r.notes)
+        else:  # on margin the return's interval is in the report only: without it, no point ROI unless it is sure
+            hidden = roi_hidden_because(None, r.notes) or (
+                "uplift not distinguishable from zero" if r.uplift_ci_low <= 0 <= r.uplift_ci_high else None
+            )
         roi = f"not shown ({hidden}); {interval}" if hidden else f"{r.roi:,.0%} ({interval})"
     return f"{offer}cost (contact + offer) {r.cost or 0:,.0f} EUR, ROI {roi}, {basis}"
 

@@ -52,7 +52,7 @@ from holdout.campaigns.export import (
 )
 from holdout.campaigns.gate import GateFailed, GateResult, gate_frame, validate_gate_frame
 from holdout.campaigns.launch_lock import LaunchLockTimeout, launch_lock
-from holdout.campaigns.send_check import SendExclusions, check_send_inputs, send_exclusions
+from holdout.campaigns.send_check import SendCheckError, SendExclusions, check_send_inputs, send_exclusions
 from holdout.campaigns.spec import CampaignSpec, get_spec, load_all
 from holdout.campaigns.staged import LaunchPlan, campaign_of_launch, launch_dir, launch_id_for
 from holdout.config import Settings
@@ -1031,6 +1031,11 @@ def launch_campaign(
         if status == LAUNCHED:
             # finishes an interrupted export, else no-op (or, asked to, writes a lost export again)
             return record_and_activate(settings, launch_id, reexport)
+    if reexport:  # a recovery, never a first launch: a wrong date must not contact a new audience
+        raise AudienceError(
+            f"{launch_id}: --reexport writes again the export of a launch recorded on {launch_date}, and "
+            f"{campaign_id} has none on that date (`holdout campaign list` shows its launches)"
+        )
     t = time.perf_counter()
     plan_launches(settings, launch_date, [campaign_id], check_date=check_date)
     timings["plan"] = time.perf_counter() - t
@@ -1074,5 +1079,11 @@ def launch_due(
             plan = staged.read_plan(settings, launch_id)
             outcomes.append(LaunchOutcome.of(plan, BLOCKED, message=str(exc)))
             continue
-        outcomes.append(record_and_activate(settings, launch_id))
+        try:
+            outcomes.append(record_and_activate(settings, launch_id))
+        except SendCheckError as exc:  # a landing file went unreadable since planning: this one waits, staged
+            plan = staged.read_plan(settings, launch_id)
+            outcomes.append(
+                LaunchOutcome.of(plan, NOT_LAUNCHED, message=f"{exc} (planned and gated; re-run)")
+            )
     return outcomes

@@ -7,18 +7,20 @@ Every export (the first one and every re-export of a launched launch) drops, fro
   (`raw/crm/erasure_requests/*.csv`), including requests that landed after the last build. An erasure is final,
   so every request file counts, whatever its date.
 - customers **without consent** for the channel now: the mart's current consent (`marts.fct_consent_history`,
-  `valid_to is null`) is not an opt-in, or a consent event the mart has not applied says opt-out. Events the mart
-  has not applied are those of the built files at or after the build's as-of date (the consent periods end the
-  day before it) and every event of a part file in `raw/consents/events/` the build has not loaded as it is now
-  (a new file, or a loaded one rewritten since: another size or modification time than
-  `staging.loaded_part_files` records; when that cannot be read, every landed file counts). Among those events,
-  the latest per customer and channel decides, an opt-out winning a tie at the same instant (as the consent
-  periods decide); an opt-out whose time cannot be read counts as an opt-out (fail safe). We drop rather than
-  refuse to export: the ledgered assignment stays intention to treat, and the drop is counted in the funnel and
-  the manifest.
+  `valid_to is null`) is not an opt-in, or a consent event the mart has not applied says otherwise. Those are the
+  built events at or after the build's as-of date (the consent periods end the day before it) and every row of a
+  part file in `raw/consents/events/` the build has not loaded as it is now (a new file, or a loaded one rewritten
+  since: another size or modification time than `staging.loaded_part_files` records; when that cannot be read,
+  every landed file counts). They are judged by the build's rules (base_consents__consent_events,
+  stg_consents__consent_holds): an opt-out whose time cannot be read holds its channel and one on a channel the
+  build does not know holds every channel (fail safe); a row with an action the build rejects counts for nothing;
+  among the usable events the latest per customer and channel decides, an opt-out winning a tie at one instant.
+  We drop rather than refuse to export: the ledgered assignment stays intention to treat, and the drop is counted
+  in the funnel and the manifest.
 
 The landing files are read as the build reads them (DuckDB's CSV reader: any delimiter and quoting its sniffer
-finds, header names matched ignoring case). A file that cannot be read, or lacks a column the check needs, refuses
+finds, header names matched ignoring case; ids, channels, actions and times typed by the build's own expressions,
+a time with an offset read as that instant in UTC), only the test group's rows leaving DuckDB. A file that cannot be read, or lacks a column the check needs, refuses
 the launch with its name (`SendCheckError`), before anything is planned (`check_send_inputs`) and again at send
 time: a request the check cannot read must never be skipped.
 """
@@ -37,8 +39,15 @@ from holdout.config import Settings
 ERASURE_DIR = "crm/erasure_requests"
 CONSENT_DIR = "consents/events"
 CONSENT_ENTITY = "consents/events"  # its name in staging.loaded_part_files
-ERASURE_COLUMNS = ("customer_id",)
-CONSENT_COLUMNS = ("customer_id", "channel", "action", "event_at")
+# the build's typing of the columns the check reads (base_crm__erasure_requests, base_consents__consent_events and
+# the macro to_utc_timestamp): an id or a time the build reads one way is read the same way here
+ERASURE_COLUMNS = {"customer_id": "upper(trim({customer_id}))"}
+CONSENT_COLUMNS = {
+    "customer_id": "upper(trim({customer_id}))",
+    "channel": "lower(trim({channel}))",
+    "action": "lower(replace(trim({action}), '-', '_'))",
+    "event_at": "(try_cast(trim({event_at}) as timestamptz) at time zone 'UTC')",
+}
 
 
 class SendCheckError(ValueError):
@@ -65,34 +74,59 @@ def _part_files(settings: Settings, folder: str) -> list[Path]:
     return sorted(p for p in directory.glob("*.csv") if p.is_file() and p.stat().st_size > 0)
 
 
-def _read_csvs(settings: Settings, paths: list[Path], columns: tuple[str, ...]) -> pd.DataFrame:
-    """`columns` of the files as text, read as the build reads them (DuckDB's sniffer, names ignoring case), from
-    file objects (a path string would be read as a glob). SendCheckError names a file that cannot be read or lacks
-    one of the columns."""
+def _read_csvs(
+    settings: Settings, paths: list[Path], columns: dict[str, str], ids: list[str] | None = None
+) -> pd.DataFrame:
+    """Rows of the files, read as the build reads them (DuckDB's CSV sniffer from a file object, as a path string
+    would be a glob; header names matched ignoring case) and typed by `columns` (output name -> a SQL expression
+    over the input columns, named as in the file, quoted: the build's own expressions). With `ids`, only the rows
+    whose `customer_id` is one of them leave DuckDB. SendCheckError names a file that cannot be read or lacks a
+    column the expressions read."""
     frames = []
     con = duckdb.connect()
     try:
+        con.execute("set TimeZone = 'UTC'")  # naive times in the landing zone are UTC, as in the build
+        if ids is not None:
+            con.register("_send_ids", pd.DataFrame({"customer_id": list(ids)}, dtype=object))
         for path in paths:
+            where = path.relative_to(settings.home)
             try:
                 with path.open("rb") as file:
-                    frame = con.read_csv(file, header=True, all_varchar=True).df()
-            except (OSError, duckdb.Error) as exc:
+                    relation = con.read_csv(file, header=True, all_varchar=True)
+                    names = {str(c).strip().lower(): str(c) for c in relation.columns}
+                    missing = [c for c in _read_columns(columns) if c not in names]
+                    if missing:
+                        raise SendCheckError(
+                            f"{where}: no column {', '.join(missing)} (its header: {', '.join(names)}); the "
+                            "send-time check cannot read it, so nothing is exported until it is fixed or removed"
+                        )
+                    quoted = {c: '"' + names[c].replace('"', '""') + '"' for c in names}
+                    select = ", ".join(f"{sql.format(**quoted)} as {name}" for name, sql in columns.items())
+                    query = f"select {select} from _file"
+                    if ids is not None:
+                        query = f"select * from ({query}) where customer_id in (select customer_id from _send_ids)"
+                    frames.append(relation.query("_file", query).df())
+            except duckdb.Error as exc:
+                first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
                 raise SendCheckError(
-                    f"{path.relative_to(settings.home)}: cannot be read at send time ({exc}); nothing is "
-                    "exported until it is fixed or removed"
+                    f"{where}: cannot be read at send time ({first}); nothing is exported until it is fixed or "
+                    "removed"
                 ) from None
-            frame.columns = [str(c).strip().lower() for c in frame.columns]
-            missing = [c for c in columns if c not in frame.columns]
-            if missing:
+            except OSError as exc:
                 raise SendCheckError(
-                    f"{path.relative_to(settings.home)}: no column {', '.join(missing)} (its header: "
-                    f"{', '.join(map(str, frame.columns))}); the send-time check cannot read it, so nothing is "
-                    "exported until it is fixed or removed"
-                )
-            frames.append(frame[list(columns)])
+                    f"{where}: cannot be read at send time ({exc.strerror or exc})"
+                ) from None
     finally:
         con.close()
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=list(columns))
+
+
+def _read_columns(columns: dict[str, str]) -> list[str]:
+    """The input columns the expressions read (their `{name}` placeholders), in order."""
+    import string
+
+    found = [f for sql in columns.values() for _, f, _, _ in string.Formatter().parse(sql) if f]
+    return list(dict.fromkeys(found))
 
 
 def _with_ids(con: duckdb.DuckDBPyConnection, customer_ids: list[str], sql: str, params: list) -> set[str]:
@@ -103,9 +137,9 @@ def _with_ids(con: duckdb.DuckDBPyConnection, customer_ids: list[str], sql: str,
         con.unregister("_send_ids")
 
 
-def _landed_erasures(settings: Settings) -> set[str]:
-    requests = _read_csvs(settings, _part_files(settings, ERASURE_DIR), ERASURE_COLUMNS)
-    return set(requests["customer_id"].fillna("").str.strip().str.upper()) - {""}
+def _landed_erasures(settings: Settings, ids: list[str] | None = None) -> set[str]:
+    requests = _read_csvs(settings, _part_files(settings, ERASURE_DIR), ERASURE_COLUMNS, ids)
+    return set(requests["customer_id"].dropna()) - {""}
 
 
 def erased_customers(con: duckdb.DuckDBPyConnection, settings: Settings, customer_ids: list[str]) -> set[str]:
@@ -118,7 +152,7 @@ def erased_customers(con: duckdb.DuckDBPyConnection, settings: Settings, custome
               or i.customer_id in (select customer_id from staging.stg_crm__erasure_requests)""",
         [],
     )
-    return erased | (set(customer_ids) & _landed_erasures(settings))
+    return erased | _landed_erasures(settings, customer_ids)
 
 
 def _unloaded_consent_files(con: duckdb.DuckDBPyConnection, settings: Settings) -> list[Path]:
@@ -131,42 +165,40 @@ def _unloaded_consent_files(con: duckdb.DuckDBPyConnection, settings: Settings) 
     return files if loaded is None else [f for f in files if not loaded_as_it_is(f, CONSENT_ENTITY, loaded)]
 
 
-def _unapplied_consent_events(con: duckdb.DuckDBPyConnection, settings: Settings) -> pd.DataFrame:
-    """Consent events the mart's current consent has not applied: `customer_id`, `channel`, `is_opt_out`,
-    `event_at` (NaT when unreadable): the built ones at or after the build's as-of date, and every event of the
-    files the build has not loaded as they are now."""
-    landed = _read_csvs(settings, _unloaded_consent_files(con, settings), CONSENT_COLUMNS).fillna("")
-    events = pd.DataFrame(
-        {
-            "customer_id": landed["customer_id"].str.strip().str.upper(),
-            "channel": landed["channel"].str.strip().str.lower(),
-            "is_opt_out": landed["action"].str.strip().str.lower().str.replace("-", "_") == "opt_out",
-            "event_at": pd.to_datetime(landed["event_at"].str.strip(), errors="coerce", utc=True),
-        }
-    )
-    events["event_at"] = events["event_at"].dt.tz_localize(None)
+def _unapplied_consent_events(
+    con: duckdb.DuckDBPyConnection, settings: Settings, ids: list[str] | None = None
+) -> pd.DataFrame:
+    """Consent events the mart's current consent has not applied, typed as the build types them: `customer_id`,
+    `channel`, `action`, `event_at` (null when unreadable): every row of the files the build has not loaded as they
+    are now, and the usable built ones at or after the build's as-of date (the consent periods end before it;
+    held channels read as opt-outs there). With `ids`, only those customers'."""
+    landed = _read_csvs(settings, _unloaded_consent_files(con, settings), CONSENT_COLUMNS, ids)
     try:
         built = con.execute(
-            """select customer_id, channel, not is_opted_in as is_opt_out, event_at
+            """select customer_id, channel, case when is_opted_in then 'opt_in' else 'opt_out' end as action,
+                      event_at
                from staging.stg_consents__consent_events
                where event_at >= (select max(as_of_date) from marts.dim_customers)"""
         ).df()
     except duckdb.Error:  # no build yet: the mart's consent is empty too, so nobody consents
-        built = pd.DataFrame(columns=events.columns)
-    return pd.concat([events, built], ignore_index=True)
+        built = pd.DataFrame(columns=list(CONSENT_COLUMNS))
+    if ids is not None:
+        built = built[built["customer_id"].isin(set(ids))]
+    return pd.concat([landed, built], ignore_index=True)
 
 
 def check_send_inputs(con: duckdb.DuckDBPyConnection, settings: Settings) -> None:
     """Read the landing-zone files the send-time check reads, before a launch is planned: a file it cannot read
     refuses the launch now (SendCheckError), not after the audience is staged."""
-    _landed_erasures(settings)
-    _unapplied_consent_events(con, settings)
+    _landed_erasures(settings, [])
+    _unapplied_consent_events(con, settings, [])
 
 
 def opted_out_customers(
     con: duckdb.DuckDBPyConnection, settings: Settings, channel_name: str, customer_ids: list[str]
 ) -> set[str]:
-    """Customers of `customer_ids` who do not consent to the channel now (mart, then unbuilt landing events)."""
+    """Customers of `customer_ids` who do not consent to the channel now: the mart's current consent, then the
+    events it has not applied, by the build's rules (module doc)."""
     channel = get_channel(channel_name)
     if channel.consent is None:
         return set()
@@ -179,14 +211,31 @@ def opted_out_customers(
            where not coalesce(k.ok, false)""",
         [channel.consent],
     )
-    events = _unapplied_consent_events(con, settings)
-    mine = events[(events["channel"] == channel.consent) & events["customer_id"].isin(set(customer_ids))]
-    opted_out |= set(mine.loc[mine["event_at"].isna() & mine["is_opt_out"], "customer_id"])
-    # the latest event decides; at the same instant the opt-out wins (sorted last), as the consent periods decide
-    ordered = mine.dropna(subset=["event_at"]).sort_values(["event_at", "is_opt_out"], kind="stable")
+    events = _unapplied_consent_events(con, settings, customer_ids)
+    known = consent_channels()
+    opt_out = events["action"] == "opt_out"
+    # an opt-out that cannot be applied holds (stg_consents__consent_holds): an unknown channel holds every channel,
+    # an unreadable time its own
+    unknown_channel = ~events["channel"].isin(known)
+    held = opt_out & (unknown_channel | ((events["channel"] == channel.consent) & events["event_at"].isna()))
+    opted_out |= set(events.loc[held, "customer_id"])
+    # usable events (the build rejects the others): the latest decides, at one instant the opt-out (sorted last)
+    usable = events[
+        (events["channel"] == channel.consent)
+        & events["action"].isin(["opt_in", "opt_out"])
+        & events["event_at"].notna()
+    ].assign(is_opt_out=lambda frame: frame["action"] == "opt_out")
+    ordered = usable.sort_values(["event_at", "is_opt_out"], kind="stable")
     latest = ordered.groupby("customer_id").tail(1)
     opted_out |= set(latest.loc[latest["is_opt_out"], "customer_id"])
     return opted_out
+
+
+def consent_channels() -> set[str]:
+    """The consent channels the channels file names (the build's `invalid_channel` rule knows the same three)."""
+    from holdout.campaigns.channels import load_channels
+
+    return {c.consent for c in load_channels().values() if c.consent}
 
 
 def send_exclusions(

@@ -210,8 +210,10 @@ class UpliftLearner:
     binary_outcome: bool
     params: dict[str, Any] = field(default_factory=dict)
     oof_pseudo_outcomes: np.ndarray | None = field(default=None, repr=False)
-    # the customer of each pseudo-outcome (None: one row per customer), for clustered standard errors
+    # the customer of each pseudo-outcome as an integer code (None: one row per customer), for clustered standard
+    # errors; and the standard error itself, computed once at fit (the policy reads it every launch day)
     oof_groups: np.ndarray | None = field(default=None, repr=False)
+    fitted_center_se: float | None = None
     # Calibration on customers the models did not see (see ``fit_uplift``): predictions are
     # ``center + shrinkage * (raw - center) + prior_weight * (lift * level(x) - center)``.
     center: float = 0.0
@@ -228,6 +230,8 @@ class UpliftLearner:
     def center_se(self) -> float:
         """Standard error of ``center``, the average effect (the mean of the pseudo-outcomes), clustered by
         customer when the rows came with customers (`clustered_mean_se`); NaN when they were not kept."""
+        if getattr(self, "fitted_center_se", None) is not None:
+            return self.fitted_center_se
         phi = self.oof_pseudo_outcomes
         if phi is None:
             return float("nan")
@@ -317,9 +321,11 @@ def fit_uplift(
     if winsorize is not None and not binary:
         yv = _winsorized(yv, winsorize)
     if groups is not None:
-        groups = np.asarray(groups)
         if len(groups) != len(t):
             raise ValueError(f"groups has {len(groups)} rows, the data {len(t)}")
+        groups = np.unique(np.asarray(groups), return_inverse=True)[1].astype(
+            np.int32
+        )  # codes, not customer ids
     rng = np.random.default_rng(seed)
     fold = _folds(t, n_folds, rng, groups)
 
@@ -364,6 +370,7 @@ def fit_uplift(
         params={"nuisance": nuis, "final": fin},
         oof_pseudo_outcomes=phi,
         oof_groups=groups,
+        fitted_center_se=clustered_mean_se(phi, groups),
         center=center,
         shrinkage=shrinkage,
         level=level,

@@ -24,7 +24,7 @@ typed as (
         upper(trim(customer_id)) as customer_id,
         lower(trim(channel)) as channel,
         lower(replace(trim(action), '-', '_')) as action,
-        try_cast(trim(cast(event_at as {{ string_type() }})) as timestamp) as event_at,
+        {{ to_utc_timestamp('event_at') }} as event_at,
         lower(nullif(trim(source), '')) as source,
         filename as source_file
     from source

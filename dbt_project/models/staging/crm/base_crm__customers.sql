@@ -47,7 +47,7 @@ typed as (
         {{ unless_erased('city', "nullif(trim(source.city), '')", kept) }},
         try_cast(trim(source.signup_date) as date) as signup_date,
         {{ text_to_boolean('source.is_test_account') }} as is_test_account,
-        try_cast(trim(source.updated_at) as timestamp) as updated_at,
+        {{ to_utc_timestamp('source.updated_at') }} as updated_at,
         source.filename as source_file,
         -- a date given but unreadable rejects the row, never becomes "no date"
         {{ unreadable('source.signup_date', 'try_cast(trim(source.signup_date) as date)') }}

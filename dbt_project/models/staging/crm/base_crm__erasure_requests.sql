@@ -12,7 +12,7 @@ typed as (
 
     select
         upper(trim(customer_id)) as customer_id,
-        try_cast(trim(requested_at) as timestamp) as requested_at,
+        {{ to_utc_timestamp('requested_at') }} as requested_at,
         filename as source_file
     from source
 

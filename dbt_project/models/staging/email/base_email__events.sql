@@ -36,7 +36,7 @@ typed as (
         {{ normalize_email('email_address') }} as email,
         lower(trim(event_type)) as event_type,
         nullif(trim(campaign_code), '') as campaign_code,
-        try_cast(trim(cast(event_at as {{ string_type() }})) as timestamp) as event_at,
+        {{ to_utc_timestamp('event_at') }} as event_at,
         filename as source_file
     from source
 

@@ -15,8 +15,8 @@ typed as (
         lower(trim(tier)) as tier,
         -- unreadable ("lots"), negative or missing: rejected below, never read as 0
         try_cast(trim(points_balance) as integer) as points_balance,
-        try_cast(trim(enrolled_at) as timestamp) as enrolled_at,
-        try_cast(trim(updated_at) as timestamp) as updated_at,
+        {{ to_utc_timestamp('enrolled_at') }} as enrolled_at,
+        {{ to_utc_timestamp('updated_at') }} as updated_at,
         filename as source_file
     from source
 

@@ -13,7 +13,7 @@ typed as (
     select
         trim(ticket_id) as ticket_id,
         upper(trim(customer_id)) as customer_id,
-        try_cast(trim(cast(created_at as {{ string_type() }})) as timestamp) as created_at,
+        {{ to_utc_timestamp('created_at') }} as created_at,
         lower(nullif(trim(category), '')) as category,
         lower(nullif(trim(status), '')) as status,
         try_cast(trim(satisfaction_score) as integer) as satisfaction_score,
