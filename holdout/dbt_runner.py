@@ -140,6 +140,7 @@ class NodeResult:
     seconds: float
     message: str | None = None
     rows_affected: int | None = None
+    compiled_code: str | None = None  # the node's SQL as dbt compiled it (a data test's query)
 
 
 @dataclass
@@ -241,16 +242,43 @@ def cosmos_interceptor(context: Any, operator: Any) -> None:
 _RESULT_EVENTS = ("LogModelResult", "LogTestResult", "LogSnapshotResult", "LogSeedResult", "LogNodeResult")
 
 
-def _progress_line(event: dict) -> str | None:
-    """One line per finished node from a dbt JSON log event; None for every other event."""
+def _progress_line(event: dict, finished: int) -> str | None:
+    """One line per finished node from a dbt JSON log event, `finished` being its place among the nodes finished so
+    far (dbt's own index is the order nodes started in, which finished nodes do not follow); None for every other
+    event."""
     info, data = event.get("info", {}), event.get("data", {})
     if info.get("name") not in _RESULT_EVENTS:
         return None
     node = data.get("node_info", {})
     label = node.get("unique_id") or data.get("name", "")
     status = data.get("status") or node.get("node_status", "")
-    index, total = data.get("index", 0), data.get("total") or data.get("num_models", 0)
-    return f"[{index:>3}/{total}] {status:<7} {label} ({float(data.get('execution_time', 0.0)):.1f}s)"
+    total = data.get("total") or data.get("num_models", 0)
+    return f"[{finished:>3}/{total}] {status:<7} {label} ({float(data.get('execution_time', 0.0)):.1f}s)"
+
+
+FAILING_ROWS_SHOWN = 3
+
+
+def failing_rows(sql: str | None, database: Path, limit: int = FAILING_ROWS_SHOWN) -> list[str]:
+    """The first rows a failed data test returned, one line each (`column=value, ...`), read again from the built
+    file: what dbt's "Got 5 results" was about, without `--store-failures` tables (a failed build's copy is dropped).
+    `sql` is the test's query as dbt compiled it from the project (run_results.json), never text from a spec. Empty
+    when the rows cannot be read (the query no longer runs, the file is gone)."""
+    import duckdb
+
+    if not sql or not database.exists():
+        return []
+    query = sql.strip().rstrip(";")
+    try:
+        with duckdb.connect(str(database), read_only=True) as con:
+            con.execute("set TimeZone = 'UTC'")  # as the profile reads timestamps
+            cursor = con.execute(f"select * from ({query}) as failing limit {int(limit)}")
+            columns = [d[0] for d in cursor.description]
+            rows = cursor.fetchall()
+    except duckdb.Error:
+        return []
+    lines = [", ".join(f"{c}={v}" for c, v in zip(columns, row, strict=True)) for row in rows]
+    return [line if len(line) <= 200 else line[:197] + "..." for line in lines]
 
 
 def dbt_invocation(
@@ -371,6 +399,7 @@ def run_dbt(
     if memory_limit and "HOLDOUT_DUCKDB_MEMORY_LIMIT" not in os.environ:  # the user's setting wins
         env["HOLDOUT_DUCKDB_MEMORY_LIMIT"] = memory_limit
     errors: list[str] = []
+    finished = 0
     started = time.perf_counter()
     with subprocess.Popen(
         cmd,
@@ -389,18 +418,33 @@ def run_dbt(
                 continue
             if event.get("info", {}).get("level") == "error":
                 errors.append(event["info"].get("msg", ""))
-            line = _progress_line(event) if progress else None
+            line = _progress_line(event, finished + 1)
             if line:
-                echo(line)
+                finished += 1
+                if progress:
+                    echo(line)
         returncode = proc.wait()
     seconds = time.perf_counter() - started
     nodes = _node_results(target_dir, started_after=time.time() - seconds - 1)
     result = DbtRunResult(command=command, success=returncode == 0, seconds=seconds, nodes=nodes)
     if returncode != 0:
         failed = [n for n in nodes if n.status in ("error", "fail", "runtime error")]
-        messages = [f"{n.resource_type} {n.name}: {error_cause(n.message)}" for n in failed]
+        messages = [
+            _failure_message(n, None if dbt_target() else warehouse_path or settings.warehouse_path)
+            for n in failed
+        ]
         raise DbtRunError(command, [n.unique_id for n in failed], messages or [e for e in errors if e][-10:])
     return result
+
+
+def _failure_message(node: NodeResult, database: Path | None) -> str:
+    """`<type> <name>: <cause>`, and for a data test that returned rows on DuckDB (`database`), its first rows."""
+    message = f"{node.resource_type} {node.name}: {error_cause(node.message)}"
+    if node.resource_type == "test" and node.status == "fail" and database is not None:
+        rows = failing_rows(node.compiled_code, database)
+        if rows:
+            message += f"; first {len(rows)} failing row(s):" + "".join(f"\n      {row}" for row in rows)
+    return message
 
 
 def _node_results(target_dir: Path, started_after: float) -> list[NodeResult]:
@@ -422,6 +466,7 @@ def _node_results(target_dir: Path, started_after: float) -> list[NodeResult]:
                 seconds=float(r.get("execution_time") or 0.0),
                 message=r.get("message"),
                 rows_affected=(r.get("adapter_response") or {}).get("rows_affected"),
+                compiled_code=r.get("compiled_code"),
             )
         )
     return nodes

@@ -485,3 +485,27 @@ def test_a_broken_contract_names_its_columns() -> None:
     assert error_cause(message) == (
         "This model has an enforced contract that failed. signup_year: missing in contract"
     )
+
+
+def test_a_failed_data_test_shows_its_first_rows_and_progress_counts_finished_nodes(
+    fresh_home: Settings,
+) -> None:
+    """dbt says only "Got 1 result"; the cause names the rows (read again from the built file), and the progress
+    lines count the nodes as they finish."""
+    import re
+
+    from holdout.dbt_runner import DbtRunError, run_dbt
+
+    with duckdb.connect(str(fresh_home.warehouse_path)) as con:
+        con.execute(
+            "update marts.dim_customers set lifecycle_stage = 'bogus' where customer_id in "
+            "(select customer_id from marts.dim_customers order by customer_id limit 2)"
+        )
+    lines: list[str] = []
+    with pytest.raises(DbtRunError) as failed:
+        run_dbt("test", fresh_home, select="dim_customers", echo=lines.append)
+    message = str(failed.value)
+    assert "accepted_values_dim_customers_lifecycle_stage" in message and "Got 1 result" in message
+    assert "first 1 failing row(s):\n      value_field=bogus, n_records=2" in message
+    counters = [int(re.match(r"\[\s*(\d+)/", line).group(1)) for line in lines]
+    assert counters == list(range(1, len(lines) + 1)) and len(lines) > 5
