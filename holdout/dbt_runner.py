@@ -288,10 +288,12 @@ def dbt_invocation(
     target_dir: Path,
     warehouse_path: Path | None = None,
     log_format: str = "json",
+    target: str | None = None,
 ) -> tuple[list[str], dict[str, str]]:
     """The dbt command line and environment every run uses: the project and its profile, the target and log
     folders under HOLDOUT_HOME, the vars (runtime ones through the environment) and the warehouse and landing-zone
-    paths the profile and sources read."""
+    paths the profile and sources read. `target`: the profile output (default `dbt_target()`, else the profile's
+    default)."""
     cli_vars, runtime_env = runtime_vars_in_env(variables)
     log_dir = settings.home / "logs" / "dbt"
     log_dir.mkdir(parents=True, exist_ok=True)
@@ -316,7 +318,7 @@ def dbt_invocation(
         "--vars",
         json.dumps(cli_vars, default=str),
     ]
-    if target := dbt_target():
+    if target := target or dbt_target():
         cmd += ["--target", target]
     # runtime_env always sets HOLDOUT_DBT_RUNTIME_VARS: an outer value never reaches this run
     return cmd, {**os.environ, **dbt_env(settings, warehouse_path), **runtime_env}
@@ -325,7 +327,7 @@ def dbt_invocation(
 # the dbt commands `holdout dbt` passes through: they read the live warehouse (or nothing) and write only dbt's own
 # target files; models are built by `holdout build`, into a copy switched in whole
 READING_COMMANDS = ("compile", "show", "ls", "list", "parse", "test", "debug")
-READ_ONLY_TARGET = "local_read_only"
+DUCKDB_TARGET, READ_ONLY_TARGET = "local", "local_read_only"  # profiles.yml's outputs of the DuckDB warehouse
 PASSTHROUGH_REFUSED = (
     "--store-failures",
     "--vars",
@@ -347,8 +349,15 @@ def dbt_passthrough(settings: Settings, argv: Sequence[str]) -> int:
             f"`holdout dbt` runs {', '.join(READING_COMMANDS)}; got {argv[0] if argv else 'nothing'!r}. Models are "
             "built by `holdout build` (into a copy of the warehouse, switched in only when every node passed)"
         )
-    # options that replace what Holdout sets (the project, profile, target, vars, paths) or store test failures
-    owned = sorted({a.split("=")[0] for a in argv[1:] if a.split("=")[0] in PASSTHROUGH_REFUSED})
+    # options that replace what Holdout sets (the project, profile, target, vars, paths) or store test failures,
+    # also written as `--option=value` or, for the target, `-t<name>`
+    owned = sorted(
+        {
+            a.split("=")[0] if a.split("=")[0] in PASSTHROUGH_REFUSED else "-t"
+            for a in argv[1:]
+            if a.split("=")[0] in PASSTHROUGH_REFUSED or (a.startswith("-t") and not a.startswith("--"))
+        }
+    )
     if owned:
         raise DbtSettingsError(
             f"`holdout dbt` sets {', '.join(owned)} itself: it runs dbt on the live warehouse opened read-only, "
@@ -356,10 +365,20 @@ def dbt_passthrough(settings: Settings, argv: Sequence[str]) -> int:
         )
     # passthrough: the run-start and run-end hooks record no build and create nothing (macros/build_status.sql)
     variables = dbt_vars(settings, {"passthrough": True})
-    cmd, env = dbt_invocation(argv[0], settings, variables, settings.dbt_live_target_dir, log_format="text")
-    if dbt_target() is None:  # DuckDB: the profile's read-only output of the same warehouse (profiles.yml)
-        cmd += ["--target", READ_ONLY_TARGET]
-    return subprocess.run([*cmd, *argv[1:]], env=env, cwd=settings.dbt_project_dir, check=False).returncode
+    target = dbt_target()
+    if target in (None, DUCKDB_TARGET):  # DuckDB: the profile's read-only output of the same warehouse
+        target = READ_ONLY_TARGET
+    elif "--inline" in {a.split("=")[0] for a in argv[1:]}:
+        raise DbtSettingsError(
+            f"`holdout dbt show --inline` runs on DuckDB only: the {target} target is not opened read-only, so a "
+            "query written on the command line could change the warehouse; use `--select <model>`"
+        )
+    cmd, env = dbt_invocation(
+        argv[0], settings, variables, settings.dbt_live_target_dir, log_format="text", target=target
+    )
+    # the target again after the user's arguments: dbt takes the last one given
+    cmd = [*cmd, *argv[1:], "--target", target]
+    return subprocess.run(cmd, env=env, cwd=settings.dbt_project_dir, check=False).returncode
 
 
 def run_dbt(

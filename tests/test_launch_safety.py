@@ -307,8 +307,9 @@ def test_consent_withdrawn_after_the_build_is_respected_at_send_time(fresh_home)
         for a in ("opt_out", "opt_in")
     ]
     _land_csv(fresh_home, "consents/events", "part-t-tie", tie)
-    # and by the build's rules: an opt-out on a channel it does not know holds every channel; an action it rejects
-    # does not undo an opt-out; a time with an offset is that instant in UTC (10:00-05:00 is after 14:00 UTC)
+    # and by the build's rules: an opt-out on a channel it does not know holds every channel; an action it cannot
+    # read may be an opt-out and holds (it never undoes one); a time with an offset is that instant in UTC
+    # (10:00-05:00 is after 14:00 UTC)
     _land_csv(
         fresh_home,
         "consents/events",
@@ -319,12 +320,21 @@ def test_consent_withdrawn_after_the_build_is_respected_at_send_time(fresh_home)
             {"customer_id": test_ids[8], **event, "action": "optin", "event_at": f"{d} 07:50:00"},
             {"customer_id": test_ids[9], **event, "action": "opt_in", "event_at": f"{d} 14:00:00"},
             {"customer_id": test_ids[9], **event, "event_at": f"{d}T10:00:00-05:00"},
+            # an opt-in dated after the send day is not in force yet (the build counts no event past its date)
+            {"customer_id": test_ids[10], **event, "event_at": f"{d} 07:00:00"},
+            {
+                "customer_id": test_ids[10],
+                **event,
+                "action": "opt_in",
+                "event_at": f"{d.year + 36}-10-31 12:00:00",
+            },
+            {"customer_id": test_ids[11], **event, "action": "unsubscribe", "event_at": f"{d} 07:00:00"},
         ],
     )
     outcome = launch_mod.record_and_activate(fresh_home, lid)
     exported = _export_ids(Path(outcome.export_path))
-    assert exported == set(test_ids) - {late, unreadable, *test_ids[4:10]}
-    assert "8 opted out since planning" in outcome.message
+    assert exported == set(test_ids) - {late, unreadable, *test_ids[4:12]}
+    assert "10 opted out since planning" in outcome.message
     assert _query(
         fresh_home, "select count(*) from ops.campaign_assignments where customer_id = ?", [late]
     ) == [(1,)]

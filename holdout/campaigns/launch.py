@@ -160,6 +160,7 @@ class LedgeredLaunch:
     export_path: str
     row_count: int
     sha256: str
+    launch_date: date
 
 
 def _ensure_ops(settings: Settings) -> None:
@@ -686,7 +687,7 @@ def record_and_activate(settings: Settings, launch_id: str, reexport: bool = Fal
         if not has_variants:
             audience["variant"] = None
         test_ids = audience.loc[audience["group"] == "test", "customer_id"].tolist()
-        excluded = send_exclusions(con, settings, plan.channel, test_ids)
+        excluded = send_exclusions(con, settings, plan.channel, test_ids, plan.launch_date)
         send_ids = [c for c in test_ids if c not in excluded.all]
         frame = export_frame(
             con,
@@ -764,7 +765,7 @@ def record_and_activate(settings: Settings, launch_id: str, reexport: bool = Fal
 def _ledgered_launch(settings: Settings, con: duckdb.DuckDBPyConnection, launch_id: str) -> LedgeredLaunch:
     rows = con.execute(
         """select l.launch_id, l.campaign_id, l.channel, l.audience_size, l.test_size, l.control_size,
-                  e.path, e.row_count, e.sha256
+                  e.path, e.row_count, e.sha256, l.launch_date
            from ops.campaign_launches as l
            join ops.campaign_exports as e using (launch_id)
            where launch_id = ? order by e.exported_at desc limit 1""",
@@ -891,7 +892,7 @@ def _finish_launched(
             [launch_id],
         ).df()
         test_ids = assigned["customer_id"].tolist()
-        excluded = send_exclusions(con, settings, launch.channel, test_ids)
+        excluded = send_exclusions(con, settings, launch.channel, test_ids, launch.launch_date)
         send_ids = sorted(set(test_ids) - excluded.all - _global_control_of(settings, con, launch, test_ids))
         frame = export_frame(
             con,
@@ -925,9 +926,9 @@ def _interrupted_export(
     if not tmp.exists() or file_sha256(tmp) != launch.sha256:
         return None
     staged_ids = pd.read_csv(tmp, dtype=str, keep_default_na=False)["customer_id"].tolist()
-    if send_exclusions(con, settings, launch.channel, staged_ids).all or _global_control_of(
-        settings, con, launch, staged_ids
-    ):
+    if send_exclusions(
+        con, settings, launch.channel, staged_ids, launch.launch_date
+    ).all or _global_control_of(settings, con, launch, staged_ids):
         return None
     return StagedExport(
         launch.launch_id, launch.channel, tmp, path, launch.row_count, launch.sha256, csv_columns(tmp)

@@ -12,9 +12,13 @@ Every export (the first one and every re-export of a launched launch) drops, fro
   part file in `raw/consents/events/` the build has not loaded as it is now (a new file, or a loaded one rewritten
   since: another size or modification time than `staging.loaded_part_files` records; when that cannot be read,
   every landed file counts). They are judged by the build's rules (base_consents__consent_events,
-  stg_consents__consent_holds): an opt-out whose time cannot be read holds its channel and one on a channel the
-  build does not know holds every channel (fail safe); a row with an action the build rejects counts for nothing;
+  stg_consents__consent_holds): an event that may be an opt-out and cannot be applied holds (fail safe): an opt-out
+  whose time cannot be read or an action that cannot be read ("unsubscribe") holds its channel, either on a channel
+  the build does not know holds every channel; a readable opt-in that cannot be applied counts for nothing;
   among the usable events the latest per customer and channel decides, an opt-out winning a tie at one instant.
+  An opt-in dated after the send day (a mistyped year, a clock gone wrong) is not in force yet and counts for
+  nothing, as the build counts no event on or after its as-of date; an opt-out counts whatever its date (fail
+  safe).
   We drop rather than refuse to export: the ledgered assignment stays intention to treat, and the drop is counted
   in the funnel and the manifest.
 
@@ -28,6 +32,7 @@ time: a request the check cannot read must never be skipped.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date, timedelta
 from pathlib import Path
 
 import duckdb
@@ -195,10 +200,14 @@ def check_send_inputs(con: duckdb.DuckDBPyConnection, settings: Settings) -> Non
 
 
 def opted_out_customers(
-    con: duckdb.DuckDBPyConnection, settings: Settings, channel_name: str, customer_ids: list[str]
+    con: duckdb.DuckDBPyConnection,
+    settings: Settings,
+    channel_name: str,
+    customer_ids: list[str],
+    send_date: date,
 ) -> set[str]:
-    """Customers of `customer_ids` who do not consent to the channel now: the mart's current consent, then the
-    events it has not applied, by the build's rules (module doc)."""
+    """Customers of `customer_ids` who do not consent to the channel on `send_date`: the mart's current consent,
+    then the events it has not applied, by the build's rules (module doc)."""
     channel = get_channel(channel_name)
     if channel.consent is None:
         return set()
@@ -214,16 +223,21 @@ def opted_out_customers(
     events = _unapplied_consent_events(con, settings, customer_ids)
     known = consent_channels()
     opt_out = events["action"] == "opt_out"
-    # an opt-out that cannot be applied holds (stg_consents__consent_holds): an unknown channel holds every channel,
-    # an unreadable time its own
+    # an event that may be an opt-out (not a readable opt-in) and cannot be applied holds
+    # (stg_consents__consent_holds): on an unknown channel every channel, else its own
     unknown_channel = ~events["channel"].isin(known)
-    held = opt_out & (unknown_channel | ((events["channel"] == channel.consent) & events["event_at"].isna()))
+    unreadable = events["event_at"].isna() | ~events["action"].isin(["opt_in", "opt_out"])
+    may_opt_out = events["action"].ne("opt_in")  # a missing action too
+    held = may_opt_out & (unknown_channel | ((events["channel"] == channel.consent) & unreadable))
     opted_out |= set(events.loc[held, "customer_id"])
-    # usable events (the build rejects the others): the latest decides, at one instant the opt-out (sorted last)
+    # usable events (the build rejects the others; an opt-in after the send day is not in force yet): the latest
+    # decides, at one instant the opt-out (sorted last)
+    in_force = opt_out | (events["event_at"] < pd.Timestamp(send_date + timedelta(days=1)))
     usable = events[
         (events["channel"] == channel.consent)
         & events["action"].isin(["opt_in", "opt_out"])
         & events["event_at"].notna()
+        & in_force
     ].assign(is_opt_out=lambda frame: frame["action"] == "opt_out")
     ordered = usable.sort_values(["event_at", "is_opt_out"], kind="stable")
     latest = ordered.groupby("customer_id").tail(1)
@@ -239,10 +253,15 @@ def consent_channels() -> set[str]:
 
 
 def send_exclusions(
-    con: duckdb.DuckDBPyConnection, settings: Settings, channel_name: str, customer_ids: list[str]
+    con: duckdb.DuckDBPyConnection,
+    settings: Settings,
+    channel_name: str,
+    customer_ids: list[str],
+    send_date: date,
 ) -> SendExclusions:
-    """Who of `customer_ids` must not be in an export on the channel written now."""
+    """Who of `customer_ids` must not be in an export on the channel written now for a send on `send_date` (the
+    launch date; a re-export keeps its launch's date, so a later opt-in never brings a customer back into it)."""
     return SendExclusions(
         erased=frozenset(erased_customers(con, settings, customer_ids)),
-        opted_out=frozenset(opted_out_customers(con, settings, channel_name, customer_ids)),
+        opted_out=frozenset(opted_out_customers(con, settings, channel_name, customer_ids, send_date)),
     )

@@ -1,14 +1,16 @@
--- Fail-safe consent: each customer and channel with an opt-out that could not be applied (no readable time, or
--- an unknown channel, which holds every channel). Until the source row is fixed the customer counts as not
--- consenting on that channel at every date: stg_consents__consent_events reads the pair's events as opt-outs.
+-- Fail-safe consent: each customer and channel with an event that may be an opt-out and could not be applied: an
+-- opt-out without a readable time, an action that cannot be read ("unsubscribe", "optout"), or either on an unknown
+-- channel, which holds every channel. Only a readable opt-in that cannot be applied holds nothing. Until the source
+-- row is fixed the customer counts as not consenting on that channel at every date: stg_consents__consent_events
+-- reads the pair's events as opt-outs.
 with
 
 unapplied_opt_outs as (
 
     select customer_id, channel, rejection_reason
     from {{ ref('base_consents__consent_events') }}
-    where action = 'opt_out'
-        and rejection_reason in ('invalid_event_at', 'invalid_channel')
+    where action is distinct from 'opt_in'
+        and rejection_reason in ('invalid_event_at', 'invalid_channel', 'invalid_action')
 
 ),
 
