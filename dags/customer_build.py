@@ -93,10 +93,11 @@ _RENDER_ENV = dbt_env(_SETTINGS)
 )
 def customer_build():
     @task(retries=0, pool=WAREHOUSE_POOL)  # a missing export does not fix itself; reads the warehouse as-of
-    def check_landing_zone() -> dict:
+    def check_landing_zone(params: dict | None = None) -> dict:
         from holdout.landing import check_landing_zone as check
 
-        return check()
+        # a source that had part files at the last build and has none now is refused, unless this is a backfill
+        return check(full_refresh=bool((params or {}).get("full_refresh")))
 
     @task(pool=WAREHOUSE_POOL)
     def prepare_warehouse() -> dict:

@@ -115,7 +115,7 @@ def build(
         raise BuildFailed(
             "--select is empty: name what to build, or leave the option out to build everything"
         )
-    from holdout.landing import LandingZoneError, check_part_file_columns
+    from holdout.landing import LandingZoneError, check_no_source_dropped, check_part_file_columns
     from holdout.warehouse import read_export_manifest
 
     # a missing or bad _export.json, or a part file without a declared column, is refused before the build's lock
@@ -129,6 +129,11 @@ def build(
     with _build_lock(settings):
         replaced = settings.landing_zone_replaced_marker
         full_refresh = full_refresh or replaced.exists()  # a regenerated landing zone is loaded whole
+        if not full_refresh and not refresh_only:
+            try:
+                check_no_source_dropped(settings)
+            except LandingZoneError as error:
+                raise BuildFailed(str(error)) from None
         variables = prepare_build(settings)
         if refresh_only:  # marts re-read from a ledger: its ops.builds rows stand for no build of the profile
             variables["refresh_only"] = True

@@ -32,6 +32,7 @@ __all__ = [
     "OPTIONAL_ENTITIES",
     "LandingZoneError",
     "check_landing_zone",
+    "check_no_source_dropped",
     "check_part_file_columns",
     "landing_entities",
     "warehouse_as_of_date",
@@ -137,8 +138,10 @@ def check_part_file_columns(settings: Settings) -> None:
 
 
 @task_entry
-def check_landing_zone(*, settings: Settings) -> dict[str, Any]:
+def check_landing_zone(*, settings: Settings, full_refresh: bool = False) -> dict[str, Any]:
     """Check the landing zone's manifest and part files; return a small summary (as-of date, file counts).
+    Unless `full_refresh`, a source the last build read that has no part file now is refused
+    (`check_no_source_dropped`).
 
     The generated landing zone *is* the source in this project: this task does not regenerate data, it refuses
     to build from an incomplete export or from one older than what the warehouse was last built on.
@@ -162,6 +165,8 @@ def check_landing_zone(*, settings: Settings) -> dict[str, Any]:
     if missing:
         raise LandingZoneError(f"Landing zone {settings.raw_dir} has no part files for: {', '.join(missing)}")
     check_part_file_columns(settings)
+    if not full_refresh and not settings.landing_zone_replaced_marker.exists():
+        check_no_source_dropped(settings)
 
     built_as_of = warehouse_as_of_date(settings)
     if built_as_of is not None and as_of < built_as_of:
@@ -180,6 +185,43 @@ def check_landing_zone(*, settings: Settings) -> dict[str, Any]:
     }
     log.info("Landing zone OK: %s", json.dumps(summary))
     return summary
+
+
+def check_no_source_dropped(settings: Settings) -> None:
+    """Refuse a daily build when a source the last build read part files from has none now (folder moved away or
+    emptied): built as empty, its every column would read as "none" and every segment on it would change at once
+    (loyalty__none holding everyone). A source that was never landed builds as empty as before; a full refresh
+    (`holdout build --full-refresh`) is how an operator says the source is gone on purpose. The last build's
+    entities are read from the live warehouse (`staging.stg_landing__entities`); before its first build, or one
+    that predates that table, there is nothing to compare with."""
+    import duckdb
+
+    from holdout.sources import unfed_contracts
+    from holdout.warehouse import open_read_only
+
+    if not settings.warehouse_path.exists():
+        return
+    release_dbt_connections()
+    try:
+        with open_read_only(settings) as con:
+            fed = {
+                row[0]
+                for row in con.execute(
+                    "select entity from staging.stg_landing__entities where has_part_files"
+                ).fetchall()
+            }
+    except duckdb.Error:  # no build yet, or one from before the table
+        return
+    absent = [entity for entity in landing_entities() if not part_files(settings.raw_dir / entity)]
+    # an entity whose contract the home's own staging model provides is not read from this folder
+    dropped = [entity for entity in unfed_contracts(load_sources(settings), absent) if entity in fed]
+    if dropped:
+        folders = ", ".join(str(settings.raw_dir / entity) for entity in dropped)
+        raise LandingZoneError(
+            f"{folders}: the last build read part files here and there are none now. Built as empty, every "
+            "segment and score on this source would change at once; restore the part files, or run "
+            "`holdout build --full-refresh` (the DAG: full_refresh) to rebuild without the source"
+        )
 
 
 def warehouse_as_of_date(settings: Settings) -> date | None:

@@ -268,7 +268,11 @@ def source_vars(settings: Settings) -> dict[str, Any]:
             f"Land them there, or give their contracts to your own staging models in {sources_file(settings)} "
             "(README: Bring your own data)."
         )
-    variables: dict[str, Any] = {"contracts": dict(config.contracts), "absent_sources": absent}
+    variables: dict[str, Any] = {
+        "contracts": dict(config.contracts),
+        "absent_sources": absent,
+        "landing_entities": landing_entities(),
+    }
     variables.update(
         config.model_dump(include={"customer_id_pattern", "departments", "currency"}, exclude_none=True)
     )

@@ -509,3 +509,32 @@ def test_a_failed_data_test_shows_its_first_rows_and_progress_counts_finished_no
     assert "first 1 failing row(s):\n      value_field=bogus, n_records=2" in message
     counters = [int(re.match(r"\[\s*(\d+)/", line).group(1)) for line in lines]
     assert counters == list(range(1, len(lines) + 1)) and len(lines) > 5
+
+
+def test_a_source_that_disappears_is_refused_until_a_full_refresh(fresh_home: Settings) -> None:
+    """A source folder moved away or emptied after a build: a daily build would build it as empty and move every
+    customer into loyalty__none at once. Refused, naming the folder, nothing changed; a full refresh is how the
+    operator says the source is gone on purpose."""
+    import shutil
+
+    from holdout.build import build
+    from holdout.build_cli import build as build_command
+
+    settings = fresh_home
+    before = marts_fingerprint(settings)
+    folder = settings.raw_dir / "loyalty" / "members"
+    shutil.move(folder, settings.home / "loyalty-members-moved")
+
+    result = CliRunner().invoke(build_command, [])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert f"{folder}: the last build read part files here and there are none now" in result.output
+    assert "--full-refresh" in result.output
+    assert marts_fingerprint(settings) == before
+
+    build(settings, progress=False, full_refresh=True)
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+        fed = dict(con.execute("select entity, has_part_files from staging.stg_landing__entities").fetchall())
+        tiers = con.execute("select count(distinct loyalty_tier) from marts.dim_customers").fetchone()[0]
+    assert fed["loyalty/members"] is False and fed["web/events"] is True
+    assert tiers == 1  # everyone "none": what the refusal protected against, accepted on purpose
+    build(settings, progress=False)  # and the next daily build compares with the source as it is now
