@@ -102,6 +102,12 @@ class Settings:
         return self.dbt_target_dir / "live"
 
     @property
+    def dbt_read_only_target_dir(self) -> Path:
+        """dbt's target of `holdout dbt` (the live warehouse through the read-only profile output: a saved parse of
+        its own, else every call and every ML run would re-parse for the other's profile)."""
+        return self.dbt_target_dir / "read_only"
+
+    @property
     def segments_dir(self) -> Path:
         return Path(os.environ.get("HOLDOUT_SEGMENTS_DIR", self.dbt_project_dir / "segments"))
 

@@ -281,6 +281,13 @@ def failing_rows(sql: str | None, database: Path, limit: int = FAILING_ROWS_SHOW
     return [line if len(line) <= 200 else line[:197] + "..." for line in lines]
 
 
+def dbt_executable() -> list[str]:
+    """The environment's `dbt` script beside this Python (its usage lines say `dbt show`, and no runpy warning
+    about `dbt.cli.main`), else the module."""
+    script = Path(sys.executable).with_name("dbt")
+    return [str(script)] if script.is_file() else [sys.executable, "-m", "dbt.cli.main"]
+
+
 def dbt_invocation(
     command: str,
     settings: Settings,
@@ -298,9 +305,7 @@ def dbt_invocation(
     log_dir = settings.home / "logs" / "dbt"
     log_dir.mkdir(parents=True, exist_ok=True)
     cmd = [
-        sys.executable,
-        "-m",
-        "dbt.cli.main",
+        *dbt_executable(),
         "--log-format",
         log_format,
         "--log-format-file",
@@ -360,8 +365,9 @@ def dbt_passthrough(settings: Settings, argv: Sequence[str]) -> int:
     )
     if owned:
         raise DbtSettingsError(
-            f"`holdout dbt` sets {', '.join(owned)} itself: it runs dbt on the live warehouse opened read-only, "
-            "with the project's own profile, vars and paths"
+            f"`holdout dbt` does not take {', '.join(owned)}: it runs dbt on the live warehouse opened read-only, "
+            "with the project's own profile, target, vars and paths, and stores no test failures (a failed test "
+            "of `holdout build` shows its first rows)"
         )
     # passthrough: the run-start and run-end hooks record no build and create nothing (macros/build_status.sql)
     variables = dbt_vars(settings, {"passthrough": True})
@@ -374,7 +380,7 @@ def dbt_passthrough(settings: Settings, argv: Sequence[str]) -> int:
             "query written on the command line could change the warehouse; use `--select <model>`"
         )
     cmd, env = dbt_invocation(
-        argv[0], settings, variables, settings.dbt_live_target_dir, log_format="text", target=target
+        argv[0], settings, variables, settings.dbt_read_only_target_dir, log_format="text", target=target
     )
     # the target again after the user's arguments: dbt takes the last one given
     cmd = [*cmd, *argv[1:], "--target", target]

@@ -495,6 +495,13 @@ def test_close_measures_after_the_window_and_only_once(fresh_home, tmp_path):
         Path(c.report_path).exists() and c.profile_source == "profile snapshot at launch" for c in closed
     )
     assert close_due(fresh_home) == []  # idempotent
+    # the console line reads each result as the report does: an inconclusive one never looks like a win
+    for c in closed:
+        low, high = c.revenue_ci
+        if low <= 0 <= high:
+            assert c.reading.startswith(("inconclusive", "not distinguishable")), c
+        else:
+            assert c.reading.startswith(("inconclusive: ", "significantly")), c
     index = fresh_home.reports_dir / "index.html"
     assert all(f"campaigns/{Path(c.report_path).name}" in index.read_text() for c in closed)
 

@@ -292,7 +292,7 @@ def close(on: date | None) -> None:
     for c in closed:
         click.echo(
             f"{c.launch_id}: uplift {c.revenue_uplift:+.2f} EUR/customer [{c.revenue_ci[0]:+.2f}, "
-            f"{c.revenue_ci[1]:+.2f}], incremental {c.incremental_revenue:,.0f} EUR, "
+            f"{c.revenue_ci[1]:+.2f}] ({c.reading}), incremental {c.incremental_revenue:,.0f} EUR, "
             f"{c.personas} persona(s) -> {c.report_path}"
         )
 

@@ -57,6 +57,9 @@ class ClosedLaunch:
     profile_source: str
     variant_verdict: str = ""  # A/B/n launches: the winner sentence (holdout.measure.variants)
     persona_path: PersonaPath | None = None  # which persona path ran, as data (the demo's summary names it)
+    reading: str = (
+        ""  # the revenue uplift in words, "inconclusive: ..." when a note says so (measure.report.reading)
+    )
 
 
 def _due_launches(con: duckdb.DuckDBPyConnection, as_of: date) -> list[tuple]:
@@ -280,6 +283,7 @@ def measure_launch(
     """Measure one launch from a read-only connection and render its HTML report; the ledger is not touched.
     ``champions`` (``champion_models``) lets the personas come from the campaign's champion uplift model."""
     from holdout.measure.personas import CONFIDENCE, PersonaPath, discover_personas, retest_confidence
+    from holdout.measure.report import reading
     from holdout.measure.uplift import measure_conversion, measure_uplift
 
     launch_id, campaign_id, launch_date, window_end, channel, funnel_json = row
@@ -391,6 +395,7 @@ def measure_launch(
         source,
         variants.verdict if variants is not None else "",
         persona_path,
+        reading(revenue.ci_low, revenue.ci_high, "; ".join(revenue.notes) if revenue.notes else None),
     )
     return Measurement(closed, results, persona_rows, closed_at, variant_rows)
 
