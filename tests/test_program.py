@@ -372,3 +372,17 @@ def test_program_mart_and_report(fresh_home):
     )
     incomplete = total[~total["is_complete_month"]]
     assert all(f"{pd.Timestamp(m):%Y-%m} (partial)" in said for m in incomplete["month"])
+
+
+def test_the_headline_calls_holding_out_a_cost_only_when_the_program_shows_a_gain():
+    """A negative point estimate once read "holding the group out cost about -91 EUR": a cost is claimed only when
+    the interval is above zero."""
+    from holdout.measure.report import _program_headline
+    from holdout.program.report import ProgramTotal
+
+    months = pd.DataFrame({"month": ["2026-10-01", "2026-11-01"]})
+    unsure = _program_headline(months, "EUR", ProgramTotal(-1200.0, -5000.0, 2600.0, -91.22))
+    assert "not distinguishable from zero)" in unsure and "cost about" not in unsure
+    assert "has no cost shown" in unsure
+    shown = _program_headline(months, "EUR", ProgramTotal(9000.0, 2000.0, 16000.0, 640.0))
+    assert "above zero)" in shown and "Holding the group out cost about" in shown

@@ -479,7 +479,7 @@ def _headline(results: Sequence[Result], currency: str) -> str:
     text = (
         f"Incremental {_esc(money.metric)}: {_money(money.incremental_revenue, currency)} "
         f"({_money(money.uplift, currency)} per test customer, 95% interval "
-        f"{_interval(money.ci_low, money.ci_high)}; {verdict}, {_p_text(money.p_value)})."
+        f"{_interval(money.ci_low, money.ci_high)}; {verdict.rstrip('.')}; {_p_text(money.p_value)})."
     )
     if money.cost:
         if money.offer_cost is not None:
@@ -767,17 +767,18 @@ def _program_headline(total: pd.DataFrame, currency: str, overall: Any) -> str:
         return "No month to measure yet."
     inc, lo, hi = overall.incremental_revenue, overall.ci_low, overall.ci_high
     cost = overall.holdout_cost
-    verdict = (
-        "above zero"
+    verdict = "above zero" if lo > 0 else "below zero" if hi < 0 else "not distinguishable from zero"
+    # what holding the group out cost is the program's effect on the group: only a shown gain is a cost
+    held = (
+        f"Holding the group out cost about {_money(cost, currency)} of revenue."
         if lo > 0
-        else "below zero"
-        if hi < 0
-        else "not distinguishable from zero (interval includes 0)"
+        else "Holding the group out has no cost shown: the program's effect is not shown to be above zero "
+        f"(at the point estimate {_money(cost, currency)})."
     )
     return (
         f"Over {len(total)} month(s), the program earned {_money(inc, currency)} of incremental revenue "
         f"(95% interval {_interval(lo, hi)}, {verdict}) from customers eligible for campaigns, measured against "
-        f"the global control group. Holding the group out cost about {_money(cost, currency)} of revenue."
+        f"the global control group. {held}"
     )
 
 
