@@ -473,8 +473,16 @@ def test_close_measures_after_the_window_and_only_once(fresh_home, tmp_path):
     from holdout.generate import simulate
 
     d = as_of_date(fresh_home)
+    # a dry run of the day first: every due campaign planned and gated, nothing assigned or exported
+    dry = launch_mod.launch_due(fresh_home, d, dry_run=True)
+    assert {o.status for o in dry} == {"dry_run"} and all(o.precision for o in dry)
+    assert not list(fresh_home.outbox_dir.rglob("*.csv"))
+    con = _ro(fresh_home)
+    assert con.execute("select count(*) from ops.campaign_assignments").fetchone()[0] == 0
+    con.close()
     outcomes = launch_mod.launch_due(fresh_home, d)
     assert {o.status for o in outcomes} == {"launched"} and len(outcomes) >= 4
+    assert {o.launch_id for o in outcomes} == {o.launch_id for o in dry}
     assert close_due(fresh_home) == []  # windows still open
     # the CLI says what it waits for: the first window's end and the warehouse's date
     con = _ro(fresh_home)
@@ -643,3 +651,29 @@ def test_ledgers_written_before_the_attempts_ledger_are_moved_once(tmp_path):
         assert launches == [("a-20261101", "launched")]
         assert attempts == [("a-20261101", "launched", None), ("b-20261101", "blocked", "/r/b.txt")]
         assert reports == [("a-20261101", "/r/a.html")]
+
+
+def test_a_launch_says_what_it_can_detect_and_warns_when_only_a_huge_uplift_could_show():
+    """The MDE and chance imbalance were computed at launch but shown only in the report after the close: a
+    six-customer control group launched without a word."""
+    from holdout.campaigns.launch import precision_note
+
+    def balance(n_test, n_control, mde, sd, smd=()):
+        detectable = {
+            "minimum_detectable_uplift_eur": mde,
+            "sd": sd,
+            "n_test": n_test,
+            "n_control": n_control,
+        }
+        return {"mde": detectable, "smd": [dict(r, imbalanced=abs(r["smd"]) > 0.1) for r in smd]}
+
+    tiny = precision_note(balance(30, 6, 41.0, 35.0, [{"covariate": "orders_count", "smd": 0.34}]))
+    assert tiny.startswith(
+        "detectable uplift 41.00 EUR/customer (80% power, 5% two-sided; test 30, control 6)"
+    )
+    assert "underpowered" in tiny and "expect an inconclusive close" in tiny
+    assert "imbalanced by chance at launch (|SMD| > 0.1): orders_count +0.34" in tiny
+    fine = precision_note(balance(5000, 1000, 3.1, 35.0, [{"covariate": "orders_count", "smd": 0.02}]))
+    assert "underpowered" not in fine and "imbalanced" not in fine
+    assert "detectable uplift unknown" in precision_note(balance(60, 20, 0.0, 0.0))
+    assert "not measurable" in precision_note({"mde": None, "smd": []})

@@ -41,6 +41,8 @@ def _print_outcome(o) -> None:
     click.echo(line)
     if o.message:
         click.echo(f"  {o.message}")
+    if o.precision:
+        click.echo(f"  {o.precision}")
     if o.timings:
         click.echo("  timings: " + ", ".join(f"{k} {v:.2f}s" for k, v in o.timings.items()))
 
@@ -224,7 +226,12 @@ def discard(launch_id: str) -> None:
 
 @campaign.command("launch-due")
 @DATE_OPTION
-def launch_due_cmd(on: date | None) -> None:
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Plan and gate every due campaign; record dry_run launches; export nothing.",
+)
+def launch_due_cmd(on: date | None, dry_run: bool) -> None:
     """Launch every campaign due on the date, planned together (priority decides shared customers).
 
     An invalid spec file is reported and skipped; the valid campaigns still launch, then the exit is 1."""
@@ -234,7 +241,7 @@ def launch_due_cmd(on: date | None) -> None:
 
     settings = get_settings()
     try:
-        outcomes = launch_due(settings, on, check_date=True)
+        outcomes = launch_due(settings, on, check_date=True, dry_run=dry_run)
     except (AudienceError, SendCheckError, SpecError, LaunchLockTimeout) as exc:
         click.echo(f"Nothing launched, recorded or exported.\n{exc}", err=True)
         sys.exit(2)

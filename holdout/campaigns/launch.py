@@ -132,6 +132,9 @@ class LaunchOutcome:
     export_path: str | None = None
     message: str = ""
     timings: dict[str, float] = field(default_factory=dict)
+    precision: str = (
+        ""  # what the launch can detect, and chance imbalance (precision_note), for launched/dry runs
+    )
 
     @classmethod
     def of(cls, launch: _Sizes, status: str, **details: Any) -> LaunchOutcome:
@@ -759,7 +762,44 @@ def record_and_activate(settings: Settings, launch_id: str, reexport: bool = Fal
         exported_rows=staged_export.row_count,
         export_path=str(staged_export.path),
         message=_dropped_message(excluded),
+        precision=precision_note(staged.read_balance(settings, launch_id)),
     )
+
+
+# A launch whose minimum detectable uplift exceeds this many standard deviations of the outcome can only show a very
+# large effect: its close will most likely be inconclusive. The launch says so; it does not refuse (a marketer may
+# launch a small campaign for other reasons).
+UNDERPOWERED_SD = 0.5
+
+
+def precision_note(balance: dict | None) -> str:
+    """What a planned launch can detect, in one line (from its balance.json): the minimum detectable uplift at 80%
+    power, a warning when only a very large uplift could show, and covariates imbalanced by chance."""
+    if not balance:
+        return ""
+    mde = balance.get("mde")
+    if not mde:
+        return "not measurable: fewer than 2 customers in the test or the control group"
+    detectable, sd = float(mde["minimum_detectable_uplift_eur"]), float(mde["sd"] or 0.0)
+    sizes = f"test {mde['n_test']:,}, control {mde['n_control']:,}"
+    if sd <= 0:
+        note = (
+            f"detectable uplift unknown ({sizes}): these customers spent nothing in the year before launch, so "
+            "the spread of revenue per customer cannot be estimated"
+        )
+    else:
+        note = f"detectable uplift {detectable:,.2f} EUR/customer (80% power, 5% two-sided; {sizes})"
+    if sd > 0 and detectable > UNDERPOWERED_SD * sd:
+        note += (
+            f"; underpowered: only an uplift above {UNDERPOWERED_SD:g} standard deviation of revenue per customer "
+            f"({sd:,.2f} EUR) would show, expect an inconclusive close"
+        )
+    imbalanced = [r for r in balance.get("smd", []) if r.get("imbalanced")]
+    if imbalanced:
+        note += "; imbalanced by chance at launch (|SMD| > 0.1): " + ", ".join(
+            f"{r['covariate']} {float(r['smd']):+.2f}" for r in imbalanced
+        )
+    return note
 
 
 def _ledgered_launch(settings: Settings, con: duckdb.DuckDBPyConnection, launch_id: str) -> LedgeredLaunch:
@@ -943,7 +983,12 @@ def record_dry_run(settings: Settings, launch_id: str) -> LaunchOutcome:
     if gate is None or not gate.success:
         raise GateFailed(launch_id, f"{launch_id}: the activation gate has not passed; run run_gate first")
     _record_attempt(settings, plan, DRY_RUN)
-    return LaunchOutcome.of(plan, DRY_RUN, message="dry run: gate passed, nothing exported")
+    return LaunchOutcome.of(
+        plan,
+        DRY_RUN,
+        message="dry run: gate passed, nothing exported",
+        precision=precision_note(staged.read_balance(settings, launch_id)),
+    )
 
 
 # ---------------------------------------------------------------------------------- a launch never recorded
@@ -1060,12 +1105,13 @@ def launch_campaign(
 
 @_under_launch_lock
 def launch_due(
-    settings: Settings, launch_date: date | None = None, check_date: bool = False
+    settings: Settings, launch_date: date | None = None, check_date: bool = False, dry_run: bool = False
 ) -> list[LaunchOutcome]:
     """Launch every campaign due on the date, planned together so priority splits overlapping audiences.
     A blocked launch does not stop the others; nor does a campaign nobody can receive (status
     `not_launched`, with the reason), nor an invalid spec file (logged and skipped by
-    `due_campaigns`: `load_all` lists its problems for the caller's report)."""
+    `due_campaigns`: `load_all` lists its problems for the caller's report). `dry_run`: plan and gate each, ledger
+    a `dry_run` attempt, export nothing (what `campaign launch --dry-run` does for one campaign)."""
     launch_date = launch_date or as_of_date(settings)
     outcomes = []
     unlaunchable: list[tuple[str, AudienceError]] = []
@@ -1079,6 +1125,9 @@ def launch_due(
         except GateFailed as exc:
             plan = staged.read_plan(settings, launch_id)
             outcomes.append(LaunchOutcome.of(plan, BLOCKED, message=str(exc)))
+            continue
+        if dry_run:
+            outcomes.append(record_dry_run(settings, launch_id))
             continue
         try:
             outcomes.append(record_and_activate(settings, launch_id))
