@@ -102,6 +102,22 @@ def profile_columns(contract: Path = PROFILE_CONTRACT) -> dict[str, str]:
     return columns
 
 
+@functools.cache
+def profile_accepted_values(contract: Path = PROFILE_CONTRACT) -> dict[str, tuple[str, ...]]:
+    """Text column -> the only values it holds, from its `accepted_values` test in the same contract file (a
+    segment comparing `lifecycle_stage` with 'vipp' would be empty every day, silently)."""
+    doc = yaml.safe_load(contract.read_text()) or {}
+    model = next((m for m in doc.get("models") or [] if m.get("name") == "dim_customers"), {})
+    accepted: dict[str, tuple[str, ...]] = {}
+    for column in model.get("columns") or []:
+        for test in column.get("data_tests") or []:
+            if isinstance(test, dict) and "accepted_values" in test:
+                config = test["accepted_values"] or {}
+                values = (config.get("arguments") or config).get("values") or []
+                accepted[str(column["name"]).lower()] = tuple(str(v) for v in values)
+    return accepted
+
+
 # --------------------------------------------------------------------------------------------------
 # problems
 # --------------------------------------------------------------------------------------------------
@@ -219,6 +235,12 @@ class Predicate(_Spec):
                 raise ValueError(f"'{op}' cannot compare booleans ({column} {op} {item!r})")
             if not _VALUE_CHECKS[kind](item):
                 raise ValueError(f"{item!r} is not a {kind} value for column '{column}'")
+        allowed = profile_accepted_values().get(column) if op in ("=", "!=", "in", "not_in") else None
+        for item in values if allowed else ():
+            if item not in allowed:
+                raise ValueError(
+                    f"{item!r} is never a value of '{column}' (its values: {', '.join(allowed)})"
+                )
         values = [v.isoformat() if isinstance(v, dt.date) else v for v in values]
         if op == "between" and values[0] > values[1]:
             raise ValueError(f"'between' low {values[0]!r} is above high {values[1]!r}")

@@ -94,6 +94,15 @@ BAD_LIBRARIES = {
         "segments:\n  - id: bad_type\n    where: [{column: monetary_score, op: '>=', value: high}]\n",
         ["bad.yml", "bad_type", "where[0].value", "'high' is not a number value for column 'monetary_score'"],
     ),
+    "a text value the column never holds": (
+        "segments:\n  - id: bad_stage\n    where: [{column: lifecycle_stage, op: in, value: [vip, vipp]}]\n",
+        [
+            "bad.yml",
+            "bad_stage",
+            "where[0].value",
+            "'vipp' is never a value of 'lifecycle_stage' (its values: prospect,",
+        ],
+    ),
     "in without a list": (
         "segments:\n  - id: bad_in\n    where: [{column: country, op: in, value: SE}]\n",
         ["bad.yml", "bad_in", "where[0].value", "needs a non-empty list"],
