@@ -146,7 +146,15 @@ def show_segment(segment_id: str, sample: int) -> None:
             [segment_id],
         ).fetchone()
         if row is None:
-            click.echo(f"No segment '{segment_id}'. Try `holdout segments list`.", err=True)
+            from holdout.campaigns.spec import library_segment_ids
+
+            if segment_id in library_segment_ids(get_settings()):
+                click.echo(
+                    f"Segment '{segment_id}' is in the segment library but not built yet: run `holdout build`.",
+                    err=True,
+                )
+            else:
+                click.echo(f"No segment '{segment_id}'. Try `holdout segments list`.", err=True)
             sys.exit(1)
         members = con.execute(
             "select customer_id from marts.fct_segment_memberships where segment_id = ? "

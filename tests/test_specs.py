@@ -320,6 +320,15 @@ def test_a_segment_declared_but_not_built_is_told_apart_from_a_typo(fresh_home, 
         "new.yml": "segment 'vip_fresh' is in the segment library but not built yet: run `holdout build`",
         "typo.yml": "unknown segment 'vip_frseh'",
     }
+    # `campaign validate` says the same as the launch (it once called both unknown)
+    from holdout.campaigns.cli import campaign
+
+    said = CliRunner().invoke(campaign, ["validate"])
+    assert said.exit_code == 1 and "vip_fresh' is in the segment library but not built yet" in said.output
+    from holdout.build_cli import segments as segments_command
+
+    shown = CliRunner().invoke(segments_command, ["show", "vip_fresh"])
+    assert shown.exit_code == 1 and "'vip_fresh' is in the segment library but not built yet" in shown.output
 
 
 @pytest.mark.integration
