@@ -3,6 +3,7 @@ warehouse that replaces the warehouse only when every node passed (readers never
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import fcntl
 import os
@@ -56,6 +57,8 @@ class BuildResult:
     quarantined: dict[str, int] = field(default_factory=dict)
     consent_holds: int | None = None
     absent_sources: list[str] = field(default_factory=list)
+    # entity -> part files loaded new or changed since the last build (None: not known, e.g. before the first)
+    new_part_files: dict[str, int] | None = None
     dbt: DbtRunResult | None = field(default=None, repr=False)
 
     def __str__(self) -> str:
@@ -66,6 +69,13 @@ class BuildResult:
         ]
         if self.customers is not None:
             lines.append(f"marts.dim_customers: {self.customers:,} customers.")
+        if self.new_part_files is not None and not self.full_refresh:
+            lines.append(
+                "New or changed part files loaded: "
+                + ", ".join(f"{entity} {n}" for entity, n in sorted(self.new_part_files.items()))
+                if self.new_part_files
+                else "No new or changed part file since the last build."
+            )
         if self.absent_sources:
             lines.append(
                 f"Absent sources, built as empty (no part files in the landing zone): {', '.join(self.absent_sources)}."
@@ -78,7 +88,7 @@ class BuildResult:
         if self.consent_holds:
             lines.append(
                 f"Consent held: {self.consent_holds:,} customer/channel pairs treated as opted out because an "
-                "opt-out could not be applied (see staging.stg_consents__consent_holds)."
+                "event that may be an opt-out could not be applied (see staging.stg_consents__consent_holds)."
             )
         return "\n".join(lines)
 
@@ -138,6 +148,7 @@ def build(
         if refresh_only:  # marts re-read from a ledger: its ops.builds rows stand for no build of the profile
             variables["refresh_only"] = True
         staged = staging_warehouse_path(settings)
+        loaded_before = _loaded_part_files(settings.warehouse_path)
         with _ledgers_frozen(settings):
             _copy_warehouse(settings.warehouse_path, staged)
             try:
@@ -192,7 +203,31 @@ def build(
         dbt=result,
     )
     _add_counts(settings, build_result)
+    loaded_after = _loaded_part_files(settings.warehouse_path)
+    if loaded_before is not None and loaded_after is not None:
+        build_result.new_part_files = dict(
+            collections.Counter(
+                entity
+                for (entity, name), seen in loaded_after.items()
+                if loaded_before.get((entity, name)) != seen
+            )
+        )
     return build_result
+
+
+def _loaded_part_files(path: Path) -> dict[tuple[str, str], tuple[int, float]] | None:
+    """The warehouse's record of loaded part files (`holdout.sources.loaded_part_files`), None without one."""
+    import duckdb
+
+    from holdout.sources import loaded_part_files
+
+    if not path.exists():
+        return None
+    try:
+        with duckdb.connect(str(path), read_only=True) as con:
+            return loaded_part_files(con)
+    except duckdb.Error:
+        return None
 
 
 # ---------------------------------------------------------------------- the same build, in orchestrator steps

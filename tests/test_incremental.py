@@ -326,6 +326,10 @@ def test_daily_build_equals_full_refresh(fresh_home: Settings, tmp_path: Path) -
 
     daily = build(settings, progress=False, echo=lambda _m: None)
     assert not daily.full_refresh
+    # the summary says what the daily build read: the landed web parts, counted once each
+    new_web_parts = sorted((settings.raw_dir / "web" / "events").glob("part-[est]*.parquet"))
+    assert daily.new_part_files["web/events"] == len(new_web_parts) > 0
+    assert "New or changed part files loaded: " in str(daily)
     # a training between two builds (the ML feature models, on the live warehouse, with their own cut-offs) must
     # not cost the next build its saved parse either
     from holdout.warehouse import as_of_date
@@ -507,6 +511,7 @@ def test_daily_build_equals_full_refresh(fresh_home: Settings, tmp_path: Path) -
     dropped = _drop_an_order(settings)
     daily = build(settings, progress=False, echo=lambda _m: None)
     assert not daily.full_refresh and _rows(settings, applied) == before
+    assert daily.new_part_files == {"ecommerce/orders": 1}  # the rewritten file, loaded again
     assert _files_read(settings, "base_ecommerce__orders") == orders
     assert _rows(
         settings, f"select count(*) from intermediate.int_order_lines_enriched where order_id = '{dropped}'"
