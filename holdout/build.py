@@ -139,12 +139,14 @@ def build(
     with _build_lock(settings):
         replaced = settings.landing_zone_replaced_marker
         full_refresh = full_refresh or replaced.exists()  # a regenerated landing zone is loaded whole
-        if not full_refresh and not refresh_only:
-            try:
-                check_no_source_dropped(settings)
-            except LandingZoneError as error:
-                raise BuildFailed(str(error)) from None
+        # first the sources file, a missing required source and a busy warehouse (prepare_build), then the sources
+        # the last build read
         variables = prepare_build(settings)
+        try:
+            if not refresh_only:  # a refresh of marts from a ledger reads no part file
+                check_no_source_dropped(settings, full_refresh=full_refresh)
+        except LandingZoneError as error:
+            raise BuildFailed(str(error)) from None
         if refresh_only:  # marts re-read from a ledger: its ops.builds rows stand for no build of the profile
             variables["refresh_only"] = True
         staged = staging_warehouse_path(settings)

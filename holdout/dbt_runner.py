@@ -176,6 +176,11 @@ def dbt_target() -> str | None:
     return os.environ.get("HOLDOUT_DBT_TARGET") or None
 
 
+def is_duckdb_target() -> bool:
+    """Whether dbt runs on the DuckDB warehouse file (the default, or its outputs named in HOLDOUT_DBT_TARGET)."""
+    return dbt_target() in (None, DUCKDB_TARGET, READ_ONLY_TARGET)
+
+
 def default_duckdb_threads() -> int:
     """Twice the cores: DuckDB's parquet scans and table writes leave cores idle at one thread per core.
 
@@ -254,6 +259,20 @@ def _progress_line(event: dict, finished: int) -> str | None:
     status = data.get("status") or node.get("node_status", "")
     total = data.get("total") or data.get("num_models", 0)
     return f"[{finished:>3}/{total}] {status:<7} {label} ({float(data.get('execution_time', 0.0)):.1f}s)"
+
+
+class ProgressCounter:
+    """Progress lines numbered in the order nodes finish (dbt's own `index` is the order they started: with more
+    than one thread, or tests interleaved with models, the printed counters ran out of order)."""
+
+    def __init__(self) -> None:
+        self.finished = 0
+
+    def line(self, event: dict) -> str | None:
+        line = _progress_line(event, self.finished + 1)
+        if line:
+            self.finished += 1
+        return line
 
 
 FAILING_ROWS_SHOWN = 3
@@ -372,9 +391,9 @@ def dbt_passthrough(settings: Settings, argv: Sequence[str]) -> int:
     # passthrough: the run-start and run-end hooks record no build and create nothing (macros/build_status.sql)
     variables = dbt_vars(settings, {"passthrough": True})
     target = dbt_target()
-    if target in (None, DUCKDB_TARGET):  # DuckDB: the profile's read-only output of the same warehouse
+    if is_duckdb_target():  # DuckDB: the profile's read-only output of the same warehouse
         target = READ_ONLY_TARGET
-    elif "--inline" in {a.split("=")[0] for a in argv[1:]}:
+    elif any(a.startswith("--inline") for a in argv[1:]):  # --inline and dbt's hidden --inline-direct
         raise DbtSettingsError(
             f"`holdout dbt show --inline` runs on DuckDB only: the {target} target is not opened read-only, so a "
             "query written on the command line could change the warehouse; use `--select <model>`"
@@ -424,7 +443,7 @@ def run_dbt(
     if memory_limit and "HOLDOUT_DUCKDB_MEMORY_LIMIT" not in os.environ:  # the user's setting wins
         env["HOLDOUT_DUCKDB_MEMORY_LIMIT"] = memory_limit
     errors: list[str] = []
-    finished = 0
+    counter = ProgressCounter()
     started = time.perf_counter()
     with subprocess.Popen(
         cmd,
@@ -443,21 +462,17 @@ def run_dbt(
                 continue
             if event.get("info", {}).get("level") == "error":
                 errors.append(event["info"].get("msg", ""))
-            line = _progress_line(event, finished + 1)
-            if line:
-                finished += 1
-                if progress:
-                    echo(line)
+            line = counter.line(event)
+            if line and progress:
+                echo(line)
         returncode = proc.wait()
     seconds = time.perf_counter() - started
     nodes = _node_results(target_dir, started_after=time.time() - seconds - 1)
     result = DbtRunResult(command=command, success=returncode == 0, seconds=seconds, nodes=nodes)
     if returncode != 0:
         failed = [n for n in nodes if n.status in ("error", "fail", "runtime error")]
-        messages = [
-            _failure_message(n, None if dbt_target() else warehouse_path or settings.warehouse_path)
-            for n in failed
-        ]
+        database = (warehouse_path or settings.warehouse_path) if is_duckdb_target() else None
+        messages = [_failure_message(n, database) for n in failed]
         raise DbtRunError(command, [n.unique_id for n in failed], messages or [e for e in errors if e][-10:])
     return result
 

@@ -165,8 +165,7 @@ def check_landing_zone(*, settings: Settings, full_refresh: bool = False) -> dic
     if missing:
         raise LandingZoneError(f"Landing zone {settings.raw_dir} has no part files for: {', '.join(missing)}")
     check_part_file_columns(settings)
-    if not full_refresh and not settings.landing_zone_replaced_marker.exists():
-        check_no_source_dropped(settings)
+    check_no_source_dropped(settings, full_refresh=full_refresh)
 
     built_as_of = warehouse_as_of_date(settings)
     if built_as_of is not None and as_of < built_as_of:
@@ -187,19 +186,26 @@ def check_landing_zone(*, settings: Settings, full_refresh: bool = False) -> dic
     return summary
 
 
-def check_no_source_dropped(settings: Settings) -> None:
-    """Refuse a daily build when a source the last build read part files from has none now (folder moved away or
+# Erasure requests are final: a build without them would bring erased customers back into the marts, so their
+# folder may never go missing, not even in a full refresh
+PERMANENT_ENTITIES = ("crm/erasure_requests",)
+
+
+def check_no_source_dropped(settings: Settings, full_refresh: bool = False) -> None:
+    """Refuse a build when a source the last build read part files from has none now (folder moved away or
     emptied): built as empty, its every column would read as "none" and every segment on it would change at once
     (loyalty__none holding everyone). A source that was never landed builds as empty as before; a full refresh
-    (`holdout build --full-refresh`) is how an operator says the source is gone on purpose. The last build's
-    entities are read from the live warehouse (`staging.stg_landing__entities`); before its first build, or one
-    that predates that table, there is nothing to compare with."""
+    (`holdout build --full-refresh`) is how an operator says an optional source is gone on purpose, except for
+    erasure requests (`PERMANENT_ENTITIES`). Required sources are `missing_required`'s. The last build's entities
+    are read from the live DuckDB warehouse (`staging.stg_landing__entities`); before its first build, or one that
+    predates that table, there is nothing to compare with, and on another dbt target (Spark) the check does not run."""
     import duckdb
 
-    from holdout.sources import unfed_contracts
+    from holdout.dbt_runner import is_duckdb_target
+    from holdout.sources import REQUIRED_ENTITIES, absent_entities, unfed_contracts
     from holdout.warehouse import open_read_only
 
-    if not settings.warehouse_path.exists():
+    if not settings.warehouse_path.exists() or not is_duckdb_target():
         return
     release_dbt_connections()
     try:
@@ -210,17 +216,27 @@ def check_no_source_dropped(settings: Settings) -> None:
                     "select entity from staging.stg_landing__entities where has_part_files"
                 ).fetchall()
             }
-    except duckdb.Error:  # no build yet, or one from before the table
+    except duckdb.CatalogException:  # no build yet, or one from before the table
         return
-    absent = [entity for entity in landing_entities() if not part_files(settings.raw_dir / entity)]
-    # an entity whose contract the home's own staging model provides is not read from this folder
-    dropped = [entity for entity in unfed_contracts(load_sources(settings), absent) if entity in fed]
-    if dropped:
-        folders = ", ".join(str(settings.raw_dir / entity) for entity in dropped)
+    # an entity whose contract the home's own staging model provides is not read from its folder
+    dropped = [
+        entity
+        for entity in unfed_contracts(load_sources(settings), absent_entities(settings))
+        if entity in fed and entity not in REQUIRED_ENTITIES
+    ]
+    permanent = [entity for entity in dropped if entity in PERMANENT_ENTITIES]
+    if permanent:
         raise LandingZoneError(
-            f"{folders}: the last build read part files here and there are none now. Built as empty, every "
-            "segment and score on this source would change at once; restore the part files, or run "
-            "`holdout build --full-refresh` (the DAG: full_refresh) to rebuild without the source"
+            f"{', '.join(str(settings.raw_dir / entity) for entity in permanent)}: the last build read erasure "
+            "requests here and there are none now. Erasures are final: a build without them would bring erased "
+            "customers back, so no build runs until the files are restored"
+        )
+    if dropped and not full_refresh:
+        raise LandingZoneError(
+            f"{', '.join(str(settings.raw_dir / entity) for entity in dropped)}: the last build read part files "
+            "here and there are none now. Built as empty, every segment and score on this source would change at "
+            "once; restore the part files, or run `holdout build --full-refresh` (without --select; the DAG: "
+            "full_refresh) to rebuild without the source"
         )
 
 

@@ -504,12 +504,25 @@ def test_close_measures_after_the_window_and_only_once(fresh_home, tmp_path):
     )
     assert close_due(fresh_home) == []  # idempotent
     # the console line reads each result as the report does: an inconclusive one never looks like a win
+    from holdout.campaigns.cli import closed_line
+
+    con = _ro(fresh_home)
+    notes = dict(
+        con.execute("select launch_id, notes from ops.campaign_results where metric = 'revenue'").fetchall()
+    )
+    con.close()
     for c in closed:
         low, high = c.revenue_ci
-        if low <= 0 <= high:
-            assert c.reading.startswith(("inconclusive", "not distinguishable")), c
-        else:
-            assert c.reading.startswith(("inconclusive: ", "significantly")), c
+        expected = (
+            f"inconclusive: {notes[c.launch_id]}"
+            if notes[c.launch_id]
+            else "significantly positive"
+            if low > 0
+            else "significantly negative"
+            if high < 0
+            else "not distinguishable from zero"
+        )
+        assert f"] ({expected}), incremental" in closed_line(c)
     index = fresh_home.reports_dir / "index.html"
     assert all(f"campaigns/{Path(c.report_path).name}" in index.read_text() for c in closed)
 

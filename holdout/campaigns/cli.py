@@ -298,11 +298,16 @@ def close(on: date | None) -> None:
             "later wait for a build that loads their days (`holdout build`)."
         )
     for c in closed:
-        click.echo(
-            f"{c.launch_id}: uplift {c.revenue_uplift:+.2f} EUR/customer [{c.revenue_ci[0]:+.2f}, "
-            f"{c.revenue_ci[1]:+.2f}] ({c.reading}), incremental {c.incremental_revenue:,.0f} EUR, "
-            f"{c.personas} persona(s) -> {c.report_path}"
-        )
+        click.echo(closed_line(c))
+
+
+def closed_line(c) -> str:
+    """One closed launch on the console, read as its report reads it (an inconclusive result says so)."""
+    return (
+        f"{c.launch_id}: uplift {c.revenue_uplift:+.2f} EUR/customer [{c.revenue_ci[0]:+.2f}, "
+        f"{c.revenue_ci[1]:+.2f}] ({c.reading}), incremental {c.incremental_revenue:,.0f} EUR, "
+        f"{c.personas} persona(s) -> {c.report_path}"
+    )
 
 
 @campaign.command()

@@ -775,6 +775,8 @@ UNDERPOWERED_SD = 0.5
 def precision_note(balance: dict | None) -> str:
     """What a planned launch can detect, in one line (from its balance.json): the minimum detectable uplift at 80%
     power, a warning when only a very large uplift could show, and covariates imbalanced by chance."""
+    from holdout.measure.power import SMD_THRESHOLD
+
     if not balance:
         return ""
     mde = balance.get("mde")
@@ -796,7 +798,7 @@ def precision_note(balance: dict | None) -> str:
         )
     imbalanced = [r for r in balance.get("smd", []) if r.get("imbalanced")]
     if imbalanced:
-        note += "; imbalanced by chance at launch (|SMD| > 0.1): " + ", ".join(
+        note += f"; imbalanced by chance at launch (|SMD| > {SMD_THRESHOLD:g}): " + ", ".join(
             f"{r['covariate']} {float(r['smd']):+.2f}" for r in imbalanced
         )
     return note

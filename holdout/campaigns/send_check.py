@@ -260,7 +260,8 @@ def send_exclusions(
     send_date: date,
 ) -> SendExclusions:
     """Who of `customer_ids` must not be in an export on the channel written now for a send on `send_date` (the
-    launch date; a re-export keeps its launch's date, so a later opt-in never brings a customer back into it)."""
+    launch date; a re-export keeps its launch's date: opt-ins landed after it and not yet built do not count, while
+    the mart's current consent, once a build has applied them, does)."""
     return SendExclusions(
         erased=frozenset(erased_customers(con, settings, customer_ids)),
         opted_out=frozenset(opted_out_customers(con, settings, channel_name, customer_ids, send_date)),
