@@ -46,7 +46,7 @@ from pydantic import (
 )
 
 from holdout.config import PROJECT_ROOT, Settings
-from holdout.yaml_lines import YamlFileError, field_path, read_yaml
+from holdout.yaml_lines import YamlFileError, did_you_mean, field_path, read_yaml
 
 Op = Literal[
     "=", "!=", "<", "<=", ">", ">=", "in", "not_in", "between", "is_null", "not_null", "is_true", "is_false"
@@ -630,7 +630,9 @@ def _line(obj: Any) -> int | None:
 
 
 _MESSAGES: dict[str, Callable[[dict], str]] = {
-    "extra_forbidden": lambda e: "unknown key (check its spelling: see dbt_project/segments/README.md)",
+    "extra_forbidden": lambda e: (
+        f"unknown key{did_you_mean(str(e['loc'][-1]), SegmentFile)} (see dbt_project/segments/README.md)"
+    ),
     "literal_error": lambda e: (
         f"bad operator {e['input']!r} (one of: {', '.join(OPS)})" if e["loc"][-1] == "op" else e["msg"]
     ),

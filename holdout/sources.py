@@ -14,7 +14,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from holdout.config import Settings
-from holdout.yaml_lines import YamlFileError, read_yaml
+from holdout.yaml_lines import YamlFileError, field_path, pydantic_message, read_yaml
 
 # The generated retailer's staging model of each staging contract. A sources file may give a contract to another
 # provider: its staging models live in dbt_project/models/staging/<provider>/ and enable themselves with
@@ -160,7 +160,12 @@ def load_sources(settings: Settings) -> SourcesConfig:
         config = SourcesConfig.model_validate(body)
     except ValidationError as error:
         problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or '(file)'}: {e['msg'].removeprefix('Value error, ')}"
+            f"{field_path(e['loc'])}: "
+            + (
+                pydantic_message(e, SourcesConfig)
+                if e["type"] == "extra_forbidden"
+                else e["msg"].removeprefix("Value error, ")
+            )
             for e in error.errors()
         )
         raise SourcesError(f"{path}: {problems}") from None

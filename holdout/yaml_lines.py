@@ -4,14 +4,17 @@ way to read a file and one way to say "file: field.path: message (line N)"."""
 
 from __future__ import annotations
 
+import difflib
+import functools
 import os
 import stat
+import typing
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
 
 import yaml
-from pydantic import BeforeValidator
+from pydantic import BaseModel, BeforeValidator
 
 from holdout.dates import as_written_date
 
@@ -226,11 +229,39 @@ def field_path(loc: Loc | list, empty: str = "(file)") -> str:
     return text or empty
 
 
-def pydantic_message(error: dict[str, Any]) -> str:
-    """A pydantic error as a reader of the file says it: no type tags, the offending value when it is short."""
+@functools.cache
+def field_names(model: type[BaseModel]) -> frozenset[str]:
+    """Every key a file typed by `model` may hold, at any depth (fields and aliases of the nested models)."""
+    names: set[str] = set()
+    todo, seen = [model], set()
+    while todo:
+        current = todo.pop()
+        if current in seen:
+            continue
+        seen.add(current)
+        for name, info in current.model_fields.items():
+            names.add(info.alias or name)
+            stack = [info.annotation]
+            while stack:  # the models inside list[...], dict[..., ...], unions and Annotated
+                annotation = stack.pop()
+                if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+                    todo.append(annotation)
+                stack.extend(typing.get_args(annotation))
+    return frozenset(names)
+
+
+def did_you_mean(key: str, model: type[BaseModel] | None) -> str:
+    """` (did you mean 'x'?)` for a misspelt key of a file typed by `model`, else nothing."""
+    close = difflib.get_close_matches(key, field_names(model), n=1, cutoff=0.75) if model else []
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def pydantic_message(error: dict[str, Any], model: type[BaseModel] | None = None) -> str:
+    """A pydantic error as a reader of the file says it: no type tags, the offending value when it is short; an
+    unknown key gets the closest key of `model` (the file's type) when one is close."""
     kind = error["type"]
     if kind == "extra_forbidden":
-        return "unknown field"
+        return "unknown field" + did_you_mean(str(error["loc"][-1]), model)
     if kind == "missing":
         return "missing required field"
     if kind == "value_error":

@@ -153,13 +153,13 @@ def _error(path: Path, lines: dict[Loc, int], loc: Loc, message: str) -> ModelSp
     return ModelSpecError(f"{path.name}: {field_path(loc)}: {message}{where}")
 
 
-def _first_error(exc: ValidationError, at: Loc) -> tuple[Loc, str]:
+def _first_error(exc: ValidationError, at: Loc, model: type[BaseModel]) -> tuple[Loc, str]:
     errors = exc.errors()
     # a union (features: name or list) reports each branch: the branch of the input's own type says what is wrong
     # (not "should be a valid string" for a list); keep the field, drop the branch tags
     err = next((e for e in errors if e["type"] not in ("string_type", "list_type")), errors[0])
     loc = tuple(p for p in err["loc"] if p not in ("str", "constrained-str", "[key]") and "[" not in str(p))
-    return (*at, *loc), pydantic_message(err)
+    return (*at, *loc), pydantic_message(err, model)
 
 
 @dataclass(frozen=True)
@@ -223,7 +223,7 @@ def load_specs(path: Path | None = None, overrides: dict[str, dict] | None = Non
     try:
         doc = ModelsFile.model_validate(raw)
     except ValidationError as exc:
-        raise _error(path, lines, *_first_error(exc, ())) from exc
+        raise _error(path, lines, *_first_error(exc, (), ModelsFile)) from exc
     specs = {}
     for name, entry in doc.models.items():
         merged = _merge(doc.defaults, entry or {})
@@ -232,7 +232,7 @@ def load_specs(path: Path | None = None, overrides: dict[str, dict] | None = Non
         try:
             typed = ModelEntry.model_validate(merged)
         except ValidationError as exc:
-            raise _error(path, lines, *_first_error(exc, ("models", name))) from exc
+            raise _error(path, lines, *_first_error(exc, ("models", name), ModelEntry)) from exc
         specs[name] = _build(name, typed, doc.feature_sets, path, lines)
     return specs
 
@@ -314,7 +314,7 @@ def load_uplift_config(path: Path | None = None, overrides: dict[str, Any] | Non
     try:
         config = UpliftConfig.model_validate(raw)
     except ValidationError as exc:
-        raise _error(path, lines, *_first_error(exc, ())) from exc
+        raise _error(path, lines, *_first_error(exc, (), UpliftConfig)) from exc
     if config.promotion_outcome not in config.outcomes:
         raise _error(path, lines, ("promotion_outcome",), f"must be one of outcomes {config.outcomes}")
     features = config.features

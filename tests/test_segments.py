@@ -141,7 +141,7 @@ BAD_LIBRARIES = {
     ),
     "typo in a key": (
         "segments:\n  - id: typo\n    wher: [{column: age, op: '>', value: 3}]\n",
-        ["bad.yml", "typo", "wher", "unknown key"],
+        ["bad.yml", "typo", "wher", "unknown key (did you mean 'where'?)"],
     ),
 }
 

@@ -95,6 +95,9 @@ def test_every_problem_names_file_line_and_field_path(tmp_path, monkeypatch):
         ("cost_per_contact", 13),
     }
     assert all(str(p).startswith("typo.yml: ") and f"(line {p.line})" in str(p) for p in problems)
+    # a misspelt key names the key it is closest to
+    (typo,) = [p for p in problems if p.field == "audience.anyof"]
+    assert typo.message == "unknown field (did you mean 'any_of'?)"
 
 
 def test_score_key_with_sql_is_refused_at_load(tmp_path, monkeypatch):
@@ -458,7 +461,7 @@ def test_models_yml_is_typed_with_file_line_and_field(tmp_path):
             "    task: binary\n",
             "    task: binary\n    num_boost_rounds: 10\n",
             "num_boost_rounds: 10",
-            "unknown field",
+            "unknown field (did you mean 'num_boost_round'?)",
         ),
         (
             "      metric: auc\n",

@@ -420,7 +420,9 @@ def _problems_from(error: ValidationError, fname: str, lines: dict[Loc, int]) ->
     problems = []
     for e in error.errors():
         loc = tuple(p for p in e["loc"] if p != "[key]")
-        problems.append(SpecProblem(fname, field_path(loc), pydantic_message(e), line_at(lines, loc)))
+        problems.append(
+            SpecProblem(fname, field_path(loc), pydantic_message(e, CampaignSpec), line_at(lines, loc))
+        )
     return problems
 
 

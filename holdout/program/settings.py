@@ -53,4 +53,6 @@ def load_program_settings(path: Path | None = None) -> ProgramSettings:
         return ProgramSettings.model_validate(data)
     except ValidationError as exc:
         first = exc.errors()[0]
-        raise ProgramConfigError(f"{path}: {field_path(first['loc'])}: {pydantic_message(first)}") from None
+        raise ProgramConfigError(
+            f"{path}: {field_path(first['loc'])}: {pydantic_message(first, ProgramSettings)}"
+        ) from None
