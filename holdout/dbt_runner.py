@@ -473,6 +473,13 @@ def run_dbt(
         failed = [n for n in nodes if n.status in ("error", "fail", "runtime error")]
         database = (warehouse_path or settings.warehouse_path) if is_duckdb_target() else None
         messages = [_failure_message(n, database) for n in failed]
+        # the models first: what a reader of the marts misses
+        skipped = [
+            n.name for n in sorted(nodes, key=lambda n: n.resource_type != "model") if n.status == "skipped"
+        ]
+        if messages and skipped:  # what the failure held back, so nobody reads a partial run as complete
+            shown = ", ".join(skipped[:8]) + (f" and {len(skipped) - 8} more" if len(skipped) > 8 else "")
+            messages.append(f"{len(skipped)} node(s) downstream not run: {shown}")
         raise DbtRunError(command, [n.unique_id for n in failed], messages or [e for e in errors if e][-10:])
     return result
 

@@ -69,6 +69,8 @@ def test_failed_build_changes_nothing_and_launches_refuse(fresh_home: Settings) 
         build(settings, progress=False)
     message = str(failed.value)
     assert "base_ecommerce__orders" in message and "No magic bytes" in message and part.name in message
+    held_back = message.split("node(s) downstream not run: ")[1]  # what the failure held back, models first
+    assert held_back.startswith(("base_", "stg_", "int_")) and "more" in held_back
 
     assert marts_fingerprint(settings) == before  # the previous marts, readable and unchanged
     with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
