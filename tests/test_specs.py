@@ -498,3 +498,15 @@ def test_models_yml_is_typed_with_file_line_and_field(tmp_path):
         message = str(info.value)
         assert message.startswith("models.yml: models.purchase_14d.") and expected in message, message
         assert message.endswith(f"(line {line})"), message
+
+
+def test_a_campaigns_folder_that_does_not_exist_is_named_as_such(tmp_path, monkeypatch):
+    from holdout.config import Settings
+
+    monkeypatch.setenv("HOLDOUT_CAMPAIGNS_DIR", str(tmp_path / "nope"))
+    (problem,) = validate_specs(Settings(home=tmp_path / "home"))
+    assert problem.file == str(tmp_path / "nope") and problem.message.startswith("no such folder")
+    (tmp_path / "empty").mkdir()
+    monkeypatch.setenv("HOLDOUT_CAMPAIGNS_DIR", str(tmp_path / "empty"))
+    (problem,) = validate_specs(Settings(home=tmp_path / "home"))
+    assert problem.message == "no campaign *.yml files found"

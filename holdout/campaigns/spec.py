@@ -549,7 +549,13 @@ def load_all(
     specs = sorted((f.spec for f in files if f.spec is not None), key=lambda s: s.id)
     problems = [p for f in files for p in f.problems]
     if not files:
-        problems.append(SpecProblem(str(settings.campaigns_dir), "(dir)", "no campaign *.yml files found"))
+        folder = Path(settings.campaigns_dir)
+        why = (
+            "no campaign *.yml files found"
+            if folder.is_dir()
+            else "no such folder (HOLDOUT_CAMPAIGNS_DIR, default the repository's campaigns/)"
+        )
+        problems.append(SpecProblem(str(folder), "(dir)", why))
     return specs, problems
 
 
