@@ -17,6 +17,7 @@ builds segment ids and compiles conditions: dbt receives the expanded catalogue 
 
 from __future__ import annotations
 
+import collections
 import datetime as dt
 import functools
 import itertools
@@ -614,10 +615,17 @@ class _File:
     raw: dict
     spec: SegmentFile
 
-    def line(self, section: str, entry_id: str, level_id: str | None = None) -> int | None:
-        """Line of the entry (or level) with this id, for problems found after parsing."""
+    def line(
+        self, section: str, entry_id: str, level_id: str | None = None, occurrence: int = 0
+    ) -> int | None:
+        """Line of the entry (or level) with this id, for problems found after parsing; `occurrence`: the entry
+        written that many times before it in the section (an id written twice in one file is reported where it is
+        written again)."""
         for entry in self.raw.get(section) or []:
             if isinstance(entry, dict) and entry.get("id") == entry_id:
+                if level_id is None and occurrence:
+                    occurrence -= 1
+                    continue
                 if level_id is None:
                     return _line(entry)
                 levels = [lv for lv in entry.get("levels") or [] if isinstance(lv, dict)]
@@ -774,8 +782,12 @@ class _Assembly:
         out = []
         for f in self.files:
             for section, kind in KINDS.items():
+                written: collections.Counter[str] = collections.Counter()
                 for spec in getattr(f.spec, section):
-                    self.claim(spec.id, f.name, "segment", f.line(section, spec.id))
+                    self.claim(
+                        spec.id, f.name, "segment", f.line(section, spec.id, occurrence=written[spec.id])
+                    )
+                    written[spec.id] += 1
                     conditions = _conditions(spec.where)
                     out.append(
                         Segment(

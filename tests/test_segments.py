@@ -283,6 +283,11 @@ REFUSED = {
         "dimensions:\n  - id: sign\n    levels:\n      - {id: leo, where: [{column: star_sign, op: '=', value: leo}]}\n",
         ("sign__leo", "where[0].column", "unknown column 'star_sign'", 4),
     ),
+    "an id written twice in one file (reported where it is written again)": (
+        "segments:\n  - id: twice\n    where: [{column: age, op: '>', value: 3}]\n"
+        "  - id: twice\n    where: [{column: age, op: '>', value: 4}]\n",
+        ("twice", "id", "duplicate segment id (already defined in bad.yml)", 4),
+    ),
     "SQL in a column name": (
         "segments:\n  - id: injected\n    where:\n      - {column: 'age\" > 0 or 1=1 or \"age', op: '>', value: 3}\n",
         ("injected", "where[0].column", "unknown column", 4),
