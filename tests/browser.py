@@ -30,11 +30,13 @@ BROWSER_OWN_HOSTS = re.compile(
     r"(update\.googleapis\.com|clients\d*\.google\.com|optimizationguide-pa\.googleapis\.com"
     r"|accounts\.google\.com|[a-z0-9.-]*\.gvt1\.com|edgedl\.me\.gvt1\.com)(:\d+)?[/ ]"
 )
-# Runs after the page has loaded: the title becomes the number of images that did not render.
+# Runs after the page has loaded: the title becomes the number of images that did not render, and how many pixels
+# the page is wider than the window (a table a reader would have to scroll the whole page sideways for).
 _PROBE = (
     "<script>window.addEventListener('load',function(){var imgs=Array.prototype.slice.call(document.images);"
     "var broken=imgs.filter(function(i){return !(i.complete&&i.naturalWidth>0)}).length;"
-    "document.title='probe:'+broken+'/'+imgs.length;});</script>"
+    "var wider=Math.max(0,document.documentElement.scrollWidth-window.innerWidth);"
+    "document.title='probe:'+broken+'/'+imgs.length+'/'+wider;});</script>"
 )
 
 
@@ -44,6 +46,7 @@ class PageCheck:
     broken_images: int
     images: int
     dom: str
+    wider_than_window: int = 0  # pixels the page is wider than the browser window
 
 
 def chromium_available() -> bool:
@@ -88,6 +91,7 @@ def check_page(page: Path) -> PageCheck:
                     f"--user-data-dir={profile}",
                     f"--proxy-server=http://127.0.0.1:{server.server_address[1]}",
                     "--proxy-bypass-list=<-loopback>",
+                    "--window-size=1280,900",
                     "--dump-dom",
                     probe.resolve().as_uri(),
                 ],
@@ -99,7 +103,8 @@ def check_page(page: Path) -> PageCheck:
         probe.unlink(missing_ok=True)
         server.shutdown()
         server.server_close()
-    match = re.search(r"<title>probe:(\d+)/(\d+)</title>", out.stdout)
+    match = re.search(r"<title>probe:(\d+)/(\d+)/(\d+)</title>", out.stdout)
     assert match, f"Chromium did not render {page} (exit {out.returncode}): {out.stderr[-500:]}"
     external = [r for r in server.seen if not BROWSER_OWN_HOSTS.search(r)]  # type: ignore[attr-defined]
-    return PageCheck(external, int(match.group(1)), int(match.group(2)), out.stdout)  # type: ignore[attr-defined]
+    broken, images, wider = (int(match.group(i)) for i in (1, 2, 3))
+    return PageCheck(external, broken, images, out.stdout, wider)

@@ -61,4 +61,30 @@ def test_campaign_report_and_index_render_offline(tmp_path):
         seen = check_page(page)
         assert seen.external_requests == [], page
         assert seen.images >= 1 and seen.broken_images == 0, page
+        assert seen.wider_than_window == 0, page  # a wide table scrolls inside itself, not the whole page
     assert 'href="campaigns/winback-20250101.html"' in index.read_text()
+
+
+def test_a_chart_of_one_launch_spans_days_not_years():
+    """With one date matplotlib spread the axis over four years around the lone point."""
+    import matplotlib.dates as mdates
+
+    from holdout.measure.report import incremental_revenue_chart
+
+    launch = pd.DataFrame(
+        [
+            {
+                "campaign_id": "winback",
+                "launch_date": date(2026, 11, 1),
+                "incremental_revenue": 1200.0,
+                "uplift_ci_low": -1.0,
+                "uplift_ci_high": 5.0,
+                "test_customers": 400,
+            }
+        ]
+    )
+    low, high = incremental_revenue_chart(launch).axes[0].get_xlim()
+    assert (
+        10 <= high - low <= 20
+        and mdates.num2date(low).date() < date(2026, 11, 1) < mdates.num2date(high).date()
+    )

@@ -84,7 +84,7 @@ METHOD_TEXT = [
 _CSS = """
 body{font-family:-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:2rem auto;max-width:1100px;color:#1f2328}
 h1{margin-bottom:.2rem}h2{border-bottom:1px solid #d0d7de;padding-bottom:.3rem;margin-top:2rem}
-table{border-collapse:collapse;margin:.6rem 0;font-size:.9rem}
+table{border-collapse:collapse;margin:.6rem 0;font-size:.9rem;display:block;max-width:100%;overflow-x:auto}
 th,td{border:1px solid #d0d7de;padding:.3rem .6rem;text-align:right;vertical-align:top}
 th{background:#f6f8fa}td.l,th.l{text-align:left}
 .headline{font-size:1.1rem;background:#f6f8fa;border-left:4px solid #0969da;padding:.6rem 1rem}
@@ -660,6 +660,14 @@ def render_campaign_report(
     return out
 
 
+def _dates_axis(ax: Any, dates: pd.Series, pad_days: int) -> None:
+    """Dates on the x axis, padded around the data: with one date matplotlib spans years around the lone point."""
+    values = pd.to_datetime(dates)
+    if len(values):
+        pad = pd.Timedelta(days=pad_days)
+        ax.set_xlim(values.min() - pad, values.max() + pad)
+
+
 def incremental_revenue_chart(launches: pd.DataFrame, currency: str = "EUR") -> Figure:
     """Incremental revenue of every closed launch over time, one colour per campaign, with 95% intervals."""
     fig = _figure(figsize=(9, 4))
@@ -673,6 +681,7 @@ def incremental_revenue_chart(launches: pd.DataFrame, currency: str = "EUR") -> 
     ax.axhline(0, color="black", lw=0.8)
     ax.set_ylabel(f"incremental revenue, {currency} (95% interval)")
     ax.set_xlabel("launch date")
+    _dates_axis(ax, launches["launch_date"], pad_days=7)
     ax.legend(fontsize=8, frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     fig.autofmt_xdate()
     fig.tight_layout()
@@ -756,6 +765,7 @@ def program_chart(results: pd.DataFrame, currency: str = "EUR") -> Figure:
     ax.axhline(0, color="black", lw=0.8)
     ax.set_ylabel(f"incremental revenue, {currency} (95% interval)")
     ax.set_xlabel("month")
+    _dates_axis(ax, results["month"], pad_days=20)
     ax.legend(fontsize=8, frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     fig.autofmt_xdate()
     fig.tight_layout()
