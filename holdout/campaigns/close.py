@@ -557,7 +557,14 @@ def close_due(settings: Settings, as_of: date | None = None) -> list[ClosedLaunc
         with connect(settings=settings) as con:
             recorded = _record(settings, con, measurements)
     if measurements or _index_behind(settings):
-        write_report_index(settings)  # also after a close killed between its ledger commit and the index
+        # also after a close killed between its ledger commit and the index; the program report the index links
+        # is rewritten too, so the two never show different dates
+        if (settings.reports_dir / PROGRAM_REPORT).exists():
+            from holdout.program.report import write_program_report
+
+            write_program_report(settings)  # writes the index as well
+        else:
+            write_report_index(settings)
     # `optimize: split` campaigns: persona segments and follow-up specs (also catches up a close killed before)
     from holdout.campaigns.split import split_after_close
 
