@@ -392,3 +392,7 @@ def test_the_headline_calls_holding_out_a_cost_only_when_the_program_shows_a_gai
     assert "has no cost shown" in unsure
     shown = _program_headline(months, "EUR", ProgramTotal(9000.0, 2000.0, 16000.0, 640.0))
     assert "above zero)" in shown and "Holding the group out cost about" in shown
+    from holdout.program.report import holdout_cost_text  # the console says it the same way
+
+    assert holdout_cost_text(-4879.0, -6.83) == "holdout cost none shown (point -4,879)"
+    assert holdout_cost_text(640.0, 0.5) == "holdout cost +640"

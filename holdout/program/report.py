@@ -101,6 +101,12 @@ def write_program_report(settings: Settings) -> ProgramReport:
     return ProgramReport(path, results, total)
 
 
+def holdout_cost_text(cost: float, ci_low: float) -> str:
+    """What holding the global control out cost, as the report says it: a cost only when the program's effect is
+    shown above zero (a negative point estimate is no saving either)."""
+    return f"holdout cost {cost:+,.0f}" if ci_low > 0 else f"holdout cost none shown (point {cost:+,.0f})"
+
+
 def program_summary(results: pd.DataFrame, channels: bool = False) -> list[str]:
     """One line per month of the total: incremental revenue with its interval and the holdout's cost, `(partial)`
     for a month the data does not cover whole; with `channels`, a line per channel under each month."""
@@ -110,8 +116,8 @@ def program_summary(results: pd.DataFrame, channels: bool = False) -> list[str]:
             f"{label}treated {int(r.treated_customers):>7,} | global control "
             f"{int(r.control_customers):>6,} | uplift {r.uplift:+7.2f} [{r.uplift_ci_low:+.2f}, "
             f"{r.uplift_ci_high:+.2f}] per customer | incremental {r.incremental_revenue:+,.0f} "
-            f"[{r.incremental_revenue_ci_low:+,.0f}, {r.incremental_revenue_ci_high:+,.0f}] | holdout cost "
-            f"{r.holdout_cost:+,.0f}"
+            f"[{r.incremental_revenue_ci_low:+,.0f}, {r.incremental_revenue_ci_high:+,.0f}] | "
+            + holdout_cost_text(r.holdout_cost, r.uplift_ci_low)
         )
 
     lines = []
@@ -149,7 +155,7 @@ def report_cmd() -> None:
     if total is not None:
         click.echo(
             f"All months: incremental {total.incremental_revenue:+,.0f} [{total.ci_low:+,.0f}, "
-            f"{total.ci_high:+,.0f}] | holdout cost {total.holdout_cost:+,.0f} (each customer's revenue summed over "
+            f"{total.ci_high:+,.0f}] | {holdout_cost_text(total.holdout_cost, total.ci_low)} (each customer's revenue summed over "
             "their rotation period)"
         )
     click.echo(f"Report: {report.path}")
