@@ -510,3 +510,16 @@ def test_a_campaigns_folder_that_does_not_exist_is_named_as_such(tmp_path, monke
     monkeypatch.setenv("HOLDOUT_CAMPAIGNS_DIR", str(tmp_path / "empty"))
     (problem,) = validate_specs(Settings(home=tmp_path / "home"))
     assert problem.message == "no campaign *.yml files found"
+
+
+def test_a_bad_cost_per_contact_is_one_problem_not_one_per_variant(tmp_path, monkeypatch):
+    variants = [
+        {"id": "a", "offer": {"kind": "gift", "code": "G"}, "share": 0.4},
+        {"id": "b", "offer": {"kind": "content"}, "share": 0.4},
+    ]
+    text = spec_text("ab", variants=variants, cost_per_contact=-1).replace(
+        "offer:\n  kind: gift\n  code: GIFT\n", ""
+    )
+    settings = use_campaigns(monkeypatch, tmp_path, {"ab.yml": text})
+    problems = validate_specs(settings, known_segment_ids={"email_engagement__clicker", "test_accounts"})
+    assert [p.field for p in problems] == ["cost_per_contact"]

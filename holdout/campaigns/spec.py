@@ -10,6 +10,7 @@ also runs the cross-file checks: segments exist, ids are unique. A problem names
 from __future__ import annotations
 
 import functools
+import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -302,6 +303,12 @@ class CampaignSpec(_Strict):
         # a variant without its own `cost` costs the campaign's `cost_per_contact` (else it would silently cost 0)
         if isinstance(data, dict) and isinstance(data.get("variants"), list | tuple):
             default = data.get("cost_per_contact", 0.0)
+            if (
+                isinstance(default, bool)
+                or not isinstance(default, int | float)
+                or not 0 <= default < math.inf
+            ):
+                return data  # cost_per_contact's own problem is reported; not once more per variant
             data = {
                 **data,
                 "variants": [
