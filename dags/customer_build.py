@@ -6,8 +6,8 @@ Daily. Builds the customer profile, the segment dimension and the memberships fr
 1. **check_landing_zone**: `holdout.landing.check_landing_zone`. The generated landing zone is this project's
    source system: the task checks its manifest (`raw/_export.json`) and that every entity folder the generator
    writes has part files, and refuses an export older than the warehouse. Unless the run's param `full_refresh` is
-   on, it also refuses a source that had part files at the last build and has none now (erasure requests even
-   then: `holdout.landing.check_no_source_dropped`). It never regenerates data.
+   on, it also refuses a source that had part files at the last build and has none now
+   (`holdout.landing.check_no_source_dropped`). It never regenerates data.
 2. **prepare_warehouse**: `holdout.warehouse_tasks.prepare_warehouse`: creates the Python-owned `ops` ledgers
    (dbt reads them as sources), validates the segment library (`dbt_project/segments/*.yml`), failing with
    file / segment / field on a bad library, and copies the warehouse to `HOLDOUT_HOME/build/`: dbt builds into

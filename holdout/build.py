@@ -149,6 +149,10 @@ def build(
             raise BuildFailed(str(error)) from None
         if refresh_only:  # marts re-read from a ledger: its ops.builds rows stand for no build of the profile
             variables["refresh_only"] = True
+        if (
+            replaced.exists()
+        ):  # a new world: the erasures kept from the old one's files are not its customers'
+            variables["landing_zone_replaced"] = True
         staged = staging_warehouse_path(settings)
         loaded_before = _loaded_part_files(settings.warehouse_path)
         with _ledgers_frozen(settings):

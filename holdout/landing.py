@@ -186,17 +186,12 @@ def check_landing_zone(*, settings: Settings, full_refresh: bool = False) -> dic
     return summary
 
 
-# Erasure requests are final: a build without them would bring erased customers back into the marts, so their
-# folder may never go missing, not even in a full refresh
-PERMANENT_ENTITIES = ("crm/erasure_requests",)
-
-
 def check_no_source_dropped(settings: Settings, full_refresh: bool = False) -> None:
     """Refuse a build when a source the last build read part files from has none now (folder moved away or
     emptied): built as empty, its every column would read as "none" and every segment on it would change at once
     (loyalty__none holding everyone). A source that was never landed builds as empty as before; a full refresh
-    (`holdout build --full-refresh`) is how an operator says an optional source is gone on purpose, except for
-    erasure requests (`PERMANENT_ENTITIES`). Required sources are `missing_required`'s. The last build's entities
+    (`holdout build --full-refresh`) is how an operator says an optional source is gone on purpose (erasure requests
+    already read stay: base_crm__erasure_requests keeps them). Required sources are `missing_required`'s. The last build's entities
     are read from the live DuckDB warehouse (`staging.stg_landing__entities`); before its first build, or one that
     predates that table, there is nothing to compare with, and on another dbt target (Spark) the check does not run."""
     import duckdb
@@ -224,13 +219,6 @@ def check_no_source_dropped(settings: Settings, full_refresh: bool = False) -> N
         for entity in unfed_contracts(load_sources(settings), absent_entities(settings))
         if entity in fed and entity not in REQUIRED_ENTITIES
     ]
-    permanent = [entity for entity in dropped if entity in PERMANENT_ENTITIES]
-    if permanent:
-        raise LandingZoneError(
-            f"{', '.join(str(settings.raw_dir / entity) for entity in permanent)}: the last build read erasure "
-            "requests here and there are none now. Erasures are final: a build without them would bring erased "
-            "customers back, so no build runs until the files are restored"
-        )
     if dropped and not full_refresh:
         raise LandingZoneError(
             f"{', '.join(str(settings.raw_dir / entity) for entity in dropped)}: the last build read part files "

@@ -1,5 +1,11 @@
 {{ config(materialized="table") }}  -- the one scan of the raw files: stg_ views, tests and quarantine read this table
--- Every erasure request row, typed, with the reason it cannot be used (null = usable).
+-- Every erasure request row, typed, with the reason it cannot be used (null = usable). Erasures are final: the rows
+-- an earlier build read from a part file that is no longer in the landing zone (a retention rule deleted it, an
+-- operator moved it) are kept, in a full refresh too; only a regenerated landing zone (`holdout generate`, var
+-- landing_zone_replaced) starts over. Files are matched by name, so a moved HOLDOUT_HOME keeps them once. On DuckDB
+-- only: Spark rebuilds the table from the landing zone (README "Running on Spark").
+{%- set previous = adapter.get_relation(this.database, this.schema, this.identifier) if execute else none %}
+{%- set keep_previous = previous is not none and target.type == 'duckdb' and not var('landing_zone_replaced', false) %}
 with
 
 source as (
@@ -27,6 +33,28 @@ final as (
         end as rejection_reason
     from typed
 
+),
+
+{%- if keep_previous %}
+
+kept as (
+
+    select * from {{ previous }}
+    where regexp_extract(source_file, '[^/]+$') not in (
+        select regexp_extract(source_file, '[^/]+$') from typed
+    )
+
+),
+{%- endif %}
+
+all_rows as (
+
+    select * from final
+    {%- if keep_previous %}
+    union all by name
+    select * from kept
+    {%- endif %}
+
 )
 
-select * from final
+select * from all_rows
