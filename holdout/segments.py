@@ -747,13 +747,12 @@ class _Assembly:
     def dimensions(self) -> list[Dimension]:
         out: dict[str, Dimension] = {}
         for f in self.files:
+            written: collections.Counter[str] = collections.Counter()
             for spec in f.spec.dimensions:
+                written[spec.id] += 1
                 if spec.id in out:
-                    self.problems.append(
-                        Problem(
-                            f.name, spec.id, "id", "duplicate dimension id", f.line("dimensions", spec.id)
-                        )
-                    )
+                    line = f.line("dimensions", spec.id, occurrence=written[spec.id] - 1)
+                    self.problems.append(Problem(f.name, spec.id, "id", "duplicate dimension id", line))
                     continue
                 levels = []
                 for lv in spec.levels:
@@ -811,11 +810,13 @@ class _Assembly:
         }
         out: dict[str, CrossProduct] = {}
         for f in self.files:
+            written: collections.Counter[str] = collections.Counter()
             for spec in f.spec.cross_products:
                 found = _cross_problems(spec, known, declared)
                 if spec.id in out:
                     found.append(("id", "duplicate cross-product id"))
-                line = f.line("cross_products", spec.id)
+                line = f.line("cross_products", spec.id, occurrence=written[spec.id])
+                written[spec.id] += 1
                 self.problems += [Problem(f.name, spec.id, fld, reason, line) for fld, reason in found]
                 if not found and all(d in known for d in spec.dimensions):
                     out[spec.id] = CrossProduct(

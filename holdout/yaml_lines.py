@@ -250,9 +250,12 @@ def field_names(model: type[BaseModel]) -> frozenset[str]:
     return frozenset(names)
 
 
-def did_you_mean(key: str, model: type[BaseModel] | None) -> str:
-    """` (did you mean 'x'?)` for a misspelt key of a file typed by `model`, else nothing."""
-    close = difflib.get_close_matches(key, field_names(model), n=1, cutoff=0.75) if model else []
+def did_you_mean(key: Any, model: type[BaseModel] | None) -> str:
+    """` (did you mean 'x'?)` for a misspelt key of a file typed by `model`, else nothing (a key valid at another
+    level of the file is not suggested as itself)."""
+    key = str(key)
+    names = field_names(model) - {key} if model else frozenset()
+    close = difflib.get_close_matches(key, names, n=1, cutoff=0.75)
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 

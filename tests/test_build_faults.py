@@ -515,8 +515,10 @@ def test_a_failed_data_test_shows_its_first_rows(fresh_home: Settings) -> None:
             "update marts.dim_customers set lifecycle_stage = 'bogus' where customer_id in "
             "(select customer_id from marts.dim_customers order by customer_id limit 2)"
         )
+    lines: list[str] = []
     with pytest.raises(DbtRunError) as failed:
-        run_dbt("test", fresh_home, select="dim_customers", progress=False)
+        run_dbt("test", fresh_home, select="dim_customers", echo=lines.append)
+    assert len(lines) > 5  # dbt's result events still reach the progress lines
     message = str(failed.value)
     assert "accepted_values_dim_customers_lifecycle_stage" in message and "Got 1 result" in message
     assert "first 1 failing row(s):\n      value_field=bogus, n_records=2" in message

@@ -88,3 +88,26 @@ def test_a_chart_of_one_launch_spans_days_not_years():
         10 <= high - low <= 20
         and mdates.num2date(low).date() < date(2026, 11, 1) < mdates.num2date(high).date()
     )
+
+
+def test_a_program_chart_of_one_month_spans_weeks_not_years():
+    import matplotlib.dates as mdates
+
+    from holdout.measure.report import program_chart
+
+    month = pd.DataFrame(
+        [
+            {
+                "month": date(2026, 11, 1),
+                "channel": "all",
+                "incremental_revenue": -900.0,
+                "incremental_revenue_ci_low": -3000.0,
+                "incremental_revenue_ci_high": 1500.0,
+            }
+        ]
+    )
+    low, high = program_chart(month).axes[0].get_xlim()
+    assert (
+        30 <= high - low <= 50
+        and mdates.num2date(low).date() < date(2026, 11, 1) < mdates.num2date(high).date()
+    )

@@ -288,6 +288,11 @@ REFUSED = {
         "  - id: twice\n    where: [{column: age, op: '>', value: 4}]\n",
         ("twice", "id", "duplicate segment id (already defined in bad.yml)", 4),
     ),
+    "a dimension id written twice in one file": (
+        "dimensions:\n  - id: basket\n    levels:\n      - {id: big, else: true}\n"
+        "  - id: basket\n    levels:\n      - {id: small, else: true}\n",
+        ("basket", "id", "duplicate dimension id", 5),
+    ),
     "SQL in a column name": (
         "segments:\n  - id: injected\n    where:\n      - {column: 'age\" > 0 or 1=1 or \"age', op: '>', value: 3}\n",
         ("injected", "where[0].column", "unknown column", 4),

@@ -98,6 +98,11 @@ def test_every_problem_names_file_line_and_field_path(tmp_path, monkeypatch):
     # a misspelt key names the key it is closest to
     (typo,) = [p for p in problems if p.field == "audience.anyof"]
     assert typo.message == "unknown field (did you mean 'any_of'?)"
+    # a key valid only at another level (a variant's `cost`) is not suggested as itself
+    from holdout.campaigns.spec import CampaignSpec
+    from holdout.yaml_lines import did_you_mean
+
+    assert did_you_mean("cost", CampaignSpec) == "" and did_you_mean(3, CampaignSpec) == ""
 
 
 def test_score_key_with_sql_is_refused_at_load(tmp_path, monkeypatch):

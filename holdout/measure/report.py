@@ -831,7 +831,7 @@ def render_program_report(
             f"<td>{_interval(r.uplift_ci_low, r.uplift_ci_high)}</td>"
             f"<td>{_money(r.incremental_revenue, currency)}</td>"
             f"<td>{_interval(r.incremental_revenue_ci_low, r.incremental_revenue_ci_high, '{:,.0f}')}</td>"
-            f"<td>{_money(r.holdout_cost, currency)}</td></tr>"
+            f"<td>{_money(r.holdout_cost, currency) if r.uplift_ci_low > 0 else 'none shown'}</td></tr>"
             for r in ordered.itertuples()
         )
         parts.append(f"<table>{head}{rows}</table>")
@@ -839,7 +839,8 @@ def render_program_report(
         "<h2>Method</h2><p class=small>Per month, revenue per customer (non-buyers count 0) of treated customers "
         "minus that of global control customers, with Welch's standard error and a normal 95% interval. "
         "Incremental revenue = uplift x treated customers; cost of the holdout = uplift x control customers, the "
-        "revenue the group would have brought had it been treated. A channel row compares the customers opted in "
+        "revenue the group would have brought had it been treated, shown only when the uplift's interval is above "
+        "zero (else 'none shown'). A channel row compares the customers opted in "
         "to that channel at the month's start; they may be reached on other channels too, so channel rows do not "
         "add up to the total. After a rotation, effects of earlier campaigns on customers who entered the group "
         "fade during the first weeks: the new period's first month understates the program slightly.</p>"
