@@ -28,7 +28,8 @@ Daily. Builds the customer profile, the segment dimension and the memberships fr
    and records the failure, so launches refuse until a build passes.
 
 A daily run loads only the raw part files the warehouse has not loaded yet (the event base models are incremental,
-docs/ARCHITECTURE.md); trigger it with the param `full_refresh` to reload every part file (a backfill).
+docs/ARCHITECTURE.md); trigger it with the param `full_refresh` to reload every part file (a backfill). The first run
+after `holdout generate` replaced the landing zone of a built home is a full refresh by itself, as `holdout build`.
 
 Every task that opens the warehouse runs in the one-slot pool `holdout_warehouse`.
 
@@ -142,7 +143,7 @@ def customer_build():
     def publish_marts(prepared: dict, ds: str | None = None) -> dict:
         from holdout.warehouse_tasks import publish_build, record_published_marts
 
-        publish_build(prepared["ledgers"])
+        publish_build(prepared["ledgers"], bool(prepared.get("landing_zone_replaced")))
         return record_published_marts(run_key=ds)
 
     @task(pool=WAREHOUSE_POOL, trigger_rule=TriggerRule.ONE_FAILED)

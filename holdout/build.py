@@ -250,12 +250,20 @@ def begin_staged_build(settings: Settings) -> dict:
         staged = staging_warehouse_path(settings)
         with _ledgers_frozen(settings):
             _copy_warehouse(settings.warehouse_path, staged)
-        return {"as_of_date": str(variables["as_of_date"]), "ledgers": ledger_fingerprint(staged)}
+        return {
+            "as_of_date": str(variables["as_of_date"]),
+            "ledgers": ledger_fingerprint(staged),
+            # a regenerated landing zone: dbt reloads it whole (cosmos_interceptor), the publish clears the mark
+            "landing_zone_replaced": settings.landing_zone_replaced_marker.exists(),
+        }
 
 
-def publish_staged_build(settings: Settings, ledgers: dict[str, int]) -> None:
+def publish_staged_build(
+    settings: Settings, ledgers: dict[str, int], landing_zone_replaced: bool = False
+) -> None:
     """Switch the build copy in, unless a ledger of the live warehouse changed since the copy (then the copy is
-    dropped and BuildFailed says why)."""
+    dropped and BuildFailed says why). `landing_zone_replaced`: the build was the full reload of a regenerated
+    landing zone (`begin_staged_build` said so), so its mark is cleared, as `holdout build` clears it."""
     import duckdb
 
     staged = staging_warehouse_path(settings)
@@ -283,6 +291,8 @@ def publish_staged_build(settings: Settings, ledgers: dict[str, int]) -> None:
                     "Build failed, the previous warehouse is unchanged:\n" + "\n".join(problems)
                 )
             _switch_in(staged, settings.warehouse_path)
+            if landing_zone_replaced:
+                settings.landing_zone_replaced_marker.unlink(missing_ok=True)
         finally:
             con.close()
 

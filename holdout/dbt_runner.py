@@ -234,7 +234,12 @@ def cosmos_interceptor(context: Any, operator: Any) -> None:
     from holdout.build import staging_warehouse_path
 
     settings = get_settings()
-    variables, runtime_env = runtime_vars_in_env(dbt_vars(settings))
+    extra = {}
+    if settings.landing_zone_replaced_marker.exists():
+        # a regenerated landing zone is loaded whole, as `holdout build` loads it (the publish clears the mark)
+        extra["landing_zone_replaced"] = True
+        operator.full_refresh = True
+    variables, runtime_env = runtime_vars_in_env(dbt_vars(settings, extra))
     operator.vars = {**(operator.vars or {}), **variables}
     # dbt builds into the copy `holdout.build.begin_staged_build` made; the publish step switches it in
     operator.env = {

@@ -29,11 +29,13 @@ def prepare_warehouse(*, settings: Settings) -> dict[str, Any]:
 
 
 @task_entry
-def publish_build(ledgers: dict[str, int], *, settings: Settings) -> dict[str, Any]:
+def publish_build(
+    ledgers: dict[str, int], landing_zone_replaced: bool = False, *, settings: Settings
+) -> dict[str, Any]:
     """Switch the built copy in once every dbt model and test passed (refused if a ledger changed meanwhile)."""
     from holdout.build import publish_staged_build
 
-    publish_staged_build(settings, ledgers)
+    publish_staged_build(settings, ledgers, landing_zone_replaced)
     return {"published": str(settings.warehouse_path)}
 
 

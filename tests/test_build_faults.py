@@ -489,6 +489,51 @@ def test_a_broken_contract_names_its_columns() -> None:
     )
 
 
+def test_the_orchestrated_build_reloads_a_regenerated_landing_zone_whole(fresh_home: Settings) -> None:
+    """`holdout generate` over a built home leaves a mark that makes `holdout build` a full refresh; the DAG's
+    steps do the same: the interceptor asks Cosmos for --full-refresh and tells the erasure model the world is
+    new, the landing check does not take the replaced folders for dropped ones, and the publish clears the mark."""
+    from types import SimpleNamespace
+
+    from holdout.build import begin_staged_build, publish_staged_build, staging_warehouse_path
+    from holdout.dbt_runner import cosmos_interceptor, dbt_vars, run_dbt
+    from holdout.landing import check_landing_zone
+
+    marker = fresh_home.landing_zone_replaced_marker
+    operator = SimpleNamespace(vars=None, env=None, full_refresh="False")
+    cosmos_interceptor({}, operator)
+    assert operator.full_refresh == "False" and "landing_zone_replaced" not in operator.vars
+
+    import shutil
+
+    from holdout.landing import LandingZoneError
+
+    shutil.move(
+        fresh_home.raw_dir / "loyalty" / "members", fresh_home.home / "loyalty-moved"
+    )  # a world without
+    with pytest.raises(LandingZoneError, match="the last build read part files here"):
+        check_landing_zone(settings=fresh_home)
+    marker.touch()
+    operator = SimpleNamespace(vars=None, env=None, full_refresh="False")
+    cosmos_interceptor({}, operator)
+    assert operator.full_refresh is True and operator.vars["landing_zone_replaced"] is True
+    check_landing_zone(settings=fresh_home)  # reloaded whole: the folder it lacks is not a dropped source
+    begun = begin_staged_build(fresh_home)
+    assert begun["landing_zone_replaced"] is True
+    run_dbt(
+        "build",
+        fresh_home,
+        select="+dim_customers",
+        exclude="tag:ml",
+        variables=dbt_vars(fresh_home, {"landing_zone_replaced": True}),
+        progress=False,
+        args=("--full-refresh",),
+        warehouse_path=staging_warehouse_path(fresh_home),
+    )
+    publish_staged_build(fresh_home, begun["ledgers"], begun["landing_zone_replaced"])
+    assert not marker.exists()
+
+
 def test_progress_counts_nodes_in_the_order_they_finish() -> None:
     """dbt numbers a node by the order it started; printed as nodes finish, the counters ran out of order."""
     from holdout.dbt_runner import ProgressCounter
