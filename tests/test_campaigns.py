@@ -674,6 +674,8 @@ def test_a_launch_says_what_it_can_detect_and_warns_when_only_a_huge_uplift_coul
     def balance(n_test, n_control, mde, sd, smd=()):
         detectable = {
             "minimum_detectable_uplift_eur": mde,
+            "alpha": 0.05,
+            "power": 0.8,
             "sd": sd,
             "n_test": n_test,
             "n_control": n_control,

@@ -790,7 +790,8 @@ def precision_note(balance: dict | None) -> str:
             "the spread of revenue per customer cannot be estimated"
         )
     else:
-        note = f"detectable uplift {detectable:,.2f} EUR/customer (80% power, 5% two-sided; {sizes})"
+        level = f"{float(mde['power']):.0%} power, {float(mde['alpha']):.0%} two-sided"
+        note = f"detectable uplift {detectable:,.2f} EUR/customer ({level}; {sizes})"
     if sd > 0 and detectable > UNDERPOWERED_SD * sd:
         note += (
             f"; underpowered: only an uplift above {UNDERPOWERED_SD:g} standard deviation of revenue per customer "

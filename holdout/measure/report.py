@@ -772,6 +772,13 @@ def program_chart(results: pd.DataFrame, currency: str = "EUR") -> Figure:
     return fig
 
 
+def holdout_cost_shown(ci_low: float) -> bool:
+    """Whether holding the global control out is a cost to report: only when the program's effect (its interval's
+    low end) is above zero; a negative point estimate is no saving either. One rule for the report's headline and
+    table and the console (holdout.program.report.holdout_cost_text)."""
+    return ci_low > 0
+
+
 def _program_headline(total: pd.DataFrame, currency: str, overall: Any) -> str:
     if total.empty or overall is None:
         return "No month to measure yet."
@@ -781,7 +788,7 @@ def _program_headline(total: pd.DataFrame, currency: str, overall: Any) -> str:
     # what holding the group out cost is the program's effect on the group: only a shown gain is a cost
     held = (
         f"Holding the group out cost about {_money(cost, currency)} of revenue."
-        if lo > 0
+        if holdout_cost_shown(lo)
         else "Holding the group out has no cost shown: the program's effect is not shown to be above zero "
         f"(at the point estimate {_money(cost, currency)})."
     )
@@ -831,7 +838,7 @@ def render_program_report(
             f"<td>{_interval(r.uplift_ci_low, r.uplift_ci_high)}</td>"
             f"<td>{_money(r.incremental_revenue, currency)}</td>"
             f"<td>{_interval(r.incremental_revenue_ci_low, r.incremental_revenue_ci_high, '{:,.0f}')}</td>"
-            f"<td>{_money(r.holdout_cost, currency) if r.uplift_ci_low > 0 else 'none shown'}</td></tr>"
+            f"<td>{_money(r.holdout_cost, currency) if holdout_cost_shown(r.uplift_ci_low) else 'none shown'}</td></tr>"
             for r in ordered.itertuples()
         )
         parts.append(f"<table>{head}{rows}</table>")

@@ -102,9 +102,14 @@ def write_program_report(settings: Settings) -> ProgramReport:
 
 
 def holdout_cost_text(cost: float, ci_low: float) -> str:
-    """What holding the global control out cost, as the report says it: a cost only when the program's effect is
-    shown above zero (a negative point estimate is no saving either)."""
-    return f"holdout cost {cost:+,.0f}" if ci_low > 0 else f"holdout cost none shown (point {cost:+,.0f})"
+    """What holding the global control out cost, as the report says it (`holdout_cost_shown`)."""
+    from holdout.measure.report import holdout_cost_shown
+
+    return (
+        f"holdout cost {cost:+,.0f}"
+        if holdout_cost_shown(ci_low)
+        else f"holdout cost none shown (point {cost:+,.0f})"
+    )
 
 
 def program_summary(results: pd.DataFrame, channels: bool = False) -> list[str]:
