@@ -154,7 +154,7 @@ def build(
         ):  # a new world: the erasures kept from the old one's files are not its customers'
             variables["landing_zone_replaced"] = True
         staged = staging_warehouse_path(settings)
-        loaded_before = _loaded_part_files(settings.warehouse_path)
+        loaded_before = _loaded_part_files(settings)
         with _ledgers_frozen(settings):
             _copy_warehouse(settings.warehouse_path, staged)
             try:
@@ -208,32 +208,17 @@ def build(
         absent_sources=unfed_contracts(load_sources(settings), list(variables.get("absent_sources", []))),
         dbt=result,
     )
-    _add_counts(settings, build_result)
-    loaded_after = _loaded_part_files(settings.warehouse_path)
-    if loaded_before is not None and loaded_after is not None:
-        build_result.new_part_files = dict(
-            collections.Counter(
-                entity
-                for (entity, name), seen in loaded_after.items()
-                if loaded_before.get((entity, name)) != seen
-            )
-        )
+    _add_counts(settings, build_result, loaded_before)
     return build_result
 
 
-def _loaded_part_files(path: Path) -> dict[tuple[str, str], tuple[int, float]] | None:
-    """The warehouse's record of loaded part files (`holdout.sources.loaded_part_files`), None without one."""
-    import duckdb
-
+def _loaded_part_files(settings: Settings) -> dict[tuple[str, str], tuple[int, float]] | None:
+    """The live warehouse's record of loaded part files (`holdout.sources.loaded_part_files`), None without one."""
     from holdout.sources import loaded_part_files
+    from holdout.warehouse import connect
 
-    if not path.exists():
-        return None
-    try:
-        with duckdb.connect(str(path), read_only=True) as con:
-            return loaded_part_files(con)
-    except duckdb.Error:
-        return None
+    with connect(read_only=True, settings=settings) as con:
+        return loaded_part_files(con)
 
 
 # ---------------------------------------------------------------------- the same build, in orchestrator steps
@@ -604,13 +589,28 @@ def _record_failed(
         )
 
 
-def _add_counts(settings: Settings, result: BuildResult) -> None:
-    """Customers, quarantine and consent-hold counts, when the selection built them."""
+def _add_counts(
+    settings: Settings,
+    result: BuildResult,
+    loaded_before: dict[tuple[str, str], tuple[int, float]] | None = None,
+) -> None:
+    """Customers, quarantine and consent-hold counts, when the selection built them; the part files loaded new or
+    changed since `loaded_before` (the live warehouse's record before the build)."""
     import duckdb
 
+    from holdout.sources import loaded_part_files
     from holdout.warehouse import connect
 
     with connect(read_only=True, settings=settings) as con:
+        loaded_after = loaded_part_files(con)
+        if loaded_before is not None and loaded_after is not None:
+            result.new_part_files = dict(
+                collections.Counter(
+                    entity
+                    for (entity, name), seen in loaded_after.items()
+                    if loaded_before.get((entity, name)) != seen
+                )
+            )
         with contextlib.suppress(duckdb.CatalogException):
             result.customers = con.execute("select count(*) from marts.dim_customers").fetchone()[0]
         with contextlib.suppress(duckdb.CatalogException):
