@@ -393,16 +393,15 @@ def dbt_passthrough(settings: Settings, argv: Sequence[str]) -> int:
             "with the project's own profile, target, vars and paths, and stores no test failures (a failed test "
             "of `holdout build` shows its first rows)"
         )
+    if not is_duckdb_target():  # only DuckDB has a read-only output of the warehouse (profiles.yml)
+        raise DbtSettingsError(
+            f"`holdout dbt` runs on DuckDB only: the {dbt_target()} target is not opened read-only (its run-start "
+            "hook creates the raw tables, a query on the command line could change the warehouse); run dbt there "
+            "with the profile's target yourself"
+        )
     # passthrough: the run-start and run-end hooks record no build and create nothing (macros/build_status.sql)
     variables = dbt_vars(settings, {"passthrough": True})
-    target = dbt_target()
-    if is_duckdb_target():  # DuckDB: the profile's read-only output of the same warehouse
-        target = READ_ONLY_TARGET
-    elif any(a.startswith("--inline") for a in argv[1:]):  # --inline and dbt's hidden --inline-direct
-        raise DbtSettingsError(
-            f"`holdout dbt show --inline` runs on DuckDB only: the {target} target is not opened read-only, so a "
-            "query written on the command line could change the warehouse; use `--select <model>`"
-        )
+    target = READ_ONLY_TARGET
     cmd, env = dbt_invocation(
         argv[0], settings, variables, settings.dbt_read_only_target_dir, log_format="text", target=target
     )

@@ -112,6 +112,7 @@ def score_all(
     if engine not in ENGINES:
         raise ValueError(f"unknown scoring engine '{engine}' (one of: {', '.join(ENGINES)})")
     specs = load_specs()
+    order = list(specs)  # the results in models.yml's order
     unknown = [name for name in models or [] if name not in specs]
     if unknown:
         raise ValueError(f"unknown model {', '.join(unknown)} (ml/models.yml has: {', '.join(specs)})")
@@ -206,5 +207,4 @@ def score_all(
             except Exception:
                 con.rollback()
                 raise
-    order = list(load_specs())
     return sorted(results, key=lambda result: order.index(result.model))

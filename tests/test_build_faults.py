@@ -618,6 +618,11 @@ def test_a_source_that_disappears_is_refused_until_a_full_refresh(fresh_home: Se
         part.unlink()
     build(settings, progress=False)
     assert erased_in_marts() == (erased, 0)
+    (erasures / "part-t-later.csv").write_text(
+        "customer_id,requested_at\n"
+    )  # rewritten in place without its row
+    build(settings, progress=False)
+    assert erased_in_marts() == (erased, 0)
     shutil.move(erasures, settings.home / "erasures-moved")  # the folder gone: refused, then a full refresh
     assert CliRunner().invoke(build_command, []).exit_code == 2
     build(settings, progress=False, full_refresh=True)

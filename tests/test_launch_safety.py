@@ -400,3 +400,16 @@ def test_a_moved_home_reexports_into_itself(fresh_home, tmp_path, monkeypatch):
     assert copy.read_bytes() == before[0]
     assert (original.read_bytes(), original.stat().st_mtime_ns) == before
     assert _ledger_counts(moved) == _ledger_counts(fresh_home)
+
+
+def test_the_send_check_knows_the_channels_the_build_knows():
+    """The send check holds an opt-out on an unknown channel on every channel, as the build does: both must call
+    the same channels known (channels.yml for the check; the build's `invalid_channel` rule and its holds)."""
+    import re
+
+    from holdout.campaigns.send_check import consent_channels
+
+    staging = Path(__file__).resolve().parent.parent / "dbt_project" / "models" / "staging" / "consents"
+    for model in ("base_consents__consent_events.sql", "stg_consents__consent_holds.sql"):
+        (line,) = [line for line in (staging / model).read_text().splitlines() if "'email'" in line]
+        assert set(re.findall(r"'(\w+)'", line)) - {"invalid_channel"} == consent_channels(), model

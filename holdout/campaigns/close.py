@@ -239,21 +239,21 @@ def _champion_personas(
     # a recurring campaign puts a returning customer in the same arm every launch: the model learnt the chance
     # imbalance of its training launches' arms, so it is judged only on the customers it was not trained on; when
     # they are fewer than the discovery path's estimation half, that path estimates on more customers
-    trained_on = {
-        r[0]
-        for r in con.execute(
-            "select distinct customer_id from ops.campaign_assignments where launch_id in (select unnest(?))",
-            [list(champion.launches)],
-        ).fetchall()
-    }
-    fresh = ~frame["customer_id"].isin(trained_on).to_numpy()
-    if fresh.sum() < len(frame) / 2:
-        return None, (
-            f"{label} was trained on {len(frame) - int(fresh.sum()):,} of this launch's {len(frame):,} customers "
-            "(a returning customer keeps their arm, so its estimates would share their chance imbalance); fewer "
-            "than half are new to it"
-        )
     try:
+        trained_on = {
+            r[0]
+            for r in con.execute(
+                "select distinct customer_id from ops.campaign_assignments where launch_id in (select unnest(?))",
+                [list(champion.launches)],
+            ).fetchall()
+        }
+        fresh = ~frame["customer_id"].isin(trained_on).to_numpy()
+        if fresh.sum() < len(frame) / 2:
+            return None, (
+                f"{label} was trained on {len(frame) - int(fresh.sum()):,} of this launch's {len(frame):,} "
+                "customers (a returning customer keeps their arm, so its estimates would share their chance "
+                "imbalance); fewer than half are new to it"
+            )
         scores, why_not = _champion_scores(con, champion, launch_date, frame["customer_id"])
         if scores is None:
             return None, why_not

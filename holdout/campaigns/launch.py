@@ -914,13 +914,10 @@ def _finish_launched(
         outcome.message = "already launched; finished the interrupted export (staged file matched the ledger)"
     elif not path.exists() and not reexport and not pending_tmp(settings, launch.channel, launch_id).exists():
         # (a staged file left by a kill never reached the sender: it is replaced below without asking)
-        (launched_on,) = con.execute(
-            "select launch_date from ops.campaign_launches where launch_id = ?", [launch_id]
-        ).fetchone()
         outcome.message = (
             "already launched; its export is no longer in the outbox (taken by the sender, or lost): nothing "
             "written again, so nobody is contacted twice; if it was lost, `holdout campaign launch "
-            f"{launch.campaign_id} --date {launched_on:%Y-%m-%d} --reexport` writes it from the ledger"
+            f"{launch.campaign_id} --date {launch.launch_date:%Y-%m-%d} --reexport` writes it from the ledger"
         )
         outcome.exported_rows, outcome.export_path = 0, ""
         return outcome

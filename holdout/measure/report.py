@@ -68,7 +68,8 @@ METHOD_TEXT = [
     "98.3% for three), so all of them hold their persona's true uplift together 95% of the time; the adjusted "
     "p-value is 1 - (1 - p)^k. A launch that re-tests an inconclusive persona spends less: its personas hold "
     "together at 97.5% on the first re-test, 98.75% on the second (alpha / 2^r), so repeated re-tests of one "
-    "group claim a false effect with probability at most 5% in all.",
+    "group claim a false effect with probability at most 5% together, on top of the first test's 5% (at most 10% "
+    "over a whole lineage).",
     "Verdicts (U = overall uplift on the estimation half, R = max(U, cost per contact), or the whole audience's "
     "detectable uplift when that is not positive), all on the simultaneous interval: very well = interval above "
     "zero and uplift >= max(U, 0) -> keep (rework when the interval's lower end does not cover the cost per "

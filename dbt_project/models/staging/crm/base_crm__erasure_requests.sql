@@ -1,9 +1,9 @@
 {{ config(materialized="table") }}  -- the one scan of the raw files: stg_ views, tests and quarantine read this table
--- Every erasure request row, typed, with the reason it cannot be used (null = usable). Erasures are final: the rows
--- an earlier build read from a part file that is no longer in the landing zone (a retention rule deleted it, an
--- operator moved it) are kept, in a full refresh too; only a regenerated landing zone (`holdout generate`, var
--- landing_zone_replaced) starts over. Files are matched by name, so a moved HOLDOUT_HOME keeps them once. On DuckDB
--- only: Spark rebuilds the table from the landing zone (README "Running on Spark").
+-- Every erasure request row, typed, with the reason it cannot be used (null = usable). Erasures are final: a usable
+-- request an earlier build read is kept while the landing zone no longer holds one for that customer (its part file
+-- deleted by a retention rule, moved, or rewritten without the row), in a full refresh too; only a regenerated
+-- landing zone (`holdout generate`, var landing_zone_replaced) starts over. On DuckDB only: Spark rebuilds the
+-- table from the landing zone (README "Running on Spark").
 {%- set previous = adapter.get_relation(this.database, this.schema, this.identifier) if execute else none %}
 {%- set keep_previous = previous is not none and target.type == 'duckdb' and not var('landing_zone_replaced', false) %}
 with
@@ -40,9 +40,8 @@ final as (
 kept as (
 
     select * from {{ previous }}
-    where regexp_extract(source_file, '[^/]+$') not in (
-        select regexp_extract(source_file, '[^/]+$') from typed
-    )
+    where rejection_reason is null
+        and customer_id not in (select customer_id from final where rejection_reason is null)
 
 ),
 {%- endif %}
