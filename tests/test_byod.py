@@ -18,7 +18,6 @@ import yaml
 from click.testing import CliRunner
 
 from holdout.config import PROJECT_ROOT, Settings
-from holdout.generate.landing import FORMATS
 from holdout.landing import declared_sources
 from holdout.sources import (
     CONTRACTS,
@@ -28,6 +27,7 @@ from holdout.sources import (
     load_sources,
     source_vars,
 )
+from holdout.sources import LANDING_FORMATS as FORMATS
 
 # folders removed; fx_rates is not needed in a one-currency store
 ABSENT = ["crm/erasure_requests", "ecommerce/fx_rates", "web/events", "consents/events", "support/tickets"]

@@ -13,7 +13,6 @@ import pytest
 import yaml
 
 from holdout.config import PROJECT_ROOT, Settings
-from holdout.generate.landing import FORMATS
 from holdout.landing import (
     OPTIONAL_ENTITIES,
     LandingZoneError,
@@ -21,6 +20,7 @@ from holdout.landing import (
     check_part_file_columns,
     declared_sources,
 )
+from holdout.sources import LANDING_FORMATS as FORMATS
 from holdout.task_entry import task_entry
 
 STAGING = PROJECT_ROOT / "dbt_project" / "models" / "staging"

@@ -11,20 +11,9 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from holdout.sources import LANDING_FORMATS as FORMATS  # the landing contract owns the list
+
 SYSTEMS = ["crm", "ecommerce", "web", "email", "consents", "loyalty", "support"]
-FORMATS = {
-    "crm/customers": "csv",
-    "crm/erasure_requests": "csv",
-    "ecommerce/products": "parquet",
-    "ecommerce/orders": "parquet",
-    "ecommerce/order_lines": "parquet",
-    "ecommerce/fx_rates": "csv",
-    "web/events": "parquet",
-    "email/events": "csv",
-    "consents/events": "csv",
-    "loyalty/members": "csv",
-    "support/tickets": "csv",
-}
 
 
 def write_part(raw_dir: Path, entity: str, part: str, table: pa.Table) -> Path:
