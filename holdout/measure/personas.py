@@ -67,8 +67,14 @@ campaign did nothing on average and the contact is free) ``R`` is the whole audi
   non-zero outcome: with 0-2 buyers an arm's variance, hence Welch's interval, is badly understated (the demo's
   seed-23 second sms launch: 0 control buyers of 30, +23.10 [+9.24, +36.96] against a true +1.33; BENCHMARKS.md);
 * ``not_at_all`` and ``harmful`` if ``hi < 0``;
-* positive evidence means ``lo > 0`` (equivalently ``p_adj < alpha``); then ``very_well`` if the uplift is at least
-  ``max(U, 0)``, else ``somewhat``;
+* positive evidence means ``lo > 0`` (equivalently ``p_adj < alpha``); then ``very_well`` if the group is *shown*
+  to beat the rest of the audience: the interval of its uplift minus the rest's (the other groups' customers on the
+  same rows, so independent of it), at the same simultaneous level, lies above zero. Beating the rest is beating
+  the average ``U`` the two make up, read on an interval rather than on the point estimate (a persona at +10.1
+  [+0.5, +19.7] against an average of +10.0 has not shown that it did better than anyone). Else ``somewhat``: it
+  worked, and is not shown to have worked better than the others. A single group (the whole audience) has no rest
+  and is ``very_well`` when positive. The difference intervals are a second family at the same confidence, so a
+  ``very_well`` label rests on two claims, each family holding at ``confidence``;
 * ``inconclusive`` otherwise if ``hi >= R``: no evidence of an effect, yet the interval still holds an uplift
   that matters (gift-email, +4.74 [-11.14, +20.62], p=0.558, is inconclusive, not "somewhat");
 * ``not_at_all`` otherwise (the interval rules out every uplift that matters).
@@ -473,6 +479,7 @@ def classify(
     relevant: float | None = None,
     alpha: float = 0.05,
     buyers: tuple[int, int] | None = None,
+    beats_rest: bool | None = None,
 ) -> tuple[str, bool, str]:
     """Verdict, harmful flag and recommendation for one group (thresholds in the module docstring).
 
@@ -480,6 +487,8 @@ def classify(
     yardstick R; by default ``max(overall_uplift, cost_per_contact)``, and when that is not positive and no R is
     given, nothing is inconclusive. ``p_adjusted`` (the multiplicity-adjusted p-value) defaults to "significant
     iff lo > 0". ``buyers``: the group's (test, control) customers with a non-zero outcome, when known.
+    ``beats_rest``: whether the group's uplift is shown above the rest of the audience's (``_beats_rest``); None
+    when there is no rest (the group is the whole audience). A positive group is ``very_well`` only when it is.
     """
     if buyers is not None and few_buyers_reason(buyers):
         return INCONCLUSIVE, False, RETEST
@@ -487,7 +496,8 @@ def classify(
         return NOT_AT_ALL, True, STOP
     if ci_low > 0 and (p_adjusted is None or p_adjusted < alpha):
         # Relative tolerance: a persona that is the whole audience must tie with the average despite rounding.
-        if uplift >= max(overall_uplift, 0.0) - 1e-12 * abs(overall_uplift):
+        above = uplift >= max(overall_uplift, 0.0) - 1e-12 * abs(overall_uplift)
+        if above and beats_rest is not False:
             # keep only when the interval shows the contact paid, as stop needs the interval to show it did not
             pays = cost_per_contact is None or ci_low > cost_per_contact
             return VERY_WELL, False, KEEP if pays else REWORK
@@ -759,6 +769,9 @@ class _GroupEstimates:
     overall_mde: float
     buyers_test: np.ndarray  # per group, customers with a non-zero outcome on the rows estimated
     buyers_control: np.ndarray
+    # per group: its uplift shown above the rest of the audience's (the other groups' customers on the same rows),
+    # the difference's interval at the same simultaneous level as the groups' own intervals (module doc)
+    beats_rest: np.ndarray
 
 
 def _estimate_groups(
@@ -802,7 +815,28 @@ def _estimate_groups(
     mde[ok] = minimum_detectable_uplift(nt[ok], nc[ok], (np.sqrt(ft), np.sqrt(fc)))
     p_adjusted = 1.0 - (1.0 - np.nan_to_num(w["p_value"], nan=1.0)) ** k
     bt, bc = (np.bincount(membership[rows & arm & (y != 0)], minlength=k) for arm in (treated, ~treated))
-    return _GroupEstimates(nt, nc, mt, mc, w, p_adjusted, level, overall, mde, overall_mde, bt, bc)
+    return _GroupEstimates(
+        nt, nc, mt, mc, w, p_adjusted, level, overall, mde, overall_mde, bt, bc, _beats_rest(sums, w, level)
+    )
+
+
+def _beats_rest(sums: list[np.ndarray], w: dict[str, np.ndarray], level: float) -> np.ndarray:
+    """Per group, whether its uplift is shown above the rest's: the rest (every other group, disjoint customers,
+    so the two estimates are independent) is estimated like a group, from the totals less the group's sums, and
+    the difference's interval at ``level`` must lie above zero (t with the smaller of the two Welch degrees of
+    freedom). Above the rest is the same as above the average the rest and the group make up, now with an
+    interval instead of a point estimate."""
+    rnt, rst, rqt, rnc, rsc, rqc = (a.sum() - a for a in sums)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rmt, rmc = rst / rnt, rsc / rnc
+        rvt = np.maximum(rqt - rst * rmt, 0.0) / (rnt - 1)
+        rvc = np.maximum(rqc - rsc * rmc, 0.0) / (rnc - 1)
+        r = welch_from_stats(rmt, rvt, rnt, rmc, rvc, rnc, level)
+        diff = w["uplift"] - r["uplift"]
+        se = np.sqrt(w["se"] ** 2 + r["se"] ** 2)
+        q = stats.t.ppf(0.5 + level / 2.0, np.minimum(w["df"], r["df"]))
+        low = diff - q * se
+    return np.nan_to_num(low, nan=-np.inf) > 0
 
 
 def _personas_from(
@@ -854,6 +888,7 @@ def _personas_from(
             relevant=relevant,
             alpha=alpha,
             buyers=buyers,
+            beats_rest=bool(est.beats_rest[r]) if k > 1 else None,  # one group: the whole audience, no rest
         )
         personas.append(
             Persona(

@@ -72,8 +72,9 @@ METHOD_TEXT = [
     "over a whole lineage).",
     "Verdicts (U = overall uplift on the estimation half, R = max(U, cost per contact), or the whole audience's "
     "detectable uplift when that is not positive), all on the simultaneous interval: very well = interval above "
-    "zero and uplift >= max(U, 0) -> keep (rework when the interval's lower end does not cover the cost per "
-    "contact); somewhat = interval above zero -> rework; inconclusive = no such "
+    "zero and shown above the rest of the audience (the interval of its uplift minus the other personas', at the "
+    "same level, above zero) -> keep (rework when the interval's lower end does not cover the cost per "
+    "contact); somewhat = interval above zero, not shown above the rest -> rework; inconclusive = no such "
     "evidence but the interval still reaches R -> retest (collect more data); not at all = the interval rules "
     "out every uplift that matters (harmful when the whole interval is below zero) -> stop only when it also rules "
     "out paying for the contact (upper end below the cost per contact), else rework. Detectable = the "
