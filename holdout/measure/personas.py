@@ -1275,7 +1275,8 @@ def personas_from_scores(
     on = (
         f"all {len(frame):,} customers of this launch"
         if rows.all()
-        else f"the {int(rows.sum()):,} of this launch's {len(frame):,} customers the model was not trained on"
+        else f"the {int(rows.sum()):,} of this launch's {len(frame):,} customers the model was not trained on "
+        "(a persona's incremental revenue applies that uplift to all its test customers)"
     )
     method = (
         f"champion path: {model_label} (trained on earlier closed launches, not this one) scored this launch's "
