@@ -25,7 +25,7 @@ from holdout.config import Settings
 from holdout.warehouse import as_of_date, connect
 from ml import registry
 from ml.config import ModelSpec, load_specs
-from ml.features import SCHEMA, ensure_features, feature_matrix, load_scoring_frame
+from ml.features import SCHEMA, check_columns, ensure_features, feature_matrix, load_scoring_frame
 
 SCORE_COLUMNS = ["customer_id", "model", "model_version", "score", "decile", "scoring_date", "scored_at"]
 Engine = Literal["duckdb", "spark"]
@@ -72,12 +72,16 @@ class _DuckDBScorer:
 class _SparkScorer:
     """Features as a Spark DataFrame, the registered champion version as a Spark UDF (ml.score_spark)."""
 
-    def __init__(self, spark, features):
+    def __init__(self, spark, features, con: duckdb.DuckDBPyConnection):
         self.spark = spark
         self.features = features
+        self.con = con
 
     def __call__(self, spec: ModelSpec, version: str, booster) -> pd.DataFrame:
         from ml.score_spark import predict
+
+        # the population's and the champion's columns, named with file and field as on DuckDB, not Spark's error
+        check_columns(self.con, spec, booster.feature_name())
 
         # the exact version resolved above, not the alias: a promotion meanwhile cannot mix versions
         uri = f"models:/{spec.name}/{version}"
@@ -95,7 +99,7 @@ def _scorer(engine: Engine, settings: Settings, con: duckdb.DuckDBPyConnection) 
         spark_session(settings) as spark,
         tempfile.TemporaryDirectory(prefix="scoring-", dir=settings.home) as directory,
     ):
-        yield _SparkScorer(spark, scoring_features(spark, con, Path(directory)))
+        yield _SparkScorer(spark, scoring_features(spark, con, Path(directory)), con)
 
 
 def score_all(

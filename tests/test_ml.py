@@ -137,6 +137,33 @@ def test_bad_training_data_is_refused_without_registration(
     assert len(client.search_model_versions("name = 'purchase_14d'")) == before
 
 
+@pytest.mark.parametrize("engine", ["duckdb", "spark"])
+def test_a_champion_feature_the_scoring_table_lacks_is_named_on_either_engine(engine: str) -> None:
+    """A champion trained on a column the scoring features no longer have (a feature model edited since) is named
+    with its model before any query runs, on the Spark path as on DuckDB (Spark raised its own AnalysisException,
+    a traceback); the check runs before anything reaches Spark."""
+    import lightgbm as lgb
+    import numpy as np
+
+    from ml.config import load_specs
+    from ml.features import SCHEMA, TrainingDataError
+    from ml.score import _DuckDBScorer, _SparkScorer
+
+    spec = load_specs()["purchase_14d"]
+    x = np.random.default_rng(0).random((200, 2))
+    data = lgb.Dataset(x, label=(x[:, 0] > 0.5).astype(int), feature_name=["tenure_days", "tenure_weeks"])
+    booster = lgb.train({"objective": "binary", "verbose": -1, "num_leaves": 4}, data, num_boost_round=2)
+    con = duckdb.connect()
+    con.execute(f"create schema {SCHEMA}")
+    population = ", ".join(f"0 as {c}" for c in ("tenure_days", "orders_count", "recency_days"))
+    con.execute(f"create table {SCHEMA}.ml_scoring_features as select 'C1' as customer_id, {population}")
+    scorer = _DuckDBScorer(con) if engine == "duckdb" else _SparkScorer(None, None, con)
+    with pytest.raises(
+        TrainingDataError, match=r"model 'purchase_14d': its champion's features: no column 'tenure_w"
+    ):
+        scorer(spec, "1", booster)
+
+
 def test_a_first_version_must_beat_no_skill_as_well_as_the_baseline() -> None:
     """On data without signal the RFM baseline scored AUC 0.48 and a model of AUC 0.50 was promoted as "better than
     the baseline": a first version must also beat what knowing nothing scores."""
