@@ -197,14 +197,25 @@ def load_sources(settings: Settings) -> SourcesConfig:
     return config
 
 
+def _quarantine_lists(macros: str) -> dict[str, str]:
+    """Each provider's entry of `providers` in `base_models` (macros/sources.sql), as text without Jinja comments:
+    provider -> the text of its list of (model, source, entity, key) tuples."""
+    text = re.sub(r"\{#.*?#\}", "", macros, flags=re.S)
+    block = re.search(r"set\s+providers\s*=\s*\{(.*?)\}\s*-?%\}", text, flags=re.S)
+    entries = re.finditer(r"'([^']+)'\s*:\s*\[(.*?)\]", block.group(1) if block else "", flags=re.S)
+    return {name: listed for name, listed in (m.groups() for m in entries)}
+
+
 def _check_quarantined(settings: Settings, providers: set[str], path: Path) -> None:
-    """Each base model of a provider the file uses is in the quarantine's list (`base_models` in
-    macros/sources.sql): else its rejected rows would leave staging uncounted and unchecked against
-    `max_quarantined_share`, silently. The list is dbt's (the quarantine must `ref` each model by name)."""
-    listed = (settings.dbt_project_dir / "macros" / "sources.sql").read_text()
+    """Each base model of a provider the file uses is in that provider's entry of the quarantine's list
+    (`providers` in `base_models`, macros/sources.sql): else its rejected rows would leave staging uncounted and
+    unchecked against `max_quarantined_share`, silently. The list is dbt's (the quarantine must `ref` each model by
+    name); a name in a comment or under another provider does not count, as dbt would not count it."""
+    lists = _quarantine_lists((settings.dbt_project_dir / "macros" / "sources.sql").read_text())
     for provider in sorted(providers):
+        listed = lists.get(provider, "")
         for model in sorted((settings.dbt_project_dir / "models" / "staging" / provider).glob("base_*.sql")):
-            if f"'{model.stem}'" not in listed:
+            if not re.search(rf"\(\s*'{re.escape(model.stem)}'", listed):
                 raise SourcesError(
                     f"{path}: {provider!r}: {model.relative_to(settings.dbt_project_dir)} is not in the "
                     f"quarantine's list, so its rejected rows would vanish uncounted: add ('{model.stem}', "

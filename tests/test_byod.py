@@ -275,11 +275,17 @@ def test_a_providers_base_model_outside_the_quarantine_list_is_refused(tmp_path:
     with pytest.raises(SourcesError, match=r"models/staging/mystore/base_mystore__orders.sql is not in the"):
         load_sources(settings)
     listed = (project / "macros" / "sources.sql").read_text()
+    entry = "('base_mystore__orders', 'mystore', 'orders', 'order_id')"
+    # dbt would not count it in a comment, nor under another provider: neither is taken for listed
+    for wrong in (
+        f"'mystore': [{{# {entry} #}}],\n        'completejourney': [",
+        f"'completejourney': [{entry},",
+    ):
+        (project / "macros" / "sources.sql").write_text(listed.replace("'completejourney': [", wrong))
+        with pytest.raises(SourcesError, match=r"base_mystore__orders.sql is not in the quarantine's list"):
+            load_sources(settings)
     (project / "macros" / "sources.sql").write_text(
-        listed.replace(
-            "'completejourney': [",
-            "'mystore': [('base_mystore__orders', 'mystore', 'orders', 'order_id')],\n        'completejourney': [",
-        )
+        listed.replace("'completejourney': [", f"'mystore': [{entry}],\n        'completejourney': [")
     )
     assert load_sources(settings).contracts == {"stg_crm__customers": "mystore"}
 
