@@ -25,17 +25,17 @@ $(BIN)/uv: | $(BIN)/python
 # Installs are pinned by the lock files and re-run only when a lock or pyproject changes. The bytecode is compiled
 # once here: where PYTHONDONTWRITEBYTECODE is set (as on CI machines) every `holdout` and dbt process would
 # otherwise compile dbt, pandas and the rest again on start (about 1 s each, 3-4 s of a small daily build).
-UV_INSTALL := $(BIN)/uv pip install --python $(BIN)/python --quiet --compile-bytecode
-$(VENV)/.installed: requirements.lock pyproject.toml | $(BIN)/uv
-	$(UV_INSTALL) -r requirements.lock
+UV_INSTALL := $(BIN)/uv pip install --python $(BIN)/python --quiet
+$(VENV)/.installed: requirements.lock pyproject.toml Makefile | $(BIN)/uv
+	$(UV_INSTALL) --compile-bytecode -r requirements.lock
 	$(UV_INSTALL) --no-deps -e .
-	$(BIN)/python -m compileall -q holdout dags
+	$(BIN)/python -m compileall -q holdout ml dags
 	touch $@
 
-$(VENV)/.installed-dev: requirements-dev.lock pyproject.toml | $(BIN)/uv
-	$(UV_INSTALL) -r requirements-dev.lock
+$(VENV)/.installed-dev: requirements-dev.lock pyproject.toml Makefile | $(BIN)/uv
+	$(UV_INSTALL) --compile-bytecode -r requirements-dev.lock
 	$(UV_INSTALL) --no-deps -e .
-	$(BIN)/python -m compileall -q holdout dags
+	$(BIN)/python -m compileall -q holdout ml dags
 	touch $@ $(VENV)/.installed
 
 install: $(VENV)/.installed

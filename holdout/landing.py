@@ -1,6 +1,6 @@
 """The landing-zone check before a build: a complete export, not older than what the warehouse holds.
 
-The entities checked are the generator's (`holdout.sources.LANDING_FORMATS`, one entry per `<system>/<entity>`
+The entities checked are the landing contract's (`holdout.sources.LANDING_FORMATS`, one entry per `<system>/<entity>`
 folder); the dbt sources declare the same list (tests/test_landing.py asserts it). Which of them are optional, and
 which contracts the home's sources file gives to other staging models, is `holdout.sources`' (dbt builds from the
 same facts).

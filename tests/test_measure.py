@@ -446,6 +446,15 @@ def test_verdict_thresholds(uplift, lo, hi, overall, cost, expected):
     assert classify(uplift, lo, hi, overall, cost) == expected
 
 
+def test_with_a_rest_the_difference_interval_decides_not_the_point():
+    """With other personas, a positive group is very well exactly when it is shown above the rest: the point
+    uplift against the average no longer decides (it does only for the whole audience, which has no rest)."""
+    assert classify(2.0, 0.5, 3.5, 1.0, beats_rest=False) == (SOMEWHAT, False, "rework")
+    assert classify(0.9, 0.5, 1.3, 1.0, beats_rest=True) == (VERY_WELL, False, "keep")
+    assert classify(0.9, 0.5, 1.3, 1.0, 0.6, beats_rest=True) == (VERY_WELL, False, "rework")  # does not pay
+    assert classify(0.6, -0.4, 1.6, 1.0, beats_rest=True)[0] == INCONCLUSIVE  # not positive: nothing to rank
+
+
 def test_wide_interval_is_inconclusive_not_rework():
     """gift-email on the demo: +4.74 [-11.14, +20.62], p=0.558 was 'somewhat -> rework'."""
     assert classify(4.74, -11.14, 20.62, 4.74) == (INCONCLUSIVE, False, RETEST)
@@ -773,7 +782,7 @@ def test_very_well_needs_an_interval_above_the_rest_not_a_point_above_the_averag
         )
         if len(found.personas) == 1:  # the whole audience has no rest: positive is very well
             (only,) = found.personas
-            assert (only.verdict == VERY_WELL) == (only.ci_low > 0)
+            assert (only.verdict == VERY_WELL) == (only.ci_low > 0) and np.isnan(only.versus_rest)
             continue
         labels = assign_personas(frame, found.personas).to_numpy()
         y = frame["revenue"].to_numpy()
@@ -783,13 +792,45 @@ def test_very_well_needs_an_interval_above_the_rest_not_a_point_above_the_averag
             members = labels == p.persona_id
             mine, rest = (welch_of(y, treated, rows, p.ci_level) for rows in (members, ~members))
             diff = float(mine["uplift"] - rest["uplift"])
-            q = stats.t.ppf(0.5 + p.ci_level / 2, min(float(mine["df"]), float(rest["df"])))
-            shown = diff - q * float(np.hypot(mine["se"], rest["se"])) > 0
+            a, b = float(mine["se"]) ** 2, float(rest["se"]) ** 2
+            q = stats.t.ppf(0.5 + p.ci_level / 2, (a + b) ** 2 / (a**2 / mine["df"] + b**2 / rest["df"]))
+            shown = diff - q * np.sqrt(a + b) > 0
+            # the report's "minus the rest's uplift" column is this difference and interval
+            assert (p.versus_rest, p.versus_rest_ci_low, p.versus_rest_ci_high) == pytest.approx(
+                (diff, diff - q * np.sqrt(a + b), diff + q * np.sqrt(a + b))
+            )
             assert (p.verdict == VERY_WELL) == (p.ci_low > 0 and shown), (p.definition, p.verdict, diff)
             if p.ci_low > 0 and p.uplift >= overall and not shown:
                 point_above_not_shown += 1
                 assert p.verdict == SOMEWHAT and p.recommendation == "rework"
     assert split >= 20 and point_above_not_shown >= 5  # the case the rule is for did occur
+
+
+def test_the_difference_to_the_rest_is_read_at_the_simultaneous_level_with_both_errors():
+    """Three groups, built so each arm has an exact mean and variance (half the customers one sd above, half below):
+    the first group's uplift minus the rest's is 2.2 standard errors above zero (both groups' errors counted). That
+    is shown at 95% but not at the 98.3% each of three simultaneous intervals takes: it must not count as shown. The
+    second group's 2.8 clears both. Without the rest's error, or at the plain 95% level, the first would count."""
+    from holdout.measure.personas import _estimate_groups
+
+    n, sd = 20_000, 10.0  # customers per arm and group
+    se_group = sd * np.sqrt(2 / n)  # one group's uplift
+    se_rest = sd * np.sqrt(2 / (2 * n))  # the rest: two groups of the same size
+    se_diff = np.hypot(se_group, se_rest)
+    # uplifts whose differences to the mean of the other two are 2.2 and 2.8 errors (a contracting fixed point)
+    u0 = u1 = u2 = 0.0
+    for _ in range(60):
+        u0, u1 = 2.2 * se_diff + (u1 + u2) / 2, 2.8 * se_diff + (u0 + u2) / 2
+    y, treated, membership = [], [], []
+    for g, u in enumerate((u0, u1, u2)):
+        for arm, mean in ((True, u), (False, 0.0)):
+            y.append(mean + sd * np.where(np.arange(n) % 2 == 0, 1.0, -1.0) * np.sqrt((n - 1) / n))
+            treated.append(np.full(n, arm))
+            membership.append(np.full(n, g))
+    y, treated, membership = np.concatenate(y), np.concatenate(treated), np.concatenate(membership)
+    est = _estimate_groups(membership, np.ones(len(y), bool), treated, y, 3, 0.95)
+    assert est.level == pytest.approx(0.95 ** (1 / 3))
+    assert list(est.beats_rest) == [False, True, False]
 
 
 @pytest.mark.slow

@@ -23,7 +23,6 @@ from holdout.generate.calendar import day_epoch_seconds
 from holdout.generate.catalog import build_catalog
 from holdout.generate.effects import effect_multipliers
 from holdout.generate.landing import (
-    FORMATS,
     part_name,
     read_export_marker,
     write_export_marker,
@@ -33,6 +32,7 @@ from holdout.generate.landing import (
 from holdout.generate.population import TYPES, population_from_table
 from holdout.generate.rates import Treatments, daily_rate, expected_order_value, horizon_truth
 from holdout.generate.world import TRUTH_EVERY_DAYS, probability_table, split_pending
+from holdout.sources import LANDING_FORMATS
 
 EFFECT_COLUMNS = [
     "campaign_id",
@@ -392,7 +392,7 @@ def _slice_extra(e: activity.Extra, a: int, b: int) -> activity.Extra:
 # ------------------------------------------------------------------------------------------------ files
 def _remove_uncommitted_parts(raw: Path, as_of: date) -> None:
     """Part files of a simulation that never moved as_of (it crashed) would duplicate days: remove them."""
-    for entity in FORMATS:
+    for entity in LANDING_FORMATS:
         folder = raw / entity
         if not folder.exists():
             continue

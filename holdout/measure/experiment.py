@@ -15,8 +15,14 @@ import numpy as np
 import pandas as pd
 
 from holdout.measure.learners import UPLIFT_AT_K, fit_uplift, uplift_metrics
-from holdout.measure.personas import Persona, _holm, find_personas
-from holdout.measure.uplift import ConversionResult, UpliftResult, measure_conversion, measure_uplift
+from holdout.measure.personas import Persona, find_personas
+from holdout.measure.uplift import (
+    ConversionResult,
+    UpliftResult,
+    holm_adjusted,
+    measure_conversion,
+    measure_uplift,
+)
 
 HILLSTROM_COLUMNS = (
     "recency",
@@ -274,7 +280,7 @@ def holm_p_values(result: ExperimentResult) -> dict[tuple[str, str], float]:
     conversion, spend), keyed by (campaign, metric): the table reports them all, so they are corrected together."""
     keys = [(name, metric) for name, m in result.campaigns.items() for metric in m.metrics]
     raw = np.array([result.campaigns[name].metrics[metric].p_value for name, metric in keys])
-    return dict(zip(keys, _holm(np.nan_to_num(raw, nan=1.0)), strict=True))
+    return dict(zip(keys, holm_adjusted(np.nan_to_num(raw, nan=1.0)), strict=True))
 
 
 def render_experiment_markdown(result: ExperimentResult, currency: str = "$") -> str:

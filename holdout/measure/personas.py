@@ -73,15 +73,19 @@ campaign did nothing on average and the contact is free) ``R`` is the whole audi
   the average ``U`` the two make up, read on an interval rather than on the point estimate (a persona at +10.1
   [+0.5, +19.7] against an average of +10.0 has not shown that it did better than anyone). Else ``somewhat``: it
   worked, and is not shown to have worked better than the others. A single group (the whole audience) has no rest
-  and is ``very_well`` when positive. The difference intervals are a second family at the same confidence, so a
-  ``very_well`` label rests on two claims, each family holding at ``confidence``;
+  and is ``very_well`` when positive. The ``k`` difference intervals share customers (each rest holds the other
+  groups), so they are not independent; Šidák's inequality still makes them hold together with at least
+  ``confidence`` (conservatively; simulated 95.5-96% for 3 to 10 personas). Both families (the groups' and the
+  differences') hold together with probability at least ``1 - 2 alpha``; since ``very_well`` reads only lower
+  ends, the chance that any ``very_well`` label of a launch is wrong is at most about ``alpha``;
 * ``inconclusive`` otherwise if ``hi >= R``: no evidence of an effect, yet the interval still holds an uplift
   that matters (gift-email, +4.74 [-11.14, +20.62], p=0.558, is inconclusive, not "somewhat");
 * ``not_at_all`` otherwise (the interval rules out every uplift that matters).
 
 Recommendations: ``very_well`` -> ``keep`` (``rework`` if a ``cost_per_contact`` is given and the low end of the
 interval does not cover it: keeping needs the interval to show the contact pays, as stopping needs it to show
-the contact does not), ``somewhat`` -> ``rework``, ``inconclusive`` -> ``retest`` (collect more data:
+the contact does not), ``somewhat`` -> ``rework`` even when its interval shows the contact pays (the cycle keeps the
+campaign for the groups shown to respond best and tries new offers, beside the current one, on the others), ``inconclusive`` -> ``retest`` (collect more data:
 the group is too small for its variance), ``not_at_all`` -> ``stop`` only when the interval rules out covering
 the contact: ``hi < cost_per_contact`` (0 without a cost, so every harmful group stops), on the same simultaneous
 interval; a ``not_at_all`` group whose interval still holds an uplift that pays for the contact gets ``rework``.
@@ -180,6 +184,11 @@ class Persona:
     # customers with a non-zero outcome among the test and control customers the estimate used (None: unknown)
     buyers_test: int | None = None
     buyers_control: int | None = None
+    # its uplift minus the rest of the audience's, with that difference's interval at ``ci_level`` (what decides
+    # very_well against somewhat); NaN for a single group, which has no rest. Shown in the report, not in the ledger.
+    versus_rest: float = float("nan")
+    versus_rest_ci_low: float = float("nan")
+    versus_rest_ci_high: float = float("nan")
 
     @property
     def verdict_reason(self) -> str | None:
@@ -487,17 +496,20 @@ def classify(
     yardstick R; by default ``max(overall_uplift, cost_per_contact)``, and when that is not positive and no R is
     given, nothing is inconclusive. ``p_adjusted`` (the multiplicity-adjusted p-value) defaults to "significant
     iff lo > 0". ``buyers``: the group's (test, control) customers with a non-zero outcome, when known.
-    ``beats_rest``: whether the group's uplift is shown above the rest of the audience's (``_beats_rest``); None
-    when there is no rest (the group is the whole audience). A positive group is ``very_well`` only when it is.
+    ``beats_rest``: whether the group's uplift is shown above the rest of the audience's (``_versus_rest``): a
+    positive group is ``very_well`` exactly when it is. None when no rest was estimated (the group is the whole
+    audience, which ties with the average): then the point uplift against ``max(overall_uplift, 0)`` decides.
     """
     if buyers is not None and few_buyers_reason(buyers):
         return INCONCLUSIVE, False, RETEST
     if ci_high < 0:
         return NOT_AT_ALL, True, STOP
     if ci_low > 0 and (p_adjusted is None or p_adjusted < alpha):
-        # Relative tolerance: a persona that is the whole audience must tie with the average despite rounding.
-        above = uplift >= max(overall_uplift, 0.0) - 1e-12 * abs(overall_uplift)
-        if above and beats_rest is not False:
+        if (
+            beats_rest is None
+        ):  # the whole audience: it ties with the average (relative tolerance for rounding)
+            beats_rest = uplift >= max(overall_uplift, 0.0) - 1e-12 * abs(overall_uplift)
+        if beats_rest:
             # keep only when the interval shows the contact paid, as stop needs the interval to show it did not
             pays = cost_per_contact is None or ci_low > cost_per_contact
             return VERY_WELL, False, KEEP if pays else REWORK
@@ -535,16 +547,6 @@ def power_min_group_size(
         return MIN_ARM_SIZE
     total = required_sample_size(multiple * yardstick_value, sd, control_share, alpha, power)
     return max(MIN_ARM_SIZE, int(math.ceil(total * min(control_share, 1 - control_share))))
-
-
-def _holm(p: np.ndarray) -> np.ndarray:
-    """Holm-adjusted p-values (the variant comparisons use them; personas use simultaneous intervals)."""
-    order = np.argsort(p)
-    m = p.size
-    adj = np.maximum.accumulate(np.minimum(1.0, (m - np.arange(m)) * p[order]))
-    out = np.empty_like(adj)
-    out[order] = adj
-    return out
 
 
 def _power_sizing(
@@ -769,9 +771,16 @@ class _GroupEstimates:
     overall_mde: float
     buyers_test: np.ndarray  # per group, customers with a non-zero outcome on the rows estimated
     buyers_control: np.ndarray
-    # per group: its uplift shown above the rest of the audience's (the other groups' customers on the same rows),
-    # the difference's interval at the same simultaneous level as the groups' own intervals (module doc)
-    beats_rest: np.ndarray
+    # per group: its uplift minus the rest of the audience's (the other groups' customers on the same rows) and
+    # that difference's interval, at the same simultaneous level as the groups' own intervals (module doc)
+    versus_rest: np.ndarray
+    versus_rest_low: np.ndarray
+    versus_rest_high: np.ndarray
+
+    @property
+    def beats_rest(self) -> np.ndarray:
+        """Per group, whether its uplift is shown above the rest's (not when either side could not be estimated)."""
+        return np.nan_to_num(self.versus_rest_low, nan=-np.inf) > 0
 
 
 def _estimate_groups(
@@ -816,16 +825,20 @@ def _estimate_groups(
     p_adjusted = 1.0 - (1.0 - np.nan_to_num(w["p_value"], nan=1.0)) ** k
     bt, bc = (np.bincount(membership[rows & arm & (y != 0)], minlength=k) for arm in (treated, ~treated))
     return _GroupEstimates(
-        nt, nc, mt, mc, w, p_adjusted, level, overall, mde, overall_mde, bt, bc, _beats_rest(sums, w, level)
+        nt, nc, mt, mc, w, p_adjusted, level, overall, mde, overall_mde, bt, bc, *_versus_rest(sums, w, level)
     )
 
 
-def _beats_rest(sums: list[np.ndarray], w: dict[str, np.ndarray], level: float) -> np.ndarray:
-    """Per group, whether its uplift is shown above the rest's: the rest (every other group, disjoint customers,
+def _versus_rest(
+    sums: list[np.ndarray], w: dict[str, np.ndarray], level: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per group, its uplift minus the rest's and that difference's interval (low, high); shown above the rest
+    when the low end is above zero. The rest (every other group, disjoint customers,
     so the two estimates are independent) is estimated like a group, from the totals less the group's sums, and
-    the difference's interval at ``level`` must lie above zero (t with the smaller of the two Welch degrees of
-    freedom). Above the rest is the same as above the average the rest and the group make up, now with an
-    interval instead of a point estimate."""
+    the difference's interval at ``level`` must lie above zero (t with Satterthwaite's degrees of freedom over the
+    four arms). Above the rest is above the average the rest and the group make up, now read on an interval
+    instead of a point estimate. Not shown when either side lacks two customers in an arm, or when the group's
+    own standard error is zero (its interval is then a point)."""
     rnt, rst, rqt, rnc, rsc, rqc = (a.sum() - a for a in sums)
     with np.errstate(divide="ignore", invalid="ignore"):
         rmt, rmc = rst / rnt, rsc / rnc
@@ -833,10 +846,11 @@ def _beats_rest(sums: list[np.ndarray], w: dict[str, np.ndarray], level: float) 
         rvc = np.maximum(rqc - rsc * rmc, 0.0) / (rnc - 1)
         r = welch_from_stats(rmt, rvt, rnt, rmc, rvc, rnc, level)
         diff = w["uplift"] - r["uplift"]
-        se = np.sqrt(w["se"] ** 2 + r["se"] ** 2)
-        q = stats.t.ppf(0.5 + level / 2.0, np.minimum(w["df"], r["df"]))
-        low = diff - q * se
-    return np.nan_to_num(low, nan=-np.inf) > 0
+        a, b = w["se"] ** 2, r["se"] ** 2
+        se = np.sqrt(a + b)
+        df = (a + b) ** 2 / (a**2 / w["df"] + b**2 / r["df"])  # Satterthwaite over the four arms' variances
+        q = stats.t.ppf(0.5 + level / 2.0, df)
+    return diff, diff - q * se, diff + q * se
 
 
 def _personas_from(
@@ -919,6 +933,15 @@ def _personas_from(
                 found_by=found_by,
                 buyers_test=buyers[0],
                 buyers_control=buyers[1],
+                **(
+                    {
+                        "versus_rest": float(est.versus_rest[r]),
+                        "versus_rest_ci_low": float(est.versus_rest_low[r]),
+                        "versus_rest_ci_high": float(est.versus_rest_high[r]),
+                    }
+                    if k > 1
+                    else {}
+                ),
             )
         )
     return personas

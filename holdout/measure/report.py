@@ -74,8 +74,8 @@ METHOD_TEXT = [
     "over a whole lineage).",
     "Verdicts (U = overall uplift on the estimation half, R = max(U, cost per contact), or the whole audience's "
     "detectable uplift when that is not positive), all on the simultaneous interval: very well = interval above "
-    "zero and shown above the rest of the audience (the interval of its uplift minus the other personas', at the "
-    "same level, above zero) -> keep (rework when the interval's lower end does not cover the cost per "
+    "zero and shown above the rest of the audience (the column minus the rest's uplift: its interval, at the "
+    "same level, above zero; those intervals hold together at 95% too) -> keep (rework when the interval's lower end does not cover the cost per "
     "contact); somewhat = interval above zero, not shown above the rest -> rework; inconclusive = no such "
     "evidence but the interval still reaches R -> retest (collect more data); not at all = the interval rules "
     "out every uplift that matters (harmful when the whole interval is below zero) -> stop only when it also rules "
@@ -450,11 +450,20 @@ def _results_table(results: Sequence[Result], currency: str) -> str:
     return f"<table>{head}{''.join(rows)}</table>"
 
 
+def _versus_rest(p: Persona, currency: str) -> str:
+    """The persona's uplift minus the rest of the audience's, with its interval at the persona's level (what
+    decides very well against somewhat); a dash for a single group, which has no rest."""
+    if not math.isfinite(p.versus_rest):
+        return "-"
+    return f"{_money(p.versus_rest, currency)} ({p.versus_rest_ci_low:,.3f} to {p.versus_rest_ci_high:,.3f})"
+
+
 def _persona_table(personas: Sequence[Persona], currency: str) -> str:
     head = (
         "<tr><th class=l>persona</th><th class=l>definition</th><th>test</th><th>control</th><th>share</th>"
         "<th>uplift per customer</th><th>interval (level each)</th><th>detectable (80% power)</th>"
         "<th>p (adjusted)</th>"
+        "<th>minus the rest's uplift (interval)</th>"
         "<th>incremental revenue</th>"
         "<th class=l>verdict</th><th class=l>recommendation</th></tr>"
     )
@@ -468,7 +477,7 @@ def _persona_table(personas: Sequence[Persona], currency: str) -> str:
             f"<tr><td class=l>{_esc(p.persona_id)}</td><td class=l>{_esc(p.definition)}</td><td>{p.n_test:,}</td>"
             f"<td>{p.n_control:,}</td><td>{_pct(p.share_of_audience, 1)}</td><td>{_money(p.uplift, currency)}</td>"
             f"<td>{p.ci_low:,.3f} to {p.ci_high:,.3f} ({_pct(p.ci_level, 1)})</td><td>{_money(p.mde, currency)}</td>"
-            f"<td>{_p(p.p_value)} ({_p(p.p_value_adjusted)})</td>"
+            f"<td>{_p(p.p_value)} ({_p(p.p_value_adjusted)})</td><td>{_versus_rest(p, currency)}</td>"
             f"<td>{_money(p.incremental_revenue, currency)}</td><td class='l {cls}'>{_esc(verdict)}</td>"
             f"<td class='l {cls}'>{_esc(p.recommendation)}</td></tr>"
         )

@@ -256,6 +256,17 @@ def _as_array(values: ArrayLike, name: str, *, min_size: int = 2) -> np.ndarray:
 MIN_BUYERS_PER_ARM = 3
 
 
+def holm_adjusted(p: np.ndarray) -> np.ndarray:
+    """Holm-adjusted p-values: the chance of any false claim among the comparisons is at most alpha where an adjusted
+    p is below it (the variant comparisons and the Hillstrom table use them; personas use simultaneous intervals)."""
+    order = np.argsort(p)
+    m = p.size
+    adj = np.maximum.accumulate(np.minimum(1.0, (m - np.arange(m)) * p[order]))
+    out = np.empty_like(adj)
+    out[order] = adj
+    return out
+
+
 def floored_variances(
     var_test: Any, n_test: Any, var_control: Any, n_control: Any
 ) -> tuple[np.ndarray, np.ndarray]:

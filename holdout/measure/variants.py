@@ -13,8 +13,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from holdout.measure.personas import _holm
-from holdout.measure.uplift import welch_from_stats
+from holdout.measure.uplift import holm_adjusted, welch_from_stats
 
 CONTROL = "control"
 
@@ -95,7 +94,7 @@ def measure_variants(
                 float(w["p_value"]),
             )
         )
-    p_holm = _holm(np.nan_to_num(np.array([r[-1] for r in rows]), nan=1.0))
+    p_holm = holm_adjusted(np.nan_to_num(np.array([r[-1] for r in rows]), nan=1.0))
     comparisons = []
     for r, ph in zip(rows, p_holm, strict=True):
         a, b, na, nb, ma, mb, up, lo, hi, p = r
