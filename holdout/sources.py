@@ -197,13 +197,41 @@ def load_sources(settings: Settings) -> SourcesConfig:
     return config
 
 
-def _quarantine_lists(macros: str) -> dict[str, str]:
+def _closing(text: str, start: int, opening: str, closing: str) -> int:
+    """Index of the bracket closing the one at `start`, skipping quoted strings (a key expression may hold
+    brackets); -1 when it is not closed."""
+    depth, quote = 0, None
+    for i in range(start, len(text)):
+        c = text[i]
+        if quote:
+            quote = None if c == quote else quote
+        elif c in "'\"":
+            quote = c
+        elif c == opening:
+            depth += 1
+        elif c == closing:
+            depth -= 1
+            if depth == 0:
+                return i
+    return -1
+
+
+def _quarantine_lists(macros: str) -> dict[str, str] | None:
     """Each provider's entry of `providers` in `base_models` (macros/sources.sql), as text without Jinja comments:
-    provider -> the text of its list of (model, source, entity, key) tuples."""
+    provider -> the text of its list of (model, source, entity, key) tuples; None when the dict cannot be read."""
     text = re.sub(r"\{#.*?#\}", "", macros, flags=re.S)
-    block = re.search(r"set\s+providers\s*=\s*\{(.*?)\}\s*-?%\}", text, flags=re.S)
-    entries = re.finditer(r"'([^']+)'\s*:\s*\[(.*?)\]", block.group(1) if block else "", flags=re.S)
-    return {name: listed for name, listed in (m.groups() for m in entries)}
+    found = re.search(r"set\s+providers\s*=\s*\{", text)
+    end = _closing(text, found.end() - 1, "{", "}") if found else -1
+    if end < 0:
+        return None
+    block, lists, at = text[found.end() : end], {}, 0
+    while entry := re.compile(r"""(['"])([^'"]+)\1\s*:\s*\[""").search(block, at):
+        close = _closing(block, entry.end() - 1, "[", "]")
+        if close < 0:
+            return None
+        lists[entry.group(2)] = block[entry.end() : close]
+        at = close + 1
+    return lists
 
 
 def _check_quarantined(settings: Settings, providers: set[str], path: Path) -> None:
@@ -211,11 +239,17 @@ def _check_quarantined(settings: Settings, providers: set[str], path: Path) -> N
     (`providers` in `base_models`, macros/sources.sql): else its rejected rows would leave staging uncounted and
     unchecked against `max_quarantined_share`, silently. The list is dbt's (the quarantine must `ref` each model by
     name); a name in a comment or under another provider does not count, as dbt would not count it."""
-    lists = _quarantine_lists((settings.dbt_project_dir / "macros" / "sources.sql").read_text())
+    macros = settings.dbt_project_dir / "macros" / "sources.sql"
+    lists = _quarantine_lists(macros.read_text())
+    if lists is None and providers:
+        raise SourcesError(
+            f"{path}: cannot read the quarantine's list (`providers` in base_models, {macros}) to check your "
+            "provider's base models: keep it a literal dict of lists, as the file ships it"
+        )
     for provider in sorted(providers):
-        listed = lists.get(provider, "")
+        listed = (lists or {}).get(provider, "")
         for model in sorted((settings.dbt_project_dir / "models" / "staging" / provider).glob("base_*.sql")):
-            if not re.search(rf"\(\s*'{re.escape(model.stem)}'", listed):
+            if not re.search(rf"""\(\s*(['"]){re.escape(model.stem)}\1""", listed):
                 raise SourcesError(
                     f"{path}: {provider!r}: {model.relative_to(settings.dbt_project_dir)} is not in the "
                     f"quarantine's list, so its rejected rows would vanish uncounted: add ('{model.stem}', "

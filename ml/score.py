@@ -72,16 +72,12 @@ class _DuckDBScorer:
 class _SparkScorer:
     """Features as a Spark DataFrame, the registered champion version as a Spark UDF (ml.score_spark)."""
 
-    def __init__(self, spark, features, con: duckdb.DuckDBPyConnection):
+    def __init__(self, spark, features):
         self.spark = spark
         self.features = features
-        self.con = con
 
     def __call__(self, spec: ModelSpec, version: str, booster) -> pd.DataFrame:
         from ml.score_spark import predict
-
-        # the population's and the champion's columns, named with file and field as on DuckDB, not Spark's error
-        check_columns(self.con, spec, booster.feature_name())
 
         # the exact version resolved above, not the alias: a promotion meanwhile cannot mix versions
         uri = f"models:/{spec.name}/{version}"
@@ -99,7 +95,7 @@ def _scorer(engine: Engine, settings: Settings, con: duckdb.DuckDBPyConnection) 
         spark_session(settings) as spark,
         tempfile.TemporaryDirectory(prefix="scoring-", dir=settings.home) as directory,
     ):
-        yield _SparkScorer(spark, scoring_features(spark, con, Path(directory)), con)
+        yield _SparkScorer(spark, scoring_features(spark, con, Path(directory)))
 
 
 def score_all(
@@ -170,6 +166,10 @@ def score_all(
             else:
                 todo[name] = (version, booster)
         frames = []
+        for name, (_version, booster) in todo.items():
+            # the population's and each champion's columns, named with model and field before any engine starts
+            # (on Spark: before the session and the features' export, instead of Spark's own error)
+            check_columns(con, specs[name], booster.feature_name())
         if todo:
             with _scorer(engine, settings, con) as scorer:
                 for name, (version, booster) in todo.items():

@@ -284,6 +284,16 @@ def test_a_providers_base_model_outside_the_quarantine_list_is_refused(tmp_path:
         (project / "macros" / "sources.sql").write_text(listed.replace("'completejourney': [", wrong))
         with pytest.raises(SourcesError, match=r"base_mystore__orders.sql is not in the quarantine's list"):
             load_sources(settings)
+    # as dbt reads it: double quotes, and a key expression with brackets before the model's tuple
+    other = """("base_mystore__x", "mystore", "x", "string_split(id, '-')[1]")"""
+    (project / "macros" / "sources.sql").write_text(
+        listed.replace(
+            "'completejourney': [",
+            f'"mystore": [{other}, ("base_mystore__orders", "mystore", "orders", "order_id")],\n'
+            "        'completejourney': [",
+        )
+    )
+    assert load_sources(settings).contracts == {"stg_crm__customers": "mystore"}
     (project / "macros" / "sources.sql").write_text(
         listed.replace("'completejourney': [", f"'mystore': [{entry}],\n        'completejourney': [")
     )

@@ -427,7 +427,6 @@ def test_persona_input_errors():
         # the point pays a 0.08 contact, the interval does not show it: not kept on the point estimate
         (0.10, 0.01, 0.19, 0.06, 0.08, (VERY_WELL, False, "rework")),
         (0.10, 0.09, 0.11, 0.06, 0.08, (VERY_WELL, False, "keep")),
-        (0.8, 0.1, 1.5, 1.0, None, (SOMEWHAT, False, "rework")),
         (0.6, -0.4, 1.6, 1.0, None, (INCONCLUSIVE, False, "retest")),  # no evidence, but could matter
         (0.3, -0.7, 1.3, 1.0, None, (INCONCLUSIVE, False, "retest")),
         # rules out the average uplift, not a paying one (free contact): still contacted, with the alternatives
@@ -448,8 +447,10 @@ def test_verdict_thresholds(uplift, lo, hi, overall, cost, expected):
 
 def test_with_a_rest_the_difference_interval_decides_not_the_point():
     """With other personas, a positive group is very well exactly when it is shown above the rest: the point
-    uplift against the average no longer decides (it does only for the whole audience, which has no rest)."""
-    assert classify(2.0, 0.5, 3.5, 1.0, beats_rest=False) == (SOMEWHAT, False, "rework")
+    uplift against the average no longer decides. Keeping it turns on money alone, for very well and somewhat
+    alike (before, somewhat was always reworked: without alternatives, a re-test of a group shown to pay)."""
+    assert classify(2.0, 0.5, 3.5, 1.0, beats_rest=False) == (SOMEWHAT, False, "keep")
+    assert classify(2.0, 0.5, 3.5, 1.0, 0.6, beats_rest=False) == (SOMEWHAT, False, "rework")  # does not pay
     assert classify(0.9, 0.5, 1.3, 1.0, beats_rest=True) == (VERY_WELL, False, "keep")
     assert classify(0.9, 0.5, 1.3, 1.0, 0.6, beats_rest=True) == (VERY_WELL, False, "rework")  # does not pay
     assert classify(0.6, -0.4, 1.6, 1.0, beats_rest=True)[0] == INCONCLUSIVE  # not positive: nothing to rank
@@ -802,7 +803,7 @@ def test_very_well_needs_an_interval_above_the_rest_not_a_point_above_the_averag
             assert (p.verdict == VERY_WELL) == (p.ci_low > 0 and shown), (p.definition, p.verdict, diff)
             if p.ci_low > 0 and p.uplift >= overall and not shown:
                 point_above_not_shown += 1
-                assert p.verdict == SOMEWHAT and p.recommendation == "rework"
+                assert p.verdict == SOMEWHAT and p.recommendation == "keep"  # no contact cost: it pays
     assert split >= 20 and point_above_not_shown >= 5  # the case the rule is for did occur
 
 
@@ -937,6 +938,48 @@ def test_report_reads_as_a_marketer_expects(tmp_path):
     roi_cell = f"{100 * flat.roi:.0f}%"
     assert roi_cell not in doc  # no point ROI when its interval holds a loss and a gain
     assert "not distinguishable from zero" in doc and "holds both a loss and a gain" in doc
+
+
+def test_the_report_shows_each_personas_difference_to_the_rest(tmp_path):
+    """The column that decides very well against somewhat: each persona's uplift minus the rest's with its interval,
+    and a dash where there is none (a single group has no rest)."""
+    from holdout.measure.personas import personas_from_scores
+
+    frame, true = segment_launch(11, n=6_000)
+    split = personas_from_scores(
+        frame,
+        treatment_col="group",
+        outcome_col="revenue",
+        feature_cols=["segment"],
+        scores=true,
+        model_label="m",
+    ).personas
+    assert len(split) >= 2
+    results = [
+        measure_uplift(*(frame.loc[frame["group"] == g, "revenue"] for g in ("test", "control")), n_boot=0)
+    ]
+    doc = render_campaign_report(
+        tmp_path / "split.html",
+        campaign={"id": "c"},
+        results=results,
+        personas=split,
+        funnel=[("all", 6_000)],
+    ).read_text()
+    assert "minus the rest&#x27;s uplift (interval)" in doc or "minus the rest's uplift (interval)" in doc
+    for p in split:
+        assert f"({p.versus_rest_ci_low:,.3f} to {p.versus_rest_ci_high:,.3f})" in doc
+    (one,) = personas_from_scores(
+        frame,
+        treatment_col="group",
+        outcome_col="revenue",
+        feature_cols=["segment"],
+        scores=np.zeros(len(frame)),
+        model_label="m",
+    ).personas
+    doc = render_campaign_report(
+        tmp_path / "one.html", campaign={"id": "c"}, results=results, personas=[one], funnel=[("all", 6_000)]
+    ).read_text()
+    assert "<td>-</td>" in doc and " to nan" not in doc
 
 
 def test_an_inconclusive_note_overrides_the_interval_everywhere_a_marketer_reads(tmp_path):

@@ -11,14 +11,14 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from holdout.sources import LANDING_FORMATS as FORMATS  # the landing contract owns the list
+from holdout.sources import LANDING_FORMATS  # the landing contract owns the list
 
 SYSTEMS = ["crm", "ecommerce", "web", "email", "consents", "loyalty", "support"]
 
 
 def write_part(raw_dir: Path, entity: str, part: str, table: pa.Table) -> Path:
     """Write raw_dir/entity/part.<fmt> through a temporary file, so readers never see half a file."""
-    fmt = FORMATS[entity]
+    fmt = LANDING_FORMATS[entity]
     folder = raw_dir / entity
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{part}.{fmt}"

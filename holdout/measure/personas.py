@@ -75,7 +75,7 @@ campaign did nothing on average and the contact is free) ``R`` is the whole audi
   worked, and is not shown to have worked better than the others. A single group (the whole audience) has no rest
   and is ``very_well`` when positive. The ``k`` difference intervals share customers (each rest holds the other
   groups), so they are not independent; Šidák's inequality still makes them hold together with at least
-  ``confidence`` (conservatively; simulated 95.5-96% for 3 to 10 personas). Both families (the groups' and the
+  ``confidence`` (conservatively: a reviewer's simulation gave 95.5-96% for 3 to 10 personas). Both families (the groups' and the
   differences') hold together with probability at least ``1 - 2 alpha``; since ``very_well`` reads only lower
   ends, the chance that any ``very_well`` label of a launch is wrong is at most about ``alpha``;
 * ``inconclusive`` otherwise if ``hi >= R``: no evidence of an effect, yet the interval still holds an uplift
@@ -84,13 +84,15 @@ campaign did nothing on average and the contact is free) ``R`` is the whole audi
 
 Recommendations: ``very_well`` -> ``keep`` (``rework`` if a ``cost_per_contact`` is given and the low end of the
 interval does not cover it: keeping needs the interval to show the contact pays, as stopping needs it to show
-the contact does not), ``somewhat`` -> ``rework`` even when its interval shows the contact pays (the cycle keeps the
-campaign for the groups shown to respond best and tries new offers, beside the current one, on the others), ``inconclusive`` -> ``retest`` (collect more data:
+the contact does not), ``somewhat`` alike (stop 34; it was always ``rework``, but with the interval rule most positive
+personas of a split launch read ``somewhat``, and without ``alternatives`` a rework is a re-test: groups shown to
+pay would have been re-tested at ever stricter levels instead of kept), ``inconclusive`` -> ``retest`` (collect more data:
 the group is too small for its variance), ``not_at_all`` -> ``stop`` only when the interval rules out covering
 the contact: ``hi < cost_per_contact`` (0 without a cost, so every harmful group stops), on the same simultaneous
 interval; a ``not_at_all`` group whose interval still holds an uplift that pays for the contact gets ``rework``.
-The verdict says how the group did against ``R`` (the campaign's average); the recommendation decides whether
-to keep contacting it, which turns on the contact cost only. (Stopping on ``hi < R`` gave up groups whose true
+The verdict says how the group did: against the rest of the audience (``very_well`` or ``somewhat``) or against
+``R`` (``inconclusive`` or ``not_at_all``); the recommendation decides whether to keep contacting it, which turns
+on the contact cost only. (Stopping on ``hi < R`` gave up groups whose true
 uplift was well above the cost: on the demo, targeting then fell below contacting everyone; BENCHMARKS.md.)
 """
 
@@ -382,12 +384,18 @@ def _treatment_indicator(s: pd.Series, treated_value: Any) -> np.ndarray:
     return (s == "test").to_numpy()
 
 
-def _welch_cells(n_t, n_c, s_t, s_c, q_t, q_c):
-    """Means, variances and Welch SE^2 from per-group counts, sums and sums of squares (vectorized)."""
+def _mean_var(n, total, squares):
+    """Means and sample variances (ddof 1) from counts, sums and sums of squares of centred values (vectorized;
+    NaN where a count is 0 or 1)."""
     with np.errstate(divide="ignore", invalid="ignore"):
-        m_t, m_c = s_t / n_t, s_c / n_c
-        v_t = np.maximum(q_t - s_t * m_t, 0.0) / (n_t - 1)
-        v_c = np.maximum(q_c - s_c * m_c, 0.0) / (n_c - 1)
+        mean = total / n
+        return mean, np.maximum(squares - total * mean, 0.0) / (n - 1)
+
+
+def _welch_cells(n_t, n_c, s_t, s_c, q_t, q_c):
+    """Uplift and Welch SE^2 from per-group counts, sums and sums of squares (vectorized)."""
+    (m_t, v_t), (m_c, v_c) = _mean_var(n_t, s_t, q_t), _mean_var(n_c, s_c, q_c)
+    with np.errstate(divide="ignore", invalid="ignore"):
         return m_t - m_c, v_t / n_t + v_c / n_c
 
 
@@ -497,23 +505,20 @@ def classify(
     given, nothing is inconclusive. ``p_adjusted`` (the multiplicity-adjusted p-value) defaults to "significant
     iff lo > 0". ``buyers``: the group's (test, control) customers with a non-zero outcome, when known.
     ``beats_rest``: whether the group's uplift is shown above the rest of the audience's (``_versus_rest``): a
-    positive group is ``very_well`` exactly when it is. None when no rest was estimated (the group is the whole
-    audience, which ties with the average): then the point uplift against ``max(overall_uplift, 0)`` decides.
+    positive group is ``very_well`` exactly when it is. None when there is no rest (the group is the whole
+    audience): a positive group is then ``very_well``. The recommendation of a positive group turns on money only:
+    ``keep`` when ``ci_low`` clears ``cost_per_contact``, else ``rework``.
     """
     if buyers is not None and few_buyers_reason(buyers):
         return INCONCLUSIVE, False, RETEST
     if ci_high < 0:
         return NOT_AT_ALL, True, STOP
     if ci_low > 0 and (p_adjusted is None or p_adjusted < alpha):
-        if (
-            beats_rest is None
-        ):  # the whole audience: it ties with the average (relative tolerance for rounding)
-            beats_rest = uplift >= max(overall_uplift, 0.0) - 1e-12 * abs(overall_uplift)
-        if beats_rest:
-            # keep only when the interval shows the contact paid, as stop needs the interval to show it did not
-            pays = cost_per_contact is None or ci_low > cost_per_contact
-            return VERY_WELL, False, KEEP if pays else REWORK
-        return SOMEWHAT, False, REWORK
+        # keep only when the interval shows the contact paid, as stop needs the interval to show it did not; how
+        # the group did against the others is the verdict's, not the money decision's. No rest (None): the group
+        # is the whole audience, and positive is very well.
+        pays = cost_per_contact is None or ci_low > cost_per_contact
+        return VERY_WELL if beats_rest is not False else SOMEWHAT, False, KEEP if pays else REWORK
     if relevant is None:
         relevant = max(overall_uplift, cost_per_contact or 0.0)
     if relevant > 0 and ci_high >= relevant:
@@ -600,7 +605,8 @@ def _interval_note(k: int, confidence: float = CONFIDENCE) -> str:
         return f"one group: a plain {percent(confidence)} interval"
     return (
         f"intervals simultaneous at {percent(confidence)} over the {k} personas "
-        f"(Šidák: each at {simultaneous_level(confidence, k):.1%}; verdicts read these intervals)"
+        f"(Šidák: each at {simultaneous_level(confidence, k):.1%}; verdicts read these intervals and, for very well, "
+        "the interval of each persona's uplift minus the rest's at the same level)"
     )
 
 
@@ -774,13 +780,13 @@ class _GroupEstimates:
     # per group: its uplift minus the rest of the audience's (the other groups' customers on the same rows) and
     # that difference's interval, at the same simultaneous level as the groups' own intervals (module doc)
     versus_rest: np.ndarray
-    versus_rest_low: np.ndarray
-    versus_rest_high: np.ndarray
+    versus_rest_ci_low: np.ndarray
+    versus_rest_ci_high: np.ndarray
 
     @property
     def beats_rest(self) -> np.ndarray:
         """Per group, whether its uplift is shown above the rest's (not when either side could not be estimated)."""
-        return np.nan_to_num(self.versus_rest_low, nan=-np.inf) > 0
+        return np.nan_to_num(self.versus_rest_ci_low, nan=-np.inf) > 0
 
 
 def _estimate_groups(
@@ -804,10 +810,7 @@ def _estimate_groups(
             np.bincount(g, weights=v * v, minlength=k),
         ]
     nt, st, qt, nc, sc, qc = sums
-    with np.errstate(divide="ignore", invalid="ignore"):
-        mt, mc = st / nt, sc / nc
-        vt = np.maximum(qt - st * mt, 0.0) / (nt - 1)
-        vc = np.maximum(qc - sc * mc, 0.0) / (nc - 1)
+    (mt, vt), (mc, vc) = _mean_var(nt, st, qt), _mean_var(nc, sc, qc)
     level = simultaneous_level(confidence, k)
     w = welch_from_stats(mt, vt, nt, mc, vc, nc, level)
     # The yardstick is the overall uplift on the same rows, so a persona and the average share noise.
@@ -838,18 +841,17 @@ def _versus_rest(
     the difference's interval at ``level`` must lie above zero (t with Satterthwaite's degrees of freedom over the
     four arms). Above the rest is above the average the rest and the group make up, now read on an interval
     instead of a point estimate. Not shown when either side lacks two customers in an arm, or when the group's
-    own standard error is zero (its interval is then a point)."""
+    own standard error or the rest's is zero (a constant outcome: Welch's interval is then a point)."""
     rnt, rst, rqt, rnc, rsc, rqc = (a.sum() - a for a in sums)
+    (rmt, rvt), (rmc, rvc) = _mean_var(rnt, rst, rqt), _mean_var(rnc, rsc, rqc)
     with np.errstate(divide="ignore", invalid="ignore"):
-        rmt, rmc = rst / rnt, rsc / rnc
-        rvt = np.maximum(rqt - rst * rmt, 0.0) / (rnt - 1)
-        rvc = np.maximum(rqc - rsc * rmc, 0.0) / (rnc - 1)
         r = welch_from_stats(rmt, rvt, rnt, rmc, rvc, rnc, level)
+        estimable = (w["se"] > 0) & (r["se"] > 0)
         diff = w["uplift"] - r["uplift"]
         a, b = w["se"] ** 2, r["se"] ** 2
         se = np.sqrt(a + b)
         df = (a + b) ** 2 / (a**2 / w["df"] + b**2 / r["df"])  # Satterthwaite over the four arms' variances
-        q = stats.t.ppf(0.5 + level / 2.0, df)
+        q = np.where(estimable, stats.t.ppf(0.5 + level / 2.0, df), np.nan)
     return diff, diff - q * se, diff + q * se
 
 
@@ -936,8 +938,8 @@ def _personas_from(
                 **(
                     {
                         "versus_rest": float(est.versus_rest[r]),
-                        "versus_rest_ci_low": float(est.versus_rest_low[r]),
-                        "versus_rest_ci_high": float(est.versus_rest_high[r]),
+                        "versus_rest_ci_low": float(est.versus_rest_ci_low[r]),
+                        "versus_rest_ci_high": float(est.versus_rest_ci_high[r]),
                     }
                     if k > 1
                     else {}

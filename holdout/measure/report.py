@@ -75,8 +75,9 @@ METHOD_TEXT = [
     "Verdicts (U = overall uplift on the estimation half, R = max(U, cost per contact), or the whole audience's "
     "detectable uplift when that is not positive), all on the simultaneous interval: very well = interval above "
     "zero and shown above the rest of the audience (the column minus the rest's uplift: its interval, at the "
-    "same level, above zero; those intervals hold together at 95% too) -> keep (rework when the interval's lower end does not cover the cost per "
-    "contact); somewhat = interval above zero, not shown above the rest -> rework; inconclusive = no such "
+    "personas' level, above zero; those intervals too hold together at the launch's confidence); somewhat = "
+    "interval above zero, not shown above the rest; either -> keep when the interval's lower end covers the cost "
+    "per contact, else rework; inconclusive = no such "
     "evidence but the interval still reaches R -> retest (collect more data); not at all = the interval rules "
     "out every uplift that matters (harmful when the whole interval is below zero) -> stop only when it also rules "
     "out paying for the contact (upper end below the cost per contact), else rework. Detectable = the "
@@ -450,10 +451,12 @@ def _results_table(results: Sequence[Result], currency: str) -> str:
     return f"<table>{head}{''.join(rows)}</table>"
 
 
-def _versus_rest(p: Persona, currency: str) -> str:
+def _versus_rest_cell(p: Persona, currency: str) -> str:
     """The persona's uplift minus the rest of the audience's, with its interval at the persona's level (what
-    decides very well against somewhat); a dash for a single group, which has no rest."""
-    if not math.isfinite(p.versus_rest):
+    decides very well against somewhat); a dash when there is none: a single group has no rest, and a side with a
+    constant outcome or under two customers in an arm gives no interval (not shown above the rest)."""
+    values = (p.versus_rest, p.versus_rest_ci_low, p.versus_rest_ci_high)
+    if not all(math.isfinite(v) for v in values):
         return "-"
     return f"{_money(p.versus_rest, currency)} ({p.versus_rest_ci_low:,.3f} to {p.versus_rest_ci_high:,.3f})"
 
@@ -477,7 +480,7 @@ def _persona_table(personas: Sequence[Persona], currency: str) -> str:
             f"<tr><td class=l>{_esc(p.persona_id)}</td><td class=l>{_esc(p.definition)}</td><td>{p.n_test:,}</td>"
             f"<td>{p.n_control:,}</td><td>{_pct(p.share_of_audience, 1)}</td><td>{_money(p.uplift, currency)}</td>"
             f"<td>{p.ci_low:,.3f} to {p.ci_high:,.3f} ({_pct(p.ci_level, 1)})</td><td>{_money(p.mde, currency)}</td>"
-            f"<td>{_p(p.p_value)} ({_p(p.p_value_adjusted)})</td><td>{_versus_rest(p, currency)}</td>"
+            f"<td>{_p(p.p_value)} ({_p(p.p_value_adjusted)})</td><td>{_versus_rest_cell(p, currency)}</td>"
             f"<td>{_money(p.incremental_revenue, currency)}</td><td class='l {cls}'>{_esc(verdict)}</td>"
             f"<td class='l {cls}'>{_esc(p.recommendation)}</td></tr>"
         )
