@@ -680,6 +680,20 @@ def segment_launch(seed: int, n: int = 3_000) -> tuple[pd.DataFrame, np.ndarray]
     return frame, true
 
 
+def segment_personas(frame: pd.DataFrame, scores: np.ndarray):
+    """The champion path on a segment launch, its scores given (e.g. the planted effects: the planted partition)."""
+    from holdout.measure.personas import personas_from_scores
+
+    return personas_from_scores(
+        frame,
+        treatment_col="group",
+        outcome_col="revenue",
+        feature_cols=["segment"],
+        scores=scores,
+        model_label="m",
+    )
+
+
 def test_persona_intervals_are_simultaneous_and_the_verdicts_read_them():
     """Issue 16, multiple testing: a launch's persona intervals hold their personas' true uplifts *together*
     95% of the time (Šidák over the personas; per-persona 95% intervals held all three only 87 of 100 times
@@ -729,14 +743,7 @@ def test_persona_intervals_are_simultaneous_and_the_verdicts_read_them():
     assert alone_only > 0  # the case above did occur
     # A single group is one interval: the plain 95%.
     frame, _ = segment_launch(7, n=400)
-    (only,) = personas_from_scores(
-        frame,
-        treatment_col="group",
-        outcome_col="revenue",
-        feature_cols=["segment"],
-        scores=np.zeros(len(frame)),
-        model_label="m",
-    ).personas
+    (only,) = segment_personas(frame, np.zeros(len(frame))).personas
     assert only.ci_level == 0.95 and only.p_value_adjusted == pytest.approx(only.p_value)
 
 
@@ -757,7 +764,6 @@ def test_very_well_needs_an_interval_above_the_rest_not_a_point_above_the_averag
     the personas' simultaneous level; a point estimate at or above the average is not enough. Here the middle
     segment's true uplift *is* the average (1.0 of -0.5, 1.0, 2.5): before, it read "very well" whenever noise put
     its point estimate above the average (about half the launches) (about 1 s)."""
-    from holdout.measure.personas import personas_from_scores
 
     effects = {"a": 2.5, "b": 1.0, "c": -0.5}
     point_above_not_shown = split = 0
@@ -773,14 +779,7 @@ def test_very_well_needs_an_interval_above_the_rest_not_a_point_above_the_averag
                 "revenue": rng.normal(0.0, 4.0, 6_000) + treated * true,
             }
         )
-        found = personas_from_scores(
-            frame,
-            treatment_col="group",
-            outcome_col="revenue",
-            feature_cols=["segment"],
-            scores=true,
-            model_label="m",
-        )
+        found = segment_personas(frame, true)
         if len(found.personas) == 1:  # the whole audience has no rest: positive is very well
             (only,) = found.personas
             assert (only.verdict == VERY_WELL) == (only.ci_low > 0) and np.isnan(only.versus_rest)
@@ -943,17 +942,9 @@ def test_report_reads_as_a_marketer_expects(tmp_path):
 def test_the_report_shows_each_personas_difference_to_the_rest(tmp_path):
     """The column that decides very well against somewhat: each persona's uplift minus the rest's with its interval,
     and a dash where there is none (a single group has no rest)."""
-    from holdout.measure.personas import personas_from_scores
 
     frame, true = segment_launch(11, n=6_000)
-    split = personas_from_scores(
-        frame,
-        treatment_col="group",
-        outcome_col="revenue",
-        feature_cols=["segment"],
-        scores=true,
-        model_label="m",
-    ).personas
+    split = segment_personas(frame, true).personas
     assert len(split) >= 2
     results = [
         measure_uplift(*(frame.loc[frame["group"] == g, "revenue"] for g in ("test", "control")), n_boot=0)
@@ -968,14 +959,7 @@ def test_the_report_shows_each_personas_difference_to_the_rest(tmp_path):
     assert "minus the rest&#x27;s uplift (interval)" in doc or "minus the rest's uplift (interval)" in doc
     for p in split:
         assert f"({p.versus_rest_ci_low:,.3f} to {p.versus_rest_ci_high:,.3f})" in doc
-    (one,) = personas_from_scores(
-        frame,
-        treatment_col="group",
-        outcome_col="revenue",
-        feature_cols=["segment"],
-        scores=np.zeros(len(frame)),
-        model_label="m",
-    ).personas
+    (one,) = segment_personas(frame, np.zeros(len(frame))).personas
     doc = render_campaign_report(
         tmp_path / "one.html", campaign={"id": "c"}, results=results, personas=[one], funnel=[("all", 6_000)]
     ).read_text()
