@@ -961,9 +961,15 @@ def test_the_report_shows_each_personas_difference_to_the_rest(tmp_path):
         assert f"({p.versus_rest_ci_low:,.3f} to {p.versus_rest_ci_high:,.3f})" in doc
     (one,) = segment_personas(frame, np.zeros(len(frame))).personas
     doc = render_campaign_report(
-        tmp_path / "one.html", campaign={"id": "c"}, results=results, personas=[one], funnel=[("all", 6_000)]
+        tmp_path / "one.html",
+        campaign={"id": "c", "split_review": True},
+        results=results,
+        personas=[one],
+        funnel=[("all", 6_000)],
     ).read_text()
     assert "<td>-</td>" in doc and " to nan" not in doc
+    assert "no rest to compare with" in doc  # why a single group's dash still reads very well
+    assert "<th class=l>split review</th><td class=l>yes</td>" in doc  # a switch reads as a word, not True
 
 
 def test_an_inconclusive_note_overrides_the_interval_everywhere_a_marketer_reads(tmp_path):

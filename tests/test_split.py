@@ -420,11 +420,20 @@ def test_optimize_split_on_close_writes_loadable_files_and_reaches_no_erased_or_
     assert problems == [], problems
     drafts = [s for s in specs if s.split_of == "winback-split"]
     assert drafts and all(s.status == "draft" for s in drafts)
+    from click.testing import CliRunner
+
+    from holdout.campaigns.cli import campaign
+
+    listed = CliRunner().invoke(campaign, ["list"]).output.splitlines()
+    assert all(any(line.split()[:1] == [d.id] and " draft " in line for line in listed) for d in drafts)
     target = next((s for s in drafts if s.retest_round), drafts[0])
     path = campaigns / f"{target.id}.yml"
     text = path.read_text().replace("status: draft", "status: active")  # the marketer approves
     # (made a re-test if the split wrote none: its close below must spend alpha / 2)
     path.write_text(text if target.retest_round else text + "retest_round: 1\n")
+    approved = path.read_text()
+    again = split_campaign(settings, "winback-split")  # a manual re-run of the same launch's split keeps it
+    assert path in again.kept and path.read_text() == approved and "kept as edited" in again.summary()
     launch_date = target.start_date
     outcome = launch_mod.launch_campaign(settings, target.id, launch_date)
     assert outcome.status == "launched"

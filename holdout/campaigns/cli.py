@@ -110,7 +110,7 @@ def list_() -> None:
     width = max([28, *(len(s.id) + 1 for s in specs)])
     click.echo(
         f"{'id':<{width}} {'channel':<12} {'priority':>8} {'control':>8} {'window':>7}  {'schedule':<12} "
-        "latest launch"
+        f"{'status':<7} latest launch"
     )
     for s in specs:
         sched = f"every {s.every_days}d" if s.every_days else s.schedule
@@ -121,7 +121,7 @@ def list_() -> None:
             latest += f" (then {lid}: {status})"
         click.echo(
             f"{s.id:<{width}} {s.channel:<12} {prio:>8} {s.control_share:>8.0%} {s.response_window_days:>6}d  "
-            f"{sched:<12} {latest}"
+            f"{sched:<12} {s.status:<7} {latest}"  # a draft (a split's follow-up under review) is never launched
         )
     if pending:
         click.echo(

@@ -78,11 +78,17 @@ class SplitFiles:
     segment_file: Path
     spec_files: tuple[Path, ...]
     actions: tuple[tuple[str, str, str], ...]  # (persona id, recommendation, follow-up id or "excluded")
+    # files of this launch's split edited since it wrote them (a re-run keeps them as they are)
+    kept: tuple[Path, ...] = ()
 
     def summary(self) -> str:
         lines = [f"split of {self.campaign_id} (launch {self.launch_id}): {self.segment_file}"]
         lines += [f"  {pid}: {rec} -> {target}" for pid, rec, target in self.actions]
         lines += [f"  follow-up spec {p}" for p in self.spec_files]
+        lines += [
+            f"  kept as edited (this launch's split wrote it differently; delete it to write it again): {p}"
+            for p in self.kept
+        ]
         return "\n".join(lines)
 
 
@@ -428,12 +434,24 @@ def split_campaign(
     for stale in sorted(spec_dir.glob(f"{campaign_id}--*.yml")):
         if stale.name not in spec_texts and _first_line(stale).startswith(generated):
             stale.unlink()
-    written = []
+    # a re-run for the launch already split keeps what a marketer edited since (`status: active`, a comment)
+    again = split_launch_of(segment_file) == info["launch_id"]
+
+    def edited(path: Path, text: str) -> bool:
+        return again and path.exists() and path.read_text() != text
+
+    written, kept = [], []
     for name, text in sorted(spec_texts.items()):
         path = spec_dir / name
+        if edited(path, text):
+            kept.append(path)
+            continue
         path.write_text(text)
         written.append(path)
-    segment_file.write_text(segment_text)  # last: it marks the split as done (see `split_after_close`)
+    if edited(segment_file, segment_text):
+        kept.append(segment_file)
+    else:
+        segment_file.write_text(segment_text)  # last: it marks the split as done (see `split_after_close`)
     log.info(
         "split %s from %s: %d segment(s), %d follow-up(s)",
         campaign_id,
@@ -441,7 +459,9 @@ def split_campaign(
         len(rows),
         len(written),
     )
-    return SplitFiles(campaign_id, info["launch_id"], segment_file, tuple(written), tuple(actions))
+    return SplitFiles(
+        campaign_id, info["launch_id"], segment_file, tuple(written), tuple(actions), tuple(kept)
+    )
 
 
 def _first_line(path: Path) -> str:

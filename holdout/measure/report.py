@@ -76,8 +76,9 @@ METHOD_TEXT = [
     "detectable uplift when that is not positive), all on the simultaneous interval: very well = interval above "
     "zero and shown above the rest of the audience (the column minus the rest's uplift: its interval, at the "
     "personas' level, above zero; those intervals too hold together at the launch's confidence); somewhat = "
-    "interval above zero, not shown above the rest; either -> keep when the interval's lower end covers the cost "
-    "per contact, else rework; inconclusive = no such "
+    "interval above zero, not shown above the rest (a dash in that column: a single group, which has no rest, or "
+    "a side too small or constant to compare, which is not shown above it); either -> keep when the interval's "
+    "lower end covers the cost per contact, else rework; inconclusive = no such "
     "evidence but the interval still reaches R -> retest (collect more data); not at all = the interval rules "
     "out every uplift that matters (harmful when the whole interval is below zero) -> stop only when it also rules "
     "out paying for the contact (upper end below the cost per contact), else rework. Detectable = the "
@@ -225,6 +226,8 @@ def _describe_field(key: str, value: Any) -> str | None:
         text = ", ".join(f"{k}: {v}" for k, v in value.items() if v not in (None, "", (), []))
     elif isinstance(value, list | tuple):
         text = ", ".join(map(str, value))
+    elif isinstance(value, bool):  # a spec's switches (split_review, ...) read as words, not Python's True
+        text = "yes" if value else "no"
     else:
         text = str(value)
     return text if len(text) < 200 else None
@@ -601,10 +604,11 @@ def render_campaign_report(
             overall = tot_t / est[0] - tot_c / est[1]
         if len(personas) == 1:
             parts.append(
-                "<p>No group of customers responded differently enough from the rest to be reported, so the "
-                f"whole audience ({est[0]:,} test and {est[1]:,} control customers) is measured as one group "
-                f"(a {percent(personas[0].ci_level)} interval). "
-                f"Recommendation: {_esc(personas[0].recommendation)}.</p>"
+                f"<p>The whole audience ({est[0]:,} test and {est[1]:,} control customers) is measured as one "
+                f"group (a {percent(personas[0].ci_level)} interval): either no group of customers responded "
+                "differently enough from the rest to be reported, or the launch was too small to look for one "
+                "(how the personas were found, below, says which). With no rest to compare with, very well needs "
+                f"only its interval above zero. Recommendation: {_esc(personas[0].recommendation)}.</p>"
             )
         else:
             found = (
@@ -615,7 +619,9 @@ def render_campaign_report(
             )
             parts.append(
                 f"<p>{len(personas)} personas partition the audience. {found} ({est[0]:,} test and {est[1]:,} "
-                f"control customers); the intervals are simultaneous at {percent(family_confidence(personas))} "
+                f"control customers; the table's test and control columns count all of each persona's "
+                "customers, and incremental revenue scales its uplift to all its test customers); the intervals "
+                f"are simultaneous at {percent(family_confidence(personas))} "
                 f"(each at {_pct(personas[0].ci_level, 1)}). "
                 "Recommendations: "
                 + ", ".join(f"{_esc(p.persona_id)} {_esc(p.recommendation)}" for p in personas)
