@@ -958,7 +958,9 @@ def test_the_report_shows_each_personas_difference_to_the_rest(tmp_path):
     ).read_text()
     assert "minus the rest&#x27;s uplift (interval)" in doc or "minus the rest's uplift (interval)" in doc
     for p in split:
-        assert f"({p.versus_rest_ci_low:,.3f} to {p.versus_rest_ci_high:,.3f})" in doc
+        assert f"({p.versus_rest_ci_low:,.2f} to {p.versus_rest_ci_high:,.2f})" in doc
+        assert f"{p.ci_low:,.2f} to {p.ci_high:,.2f} ({100 * p.ci_level:.1f}%)" in doc
+    assert f"R, the smallest uplift that matters, is {split[0].yardstick:,.2f} EUR" in doc
     (one,) = segment_personas(frame, np.zeros(len(frame))).personas
     doc = render_campaign_report(
         tmp_path / "one.html",

@@ -191,6 +191,9 @@ class Persona:
     versus_rest: float = float("nan")
     versus_rest_ci_low: float = float("nan")
     versus_rest_ci_high: float = float("nan")
+    # R, the smallest uplift that matters (``yardstick``): an interval below it is not_at_all, one that reaches it
+    # without clearing zero inconclusive. The same for every persona of a launch; shown in the report.
+    yardstick: float = float("nan")
 
     @property
     def verdict_reason(self) -> str | None:
@@ -935,6 +938,7 @@ def _personas_from(
                 found_by=found_by,
                 buyers_test=buyers[0],
                 buyers_control=buyers[1],
+                yardstick=float(relevant),
                 **(
                     {
                         "versus_rest": float(est.versus_rest[r]),

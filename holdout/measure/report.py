@@ -461,7 +461,7 @@ def _versus_rest_cell(p: Persona, currency: str) -> str:
     values = (p.versus_rest, p.versus_rest_ci_low, p.versus_rest_ci_high)
     if not all(math.isfinite(v) for v in values):
         return "-"
-    return f"{_money(p.versus_rest, currency)} ({p.versus_rest_ci_low:,.3f} to {p.versus_rest_ci_high:,.3f})"
+    return f"{_money(p.versus_rest, currency)} ({_interval(p.versus_rest_ci_low, p.versus_rest_ci_high)})"
 
 
 def _persona_table(personas: Sequence[Persona], currency: str) -> str:
@@ -482,7 +482,7 @@ def _persona_table(personas: Sequence[Persona], currency: str) -> str:
         rows.append(
             f"<tr><td class=l>{_esc(p.persona_id)}</td><td class=l>{_esc(p.definition)}</td><td>{p.n_test:,}</td>"
             f"<td>{p.n_control:,}</td><td>{_pct(p.share_of_audience, 1)}</td><td>{_money(p.uplift, currency)}</td>"
-            f"<td>{p.ci_low:,.3f} to {p.ci_high:,.3f} ({_pct(p.ci_level, 1)})</td><td>{_money(p.mde, currency)}</td>"
+            f"<td>{_interval(p.ci_low, p.ci_high)} ({_pct(p.ci_level, 1)})</td><td>{_money(p.mde, currency)}</td>"
             f"<td>{_p(p.p_value)} ({_p(p.p_value_adjusted)})</td><td>{_versus_rest_cell(p, currency)}</td>"
             f"<td>{_money(p.incremental_revenue, currency)}</td><td class='l {cls}'>{_esc(verdict)}</td>"
             f"<td class='l {cls}'>{_esc(p.recommendation)}</td></tr>"
@@ -626,6 +626,13 @@ def render_campaign_report(
                 "Recommendations: "
                 + ", ".join(f"{_esc(p.persona_id)} {_esc(p.recommendation)}" for p in personas)
                 + ".</p>"
+            )
+        if math.isfinite(personas[0].yardstick):
+            parts.append(
+                f"<p>R, the smallest uplift that matters, is {_money(personas[0].yardstick, currency)} per test "
+                "customer (the average uplift on the customers estimated on, or the cost per contact when higher; "
+                "the whole audience's detectable uplift when neither is above zero): a persona whose interval stays "
+                "below R did not work at all, one whose interval reaches R without clearing zero is inconclusive.</p>"
             )
         if persona_method:
             parts.append(f"<p>How the personas were found: {_esc(persona_method)}.</p>")
