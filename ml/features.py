@@ -174,7 +174,8 @@ def check_columns(con: duckdb.DuckDBPyConnection, spec: ModelSpec, features: lis
 
 def load_training_frame(con: duckdb.DuckDBPyConnection, spec: ModelSpec, cutoffs: list[date]) -> pd.DataFrame:
     """Every feature column (the champion may use others than the challenger) and `label`, for the model's
-    population at `cutoffs`. The caller checks the columns first (`check_columns`), once for all its loads."""
+    population at `cutoffs`."""
+    check_columns(con, spec)
     # target and population are parsed expressions (ml.config.expression_sql), never the file's text
     target, population = expression_sql(spec.target), expression_sql(spec.population)
     label = f"cast(({target}) as integer)" if spec.is_classifier else f"cast(({target}) as double)"
@@ -190,10 +191,11 @@ def load_training_frame(con: duckdb.DuckDBPyConnection, spec: ModelSpec, cutoffs
 
 
 def load_scoring_frame(con: duckdb.DuckDBPyConnection, spec: ModelSpec, features: list[str]) -> pd.DataFrame:
-    """Features as of the as-of date for the model's population (`check_columns` first, as `ml.score` does)."""
+    """Features as of the as-of date for the model's population."""
+    check_columns(con, spec, features)
     columns = ", ".join(
         f'f."{c}"' for c in dict.fromkeys(features)
-    )  # names checked by ml.config, present per check_columns
+    )  # names checked by ml.config, present above
     query = f"""
         select f.customer_id, f.cutoff_date, {columns}
         from {SCHEMA}.ml_scoring_features as f

@@ -28,7 +28,6 @@ from ml.config import ModelSpec, load_specs
 from ml.features import (
     CutoffPlan,
     TrainingDataError,
-    check_columns,
     data_start,
     ensure_features,
     feature_matrix,
@@ -357,7 +356,6 @@ def _load_data(
             f"held-out cutoff {plan.heldout}",
             progress,
         )
-        check_columns(con, spec)  # the file's columns, named, before either frame's query runs
         train = load_training_frame(con, spec, list(plan.training))
         heldout = load_training_frame(con, spec, [plan.heldout])
     _check_data(spec, train, heldout)
