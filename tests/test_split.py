@@ -412,7 +412,7 @@ def test_optimize_split_on_close_writes_loadable_files_and_reaches_no_erased_or_
     first = {p: p.read_bytes() for p in [generated, *follow_ups]}
     close_due(settings)  # a re-run of the close rewrites nothing
     assert {p: p.read_bytes() for p in [generated, *follow_ups]} == first
-    split_campaign(settings, "winback-split")  # a split again: rewrites its own files, keeps the marketer's
+    split_campaign(settings, "winback-split")  # a split again: keeps this launch's files and the marketer's
     assert mine.exists()
 
     build(settings, progress=False, echo=lambda _m: None)  # the library (with generated/) feeds dim_segments
@@ -434,6 +434,9 @@ def test_optimize_split_on_close_writes_loadable_files_and_reaches_no_erased_or_
     approved = path.read_text()
     again = split_campaign(settings, "winback-split")  # a manual re-run of the same launch's split keeps it
     assert path in again.kept and path.read_text() == approved and "kept as edited" in again.summary()
+    generated.unlink()  # the segment file deleted by hand: written again, the approved follow-up still kept
+    split_campaign(settings, "winback-split")
+    assert generated.exists() and path.read_text() == approved
     launch_date = target.start_date
     outcome = launch_mod.launch_campaign(settings, target.id, launch_date)
     assert outcome.status == "launched"

@@ -78,7 +78,7 @@ class SplitFiles:
     segment_file: Path
     spec_files: tuple[Path, ...]
     actions: tuple[tuple[str, str, str], ...]  # (persona id, recommendation, follow-up id or "excluded")
-    # files of this launch's split edited since it wrote them (a re-run keeps them as they are)
+    # files this launch's split had already written (a re-run keeps them as they are, edited or not)
     kept: tuple[Path, ...] = ()
 
     def summary(self) -> str:
@@ -86,7 +86,8 @@ class SplitFiles:
         lines += [f"  {pid}: {rec} -> {target}" for pid, rec, target in self.actions]
         lines += [f"  follow-up spec {p}" for p in self.spec_files]
         lines += [
-            f"  kept as edited (this launch's split wrote it differently; delete it to write it again): {p}"
+            f"  kept as edited or as first written (this launch's split wrote it before; delete it to write it "
+            f"again): {p}"
             for p in self.kept
         ]
         return "\n".join(lines)
@@ -420,7 +421,8 @@ def split_campaign(
     campaigns_dir: Path | None = None,
 ) -> SplitFiles:
     """Write the persona segments and follow-up specs of the campaign's latest closed launch (replacing the
-    files of an earlier split of the same campaign). Raises SplitError (nothing written) when it cannot."""
+    files of an earlier launch's split of the same campaign; a file this launch's split already wrote is kept as
+    it is, reviewed or not). Raises SplitError (nothing written) when it cannot."""
     spec = get_spec(settings, campaign_id)
     info, rows = _latest_personas(settings, campaign_id)
     segment_text, spec_texts, actions = render_split(spec, info, rows)
@@ -431,36 +433,33 @@ def split_campaign(
     # an earlier split's follow-ups that this one does not write again; only files a split of this campaign wrote
     # (its header on the first line): a spec a marketer named `<campaign>--...` is not the split's to delete
     generated = HEADER.split("{campaign}")[0] + campaign_id + "`"
+    # a file this launch's split already wrote (its header names the launch) may have been reviewed since
+    # (`status: active`, a comment): a re-run keeps it as it is, whatever else was deleted or changed
+    this_launch = HEADER.format(campaign=campaign_id, launch=info["launch_id"])
     for stale in sorted(spec_dir.glob(f"{campaign_id}--*.yml")):
-        if stale.name not in spec_texts and _first_line(stale).startswith(generated):
+        first = _first_line(stale)
+        if stale.name not in spec_texts and first.startswith(generated) and first != this_launch:
             stale.unlink()
-    # a re-run for the launch already split keeps what a marketer edited since (`status: active`, a comment)
-    again = split_launch_of(segment_file) == info["launch_id"]
-
-    def edited(path: Path, text: str) -> bool:
-        return again and path.exists() and path.read_text() != text
-
     written, kept = [], []
-    for name, text in sorted(spec_texts.items()):
-        path = spec_dir / name
-        if edited(path, text):
+    for path, text in [
+        *((spec_dir / name, t) for name, t in sorted(spec_texts.items())),
+        (segment_file, segment_text),
+    ]:
+        if path.exists() and _first_line(path) == this_launch:
             kept.append(path)
             continue
-        path.write_text(text)
+        path.write_text(text)  # the segment file last: it marks the split as done (see `split_after_close`)
         written.append(path)
-    if edited(segment_file, segment_text):
-        kept.append(segment_file)
-    else:
-        segment_file.write_text(segment_text)  # last: it marks the split as done (see `split_after_close`)
     log.info(
         "split %s from %s: %d segment(s), %d follow-up(s)",
         campaign_id,
         info["launch_id"],
         len(rows),
-        len(written),
+        len(spec_texts),
     )
+    specs_written = tuple(p for p in written if p != segment_file)
     return SplitFiles(
-        campaign_id, info["launch_id"], segment_file, tuple(written), tuple(actions), tuple(kept)
+        campaign_id, info["launch_id"], segment_file, specs_written, tuple(actions), tuple(kept)
     )
 
 
@@ -473,7 +472,7 @@ def split_launch_of(segment_file: Path) -> str | None:
     """The launch a generated segment file was split from (its header), None when there is no such file."""
     if not segment_file.exists():
         return None
-    first = segment_file.read_text().split("\n", 1)[0]
+    first = _first_line(segment_file)
     return first.rsplit(" from launch ", 1)[-1].split(":", 1)[0] if " from launch " in first else None
 
 
