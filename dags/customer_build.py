@@ -143,7 +143,7 @@ def customer_build():
     def publish_marts(prepared: dict, ds: str | None = None) -> dict:
         from holdout.warehouse_tasks import publish_build, record_published_marts
 
-        publish_build(prepared["ledgers"], bool(prepared.get("landing_zone_replaced")))
+        publish_build(prepared["ledgers"], prepared["landing_zone_replaced"])
         return record_published_marts(run_key=ds)
 
     @task(pool=WAREHOUSE_POOL, trigger_rule=TriggerRule.ONE_FAILED)

@@ -138,7 +138,8 @@ def build(
     started = time.perf_counter()
     with _build_lock(settings):
         replaced = settings.landing_zone_replaced_marker
-        full_refresh = full_refresh or replaced.exists()  # a regenerated landing zone is loaded whole
+        new_world = replaced.exists()  # read once: the build and its variables agree
+        full_refresh = full_refresh or new_world  # a regenerated landing zone is loaded whole
         # first the sources file, a missing required source and a busy warehouse (prepare_build), then the sources
         # the last build read
         variables = prepare_build(settings)
@@ -149,9 +150,7 @@ def build(
             raise BuildFailed(str(error)) from None
         if refresh_only:  # marts re-read from a ledger: its ops.builds rows stand for no build of the profile
             variables["refresh_only"] = True
-        if (
-            replaced.exists()
-        ):  # a new world: the erasures kept from the old one's files are not its customers'
+        if new_world:  # the erasures kept from the old world's files are not its customers'
             variables["landing_zone_replaced"] = True
         staged = staging_warehouse_path(settings)
         loaded_before = _loaded_part_files(settings)

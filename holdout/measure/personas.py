@@ -939,15 +939,10 @@ def _personas_from(
                 buyers_test=buyers[0],
                 buyers_control=buyers[1],
                 yardstick=float(relevant),
-                **(
-                    {
-                        "versus_rest": float(est.versus_rest[r]),
-                        "versus_rest_ci_low": float(est.versus_rest_ci_low[r]),
-                        "versus_rest_ci_high": float(est.versus_rest_ci_high[r]),
-                    }
-                    if k > 1
-                    else {}
-                ),
+                # NaN for a single group: its rest has no customers
+                versus_rest=float(est.versus_rest[r]),
+                versus_rest_ci_low=float(est.versus_rest_ci_low[r]),
+                versus_rest_ci_high=float(est.versus_rest_ci_high[r]),
             )
         )
     return personas

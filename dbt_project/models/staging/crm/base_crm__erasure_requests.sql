@@ -39,7 +39,8 @@ final as (
 
 kept as (
 
-    select * from {{ previous }}
+    -- the columns `final` has: a column a later version drops is not carried on by the kept rows
+    select customer_id, requested_at, source_file, rejection_reason from {{ previous }}
     where rejection_reason is null
         and customer_id not in (select customer_id from final where rejection_reason is null)
 
