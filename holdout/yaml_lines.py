@@ -84,8 +84,10 @@ def read_yaml(path: Path, loader: type[yaml.SafeLoader] = yaml.SafeLoader) -> tu
     builder, keys = loader(""), yaml.SafeLoader("")  # parsed once: the data is built from the checked tree
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
+        if node is None:  # empty, or only comments: the caller says what it expected
+            return None, None
         _walk(node, {}, set(), keys)
-        data = None if node is None else builder.construct_document(node)
+        data = builder.construct_document(node)
     except _StructureProblem as problem:
         raise YamlFileError(path, problem.message, problem.line) from None
     except yaml.YAMLError as exc:

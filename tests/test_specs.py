@@ -176,6 +176,24 @@ def test_a_file_yaml_cannot_read_is_one_problem_and_the_others_still_load(
     assert [s.id for s in load_specs(settings, strict=False)] == ["ok"]
 
 
+def test_an_empty_file_is_a_problem_and_every_spec_file_name_is_read(tmp_path, monkeypatch):
+    """A half-written spec (empty, or comments only) is one problem naming its file, not a crash of every command;
+    `.yaml` is read like `.yml`; an editor's hidden lock file (`.#name.yml`, a dangling link) is no spec."""
+    settings = use_campaigns(
+        monkeypatch,
+        tmp_path,
+        {"ok.yml": spec_text("ok"), "new.yml": "", "todo.yml": "# to do\n", "other.yaml": spec_text("other")},
+    )
+    (settings.campaigns_dir / ".#ok.yml").symlink_to(tmp_path / "root@host.1234")
+    problems = validate_specs(settings, known_segment_ids={"email_engagement__clicker", "test_accounts"})
+    assert [(p.file, p.field) for p in problems] == [("new.yml", "(yaml)"), ("todo.yml", "(yaml)")]
+    assert all(p.message.startswith("the file is empty") for p in problems)
+    assert [s.id for s in load_specs(settings, strict=False)] == ["ok", "other"]
+    result = CliRunner().invoke(campaign, ["validate"])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert "new.yml: (yaml): the file is empty" in result.output
+
+
 def test_a_folder_or_broken_link_named_like_a_spec_is_a_problem(tmp_path, monkeypatch):
     settings = use_campaigns(monkeypatch, tmp_path, {"ok.yml": spec_text("ok")})
     (settings.campaigns_dir / "folder.yml").mkdir()
@@ -222,6 +240,9 @@ def test_the_yaml_reader_keeps_what_yaml_allows(tmp_path):
         ({"start_date": "9999-12-31"}, "start_date", "years 1900-2999"),
         ({"id": "a" * 121}, "id", "at most 120 characters"),
         ({"priority": "high"}, "priority", "must be an integer (lower launches first) or auto"),
+        # every export row carries the code: a spreadsheet would run this one
+        ({"offer": {"kind": "gift", "code": '=HYPERLINK("http://x.example","x")'}}, "offer.code", "starting with"),
+        ({"offer": {"kind": "gift", "code": "SAVE 20"}}, "offer.code", "1-64 letters, digits"),
         # a cap's window is cast to a SQL integer at launch: 99,999,999,999 days would fail there, naming nothing
         (
             {"frequency_cap": {"max_contacts": 2, "per_days": 99_999_999_999}},
@@ -354,11 +375,14 @@ def test_cli_launch_refuses_with_a_message_and_changes_nothing(fresh_home, tmp_p
         ),
     }
     settings = use_campaigns(monkeypatch, tmp_path, files, home=fresh_home.home)
+    day = as_of_date(settings)
+    (settings.campaigns_dir / "later.yml").write_text(spec_text("later", start_date=str(day + timedelta(days=9))))
     before = _state(settings)
     runner = CliRunner()
-    day = as_of_date(settings)
     for args, expected in (
         (["launch", "inject"], f"inject.yml: audience.scores.{INJECTION}: unknown score column"),
+        # asked by name, a campaign does not go out before its start date (launch-due would skip it until then)
+        (["launch", "later"], f"later.yml: start_date: {day + timedelta(days=9)} is after the launch date {day}"),
         (["launch", "no-such-campaign"], "no campaign 'no-such-campaign'"),
         (["launch", "nobody"], "nobody.yml"),
         # a backdated launch would open a response window before anyone was contacted; a later one would use a
@@ -514,7 +538,7 @@ def test_a_campaigns_folder_that_does_not_exist_is_named_as_such(tmp_path, monke
     (tmp_path / "empty").mkdir()
     monkeypatch.setenv("HOLDOUT_CAMPAIGNS_DIR", str(tmp_path / "empty"))
     (problem,) = validate_specs(Settings(home=tmp_path / "home"))
-    assert problem.message == "no campaign *.yml files found"
+    assert problem.message == "no campaign *.yml or *.yaml files found"
 
 
 def test_a_bad_cost_per_contact_is_one_problem_not_one_per_variant(tmp_path, monkeypatch):

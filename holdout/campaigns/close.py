@@ -22,7 +22,7 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass, field, replace
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -724,7 +724,7 @@ def campaign_report(settings: Settings, campaign_id: str) -> str:
     lines = [f"Campaign {campaign_id}"]
     for lid, ld, we, ch, status, n, nt, nc, report in launches:
         lines.append(
-            f"- {lid}: {status} on {ld} via {ch}, window to {we}; audience {n or 0:,} "
+            f"- {lid}: {status} on {ld} via {ch}, window through {we - timedelta(days=1)}; audience {n or 0:,} "
             f"(test {nt or 0:,}, control {nc or 0:,})"
         )
         for r in results[results["launch_id"] == lid].itertuples():

@@ -1082,6 +1082,11 @@ def launch_campaign(
             f"{launch_id}: --reexport writes again the export of a launch recorded on {launch_date}, and "
             f"{campaign_id} has none on that date (`holdout campaign list` shows its launches)"
         )
+    if launch_date < spec.start_date and not dry_run:  # a new launch only; a dry run may preview it
+        raise AudienceError(
+            f"{spec.path or campaign_id}: start_date: {spec.start_date} is after the launch date {launch_date}; "
+            "`holdout campaign launch-due` launches it on that date"
+        )
     t = time.perf_counter()
     plan_launches(settings, launch_date, [campaign_id], check_date=check_date)
     timings["plan"] = time.perf_counter() - t

@@ -84,6 +84,19 @@ def _not_a_group(value: str) -> str:
 # the id of an offer arm (a variant, or an alternative a split turns into one): never an assignment group's name
 ArmId = Annotated[Id, AfterValidator(_not_a_group)]
 
+# an offer code as e-mail and SMS platforms take them; it is written into every export row, where a leading `=`,
+# `+`, `-` or `@` would be a formula to a spreadsheet that opens the file
+OFFER_CODE_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+
+
+def _offer_code_format(value: str) -> str:
+    if not OFFER_CODE_PATTERN.fullmatch(value):
+        raise ValueError(
+            "must be 1-64 letters, digits, '-', '_' or '.', starting with a letter or digit, "
+            f"got {value[:70]!r}"
+        )
+    return value
+
 
 def score_columns() -> tuple[str, ...]:
     """Columns of marts.dim_customers a spec may threshold: the documented numeric *_score / *_decile ones."""
@@ -178,7 +191,7 @@ class Offer(_Strict):
     response window (0.2 = 20% off); its cost is measured at close from the order lines, test minus control."""
 
     kind: OfferKind
-    code: str | None = None
+    code: Annotated[str, AfterValidator(_offer_code_format)] | None = None
     discount: Annotated[float, Field(strict=True, gt=0, lt=1)] | None = None
 
 
@@ -418,9 +431,11 @@ class CampaignSpec(_Strict):
 
 # --------------------------------------------------------------------------------------------- reading
 def spec_files(settings: Settings) -> list[Path]:
-    """Every `*.yml` of the campaigns folder, files or not: a folder or a broken link with that name is reported as
-    its own problem (`read_spec_file`), not skipped silently."""
-    return sorted(Path(settings.campaigns_dir).glob("*.yml"))
+    """Every `*.yml` and `*.yaml` of the campaigns folder, files or not: a folder or a broken link with that name is
+    reported as its own problem (`read_spec_file`), not skipped silently. Hidden names (an editor's lock file such
+    as `.#spring.yml`) are not specs."""
+    folder = Path(settings.campaigns_dir)
+    return sorted(p for p in [*folder.glob("*.yml"), *folder.glob("*.yaml")] if not p.name.startswith("."))
 
 
 def _problems_from(error: ValidationError, fname: str, lines: dict[Loc, int]) -> list[SpecProblem]:
@@ -459,7 +474,8 @@ def read_spec_file(path: Path) -> SpecFile:
     except YamlFileError as exc:
         return SpecFile(fname, None, None, [SpecProblem(fname, "(yaml)", exc.message, exc.line)], {})
     if not isinstance(data, dict):
-        problem = SpecProblem(fname, "(yaml)", "a campaign file must be a mapping (one campaign per file)")
+        empty = "the file is empty: " if data is None else ""
+        problem = SpecProblem(fname, "(yaml)", f"{empty}a campaign file must be a mapping (one campaign per file)")
         return SpecFile(fname, None, None, [problem], {})
     lines = key_lines(node) if node is not None else {}
     claimed = data.get("id") if isinstance(data.get("id"), str) else None
@@ -558,7 +574,7 @@ def load_all(
     if not files:
         folder = Path(settings.campaigns_dir)
         why = (
-            "no campaign *.yml files found"
+            "no campaign *.yml or *.yaml files found"
             if folder.is_dir()
             else "no such folder (HOLDOUT_CAMPAIGNS_DIR, default the repository's campaigns/)"
         )

@@ -296,8 +296,9 @@ def _provenance(info: dict, row: dict, personas: int = 1) -> str:
     else:  # the personas' intervals hold together at level ** k (Šidák), 95% or more for a re-test
         interval = f"simultaneous {percent(level**personas)} interval (each {level:.1%})"
     return (
-        f"Persona {row['persona_id']} of launch {info['launch_id']} (response window {info['launch_date']} to "
-        f"{info['window_end']}, measured {info['closed_at']:%Y-%m-%d}): {row['persona_definition']}. Uplift {row['uplift']:+.2f} EUR per "
+        f"Persona {row['persona_id']} of launch {info['launch_id']} (response window {info['launch_date']} through "
+        f"{info['window_end'] - timedelta(days=1)}, closed {info['closed_at']:%Y-%m-%d}): {row['persona_definition']}. "
+        f"Uplift {row['uplift']:+.2f} EUR per "
         f"customer, {interval} [{row['uplift_ci_low']:+.2f}, {row['uplift_ci_high']:+.2f}], "
         f"{row['test_customers']} test / {row['control_customers']} control; {row['verdict']} -> "
         f"{row['recommendation']}."
