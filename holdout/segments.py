@@ -88,14 +88,31 @@ def _column_kind(data_type: str) -> str | None:
 
 
 @functools.cache
-def profile_columns(contract: Path = PROFILE_CONTRACT) -> dict[str, str]:
-    """Column name -> kind (number, string, boolean, date) of `marts.dim_customers`, read from its dbt contract."""
+def _profile_contract(contract: Path) -> dict:
+    """The `dim_customers` entry of its dbt contract file, read once (columns, types, data tests)."""
     doc = yaml.safe_load(contract.read_text()) or {}
     model = next((m for m in doc.get("models") or [] if m.get("name") == "dim_customers"), None)
     if model is None:
         raise ValueError(f"{contract}: no model dim_customers")
+    return model
+
+
+def _column_tests(contract: Path, test: str) -> dict[str, dict]:
+    """Column -> the arguments of its `test` data test in the contract, for the columns that have one."""
+    found: dict[str, dict] = {}
+    for column in _profile_contract(contract).get("columns") or []:
+        for entry in column.get("data_tests") or []:
+            if isinstance(entry, dict) and test in entry:
+                config = entry[test] or {}
+                found[str(column["name"]).lower()] = config.get("arguments") or config
+    return found
+
+
+@functools.cache
+def profile_columns(contract: Path = PROFILE_CONTRACT) -> dict[str, str]:
+    """Column name -> kind (number, string, boolean, date) of `marts.dim_customers`, read from its dbt contract."""
     columns: dict[str, str] = {}
-    for column in model.get("columns") or []:
+    for column in _profile_contract(contract).get("columns") or []:
         kind = _column_kind(str(column.get("data_type") or ""))
         if kind is None:
             raise ValueError(f"{contract}: dim_customers.{column.get('name')}: data_type missing or unknown")
@@ -107,16 +124,49 @@ def profile_columns(contract: Path = PROFILE_CONTRACT) -> dict[str, str]:
 def profile_accepted_values(contract: Path = PROFILE_CONTRACT) -> dict[str, tuple[str, ...]]:
     """Text column -> the only values it holds, from its `accepted_values` test in the same contract file (a
     segment comparing `lifecycle_stage` with 'vipp' would be empty every day, silently)."""
-    doc = yaml.safe_load(contract.read_text()) or {}
-    model = next((m for m in doc.get("models") or [] if m.get("name") == "dim_customers"), {})
-    accepted: dict[str, tuple[str, ...]] = {}
-    for column in model.get("columns") or []:
-        for test in column.get("data_tests") or []:
-            if isinstance(test, dict) and "accepted_values" in test:
-                config = test["accepted_values"] or {}
-                values = (config.get("arguments") or config).get("values") or []
-                accepted[str(column["name"]).lower()] = tuple(str(v) for v in values)
-    return accepted
+    return {
+        column: tuple(str(v) for v in arguments.get("values") or [])
+        for column, arguments in _column_tests(contract, "accepted_values").items()
+    }
+
+
+@functools.cache
+def profile_accepted_ranges(
+    contract: Path = PROFILE_CONTRACT,
+) -> dict[str, tuple[float | None, float | None]]:
+    """Number column -> (lowest, highest) value it holds (None: unbounded), from its `accepted_range` test in the
+    same contract file (a segment or a campaign asking for `purchase_14d_decile >= 11` would be empty every day)."""
+    return {
+        column: (arguments.get("min_value"), arguments.get("max_value"))
+        for column, arguments in _column_tests(contract, "accepted_range").items()
+    }
+
+
+def never_in_range(column: str, op: str, values: list) -> str | None:
+    """Why `column op values` is false for every value the column can hold (its accepted range), or None."""
+    low, high = profile_accepted_ranges().get(column, (None, None))
+    numbers = all(isinstance(v, int | float) and not isinstance(v, bool) for v in values)
+    if (low is None and high is None) or not numbers or not values:
+        return None
+
+    def outside(value: float) -> bool:
+        return (low is not None and value < low) or (high is not None and value > high)
+
+    first, last = values[0], values[-1]
+    never = {
+        ">": high is not None and first >= high,
+        ">=": high is not None and first > high,
+        "<": low is not None and first <= low,
+        "<=": low is not None and first < low,
+        "=": outside(first),
+        "in": all(outside(v) for v in values),
+        "between": (high is not None and first > high) or (low is not None and last < low),
+    }.get(op, False)
+    if not never:
+        return None
+    shown = values if op in ("in", "between") else first
+    bounds = f"[{'-inf' if low is None else low}, {'inf' if high is None else high}]"
+    return f"{column} {op} {shown!r} is never true: its values lie in {bounds}"
 
 
 # --------------------------------------------------------------------------------------------------
@@ -236,6 +286,8 @@ class Predicate(_Spec):
                 raise ValueError(f"'{op}' cannot compare booleans ({column} {op} {item!r})")
             if not _VALUE_CHECKS[kind](item):
                 raise ValueError(f"{item!r} is not a {kind} value for column '{column}'")
+        if (never := never_in_range(column, op, values)) is not None:
+            raise ValueError(never)
         allowed = profile_accepted_values().get(column) if op in ("=", "!=", "in", "not_in") else None
         for item in values if allowed else ():
             if item not in allowed:

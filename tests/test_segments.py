@@ -103,6 +103,15 @@ BAD_LIBRARIES = {
             "'vipp' is never a value of 'lifecycle_stage' (its values: prospect,",
         ],
     ),
+    "a number outside the column's range": (
+        "segments:\n  - id: bad_decile\n    where: [{column: purchase_14d_decile, op: '>=', value: 11}]\n",
+        [
+            "bad.yml",
+            "bad_decile",
+            "where[0].value",
+            "purchase_14d_decile >= 11 is never true: its values lie in [1, 10]",
+        ],
+    ),
     "in without a list": (
         "segments:\n  - id: bad_in\n    where: [{column: country, op: in, value: SE}]\n",
         ["bad.yml", "bad_in", "where[0].value", "needs a non-empty list"],

@@ -241,8 +241,23 @@ def test_the_yaml_reader_keeps_what_yaml_allows(tmp_path):
         ({"id": "a" * 121}, "id", "at most 120 characters"),
         ({"priority": "high"}, "priority", "must be an integer (lower launches first) or auto"),
         # every export row carries the code: a spreadsheet would run this one
-        ({"offer": {"kind": "gift", "code": '=HYPERLINK("http://x.example","x")'}}, "offer.code", "starting with"),
+        (
+            {"offer": {"kind": "gift", "code": '=HYPERLINK("http://x.example","x")'}},
+            "offer.code",
+            "starting with",
+        ),
         ({"offer": {"kind": "gift", "code": "SAVE 20"}}, "offer.code", "1-64 letters, digits"),
+        # a percent typed into a 0-1 score would leave every launch without an audience
+        (
+            {
+                "audience": {
+                    "any_of": ["email_engagement__clicker"],
+                    "scores": {"purchase_14d_score": {"min": 30}},
+                }
+            },
+            "audience.scores",
+            "purchase_14d_score >= 30.0 is never true: its values lie in [0, 1]",
+        ),
         # a cap's window is cast to a SQL integer at launch: 99,999,999,999 days would fail there, naming nothing
         (
             {"frequency_cap": {"max_contacts": 2, "per_days": 99_999_999_999}},
@@ -376,13 +391,18 @@ def test_cli_launch_refuses_with_a_message_and_changes_nothing(fresh_home, tmp_p
     }
     settings = use_campaigns(monkeypatch, tmp_path, files, home=fresh_home.home)
     day = as_of_date(settings)
-    (settings.campaigns_dir / "later.yml").write_text(spec_text("later", start_date=str(day + timedelta(days=9))))
+    (settings.campaigns_dir / "later.yml").write_text(
+        spec_text("later", start_date=str(day + timedelta(days=9)))
+    )
     before = _state(settings)
     runner = CliRunner()
     for args, expected in (
         (["launch", "inject"], f"inject.yml: audience.scores.{INJECTION}: unknown score column"),
         # asked by name, a campaign does not go out before its start date (launch-due would skip it until then)
-        (["launch", "later"], f"later.yml: start_date: {day + timedelta(days=9)} is after the launch date {day}"),
+        (
+            ["launch", "later"],
+            f"later.yml: start_date: {day + timedelta(days=9)} is after the launch date {day}",
+        ),
         (["launch", "no-such-campaign"], "no campaign 'no-such-campaign'"),
         (["launch", "nobody"], "nobody.yml"),
         # a backdated launch would open a response window before anyone was contacted; a later one would use a

@@ -34,7 +34,7 @@ from pydantic import (
 
 from holdout.campaigns.channels import load_channels
 from holdout.config import Settings
-from holdout.segments import profile_columns
+from holdout.segments import never_in_range, profile_columns
 from holdout.yaml_lines import (
     Loc,
     WrittenDate,
@@ -174,6 +174,16 @@ class Audience(_Strict):
     scores: dict[Annotated[str, AfterValidator(_known_score_column)], ScoreBounds] = Field(
         default_factory=dict
     )
+
+    @field_validator("scores")
+    @classmethod
+    def _bounds_someone_can_meet(cls, scores: dict[str, ScoreBounds]) -> dict[str, ScoreBounds]:
+        # a percent typed into a 0-1 score (min: 30) would select nobody on every launch
+        for column, bounds in scores.items():
+            for op, value in ((">=", bounds.min), ("<=", bounds.max)):
+                if value is not None and (never := never_in_range(column, op, [value])) is not None:
+                    raise ValueError(f"{never}: nobody would be in the audience")
+        return scores
 
     @model_validator(mode="after")
     def _has_segments(self) -> Audience:
@@ -475,7 +485,9 @@ def read_spec_file(path: Path) -> SpecFile:
         return SpecFile(fname, None, None, [SpecProblem(fname, "(yaml)", exc.message, exc.line)], {})
     if not isinstance(data, dict):
         empty = "the file is empty: " if data is None else ""
-        problem = SpecProblem(fname, "(yaml)", f"{empty}a campaign file must be a mapping (one campaign per file)")
+        problem = SpecProblem(
+            fname, "(yaml)", f"{empty}a campaign file must be a mapping (one campaign per file)"
+        )
         return SpecFile(fname, None, None, [problem], {})
     lines = key_lines(node) if node is not None else {}
     claimed = data.get("id") if isinstance(data.get("id"), str) else None
