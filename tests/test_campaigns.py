@@ -310,16 +310,25 @@ def test_campaign_report_reads_a_warehouse_from_before_the_buyer_columns(fresh_h
 
 
 @pytest.mark.integration
-def test_relaunch_is_idempotent_and_exports_once(fresh_home):
+def test_relaunch_is_idempotent_and_exports_once(fresh_home, tmp_path, monkeypatch):
     d = as_of_date(fresh_home)
     first = launch_mod.launch_campaign(fresh_home, "gift-email", d)
     path = Path(first.export_path)
     before, mtime = _ledger_counts(fresh_home), path.stat().st_mtime_ns
     again = launch_mod.launch_campaign(fresh_home, "gift-email", d)
-    assert again.status == "already_launched"
+    assert again.status == "already_launched" and again.message == "already launched; nothing changed"
     assert _ledger_counts(fresh_home) == before
     assert path.stat().st_mtime_ns == mtime
     assert launch_mod.plan_launches(fresh_home, d, ["gift-email"]) == []
+    # the spec edited after the launch: the re-run still changes nothing, and says the edit did not go out
+    edited = tmp_path / "campaigns"
+    shutil.copytree(fresh_home.campaigns_dir, edited)
+    spec_file = edited / "gift_email.yml"
+    spec_file.write_text(spec_file.read_text().replace("control_share: 0.2", "control_share: 0.4"))
+    monkeypatch.setenv("HOLDOUT_CAMPAIGNS_DIR", str(edited))
+    again = launch_mod.launch_campaign(fresh_home, "gift-email", d)
+    assert again.status == "already_launched" and _ledger_counts(fresh_home) == before
+    assert "gift_email.yml changed since this launch was planned (control_share)" in again.message
     # the export: test group only, e-mails hashed, manifest agrees with the file and the ledger
     out = pd.read_csv(path)
     con = _ro(fresh_home)

@@ -1042,6 +1042,17 @@ def discard_launch(settings: Settings, launch_id: str) -> Path:
     return target
 
 
+def _edited_since_planned(settings: Settings, spec: CampaignSpec, launch_id: str) -> list[str]:
+    """The spec fields that differ from what the launch was planned with (its approval, `status`, aside), for a
+    re-run that changes nothing but should not look as if the edit went out; [] when the plan is gone."""
+    try:
+        planned = staged.read_plan(settings, launch_id).spec
+    except (staged.NotPlanned, OSError, ValueError):
+        return []
+    current = spec.to_dict()
+    return sorted(k for k in planned if k not in ("path", "status") and planned[k] != current.get(k))
+
+
 # -------------------------------------------------------------------------------------------- one call
 @_under_launch_lock
 def launch_campaign(
@@ -1076,7 +1087,13 @@ def launch_campaign(
             con.close()
         if status == LAUNCHED:
             # finishes an interrupted export, else no-op (or, asked to, writes a lost export again)
-            return record_and_activate(settings, launch_id, reexport)
+            outcome = record_and_activate(settings, launch_id, reexport)
+            if edited := _edited_since_planned(settings, spec, launch_id):
+                outcome.message += (
+                    f"; {spec.path or campaign_id} changed since this launch was planned ({', '.join(edited)}): "
+                    "the launch keeps what it sent, the next one uses the edited spec"
+                )
+            return outcome
     if reexport:  # a recovery, never a first launch: a wrong date must not contact a new audience
         raise AudienceError(
             f"{launch_id}: --reexport writes again the export of a launch recorded on {launch_date}, and "
