@@ -74,7 +74,8 @@ class BuildResult:
                 "New or changed part files loaded: "
                 + ", ".join(f"{entity} {n}" for entity, n in sorted(self.new_part_files.items()))
                 if self.new_part_files
-                else "No new or changed part file since the last build."
+                else "No new or changed part file since the last build in the sources loaded incrementally (the others,"
+                " such as your own provider's, are read whole on every build)."
             )
         if self.absent_sources:
             lines.append(
@@ -137,6 +138,7 @@ def build(
             raise BuildFailed(str(error)) from None
     started = time.perf_counter()
     with _build_lock(settings):
+        first_build = not settings.warehouse_path.exists()  # prepare_build creates it (the ops ledgers)
         replaced = settings.landing_zone_replaced_marker
         new_world = replaced.exists()  # read once: the build and its variables agree
         full_refresh = full_refresh or new_world  # a regenerated landing zone is loaded whole
@@ -192,8 +194,13 @@ def build(
             cause = "; ".join(failure.messages) or "see logs/dbt/dbt.log"
             _record_failed(settings, variables, cause, select, refresh_only)
             causes = "\n".join(f"  - {m}" for m in failure.messages or ["(no node failed)"])
+            kept = (
+                "no marts were built (the warehouse records only this failed build)"
+                if first_build
+                else "the previous warehouse is unchanged"
+            )
             raise BuildFailed(
-                f"Build failed, the previous warehouse is unchanged ({settings.warehouse_path}).\n{causes}\n"
+                f"Build failed, {kept} ({settings.warehouse_path}).\n{causes}\n"
                 f"Full log: {settings.home / 'logs' / 'dbt' / 'dbt.log'}"
             ) from failure
     build_result = BuildResult(

@@ -81,6 +81,11 @@ class LazyGroup(click.Group):
         except Exception as error:  # noqa: BLE001 - the last line of defence of every command
             if os.environ.get(DEBUG_ENV):
                 raise
+            from holdout.warehouse import ExportManifestError
+
+            if isinstance(error, ExportManifestError):  # bad input, named by file and field: no type, exit 2
+                click.echo(str(error), err=True)
+                sys.exit(2)
             command = " ".join(["holdout", *([ctx.invoked_subcommand] if ctx.invoked_subcommand else [])])
             click.echo(f"{command}: {error_message(error)}", err=True)
             click.echo(f"(set {DEBUG_ENV}=1 to see the traceback)", err=True)

@@ -89,7 +89,8 @@ def check_part_file_columns(settings: Settings) -> None:
     """Refuse a part file that lacks a column its source declares: read together with the other files (DuckDB's
     `union_by_name`), its rows would carry nulls there, silently (a renamed `email` column would empty the
     customers' e-mail addresses). Names are matched as DuckDB matches them, ignoring case. Raises LandingZoneError
-    naming every such file, its missing columns and the columns no source declares."""
+    naming every such file, its missing columns and the columns no source declares; first, naming every file in a
+    source's folder that its reader does not match (another suffix or format), whose rows would be left out."""
     import duckdb
 
     from holdout.sources import loaded_as_it_is, loaded_part_files
@@ -102,9 +103,17 @@ def check_part_file_columns(settings: Settings) -> None:
                 loaded = loaded_part_files(warehouse)
         except duckdb.Error:  # in use by a writer: check every file
             loaded = None
+    unread = []
     con = duckdb.connect()  # in memory: DuckDB's reading of each file
     for entity, (suffix, columns) in declared_sources(settings.dbt_project_dir).items():
         folder = settings.raw_dir / entity
+        # a file the source's glob does not match (`part.csv.gz`, `part.CSV`, Parquet among CSV) would be left out
+        # of the build without a word; hidden names and `_`-names (`_SUCCESS`, `.crc`) are no part files
+        unread += [
+            f"{p}: the source reads *.{suffix} files"
+            for p in (sorted(folder.iterdir()) if folder.is_dir() else [])
+            if p.is_file() and not p.name.startswith((".", "_")) and not p.name.endswith(f".{suffix}")
+        ]
         # the files the source's reader globs (`*.csv` or `*.parquet`, hidden ones too, as DuckDB's glob does)
         for path in sorted(p for p in folder.glob(f"*.{suffix}") if p.is_file()) if folder.is_dir() else []:
             if path.stat().st_size == 0 or loaded_as_it_is(path, entity, loaded):  # empty: adds nothing
@@ -128,6 +137,12 @@ def check_part_file_columns(settings: Settings) -> None:
                     )
                 )
     con.close()
+    if unread:
+        raise LandingZoneError(
+            "Files in the landing zone that no source reads (their rows would be left out of the build):\n  "
+            + "\n  ".join(unread)
+            + "\nConvert or rename them to the source's format, or move them out of the landing zone."
+        )
     if problems:
         raise LandingZoneError(
             "Part files without the columns their source declares (their rows would read as empty there):\n  "

@@ -194,6 +194,8 @@ def read_export_manifest(raw_dir: Path) -> dict:
         raise ExportManifestError(f"{path}: not a JSON object")
     value = manifest.get("as_of_date")
     try:
+        if value is None:
+            raise ValueError("missing: the day after the last exported day, YYYY-MM-DD")
         if not isinstance(value, str):
             raise ValueError(f"must be a date YYYY-MM-DD, got {value!r}")
         manifest["as_of_date"] = iso_date(value).isoformat()

@@ -569,6 +569,39 @@ def test_a_failed_data_test_shows_its_first_rows(fresh_home: Settings) -> None:
     assert "first 1 failing row(s):\n      value_field=bogus, n_records=2" in message
 
 
+def test_a_removed_order_file_is_refused_until_a_full_refresh(fresh_home: Settings) -> None:
+    """The orders reload every file when one was rewritten; a loaded file removed (a retention job, a file moved
+    away) would take its orders out of the revenue with a summary saying nothing changed. Refused, naming it."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from holdout.build import build
+    from holdout.build_cli import build as build_command
+
+    orders = fresh_home.raw_dir / "ecommerce" / "orders"
+    landed = pq.read_table(sorted(orders.glob("*.parquet"))[0]).slice(0, 5)  # five more orders, in a new file
+    landed = landed.set_column(0, "order_id", pa.array([f"{v}X" for v in landed["order_id"].to_pylist()]))
+    removed = orders / "part-x20261101-20261101-0000.parquet"
+    pq.write_table(landed, removed)
+    build(fresh_home, progress=False)
+    before = marts_fingerprint(fresh_home)
+
+    def orders_count() -> int:
+        with duckdb.connect(str(fresh_home.warehouse_path), read_only=True) as con:
+            return con.execute("select count(*) from staging.stg_ecommerce__orders").fetchone()[0]
+
+    loaded = orders_count()
+    removed.rename(fresh_home.home / removed.name)
+    result = CliRunner().invoke(build_command, [])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    refusal = f"ecommerce/orders: 1 loaded part file(s) rewritten or removed since they were loaded ({removed.name})"
+    assert refusal in result.output
+    assert marts_fingerprint(fresh_home) == before and orders_count() == loaded
+    # a full refresh is the operator's way to say the file is gone on purpose
+    build(fresh_home, progress=False, full_refresh=True)
+    assert orders_count() == loaded - 5
+
+
 def test_a_source_that_disappears_is_refused_until_a_full_refresh(fresh_home: Settings) -> None:
     """A source folder moved away or emptied after a build: a daily build would build it as empty and move every
     customer into loyalty__none at once. Refused, naming the folder, nothing changed; a full refresh is how the

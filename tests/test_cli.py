@@ -178,7 +178,7 @@ def test_an_unreadable_experiment_file_is_named_in_one_line(tmp_path, monkeypatc
             '{"as_of_date": "01/11/2026"}',
             "_export.json: as_of_date: must be a date YYYY-MM-DD, got '01/11/2026'",
         ),
-        ("{}", "_export.json: as_of_date: must be a date YYYY-MM-DD, got None"),
+        ("{}", "_export.json: as_of_date: missing: the day after the last exported day, YYYY-MM-DD"),
         ("not json", "_export.json: not a JSON object"),
     ],
 )
@@ -189,15 +189,15 @@ def test_a_bad_export_manifest_is_named_and_nothing_is_built(tmp_path, monkeypat
     (home / "raw" / "_export.json").write_text(manifest)
     monkeypatch.setenv("HOLDOUT_HOME", str(home))
     result = CliRunner().invoke(main, ["build"])
-    assert result.exit_code == 1, result.output
-    assert words in result.output and "Traceback" not in result.output
+    assert result.exit_code == 2, result.output  # bad input: named, not an unexpected error
+    assert words in result.output and "Traceback" not in result.output and "Error" not in result.output
     assert sorted(p.name for p in home.iterdir()) == ["raw"]
 
 
 @pytest.mark.parametrize(
     ("manifest", "words"),
     [
-        ("{}", "_export.json: as_of_date: must be a date YYYY-MM-DD, got None"),
+        ("{}", "_export.json: as_of_date: missing: the day after the last exported day, YYYY-MM-DD"),
         (
             '{"as_of_date": "2026-W44-7"}',
             "_export.json: as_of_date: must be a date YYYY-MM-DD, got '2026-W44-7'",
@@ -217,7 +217,7 @@ def test_simulate_reads_the_manifest_as_the_build_does_and_changes_nothing(
     monkeypatch.setenv("HOLDOUT_HOME", str(home))
     before = {p: p.read_bytes() for p in home.rglob("*") if p.is_file()}
     result = CliRunner().invoke(main, ["simulate", "--days", "1", "--no-progress"])
-    assert result.exit_code == 1, result.output
+    assert result.exit_code == 2, result.output
     assert words in result.output and "Traceback" not in result.output
     assert {p: p.read_bytes() for p in home.rglob("*") if p.is_file()} == before
 

@@ -110,6 +110,26 @@ def test_a_part_file_without_a_declared_column_is_refused_before_the_build(tmp_p
     assert sorted(p.relative_to(settings.home) for p in settings.home.rglob("*")) == before
 
 
+def test_a_file_the_source_does_not_read_is_refused_not_skipped(tmp_path: Path) -> None:
+    """The reader globs `*.csv`: a compressed export, an upper-case suffix or a Parquet file among CSVs would be left
+    out of the build with every row in it, and the summary would say nothing changed."""
+    settings = Settings(home=tmp_path / "home")
+    _landing_zone(settings.raw_dir, skip=set())
+    folder = settings.raw_dir / "crm" / "customers"
+    for name in ("part-0002.csv.gz", "part-0003.CSV", "part-0004.parquet", "_SUCCESS", ".part-0001.csv.crc"):
+        (folder / name).write_bytes(b"x")
+    with pytest.raises(LandingZoneError) as refused:
+        check_landing_zone(settings=settings)
+    named = [line.strip() for line in str(refused.value).splitlines()[1:-1]]
+    assert named == [
+        f"{folder / name}: the source reads *.csv files"
+        for name in ("part-0002.csv.gz", "part-0003.CSV", "part-0004.parquet")
+    ]
+    for name in ("part-0002.csv.gz", "part-0003.CSV", "part-0004.parquet"):
+        (folder / name).unlink()
+    check_landing_zone(settings=settings)  # a Hadoop marker and a hidden checksum file are no part files
+
+
 def test_part_file_headers_are_matched_as_duckdb_reads_them(tmp_path: Path) -> None:
     """Case, spaces around names, a byte-order mark and another delimiter are accepted because DuckDB's reader
     binds those columns to the declared ones; the check must not refuse what the build reads correctly."""
@@ -210,3 +230,17 @@ def test_marts_checks_fail_the_dbt_tests(fresh_home: Settings) -> None:
         con.close()
     with pytest.raises(DbtRunError, match="not_empty_dim_segments"):
         run_dbt("test", fresh_home, select=["dim_segments"], progress=False)
+
+
+def test_a_first_build_that_fails_does_not_speak_of_a_previous_warehouse(tmp_path: Path) -> None:
+    """An export without rows builds no customer: the first build fails, and there was no warehouse to keep."""
+    from holdout.build import BuildFailed, build
+
+    settings = Settings(home=tmp_path / "home")
+    _landing_zone(settings.raw_dir, skip=set())
+    with pytest.raises(BuildFailed) as failed:
+        build(settings, progress=False)
+    assert str(failed.value).startswith(
+        "Build failed, no marts were built (the warehouse records only this failed"
+    )
+    assert "previous" not in str(failed.value)

@@ -8,8 +8,9 @@
     models refuse a daily build (asking for `holdout build --full-refresh`) when a loaded file was rewritten or
     removed, because rows already loaded from it could not be taken back. The smaller table models (orders, CRM
     customers, consents) pass `reload_when` instead: they reload every file, by themselves, when a loaded file
-    changed, when what their rows depend on outside their files changed (e.g. the fx rates), or when nothing was
-    recorded (a warehouse built before they were incremental).
+    was rewritten, when what their rows depend on outside their files changed (e.g. the fx rates), or when nothing
+    was recorded (a warehouse built before they were incremental); a removed file is refused by them too, since
+    its rows would leave the warehouse without a word.
 #}
 
 {#
@@ -159,14 +160,22 @@
                     select parse_filename(filename) as file_name, size, last_modified
                     from read_blob('{{ part_files_glob(entity.split('/')[0], entity.split('/')[1]) }}')
                 )
-                select count(*) from {{ part_files_manifest() }} as recorded
+                select
+                    recorded.file_name,
+                    not exists (select 1 from landed where landed.file_name = recorded.file_name) as removed
+                from {{ part_files_manifest() }} as recorded
                 where entity = '{{ entity }}' and not exists (
                     select 1 from landed
                     where landed.file_name = recorded.file_name
                         and landed.size = recorded.size and landed.last_modified = recorded.last_modified
                 )
+                order by 1
             {%- endset -%}
-            {%- set reload = run_query(changed).rows[0][0] > 0 -%}
+            {%- set changed = run_query(changed) -%}
+            {#- a rewritten file is reloaded with the others; a removed one would take its rows away unannounced
+                (append-only part files), so it is refused as the event models refuse it -#}
+            {%- do refuse_changed_part_files(entity, changed.rows | selectattr(1) | map(attribute=0) | list) -%}
+            {%- set reload = changed.rows | length > 0 -%}
         {%- endif -%}
     {%- endif -%}
     {%- do run_query('create or replace table ' ~ this.schema ~ '.' ~ this.identifier ~ "__load as select '" ~ state
