@@ -125,7 +125,13 @@ def check_part_file_columns(settings: Settings) -> None:
                 continue
             present = {name.lower() for name in names}
             missing = [column for column in columns if column.lower() not in present]
-            if missing:
+            if missing and len(names) == 1 and len(columns) > 1 and any(c in names[0] for c in ",;\t|"):
+                # DuckDB's sniffer found no delimiter that splits every sampled row: a short or malformed row
+                problems.append(
+                    f"{path}: its rows could not be split into columns (a truncated, short or malformed row?); it "
+                    f"reads as one column {_shown(names[0][:60])}{'...' if len(names[0]) > 60 else ''}"
+                )
+            elif missing:
                 known = {column.lower() for column in columns}
                 extra = [name for name in names if name.lower() not in known]
                 problems.append(

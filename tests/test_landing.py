@@ -244,3 +244,20 @@ def test_a_first_build_that_fails_does_not_speak_of_a_previous_warehouse(tmp_pat
         "Build failed, no marts were built (the warehouse records only this failed"
     )
     assert "previous" not in str(failed.value)
+
+
+def test_a_file_whose_rows_cannot_be_split_says_so(tmp_path: Path) -> None:
+    """A CSV cut off in its last row: DuckDB's sniffer finds no delimiter that splits every row and reads the file
+    as one column. Said as such, not as every declared column missing beside one undeclared column."""
+    settings = Settings(home=tmp_path / "home")
+    _landing_zone(settings.raw_dir, skip=set())
+    columns = declared_sources()["crm/customers"][1]
+    rows = [",".join(columns), *(",".join([f"C{i:07d}"] + ["v"] * (len(columns) - 1)) for i in range(50))]
+    cut = settings.raw_dir / "crm" / "customers" / "part-0002.csv"
+    cut.write_text("\n".join([*rows, "C9999999,v"]) + "\n")
+    with pytest.raises(LandingZoneError) as refused:
+        check_part_file_columns(settings)
+    assert f"{cut}: its rows could not be split into columns (a truncated, short or malformed row?)" in str(
+        refused.value
+    )
+    assert "missing column(s)" not in str(refused.value)
