@@ -619,7 +619,9 @@ def _dropped(excluded: SendExclusions) -> dict[str, int]:
 
 def _dropped_message(excluded: SendExclusions) -> str:
     parts = [
-        f"{len(excluded.opted_out)} opted out since planning" if excluded.opted_out else "",
+        f"{len(excluded.opted_out)} opted out in consent events the last build had not applied"
+        if excluded.opted_out
+        else "",
         f"{len(excluded.erased)} erased" if excluded.erased else "",
     ]
     text = ", ".join(p for p in parts if p)
