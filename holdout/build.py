@@ -138,7 +138,6 @@ def build(
             raise BuildFailed(str(error)) from None
     started = time.perf_counter()
     with _build_lock(settings):
-        first_build = not settings.warehouse_path.exists()  # prepare_build creates it (the ops ledgers)
         replaced = settings.landing_zone_replaced_marker
         new_world = replaced.exists()  # read once: the build and its variables agree
         full_refresh = full_refresh or new_world  # a regenerated landing zone is loaded whole
@@ -195,9 +194,9 @@ def build(
             _record_failed(settings, variables, cause, select, refresh_only)
             causes = "\n".join(f"  - {m}" for m in failure.messages or ["(no node failed)"])
             kept = (
-                "no marts were built (the warehouse records only this failed build)"
-                if first_build
-                else "the previous warehouse is unchanged"
+                "the previous warehouse is unchanged"
+                if _has_marts(settings.warehouse_path)
+                else "no marts were built yet (the warehouse records only the failed builds)"
             )
             raise BuildFailed(
                 f"Build failed, {kept} ({settings.warehouse_path}).\n{causes}\n"
@@ -567,6 +566,23 @@ def _switch_in(staged: Path, live: Path) -> None:
     with open(staged, "rb") as handle:
         os.fsync(handle.fileno())
     os.replace(staged, live)
+
+
+def _has_marts(warehouse: Path) -> bool:
+    """Whether the live warehouse holds the profile marts (a first build, or first builds that all failed, made only
+    its ledgers). When it cannot be read, it is taken to hold them."""
+    import duckdb
+
+    try:
+        with duckdb.connect(str(warehouse), read_only=True) as con:
+            return bool(
+                con.execute(
+                    "select count(*) from information_schema.tables "
+                    "where table_schema = 'marts' and table_name = 'dim_customers'"
+                ).fetchone()[0]
+            )
+    except duckdb.Error:
+        return True
 
 
 def _discard(path: Path) -> None:

@@ -81,8 +81,10 @@ class LazyGroup(click.Group):
         except Exception as error:  # noqa: BLE001 - the last line of defence of every command
             if os.environ.get(DEBUG_ENV):
                 raise
-            from holdout.warehouse import ExportManifestError
-
+            try:  # the handler itself must not fail (a broken DuckDB install is one of the errors it reports)
+                from holdout.warehouse import ExportManifestError
+            except Exception:  # noqa: BLE001
+                ExportManifestError = ()  # noqa: N806
             if isinstance(error, ExportManifestError):  # bad input, named by file and field: no type, exit 2
                 click.echo(str(error), err=True)
                 sys.exit(2)

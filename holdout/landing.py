@@ -8,9 +8,11 @@ same facts).
 
 from __future__ import annotations
 
+import fnmatch
 import functools
 import json
 import logging
+import re
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -47,9 +49,9 @@ class LandingZoneError(RuntimeError):
 def declared_sources(
     project_dir: Path = PROJECT_ROOT / "dbt_project",
 ) -> dict[str, tuple[str, tuple[str, ...]]]:
-    """Each landing-zone entity's dbt source that declares columns: `<system>/<entity>` -> (the file suffix its
-    `external_location` reads, `csv` or `parquet`; the declared column names), from the project's staging sources
-    files (dbt owns them; this reads the names only). Sources read from elsewhere (the ops ledgers) are left out."""
+    """Each landing-zone entity's dbt source that declares columns: `<system>/<entity>` -> (the file-name pattern its
+    `external_location` reads, e.g. `*.csv`; the declared column names), from the project's staging sources files
+    (dbt owns them; this reads the names only). Sources read from elsewhere (the ops ledgers) are left out."""
     from holdout.yaml_lines import read_yaml
 
     declared: dict[str, tuple[str, tuple[str, ...]]] = {}
@@ -60,8 +62,12 @@ def declared_sources(
                 location = ((table.get("config") or {}).get("meta") or {}).get("external_location", default)
                 columns = tuple(column["name"] for column in table.get("columns") or [])
                 if columns and "read_" in location:
-                    suffix = "parquet" if "read_parquet" in location else "csv"
-                    declared[f"{source['name']}/{table['name']}"] = (suffix, columns)
+                    # the last path segment of the reader's file pattern: `.../crm/{name}/*.csv'` -> `*.csv`
+                    found = re.search(r"/([^/'{}]+)'", location)
+                    pattern = (
+                        found.group(1) if found else ("*.parquet" if "read_parquet" in location else "*.csv")
+                    )
+                    declared[f"{source['name']}/{table['name']}"] = (pattern, columns)
     return declared
 
 
@@ -105,17 +111,18 @@ def check_part_file_columns(settings: Settings) -> None:
             loaded = None
     unread = []
     con = duckdb.connect()  # in memory: DuckDB's reading of each file
-    for entity, (suffix, columns) in declared_sources(settings.dbt_project_dir).items():
+    for entity, (pattern, columns) in declared_sources(settings.dbt_project_dir).items():
         folder = settings.raw_dir / entity
-        # a file the source's glob does not match (`part.csv.gz`, `part.CSV`, Parquet among CSV) would be left out
-        # of the build without a word; hidden names and `_`-names (`_SUCCESS`, `.crc`) are no part files
+        # a file the source's pattern does not match (`part.csv.gz` or `part.CSV` beside `*.csv`, Parquet among CSV)
+        # would be left out of the build without a word; names starting with `.` or `_` that it does not match
+        # (`_SUCCESS`, `.part.crc`) are no part files
         unread += [
-            f"{p}: the source reads *.{suffix} files"
+            f"{p}: the source reads {pattern} files"
             for p in (sorted(folder.iterdir()) if folder.is_dir() else [])
-            if p.is_file() and not p.name.startswith((".", "_")) and not p.name.endswith(f".{suffix}")
+            if p.is_file() and not p.name.startswith((".", "_")) and not fnmatch.fnmatchcase(p.name, pattern)
         ]
         # the files the source's reader globs (`*.csv` or `*.parquet`, hidden ones too, as DuckDB's glob does)
-        for path in sorted(p for p in folder.glob(f"*.{suffix}") if p.is_file()) if folder.is_dir() else []:
+        for path in sorted(p for p in folder.glob(pattern) if p.is_file()) if folder.is_dir() else []:
             if path.stat().st_size == 0 or loaded_as_it_is(path, entity, loaded):  # empty: adds nothing
                 continue
             # unreadable (pyarrow's errors are ValueErrors): left to the build, which fails naming the file and model

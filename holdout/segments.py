@@ -754,8 +754,9 @@ def _read_file(path: Path, columns: dict[str, str]) -> tuple[_File | None, list[
 
 
 def _read_library(directory: Path) -> tuple[list[_File], list[Problem]]:
-    # generated/: the persona segments `holdout campaign split` writes, loaded and checked like any other file
-    paths = sorted([*directory.glob("*.yml"), *directory.glob("*.yaml"), *directory.glob("generated/*.yml")])
+    # generated/: the persona segments `holdout campaign split` writes; an editor's lock file (`.#x.yml`) is none
+    found = [*directory.glob("*.yml"), *directory.glob("*.yaml"), *directory.glob("generated/*.yml")]
+    paths = sorted(p for p in found if not p.name.startswith("."))
     if not paths:
         return [], [Problem(str(directory), None, "(directory)", "no *.yml segment files found")]
     files, problems = [], []

@@ -334,7 +334,7 @@ def test_consent_withdrawn_after_the_build_is_respected_at_send_time(fresh_home)
     outcome = launch_mod.record_and_activate(fresh_home, lid)
     exported = _export_ids(Path(outcome.export_path))
     assert exported == set(test_ids) - {late, unreadable, *test_ids[4:12]}
-    assert "10 opted out in consent events the last build had not applied" in outcome.message
+    assert "10 without consent at send time" in outcome.message
     assert _query(
         fresh_home, "select count(*) from ops.campaign_assignments where customer_id = ?", [late]
     ) == [(1,)]

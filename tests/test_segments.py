@@ -166,6 +166,13 @@ def test_malformed_definition_names_file_segment_field_and_reason(case: str, seg
         assert fragment in message, f"{fragment!r} not in:\n{message}"
 
 
+def test_an_editors_lock_file_is_not_read_and_an_empty_file_adds_nothing(segments_copy: Path) -> None:
+    """Emacs keeps `.#name.yml` (a dangling link) beside a file being edited; an empty file crashed the reader."""
+    (segments_copy / ".#custom.yml").symlink_to(segments_copy / "root@host.1234")
+    _write(segments_copy, "empty.yml", "# to do\n")
+    assert validate(directory=segments_copy) == []
+
+
 def test_yaml_syntax_error_has_a_line(segments_copy: Path) -> None:
     _write(segments_copy, "bad.yml", BAD_LIBRARIES["yaml syntax error"][0])
     (problem,) = validate(directory=segments_copy)

@@ -394,15 +394,18 @@ def test_cli_launch_refuses_with_a_message_and_changes_nothing(fresh_home, tmp_p
     (settings.campaigns_dir / "later.yml").write_text(
         spec_text("later", start_date=str(day + timedelta(days=9)))
     )
+    (settings.campaigns_dir / "review.yml").write_text(spec_text("review", status="draft"))
     before = _state(settings)
     runner = CliRunner()
     for args, expected in (
         (["launch", "inject"], f"inject.yml: audience.scores.{INJECTION}: unknown score column"),
-        # asked by name, a campaign does not go out before its start date (launch-due would skip it until then)
+        # asked by name, a campaign does not go out before its start date (launch-due would skip it until then),
+        # nor while it is a draft under review
         (
             ["launch", "later"],
             f"later.yml: start_date: {day + timedelta(days=9)} is after the launch date {day}",
         ),
+        (["launch", "review"], "review.yml: status: draft: approve it (status: active) to launch"),
         (["launch", "no-such-campaign"], "no campaign 'no-such-campaign'"),
         (["launch", "nobody"], "nobody.yml"),
         # a backdated launch would open a response window before anyone was contacted; a later one would use a
@@ -416,6 +419,14 @@ def test_cli_launch_refuses_with_a_message_and_changes_nothing(fresh_home, tmp_p
         assert expected in result.output
         assert "Traceback" not in result.output and len(result.output.splitlines()) <= 6
         assert _state(settings) == before
+    # the DAG's path applies the same rule to a campaign named in `send` mode; a dry run may still preview it
+    from holdout.campaigns import tasks
+
+    for campaign_id in ("later", "review"):
+        with pytest.raises(launch_mod.AudienceError, match=f"{campaign_id}.yml: "):
+            tasks.plan_campaign_launches(campaign_id, mode="send", settings=settings)
+    assert _state(settings) == before
+    assert tasks.plan_campaign_launches("later", mode="dry_run", settings=settings) == [f"later-{day:%Y%m%d}"]
 
 
 @pytest.mark.integration

@@ -134,7 +134,7 @@
 
 {#
     Whether a reloadable base model reads every file this build (its table is then emptied first, by the strategy):
-    on a full build; when a loaded file was rewritten or removed; when the state (an md5 of `reload_when`'s value,
+    on a full build; when a loaded file was rewritten (a removed one is refused, whatever else changed); when the state (an md5 of `reload_when`'s value,
     of the model's SQL and of the vars that change its rows) differs from the one recorded in
     `<schema>.loaded_part_files_inputs`; or when none was recorded. Writes `<model>__load` (state, reload), which the
     strategy and the post-hook read.
@@ -150,10 +150,10 @@
             ~ entity ~ "'").rows[0][0] if table_exists(this.schema, 'loaded_part_files_inputs') else none -%}
         {%- set recorded = run_query("select file_name, size, last_modified from " ~ part_files_manifest()
             ~ " where entity = '" ~ entity ~ "'") if table_exists(this.schema, 'loaded_part_files') else none -%}
-        {%- if previous != state or recorded is none -%}
+        {%- if recorded is none -%}
             {%- set reload = true -%}
         {%- elif entity in var('absent_sources', []) -%}
-            {%- set reload = recorded.rows | length > 0 -%}
+            {%- set reload = previous != state or recorded.rows | length > 0 -%}
         {%- else -%}
             {%- set changed -%}
                 with landed as (
@@ -173,9 +173,9 @@
             {%- endset -%}
             {%- set changed = run_query(changed) -%}
             {#- a rewritten file is reloaded with the others; a removed one would take its rows away unannounced
-                (append-only part files), so it is refused as the event models refuse it -#}
+                (append-only part files), so it is refused as the event models refuse it, whatever else changed -#}
             {%- do refuse_changed_part_files(entity, changed.rows | selectattr(1) | map(attribute=0) | list) -%}
-            {%- set reload = changed.rows | length > 0 -%}
+            {%- set reload = previous != state or changed.rows | length > 0 -%}
         {%- endif -%}
     {%- endif -%}
     {%- do run_query('create or replace table ' ~ this.schema ~ '.' ~ this.identifier ~ "__load as select '" ~ state

@@ -310,6 +310,7 @@ def plan_launches(
     campaign_ids: list[str] | None = None,
     unlaunchable: list[tuple[str, AudienceError]] | None = None,
     check_date: bool = False,
+    sending: bool = False,
 ) -> list[str]:
     """Eligibility, same-day priority and assignment for each campaign; stage each under launches/<id>/.
 
@@ -318,7 +319,9 @@ def plan_launches(
     each customer goes to at most one of them. A campaign that cannot launch at all (AudienceError) raises,
     unless `unlaunchable` is given: then it is appended there and the other campaigns still plan. `check_date`
     (the CLI, the DAG): `check_launch_date` applies to what is not launched yet, whether the date was asked for or
-    is the default (a landing zone older than the built profile).
+    is the default (a landing zone older than the built profile). `sending` (a launch that will be sent, asked for by
+    name: the CLI, the DAG's `send` mode): a named campaign still a draft, or whose start_date is after the launch
+    date, is refused (`refuse_unsendable`); due campaigns are neither.
     """
     from holdout.build import require_complete_build  # never plan from a failed or half-done build
 
@@ -341,6 +344,8 @@ def plan_launches(
             todo.append(spec)
     finally:
         con.close()
+    for spec in todo if sending and campaign_ids is not None else ():
+        refuse_unsendable(spec, launch_date)
     if check_date and todo:  # a launch already recorded on the date re-runs whatever the date
         check_launch_date(settings, launch_date)
     if todo:  # a consent or erasure file the send-time check cannot read refuses the launch before any state
@@ -619,9 +624,7 @@ def _dropped(excluded: SendExclusions) -> dict[str, int]:
 
 def _dropped_message(excluded: SendExclusions) -> str:
     parts = [
-        f"{len(excluded.opted_out)} opted out in consent events the last build had not applied"
-        if excluded.opted_out
-        else "",
+        f"{len(excluded.opted_out)} without consent at send time" if excluded.opted_out else "",
         f"{len(excluded.erased)} erased" if excluded.erased else "",
     ]
     text = ", ".join(p for p in parts if p)
@@ -1044,6 +1047,18 @@ def discard_launch(settings: Settings, launch_id: str) -> Path:
     return target
 
 
+def refuse_unsendable(spec: CampaignSpec, launch_date: date) -> None:
+    """A campaign asked for by name that must not be sent on `launch_date`: a split's follow-up still in review
+    (`status: draft`), or one whose start_date is later (`launch-due` launches it then). Raises AudienceError."""
+    if spec.status == "draft":
+        raise AudienceError(f"{spec.path or spec.id}: status: draft: approve it (status: active) to launch")
+    if launch_date < spec.start_date:
+        raise AudienceError(
+            f"{spec.path or spec.id}: start_date: {spec.start_date} is after the launch date {launch_date}; "
+            "`holdout campaign launch-due` launches it on that date"
+        )
+
+
 def _edited_since_planned(settings: Settings, spec: CampaignSpec, launch_id: str) -> list[str]:
     """The spec fields that differ from what the launch was planned with (its approval, `status`, aside), for a
     re-run that changes nothing but should not look as if the edit went out; [] when the plan is gone."""
@@ -1052,7 +1067,10 @@ def _edited_since_planned(settings: Settings, spec: CampaignSpec, launch_id: str
     except (staged.NotPlanned, OSError, ValueError):
         return []
     current = spec.to_dict()
-    return sorted(k for k in planned if k not in ("path", "status") and planned[k] != current.get(k))
+    # fields of both only: one a release added or removed is no edit of the marketer's
+    return sorted(
+        k for k in planned if k in current and k not in ("path", "status") and planned[k] != current[k]
+    )
 
 
 # -------------------------------------------------------------------------------------------- one call
@@ -1073,10 +1091,6 @@ def launch_campaign(
     # an invalid or unknown spec stops here (SpecError), before any state; so does a split's follow-up awaiting
     # review (holdout.campaigns.split)
     spec = get_spec(settings, campaign_id)
-    if spec.status == "draft" and not dry_run:
-        raise AudienceError(
-            f"{spec.path or campaign_id}: status: draft: approve it (status: active) to launch"
-        )
     launch_date = launch_date or as_of_date(settings)
     launch_id = launch_id_for(campaign_id, launch_date)
     timings: dict[str, float] = {}
@@ -1101,13 +1115,11 @@ def launch_campaign(
             f"{launch_id}: --reexport writes again the export of a launch recorded on {launch_date}, and "
             f"{campaign_id} has none on that date (`holdout campaign list` shows its launches)"
         )
-    if launch_date < spec.start_date and not dry_run:  # a new launch only; a dry run may preview it
-        raise AudienceError(
-            f"{spec.path or campaign_id}: start_date: {spec.start_date} is after the launch date {launch_date}; "
-            "`holdout campaign launch-due` launches it on that date"
-        )
     t = time.perf_counter()
-    plan_launches(settings, launch_date, [campaign_id], check_date=check_date)
+    # a dry run, or the gate demo's injected fault (never sent), may preview a draft or a campaign not started yet
+    plan_launches(
+        settings, launch_date, [campaign_id], check_date=check_date, sending=not (dry_run or inject)
+    )
     timings["plan"] = time.perf_counter() - t
     if inject:
         from holdout.campaigns.faults import inject_fault

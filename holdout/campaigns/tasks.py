@@ -104,7 +104,10 @@ def plan_campaign_launches(
         # the file, field and line.
         campaign_ids = [get_spec(settings, campaign_id).id]
     # the CLI's date rule (holdout.campaigns.launch.check_launch_date), for a date typed in the form or the default
-    launch_ids = list(launch.plan_launches(settings, day, campaign_ids=campaign_ids, check_date=True))
+    # a campaign named in `send` mode is refused while a draft or before its start_date, as the CLI refuses it
+    launch_ids = list(
+        launch.plan_launches(settings, day, campaign_ids=campaign_ids, check_date=True, sending=mode == SEND)
+    )
     log.info("Planned %d launch(es) on %s: %s", len(launch_ids), day, launch_ids or "none due")
     if inject_fault:
         from holdout.campaigns.faults import inject_fault as corrupt
