@@ -402,6 +402,10 @@ def test_optimize_split_on_close_writes_loadable_files_and_reaches_no_erased_or_
     mine.write_text(yaml.safe_dump({**spec, "id": "mine-note", "status": "draft"}))
     [outcome] = launch_mod.launch_due(settings, d)
     assert outcome.status == "launched"
+    # the marketer changes the offer for next time while the window runs: the split must still carry the offer
+    # the launch sent (its results are that offer's), with the alternatives as they are now
+    edited = {**spec, "offer": {"kind": "winback", "code": "EDITED30"}}
+    (campaigns / "winback-split.yml").write_text(yaml.safe_dump(edited))
     simulate(settings, 21, progress=False)
     build_for_close(settings)
     assert close_due(settings)
@@ -409,6 +413,8 @@ def test_optimize_split_on_close_writes_loadable_files_and_reaches_no_erased_or_
     follow_ups = sorted(campaigns.glob("winback-split--*.yml"))
     follow_ups.remove(mine)
     assert generated.exists() and follow_ups, "the close wrote no split"
+    texts = [p.read_text() for p in follow_ups]
+    assert all("COMEBACK20" in t and "EDITED30" not in t for t in texts), texts[0]
     first = {p: p.read_bytes() for p in [generated, *follow_ups]}
     close_due(settings)  # a re-run of the close rewrites nothing
     assert {p: p.read_bytes() for p in [generated, *follow_ups]} == first

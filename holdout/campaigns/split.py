@@ -414,6 +414,40 @@ def render_split(spec: CampaignSpec, info: dict, rows: list[dict]) -> tuple[str,
     return segment_text, specs, actions
 
 
+# what a launch measured: the spec's offers and control share as it was planned with
+MEASURED_FIELDS = ("offer", "variants", "cost_per_contact", "control_share")
+
+
+def as_launched(settings: Settings, spec: CampaignSpec, launch_id: str) -> CampaignSpec:
+    """The spec with the offers and control share `launch_id` was planned with (its staged plan), the rest (audience,
+    alternatives, schedule) as it is now: a spec edited since the launch must not hand the launch's results to an
+    offer it never sent. The spec as it is when the plan is gone or no longer validates."""
+    from pydantic import ValidationError
+
+    from holdout.campaigns import staged
+
+    try:
+        planned = staged.read_plan(settings, launch_id).spec
+    except (staged.NotPlanned, OSError, ValueError):
+        return spec
+    current = spec.model_dump(mode="json")
+    edited = {k: planned[k] for k in MEASURED_FIELDS if k in planned and planned[k] != current.get(k)}
+    if not edited:
+        return spec
+    try:
+        measured = CampaignSpec.model_validate({**current, **edited})
+    except ValidationError:
+        return spec
+    measured._path = spec.path
+    log.warning(
+        "split %s: %s changed since %s was planned; the follow-ups carry what the launch sent",
+        spec.id,
+        ", ".join(sorted(edited)),
+        launch_id,
+    )
+    return measured
+
+
 def split_campaign(
     settings: Settings,
     campaign_id: str,
@@ -424,8 +458,8 @@ def split_campaign(
     """Write the persona segments and follow-up specs of the campaign's latest closed launch (replacing the
     files of an earlier launch's split of the same campaign; a file this launch's split already wrote is kept as
     it is, reviewed or not). Raises SplitError (nothing written) when it cannot."""
-    spec = get_spec(settings, campaign_id)
     info, rows = _latest_personas(settings, campaign_id)
+    spec = as_launched(settings, get_spec(settings, campaign_id), info["launch_id"])
     segment_text, spec_texts, actions = render_split(spec, info, rows)
     seg_dir = Path(segments_dir or settings.segments_dir) / GENERATED_DIR
     spec_dir = Path(campaigns_dir or settings.campaigns_dir)
