@@ -102,6 +102,8 @@ def demo(customers: int, seed: int, start: str, days: int, keep: bool) -> None:
     except GateFailed as blocked:
         click.echo("      BLOCKED by the Great Expectations gate, nothing exported:")
         click.echo("        " + str(blocked).replace("\n", "\n        "))
+    except AudienceError as refused:  # e.g. a world whose as-of date is before the campaign's start_date
+        click.echo(f"      not launched: {str(refused).splitlines()[0]}")
     _done(started)
 
     window = max(

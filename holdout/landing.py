@@ -71,13 +71,13 @@ def declared_sources(
     return declared
 
 
-def _column_names(path: Path, con: Any) -> list[str]:
+def _column_names(path: Path, con: Any, parquet: bool) -> list[str]:
     """The file's column names as the build's reader finds them. CSV: DuckDB's own sniffing of the file (another
     delimiter or quote character, a title line; and a file whose rows it cannot split, which it reads as one
     column: a malformed row in its sample would otherwise lose the whole file's rows to the quarantine), from the
     path, or from a file object when the name holds glob characters. Parquet: its schema, read from the literal
     path (DuckDB would take `part[1].parquet` for a glob that names `part1.parquet`)."""
-    if path.suffix == ".csv":
+    if not parquet:  # the source's reader decides, not the suffix (`read_csv` also reads `*.csv.gz`)
         if any(c in path.name for c in "*?[]{}"):
             with path.open("rb") as file:
                 return list(con.read_csv(file, header=True, all_varchar=True).columns)
@@ -127,7 +127,7 @@ def check_part_file_columns(settings: Settings) -> None:
                 continue
             # unreadable (pyarrow's errors are ValueErrors): left to the build, which fails naming the file and model
             try:
-                names = _column_names(path, con)
+                names = _column_names(path, con, parquet=".parquet" in pattern)
             except (OSError, ValueError, duckdb.Error):
                 continue
             present = {name.lower() for name in names}

@@ -284,6 +284,11 @@ def test_the_unread_file_check_follows_the_sources_own_pattern(tmp_path: Path) -
     header = ",".join(declared_sources(settings.dbt_project_dir)["crm/customers"][1])
     (folder / "part-0001.csv.gz").write_bytes(gzip.compress(f"{header}\n".encode()))
     check_part_file_columns(settings)  # read by the source: no refusal
+    short = header.replace(",email,", ",")  # and its columns are checked like a plain CSV's
+    (folder / "part-0003.csv.gz").write_bytes(gzip.compress(f"{short}\n".encode()))
+    with pytest.raises(LandingZoneError, match=r"part-0003\.csv\.gz: missing column\(s\) email"):
+        check_part_file_columns(settings)
+    (folder / "part-0003.csv.gz").unlink()
     (folder / "part-0002.csv").write_text(f"{header}\n")
     with pytest.raises(LandingZoneError, match=r"part-0002\.csv: the source reads \*\.csv\.gz files"):
         check_part_file_columns(settings)

@@ -406,6 +406,8 @@ def test_cli_launch_refuses_with_a_message_and_changes_nothing(fresh_home, tmp_p
             f"later.yml: start_date: {day + timedelta(days=9)} is after the launch date {day}",
         ),
         (["launch", "review"], "review.yml: status: draft: approve it (status: active) to launch"),
+        # an injected fault is no dry run: it could send if the gate let it pass
+        (["launch", "review", "--inject-fault", "consent"], "review.yml: status: draft: approve it"),
         (["launch", "no-such-campaign"], "no campaign 'no-such-campaign'"),
         (["launch", "nobody"], "nobody.yml"),
         # a backdated launch would open a response window before anyone was contacted; a later one would use a

@@ -1116,10 +1116,8 @@ def launch_campaign(
             f"{campaign_id} has none on that date (`holdout campaign list` shows its launches)"
         )
     t = time.perf_counter()
-    # a dry run, or the gate demo's injected fault (never sent), may preview a draft or a campaign not started yet
-    plan_launches(
-        settings, launch_date, [campaign_id], check_date=check_date, sending=not (dry_run or inject)
-    )
+    # a dry run may preview a draft or a campaign not started yet (an injected fault is no dry run: it may send)
+    plan_launches(settings, launch_date, [campaign_id], check_date=check_date, sending=not dry_run)
     timings["plan"] = time.perf_counter() - t
     if inject:
         from holdout.campaigns.faults import inject_fault

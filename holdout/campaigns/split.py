@@ -428,7 +428,8 @@ def as_launched(settings: Settings, spec: CampaignSpec, launch_id: str) -> Campa
 
     try:
         planned = staged.read_plan(settings, launch_id).spec
-    except (staged.NotPlanned, OSError, ValueError):
+    except (staged.NotPlanned, OSError, ValueError) as gone:
+        log.warning("split %s: %s; the follow-ups carry the spec's offers as they are now", spec.id, gone)
         return spec
     current = spec.model_dump(mode="json")
     edited = {k: planned[k] for k in MEASURED_FIELDS if k in planned and planned[k] != current.get(k)}
@@ -436,7 +437,14 @@ def as_launched(settings: Settings, spec: CampaignSpec, launch_id: str) -> Campa
         return spec
     try:
         measured = CampaignSpec.model_validate({**current, **edited})
-    except ValidationError:
+    except ValidationError as invalid:
+        log.warning(
+            "split %s: the offers %s was planned with do not fit the spec as it is now (%s); the follow-ups carry "
+            "the spec's offers as they are now",
+            spec.id,
+            launch_id,
+            str(invalid).splitlines()[0],
+        )
         return spec
     measured._path = spec.path
     log.warning(
