@@ -424,9 +424,9 @@ def test_cli_launch_refuses_with_a_message_and_changes_nothing(fresh_home, tmp_p
     # the DAG's path applies the same rule to a campaign named in `send` mode; a dry run may still preview it
     from holdout.campaigns import tasks
 
-    for campaign_id in ("later", "review"):
+    for campaign_id, mode in (("later", "send"), ("review", "send"), ("review", None)):
         with pytest.raises(launch_mod.AudienceError, match=f"{campaign_id}.yml: "):
-            tasks.plan_campaign_launches(campaign_id, mode="send", settings=settings)
+            tasks.plan_campaign_launches(campaign_id, mode=mode, settings=settings)
     assert _state(settings) == before
     assert tasks.plan_campaign_launches("later", mode="dry_run", settings=settings) == [f"later-{day:%Y%m%d}"]
 

@@ -104,9 +104,12 @@ def plan_campaign_launches(
         # the file, field and line.
         campaign_ids = [get_spec(settings, campaign_id).id]
     # the CLI's date rule (holdout.campaigns.launch.check_launch_date), for a date typed in the form or the default
-    # a campaign named in `send` mode is refused while a draft or before its start_date, as the CLI refuses it
+    # a campaign named to be sent is refused while a draft or before its start_date, as the CLI refuses it; only a
+    # dry run or the gate demo (which never sends) previews it. No mode counts as sending, as `activate_launch`'s
+    # default does.
+    sending = mode not in (DRY_RUN, GATE_DEMO)
     launch_ids = list(
-        launch.plan_launches(settings, day, campaign_ids=campaign_ids, check_date=True, sending=mode == SEND)
+        launch.plan_launches(settings, day, campaign_ids=campaign_ids, check_date=True, sending=sending)
     )
     log.info("Planned %d launch(es) on %s: %s", len(launch_ids), day, launch_ids or "none due")
     if inject_fault:
