@@ -1063,14 +1063,10 @@ def _edited_since_planned(settings: Settings, spec: CampaignSpec, launch_id: str
     """The spec fields that differ from what the launch was planned with (its approval, `status`, aside), for a
     re-run that changes nothing but should not look as if the edit went out; [] when the plan is gone."""
     try:
-        planned = staged.read_plan(settings, launch_id).spec
-    except (staged.NotPlanned, OSError, ValueError):
+        edits = staged.planned_spec_edits(settings, launch_id, spec.to_dict())
+    except (OSError, ValueError):
         return []
-    current = spec.to_dict()
-    # fields of both only: one a release added or removed is no edit of the marketer's
-    return sorted(
-        k for k in planned if k in current and k not in ("path", "status") and planned[k] != current[k]
-    )
+    return sorted(k for k in edits if k != "status")
 
 
 # -------------------------------------------------------------------------------------------- one call
@@ -1088,8 +1084,8 @@ def launch_campaign(
     """Plan, gate, record and activate one campaign. Idempotent per (campaign, date). `inject` is a
     demo/testing fault injection (`holdout.campaigns.faults`). Raises GateFailed when the gate blocks the launch.
     `reexport`: a launched launch whose export left the outbox is written again (`_finish_launched`)."""
-    # an invalid or unknown spec stops here (SpecError), before any state; so does a split's follow-up awaiting
-    # review (holdout.campaigns.split)
+    # an invalid or unknown spec stops here (SpecError), before any state; a draft (a split's follow-up awaiting
+    # review) or a campaign before its start_date stops in plan_launches (`refuse_unsendable`), unless a dry run
     spec = get_spec(settings, campaign_id)
     launch_date = launch_date or as_of_date(settings)
     launch_id = launch_id_for(campaign_id, launch_date)

@@ -427,16 +427,15 @@ def as_launched(settings: Settings, spec: CampaignSpec, launch_id: str) -> Campa
     from holdout.campaigns import staged
 
     try:
-        planned = staged.read_plan(settings, launch_id).spec
-    except (staged.NotPlanned, OSError, ValueError) as gone:
+        edits = staged.planned_spec_edits(settings, launch_id, spec.to_dict())
+    except (OSError, ValueError) as gone:
         log.warning("split %s: %s; the follow-ups carry the spec's offers as they are now", spec.id, gone)
         return spec
-    current = spec.model_dump(mode="json")
-    edited = {k: planned[k] for k in MEASURED_FIELDS if k in planned and planned[k] != current.get(k)}
+    edited = {k: v for k, v in edits.items() if k in MEASURED_FIELDS}
     if not edited:
         return spec
     try:
-        measured = CampaignSpec.model_validate({**current, **edited})
+        measured = CampaignSpec.model_validate({**spec.model_dump(mode="json"), **edited})
     except ValidationError as invalid:
         log.warning(
             "split %s: the offers %s was planned with do not fit the spec as it is now (%s); the follow-ups carry "

@@ -138,6 +138,15 @@ def read_plan(settings: Settings, launch_id: str) -> LaunchPlan:
     return LaunchPlan.model_validate_json(path.read_text())
 
 
+def planned_spec_edits(settings: Settings, launch_id: str, current: dict[str, Any]) -> dict[str, Any]:
+    """The spec fields `current` (a spec's `to_dict()`) holds with another value than the spec `launch_id` was
+    planned with, as planned: field -> planned value. Fields of one side only (a release added or removed them) and
+    the file's path are no edit. Raises NotPlanned (a subclass of OSError) when the plan is gone, ValueError when it
+    cannot be read."""
+    planned = read_plan(settings, launch_id).spec
+    return {k: v for k, v in planned.items() if k != "path" and k in current and v != current[k]}
+
+
 def launch_ids(settings: Settings) -> list[str]:
     """Every launch with a staged folder (planned, gated, recorded or abandoned), sorted."""
     root = settings.home / "launches"
