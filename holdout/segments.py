@@ -47,7 +47,7 @@ from pydantic import (
 )
 
 from holdout.config import PROJECT_ROOT, Settings
-from holdout.yaml_lines import YamlFileError, did_you_mean, field_path, read_yaml
+from holdout.yaml_lines import YamlFileError, did_you_mean, field_path, read_yaml, yaml_files
 
 Op = Literal[
     "=", "!=", "<", "<=", ">", ">=", "in", "not_in", "between", "is_null", "not_null", "is_true", "is_false"
@@ -754,9 +754,8 @@ def _read_file(path: Path, columns: dict[str, str]) -> tuple[_File | None, list[
 
 
 def _read_library(directory: Path) -> tuple[list[_File], list[Problem]]:
-    # generated/: the persona segments `holdout campaign split` writes; an editor's lock file (`.#x.yml`) is none
-    found = [*directory.glob("*.yml"), *directory.glob("*.yaml"), *directory.glob("generated/*.yml")]
-    paths = sorted(p for p in found if not p.name.startswith("."))
+    # generated/: the persona segments `holdout campaign split` writes, loaded and checked like any other file
+    paths = sorted([*yaml_files(directory), *yaml_files(directory / "generated")])
     if not paths:
         return [], [Problem(str(directory), None, "(directory)", "no *.yml segment files found")]
     files, problems = [], []

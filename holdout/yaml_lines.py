@@ -55,6 +55,13 @@ class _StructureProblem(Exception):
         self.message, self.line = message, node.start_mark.line + 1
 
 
+def yaml_files(folder: Path) -> list[Path]:
+    """The `*.yml` and `*.yaml` names of one folder, sorted; files or not, so that a folder or a broken link with
+    such a name is its reader's problem to report. Hidden names (an editor's lock file, `.#spring.yml`) are left
+    out."""
+    return sorted(p for p in [*folder.glob("*.yml"), *folder.glob("*.yaml")] if not p.name.startswith("."))
+
+
 def read_yaml(path: Path, loader: type[yaml.SafeLoader] = yaml.SafeLoader) -> tuple[Any, yaml.Node | None]:
     """The data of one YAML file and its composed node (for `key_lines`). Raises YamlFileError, naming the file and,
     when known, the line, when it cannot be read (missing, a folder, not a regular file, over MAX_FILE_BYTES), is not UTF-8, is not YAML, writes a key twice in

@@ -44,6 +44,7 @@ from holdout.yaml_lines import (
     line_at,
     pydantic_message,
     read_yaml,
+    yaml_files,
 )
 
 OfferKind = Literal["discount", "new_collection", "gift", "winback", "content"]
@@ -444,8 +445,7 @@ def spec_files(settings: Settings) -> list[Path]:
     """Every `*.yml` and `*.yaml` of the campaigns folder, files or not: a folder or a broken link with that name is
     reported as its own problem (`read_spec_file`), not skipped silently. Hidden names (an editor's lock file such
     as `.#spring.yml`) are not specs."""
-    folder = Path(settings.campaigns_dir)
-    return sorted(p for p in [*folder.glob("*.yml"), *folder.glob("*.yaml")] if not p.name.startswith("."))
+    return yaml_files(Path(settings.campaigns_dir))
 
 
 def _problems_from(error: ValidationError, fname: str, lines: dict[Loc, int]) -> list[SpecProblem]:
