@@ -113,16 +113,14 @@ def check_part_file_columns(settings: Settings) -> None:
     con = duckdb.connect()  # in memory: DuckDB's reading of each file
     for entity, (pattern, columns) in declared_sources(settings.dbt_project_dir).items():
         folder = settings.raw_dir / entity
-        # a file the source's pattern does not match (`part.csv.gz` or `part.CSV` beside `*.csv`, Parquet among CSV)
-        # would be left out of the build without a word; names starting with `.` or `_` that it does not match
-        # (`_SUCCESS`, `.part.crc`) are no part files
-        unread += [
-            f"{p}: the source reads {pattern} files"
-            for p in (sorted(folder.iterdir()) if folder.is_dir() else [])
-            if p.is_file() and not p.name.startswith((".", "_")) and not fnmatch.fnmatchcase(p.name, pattern)
-        ]
-        # the files the source's reader globs (`*.csv` or `*.parquet`, hidden ones too, as DuckDB's glob does)
-        for path in sorted(p for p in folder.glob(pattern) if p.is_file()) if folder.is_dir() else []:
+        for path in sorted(p for p in folder.iterdir() if p.is_file()) if folder.is_dir() else []:
+            # the files the source's reader globs (hidden ones too, as DuckDB's glob does); one it does not match
+            # (`part.csv.gz` or `part.CSV` beside `*.csv`, Parquet among CSV) would be left out of the build without
+            # a word, unless its name starts with `.` or `_` (`_SUCCESS`, `.part.crc`: no part files)
+            if not fnmatch.fnmatchcase(path.name, pattern):
+                if not path.name.startswith((".", "_")):
+                    unread.append(f"{path}: the source reads {pattern} files")
+                continue
             if path.stat().st_size == 0 or loaded_as_it_is(path, entity, loaded):  # empty: adds nothing
                 continue
             # unreadable (pyarrow's errors are ValueErrors): left to the build, which fails naming the file and model
