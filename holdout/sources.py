@@ -216,6 +216,9 @@ def _closing(text: str, start: int, opening: str, closing: str) -> int:
     return -1
 
 
+_PROVIDER_ENTRY = re.compile(r"""(['"])([^'"]+)\1\s*:\s*\[""")  # `'provider': [` in `providers`
+
+
 def _quarantine_lists(macros: str) -> dict[str, str] | None:
     """Each provider's entry of `providers` in `base_models` (macros/sources.sql), as text without Jinja comments:
     provider -> the text of its list of (model, source, entity, key) tuples; None when the dict cannot be read."""
@@ -225,7 +228,7 @@ def _quarantine_lists(macros: str) -> dict[str, str] | None:
     if end < 0:
         return None
     block, lists, at = text[found.end() : end], {}, 0
-    while entry := re.compile(r"""(['"])([^'"]+)\1\s*:\s*\[""").search(block, at):
+    while entry := _PROVIDER_ENTRY.search(block, at):
         close = _closing(block, entry.end() - 1, "[", "]")
         if close < 0:
             return None

@@ -134,10 +134,10 @@
 
 {#
     Whether a reloadable base model reads every file this build (its table is then emptied first, by the strategy):
-    on a full build; when a loaded file was rewritten (a removed one is refused, whatever else changed); when the state (an md5 of `reload_when`'s value,
-    of the model's SQL and of the vars that change its rows) differs from the one recorded in
-    `<schema>.loaded_part_files_inputs`; or when none was recorded. Writes `<model>__load` (state, reload), which the
-    strategy and the post-hook read.
+    on a full build; when a loaded file was rewritten (a removed one is refused, whatever else changed); when the
+    state (an md5 of `reload_when`'s value, of the model's SQL and of the vars that change its rows) differs from the
+    one recorded in `<schema>.loaded_part_files_inputs`; or when none was recorded. Writes `<model>__load` (state,
+    reload), which the strategy and the post-hook read.
 #}
 {% macro part_files_reload(entity, reload_when) -%}
     {%- set logic = local_md5(model.raw_code ~ '|' ~ tojson([var('currency', none), var('customer_id_pattern', none),
